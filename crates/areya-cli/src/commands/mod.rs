@@ -1,0 +1,3 @@
+//! One file per `areya` subcommand.
+
+pub mod train;

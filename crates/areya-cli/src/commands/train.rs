@@ -1,0 +1,240 @@
+//! `areya train`: flags → `TrainConfig` (checked once), then the trainer in `areya-ml`.
+
+use anyhow::{bail, Context};
+use areya_ml::callbacks::{EarlyStoppingConfig, ModelCheckpointConfig, Monitor, ReduceLrConfig};
+use areya_ml::classes::{ClassMap, DEFAULT_CLASSES};
+use areya_ml::config::{ClassWeights, Schedule, TrainConfig};
+use areya_ml::model::Architecture;
+use areya_ml::train::{self, TrainOptions};
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum WeightsArg {
+    None,
+    Balanced,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ScheduleArg {
+    Constant,
+    Cosine,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Data root: ROOT/train/<class>/* (and ROOT/val/<class>/* if present), or ROOT/<class>/*.
+    #[arg(long, required_unless_present = "resume")]
+    pub data: Option<PathBuf>,
+    /// Continue the run in this directory from its last checkpoint (other flags but --epochs
+    /// and --quiet come from its config.json).
+    #[arg(long, conflicts_with = "data")]
+    pub resume: Option<PathBuf>,
+    /// Run directory to create (default runs/<UTC timestamp>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Classes as folder[=name],…; "all" uses every folder.
+    #[arg(long, default_value = DEFAULT_CLASSES)]
+    pub classes: String,
+    #[arg(long, default_value_t = 48)]
+    pub image_size: u32,
+    /// Share of train used as val when ROOT/val does not exist.
+    #[arg(long, default_value_t = 0.1)]
+    pub val_fraction: f64,
+    /// Use only N train images (stratified) and proportionally fewer val images.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Fail on the first unreadable image instead of skipping it.
+    #[arg(long)]
+    pub strict: bool,
+    /// Network: areya-cnn, seed-cnn or vgg16.
+    #[arg(long, default_value = "areya-cnn")]
+    pub arch: String,
+    /// areya-cnn block widths, e.g. 32,64,128,256.
+    #[arg(long, value_delimiter = ',')]
+    pub widths: Option<Vec<i64>>,
+    /// areya-cnn convolutions per block.
+    #[arg(long)]
+    pub convs_per_block: Option<usize>,
+    /// areya-cnn dropout after each block / before the head.
+    #[arg(long)]
+    pub dropout: Option<f64>,
+    #[arg(long)]
+    pub head_dropout: Option<f64>,
+    /// vgg16: initial conv weights (.safetensors, or a PyTorch state dict .pt/.pth/.bin).
+    #[arg(long)]
+    pub init: Option<PathBuf>,
+    /// vgg16 with --init: train only the dense head.
+    #[arg(long)]
+    pub freeze_base: bool,
+    /// Augmentation: rotation range in degrees (0 = off).
+    #[arg(long, default_value_t = 40.0)]
+    pub rotation: f32,
+    /// Augmentation: shear factor range (0 = off).
+    #[arg(long, default_value_t = 0.2)]
+    pub shear: f32,
+    /// Augmentation: zoom range (0 = off).
+    #[arg(long, default_value_t = 0.2)]
+    pub zoom: f32,
+    /// Augmentation: random horizontal flip.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub hflip: bool,
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 0.9)]
+    pub beta1: f64,
+    #[arg(long, default_value_t = 0.999)]
+    pub beta2: f64,
+    /// Decoupled (AdamW) weight decay; 0 = plain Adam.
+    #[arg(long, default_value_t = 0.0)]
+    pub weight_decay: f64,
+    #[arg(long, value_enum, default_value = "constant")]
+    pub schedule: ScheduleArg,
+    /// Warm-up epochs of the cosine schedule.
+    #[arg(long, default_value_t = 0.0)]
+    pub warmup_epochs: f64,
+    #[arg(long, default_value_t = 0.0)]
+    pub label_smoothing: f64,
+    #[arg(long, value_enum, default_value = "none")]
+    pub class_weights: WeightsArg,
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    #[arg(long, default_value_t = 30)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// CPU threads (0 = all cores).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Metric the callbacks watch.
+    #[arg(long, default_value = "val_loss")]
+    pub monitor: String,
+    /// EarlyStopping patience in epochs.
+    #[arg(long, default_value_t = 4)]
+    pub patience: usize,
+    #[arg(long)]
+    pub no_early_stopping: bool,
+    /// Keep the last weights instead of going back to the best when training ends.
+    #[arg(long)]
+    pub no_restore_best: bool,
+    #[arg(long, default_value_t = 0.1)]
+    pub reduce_lr_factor: f64,
+    #[arg(long, default_value_t = 3)]
+    pub reduce_lr_patience: usize,
+    #[arg(long, default_value_t = 1e-7)]
+    pub min_lr: f64,
+    #[arg(long)]
+    pub no_reduce_lr: bool,
+    /// Do not keep the best weights as model.safetensors (the final weights are kept instead).
+    #[arg(long)]
+    pub no_checkpoint: bool,
+    #[arg(long)]
+    pub no_csv_logger: bool,
+    /// No progress bars.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+pub fn run(a: TrainArgs) -> anyhow::Result<()> {
+    let opts = TrainOptions { quiet: a.quiet };
+    let outcome = if let Some(dir) = &a.resume {
+        let epochs = std::env::args().any(|s| s == "--epochs" || s.starts_with("--epochs=")).then_some(a.epochs);
+        train::resume(dir, epochs, opts).with_context(|| format!("cannot resume {}", dir.display()))?
+    } else {
+        let cfg = config_from_args(&a)?;
+        let out = a.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(utc_stamp()));
+        train::train(cfg, &out, opts)?
+    };
+    if outcome.history.is_empty() {
+        bail!("no epoch was trained");
+    }
+    println!("Run directory: {}", outcome.run_dir.display());
+    Ok(())
+}
+
+/// Builds and checks the training configuration from the flags.
+pub fn config_from_args(a: &TrainArgs) -> anyhow::Result<TrainConfig> {
+    let Some(root) = a.data.clone() else { bail!("--data is required") };
+    let mut c = TrainConfig::new(root.clone())?;
+    c.data.classes = if a.classes == "all" {
+        let dir = if root.join("train").is_dir() { root.join("train") } else { root.clone() };
+        ClassMap::all_folders(&areya_ml::dataset::list_folders(&dir)?)?
+    } else {
+        ClassMap::parse(&a.classes)?
+    };
+    c.data.image_size = a.image_size;
+    c.data.val_fraction = a.val_fraction;
+    c.data.limit = a.limit;
+    c.data.strict = a.strict;
+    c.architecture = Architecture::parse(&a.arch)?;
+    if let Architecture::AreyaCnn { widths, convs_per_block, dropout, head_dropout } = &mut c.architecture {
+        if let Some(w) = &a.widths {
+            *widths = w.clone();
+        }
+        if let Some(n) = a.convs_per_block {
+            *convs_per_block = n;
+        }
+        if let Some(d) = a.dropout {
+            *dropout = d;
+        }
+        if let Some(d) = a.head_dropout {
+            *head_dropout = d;
+        }
+    } else if a.widths.is_some() || a.convs_per_block.is_some() || a.dropout.is_some() || a.head_dropout.is_some() {
+        bail!("--widths, --convs-per-block, --dropout and --head-dropout apply to --arch areya-cnn only");
+    }
+    c.init = a.init.clone();
+    c.freeze_base = a.freeze_base;
+    c.augment.rotation = a.rotation;
+    c.augment.shear = a.shear;
+    c.augment.zoom = a.zoom;
+    c.augment.hflip = a.hflip;
+    c.optimizer.lr = a.lr;
+    c.optimizer.beta1 = a.beta1;
+    c.optimizer.beta2 = a.beta2;
+    c.optimizer.weight_decay = a.weight_decay;
+    c.schedule = match a.schedule {
+        ScheduleArg::Constant => Schedule::Constant,
+        ScheduleArg::Cosine => Schedule::Cosine { warmup_epochs: a.warmup_epochs },
+    };
+    c.label_smoothing = a.label_smoothing;
+    c.class_weights = match a.class_weights {
+        WeightsArg::None => ClassWeights::None,
+        WeightsArg::Balanced => ClassWeights::Balanced,
+    };
+    c.batch_size = a.batch_size;
+    c.epochs = a.epochs;
+    c.seed = a.seed;
+    c.threads = a.threads;
+    let monitor = Monitor::parse(&a.monitor)?;
+    c.callbacks.early_stopping = (!a.no_early_stopping)
+        .then_some(EarlyStoppingConfig { monitor, patience: a.patience, min_delta: 0.0, restore_best: !a.no_restore_best });
+    c.callbacks.reduce_lr = (!a.no_reduce_lr).then_some(ReduceLrConfig {
+        monitor,
+        factor: a.reduce_lr_factor,
+        patience: a.reduce_lr_patience,
+        min_lr: a.min_lr,
+        ..ReduceLrConfig::default()
+    });
+    c.callbacks.checkpoint = (!a.no_checkpoint).then_some(ModelCheckpointConfig { monitor });
+    c.callbacks.csv_logger = !a.no_csv_logger;
+    c.validate()?;
+    Ok(c)
+}
+
+/// `YYYYMMDD-HHMMSS` in UTC, for default run directory names.
+fn utc_stamp() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Howard Hinnant's civil-from-days.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}{m:02}{d:02}-{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+}

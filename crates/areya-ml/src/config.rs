@@ -1,0 +1,277 @@
+//! Every hyper-parameter of a run, as serde types: `TrainConfig` is what `areya train` was asked
+//! to do; `RunConfig` is what is saved as the run dir's `config.json` and reloaded by inference.
+
+use crate::augment::Augment;
+use crate::callbacks::{EarlyStoppingConfig, ModelCheckpointConfig, ReduceLrConfig};
+use crate::classes::ClassMap;
+use crate::error::{MlError, Result};
+use crate::model::Architecture;
+use crate::optim::AdamConfig;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Where the images come from and how they are prepared.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataConfig {
+    /// `ROOT` holding `train/` (and `val/`).
+    pub root: PathBuf,
+    pub classes: ClassMap,
+    pub image_size: u32,
+    /// Used only when `ROOT/val` does not exist: this share of each train class becomes val.
+    pub val_fraction: f64,
+    /// Use this many train images (stratified), and proportionally fewer val images.
+    pub limit: Option<usize>,
+    /// Fail on the first unreadable file instead of skipping it.
+    pub strict: bool,
+}
+
+/// Per-class loss weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClassWeights {
+    None,
+    /// n_samples / (n_classes · n_class), as scikit-learn's "balanced".
+    Balanced,
+}
+
+/// Learning-rate schedule within the run (ReduceLROnPlateau multiplies on top of it).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Schedule {
+    Constant,
+    /// Linear warm-up for `warmup_epochs`, then cosine decay to 0 at the last epoch.
+    Cosine { warmup_epochs: f64 },
+}
+
+impl Schedule {
+    /// The factor applied to the base learning rate at `progress` epochs (fractional) of `epochs`.
+    pub fn factor(&self, progress: f64, epochs: usize) -> f64 {
+        match *self {
+            Schedule::Constant => 1.0,
+            Schedule::Cosine { warmup_epochs } => {
+                if progress < warmup_epochs {
+                    return (progress / warmup_epochs).max(1e-3);
+                }
+                let span = (epochs as f64 - warmup_epochs).max(1e-9);
+                let t = ((progress - warmup_epochs) / span).clamp(0.0, 1.0);
+                0.5 * (1.0 + (std::f64::consts::PI * t).cos())
+            }
+        }
+    }
+}
+
+/// The callbacks in use (`None` = switched off).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallbacksConfig {
+    pub early_stopping: Option<EarlyStoppingConfig>,
+    pub reduce_lr: Option<ReduceLrConfig>,
+    pub checkpoint: Option<ModelCheckpointConfig>,
+    pub csv_logger: bool,
+}
+
+impl Default for CallbacksConfig {
+    fn default() -> Self {
+        CallbacksConfig {
+            early_stopping: Some(EarlyStoppingConfig::default()),
+            reduce_lr: Some(ReduceLrConfig::default()),
+            checkpoint: Some(ModelCheckpointConfig::default()),
+            csv_logger: true,
+        }
+    }
+}
+
+/// Everything `areya train` needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub data: DataConfig,
+    pub augment: Augment,
+    pub architecture: Architecture,
+    /// Initial weights for the conv base (vgg16).
+    pub init: Option<PathBuf>,
+    pub freeze_base: bool,
+    pub optimizer: AdamConfig,
+    pub schedule: Schedule,
+    pub label_smoothing: f64,
+    pub class_weights: ClassWeights,
+    pub batch_size: usize,
+    pub epochs: usize,
+    pub seed: u64,
+    /// CPU threads for libtorch and decoding/augmentation (0 = all cores).
+    pub threads: usize,
+    pub callbacks: CallbacksConfig,
+}
+
+impl TrainConfig {
+    /// The notebook's defaults on `root` with Areya's four classes.
+    pub fn new(root: PathBuf) -> Result<Self> {
+        Ok(TrainConfig {
+            data: DataConfig {
+                root,
+                classes: ClassMap::parse(crate::classes::DEFAULT_CLASSES)?,
+                image_size: 48,
+                val_fraction: 0.1,
+                limit: None,
+                strict: false,
+            },
+            augment: Augment::NOTEBOOK,
+            architecture: Architecture::areya_cnn_default(),
+            init: None,
+            freeze_base: false,
+            optimizer: AdamConfig::default(),
+            schedule: Schedule::Constant,
+            label_smoothing: 0.0,
+            class_weights: ClassWeights::None,
+            batch_size: 64,
+            epochs: 30,
+            seed: 42,
+            threads: 0,
+            callbacks: CallbacksConfig::default(),
+        })
+    }
+
+    /// Checks every value once, at the edge.
+    pub fn validate(&self) -> Result<()> {
+        let d = &self.data;
+        if !(8..=512).contains(&d.image_size) {
+            return Err(MlError::config("--image-size", "must be between 8 and 512"));
+        }
+        if !(d.val_fraction > 0.0 && d.val_fraction < 1.0) {
+            return Err(MlError::config("--val-fraction", "must be in (0, 1)"));
+        }
+        if d.limit == Some(0) {
+            return Err(MlError::config("--limit", "must be ≥ 1"));
+        }
+        let a = &self.augment;
+        if !(0.0..=180.0).contains(&a.rotation) {
+            return Err(MlError::config("--rotation", "must be in [0, 180] degrees"));
+        }
+        if !(0.0..=1.0).contains(&a.shear) {
+            return Err(MlError::config("--shear", "must be in [0, 1]"));
+        }
+        if !(0.0..0.9).contains(&a.zoom) {
+            return Err(MlError::config("--zoom", "must be in [0, 0.9)"));
+        }
+        self.architecture.validate(d.image_size)?;
+        if self.init.is_some() && self.architecture != Architecture::Vgg16 {
+            return Err(MlError::config("--init", "initial weights are only supported for --arch vgg16"));
+        }
+        if self.freeze_base && self.init.is_none() {
+            return Err(MlError::config("--freeze-base", "needs --init (freezing random weights is pointless)"));
+        }
+        self.optimizer.validate()?;
+        if !(0.0..1.0).contains(&self.label_smoothing) {
+            return Err(MlError::config("--label-smoothing", "must be in [0, 1)"));
+        }
+        if self.batch_size == 0 || self.batch_size > 65_536 {
+            return Err(MlError::config("--batch-size", "must be between 1 and 65536"));
+        }
+        if self.epochs == 0 {
+            return Err(MlError::config("--epochs", "must be ≥ 1"));
+        }
+        if let Schedule::Cosine { warmup_epochs } = self.schedule {
+            if !(warmup_epochs >= 0.0 && warmup_epochs < self.epochs as f64) {
+                return Err(MlError::config("--warmup-epochs", "must be ≥ 0 and less than --epochs"));
+            }
+        }
+        if let Some(r) = &self.callbacks.reduce_lr {
+            if !(r.factor > 0.0 && r.factor < 1.0) {
+                return Err(MlError::config("--reduce-lr-factor", "must be in (0, 1)"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How inference must prepare a face: saved so that `Classifier::load` reproduces training.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Preprocessing {
+    pub image_size: u32,
+    /// Always true: images are converted to one luma channel.
+    pub grayscale: bool,
+    /// Pixel values are divided by this (255 → [0, 1]).
+    pub scale: f64,
+}
+
+/// Facts about the data a run was trained on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataSummary {
+    pub train_images: usize,
+    pub val_images: usize,
+    pub train_per_class: Vec<usize>,
+    pub val_per_class: Vec<usize>,
+    /// Where val came from: "ROOT/val" or "stratified N% of train".
+    pub val_source: String,
+    pub train_fingerprint: String,
+    pub val_fingerprint: String,
+}
+
+/// The run dir's `config.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    pub format: u32,
+    pub areya_version: String,
+    /// Class index → (source folder, name).
+    pub classes: ClassMap,
+    pub preprocessing: Preprocessing,
+    pub architecture: Architecture,
+    pub train: TrainConfig,
+    pub data: DataSummary,
+    /// Softmax temperature fitted by `areya calibrate` (1 = uncalibrated).
+    #[serde(default = "one")]
+    pub temperature: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+pub const RUN_FORMAT: u32 = 1;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate_and_bad_values_name_their_flag() {
+        let ok = TrainConfig::new("/data".into()).unwrap();
+        ok.validate().unwrap();
+        let cases: Vec<(&str, Box<dyn Fn(&mut TrainConfig)>)> = vec![
+            ("--image-size", Box::new(|c| c.data.image_size = 4)),
+            ("--val-fraction", Box::new(|c| c.data.val_fraction = 1.0)),
+            ("--limit", Box::new(|c| c.data.limit = Some(0))),
+            ("--rotation", Box::new(|c| c.augment.rotation = 400.0)),
+            ("--zoom", Box::new(|c| c.augment.zoom = 1.5)),
+            ("--lr", Box::new(|c| c.optimizer.lr = -1.0)),
+            ("--batch-size", Box::new(|c| c.batch_size = 0)),
+            ("--epochs", Box::new(|c| c.epochs = 0)),
+            ("--label-smoothing", Box::new(|c| c.label_smoothing = 1.0)),
+            ("--init", Box::new(|c| c.init = Some("w.safetensors".into()))),
+            ("--freeze-base", Box::new(|c| c.freeze_base = true)),
+            ("--warmup-epochs", Box::new(|c| c.schedule = Schedule::Cosine { warmup_epochs: 99.0 })),
+        ];
+        for (flag, mutate) in cases {
+            let mut c = ok.clone();
+            mutate(&mut c);
+            let err = c.validate().expect_err(flag).to_string();
+            assert!(err.starts_with(flag), "{flag}: {err}");
+        }
+    }
+
+    #[test]
+    fn cosine_schedule_warms_up_then_decays_to_zero() {
+        let s = Schedule::Cosine { warmup_epochs: 1.0 };
+        assert!((s.factor(0.5, 11) - 0.5).abs() < 1e-12);
+        assert!((s.factor(1.0, 11) - 1.0).abs() < 1e-12);
+        assert!((s.factor(6.0, 11) - 0.5).abs() < 1e-12);
+        assert!(s.factor(11.0, 11).abs() < 1e-12);
+        assert_eq!(Schedule::Constant.factor(3.0, 5), 1.0);
+    }
+
+    #[test]
+    fn config_round_trips_through_json() {
+        let c = TrainConfig::new("/data".into()).unwrap();
+        let json = serde_json::to_string(&c).unwrap();
+        assert_eq!(serde_json::from_str::<TrainConfig>(&json).unwrap(), c);
+        assert!(json.contains("neutral") && json.contains("relaxed"));
+    }
+}

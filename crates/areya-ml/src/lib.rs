@@ -1,0 +1,23 @@
+//! Areya's emotion CNN on libtorch (tch): reading FER-layout image folders, augmentation, the
+//! models, training with Keras-style callbacks, and the run directory every later command loads.
+//!
+//! The flow is `classes` → `dataset` (decode once, keep u8 in memory) → `augment` (per-image,
+//! seeded) → `model` (named layers) → `train` (Adam, callbacks, atomic checkpoints) → `rundir`
+//! (`config.json`, weights, `Classifier::load`).
+
+pub mod augment;
+pub mod callbacks;
+pub mod classes;
+pub mod config;
+pub mod dataset;
+pub mod error;
+pub mod model;
+pub mod optim;
+pub mod rng;
+pub mod rundir;
+pub mod train;
+
+pub use classes::{ClassMap, ClassSpec};
+pub use config::{RunConfig, TrainConfig};
+pub use error::MlError;
+pub use rundir::Classifier;

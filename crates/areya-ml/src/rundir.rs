@@ -1,0 +1,160 @@
+//! The run directory: atomic file writes, `config.json`, and [`Classifier::load`] — the one
+//! loader every inference command uses.
+//!
+//! ```text
+//! RUN/config.json          classes, preprocessing, architecture, hyper-parameters, data facts
+//! RUN/model.safetensors    best weights (ModelCheckpoint)
+//! RUN/last.safetensors     last epoch: weights + optimizer state + trainer state (for --resume)
+//! RUN/state.json           readable copy of the trainer state
+//! RUN/metrics.csv          one row per epoch
+//! RUN/train.log            what `areya train` printed
+//! ```
+
+use crate::config::{RunConfig, RUN_FORMAT};
+use crate::error::{MlError, Result};
+use crate::model::Network;
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use tch::{nn, Tensor};
+
+pub const CONFIG_FILE: &str = "config.json";
+pub use crate::callbacks::MODEL_FILE;
+pub const LAST_FILE: &str = "last.safetensors";
+pub const STATE_FILE: &str = "state.json";
+pub const LOG_FILE: &str = "train.log";
+
+/// Writes `bytes` to `path` via a temporary file in the same folder, fsync and rename, so a
+/// crash leaves either the old file or the new one, never half of one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = tmp_path(path);
+    let mut f = std::fs::File::create(&tmp).map_err(|e| MlError::io(&tmp, e))?;
+    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| MlError::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| MlError::io(path, e))
+}
+
+/// `dir/name.safetensors` → `dir/name.tmp.safetensors` (tch picks the format by extension).
+fn tmp_path(path: &Path) -> PathBuf {
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let ext = path.extension().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!("{stem}.tmp.{ext}"))
+}
+
+/// Writes named tensors as safetensors, atomically.
+pub fn write_tensors_atomic(path: &Path, tensors: &[(String, Tensor)]) -> Result<()> {
+    let tmp = tmp_path(path);
+    Tensor::write_safetensors(tensors, &tmp).map_err(|e| MlError::run_dir(&tmp, format!("cannot write: {e}")))?;
+    std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(|e| MlError::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| MlError::io(path, e))
+}
+
+/// The var store's variables, sorted by name.
+pub fn named_variables(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
+    let mut v: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+/// Reads a safetensors file into a map, naming the file on failure (truncated, corrupt, missing).
+pub fn read_tensors(path: &Path) -> Result<HashMap<String, Tensor>> {
+    if !path.exists() {
+        return Err(MlError::run_dir(path, "missing"));
+    }
+    Ok(Tensor::read_safetensors(path)
+        .map_err(|e| MlError::run_dir(path, format!("cannot read weights (truncated or corrupt?): {e}")))?
+        .into_iter()
+        .collect())
+}
+
+/// Copies the variables of `vs` from `tensors` (read from `path`), checking names and shapes.
+pub fn load_variables(vs: &nn::VarStore, tensors: &HashMap<String, Tensor>, path: &Path, arch: &str) -> Result<()> {
+    for (name, var) in named_variables(vs) {
+        let src = tensors.get(&name).ok_or_else(|| {
+            MlError::run_dir(path, format!("has no tensor '{name}': these are not weights of a {arch} as config.json describes"))
+        })?;
+        if src.size() != var.size() {
+            return Err(MlError::run_dir(
+                path,
+                format!("tensor '{name}' has shape {:?}, a {arch} as config.json describes needs {:?}", src.size(), var.size()),
+            ));
+        }
+        tch::no_grad(|| var.shallow_clone().copy_(src));
+    }
+    Ok(())
+}
+
+/// Reads and checks `RUN/config.json`.
+pub fn read_config(dir: &Path) -> Result<RunConfig> {
+    let path = dir.join(CONFIG_FILE);
+    if !dir.is_dir() {
+        return Err(MlError::run_dir(dir, "is not a folder (expected an Areya run directory)"));
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => MlError::run_dir(&path, "missing: not an Areya run directory"),
+        _ => MlError::io(&path, e),
+    })?;
+    let cfg: RunConfig = serde_json::from_str(&text).map_err(|e| MlError::run_dir(&path, format!("invalid: {e}")))?;
+    if cfg.format != RUN_FORMAT {
+        return Err(MlError::run_dir(&path, format!("run format {} is not supported (this areya reads {RUN_FORMAT})", cfg.format)));
+    }
+    cfg.architecture.validate(cfg.preprocessing.image_size)?;
+    Ok(cfg)
+}
+
+/// A trained model ready for inference.
+pub struct Classifier {
+    pub dir: PathBuf,
+    pub config: RunConfig,
+    pub vs: nn::VarStore,
+    pub net: Network,
+}
+
+impl Classifier {
+    /// Loads `RUN/config.json` and the best weights `RUN/model.safetensors` on the CPU.
+    pub fn load(dir: &Path) -> Result<Classifier> {
+        Self::load_weights(dir, &dir.join(MODEL_FILE))
+    }
+
+    /// Like [`Classifier::load`] with another weights file of the same run.
+    pub fn load_weights(dir: &Path, weights: &Path) -> Result<Classifier> {
+        let config = read_config(dir)?;
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let net = Network::build(&vs.root(), &config.architecture, config.preprocessing.image_size, config.classes.len())?;
+        let tensors = read_tensors(weights)?;
+        load_variables(&vs, &tensors, weights, config.architecture.name())?;
+        Ok(Classifier { dir: dir.to_path_buf(), config, vs, net })
+    }
+
+    pub fn class_names(&self) -> Vec<&str> {
+        self.config.classes.names()
+    }
+
+    pub fn image_size(&self) -> u32 {
+        self.config.preprocessing.image_size
+    }
+
+    /// Logits for a `[B, 1, S, S]` batch in [0, 1] (eval mode, no gradients).
+    ///
+    /// # Shapes
+    /// `x`: `[B, 1, S, S]` → `[B, K]`.
+    pub fn logits(&self, x: &Tensor) -> Tensor {
+        tch::no_grad(|| self.net.forward_t(x, false))
+    }
+
+    /// Class probabilities (softmax of logits / temperature) for `n` grayscale images of
+    /// `image_size`² u8 pixels each, laid out one after another.
+    pub fn predict(&self, pixels: &[u8], n: usize) -> Result<Vec<Vec<f32>>> {
+        let s = self.image_size() as usize;
+        if pixels.len() != n * s * s {
+            return Err(MlError::config("images", format!("expected {n}×{s}×{s} pixels, got {}", pixels.len())));
+        }
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let x = Tensor::from_slice(pixels).view([n as i64, 1, s as i64, s as i64]).to_kind(tch::Kind::Float)
+            / self.config.preprocessing.scale;
+        let probs = (self.logits(&x) / self.config.temperature).softmax(-1, tch::Kind::Float);
+        let flat: Vec<f32> = Vec::<f32>::try_from(probs.flatten(0, -1))?;
+        Ok(flat.chunks(self.config.classes.len()).map(|c| c.to_vec()).collect())
+    }
+}
