@@ -16,7 +16,12 @@ pub enum Emotion {
 
 impl Emotion {
     /// All emotions, in Areya's class order (alphabetical).
-    pub const ALL: [Emotion; 4] = [Emotion::Angry, Emotion::Happy, Emotion::Relaxed, Emotion::Sad];
+    pub const ALL: [Emotion; 4] = [
+        Emotion::Angry,
+        Emotion::Happy,
+        Emotion::Relaxed,
+        Emotion::Sad,
+    ];
 
     /// The lower-case name used in files, APIs and class folders.
     pub fn as_str(self) -> &'static str {

@@ -39,7 +39,13 @@ mod tests {
     use super::*;
 
     fn b(x: i32, y: i32, w: u32, h: u32) -> FaceBox {
-        FaceBox { x, y, width: w, height: h, score: 1.0 }
+        FaceBox {
+            x,
+            y,
+            width: w,
+            height: h,
+            score: 1.0,
+        }
     }
 
     #[test]

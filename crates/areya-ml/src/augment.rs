@@ -27,8 +27,18 @@ pub struct Augment {
 
 impl Augment {
     /// The notebook's values: rotation 40°, shear 0.2, zoom 0.2, horizontal flip.
-    pub const NOTEBOOK: Augment = Augment { rotation: 40.0, shear: 0.2, zoom: 0.2, hflip: true };
-    pub const NONE: Augment = Augment { rotation: 0.0, shear: 0.0, zoom: 0.0, hflip: false };
+    pub const NOTEBOOK: Augment = Augment {
+        rotation: 40.0,
+        shear: 0.2,
+        zoom: 0.2,
+        hflip: true,
+    };
+    pub const NONE: Augment = Augment {
+        rotation: 0.0,
+        shear: 0.0,
+        zoom: 0.0,
+        hflip: false,
+    };
 
     pub fn is_geometric(&self) -> bool {
         self.rotation != 0.0 || self.shear != 0.0 || self.zoom != 0.0
@@ -63,7 +73,12 @@ impl Augment {
             // Zoom factors are ≥ 1 − zoom > 0 for zoom < 1 (checked by the config), so the
             // matrix is invertible; the fallback above is only for degenerate user values.
             let img = GrayImage::from_raw(size, size, src.to_vec()).expect("size×size buffer");
-            let warped = warp(&img, p, Interpolation::Bilinear, Border::<Luma<u8>>::Replicate);
+            let warped = warp(
+                &img,
+                p,
+                Interpolation::Bilinear,
+                Border::<Luma<u8>>::Replicate,
+            );
             out.copy_from_slice(warped.as_raw());
         } else {
             out.copy_from_slice(src);
@@ -83,18 +98,27 @@ pub fn hflip_in_place(px: &mut [u8], size: u32) {
 
 /// The batch of images `idx` as a `[B, 1, S, S]` float tensor in [0, 1], augmented with
 /// `(augment, seed, epoch)` when given, plus the `[B]` int64 label tensor.
-pub fn batch(set: &ImageSet, idx: &[usize], augment: Option<(&Augment, u64, u64)>) -> (Tensor, Tensor) {
+pub fn batch(
+    set: &ImageSet,
+    idx: &[usize],
+    augment: Option<(&Augment, u64, u64)>,
+) -> (Tensor, Tensor) {
     let n = set.pixels_per_image();
     let s = set.size as i64;
     let mut px = vec![0u8; idx.len() * n];
-    px.par_chunks_mut(n).zip(idx.par_iter()).for_each(|(out, &i)| match augment {
-        Some((aug, seed, epoch)) => {
-            let mut rng = SplitMix64::keyed(&[seed, STREAM_AUGMENT, epoch, i as u64]);
-            aug.apply(set.image(i), set.size, &mut rng, out);
-        }
-        None => out.copy_from_slice(set.image(i)),
-    });
-    let x = Tensor::from_slice(&px).view([idx.len() as i64, 1, s, s]).to_kind(tch::Kind::Float) / 255.0;
+    px.par_chunks_mut(n)
+        .zip(idx.par_iter())
+        .for_each(|(out, &i)| match augment {
+            Some((aug, seed, epoch)) => {
+                let mut rng = SplitMix64::keyed(&[seed, STREAM_AUGMENT, epoch, i as u64]);
+                aug.apply(set.image(i), set.size, &mut rng, out);
+            }
+            None => out.copy_from_slice(set.image(i)),
+        });
+    let x = Tensor::from_slice(&px)
+        .view([idx.len() as i64, 1, s, s])
+        .to_kind(tch::Kind::Float)
+        / 255.0;
     let labels: Vec<i64> = idx.iter().map(|&i| set.labels[i] as i64).collect();
     (x, Tensor::from_slice(&labels))
 }
@@ -104,7 +128,9 @@ mod tests {
     use super::*;
 
     fn gradient(size: u32) -> Vec<u8> {
-        (0..size * size).map(|i| ((i % size) * 5 + (i / size)) as u8).collect()
+        (0..size * size)
+            .map(|i| ((i % size) * 5 + (i / size)) as u8)
+            .collect()
     }
 
     #[test]
@@ -133,7 +159,10 @@ mod tests {
         let src = gradient(12);
         let mut mirror = src.clone();
         hflip_in_place(&mut mirror, 12);
-        let aug = Augment { hflip: true, ..Augment::NONE };
+        let aug = Augment {
+            hflip: true,
+            ..Augment::NONE
+        };
         let (mut same, mut flipped) = (0, 0);
         let mut out = vec![0; src.len()];
         for seed in 0..200 {
@@ -163,7 +192,13 @@ mod tests {
 
     #[test]
     fn batch_has_model_shape_and_unit_range() {
-        let set = ImageSet { size: 8, pixels: (0..3 * 64).map(|i| (i % 256) as u8).collect(), labels: vec![0, 1, 2], paths: vec![Default::default(); 3], num_classes: 3 };
+        let set = ImageSet {
+            size: 8,
+            pixels: (0..3 * 64).map(|i| (i % 256) as u8).collect(),
+            labels: vec![0, 1, 2],
+            paths: vec![Default::default(); 3],
+            num_classes: 3,
+        };
         let (x, y) = batch(&set, &[2, 0], Some((&Augment::NOTEBOOK, 1, 0)));
         assert_eq!(x.size(), [2, 1, 8, 8]);
         assert_eq!(Vec::<i64>::try_from(&y).unwrap(), [2, 0]);

@@ -26,45 +26,72 @@ impl ClassMap {
         for part in spec.split(',') {
             let part = part.trim();
             if part.is_empty() {
-                return Err(MlError::config("--classes", format!("empty class in '{spec}'")));
+                return Err(MlError::config(
+                    "--classes",
+                    format!("empty class in '{spec}'"),
+                ));
             }
             let (folder, name) = match part.split_once('=') {
                 Some((f, n)) => (f.trim(), n.trim()),
                 None => (part, part),
             };
             for (what, s) in [("folder", folder), ("name", name)] {
-                if s.is_empty() || !s.chars().all(|c| c.is_ascii_alphanumeric() || "_-".contains(c)) {
+                if s.is_empty()
+                    || !s
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_-".contains(c))
+                {
                     return Err(MlError::config(
                         "--classes",
                         format!("bad class {what} '{s}' in '{part}' (letters, digits, '_' and '-' only)"),
                     ));
                 }
             }
-            out.push(ClassSpec { folder: folder.to_string(), name: name.to_string() });
+            out.push(ClassSpec {
+                folder: folder.to_string(),
+                name: name.to_string(),
+            });
         }
         Self::new(out)
     }
 
     /// Every folder as a class of the same name.
     pub fn all_folders(folders: &[String]) -> Result<Self> {
-        Self::new(folders.iter().map(|f| ClassSpec { folder: f.clone(), name: f.clone() }).collect())
+        Self::new(
+            folders
+                .iter()
+                .map(|f| ClassSpec {
+                    folder: f.clone(),
+                    name: f.clone(),
+                })
+                .collect(),
+        )
     }
 
     fn new(mut specs: Vec<ClassSpec>) -> Result<Self> {
         if specs.len() < 2 {
-            return Err(MlError::config("--classes", "at least two classes are needed"));
+            return Err(MlError::config(
+                "--classes",
+                "at least two classes are needed",
+            ));
         }
         specs.sort_by(|a, b| a.name.cmp(&b.name));
         for w in specs.windows(2) {
             if w[0].name == w[1].name {
-                return Err(MlError::config("--classes", format!("class name '{}' given twice", w[0].name)));
+                return Err(MlError::config(
+                    "--classes",
+                    format!("class name '{}' given twice", w[0].name),
+                ));
             }
         }
         let mut folders: Vec<&str> = specs.iter().map(|s| s.folder.as_str()).collect();
         folders.sort();
         for w in folders.windows(2) {
             if w[0] == w[1] {
-                return Err(MlError::config("--classes", format!("folder '{}' given twice", w[0])));
+                return Err(MlError::config(
+                    "--classes",
+                    format!("folder '{}' given twice", w[0]),
+                ));
             }
         }
         Ok(ClassMap(specs))
@@ -97,7 +124,13 @@ impl std::fmt::Display for ClassMap {
         let parts: Vec<String> = self
             .0
             .iter()
-            .map(|s| if s.folder == s.name { s.name.clone() } else { format!("{}={}", s.folder, s.name) })
+            .map(|s| {
+                if s.folder == s.name {
+                    s.name.clone()
+                } else {
+                    format!("{}={}", s.folder, s.name)
+                }
+            })
             .collect();
         f.write_str(&parts.join(","))
     }
@@ -125,7 +158,17 @@ mod tests {
 
     #[test]
     fn rejects_bad_specs() {
-        let cases = ["", "angry", "angry,", "angry,angry", "a=x,b=x", "a=x,a=y", "an gry,sad", "a=,b", "../x,sad"];
+        let cases = [
+            "",
+            "angry",
+            "angry,",
+            "angry,angry",
+            "a=x,b=x",
+            "a=x,a=y",
+            "an gry,sad",
+            "a=,b",
+            "../x,sad",
+        ];
         for c in cases {
             let err = ClassMap::parse(c).expect_err(c);
             assert!(err.to_string().starts_with("--classes:"), "{c}: {err}");

@@ -40,7 +40,9 @@ pub enum ClassWeights {
 pub enum Schedule {
     Constant,
     /// Linear warm-up for `warmup_epochs`, then cosine decay to 0 at the last epoch.
-    Cosine { warmup_epochs: f64 },
+    Cosine {
+        warmup_epochs: f64,
+    },
 }
 
 impl Schedule {
@@ -153,24 +155,36 @@ impl TrainConfig {
         }
         self.architecture.validate(d.image_size)?;
         if self.init.is_some() && self.architecture != Architecture::Vgg16 {
-            return Err(MlError::config("--init", "initial weights are only supported for --arch vgg16"));
+            return Err(MlError::config(
+                "--init",
+                "initial weights are only supported for --arch vgg16",
+            ));
         }
         if self.freeze_base && self.init.is_none() {
-            return Err(MlError::config("--freeze-base", "needs --init (freezing random weights is pointless)"));
+            return Err(MlError::config(
+                "--freeze-base",
+                "needs --init (freezing random weights is pointless)",
+            ));
         }
         self.optimizer.validate()?;
         if !(0.0..1.0).contains(&self.label_smoothing) {
             return Err(MlError::config("--label-smoothing", "must be in [0, 1)"));
         }
         if self.batch_size == 0 || self.batch_size > 65_536 {
-            return Err(MlError::config("--batch-size", "must be between 1 and 65536"));
+            return Err(MlError::config(
+                "--batch-size",
+                "must be between 1 and 65536",
+            ));
         }
         if self.epochs == 0 {
             return Err(MlError::config("--epochs", "must be ≥ 1"));
         }
         if let Schedule::Cosine { warmup_epochs } = self.schedule {
             if !(warmup_epochs >= 0.0 && warmup_epochs < self.epochs as f64) {
-                return Err(MlError::config("--warmup-epochs", "must be ≥ 0 and less than --epochs"));
+                return Err(MlError::config(
+                    "--warmup-epochs",
+                    "must be ≥ 0 and less than --epochs",
+                ));
             }
         }
         if let Some(r) = &self.callbacks.reduce_lr {
@@ -245,9 +259,19 @@ mod tests {
             ("--batch-size", Box::new(|c| c.batch_size = 0)),
             ("--epochs", Box::new(|c| c.epochs = 0)),
             ("--label-smoothing", Box::new(|c| c.label_smoothing = 1.0)),
-            ("--init", Box::new(|c| c.init = Some("w.safetensors".into()))),
+            (
+                "--init",
+                Box::new(|c| c.init = Some("w.safetensors".into())),
+            ),
             ("--freeze-base", Box::new(|c| c.freeze_base = true)),
-            ("--warmup-epochs", Box::new(|c| c.schedule = Schedule::Cosine { warmup_epochs: 99.0 })),
+            (
+                "--warmup-epochs",
+                Box::new(|c| {
+                    c.schedule = Schedule::Cosine {
+                        warmup_epochs: 99.0,
+                    }
+                }),
+            ),
         ];
         for (flag, mutate) in cases {
             let mut c = ok.clone();

@@ -55,18 +55,28 @@ fn is_image_path(p: &Path) -> bool {
 pub fn list_split(dir: &Path, classes: &ClassMap) -> Result<SplitListing> {
     let folders = list_folders(dir)?;
     if folders.is_empty() {
-        return Err(MlError::data(dir, "has no class folders (expected <class>/<image files>)"));
+        return Err(MlError::data(
+            dir,
+            "has no class folders (expected <class>/<image files>)",
+        ));
     }
     for spec in classes.specs() {
         if !folders.contains(&spec.folder) {
             return Err(MlError::data(
                 dir,
-                format!("no folder for class '{}' (folders here: {})", spec.folder, folders.join(", ")),
+                format!(
+                    "no folder for class '{}' (folders here: {})",
+                    spec.folder,
+                    folders.join(", ")
+                ),
             ));
         }
     }
-    let ignored_folders: Vec<String> =
-        folders.iter().filter(|f| classes.index_of_folder(f).is_none()).cloned().collect();
+    let ignored_folders: Vec<String> = folders
+        .iter()
+        .filter(|f| classes.index_of_folder(f).is_none())
+        .cloned()
+        .collect();
     let mut files = Vec::new();
     let mut per_class = vec![0; classes.len()];
     let mut not_images = Vec::new();
@@ -86,14 +96,23 @@ pub fn list_split(dir: &Path, classes: &ClassMap) -> Result<SplitListing> {
             }
         }
         if these.is_empty() {
-            return Err(MlError::data(&cdir, "has no image files (.jpg, .jpeg, .png, .bmp)"));
+            return Err(MlError::data(
+                &cdir,
+                "has no image files (.jpg, .jpeg, .png, .bmp)",
+            ));
         }
         these.sort();
         per_class[ci] = these.len();
         files.extend(these.into_iter().map(|p| (p, ci)));
     }
     not_images.sort();
-    Ok(SplitListing { dir: dir.to_path_buf(), files, per_class, ignored_folders, not_images })
+    Ok(SplitListing {
+        dir: dir.to_path_buf(),
+        files,
+        per_class,
+        ignored_folders,
+        not_images,
+    })
 }
 
 /// Decoded images of one split, `size`×`size` grayscale u8, row-major, one after another.
@@ -194,7 +213,10 @@ pub fn load(listing: &SplitListing, num_classes: usize, size: u32, strict: bool)
         .par_iter()
         .map(|(path, _)| match std::fs::read(path) {
             Ok(bytes) => {
-                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
                 let h = fnv1a(fnv1a(FNV_OFFSET, name.as_bytes()), &bytes);
                 (decode_gray(&bytes, size), h)
             }
@@ -216,19 +238,38 @@ pub fn load(listing: &SplitListing, num_classes: usize, size: u32, strict: bool)
                 fp = fnv1a(fp, &h.to_le_bytes());
             }
             Err(reason) if strict => return Err(MlError::data(path, reason)),
-            Err(reason) => skipped.push(Skipped { path: path.clone(), reason }),
+            Err(reason) => skipped.push(Skipped {
+                path: path.clone(),
+                reason,
+            }),
         }
     }
     if labels.is_empty() {
-        return Err(MlError::data(&listing.dir, "none of the image files could be read"));
+        return Err(MlError::data(
+            &listing.dir,
+            "none of the image files could be read",
+        ));
     }
-    let set = ImageSet { size, pixels, labels, paths, num_classes };
+    let set = ImageSet {
+        size,
+        pixels,
+        labels,
+        paths,
+        num_classes,
+    };
     for (c, &n) in set.class_counts().iter().enumerate() {
         if n == 0 {
-            return Err(MlError::data(&listing.dir, format!("class {c} has no readable images")));
+            return Err(MlError::data(
+                &listing.dir,
+                format!("class {c} has no readable images"),
+            ));
         }
     }
-    Ok(Loaded { set, skipped, fingerprint: format!("{fp:016x}") })
+    Ok(Loaded {
+        set,
+        skipped,
+        fingerprint: format!("{fp:016x}"),
+    })
 }
 
 /// `n` indices, stratified by label (each class keeps its share, at least one image each),
@@ -240,8 +281,15 @@ pub fn stratified_sample(labels: &[u8], num_classes: usize, n: usize, seed: u64)
     let by_class = shuffled_by_class(labels, num_classes, seed);
     let total = labels.len() as f64;
     // Largest-remainder quotas summing to n, each at least 1 where the class has images.
-    let raw: Vec<f64> = by_class.iter().map(|v| v.len() as f64 * n as f64 / total).collect();
-    let mut quota: Vec<usize> = raw.iter().zip(&by_class).map(|(r, v)| (r.floor() as usize).max(1).min(v.len())).collect();
+    let raw: Vec<f64> = by_class
+        .iter()
+        .map(|v| v.len() as f64 * n as f64 / total)
+        .collect();
+    let mut quota: Vec<usize> = raw
+        .iter()
+        .zip(&by_class)
+        .map(|(r, v)| (r.floor() as usize).max(1).min(v.len()))
+        .collect();
     let mut order: Vec<usize> = (0..num_classes).collect();
     order.sort_by(|&a, &b| (raw[b] - raw[b].floor()).total_cmp(&(raw[a] - raw[a].floor())));
     let mut i = 0;
@@ -252,17 +300,27 @@ pub fn stratified_sample(labels: &[u8], num_classes: usize, n: usize, seed: u64)
         }
         i += 1;
     }
-    let mut out: Vec<usize> = by_class.iter().zip(&quota).flat_map(|(v, &q)| v[..q].iter().copied()).collect();
+    let mut out: Vec<usize> = by_class
+        .iter()
+        .zip(&quota)
+        .flat_map(|(v, &q)| v[..q].iter().copied())
+        .collect();
     out.sort();
     out
 }
 
 /// Splits indices into (train, val), taking `fraction` of each class for val, seeded.
-pub fn stratified_split(labels: &[u8], num_classes: usize, fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+pub fn stratified_split(
+    labels: &[u8],
+    num_classes: usize,
+    fraction: f64,
+    seed: u64,
+) -> (Vec<usize>, Vec<usize>) {
     let by_class = shuffled_by_class(labels, num_classes, seed);
     let (mut train, mut val) = (Vec::new(), Vec::new());
     for v in by_class {
-        let k = ((v.len() as f64 * fraction).round() as usize).clamp(usize::from(v.len() > 1), v.len().saturating_sub(1).max(1));
+        let k = ((v.len() as f64 * fraction).round() as usize)
+            .clamp(usize::from(v.len() > 1), v.len().saturating_sub(1).max(1));
         val.extend_from_slice(&v[..k.min(v.len())]);
         train.extend_from_slice(&v[k.min(v.len())..]);
     }
@@ -288,7 +346,17 @@ mod tests {
 
     #[test]
     fn stratified_sample_keeps_shares_and_size() {
-        let labels: Vec<u8> = (0..1000).map(|i| if i < 700 { 0 } else if i < 990 { 1 } else { 2 }).collect();
+        let labels: Vec<u8> = (0..1000)
+            .map(|i| {
+                if i < 700 {
+                    0
+                } else if i < 990 {
+                    1
+                } else {
+                    2
+                }
+            })
+            .collect();
         let idx = stratified_sample(&labels, 3, 100, 1);
         assert_eq!(idx.len(), 100);
         let count = |c| idx.iter().filter(|&&i| labels[i] == c).count();
@@ -321,9 +389,15 @@ mod tests {
             .unwrap();
         let px = decode_gray(&png, 48).unwrap();
         assert_eq!(px.len(), 48 * 48);
-        assert!(px.iter().all(|&v| (50..=58).contains(&v)), "red → Rec. 709 luma ≈ 54, got {}", px[0]);
+        assert!(
+            px.iter().all(|&v| (50..=58).contains(&v)),
+            "red → Rec. 709 luma ≈ 54, got {}",
+            px[0]
+        );
         assert!(decode_gray(&[], 48).unwrap_err().contains("0 bytes"));
-        assert!(decode_gray(b"hello, not an image", 48).unwrap_err().contains("not a readable image"));
+        assert!(decode_gray(b"hello, not an image", 48)
+            .unwrap_err()
+            .contains("not a readable image"));
         assert!(decode_gray(&png[..png.len() / 2], 48).is_err());
     }
 }

@@ -27,16 +27,28 @@ pub enum MlError {
 
 impl MlError {
     pub fn data(path: impl Into<PathBuf>, msg: impl Into<String>) -> Self {
-        MlError::Data { path: path.into(), msg: msg.into() }
+        MlError::Data {
+            path: path.into(),
+            msg: msg.into(),
+        }
     }
     pub fn config(field: impl Into<String>, msg: impl Into<String>) -> Self {
-        MlError::Config { field: field.into(), msg: msg.into() }
+        MlError::Config {
+            field: field.into(),
+            msg: msg.into(),
+        }
     }
     pub fn run_dir(path: impl Into<PathBuf>, msg: impl Into<String>) -> Self {
-        MlError::RunDir { path: path.into(), msg: msg.into() }
+        MlError::RunDir {
+            path: path.into(),
+            msg: msg.into(),
+        }
     }
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        MlError::Io { path: path.into(), source }
+        MlError::Io {
+            path: path.into(),
+            source,
+        }
     }
 }
 

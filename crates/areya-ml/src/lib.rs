@@ -11,10 +11,12 @@ pub mod classes;
 pub mod config;
 pub mod dataset;
 pub mod error;
+pub mod metrics;
 pub mod model;
 pub mod optim;
 pub mod rng;
 pub mod rundir;
+pub mod testdata;
 pub mod train;
 
 pub use classes::{ClassMap, ClassSpec};

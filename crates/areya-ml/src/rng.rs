@@ -69,9 +69,18 @@ mod tests {
 
     #[test]
     fn same_key_same_stream_other_key_other_stream() {
-        let a: Vec<u64> = (0..4).map(|_| 0).scan(SplitMix64::keyed(&[7, 1, 2]), |r, _| Some(r.next_u64())).collect();
-        let b: Vec<u64> = (0..4).map(|_| 0).scan(SplitMix64::keyed(&[7, 1, 2]), |r, _| Some(r.next_u64())).collect();
-        let c: Vec<u64> = (0..4).map(|_| 0).scan(SplitMix64::keyed(&[7, 2, 1]), |r, _| Some(r.next_u64())).collect();
+        let a: Vec<u64> = (0..4)
+            .map(|_| 0)
+            .scan(SplitMix64::keyed(&[7, 1, 2]), |r, _| Some(r.next_u64()))
+            .collect();
+        let b: Vec<u64> = (0..4)
+            .map(|_| 0)
+            .scan(SplitMix64::keyed(&[7, 1, 2]), |r, _| Some(r.next_u64()))
+            .collect();
+        let c: Vec<u64> = (0..4)
+            .map(|_| 0)
+            .scan(SplitMix64::keyed(&[7, 2, 1]), |r, _| Some(r.next_u64()))
+            .collect();
         assert_eq!(a, b);
         assert_ne!(a, c);
     }

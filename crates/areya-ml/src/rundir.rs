@@ -29,22 +29,33 @@ pub const LOG_FILE: &str = "train.log";
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = tmp_path(path);
     let mut f = std::fs::File::create(&tmp).map_err(|e| MlError::io(&tmp, e))?;
-    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| MlError::io(&tmp, e))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| MlError::io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| MlError::io(path, e))
 }
 
 /// `dir/name.safetensors` → `dir/name.tmp.safetensors` (tch picks the format by extension).
 fn tmp_path(path: &Path) -> PathBuf {
-    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let ext = path.extension().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ext = path
+        .extension()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     path.with_file_name(format!("{stem}.tmp.{ext}"))
 }
 
 /// Writes named tensors as safetensors, atomically.
 pub fn write_tensors_atomic(path: &Path, tensors: &[(String, Tensor)]) -> Result<()> {
     let tmp = tmp_path(path);
-    Tensor::write_safetensors(tensors, &tmp).map_err(|e| MlError::run_dir(&tmp, format!("cannot write: {e}")))?;
-    std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(|e| MlError::io(&tmp, e))?;
+    Tensor::write_safetensors(tensors, &tmp)
+        .map_err(|e| MlError::run_dir(&tmp, format!("cannot write: {e}")))?;
+    std::fs::File::open(&tmp)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| MlError::io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| MlError::io(path, e))
 }
 
@@ -61,13 +72,23 @@ pub fn read_tensors(path: &Path) -> Result<HashMap<String, Tensor>> {
         return Err(MlError::run_dir(path, "missing"));
     }
     Ok(Tensor::read_safetensors(path)
-        .map_err(|e| MlError::run_dir(path, format!("cannot read weights (truncated or corrupt?): {e}")))?
+        .map_err(|e| {
+            MlError::run_dir(
+                path,
+                format!("cannot read weights (truncated or corrupt?): {e}"),
+            )
+        })?
         .into_iter()
         .collect())
 }
 
 /// Copies the variables of `vs` from `tensors` (read from `path`), checking names and shapes.
-pub fn load_variables(vs: &nn::VarStore, tensors: &HashMap<String, Tensor>, path: &Path, arch: &str) -> Result<()> {
+pub fn load_variables(
+    vs: &nn::VarStore,
+    tensors: &HashMap<String, Tensor>,
+    path: &Path,
+    arch: &str,
+) -> Result<()> {
     for (name, var) in named_variables(vs) {
         let src = tensors.get(&name).ok_or_else(|| {
             MlError::run_dir(path, format!("has no tensor '{name}': these are not weights of a {arch} as config.json describes"))
@@ -75,7 +96,11 @@ pub fn load_variables(vs: &nn::VarStore, tensors: &HashMap<String, Tensor>, path
         if src.size() != var.size() {
             return Err(MlError::run_dir(
                 path,
-                format!("tensor '{name}' has shape {:?}, a {arch} as config.json describes needs {:?}", src.size(), var.size()),
+                format!(
+                    "tensor '{name}' has shape {:?}, a {arch} as config.json describes needs {:?}",
+                    src.size(),
+                    var.size()
+                ),
             ));
         }
         tch::no_grad(|| var.shallow_clone().copy_(src));
@@ -87,15 +112,27 @@ pub fn load_variables(vs: &nn::VarStore, tensors: &HashMap<String, Tensor>, path
 pub fn read_config(dir: &Path) -> Result<RunConfig> {
     let path = dir.join(CONFIG_FILE);
     if !dir.is_dir() {
-        return Err(MlError::run_dir(dir, "is not a folder (expected an Areya run directory)"));
+        return Err(MlError::run_dir(
+            dir,
+            "is not a folder (expected an Areya run directory)",
+        ));
     }
     let text = std::fs::read_to_string(&path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => MlError::run_dir(&path, "missing: not an Areya run directory"),
+        std::io::ErrorKind::NotFound => {
+            MlError::run_dir(&path, "missing: not an Areya run directory")
+        }
         _ => MlError::io(&path, e),
     })?;
-    let cfg: RunConfig = serde_json::from_str(&text).map_err(|e| MlError::run_dir(&path, format!("invalid: {e}")))?;
+    let cfg: RunConfig = serde_json::from_str(&text)
+        .map_err(|e| MlError::run_dir(&path, format!("invalid: {e}")))?;
     if cfg.format != RUN_FORMAT {
-        return Err(MlError::run_dir(&path, format!("run format {} is not supported (this areya reads {RUN_FORMAT})", cfg.format)));
+        return Err(MlError::run_dir(
+            &path,
+            format!(
+                "run format {} is not supported (this areya reads {RUN_FORMAT})",
+                cfg.format
+            ),
+        ));
     }
     cfg.architecture.validate(cfg.preprocessing.image_size)?;
     Ok(cfg)
@@ -119,10 +156,20 @@ impl Classifier {
     pub fn load_weights(dir: &Path, weights: &Path) -> Result<Classifier> {
         let config = read_config(dir)?;
         let vs = nn::VarStore::new(tch::Device::Cpu);
-        let net = Network::build(&vs.root(), &config.architecture, config.preprocessing.image_size, config.classes.len())?;
+        let net = Network::build(
+            &vs.root(),
+            &config.architecture,
+            config.preprocessing.image_size,
+            config.classes.len(),
+        )?;
         let tensors = read_tensors(weights)?;
         load_variables(&vs, &tensors, weights, config.architecture.name())?;
-        Ok(Classifier { dir: dir.to_path_buf(), config, vs, net })
+        Ok(Classifier {
+            dir: dir.to_path_buf(),
+            config,
+            vs,
+            net,
+        })
     }
 
     pub fn class_names(&self) -> Vec<&str> {
@@ -146,15 +193,23 @@ impl Classifier {
     pub fn predict(&self, pixels: &[u8], n: usize) -> Result<Vec<Vec<f32>>> {
         let s = self.image_size() as usize;
         if pixels.len() != n * s * s {
-            return Err(MlError::config("images", format!("expected {n}×{s}×{s} pixels, got {}", pixels.len())));
+            return Err(MlError::config(
+                "images",
+                format!("expected {n}×{s}×{s} pixels, got {}", pixels.len()),
+            ));
         }
         if n == 0 {
             return Ok(Vec::new());
         }
-        let x = Tensor::from_slice(pixels).view([n as i64, 1, s as i64, s as i64]).to_kind(tch::Kind::Float)
+        let x = Tensor::from_slice(pixels)
+            .view([n as i64, 1, s as i64, s as i64])
+            .to_kind(tch::Kind::Float)
             / self.config.preprocessing.scale;
         let probs = (self.logits(&x) / self.config.temperature).softmax(-1, tch::Kind::Float);
         let flat: Vec<f32> = Vec::<f32>::try_from(probs.flatten(0, -1))?;
-        Ok(flat.chunks(self.config.classes.len()).map(|c| c.to_vec()).collect())
+        Ok(flat
+            .chunks(self.config.classes.len())
+            .map(|c| c.to_vec())
+            .collect())
     }
 }

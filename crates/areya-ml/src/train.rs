@@ -6,7 +6,9 @@
 //! a `kill -9` at any moment loses at most the epoch in progress and never mixes two epochs.
 
 use crate::augment::{self, Augment};
-use crate::callbacks::{Action, Callback, CsvLogger, EarlyStopping, EpochLogs, ModelCheckpoint, ReduceLrOnPlateau};
+use crate::callbacks::{
+    Action, Callback, CsvLogger, EarlyStopping, EpochLogs, ModelCheckpoint, ReduceLrOnPlateau,
+};
 use crate::config::{ClassWeights, DataSummary, Preprocessing, RunConfig, TrainConfig, RUN_FORMAT};
 use crate::dataset::{self, ImageSet, Skipped};
 use crate::error::{MlError, Result};
@@ -65,7 +67,11 @@ struct Log {
 
 impl Log {
     fn open(path: &Path) -> Result<Log> {
-        let f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| MlError::io(path, e))?;
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| MlError::io(path, e))?;
         Ok(Log { file: Some(f) })
     }
     fn line(&mut self, s: &str) {
@@ -80,7 +86,10 @@ fn report_skipped(log: &mut Log, split: &str, skipped: &[Skipped]) {
     if skipped.is_empty() {
         return;
     }
-    log.line(&format!("Skipped {} unreadable {split} file(s) (use --strict to fail instead):", skipped.len()));
+    log.line(&format!(
+        "Skipped {} unreadable {split} file(s) (use --strict to fail instead):",
+        skipped.len()
+    ));
     for s in skipped.iter().take(5) {
         log.line(&format!("  {}: {}", s.path.display(), s.reason));
     }
@@ -91,12 +100,31 @@ fn report_skipped(log: &mut Log, split: &str, skipped: &[Skipped]) {
 
 fn report_found(log: &mut Log, cfg: &TrainConfig, listing: &dataset::SplitListing, first: bool) {
     let k = cfg.data.classes.len();
-    log.line(&format!("Found {} images belonging to {k} classes in {}.", listing.files.len(), listing.dir.display()));
-    let counts: Vec<String> =
-        cfg.data.classes.specs().iter().zip(&listing.per_class).map(|(s, n)| if s.folder == s.name { format!("{}: {n}", s.name) } else { format!("{} ({}): {n}", s.name, s.folder) }).collect();
+    log.line(&format!(
+        "Found {} images belonging to {k} classes in {}.",
+        listing.files.len(),
+        listing.dir.display()
+    ));
+    let counts: Vec<String> = cfg
+        .data
+        .classes
+        .specs()
+        .iter()
+        .zip(&listing.per_class)
+        .map(|(s, n)| {
+            if s.folder == s.name {
+                format!("{}: {n}", s.name)
+            } else {
+                format!("{} ({}): {n}", s.name, s.folder)
+            }
+        })
+        .collect();
     log.line(&format!("  {}", counts.join(", ")));
     if first && !listing.ignored_folders.is_empty() {
-        log.line(&format!("  Ignored folders (not in --classes): {}", listing.ignored_folders.join(", ")));
+        log.line(&format!(
+            "  Ignored folders (not in --classes): {}",
+            listing.ignored_folders.join(", ")
+        ));
     }
     if !listing.not_images.is_empty() {
         log.line(&format!(
@@ -111,7 +139,11 @@ fn report_found(log: &mut Log, cfg: &TrainConfig, listing: &dataset::SplitListin
 fn prepare_data(cfg: &TrainConfig, log: &mut Log) -> Result<PreparedData> {
     let d = &cfg.data;
     let k = d.classes.len();
-    let train_dir = if d.root.join("train").is_dir() { d.root.join("train") } else { d.root.clone() };
+    let train_dir = if d.root.join("train").is_dir() {
+        d.root.join("train")
+    } else {
+        d.root.clone()
+    };
     let listing = dataset::list_split(&train_dir, &d.classes)?;
     report_found(log, cfg, &listing, true);
     let loaded = dataset::load(&listing, k, d.image_size, d.strict)?;
@@ -122,11 +154,25 @@ fn prepare_data(cfg: &TrainConfig, log: &mut Log) -> Result<PreparedData> {
         report_found(log, cfg, &vl, false);
         let v = dataset::load(&vl, k, d.image_size, d.strict)?;
         report_skipped(log, "val", &v.skipped);
-        (loaded.set, v.set, val_dir.display().to_string(), v.fingerprint)
+        (
+            loaded.set,
+            v.set,
+            val_dir.display().to_string(),
+            v.fingerprint,
+        )
     } else {
         let (ti, vi) = dataset::stratified_split(&loaded.set.labels, k, d.val_fraction, cfg.seed);
-        log.line(&format!("No val folder: using a stratified {:.0}% of train as val (seed {}).", d.val_fraction * 100.0, cfg.seed));
-        (loaded.set.subset(&ti), loaded.set.subset(&vi), format!("stratified {:.0}% of train", d.val_fraction * 100.0), loaded.fingerprint.clone())
+        log.line(&format!(
+            "No val folder: using a stratified {:.0}% of train as val (seed {}).",
+            d.val_fraction * 100.0,
+            cfg.seed
+        ));
+        (
+            loaded.set.subset(&ti),
+            loaded.set.subset(&vi),
+            format!("stratified {:.0}% of train", d.val_fraction * 100.0),
+            loaded.fingerprint.clone(),
+        )
     };
     if let Some(limit) = d.limit {
         let full = train.len();
@@ -135,7 +181,12 @@ fn prepare_data(cfg: &TrainConfig, log: &mut Log) -> Result<PreparedData> {
         let n_val = ((val.len() as f64 * train.len() as f64 / full as f64).ceil() as usize).max(k);
         let vidx = dataset::stratified_sample(&val.labels, k, n_val, cfg.seed);
         val = val.subset(&vidx);
-        log.line(&format!("--limit {limit}: using {} train and {} val images (stratified, seed {}).", train.len(), val.len(), cfg.seed));
+        log.line(&format!(
+            "--limit {limit}: using {} train and {} val images (stratified, seed {}).",
+            train.len(),
+            val.len(),
+            cfg.seed
+        ));
     }
     let summary = DataSummary {
         train_images: train.len(),
@@ -146,7 +197,11 @@ fn prepare_data(cfg: &TrainConfig, log: &mut Log) -> Result<PreparedData> {
         train_fingerprint: loaded.fingerprint,
         val_fingerprint: val_fp,
     };
-    Ok(PreparedData { train, val, summary })
+    Ok(PreparedData {
+        train,
+        val,
+        summary,
+    })
 }
 
 /// libtorch's random generator (weight init, dropout) is global to the process, so two
@@ -154,10 +209,18 @@ fn prepare_data(cfg: &TrainConfig, log: &mut Log) -> Result<PreparedData> {
 static TRAINING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn set_threads(threads: usize) {
-    let n = if threads == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { threads };
+    let n = if threads == 0 {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    } else {
+        threads
+    };
     tch::set_num_threads(n as i32);
     // Fails only if the global pool already exists (a second run in the same process): fine.
-    let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build_global();
 }
 
 /// Builds the network and optimizer, seeded.
@@ -192,14 +255,23 @@ fn make_callbacks(cfg: &TrainConfig, run_dir: &Path) -> Vec<Box<dyn Callback>> {
 /// Trains a new run into `out` (which must not already hold a run).
 pub fn train(cfg: TrainConfig, out: &Path, opts: TrainOptions) -> Result<TrainOutcome> {
     cfg.validate()?;
-    let _turn = TRAINING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _turn = TRAINING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if out.join(CONFIG_FILE).exists() {
-        return Err(MlError::run_dir(out, "already holds a run (use --resume to continue it, or another --out)"));
+        return Err(MlError::run_dir(
+            out,
+            "already holds a run (use --resume to continue it, or another --out)",
+        ));
     }
     std::fs::create_dir_all(out).map_err(|e| MlError::io(out, e))?;
     set_threads(cfg.threads);
     let mut log = Log::open(&out.join(LOG_FILE))?;
-    log.line(&format!("areya {} — new run in {}", env!("CARGO_PKG_VERSION"), out.display()));
+    log.line(&format!(
+        "areya {} — new run in {}",
+        env!("CARGO_PKG_VERSION"),
+        out.display()
+    ));
     let data = prepare_data(&cfg, &mut log)?;
     let k = cfg.data.classes.len();
     let (vs, net) = build_model(&cfg, k)?;
@@ -207,23 +279,48 @@ pub fn train(cfg: TrainConfig, out: &Path, opts: TrainOptions) -> Result<TrainOu
         format: RUN_FORMAT,
         areya_version: env!("CARGO_PKG_VERSION").to_string(),
         classes: cfg.data.classes.clone(),
-        preprocessing: Preprocessing { image_size: cfg.data.image_size, grayscale: true, scale: 255.0 },
+        preprocessing: Preprocessing {
+            image_size: cfg.data.image_size,
+            grayscale: true,
+            scale: 255.0,
+        },
         architecture: cfg.architecture.clone(),
         train: cfg.clone(),
         data: data.summary.clone(),
         temperature: 1.0,
     };
-    let json = serde_json::to_string_pretty(&run).map_err(|e| MlError::config("config.json", e.to_string()))?;
+    let json = serde_json::to_string_pretty(&run)
+        .map_err(|e| MlError::config("config.json", e.to_string()))?;
     rundir::write_atomic(&out.join(CONFIG_FILE), json.as_bytes())?;
     let opt = Adam::new(&vs, cfg.optimizer);
-    let state = TrainerState { epoch: 0, lr: cfg.optimizer.lr, stopped: None, callbacks: BTreeMap::new(), history: Vec::new() };
+    let state = TrainerState {
+        epoch: 0,
+        lr: cfg.optimizer.lr,
+        stopped: None,
+        callbacks: BTreeMap::new(),
+        history: Vec::new(),
+    };
     let callbacks = make_callbacks(&cfg, out);
-    Session { cfg, dir: out.to_path_buf(), data, vs, net, opt, state, callbacks, log, opts }.run()
+    Session {
+        cfg,
+        dir: out.to_path_buf(),
+        data,
+        vs,
+        net,
+        opt,
+        state,
+        callbacks,
+        log,
+        opts,
+    }
+    .run()
 }
 
 /// Continues the run in `dir` from its last checkpoint; `epochs` raises the epoch budget.
 pub fn resume(dir: &Path, epochs: Option<usize>, opts: TrainOptions) -> Result<TrainOutcome> {
-    let _turn = TRAINING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _turn = TRAINING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let run = rundir::read_config(dir)?;
     let mut cfg = run.train.clone();
     if let Some(e) = epochs {
@@ -237,14 +334,27 @@ pub fn resume(dir: &Path, epochs: Option<usize>, opts: TrainOptions) -> Result<T
         .get("trainer.state")
         .ok_or_else(|| MlError::run_dir(&last, "no trainer state: not an Areya checkpoint"))
         .and_then(|t| Vec::<u8>::try_from(t).map_err(MlError::from))?;
-    let mut state: TrainerState =
-        serde_json::from_slice(&state_bytes).map_err(|e| MlError::run_dir(&last, format!("bad trainer state: {e}")))?;
+    let mut state: TrainerState = serde_json::from_slice(&state_bytes)
+        .map_err(|e| MlError::run_dir(&last, format!("bad trainer state: {e}")))?;
     let mut log = Log::open(&dir.join(LOG_FILE))?;
-    log.line(&format!("areya {} — resuming {} after epoch {}", env!("CARGO_PKG_VERSION"), dir.display(), state.epoch));
+    log.line(&format!(
+        "areya {} — resuming {} after epoch {}",
+        env!("CARGO_PKG_VERSION"),
+        dir.display(),
+        state.epoch
+    ));
     let data = prepare_data(&cfg, &mut log)?;
     for (what, was, now) in [
-        ("train", &run.data.train_fingerprint, &data.summary.train_fingerprint),
-        ("val", &run.data.val_fingerprint, &data.summary.val_fingerprint),
+        (
+            "train",
+            &run.data.train_fingerprint,
+            &data.summary.train_fingerprint,
+        ),
+        (
+            "val",
+            &run.data.val_fingerprint,
+            &data.summary.val_fingerprint,
+        ),
     ] {
         if was != now {
             return Err(MlError::data(
@@ -254,7 +364,12 @@ pub fn resume(dir: &Path, epochs: Option<usize>, opts: TrainOptions) -> Result<T
         }
     }
     let vs = nn::VarStore::new(tch::Device::Cpu);
-    let net = Network::build(&vs.root(), &cfg.architecture, cfg.data.image_size, cfg.data.classes.len())?;
+    let net = Network::build(
+        &vs.root(),
+        &cfg.architecture,
+        cfg.data.image_size,
+        cfg.data.classes.len(),
+    )?;
     if cfg.freeze_base {
         for (name, t) in vs.variables() {
             if name.starts_with("block") {
@@ -279,10 +394,23 @@ pub fn resume(dir: &Path, epochs: Option<usize>, opts: TrainOptions) -> Result<T
         // Keep config.json's record of the budget in step with the run.
         let mut run = run;
         run.train.epochs = cfg.epochs;
-        let json = serde_json::to_string_pretty(&run).map_err(|e| MlError::config("config.json", e.to_string()))?;
+        let json = serde_json::to_string_pretty(&run)
+            .map_err(|e| MlError::config("config.json", e.to_string()))?;
         rundir::write_atomic(&dir.join(CONFIG_FILE), json.as_bytes())?;
     }
-    Session { cfg, dir: dir.to_path_buf(), data, vs, net, opt, state, callbacks, log, opts }.run()
+    Session {
+        cfg,
+        dir: dir.to_path_buf(),
+        data,
+        vs,
+        net,
+        opt,
+        state,
+        callbacks,
+        log,
+        opts,
+    }
+    .run()
 }
 
 struct Session {
@@ -302,10 +430,19 @@ struct Session {
 ///
 /// # Shapes
 /// `logits`: `[B, K]`, `y`: `[B]` int64, `weights`: `[K]` → scalar.
-pub fn cross_entropy(logits: &Tensor, y: &Tensor, smoothing: f64, weights: Option<&Tensor>) -> Tensor {
+pub fn cross_entropy(
+    logits: &Tensor,
+    y: &Tensor,
+    smoothing: f64,
+    weights: Option<&Tensor>,
+) -> Tensor {
     let logp = logits.log_softmax(-1, Kind::Float);
     let nll = -logp.gather(1, &y.unsqueeze(1), false).squeeze_dim(1);
-    let per = if smoothing > 0.0 { &nll * (1.0 - smoothing) - logp.mean_dim(-1, false, Kind::Float) * smoothing } else { nll };
+    let per = if smoothing > 0.0 {
+        &nll * (1.0 - smoothing) - logp.mean_dim(-1, false, Kind::Float) * smoothing
+    } else {
+        nll
+    };
     match weights {
         Some(w) => {
             let wy = w.index_select(0, y);
@@ -324,7 +461,11 @@ pub fn evaluate(net: &Network, set: &ImageSet, batch_size: usize) -> (f64, f64) 
             let (x, y) = augment::batch(set, chunk, None);
             let logits = net.forward_t(&x, false);
             loss += cross_entropy(&logits, &y, 0.0, None).double_value(&[]) * chunk.len() as f64;
-            correct += logits.argmax(-1, false).eq_tensor(&y).sum(Kind::Float).double_value(&[]);
+            correct += logits
+                .argmax(-1, false)
+                .eq_tensor(&y)
+                .sum(Kind::Float)
+                .double_value(&[]);
         }
     });
     let n = set.len().max(1) as f64;
@@ -339,7 +480,10 @@ impl Session {
                 let counts = self.data.train.class_counts();
                 let n: usize = counts.iter().sum();
                 let k = counts.len() as f64;
-                let w: Vec<f32> = counts.iter().map(|&c| (n as f64 / (k * c.max(1) as f64)) as f32).collect();
+                let w: Vec<f32> = counts
+                    .iter()
+                    .map(|&c| (n as f64 / (k * c.max(1) as f64)) as f32)
+                    .collect();
                 Some(Tensor::from_slice(&w))
             }
         }
@@ -357,8 +501,13 @@ impl Session {
 
     /// Writes the epoch's commit point: weights + optimizer + trainer state in one file.
     fn checkpoint(&mut self) -> Result<()> {
-        self.state.callbacks = self.callbacks.iter().map(|c| (c.name().to_string(), c.state())).collect();
-        let json = serde_json::to_vec_pretty(&self.state).map_err(|e| MlError::config("state", e.to_string()))?;
+        self.state.callbacks = self
+            .callbacks
+            .iter()
+            .map(|c| (c.name().to_string(), c.state()))
+            .collect();
+        let json = serde_json::to_vec_pretty(&self.state)
+            .map_err(|e| MlError::config("state", e.to_string()))?;
         let mut tensors = rundir::named_variables(&self.vs);
         tensors.extend(self.opt.state_tensors("optimizer."));
         tensors.push(("trainer.state".into(), Tensor::from_slice(&json)));
@@ -372,7 +521,10 @@ impl Session {
                 Action::SaveWeights(f) => self.save_weights(f)?,
                 Action::LoadWeights(f) => self.load_weights(f)?,
                 Action::SetLr(lr) => {
-                    self.log.line(&format!("ReduceLROnPlateau: learning rate {:.1e} → {lr:.1e}", self.state.lr));
+                    self.log.line(&format!(
+                        "ReduceLROnPlateau: learning rate {:.1e} → {lr:.1e}",
+                        self.state.lr
+                    ));
                     self.state.lr = lr;
                 }
                 Action::Stop(why) => {
@@ -385,15 +537,22 @@ impl Session {
         Ok(())
     }
 
-    fn train_epoch(&mut self, epoch: usize, weights: Option<&Tensor>) -> (f64, f64, f64) {
+    /// One pass over the shuffled, augmented train set: (loss, accuracy, last lr, seconds).
+    fn train_epoch(&mut self, epoch: usize, weights: Option<&Tensor>) -> (f64, f64, f64, f64) {
         let cfg = &self.cfg;
         let train = &self.data.train;
         let n = train.len();
         let mut order: Vec<usize> = (0..n).collect();
         SplitMix64::keyed(&[cfg.seed, STREAM_SHUFFLE, epoch as u64]).shuffle(&mut order);
-        tch::manual_seed((SplitMix64::keyed(&[cfg.seed, STREAM_TORCH, epoch as u64]).next_u64() >> 1) as i64);
+        tch::manual_seed(
+            (SplitMix64::keyed(&[cfg.seed, STREAM_TORCH, epoch as u64]).next_u64() >> 1) as i64,
+        );
         let batches = n.div_ceil(cfg.batch_size);
-        let bar = if self.opts.quiet { ProgressBar::hidden() } else { ProgressBar::new(batches as u64) };
+        let bar = if self.opts.quiet {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::new(batches as u64)
+        };
         bar.set_style(
             ProgressStyle::with_template("Epoch {prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -415,14 +574,28 @@ impl Session {
             self.opt.step(lr);
             let l = loss.double_value(&[]);
             loss_sum += l * chunk.len() as f64;
-            correct += logits.argmax(-1, false).eq_tensor(&y).sum(Kind::Float).double_value(&[]);
+            correct += logits
+                .argmax(-1, false)
+                .eq_tensor(&y)
+                .sum(Kind::Float)
+                .double_value(&[]);
             seen += chunk.len();
             let secs = start.elapsed().as_secs_f64().max(1e-9);
-            bar.set_message(format!("loss {:.4} acc {:.4} {:.0} img/s", loss_sum / seen as f64, correct / seen as f64, seen as f64 / secs));
+            bar.set_message(format!(
+                "loss {:.4} acc {:.4} {:.0} img/s",
+                loss_sum / seen as f64,
+                correct / seen as f64,
+                seen as f64 / secs
+            ));
             bar.inc(1);
         }
         bar.finish_and_clear();
-        (loss_sum / seen.max(1) as f64, correct / seen.max(1) as f64, lr)
+        (
+            loss_sum / seen.max(1) as f64,
+            correct / seen.max(1) as f64,
+            lr,
+            start.elapsed().as_secs_f64(),
+        )
     }
 
     fn run(mut self) -> Result<TrainOutcome> {
@@ -430,8 +603,13 @@ impl Session {
         if let Some(w) = &weights {
             let w: Vec<f32> = Vec::<f32>::try_from(w).unwrap_or_default();
             let names = self.cfg.data.classes.names();
-            let parts: Vec<String> = names.iter().zip(&w).map(|(n, w)| format!("{n} {w:.2}")).collect();
-            self.log.line(&format!("Balanced class weights: {}", parts.join(", ")));
+            let parts: Vec<String> = names
+                .iter()
+                .zip(&w)
+                .map(|(n, w)| format!("{n} {w:.2}"))
+                .collect();
+            self.log
+                .line(&format!("Balanced class weights: {}", parts.join(", ")));
         }
         let (total, trainable, _) = crate::model::param_totals(&self.net.summary(&self.vs));
         self.log.line(&format!(
@@ -445,14 +623,22 @@ impl Session {
         while self.state.epoch < self.cfg.epochs && self.state.stopped.is_none() {
             let epoch = self.state.epoch + 1;
             let start = Instant::now();
-            let (loss, accuracy, lr) = self.train_epoch(epoch, weights.as_ref());
+            let (loss, accuracy, lr, train_seconds) = self.train_epoch(epoch, weights.as_ref());
             let (val_loss, val_accuracy) = evaluate(&self.net, &self.data.val, 256);
             let seconds = start.elapsed().as_secs_f64();
-            let logs = EpochLogs { epoch, loss, accuracy, val_loss, val_accuracy, lr, seconds };
+            let logs = EpochLogs {
+                epoch,
+                loss,
+                accuracy,
+                val_loss,
+                val_accuracy,
+                lr,
+                seconds,
+            };
             self.log.line(&format!(
-                "Epoch {epoch}/{} - {seconds:.0}s - loss: {loss:.4} - accuracy: {accuracy:.4} - val_loss: {val_loss:.4} - val_accuracy: {val_accuracy:.4} - lr: {lr:.1e} - {:.0} img/s",
+                "Epoch {epoch}/{} - {seconds:.0}s - loss: {loss:.4} - accuracy: {accuracy:.4} - val_loss: {val_loss:.4} - val_accuracy: {val_accuracy:.4} - lr: {lr:.1e} - train {:.1} img/s",
                 self.cfg.epochs,
-                self.data.train.len() as f64 / seconds.max(1e-9),
+                self.data.train.len() as f64 / train_seconds.max(1e-9),
             ));
             let mut actions = Vec::new();
             for cb in &mut self.callbacks {
@@ -471,7 +657,8 @@ impl Session {
             end.extend(cb.on_train_end());
         }
         if end.iter().any(|a| matches!(a, Action::LoadWeights(_))) {
-            self.log.line("Restored the best weights (EarlyStopping restore_best).");
+            self.log
+                .line("Restored the best weights (EarlyStopping restore_best).");
         }
         self.apply(end)?;
         if !self.dir.join(MODEL_FILE).exists() {
@@ -479,7 +666,10 @@ impl Session {
             self.save_weights(MODEL_FILE)?;
         }
         let best_epoch = match self.state.callbacks.get("model_checkpoint") {
-            Some(s) => s.get("best_epoch").and_then(|e| e.as_u64()).map(|e| e as usize),
+            Some(s) => s
+                .get("best_epoch")
+                .and_then(|e| e.as_u64())
+                .map(|e| e as usize),
             None => self.state.history.last().map(|h| h.epoch),
         };
         if let Some(b) = best_epoch.and_then(|e| self.state.history.iter().find(|h| h.epoch == e)) {
@@ -491,7 +681,12 @@ impl Session {
                 self.dir.join(MODEL_FILE).display()
             ));
         }
-        Ok(TrainOutcome { run_dir: self.dir, history: self.state.history, best_epoch, stopped: self.state.stopped })
+        Ok(TrainOutcome {
+            run_dir: self.dir,
+            history: self.state.history,
+            best_epoch,
+            stopped: self.state.stopped,
+        })
     }
 }
 

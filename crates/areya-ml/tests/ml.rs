@@ -11,36 +11,20 @@ use std::path::{Path, PathBuf};
 
 const Q: TrainOptions = TrainOptions { quiet: true };
 
-/// A face-sized image whose class is visible: a bright square in one of four places.
-fn synthetic(class: usize, i: usize, size: u32) -> image::GrayImage {
-    let mut img = image::GrayImage::from_fn(size, size, |x, y| image::Luma([((x * 3 + y * 5 + i as u32 * 7) % 60) as u8 + 40]));
-    let (qx, qy) = [(0, 0), (1, 0), (0, 1), (1, 1)][class % 4];
-    let half = size / 2;
-    for y in 0..half - 4 {
-        for x in 0..half - 4 {
-            img.put_pixel(qx * half + 2 + x, qy * half + 2 + y, image::Luma([230]));
-        }
-    }
-    img
-}
+use areya_ml::testdata::image as synthetic;
 
-/// ROOT/{train,val}/{angry,happy,neutral,sad,fear}/…: `n` train and `n/4` val images a class.
 fn make_dataset(root: &Path, n: usize) {
-    for (split, count) in [("train", n), ("val", n / 4)] {
-        for (c, name) in ["angry", "happy", "neutral", "sad", "fear"].iter().enumerate() {
-            let dir = root.join(split).join(name);
-            std::fs::create_dir_all(&dir).unwrap();
-            for i in 0..count {
-                let ext = if i % 2 == 0 { "png" } else { "jpg" };
-                synthetic(c, i, 48).save(dir.join(format!("{split}_{i:04}.{ext}"))).unwrap();
-            }
-        }
-    }
+    areya_ml::testdata::write_dataset(root, n).unwrap();
 }
 
 fn small_config(root: &Path) -> TrainConfig {
     let mut c = TrainConfig::new(root.to_path_buf()).unwrap();
-    c.architecture = areya_ml::model::Architecture::AreyaCnn { widths: vec![8, 16], convs_per_block: 1, dropout: 0.1, head_dropout: 0.1 };
+    c.architecture = areya_ml::model::Architecture::AreyaCnn {
+        widths: vec![8, 16],
+        convs_per_block: 1,
+        dropout: 0.1,
+        head_dropout: 0.1,
+    };
     c.batch_size = 16;
     c.epochs = 2;
     c.seed = 7;
@@ -53,7 +37,12 @@ fn metrics_without_time(dir: &Path) -> Vec<String> {
     CsvLogger::read(&dir.join("metrics.csv"))
         .unwrap()
         .iter()
-        .map(|l| format!("{} {} {} {} {} {}", l.epoch, l.loss, l.accuracy, l.val_loss, l.val_accuracy, l.lr))
+        .map(|l| {
+            format!(
+                "{} {} {} {} {} {}",
+                l.epoch, l.loss, l.accuracy, l.val_loss, l.val_accuracy, l.lr
+            )
+        })
         .collect()
 }
 
@@ -69,7 +58,11 @@ fn discovery_maps_classes_ignores_others_and_counts() {
     assert_eq!(l.ignored_folders, ["fear"]);
     assert_eq!(l.not_images.len(), 1);
     // neutral → relaxed is class 2.
-    assert!(l.files.iter().filter(|(_, c)| *c == 2).all(|(p, _)| p.to_string_lossy().contains("neutral")));
+    assert!(l
+        .files
+        .iter()
+        .filter(|(_, c)| *c == 2)
+        .all(|(p, _)| p.to_string_lossy().contains("neutral")));
 }
 
 #[test]
@@ -79,21 +72,41 @@ fn bad_data_gets_one_clear_line() {
     make_dataset(root, 8);
     let classes = ClassMap::parse("angry,happy,neutral=relaxed,sad").unwrap();
 
-    let err = dataset::list_split(&root.join("nope"), &classes).unwrap_err().to_string();
-    assert!(err.contains("nope") && err.contains("No such file"), "{err}");
+    let err = dataset::list_split(&root.join("nope"), &classes)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("nope") && err.contains("No such file"),
+        "{err}"
+    );
 
     let odd = ClassMap::parse("angry,contempt").unwrap();
-    let err = dataset::list_split(&root.join("train"), &odd).unwrap_err().to_string();
-    assert!(err.contains("no folder for class 'contempt'") && err.contains("angry, fear"), "{err}");
+    let err = dataset::list_split(&root.join("train"), &odd)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("no folder for class 'contempt'") && err.contains("angry, fear"),
+        "{err}"
+    );
 
     let empty = root.join("train/empty");
     std::fs::create_dir_all(&empty).unwrap();
-    let err = dataset::list_split(&root.join("train"), &ClassMap::parse("angry,empty").unwrap()).unwrap_err().to_string();
-    assert!(err.contains("train/empty") && err.contains("no image files"), "{err}");
+    let err = dataset::list_split(
+        &root.join("train"),
+        &ClassMap::parse("angry,empty").unwrap(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("train/empty") && err.contains("no image files"),
+        "{err}"
+    );
 
     let nothing = root.join("nothing");
     std::fs::create_dir_all(&nothing).unwrap();
-    let err = dataset::list_split(&nothing, &classes).unwrap_err().to_string();
+    let err = dataset::list_split(&nothing, &classes)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("no class folders"), "{err}");
 }
 
@@ -108,7 +121,9 @@ fn corrupt_files_are_skipped_or_fail_with_strict_and_odd_images_are_converted() 
     let good = std::fs::read(sad.join("train_0000.png")).unwrap();
     std::fs::write(sad.join("truncated.png"), &good[..good.len() / 3]).unwrap();
     // A colour image of another size: converted, not skipped.
-    image::RgbImage::from_pixel(100, 80, image::Rgb([10, 200, 30])).save(sad.join("colour.bmp")).unwrap();
+    image::RgbImage::from_pixel(100, 80, image::Rgb([10, 200, 30]))
+        .save(sad.join("colour.bmp"))
+        .unwrap();
 
     let classes = ClassMap::parse("angry,happy,neutral=relaxed,sad").unwrap();
     let listing = dataset::list_split(&root.join("train"), &classes).unwrap();
@@ -118,8 +133,14 @@ fn corrupt_files_are_skipped_or_fail_with_strict_and_odd_images_are_converted() 
     let reasons: Vec<&str> = loaded.skipped.iter().map(|s| s.reason.as_str()).collect();
     assert!(reasons.iter().any(|r| r.contains("0 bytes")), "{reasons:?}");
 
-    let err = dataset::load(&listing, 4, 48, true).unwrap_err().to_string();
-    assert!(err.contains("train/sad/") && (err.contains("0 bytes") || err.contains("not a readable image")), "{err}");
+    let err = dataset::load(&listing, 4, 48, true)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("train/sad/")
+            && (err.contains("0 bytes") || err.contains("not a readable image")),
+        "{err}"
+    );
 }
 
 #[test]
@@ -132,22 +153,48 @@ fn training_writes_a_loadable_run_dir_and_learns() {
     cfg.augment = areya_ml::augment::Augment::NONE;
     cfg.optimizer.lr = 3e-3;
     let outcome = train::train(cfg, &out, Q).unwrap();
-    for f in ["config.json", "model.safetensors", "last.safetensors", "metrics.csv", "train.log", "state.json"] {
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "last.safetensors",
+        "metrics.csv",
+        "train.log",
+        "state.json",
+    ] {
         assert!(out.join(f).is_file(), "{f} missing");
     }
     let log = std::fs::read_to_string(out.join("train.log")).unwrap();
-    assert!(log.contains("Found 160 images belonging to 4 classes"), "{log}");
-    assert!(log.contains("Ignored folders (not in --classes): fear"), "{log}");
+    assert!(
+        log.contains("Found 160 images belonging to 4 classes"),
+        "{log}"
+    );
+    assert!(
+        log.contains("Ignored folders (not in --classes): fear"),
+        "{log}"
+    );
     let config = std::fs::read_to_string(out.join("config.json")).unwrap();
-    for key in ["\"folder\": \"neutral\"", "\"name\": \"relaxed\"", "\"image_size\": 48", "train_fingerprint", "\"seed\": 7", "\"lr\""] {
+    for key in [
+        "\"folder\": \"neutral\"",
+        "\"name\": \"relaxed\"",
+        "\"image_size\": 48",
+        "train_fingerprint",
+        "\"seed\": 7",
+        "\"lr\"",
+    ] {
         assert!(config.contains(key), "config.json lacks {key}");
     }
     let last = outcome.history.last().unwrap();
-    assert!(last.val_accuracy > 0.6, "the quadrant task should be learnt: {:?}", outcome.history);
+    assert!(
+        last.val_accuracy > 0.6,
+        "the quadrant task should be learnt: {:?}",
+        outcome.history
+    );
 
     let clf = Classifier::load(&out).unwrap();
     assert_eq!(clf.class_names(), ["angry", "happy", "relaxed", "sad"]);
-    let px: Vec<u8> = (0..4).flat_map(|c| synthetic(c, 999, 48).into_raw()).collect();
+    let px: Vec<u8> = (0..4)
+        .flat_map(|c| synthetic(c, 999, 48).into_raw())
+        .collect();
     let probs = clf.predict(&px, 4).unwrap();
     assert_eq!(probs.len(), 4);
     for p in &probs {
@@ -156,7 +203,9 @@ fn training_writes_a_loadable_run_dir_and_learns() {
     }
     assert!(clf.predict(&px[..100], 4).is_err());
     // A second run into the same dir is refused rather than mixed in.
-    let err = train::train(small_config(tmp.path()), &out, Q).unwrap_err().to_string();
+    let err = train::train(small_config(tmp.path()), &out, Q)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("already holds a run"), "{err}");
 }
 
@@ -193,11 +242,17 @@ fn resume_continues_exactly_where_it_stopped() {
     let resumed = tmp.path().join("resumed");
     train::train(short, &resumed, Q).unwrap();
     // A row of an epoch whose checkpoint never came (as after kill -9) is dropped on resume.
-    let mut f = std::fs::OpenOptions::new().append(true).open(resumed.join("metrics.csv")).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(resumed.join("metrics.csv"))
+        .unwrap();
     std::io::Write::write_all(&mut f, b"2,9,9,9,9,9,9\n").unwrap();
     let outcome = train::resume(&resumed, Some(3), Q).unwrap();
     assert_eq!(outcome.history.len(), 3);
-    assert_eq!(metrics_without_time(&resumed), metrics_without_time(&straight));
+    assert_eq!(
+        metrics_without_time(&resumed),
+        metrics_without_time(&straight)
+    );
     let config = std::fs::read_to_string(resumed.join("config.json")).unwrap();
     assert!(config.contains("\"epochs\": 3"));
 }
@@ -211,8 +266,14 @@ fn broken_run_dirs_are_reported_not_panicked_on() {
     cfg.epochs = 1;
     train::train(cfg, &out, Q).unwrap();
 
-    let err = Classifier::load(&tmp.path().join("missing")).err().unwrap().to_string();
-    assert!(err.contains("missing") && err.contains("not a folder"), "{err}");
+    let err = Classifier::load(&tmp.path().join("missing"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("missing") && err.contains("not a folder"),
+        "{err}"
+    );
 
     // Another architecture in config.json than in the weights.
     let other = tmp.path().join("other");
@@ -221,15 +282,25 @@ fn broken_run_dirs_are_reported_not_panicked_on() {
     let swapped = config.replacen("\"name\": \"areya-cnn\"", "\"name\": \"seed-cnn\"", 1);
     assert_ne!(swapped, config);
     std::fs::write(other.join("config.json"), swapped).unwrap();
-    std::fs::copy(out.join("model.safetensors"), other.join("model.safetensors")).unwrap();
+    std::fs::copy(
+        out.join("model.safetensors"),
+        other.join("model.safetensors"),
+    )
+    .unwrap();
     let err = Classifier::load(&other).err().unwrap().to_string();
-    assert!(err.contains("model.safetensors") && err.contains("seed-cnn"), "{err}");
+    assert!(
+        err.contains("model.safetensors") && err.contains("seed-cnn"),
+        "{err}"
+    );
 
     // A truncated weights file.
     let bytes = std::fs::read(out.join("model.safetensors")).unwrap();
     std::fs::write(out.join("model.safetensors"), &bytes[..bytes.len() / 2]).unwrap();
     let err = Classifier::load(&out).err().unwrap().to_string();
-    assert!(err.contains("model.safetensors") && err.contains("truncated or corrupt"), "{err}");
+    assert!(
+        err.contains("model.safetensors") && err.contains("truncated or corrupt"),
+        "{err}"
+    );
 
     // A truncated checkpoint cannot be resumed from, with a clear line.
     let last = std::fs::read(out.join("last.safetensors")).unwrap();
@@ -240,7 +311,10 @@ fn broken_run_dirs_are_reported_not_panicked_on() {
     // Broken JSON names the file.
     std::fs::write(other.join("config.json"), "{ not json").unwrap();
     let err = Classifier::load(&other).err().unwrap().to_string();
-    assert!(err.contains("config.json") && err.contains("invalid"), "{err}");
+    assert!(
+        err.contains("config.json") && err.contains("invalid"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -251,7 +325,9 @@ fn changed_data_refuses_resume() {
     let mut cfg = small_config(tmp.path());
     cfg.epochs = 1;
     train::train(cfg, &out, Q).unwrap();
-    synthetic(0, 1, 48).save(tmp.path().join("train/angry/extra.png")).unwrap();
+    synthetic(0, 1, 48)
+        .save(tmp.path().join("train/angry/extra.png"))
+        .unwrap();
     let err = train::resume(&out, Some(2), Q).unwrap_err().to_string();
     assert!(err.contains("changed since this run started"), "{err}");
 }

@@ -22,6 +22,7 @@ pub enum ScheduleArg {
 }
 
 #[derive(Debug, Args)]
+#[command(allow_negative_numbers = true)]
 pub struct TrainArgs {
     /// Data root: ROOT/train/<class>/* (and ROOT/val/<class>/* if present), or ROOT/<class>/*.
     #[arg(long, required_unless_present = "resume")]
@@ -138,11 +139,17 @@ pub struct TrainArgs {
 pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     let opts = TrainOptions { quiet: a.quiet };
     let outcome = if let Some(dir) = &a.resume {
-        let epochs = std::env::args().any(|s| s == "--epochs" || s.starts_with("--epochs=")).then_some(a.epochs);
-        train::resume(dir, epochs, opts).with_context(|| format!("cannot resume {}", dir.display()))?
+        let epochs = std::env::args()
+            .any(|s| s == "--epochs" || s.starts_with("--epochs="))
+            .then_some(a.epochs);
+        train::resume(dir, epochs, opts)
+            .with_context(|| format!("cannot resume {}", dir.display()))?
     } else {
         let cfg = config_from_args(&a)?;
-        let out = a.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(utc_stamp()));
+        let out = a
+            .out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("runs").join(utc_stamp()));
         train::train(cfg, &out, opts)?
     };
     if outcome.history.is_empty() {
@@ -154,10 +161,16 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
 
 /// Builds and checks the training configuration from the flags.
 pub fn config_from_args(a: &TrainArgs) -> anyhow::Result<TrainConfig> {
-    let Some(root) = a.data.clone() else { bail!("--data is required") };
+    let Some(root) = a.data.clone() else {
+        bail!("--data is required")
+    };
     let mut c = TrainConfig::new(root.clone())?;
     c.data.classes = if a.classes == "all" {
-        let dir = if root.join("train").is_dir() { root.join("train") } else { root.clone() };
+        let dir = if root.join("train").is_dir() {
+            root.join("train")
+        } else {
+            root.clone()
+        };
         ClassMap::all_folders(&areya_ml::dataset::list_folders(&dir)?)?
     } else {
         ClassMap::parse(&a.classes)?
@@ -167,7 +180,13 @@ pub fn config_from_args(a: &TrainArgs) -> anyhow::Result<TrainConfig> {
     c.data.limit = a.limit;
     c.data.strict = a.strict;
     c.architecture = Architecture::parse(&a.arch)?;
-    if let Architecture::AreyaCnn { widths, convs_per_block, dropout, head_dropout } = &mut c.architecture {
+    if let Architecture::AreyaCnn {
+        widths,
+        convs_per_block,
+        dropout,
+        head_dropout,
+    } = &mut c.architecture
+    {
         if let Some(w) = &a.widths {
             *widths = w.clone();
         }
@@ -180,7 +199,11 @@ pub fn config_from_args(a: &TrainArgs) -> anyhow::Result<TrainConfig> {
         if let Some(d) = a.head_dropout {
             *head_dropout = d;
         }
-    } else if a.widths.is_some() || a.convs_per_block.is_some() || a.dropout.is_some() || a.head_dropout.is_some() {
+    } else if a.widths.is_some()
+        || a.convs_per_block.is_some()
+        || a.dropout.is_some()
+        || a.head_dropout.is_some()
+    {
         bail!("--widths, --convs-per-block, --dropout and --head-dropout apply to --arch areya-cnn only");
     }
     c.init = a.init.clone();
@@ -195,7 +218,9 @@ pub fn config_from_args(a: &TrainArgs) -> anyhow::Result<TrainConfig> {
     c.optimizer.weight_decay = a.weight_decay;
     c.schedule = match a.schedule {
         ScheduleArg::Constant => Schedule::Constant,
-        ScheduleArg::Cosine => Schedule::Cosine { warmup_epochs: a.warmup_epochs },
+        ScheduleArg::Cosine => Schedule::Cosine {
+            warmup_epochs: a.warmup_epochs,
+        },
     };
     c.label_smoothing = a.label_smoothing;
     c.class_weights = match a.class_weights {
@@ -207,8 +232,12 @@ pub fn config_from_args(a: &TrainArgs) -> anyhow::Result<TrainConfig> {
     c.seed = a.seed;
     c.threads = a.threads;
     let monitor = Monitor::parse(&a.monitor)?;
-    c.callbacks.early_stopping = (!a.no_early_stopping)
-        .then_some(EarlyStoppingConfig { monitor, patience: a.patience, min_delta: 0.0, restore_best: !a.no_restore_best });
+    c.callbacks.early_stopping = (!a.no_early_stopping).then_some(EarlyStoppingConfig {
+        monitor,
+        patience: a.patience,
+        min_delta: 0.0,
+        restore_best: !a.no_restore_best,
+    });
     c.callbacks.reduce_lr = (!a.no_reduce_lr).then_some(ReduceLrConfig {
         monitor,
         factor: a.reduce_lr_factor,
@@ -224,7 +253,10 @@ pub fn config_from_args(a: &TrainArgs) -> anyhow::Result<TrainConfig> {
 
 /// `YYYYMMDD-HHMMSS` in UTC, for default run directory names.
 fn utc_stamp() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let (days, rem) = (secs / 86_400, secs % 86_400);
     // Howard Hinnant's civil-from-days.
     let z = days as i64 + 719_468;
@@ -236,5 +268,10 @@ fn utc_stamp() -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}{m:02}{d:02}-{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }

@@ -22,13 +22,19 @@ pub struct CsvLogger {
 
 impl CsvLogger {
     pub fn new(run_dir: &Path) -> Self {
-        CsvLogger { path: run_dir.join(METRICS_FILE), state: State::default() }
+        CsvLogger {
+            path: run_dir.join(METRICS_FILE),
+            state: State::default(),
+        }
     }
 
     /// Reads `metrics.csv` back.
     pub fn read(path: &Path) -> Result<Vec<EpochLogs>> {
-        let mut rdr = csv::Reader::from_path(path).map_err(|e| MlError::run_dir(path, e.to_string()))?;
-        rdr.deserialize().map(|r| r.map_err(|e| MlError::run_dir(path, format!("bad row: {e}")))).collect()
+        let mut rdr =
+            csv::Reader::from_path(path).map_err(|e| MlError::run_dir(path, e.to_string()))?;
+        rdr.deserialize()
+            .map(|r| r.map_err(|e| MlError::run_dir(path, format!("bad row: {e}"))))
+            .collect()
     }
 
     /// Keeps the header and the first `rows` rows: drops rows of an epoch that a crash
@@ -65,7 +71,9 @@ impl Callback for CsvLogger {
             "{},{:.6},{:.6},{:.6},{:.6},{:e},{:.2}\n",
             l.epoch, l.loss, l.accuracy, l.val_loss, l.val_accuracy, l.lr, l.seconds
         ));
-        f.write_all(line.as_bytes()).and_then(|_| f.sync_data()).map_err(|e| MlError::io(&self.path, e))?;
+        f.write_all(line.as_bytes())
+            .and_then(|_| f.sync_data())
+            .map_err(|e| MlError::io(&self.path, e))?;
         self.state.rows += 1;
         Ok(vec![])
     }
@@ -100,7 +108,12 @@ mod tests {
 
         let mut resumed = CsvLogger::new(dir.path());
         resumed.restore(&saved).unwrap();
-        assert_eq!(CsvLogger::read(&dir.path().join(METRICS_FILE)).unwrap().len(), 3);
+        assert_eq!(
+            CsvLogger::read(&dir.path().join(METRICS_FILE))
+                .unwrap()
+                .len(),
+            3
+        );
         resumed.on_epoch_end(&logs(4, 0.3)).unwrap();
         let text = std::fs::read_to_string(dir.path().join(METRICS_FILE)).unwrap();
         assert_eq!(text.matches("epoch,").count(), 1);

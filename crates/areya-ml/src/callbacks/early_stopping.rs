@@ -19,7 +19,12 @@ pub struct EarlyStoppingConfig {
 impl Default for EarlyStoppingConfig {
     /// The notebook's: val_loss, patience 4, min_delta 0, restore best weights.
     fn default() -> Self {
-        EarlyStoppingConfig { monitor: Monitor::ValLoss, patience: 4, min_delta: 0.0, restore_best: true }
+        EarlyStoppingConfig {
+            monitor: Monitor::ValLoss,
+            patience: 4,
+            min_delta: 0.0,
+            restore_best: true,
+        }
     }
 }
 
@@ -37,7 +42,10 @@ pub struct EarlyStopping {
 
 impl EarlyStopping {
     pub fn new(cfg: EarlyStoppingConfig) -> Self {
-        EarlyStopping { cfg, state: State::default() }
+        EarlyStopping {
+            cfg,
+            state: State::default(),
+        }
     }
 }
 
@@ -49,15 +57,26 @@ impl Callback for EarlyStopping {
     fn on_epoch_end(&mut self, logs: &EpochLogs) -> Result<Vec<Action>> {
         let current = self.cfg.monitor.value(logs);
         let s = &mut self.state;
-        if self.cfg.monitor.improved(current, s.best, self.cfg.min_delta) {
+        if self
+            .cfg
+            .monitor
+            .improved(current, s.best, self.cfg.min_delta)
+        {
             s.best = Some(current);
             s.best_epoch = Some(logs.epoch);
             s.wait = 0;
-            return Ok(if self.cfg.restore_best { vec![Action::SaveWeights(BEST_FILE)] } else { vec![] });
+            return Ok(if self.cfg.restore_best {
+                vec![Action::SaveWeights(BEST_FILE)]
+            } else {
+                vec![]
+            });
         }
         s.wait += 1;
         if s.wait >= self.cfg.patience {
-            let mut why = format!("early stopping: {:?} has not improved for {} epochs", self.cfg.monitor, s.wait);
+            let mut why = format!(
+                "early stopping: {:?} has not improved for {} epochs",
+                self.cfg.monitor, s.wait
+            );
             if let (Some(b), Some(e)) = (s.best, s.best_epoch) {
                 why.push_str(&format!(" (best {b:.4} at epoch {e})"));
             }
@@ -94,7 +113,10 @@ mod tests {
         let mut saves = 0;
         for (i, &l) in losses.iter().enumerate() {
             let acts = cb.on_epoch_end(&logs(i + 1, l)).unwrap();
-            saves += acts.iter().filter(|a| matches!(a, Action::SaveWeights(_))).count();
+            saves += acts
+                .iter()
+                .filter(|a| matches!(a, Action::SaveWeights(_)))
+                .count();
             if acts.iter().any(|a| matches!(a, Action::Stop(_))) {
                 return (Some(i + 1), saves);
             }
@@ -122,10 +144,18 @@ mod tests {
 
     #[test]
     fn min_delta_and_restore_best() {
-        let cfg = EarlyStoppingConfig { min_delta: 0.05, patience: 2, restore_best: false, ..Default::default() };
+        let cfg = EarlyStoppingConfig {
+            min_delta: 0.05,
+            patience: 2,
+            restore_best: false,
+            ..Default::default()
+        };
         assert_eq!(run(cfg, &[1.0, 0.97, 0.96, 0.5]), (Some(3), 0));
         let mut cb = EarlyStopping::new(EarlyStoppingConfig::default());
-        assert!(cb.on_train_end().is_empty(), "nothing to restore before any epoch");
+        assert!(
+            cb.on_train_end().is_empty(),
+            "nothing to restore before any epoch"
+        );
         cb.on_epoch_end(&logs(1, 1.0)).unwrap();
         assert_eq!(cb.on_train_end(), vec![Action::LoadWeights(BEST_FILE)]);
     }
@@ -140,7 +170,10 @@ mod tests {
         b.restore(&a.state()).unwrap();
         // Two more epochs without improvement stop both identically.
         for e in [5, 6] {
-            assert_eq!(a.on_epoch_end(&logs(e, 0.9)).unwrap(), b.on_epoch_end(&logs(e, 0.9)).unwrap());
+            assert_eq!(
+                a.on_epoch_end(&logs(e, 0.9)).unwrap(),
+                b.on_epoch_end(&logs(e, 0.9)).unwrap()
+            );
         }
         assert!(b.restore(&serde_json::json!({"wait": "x"})).is_err());
     }

@@ -11,9 +11,11 @@ mod model_checkpoint;
 mod reduce_lr;
 
 pub use csv_logger::{CsvLogger, METRICS_FILE};
-pub use early_stopping::{EarlyStopping, EarlyStoppingConfig, BEST_FILE as EARLY_STOPPING_BEST_FILE};
+pub use early_stopping::{
+    EarlyStopping, EarlyStoppingConfig, BEST_FILE as EARLY_STOPPING_BEST_FILE,
+};
 pub use model_checkpoint::{ModelCheckpoint, ModelCheckpointConfig, MODEL_FILE};
-pub use reduce_lr::{ReduceLrOnPlateau, ReduceLrConfig};
+pub use reduce_lr::{ReduceLrConfig, ReduceLrOnPlateau};
 
 use crate::error::{MlError, Result};
 use serde::{Deserialize, Serialize};
@@ -75,7 +77,10 @@ impl Monitor {
             "val_accuracy" => Ok(Monitor::ValAccuracy),
             "loss" => Ok(Monitor::Loss),
             "accuracy" => Ok(Monitor::Accuracy),
-            _ => Err(MlError::config("--monitor", format!("unknown metric '{s}' (val_loss, val_accuracy, loss, accuracy)"))),
+            _ => Err(MlError::config(
+                "--monitor",
+                format!("unknown metric '{s}' (val_loss, val_accuracy, loss, accuracy)"),
+            )),
         }
     }
     pub fn value(self, logs: &EpochLogs) -> f64 {
@@ -103,12 +108,21 @@ impl Monitor {
 }
 
 fn restore_json<T: for<'de> Deserialize<'de>>(name: &str, state: &serde_json::Value) -> Result<T> {
-    serde_json::from_value(state.clone()).map_err(|e| MlError::config(format!("checkpoint state of {name}"), e.to_string()))
+    serde_json::from_value(state.clone())
+        .map_err(|e| MlError::config(format!("checkpoint state of {name}"), e.to_string()))
 }
 
 #[cfg(test)]
 pub(crate) fn logs(epoch: usize, val_loss: f64) -> EpochLogs {
-    EpochLogs { epoch, loss: 1.0, accuracy: 0.5, val_loss, val_accuracy: 0.5, lr: 1e-3, seconds: 1.0 }
+    EpochLogs {
+        epoch,
+        loss: 1.0,
+        accuracy: 0.5,
+        val_loss,
+        val_accuracy: 0.5,
+        lr: 1e-3,
+        seconds: 1.0,
+    }
 }
 
 #[cfg(test)]

@@ -14,7 +14,9 @@ pub struct ModelCheckpointConfig {
 
 impl Default for ModelCheckpointConfig {
     fn default() -> Self {
-        ModelCheckpointConfig { monitor: Monitor::ValLoss }
+        ModelCheckpointConfig {
+            monitor: Monitor::ValLoss,
+        }
     }
 }
 
@@ -31,7 +33,10 @@ pub struct ModelCheckpoint {
 
 impl ModelCheckpoint {
     pub fn new(cfg: ModelCheckpointConfig) -> Self {
-        ModelCheckpoint { cfg, state: State::default() }
+        ModelCheckpoint {
+            cfg,
+            state: State::default(),
+        }
     }
     /// The epoch whose weights are in `model.safetensors`.
     pub fn best_epoch(&self) -> Option<usize> {

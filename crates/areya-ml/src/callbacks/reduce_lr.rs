@@ -18,7 +18,14 @@ pub struct ReduceLrConfig {
 impl Default for ReduceLrConfig {
     /// The notebook's: val_loss, ×0.1 after 3 epochs without improvement (Keras' min_delta 1e-4).
     fn default() -> Self {
-        ReduceLrConfig { monitor: Monitor::ValLoss, factor: 0.1, patience: 3, min_delta: 1e-4, cooldown: 0, min_lr: 1e-7 }
+        ReduceLrConfig {
+            monitor: Monitor::ValLoss,
+            factor: 0.1,
+            patience: 3,
+            min_delta: 1e-4,
+            cooldown: 0,
+            min_lr: 1e-7,
+        }
     }
 }
 
@@ -36,7 +43,10 @@ pub struct ReduceLrOnPlateau {
 
 impl ReduceLrOnPlateau {
     pub fn new(cfg: ReduceLrConfig) -> Self {
-        ReduceLrOnPlateau { cfg, state: State::default() }
+        ReduceLrOnPlateau {
+            cfg,
+            state: State::default(),
+        }
     }
 }
 
@@ -52,7 +62,11 @@ impl Callback for ReduceLrOnPlateau {
             s.cooldown_left -= 1;
             s.wait = 0;
         }
-        if self.cfg.monitor.improved(current, s.best, self.cfg.min_delta) {
+        if self
+            .cfg
+            .monitor
+            .improved(current, s.best, self.cfg.min_delta)
+        {
             s.best = Some(current);
             s.wait = 0;
             return Ok(vec![]);
@@ -64,7 +78,9 @@ impl Callback for ReduceLrOnPlateau {
         if s.wait >= self.cfg.patience && logs.lr > self.cfg.min_lr {
             s.wait = 0;
             s.cooldown_left = self.cfg.cooldown;
-            return Ok(vec![Action::SetLr((logs.lr * self.cfg.factor).max(self.cfg.min_lr))]);
+            return Ok(vec![Action::SetLr(
+                (logs.lr * self.cfg.factor).max(self.cfg.min_lr),
+            )]);
         }
         Ok(vec![])
     }
@@ -112,9 +128,17 @@ mod tests {
         let cases: [(ReduceLrConfig, &[f64], &[f64]); 4] = [
             (d, &[1.0, 0.9, 0.8], &[1e-3, 1e-3, 1e-3]),
             (d, &[1.0, 1.0, 1.0, 1.0], &[1e-3, 1e-3, 1e-3, 1e-4]),
-            (d, &[1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0], &[1e-3, 1e-3, 1e-3, 1e-4, 1e-4, 1e-4, 1e-5]),
+            (
+                d,
+                &[1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0],
+                &[1e-3, 1e-3, 1e-3, 1e-4, 1e-4, 1e-4, 1e-5],
+            ),
             // An improvement smaller than min_delta does not count.
-            (d, &[1.0, 0.99995, 0.99992, 0.99991], &[1e-3, 1e-3, 1e-3, 1e-4]),
+            (
+                d,
+                &[1.0, 0.99995, 0.99992, 0.99991],
+                &[1e-3, 1e-3, 1e-3, 1e-4],
+            ),
         ];
         for (cfg, losses, want) in cases {
             let got = run(cfg, losses);
@@ -124,10 +148,25 @@ mod tests {
 
     #[test]
     fn respects_min_lr_and_cooldown() {
-        let cfg = ReduceLrConfig { patience: 1, min_lr: 5e-4, ..Default::default() };
-        assert!(close(&run(cfg, &[1.0, 1.0, 1.0, 1.0]), &[1e-3, 5e-4, 5e-4, 5e-4]));
-        let cfg = ReduceLrConfig { patience: 1, cooldown: 2, min_lr: 0.0, ..Default::default() };
+        let cfg = ReduceLrConfig {
+            patience: 1,
+            min_lr: 5e-4,
+            ..Default::default()
+        };
+        assert!(close(
+            &run(cfg, &[1.0, 1.0, 1.0, 1.0]),
+            &[1e-3, 5e-4, 5e-4, 5e-4]
+        ));
+        let cfg = ReduceLrConfig {
+            patience: 1,
+            cooldown: 2,
+            min_lr: 0.0,
+            ..Default::default()
+        };
         // Keras semantics: the cooldown epoch after a cut is skipped, then counting resumes.
-        assert!(close(&run(cfg, &[1.0, 1.0, 1.0, 1.0, 1.0]), &[1e-3, 1e-4, 1e-4, 1e-5, 1e-5]));
+        assert!(close(
+            &run(cfg, &[1.0, 1.0, 1.0, 1.0, 1.0]),
+            &[1e-3, 1e-4, 1e-4, 1e-5, 1e-5]
+        ));
     }
 }

@@ -2,7 +2,14 @@
 
 use super::Builder;
 
-pub(super) fn build(b: &mut Builder, widths: &[i64], convs: usize, dropout: f64, head_dropout: f64, k: i64) {
+pub(super) fn build(
+    b: &mut Builder,
+    widths: &[i64],
+    convs: usize,
+    dropout: f64,
+    head_dropout: f64,
+    k: i64,
+) {
     for (i, &w) in widths.iter().enumerate() {
         let blk = i + 1;
         for j in 1..=convs {

@@ -22,7 +22,12 @@ use tch::Tensor;
 pub enum Architecture {
     /// VGG-style: blocks of (conv3×3 → BN → ReLU) × `convs_per_block`, max-pool 2/2, dropout;
     /// global average pool; dropout; linear head.
-    AreyaCnn { widths: Vec<i64>, convs_per_block: usize, dropout: f64, head_dropout: f64 },
+    AreyaCnn {
+        widths: Vec<i64>,
+        convs_per_block: usize,
+        dropout: f64,
+        head_dropout: f64,
+    },
     /// The notebook's network (3×1 / 1×3 conv pairs of 64/128/256/512, dense 512-256-N) with its
     /// stride-1 pooling corrected to stride 2: stride 1 barely shrank the 48×48 maps, so the
     /// flatten fed 512·45·45 ≈ 1 M features into a 512-unit dense layer — 606 M parameters.
@@ -34,7 +39,12 @@ pub enum Architecture {
 
 impl Architecture {
     pub fn areya_cnn_default() -> Self {
-        Architecture::AreyaCnn { widths: vec![32, 64, 128, 256], convs_per_block: 2, dropout: 0.25, head_dropout: 0.5 }
+        Architecture::AreyaCnn {
+            widths: vec![32, 64, 128, 256],
+            convs_per_block: 2,
+            dropout: 0.25,
+            head_dropout: 0.5,
+        }
     }
 
     /// Parses a `--arch` value.
@@ -43,7 +53,10 @@ impl Architecture {
             "areya-cnn" => Ok(Self::areya_cnn_default()),
             "seed-cnn" => Ok(Architecture::SeedCnn),
             "vgg16" => Ok(Architecture::Vgg16),
-            other => Err(MlError::config("--arch", format!("unknown architecture '{other}' (areya-cnn, seed-cnn, vgg16)"))),
+            other => Err(MlError::config(
+                "--arch",
+                format!("unknown architecture '{other}' (areya-cnn, seed-cnn, vgg16)"),
+            )),
         }
     }
 
@@ -58,16 +71,30 @@ impl Architecture {
     /// Checks values that would build a broken network.
     pub fn validate(&self, image_size: u32) -> Result<()> {
         let pools = match self {
-            Architecture::AreyaCnn { widths, convs_per_block, dropout, head_dropout } => {
+            Architecture::AreyaCnn {
+                widths,
+                convs_per_block,
+                dropout,
+                head_dropout,
+            } => {
                 if widths.is_empty() || widths.iter().any(|&w| w < 1) {
-                    return Err(MlError::config("architecture.widths", "needs at least one block, each width ≥ 1"));
+                    return Err(MlError::config(
+                        "architecture.widths",
+                        "needs at least one block, each width ≥ 1",
+                    ));
                 }
                 if *convs_per_block == 0 {
-                    return Err(MlError::config("architecture.convs_per_block", "must be ≥ 1"));
+                    return Err(MlError::config(
+                        "architecture.convs_per_block",
+                        "must be ≥ 1",
+                    ));
                 }
                 for (f, p) in [("dropout", dropout), ("head_dropout", head_dropout)] {
                     if !(0.0..1.0).contains(p) {
-                        return Err(MlError::config(format!("architecture.{f}"), "must be in [0, 1)"));
+                        return Err(MlError::config(
+                            format!("architecture.{f}"),
+                            "must be in [0, 1)",
+                        ));
                     }
                 }
                 widths.len() as u32
@@ -78,7 +105,11 @@ impl Architecture {
         if image_size >> pools == 0 {
             return Err(MlError::config(
                 "--image-size",
-                format!("{image_size} px is too small for {} ({pools} halvings need ≥ {} px)", self.name(), 1 << pools),
+                format!(
+                    "{image_size} px is too small for {} ({pools} halvings need ≥ {} px)",
+                    self.name(),
+                    1 << pools
+                ),
             ));
         }
         Ok(())
@@ -142,17 +173,36 @@ pub struct LayerSummary {
 impl Network {
     /// Builds `arch` for `image_size`×`image_size` grayscale input and `num_classes` outputs,
     /// creating its variables under `root`.
-    pub fn build(root: &nn::Path, arch: &Architecture, image_size: u32, num_classes: usize) -> Result<Network> {
+    pub fn build(
+        root: &nn::Path,
+        arch: &Architecture,
+        image_size: u32,
+        num_classes: usize,
+    ) -> Result<Network> {
         arch.validate(image_size)?;
         let mut b = Builder::new(root, image_size as i64);
         match arch {
-            Architecture::AreyaCnn { widths, convs_per_block, dropout, head_dropout } => {
-                areya_cnn::build(&mut b, widths, *convs_per_block, *dropout, *head_dropout, num_classes as i64)
-            }
+            Architecture::AreyaCnn {
+                widths,
+                convs_per_block,
+                dropout,
+                head_dropout,
+            } => areya_cnn::build(
+                &mut b,
+                widths,
+                *convs_per_block,
+                *dropout,
+                *head_dropout,
+                num_classes as i64,
+            ),
             Architecture::SeedCnn => seed_cnn::build(&mut b, num_classes as i64),
             Architecture::Vgg16 => vgg16::build(&mut b, num_classes as i64),
         }
-        Ok(Network { layers: b.layers, image_size: image_size as i64, num_classes: num_classes as i64 })
+        Ok(Network {
+            layers: b.layers,
+            image_size: image_size as i64,
+            num_classes: num_classes as i64,
+        })
     }
 
     /// # Shapes
@@ -165,14 +215,25 @@ impl Network {
     ///
     /// # Shapes
     /// `x`: `[B, 1, S, S]` → logits `[B, K]`; each visited output is that layer's activation.
-    pub fn forward_visit(&self, x: &Tensor, train: bool, mut visit: impl FnMut(&Layer, &Tensor)) -> Tensor {
+    pub fn forward_visit(
+        &self,
+        x: &Tensor,
+        train: bool,
+        mut visit: impl FnMut(&Layer, &Tensor),
+    ) -> Tensor {
         let mut h = x.shallow_clone();
         for layer in &self.layers {
             h = match &layer.kind {
                 LayerKind::Conv(c) => c.forward(&h),
                 LayerKind::BatchNorm(bn) => bn.forward_t(&h, train),
                 LayerKind::Relu => h.relu(),
-                LayerKind::MaxPool { kernel, stride } => h.max_pool2d([*kernel, *kernel], [*stride, *stride], [0, 0], [1, 1], false),
+                LayerKind::MaxPool { kernel, stride } => h.max_pool2d(
+                    [*kernel, *kernel],
+                    [*stride, *stride],
+                    [0, 0],
+                    [1, 1],
+                    false,
+                ),
                 LayerKind::Dropout(p) => h.dropout(*p, train),
                 LayerKind::GlobalAvgPool => h.mean_dim(&[-1i64, -2][..], false, tch::Kind::Float),
                 LayerKind::Flatten => h.flatten(1, -1),
@@ -187,20 +248,32 @@ impl Network {
     pub fn summary(&self, vs: &nn::VarStore) -> Vec<LayerSummary> {
         let vars = vs.variables();
         let mut rows = Vec::new();
-        let x = Tensor::zeros([1, 1, self.image_size, self.image_size], (tch::Kind::Float, vs.device()));
+        let x = Tensor::zeros(
+            [1, 1, self.image_size, self.image_size],
+            (tch::Kind::Float, vs.device()),
+        );
         tch::no_grad(|| {
             let _ = self.forward_visit(&x, false, |layer, out| {
                 let prefix = format!("{}.", layer.name);
                 let (mut params, mut trainable) = (0, 0);
                 for (name, t) in &vars {
-                    if name.starts_with(&prefix) && !name.contains("running_") && !name.ends_with("num_batches_tracked") {
+                    if name.starts_with(&prefix)
+                        && !name.contains("running_")
+                        && !name.ends_with("num_batches_tracked")
+                    {
                         params += t.numel() as i64;
                         if t.requires_grad() {
                             trainable += t.numel() as i64;
                         }
                     }
                 }
-                rows.push(LayerSummary { name: layer.name.clone(), kind: layer.kind.type_name(), output_shape: out.size(), params, trainable });
+                rows.push(LayerSummary {
+                    name: layer.name.clone(),
+                    kind: layer.kind.type_name(),
+                    output_shape: out.size(),
+                    params,
+                    trainable,
+                });
             });
         });
         rows
@@ -216,14 +289,25 @@ pub(crate) struct Builder<'a> {
 
 impl<'a> Builder<'a> {
     fn new(root: &'a nn::Path<'a>, image_size: i64) -> Self {
-        Builder { root, layers: Vec::new(), shape: vec![1, image_size, image_size] }
+        Builder {
+            root,
+            layers: Vec::new(),
+            shape: vec![1, image_size, image_size],
+        }
     }
     fn push(&mut self, name: &str, kind: LayerKind) {
-        self.layers.push(Layer { name: name.to_string(), kind });
+        self.layers.push(Layer {
+            name: name.to_string(),
+            kind,
+        });
     }
     /// Convolution with "same" padding for odd kernels.
     pub(crate) fn conv(&mut self, name: &str, out: i64, k: [i64; 2], bias: bool) {
-        let cfg = nn::ConvConfigND::<[i64; 2]> { padding: [k[0] / 2, k[1] / 2], bias, ..Default::default() };
+        let cfg = nn::ConvConfigND::<[i64; 2]> {
+            padding: [k[0] / 2, k[1] / 2],
+            bias,
+            ..Default::default()
+        };
         let conv = nn::conv(self.root / name, self.shape[0], out, k, cfg);
         self.shape[0] = out;
         self.push(name, LayerKind::Conv(conv));
@@ -242,7 +326,13 @@ impl<'a> Builder<'a> {
     pub(crate) fn pool(&mut self, name: &str) {
         self.shape[1] /= 2;
         self.shape[2] /= 2;
-        self.push(name, LayerKind::MaxPool { kernel: 2, stride: 2 });
+        self.push(
+            name,
+            LayerKind::MaxPool {
+                kernel: 2,
+                stride: 2,
+            },
+        );
     }
     pub(crate) fn dropout(&mut self, name: &str, p: f64) {
         if p > 0.0 {
@@ -283,7 +373,11 @@ mod tests {
 
     #[test]
     fn every_architecture_maps_a_batch_to_logits() {
-        for arch in [Architecture::areya_cnn_default(), Architecture::SeedCnn, Architecture::Vgg16] {
+        for arch in [
+            Architecture::areya_cnn_default(),
+            Architecture::SeedCnn,
+            Architecture::Vgg16,
+        ] {
             let (_vs, net) = build(&arch, 4);
             let x = Tensor::rand([3, 1, 48, 48], (tch::Kind::Float, tch::Device::Cpu));
             assert_eq!(net.forward_t(&x, true).size(), [3, 4], "{}", arch.name());
@@ -338,9 +432,33 @@ mod tests {
     #[test]
     fn bad_architectures_are_rejected() {
         let cases = [
-            (Architecture::AreyaCnn { widths: vec![], convs_per_block: 2, dropout: 0.1, head_dropout: 0.1 }, 48),
-            (Architecture::AreyaCnn { widths: vec![8], convs_per_block: 0, dropout: 0.1, head_dropout: 0.1 }, 48),
-            (Architecture::AreyaCnn { widths: vec![8], convs_per_block: 1, dropout: 1.0, head_dropout: 0.1 }, 48),
+            (
+                Architecture::AreyaCnn {
+                    widths: vec![],
+                    convs_per_block: 2,
+                    dropout: 0.1,
+                    head_dropout: 0.1,
+                },
+                48,
+            ),
+            (
+                Architecture::AreyaCnn {
+                    widths: vec![8],
+                    convs_per_block: 0,
+                    dropout: 0.1,
+                    head_dropout: 0.1,
+                },
+                48,
+            ),
+            (
+                Architecture::AreyaCnn {
+                    widths: vec![8],
+                    convs_per_block: 1,
+                    dropout: 1.0,
+                    head_dropout: 0.1,
+                },
+                48,
+            ),
             (Architecture::Vgg16, 16),
         ];
         for (arch, size) in cases {

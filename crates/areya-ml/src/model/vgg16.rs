@@ -8,7 +8,13 @@ use std::path::Path;
 use tch::{nn, Tensor};
 
 /// (block, convs, width) of VGG-16.
-const BLOCKS: [(usize, usize, i64); 5] = [(1, 2, 64), (2, 2, 128), (3, 3, 256), (4, 3, 512), (5, 3, 512)];
+const BLOCKS: [(usize, usize, i64); 5] = [
+    (1, 2, 64),
+    (2, 2, 128),
+    (3, 3, 256),
+    (4, 3, 512),
+    (5, 3, 512),
+];
 /// Indices of the conv layers in torchvision's `vgg16().features`.
 const TORCHVISION_CONV_INDEX: [usize; 13] = [0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28];
 
@@ -29,7 +35,10 @@ pub(super) fn build(b: &mut Builder, k: i64) {
 
 /// The 13 conv layer names in order.
 pub fn conv_names() -> Vec<String> {
-    BLOCKS.iter().flat_map(|&(blk, convs, _)| (1..=convs).map(move |j| format!("block{blk}_conv{j}"))).collect()
+    BLOCKS
+        .iter()
+        .flat_map(|&(blk, convs, _)| (1..=convs).map(move |j| format!("block{blk}_conv{j}")))
+        .collect()
 }
 
 /// Copies VGG-16 conv weights from `file` into `vs`, then freezes them when `freeze_base`.
@@ -42,7 +51,12 @@ pub fn init_vgg16_from_file(vs: &mut nn::VarStore, file: &Path, freeze_base: boo
     let loaded = match ext {
         "safetensors" => Tensor::read_safetensors(file),
         "pt" | "pth" | "bin" => Tensor::loadz_multi(file),
-        _ => return Err(MlError::data(file, "unknown weights format (expected .safetensors, .pt, .pth or .bin)")),
+        _ => {
+            return Err(MlError::data(
+                file,
+                "unknown weights format (expected .safetensors, .pt, .pth or .bin)",
+            ))
+        }
     }
     .map_err(|e| MlError::data(file, format!("cannot read weights: {e}")))?;
     let loaded: HashMap<String, Tensor> = loaded.into_iter().collect();
@@ -51,16 +65,29 @@ pub fn init_vgg16_from_file(vs: &mut nn::VarStore, file: &Path, freeze_base: boo
         for part in ["weight", "bias"] {
             let ours = format!("{name}.{part}");
             let theirs = format!("features.{}.{part}", TORCHVISION_CONV_INDEX[i]);
-            let src = loaded.get(&ours).or_else(|| loaded.get(&theirs)).ok_or_else(|| {
-                MlError::data(file, format!("no weights for {ours} (looked for '{ours}' and '{theirs}')"))
-            })?;
+            let src = loaded
+                .get(&ours)
+                .or_else(|| loaded.get(&theirs))
+                .ok_or_else(|| {
+                    MlError::data(
+                        file,
+                        format!("no weights for {ours} (looked for '{ours}' and '{theirs}')"),
+                    )
+                })?;
             let mut src = src.to_kind(tch::Kind::Float);
             let dst = &vars[&ours];
             if part == "weight" && i == 0 && src.size().get(1) == Some(&3) && dst.size()[1] == 1 {
                 src = src.sum_dim_intlist(&[1i64][..], true, tch::Kind::Float);
             }
             if src.size() != dst.size() {
-                return Err(MlError::data(file, format!("{ours}: shape {:?} in file, model needs {:?}", src.size(), dst.size())));
+                return Err(MlError::data(
+                    file,
+                    format!(
+                        "{ours}: shape {:?} in file, model needs {:?}",
+                        src.size(),
+                        dst.size()
+                    ),
+                ));
             }
             tch::no_grad(|| dst.shallow_clone().copy_(&src));
         }
@@ -87,11 +114,21 @@ mod tests {
         // A small "pretrained" file in torchvision layout, with an RGB first layer.
         let mut tensors = Vec::new();
         let mut in_c = 3;
-        for (i, (_, convs, w)) in BLOCKS.iter().flat_map(|&(b, c, w)| (0..c).map(move |_| (b, c, w))).enumerate() {
+        for (i, (_, convs, w)) in BLOCKS
+            .iter()
+            .flat_map(|&(b, c, w)| (0..c).map(move |_| (b, c, w)))
+            .enumerate()
+        {
             let _ = convs;
             let idx = TORCHVISION_CONV_INDEX[i];
-            tensors.push((format!("features.{idx}.weight"), Tensor::full([w, in_c, 3, 3], 0.01, (tch::Kind::Float, tch::Device::Cpu))));
-            tensors.push((format!("features.{idx}.bias"), Tensor::full([w], 0.5, (tch::Kind::Float, tch::Device::Cpu))));
+            tensors.push((
+                format!("features.{idx}.weight"),
+                Tensor::full([w, in_c, 3, 3], 0.01, (tch::Kind::Float, tch::Device::Cpu)),
+            ));
+            tensors.push((
+                format!("features.{idx}.bias"),
+                Tensor::full([w], 0.5, (tch::Kind::Float, tch::Device::Cpu)),
+            ));
             in_c = w;
         }
         Tensor::write_safetensors(&tensors, &file).unwrap();
@@ -116,15 +153,27 @@ mod tests {
         Tensor::write_safetensors(&[("block1_conv1.weight", &t)], &file).unwrap();
         let mut vs = nn::VarStore::new(tch::Device::Cpu);
         Network::build(&vs.root(), &Architecture::Vgg16, 48, 4).unwrap();
-        let err = init_vgg16_from_file(&mut vs, &file, false).unwrap_err().to_string();
-        assert!(err.contains("block1_conv1.weight") && err.contains("shape"), "{err}");
+        let err = init_vgg16_from_file(&mut vs, &file, false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("block1_conv1.weight") && err.contains("shape"),
+            "{err}"
+        );
 
         let truncated = dir.path().join("trunc.safetensors");
         std::fs::write(&truncated, &std::fs::read(&file).unwrap()[..40]).unwrap();
-        let err = init_vgg16_from_file(&mut vs, &truncated, false).unwrap_err().to_string();
-        assert!(err.contains("trunc.safetensors") && err.contains("cannot read"), "{err}");
+        let err = init_vgg16_from_file(&mut vs, &truncated, false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("trunc.safetensors") && err.contains("cannot read"),
+            "{err}"
+        );
 
-        let err = init_vgg16_from_file(&mut vs, &dir.path().join("w.h5"), false).unwrap_err().to_string();
+        let err = init_vgg16_from_file(&mut vs, &dir.path().join("w.h5"), false)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unknown weights format"), "{err}");
     }
 }

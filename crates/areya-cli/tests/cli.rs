@@ -1,0 +1,193 @@
+//! End-to-end tests of the `areya` binary: flags, exit codes and messages, and crash safety
+//! (kill -9 mid-epoch, then `--resume`).
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn areya() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_areya"))
+}
+
+fn run(args: &[&str]) -> Output {
+    areya().args(args).output().expect("areya runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+const SMALL: [&str; 10] = [
+    "--widths",
+    "8,16",
+    "--convs-per-block",
+    "1",
+    "--batch-size",
+    "16",
+    "--threads",
+    "2",
+    "--quiet",
+    "--seed=3",
+];
+
+#[test]
+fn runs_without_ld_library_path() {
+    let o = areya()
+        .arg("--version")
+        .env_remove("LD_LIBRARY_PATH")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("areya "));
+}
+
+#[test]
+fn bad_flags_fail_with_one_clear_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    areya_ml::testdata::write_dataset(tmp.path(), 4).unwrap();
+    let data = tmp.path().to_str().unwrap();
+    let cases: [(&[&str], &str); 7] = [
+        (&["train", "--data", "/no/such/folder"], "/no/such/folder"),
+        (
+            &["train", "--data", data, "--classes", "angry,contempt"],
+            "no folder for class 'contempt'",
+        ),
+        (
+            &["train", "--data", data, "--classes", "angry"],
+            "--classes: at least two classes",
+        ),
+        (
+            &["train", "--data", data, "--arch", "resnet"],
+            "--arch: unknown architecture 'resnet'",
+        ),
+        (
+            &["train", "--data", data, "--lr", "-1"],
+            "--lr: must be a positive number",
+        ),
+        (
+            &["train", "--data", data, "--zoom", "2"],
+            "--zoom: must be in [0, 0.9)",
+        ),
+        (&["train", "--resume", "/no/such/run"], "/no/such/run"),
+    ];
+    for (args, want) in cases {
+        let o = run(args);
+        let err = stderr(&o);
+        assert!(!o.status.success(), "{args:?} should fail");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert_eq!(
+            err.trim().lines().count(),
+            1,
+            "{args:?}: one line, got {err}"
+        );
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+fn metrics_rows(dir: &Path) -> usize {
+    std::fs::read_to_string(dir.join("metrics.csv"))
+        .map(|t| t.lines().count().saturating_sub(1))
+        .unwrap_or(0)
+}
+
+#[test]
+fn kill_9_mid_epoch_loses_at_most_that_epoch_and_resume_finishes() {
+    let tmp = tempfile::tempdir().unwrap();
+    areya_ml::testdata::write_dataset(tmp.path(), 120).unwrap();
+    let out = tmp.path().join("run");
+    let mut args = vec![
+        "train",
+        "--data",
+        tmp.path().to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--epochs",
+        "6",
+        "--no-early-stopping",
+    ];
+    args.extend(SMALL);
+    let mut child = areya()
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for the first finished epoch, then a little into the next one, and kill -9.
+    let start = Instant::now();
+    while metrics_rows(&out) < 1 {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no epoch finished"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "training ended before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(150));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let done = metrics_rows(&out);
+    assert!(done >= 1 && done < 6, "killed after {done} epochs");
+    assert!(out.join("last.safetensors").is_file() && out.join("model.safetensors").is_file());
+
+    let o = run(&["train", "--resume", out.to_str().unwrap(), "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+    let epochs: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(epochs, ["1", "2", "3", "4", "5", "6"], "{text}");
+    let log = std::fs::read_to_string(out.join("train.log")).unwrap();
+    assert!(log.contains("resuming"), "{log}");
+    // No temporary files are left behind.
+    let leftovers: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp."))
+        .collect();
+    assert!(
+        leftovers
+            .iter()
+            .all(|e| !e.file_name().to_string_lossy().starts_with("last")),
+        "{leftovers:?}"
+    );
+}
+
+#[test]
+fn train_then_resume_with_more_epochs_and_default_flags_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    areya_ml::testdata::write_dataset(tmp.path(), 16).unwrap();
+    let out = tmp.path().join("r");
+    let mut args = vec![
+        "train",
+        "--data",
+        tmp.path().to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--epochs",
+        "1",
+    ];
+    args.extend(SMALL);
+    let o = run(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("Found 64 images belonging to 4 classes"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Epoch 1/1"), "{stdout}");
+    let o = run(&[
+        "train",
+        "--resume",
+        out.to_str().unwrap(),
+        "--epochs",
+        "2",
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(metrics_rows(&out), 2);
+}
