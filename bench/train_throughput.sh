@@ -36,9 +36,13 @@ target/release/areya train --data "$SAMPLE" --classes angry,happy,relaxed,sad --
 AREYA=$(grep -o 'train [0-9.]* img/s' "$SAMPLE/run/train.log" | tail -n +2 | awk '{print $2}' | sort -g | tail -1)
 echo "RESULT areya $AREYA img/s"
 echo "== pytorch"
-PT=$(.venv/bin/python bench/train_pytorch.py --data "$SAMPLE" --epochs "$EPOCHS" | tee /dev/stderr | awk '/^RESULT/{print $3}')
+OUT=$(.venv/bin/python bench/train_pytorch.py --data "$SAMPLE" --epochs "$EPOCHS")
+echo "$OUT"
+PT=$(echo "$OUT" | awk '/^RESULT/{print $3}')
 echo "== keras"
-KE=$(.venv-keras/bin/python bench/train_keras.py --data "$SAMPLE" --epochs "$EPOCHS" 2>/dev/null | tee /dev/stderr | awk '/^RESULT/{print $3}')
+OUT=$(.venv-keras/bin/python bench/train_keras.py --data "$SAMPLE" --epochs "$EPOCHS" 2>/dev/null)
+echo "$OUT"
+KE=$(echo "$OUT" | awk '/^RESULT/{print $3}')
 
 python3 - "$AREYA" "$PT" "$KE" "$N" <<'PY'
 import sys

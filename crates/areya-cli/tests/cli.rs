@@ -191,3 +191,120 @@ fn train_then_resume_with_more_epochs_and_default_flags_file() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(metrics_rows(&out), 2);
 }
+
+#[test]
+fn evaluate_and_summary_on_a_trained_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    areya_ml::testdata::write_dataset(tmp.path(), 16).unwrap();
+    let data = tmp.path().to_str().unwrap();
+    let out = tmp.path().join("r");
+    let mut args = vec![
+        "train",
+        "--data",
+        data,
+        "--out",
+        out.to_str().unwrap(),
+        "--epochs",
+        "1",
+    ];
+    args.extend(SMALL);
+    assert!(run(&args).status.success());
+    let model = out.to_str().unwrap();
+
+    let (json, csv, preds) = (
+        tmp.path().join("e.json"),
+        tmp.path().join("e.csv"),
+        tmp.path().join("p.csv"),
+    );
+    let o = run(&[
+        "evaluate",
+        "--model",
+        model,
+        "--data",
+        data,
+        "--tta",
+        "--json",
+        json.to_str().unwrap(),
+        "--csv",
+        csv.to_str().unwrap(),
+        "--predictions",
+        preds.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    for s in [
+        "accuracy",
+        "macro avg",
+        "weighted avg",
+        "Confusion matrix",
+        "relaxed",
+        "ECE",
+    ] {
+        assert!(stdout.contains(s), "{s}: {stdout}");
+    }
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["n"], 16);
+    assert_eq!(
+        v["classes"],
+        serde_json::json!(["angry", "happy", "relaxed", "sad"])
+    );
+    assert_eq!(v["confusion"].as_array().unwrap().len(), 4);
+    let total: u64 = v["confusion"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.as_array().unwrap())
+        .map(|x| x.as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 16);
+    for key in ["precision", "recall", "f1", "support"] {
+        assert!(v["per_class"]["relaxed"][key].is_number(), "{key}");
+    }
+    assert!(v["accuracy"].is_number() && v["macro_f1"].is_number() && v["ece"].is_number());
+    let csv = std::fs::read_to_string(&csv).unwrap();
+    assert!(
+        csv.starts_with("class,precision,recall,f1,support\nangry,"),
+        "{csv}"
+    );
+    let preds = std::fs::read_to_string(&preds).unwrap();
+    assert!(preds.starts_with("path,true,predicted,p_angry,p_happy,p_relaxed,p_sad\n"));
+    assert_eq!(preds.lines().count(), 17);
+
+    let o = run(&["summary", "--model", model]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = String::from_utf8_lossy(&o.stdout);
+    for want in [
+        "Layer (type)",
+        "block1_conv1 (Conv2D)",
+        "(None, 8, 48, 48)",
+        "head (Dense)",
+        "Total params:",
+        "Non-trainable params: 48",
+    ] {
+        assert!(s.contains(want), "{want}: {s}");
+    }
+
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["evaluate", "--model", "/no/run", "--data", data],
+            "/no/run",
+        ),
+        (
+            &[
+                "evaluate", "--model", model, "--data", data, "--split", "test",
+            ],
+            "test: not a folder",
+        ),
+        (&["summary", "--model", data], "config.json: missing"),
+    ];
+    for (args, want) in cases {
+        let o = run(args);
+        assert!(!o.status.success());
+        let err = stderr(&o);
+        assert!(
+            err.contains(want) && err.trim().lines().count() == 1,
+            "{args:?}: {err}"
+        );
+    }
+}

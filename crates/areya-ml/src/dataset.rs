@@ -36,7 +36,8 @@ pub fn list_folders(dir: &Path) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| MlError::io(dir, e))? {
         let entry = entry.map_err(|e| MlError::io(dir, e))?;
-        if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+        // `is_dir` follows symbolic links, so linked class folders count.
+        if entry.path().is_dir() {
             out.push(entry.file_name().to_string_lossy().into_owned());
         }
     }
@@ -86,7 +87,7 @@ pub fn list_split(dir: &Path, classes: &ClassMap) -> Result<SplitListing> {
         for entry in std::fs::read_dir(&cdir).map_err(|e| MlError::io(&cdir, e))? {
             let entry = entry.map_err(|e| MlError::io(&cdir, e))?;
             let path = entry.path();
-            if !entry.file_type().map(|t| t.is_file()).unwrap_or(false) {
+            if !path.is_file() {
                 continue;
             }
             if is_image_path(&path) {

@@ -11,6 +11,7 @@ pub mod classes;
 pub mod config;
 pub mod dataset;
 pub mod error;
+pub mod evaluate;
 pub mod metrics;
 pub mod model;
 pub mod optim;

@@ -57,6 +57,17 @@ fn discovery_maps_classes_ignores_others_and_counts() {
     assert_eq!(l.per_class, [8, 8, 8, 8]);
     assert_eq!(l.ignored_folders, ["fear"]);
     assert_eq!(l.not_images.len(), 1);
+    // Symbolically linked images and class folders are followed.
+    std::os::unix::fs::symlink(
+        tmp.path().join("train/angry/train_0000.png"),
+        tmp.path().join("train/sad/linked.png"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(tmp.path().join("train/happy"), tmp.path().join("train/joy"))
+        .unwrap();
+    let linked = ClassMap::parse("angry,joy,neutral=relaxed,sad").unwrap();
+    let l = dataset::list_split(&tmp.path().join("train"), &linked).unwrap();
+    assert_eq!(l.per_class, [8, 8, 8, 9]);
     // neutral → relaxed is class 2.
     assert!(l
         .files
@@ -356,4 +367,47 @@ fn fer2013_layout_and_a_short_real_run() {
     assert_eq!(outcome.history.len(), 1);
     assert!(outcome.history[0].val_loss.is_finite());
     Classifier::load(&tmp.path().join("run")).unwrap();
+}
+
+#[test]
+fn evaluation_pairs_each_prediction_with_its_own_label_in_any_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    make_dataset(tmp.path(), 24);
+    let out = tmp.path().join("run");
+    let mut cfg = small_config(tmp.path());
+    cfg.augment = areya_ml::augment::Augment::NONE;
+    train::train(cfg, &out, Q).unwrap();
+    let clf = Classifier::load(&out).unwrap();
+    let (set, skipped) = areya_ml::evaluate::load_split(&clf, tmp.path(), "val", false).unwrap();
+    assert!(skipped.is_empty());
+    let ordered = areya_ml::evaluate::evaluate_set(&clf, &set, false, 7).unwrap();
+    // The notebook's bug: a shuffled pass scored against unshuffled labels. Loading the same
+    // images in another order must give the same matrix, because labels travel with images.
+    let mut perm: Vec<usize> = (0..set.len()).collect();
+    areya_ml::rng::SplitMix64::new(5).shuffle(&mut perm);
+    let shuffled = areya_ml::evaluate::evaluate_set(&clf, &set.subset(&perm), false, 5).unwrap();
+    assert_eq!(ordered.report.confusion, shuffled.report.confusion);
+    assert!((ordered.loss - shuffled.loss).abs() < 1e-5);
+    assert_eq!(ordered.report.n, set.len());
+    // Predictions keep their paths and labels.
+    for p in &ordered.predictions {
+        let folder = p
+            .path
+            .parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap();
+        assert_eq!(clf.config.classes.index_of_folder(folder), Some(p.truth));
+    }
+    let tta = areya_ml::evaluate::evaluate_set(&clf, &set, true, 16).unwrap();
+    assert!(tta.tta && tta.report.n == set.len());
+    let err = areya_ml::evaluate::load_split(&clf, tmp.path(), "test", false)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("test") && err.contains("not a folder"),
+        "{err}"
+    );
 }

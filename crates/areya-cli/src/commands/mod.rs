@@ -1,3 +1,38 @@
-//! One file per `areya` subcommand.
+//! One file per `areya` subcommand, and the helpers they share.
 
+pub mod evaluate;
+pub mod summary;
 pub mod train;
+
+use anyhow::Context;
+use std::path::{Path, PathBuf};
+
+/// Where the shipped model lives, relative to the repository root.
+pub const SHIPPED_MODEL: &str = "models/areya-fer4";
+
+/// `--model` or, when absent, the shipped model: `$AREYA_MODEL`, then `./models/areya-fer4`,
+/// then `models/areya-fer4` beside the checkout the binary was built in.
+pub fn default_model(arg: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(m) = arg {
+        return Ok(m);
+    }
+    if let Some(m) = std::env::var_os("AREYA_MODEL") {
+        return Ok(PathBuf::from(m));
+    }
+    let here = PathBuf::from(SHIPPED_MODEL);
+    if here.join("config.json").is_file() {
+        return Ok(here);
+    }
+    let built = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(SHIPPED_MODEL);
+    if built.join("config.json").is_file() {
+        return Ok(built);
+    }
+    anyhow::bail!("--model: no model given and the shipped model ({SHIPPED_MODEL}) was not found")
+}
+
+/// Writes a user-requested output file, naming it on failure.
+pub fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+}

@@ -257,10 +257,8 @@ impl Network {
                 let prefix = format!("{}.", layer.name);
                 let (mut params, mut trainable) = (0, 0);
                 for (name, t) in &vars {
-                    if name.starts_with(&prefix)
-                        && !name.contains("running_")
-                        && !name.ends_with("num_batches_tracked")
-                    {
+                    // BatchNorm's running mean/variance count as non-trainable, as in Keras.
+                    if name.starts_with(&prefix) {
                         params += t.numel() as i64;
                         if t.requires_grad() {
                             trainable += t.numel() as i64;
@@ -399,8 +397,15 @@ mod tests {
             let (vs, net) = build(&arch, 4);
             let (total, trainable, frozen) = param_totals(&net.summary(&vs));
             assert!((lo..hi).contains(&total), "{}: {total}", arch.name());
-            assert_eq!(trainable, total);
-            assert_eq!(frozen, 0);
+            assert_eq!(trainable + frozen, total);
+            // Only BatchNorm's running statistics are non-trainable.
+            let bn_stats: i64 = vs
+                .variables()
+                .iter()
+                .filter(|(n, _)| n.contains("running_"))
+                .map(|(_, t)| t.numel() as i64)
+                .sum();
+            assert_eq!(frozen, bn_stats, "{}", arch.name());
         }
     }
 
