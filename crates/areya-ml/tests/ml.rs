@@ -411,3 +411,100 @@ fn evaluation_pairs_each_prediction_with_its_own_label_in_any_order() {
         "{err}"
     );
 }
+
+/// Writes a VGG-16 conv base in torchvision's layout (`features.N.weight`) as safetensors.
+fn write_vgg_weights(path: &Path) {
+    use tch::Tensor;
+    let convs = [
+        (64, 3),
+        (64, 64),
+        (128, 64),
+        (128, 128),
+        (256, 128),
+        (256, 256),
+        (256, 256),
+        (512, 256),
+        (512, 512),
+        (512, 512),
+        (512, 512),
+        (512, 512),
+        (512, 512),
+    ];
+    let idx = [0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28];
+    let mut named = Vec::new();
+    for ((out, inp), i) in convs.iter().zip(idx) {
+        named.push((
+            format!("features.{i}.weight"),
+            Tensor::randn([*out, *inp, 3, 3], (tch::Kind::Float, tch::Device::Cpu)) * 0.05,
+        ));
+        named.push((
+            format!("features.{i}.bias"),
+            Tensor::zeros([*out], (tch::Kind::Float, tch::Device::Cpu)),
+        ));
+    }
+    Tensor::write_safetensors(&named, path).unwrap();
+}
+
+#[test]
+fn vgg16_from_a_weights_file_with_a_frozen_base_trains_only_the_head() {
+    let tmp = tempfile::tempdir().unwrap();
+    make_dataset(tmp.path(), 8);
+    let weights = tmp.path().join("vgg16.safetensors");
+    write_vgg_weights(&weights);
+    let mut cfg = small_config(tmp.path());
+    cfg.architecture = areya_ml::model::Architecture::Vgg16;
+    cfg.init = Some(weights.clone());
+    cfg.freeze_base = true;
+    cfg.epochs = 1;
+    let out = tmp.path().join("vgg");
+    train::train(cfg, &out, Q).unwrap();
+    let clf = Classifier::load(&out).unwrap();
+    let init: std::collections::HashMap<String, tch::Tensor> =
+        tch::Tensor::read_safetensors(&weights)
+            .unwrap()
+            .into_iter()
+            .collect();
+    let vars = clf.vs.variables();
+    // Base unchanged (RGB summed to gray for the first layer), head trained.
+    assert!(vars["block3_conv2.weight"].equal(&init["features.12.weight"]));
+    assert!(vars["block1_conv1.weight"].allclose(
+        &init["features.0.weight"].sum_dim_intlist(&[1i64][..], true, tch::Kind::Float),
+        1e-5,
+        1e-6,
+        false
+    ));
+    let log = std::fs::read_to_string(out.join("train.log")).unwrap();
+    // Only fc1 (512·256 + 256) and the head (256·4 + 4) train.
+    assert!(log.contains("parameters (132356 trainable)"), "{log}");
+}
+
+#[test]
+fn vgg16_init_reads_a_pytorch_state_dict() {
+    // A real `torch.save(state_dict)` file needs Python's torch: the project's venv has it.
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
+    if !python.exists() {
+        eprintln!("no .venv/bin/python: run scripts/setup; skipping the .pt test");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let pt = tmp.path().join("vgg16.pt");
+    let script = format!(
+        "import torch\nsd={{}}\nc=[(64,3),(64,64),(128,64),(128,128),(256,128),(256,256),(256,256),(512,256),(512,512),(512,512),(512,512),(512,512),(512,512)]\n\
+         for (o,i),n in zip(c,[0,2,5,7,10,12,14,17,19,21,24,26,28]):\n    sd[f'features.{{n}}.weight']=torch.full((o,i,3,3),0.25)\n    sd[f'features.{{n}}.bias']=torch.full((o,),0.5)\n\
+         sd['classifier.0.weight']=torch.zeros(4096,25088)[:2]\ntorch.save(sd, r'{}')\n",
+        pt.display()
+    );
+    let st = std::process::Command::new(&python)
+        .arg("-c")
+        .arg(script)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    areya_ml::model::Network::build(&vs.root(), &areya_ml::model::Architecture::Vgg16, 48, 4)
+        .unwrap();
+    areya_ml::model::init_vgg16_from_file(&mut vs, &pt, false).unwrap();
+    let v = vs.variables();
+    assert!((v["block1_conv1.weight"].double_value(&[0, 0, 0, 0]) - 0.75).abs() < 1e-6);
+    assert!((v["block4_conv3.bias"].double_value(&[3]) - 0.5).abs() < 1e-6);
+}
