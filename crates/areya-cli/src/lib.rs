@@ -20,6 +20,16 @@ pub enum Command {
     Evaluate(commands::evaluate::EvaluateArgs),
     /// Print the model's layers, output shapes and parameter counts.
     Summary(commands::summary::SummaryArgs),
+    /// Classify face-crop images: class and probabilities per image.
+    Predict(commands::predict::PredictArgs),
+    /// Draw every conv/activation/pool layer's feature maps for one image.
+    Features(commands::features::FeaturesArgs),
+    /// Fit temperature scaling on val and store it in the run's config.json.
+    Calibrate(commands::calibrate::CalibrateArgs),
+    /// Print the architecture as a Graphviz DOT graph (SVG with --svg when dot is installed).
+    Graph(commands::graph::GraphArgs),
+    /// Write one self-contained HTML report: curves, metrics, plots, summary, architecture.
+    Report(commands::report::ReportArgs),
 }
 
 /// Runs the parsed command.
@@ -28,5 +38,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => commands::train::run(args),
         Command::Evaluate(args) => commands::evaluate::run(args),
         Command::Summary(args) => commands::summary::run(args),
+        Command::Predict(args) => commands::predict::run(args),
+        Command::Features(args) => commands::features::run(args),
+        Command::Calibrate(args) => commands::calibrate::run(args),
+        Command::Graph(args) => commands::graph::run(args),
+        Command::Report(args) => commands::report::run(args),
     }
 }

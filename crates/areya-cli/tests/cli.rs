@@ -308,3 +308,158 @@ fn evaluate_and_summary_on_a_trained_run() {
         );
     }
 }
+
+#[test]
+fn predict_features_graph_calibrate_and_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    areya_ml::testdata::write_dataset(tmp.path(), 16).unwrap();
+    let data = tmp.path().to_str().unwrap();
+    let out = tmp.path().join("r");
+    let mut args = vec![
+        "train",
+        "--data",
+        data,
+        "--out",
+        out.to_str().unwrap(),
+        "--epochs",
+        "2",
+    ];
+    args.extend(SMALL);
+    assert!(run(&args).status.success());
+    let model = out.to_str().unwrap();
+    let val_sad = tmp.path().join("val/sad");
+    std::fs::write(tmp.path().join("broken.jpg"), b"nope").unwrap();
+    let broken = tmp.path().join("broken.jpg");
+
+    // predict: a folder and a broken file; the broken one is reported, the rest classified.
+    let o = run(&[
+        "predict",
+        "--model",
+        model,
+        val_sad.to_str().unwrap(),
+        broken.to_str().unwrap(),
+        "--plot",
+        tmp.path().join("bars").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(table.lines().count(), 1 + 4, "{table}");
+    assert!(table.contains("relaxed") && table.contains('%'));
+    assert!(stderr(&o).contains("broken.jpg: not a readable image"));
+    assert_eq!(
+        std::fs::read_dir(tmp.path().join("bars")).unwrap().count(),
+        4
+    );
+    let o = run(&[
+        "predict",
+        "--model",
+        model,
+        "--json",
+        val_sad.to_str().unwrap(),
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 4);
+    let p = &v[0]["probabilities"];
+    let sum: f64 = ["angry", "happy", "relaxed", "sad"]
+        .iter()
+        .map(|k| p[k].as_f64().unwrap())
+        .sum();
+    assert!((sum - 1.0).abs() < 1e-4);
+    let o = run(&[
+        "predict",
+        "--model",
+        model,
+        "--csv",
+        "--tta",
+        val_sad.to_str().unwrap(),
+    ]);
+    assert!(String::from_utf8_lossy(&o.stdout)
+        .starts_with("path,class,p_angry,p_happy,p_relaxed,p_sad\n"));
+    let o = run(&["predict", "--model", model, broken.to_str().unwrap()]);
+    assert!(!o.status.success() && stderr(&o).contains("none of the 1 input(s)"));
+
+    // features: conv, relu and pool of both blocks.
+    let feats = tmp.path().join("feats");
+    let img = tmp.path().join("val/happy/val_0000.png");
+    let o = run(&[
+        "features",
+        "--model",
+        model,
+        img.to_str().unwrap(),
+        "--out",
+        feats.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut files: Vec<String> = std::fs::read_dir(&feats)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "00_block1_conv1.png",
+            "01_block1_relu1.png",
+            "02_block1_pool.png",
+            "03_block2_conv1.png",
+            "04_block2_relu1.png",
+            "05_block2_pool.png"
+        ]
+    );
+
+    // graph: DOT with every layer chained.
+    let o = run(&["graph", "--model", model]);
+    let dot = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        dot.starts_with("digraph \"areya-cnn\"")
+            && dot.contains("input -> block1_conv1;")
+            && dot.contains("head -> output;"),
+        "{dot}"
+    );
+
+    // calibrate: a temperature is stored and evaluate then reports ECE before and after.
+    let o = run(&["calibrate", "--model", model, "--data", data]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("T = "));
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    let t = cfg["temperature"].as_f64().unwrap();
+    assert!(t > 0.05 && t < 20.0 && (t - 1.0).abs() > 1e-6, "{t}");
+    let o = run(&["evaluate", "--model", model, "--data", data]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("uncalibrated →"));
+
+    // report: one offline page with every section and embedded images.
+    let html = tmp.path().join("report.html");
+    let o = run(&[
+        "report",
+        "--model",
+        model,
+        "--data",
+        data,
+        "--out",
+        html.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let page = std::fs::read_to_string(&html).unwrap();
+    for id in [
+        "curves",
+        "report",
+        "confusion",
+        "calibration",
+        "mistakes",
+        "predictions",
+        "features",
+        "summary",
+        "architecture",
+    ] {
+        assert!(
+            page.contains(&format!("<section id=\"{id}\">")),
+            "section {id} missing"
+        );
+    }
+    assert!(page.matches("data:image/png;base64,").count() >= 8);
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "the report must work offline"
+    );
+}

@@ -38,9 +38,8 @@ pub struct Evaluation {
 ///
 /// # Shapes
 /// returns `[len(idx), K]`.
-pub fn probabilities(clf: &Classifier, set: &ImageSet, idx: &[usize], tta: bool) -> Tensor {
+pub fn probabilities(clf: &Classifier, set: &ImageSet, idx: &[usize], tta: bool, t: f64) -> Tensor {
     let (x, _) = augment::batch(set, idx, None);
-    let t = clf.config.temperature;
     let mut p = (clf.logits(&x) / t).softmax(-1, Kind::Float);
     if tta {
         let flipped = x.flip([3]);
@@ -49,19 +48,30 @@ pub fn probabilities(clf: &Classifier, set: &ImageSet, idx: &[usize], tta: bool)
     p
 }
 
-/// Evaluates `clf` on every image of `set`, in order.
+/// Evaluates `clf` on every image of `set`, in order, at the model's calibrated temperature.
 pub fn evaluate_set(
     clf: &Classifier,
     set: &ImageSet,
     tta: bool,
     batch_size: usize,
 ) -> Result<Evaluation> {
+    evaluate_at(clf, set, tta, batch_size, clf.config.temperature)
+}
+
+/// Like [`evaluate_set`] at softmax temperature `t` (1 = uncalibrated).
+pub fn evaluate_at(
+    clf: &Classifier,
+    set: &ImageSet,
+    tta: bool,
+    batch_size: usize,
+    t: f64,
+) -> Result<Evaluation> {
     let k = clf.config.classes.len();
     let mut predictions = Vec::with_capacity(set.len());
     let mut loss = 0.0;
     let idx: Vec<usize> = (0..set.len()).collect();
     for chunk in idx.chunks(batch_size.max(1)) {
-        let p = probabilities(clf, set, chunk, tta);
+        let p = probabilities(clf, set, chunk, tta, t);
         let flat = Vec::<f32>::try_from(p.flatten(0, -1))?;
         for (&i, probs) in chunk.iter().zip(flat.chunks(k)) {
             let truth = set.labels[i] as usize;
@@ -115,4 +125,71 @@ pub fn load_split(
     let listing = dataset::list_split(&dir, &clf.config.classes)?;
     let loaded = dataset::load(&listing, clf.config.classes.len(), clf.image_size(), strict)?;
     Ok((loaded.set, loaded.skipped))
+}
+
+/// Raw logits of every image of `set`, in order.
+///
+/// # Shapes
+/// returns `[N, K]`.
+pub fn logits(clf: &Classifier, set: &ImageSet, batch_size: usize) -> Tensor {
+    let idx: Vec<usize> = (0..set.len()).collect();
+    let parts: Vec<Tensor> = idx
+        .chunks(batch_size.max(1))
+        .map(|c| clf.logits(&augment::batch(set, c, None).0))
+        .collect();
+    Tensor::cat(&parts, 0)
+}
+
+/// Mean negative log-likelihood of `labels` under softmax(`logits` / `t`).
+pub fn nll(logits: &Tensor, labels: &Tensor, t: f64) -> f64 {
+    (logits / t)
+        .log_softmax(-1, Kind::Float)
+        .gather(1, &labels.unsqueeze(1), false)
+        .mean(Kind::Float)
+        .double_value(&[])
+        * -1.0
+}
+
+/// Temperature scaling (Guo et al., 2017): the `t` in [0.05, 20] minimising the NLL of
+/// `labels`, by golden-section search on log t (the NLL is unimodal in t).
+pub fn fit_temperature(logits: &Tensor, labels: &Tensor) -> f64 {
+    let f = |lt: f64| nll(logits, labels, lt.exp());
+    let (mut a, mut b) = (0.05f64.ln(), 20f64.ln());
+    let g = (5f64.sqrt() - 1.0) / 2.0;
+    let (mut c, mut d) = (b - g * (b - a), a + g * (b - a));
+    let (mut fc, mut fd) = (f(c), f(d));
+    for _ in 0..60 {
+        if fc < fd {
+            b = d;
+            d = c;
+            fd = fc;
+            c = b - g * (b - a);
+            fc = f(c);
+        } else {
+            a = c;
+            c = d;
+            fc = fd;
+            d = a + g * (b - a);
+            fd = f(d);
+        }
+    }
+    ((a + b) / 2.0).exp()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temperature_fit_recovers_a_known_temperature() {
+        // Labels drawn from softmax(z / 2): the best temperature for logits z is ≈ 2.
+        let n = 4000;
+        let z = Tensor::randn([n, 4], (Kind::Float, tch::Device::Cpu)) * 3.0;
+        let probs = (&z / 2.0).softmax(-1, Kind::Float);
+        tch::manual_seed(1);
+        let labels = probs.multinomial(1, true).squeeze_dim(1);
+        let t = fit_temperature(&z, &labels);
+        assert!((t - 2.0).abs() < 0.25, "fitted {t}");
+        assert!(nll(&z, &labels, t) <= nll(&z, &labels, 1.0));
+    }
 }

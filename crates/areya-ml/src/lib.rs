@@ -15,6 +15,7 @@ pub mod evaluate;
 pub mod metrics;
 pub mod model;
 pub mod optim;
+pub mod plots;
 pub mod rng;
 pub mod rundir;
 pub mod testdata;

@@ -138,6 +138,13 @@ pub fn read_config(dir: &Path) -> Result<RunConfig> {
     Ok(cfg)
 }
 
+/// Writes `config` as `dir/config.json`, atomically.
+pub fn write_config(dir: &Path, config: &RunConfig) -> Result<()> {
+    let json = serde_json::to_string_pretty(config)
+        .map_err(|e| MlError::config("config.json", e.to_string()))?;
+    write_atomic(&dir.join(CONFIG_FILE), json.as_bytes())
+}
+
 /// A trained model ready for inference.
 pub struct Classifier {
     pub dir: PathBuf,

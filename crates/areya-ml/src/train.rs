@@ -289,9 +289,7 @@ pub fn train(cfg: TrainConfig, out: &Path, opts: TrainOptions) -> Result<TrainOu
         data: data.summary.clone(),
         temperature: 1.0,
     };
-    let json = serde_json::to_string_pretty(&run)
-        .map_err(|e| MlError::config("config.json", e.to_string()))?;
-    rundir::write_atomic(&out.join(CONFIG_FILE), json.as_bytes())?;
+    rundir::write_config(out, &run)?;
     let opt = Adam::new(&vs, cfg.optimizer);
     let state = TrainerState {
         epoch: 0,
@@ -394,9 +392,7 @@ pub fn resume(dir: &Path, epochs: Option<usize>, opts: TrainOptions) -> Result<T
         // Keep config.json's record of the budget in step with the run.
         let mut run = run;
         run.train.epochs = cfg.epochs;
-        let json = serde_json::to_string_pretty(&run)
-            .map_err(|e| MlError::config("config.json", e.to_string()))?;
-        rundir::write_atomic(&dir.join(CONFIG_FILE), json.as_bytes())?;
+        rundir::write_config(dir, &run)?;
     }
     Session {
         cfg,

@@ -3,7 +3,9 @@
 
 use super::{default_model, write_file};
 use anyhow::Context;
-use areya_ml::evaluate::{evaluate_set, load_split, Evaluation};
+use areya_ml::dataset::ImageSet;
+use areya_ml::evaluate::{evaluate_at, evaluate_set, load_split, Evaluation};
+use areya_ml::plots::{self, Confusion, Curves, Gallery, Reliability, Tile};
 use areya_ml::Classifier;
 use clap::Args;
 use std::fmt::Write as _;
@@ -31,6 +33,10 @@ pub struct EvaluateArgs {
     /// Write one row per image (path, true, predicted, probabilities) here.
     #[arg(long)]
     pub predictions: Option<PathBuf>,
+    /// Draw the figures into this folder: confusion (counts, row-normalised), reliability,
+    /// most confident mistakes, and training curves when the run has metrics.csv.
+    #[arg(long)]
+    pub plots: Option<PathBuf>,
     /// Fail on the first unreadable image instead of skipping it.
     #[arg(long)]
     pub strict: bool,
@@ -60,6 +66,18 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<()> {
         if a.tta { ", with flip TTA" } else { "" }
     );
     print!("{}", text(&ev));
+    let t = clf.config.temperature;
+    if (t - 1.0).abs() > 1e-9 {
+        let raw = evaluate_at(&clf, &set, a.tta, a.batch_size, 1.0)?;
+        println!(
+            "\nCalibration: temperature {t:.3}; ECE {:.4} uncalibrated → {:.4} calibrated",
+            raw.calibration.ece, ev.calibration.ece
+        );
+    }
+    if let Some(dir) = &a.plots {
+        let written = draw_plots(&ev, &set, &clf, dir)?;
+        println!("\nWrote {}", written.join(", "));
+    }
     if let Some(p) = &a.json {
         let mut v = serde_json::to_value(&ev).context("serialising the evaluation")?;
         v["model"] = model.display().to_string().into();
@@ -150,4 +168,110 @@ fn predictions_csv(ev: &Evaluation, clf: &Classifier) -> String {
         );
     }
     s
+}
+
+/// Draws the evaluation figures into `dir`; returns the paths written.
+pub fn draw_plots(
+    ev: &Evaluation,
+    set: &ImageSet,
+    clf: &Classifier,
+    dir: &std::path::Path,
+) -> anyhow::Result<Vec<String>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut written = Vec::new();
+    let mut save = |name: &str,
+                    plot: &dyn Fn(&std::path::Path) -> areya_ml::error::Result<()>|
+     -> anyhow::Result<()> {
+        let p = dir.join(name);
+        plot(&p)?;
+        written.push(p.display().to_string());
+        Ok(())
+    };
+    let acc = format!(
+        "accuracy {:.1}%, macro-F1 {:.3}",
+        ev.report.accuracy * 100.0,
+        ev.report.macro_f1
+    );
+    save("confusion.png", &|p| {
+        plots::save(
+            &Confusion {
+                report: &ev.report,
+                normalized: false,
+                title: format!("Confusion matrix (counts) — {acc}"),
+            },
+            p,
+        )
+    })?;
+    save("confusion_normalized.png", &|p| {
+        plots::save(
+            &Confusion {
+                report: &ev.report,
+                normalized: true,
+                title: "Confusion matrix (share of each true class)".into(),
+            },
+            p,
+        )
+    })?;
+    save("reliability.png", &|p| {
+        plots::save(
+            &Reliability {
+                calibration: &ev.calibration,
+                title: "Reliability".into(),
+            },
+            p,
+        )
+    })?;
+    let tiles = mistakes(ev, set, clf, 16);
+    if !tiles.is_empty() {
+        let gallery = Gallery {
+            tiles,
+            columns: 4,
+            title: "Most confident mistakes".into(),
+        };
+        save("mistakes.png", &|p| plots::save(&gallery, p))?;
+    }
+    let metrics = clf.dir.join("metrics.csv");
+    if metrics.is_file() {
+        let history = areya_ml::callbacks::CsvLogger::read(&metrics)?;
+        save("curves.png", &|p| {
+            plots::save(
+                &Curves {
+                    history: &history,
+                    title: "Training".into(),
+                },
+                p,
+            )
+        })?;
+    }
+    Ok(written)
+}
+
+/// The `n` wrong predictions with the highest confidence.
+pub fn mistakes(ev: &Evaluation, set: &ImageSet, clf: &Classifier, n: usize) -> Vec<Tile> {
+    let names = clf.class_names();
+    let mut wrong: Vec<(usize, f32)> = ev
+        .predictions
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.truth != p.predicted)
+        .map(|(i, p)| (i, p.probs[p.predicted]))
+        .collect();
+    wrong.sort_by(|a, b| b.1.total_cmp(&a.1));
+    wrong
+        .into_iter()
+        .take(n)
+        .map(|(i, conf)| {
+            let p = &ev.predictions[i];
+            Tile {
+                pixels: set.image(i).to_vec(),
+                size: set.size,
+                caption: format!(
+                    "true {}\npredicted {} {:.0}%",
+                    names[p.truth],
+                    names[p.predicted],
+                    conf * 100.0
+                ),
+            }
+        })
+        .collect()
 }

@@ -1,6 +1,11 @@
 //! One file per `areya` subcommand, and the helpers they share.
 
+pub mod calibrate;
 pub mod evaluate;
+pub mod features;
+pub mod graph;
+pub mod predict;
+pub mod report;
 pub mod summary;
 pub mod train;
 
