@@ -462,4 +462,23 @@ fn predict_features_graph_calibrate_and_report() {
         !page.contains("http://") && !page.contains("https://"),
         "the report must work offline"
     );
+
+    // evaluate --plots writes every figure as PNG and SVG.
+    let plots = tmp.path().join("plots");
+    let o = run(&[
+        "evaluate",
+        "--model",
+        model,
+        "--data",
+        data,
+        "--plots",
+        plots.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in ["confusion", "confusion_normalized", "reliability", "curves"] {
+        assert!(
+            plots.join(format!("{f}.png")).is_file() && plots.join(format!("{f}.svg")).is_file(),
+            "{f}"
+        );
+    }
 }

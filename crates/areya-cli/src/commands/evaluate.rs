@@ -76,7 +76,7 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<()> {
     }
     if let Some(dir) = &a.plots {
         let written = draw_plots(&ev, &set, &clf, dir)?;
-        println!("\nWrote {}", written.join(", "));
+        println!("\nWrote {} (and an .svg of each)", written.join(", "));
     }
     if let Some(p) = &a.json {
         let mut v = serde_json::to_value(&ev).context("serialising the evaluation")?;
@@ -182,8 +182,10 @@ pub fn draw_plots(
     let mut save = |name: &str,
                     plot: &dyn Fn(&std::path::Path) -> areya_ml::error::Result<()>|
      -> anyhow::Result<()> {
+        // Each figure as PNG and as SVG.
         let p = dir.join(name);
         plot(&p)?;
+        plot(&p.with_extension("svg"))?;
         written.push(p.display().to_string());
         Ok(())
     };
