@@ -1,10 +1,15 @@
-//! Areya's shared vocabulary: the emotions Areya reports, face boxes and identifiers.
+//! Areya's shared vocabulary: the emotions Areya reports, face boxes, identifiers and the
+//! observations the vision pipeline hands to the monitor.
 //!
 //! This crate holds types only — no tensors, no I/O, no async runtime — so that every other
 //! crate (the trainer, the vision pipeline, the monitor and the server) speaks the same words.
 
 pub mod emotion;
 pub mod face;
+pub mod observation;
 
 pub use emotion::{Emotion, ParseEmotionError};
 pub use face::FaceBox;
+pub use observation::{
+    InvalidId, InvalidProbabilities, Observation, PatientId, Probabilities, Quality, SourceId,
+};

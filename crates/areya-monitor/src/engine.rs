@@ -1,0 +1,252 @@
+//! The ward engine: routes each observation to its patient's windower, state and condition
+//! tracker, and drives the alert book. Consent is enforced first: observations of patients
+//! who are paused or opted out are never processed (and so never stored).
+
+use crate::alerts::{AlertBook, AlertEvent, AlertKind, ConditionInfo};
+use crate::rules::{ConditionTracker, RuleError, RuleSet};
+use crate::state::{Assessment, PatientState, StateConfig};
+use crate::window::{WindowAggregate, Windower};
+use crate::{Millis, MINUTE};
+use areya_core::{Observation, PatientId};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A patient's monitoring consent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "consent", rename_all = "snake_case")]
+pub enum Consent {
+    Active,
+    PausedUntil { until_ms: Millis },
+    OptedOut,
+}
+
+impl Consent {
+    pub fn allows(&self, now: Millis) -> bool {
+        match self {
+            Consent::Active => true,
+            Consent::PausedUntil { until_ms } => now >= *until_ms,
+            Consent::OptedOut => false,
+        }
+    }
+}
+
+/// Engine settings beyond the rule file.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EngineConfig {
+    pub window_ms: Millis,
+    pub state: StateConfig,
+    /// Raise a "no face" technical alert after this long without a face.
+    pub no_face_after_ms: Millis,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            window_ms: MINUTE,
+            state: StateConfig::default(),
+            no_face_after_ms: 30 * MINUTE,
+        }
+    }
+}
+
+/// What the engine produced; the caller stores and broadcasts it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Output {
+    Window {
+        window: WindowAggregate,
+    },
+    Assessment {
+        patient: PatientId,
+        assessment: Assessment,
+    },
+    Alert {
+        event: AlertEvent,
+    },
+}
+
+struct Patient {
+    consent: Consent,
+    windower: Windower,
+    state: PatientState,
+    tracker: ConditionTracker,
+    last_face_ms: Option<Millis>,
+    first_seen_ms: Millis,
+}
+
+/// One ward's monitor.
+pub struct Engine {
+    cfg: EngineConfig,
+    rules: RuleSet,
+    patients: BTreeMap<PatientId, Patient>,
+    consent: BTreeMap<PatientId, Consent>,
+    pub alerts: AlertBook,
+    /// Observations refused for lack of consent.
+    pub refused: u64,
+}
+
+impl Engine {
+    pub fn new(cfg: EngineConfig, rules: RuleSet) -> Self {
+        let alerts = AlertBook::new(rules.escalation.clone());
+        Engine {
+            cfg,
+            rules,
+            patients: BTreeMap::new(),
+            consent: BTreeMap::new(),
+            alerts,
+            refused: 0,
+        }
+    }
+
+    /// Sets a patient's consent. Opting out forgets everything held about the patient.
+    pub fn set_consent(&mut self, patient: &PatientId, consent: Consent) {
+        self.consent.insert(patient.clone(), consent);
+        if consent == Consent::OptedOut {
+            self.patients.remove(patient);
+        } else if let Some(p) = self.patients.get_mut(patient) {
+            p.consent = consent;
+        }
+    }
+
+    pub fn consent(&self, patient: &PatientId) -> Consent {
+        self.consent
+            .get(patient)
+            .copied()
+            .unwrap_or(Consent::Active)
+    }
+
+    /// Replaces the rules (checked by the caller with `RuleSet::from_toml`).
+    pub fn set_rules(&mut self, rules: RuleSet) {
+        self.alerts.escalation = rules.escalation.clone();
+        self.rules = rules;
+    }
+
+    /// The current assessment of a patient, if monitored.
+    pub fn assess(&self, patient: &PatientId, now: Millis) -> Option<Assessment> {
+        self.patients.get(patient).map(|p| p.state.assess(now))
+    }
+
+    /// Takes one observation at `now` (the receive time). Returns `None` when consent refuses it.
+    pub fn ingest(
+        &mut self,
+        o: &Observation,
+        now: Millis,
+    ) -> Result<Option<Vec<Output>>, RuleError> {
+        let consent = self.consent(&o.patient);
+        if !consent.allows(now) {
+            self.refused += 1;
+            return Ok(None);
+        }
+        let cfg = self.cfg;
+        let p = self
+            .patients
+            .entry(o.patient.clone())
+            .or_insert_with(|| Patient {
+                consent,
+                windower: Windower::new(cfg.window_ms),
+                state: PatientState::new(cfg.state),
+                tracker: ConditionTracker::default(),
+                last_face_ms: None,
+                first_seen_ms: o.at_ms,
+            });
+        if o.face.is_some() {
+            p.last_face_ms = Some(o.at_ms);
+        }
+        let closed = p.windower.push(o);
+        let mut out = Vec::new();
+        for w in closed {
+            out.extend(self.close_window(w, now)?);
+        }
+        Ok(Some(out))
+    }
+
+    /// Time passes: closes due windows, escalates, re-alarms.
+    pub fn tick(&mut self, now: Millis) -> Result<Vec<Output>, RuleError> {
+        let due: Vec<WindowAggregate> = self
+            .patients
+            .values_mut()
+            .filter_map(|p| p.windower.tick(now))
+            .collect();
+        let mut out = Vec::new();
+        for w in due {
+            out.extend(self.close_window(w, now)?);
+        }
+        out.extend(
+            self.alerts
+                .tick(now)
+                .into_iter()
+                .map(|event| Output::Alert { event }),
+        );
+        Ok(out)
+    }
+
+    fn close_window(&mut self, w: WindowAggregate, now: Millis) -> Result<Vec<Output>, RuleError> {
+        let rule = self.rules.rule_for(w.patient.as_str())?;
+        let offset = self.rules.utc_offset_minutes;
+        let no_face_after = self.cfg.no_face_after_ms;
+        let Some(p) = self.patients.get_mut(&w.patient) else {
+            return Ok(vec![]);
+        };
+        p.state.add(w.clone());
+        let (baseline, learned) = p.state.baseline();
+        let sustained = p.tracker.on_window(&rule, learned.then_some(baseline), &w);
+        let assessment = p.state.assess(w.end_ms);
+        let patient = w.patient.clone();
+        let no_face = w.end_ms - p.last_face_ms.unwrap_or(p.first_seen_ms) >= no_face_after;
+        let mut out = vec![
+            Output::Window { window: w },
+            Output::Assessment {
+                patient: patient.clone(),
+                assessment: assessment.clone(),
+            },
+        ];
+        let info = ConditionInfo {
+            priority: rule.priority_at(now, offset),
+            reason: assessment.reason.clone(),
+            score: assessment.score,
+            cooldown_s: rule.cooldown_s,
+            realarm_s: rule.realarm_s,
+        };
+        if let Some(active) = sustained {
+            out.extend(
+                self.alerts
+                    .on_condition(&patient, AlertKind::SustainedNegative, active, now, &info)
+                    .into_iter()
+                    .map(|event| Output::Alert { event }),
+            );
+        }
+        let tech = ConditionInfo {
+            priority: crate::rules::Priority::Low,
+            reason: format!("no face seen for {} min", no_face_after / MINUTE),
+            ..info
+        };
+        out.extend(
+            self.alerts
+                .on_condition(&patient, AlertKind::NoFace, no_face, now, &tech)
+                .into_iter()
+                .map(|event| Output::Alert { event }),
+        );
+        Ok(out)
+    }
+
+    /// A bed's camera went offline (or came back).
+    pub fn source_offline(
+        &mut self,
+        patient: &PatientId,
+        offline: bool,
+        now: Millis,
+    ) -> Vec<Output> {
+        let info = ConditionInfo {
+            priority: crate::rules::Priority::Low,
+            reason: "camera offline".into(),
+            score: 0,
+            cooldown_s: 0,
+            realarm_s: 3600,
+        };
+        self.alerts
+            .on_condition(patient, AlertKind::SourceOffline, offline, now, &info)
+            .into_iter()
+            .map(|event| Output::Alert { event })
+            .collect()
+    }
+}

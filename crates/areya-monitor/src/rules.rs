@@ -1,0 +1,419 @@
+//! Alert rules from a TOML file (per ward, with per-patient overrides), and the condition
+//! tracker that applies one rule to a patient's windows: enter threshold, lower exit threshold
+//! (hysteresis), minimum duration, minimum coverage, relative to the patient's baseline.
+
+use crate::window::WindowAggregate;
+use crate::{Millis, SECOND};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Alert priority. Emotion alone never raises "high": there is no such value here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    Info,
+    Low,
+    Medium,
+}
+
+/// One rule for sustained negative emotion.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Rule {
+    /// Window negative share at which the condition starts…
+    pub enter: f64,
+    /// …and below which it ends (lower than `enter`: hysteresis).
+    pub exit: f64,
+    /// With a learned baseline, also require negative ≥ baseline + `enter_margin` to start…
+    pub enter_margin: f64,
+    /// …and end below baseline + `exit_margin`.
+    pub exit_margin: f64,
+    /// The condition must hold this long before an alert is raised.
+    pub min_duration_s: u64,
+    /// Windows with less face coverage neither start nor end the condition.
+    pub min_coverage: f64,
+    /// After an alert resolves, no new one for this long.
+    pub cooldown_s: u64,
+    /// After acknowledgement, alarm again if the condition still holds this long after.
+    pub realarm_s: u64,
+    /// Local times ("22:00"–"06:00") when alerts are raised at info priority (no push).
+    pub quiet_hours: Option<QuietHours>,
+    pub priority: Priority,
+}
+
+impl Default for Rule {
+    fn default() -> Self {
+        Rule {
+            enter: 0.6,
+            exit: 0.45,
+            enter_margin: 0.2,
+            exit_margin: 0.1,
+            min_duration_s: 600,
+            min_coverage: 0.5,
+            cooldown_s: 1800,
+            realarm_s: 3600,
+            quiet_hours: None,
+            priority: Priority::Low,
+        }
+    }
+}
+
+/// A daily local-time range, possibly across midnight.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuietHours {
+    pub start: String,
+    pub end: String,
+}
+
+fn minutes_of(field: &str, hhmm: &str) -> Result<i64, RuleError> {
+    let bad = || RuleError(format!("{field}: '{hhmm}' is not a time like 22:00"));
+    let (h, m) = hhmm.split_once(':').ok_or_else(bad)?;
+    let (h, m): (i64, i64) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    if !(0..24).contains(&h) || !(0..60).contains(&m) {
+        return Err(bad());
+    }
+    Ok(h * 60 + m)
+}
+
+impl QuietHours {
+    /// Whether local minute-of-day `minute` is inside the range.
+    pub fn contains(&self, minute: i64) -> bool {
+        let (Ok(s), Ok(e)) = (
+            minutes_of("start", &self.start),
+            minutes_of("end", &self.end),
+        ) else {
+            return false;
+        };
+        if s <= e {
+            (s..e).contains(&minute)
+        } else {
+            minute >= s || minute < e
+        }
+    }
+}
+
+/// A rule file that cannot be used; the text names the field.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct RuleError(pub String);
+
+impl Rule {
+    pub fn validate(&self, at: &str) -> Result<(), RuleError> {
+        let f = |name: &str| format!("{at}.{name}");
+        for (name, v) in [
+            ("enter", self.enter),
+            ("exit", self.exit),
+            ("min_coverage", self.min_coverage),
+            ("enter_margin", self.enter_margin),
+            ("exit_margin", self.exit_margin),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(RuleError(format!("{}: {v} is not in [0, 1]", f(name))));
+            }
+        }
+        if self.exit >= self.enter {
+            return Err(RuleError(format!(
+                "{}: must be lower than enter ({}) so the alert cannot chatter",
+                f("exit"),
+                self.enter
+            )));
+        }
+        if self.exit_margin > self.enter_margin {
+            return Err(RuleError(format!(
+                "{}: must not exceed enter_margin",
+                f("exit_margin")
+            )));
+        }
+        if self.min_duration_s == 0 {
+            return Err(RuleError(format!(
+                "{}: must be > 0 (a single window must not alert)",
+                f("min_duration_s")
+            )));
+        }
+        if let Some(q) = &self.quiet_hours {
+            minutes_of(&f("quiet_hours.start"), &q.start)?;
+            minutes_of(&f("quiet_hours.end"), &q.end)?;
+        }
+        Ok(())
+    }
+
+    /// The priority of an alert raised at `now` (quiet hours lower it to info).
+    pub fn priority_at(&self, now: Millis, utc_offset_minutes: i64) -> Priority {
+        let minute = (now / 60_000 + utc_offset_minutes).rem_euclid(24 * 60);
+        match &self.quiet_hours {
+            Some(q) if q.contains(minute) => Priority::Info,
+            _ => self.priority,
+        }
+    }
+}
+
+/// Escalation: assigned nurse → charge nurse → ward failsafe, each after a timeout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Escalation {
+    /// Seconds after raising until the charge nurse is notified (if unacknowledged).
+    pub charge_nurse_after_s: u64,
+    /// Seconds after raising until the ward failsafe is notified (if unacknowledged).
+    pub failsafe_after_s: u64,
+    /// Longest allowed snooze.
+    pub max_snooze_s: u64,
+}
+
+impl Default for Escalation {
+    fn default() -> Self {
+        Escalation {
+            charge_nurse_after_s: 300,
+            failsafe_after_s: 900,
+            max_snooze_s: 3600,
+        }
+    }
+}
+
+/// A ward's rule file.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuleSet {
+    /// Local time = UTC + this (for quiet hours).
+    pub utc_offset_minutes: i64,
+    pub ward: Rule,
+    pub escalation: Escalation,
+    /// Per-patient overrides: any field of `ward`.
+    pub patients: BTreeMap<String, toml::Table>,
+}
+
+impl RuleSet {
+    /// Parses and checks a rule file's text.
+    pub fn from_toml(text: &str) -> Result<RuleSet, RuleError> {
+        let set: RuleSet =
+            toml::from_str(text).map_err(|e| RuleError(format!("rules: {}", e.message())))?;
+        set.ward.validate("ward")?;
+        for id in set.patients.keys() {
+            set.rule_for(id)?;
+        }
+        Ok(set)
+    }
+
+    /// The ward rule with the patient's overrides applied.
+    pub fn rule_for(&self, patient: &str) -> Result<Rule, RuleError> {
+        let Some(over) = self.patients.get(patient) else {
+            return Ok(self.ward.clone());
+        };
+        let mut table = toml::Table::try_from(&self.ward).map_err(|e| RuleError(e.to_string()))?;
+        for (k, v) in over {
+            table.insert(k.clone(), v.clone());
+        }
+        let rule: Rule = table.try_into().map_err(|e: toml::de::Error| {
+            RuleError(format!("patients.{patient}: {}", e.message()))
+        })?;
+        rule.validate(&format!("patients.{patient}"))?;
+        Ok(rule)
+    }
+}
+
+/// Applies a rule to a patient's closed windows, one at a time.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConditionTracker {
+    /// Start of the current continuous run of the condition.
+    pub since_ms: Option<Millis>,
+    unknown_since_ms: Option<Millis>,
+}
+
+impl ConditionTracker {
+    /// Folds in one window; returns whether the condition has now held for `min_duration`, or
+    /// `None` when the window had too little face to say (callers leave alerts as they are).
+    pub fn on_window(
+        &mut self,
+        rule: &Rule,
+        baseline: Option<f64>,
+        w: &WindowAggregate,
+    ) -> Option<bool> {
+        let min_dur = rule.min_duration_s as i64 * SECOND;
+        match w.negative().filter(|_| w.coverage() >= rule.min_coverage) {
+            None => {
+                // Too little face: neither starts nor ends the condition, but a gap as long as
+                // the minimum duration means nobody can say it was sustained.
+                let since = *self.unknown_since_ms.get_or_insert(w.start_ms);
+                if w.end_ms - since >= min_dur {
+                    self.since_ms = None;
+                }
+                return None;
+            }
+            Some(neg) => {
+                self.unknown_since_ms = None;
+                let (enter, exit) = match baseline {
+                    Some(b) => (
+                        (rule.enter).max(b + rule.enter_margin).min(1.0),
+                        (rule.exit).max(b + rule.exit_margin).min(1.0),
+                    ),
+                    None => (rule.enter, rule.exit),
+                };
+                let exit = exit.min(enter - 0.05);
+                match self.since_ms {
+                    None if neg >= enter => self.since_ms = Some(w.start_ms),
+                    Some(_) if neg < exit => self.since_ms = None,
+                    _ => {}
+                }
+            }
+        }
+        Some(self.since_ms.is_some_and(|s| w.end_ms - s >= min_dur))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MINUTE;
+    use areya_core::PatientId;
+
+    fn window(minute: i64, negative: f64, coverage: f64) -> WindowAggregate {
+        let frames = 60;
+        let faces = (coverage * frames as f64).round() as u32;
+        let n = faces as f64;
+        WindowAggregate {
+            patient: PatientId::parse("p").unwrap(),
+            start_ms: minute * MINUTE,
+            end_ms: (minute + 1) * MINUTE,
+            frames,
+            faces,
+            prob_sums: [0.0, 0.0, n * (1.0 - negative), n * negative],
+            confidence_sum: n * 0.7,
+        }
+    }
+
+    /// Runs a sequence of (negative, coverage) minutes; returns the minutes where sustained.
+    fn run(rule: &Rule, seq: &[(f64, f64)]) -> Vec<i64> {
+        let mut t = ConditionTracker::default();
+        seq.iter()
+            .enumerate()
+            .filter(|(i, (n, c))| t.on_window(rule, None, &window(*i as i64, *n, *c)) == Some(true))
+            .map(|(i, _)| i as i64)
+            .collect()
+    }
+
+    #[test]
+    fn table_of_rule_cases() {
+        let rule = Rule {
+            min_duration_s: 300,
+            ..Rule::default()
+        };
+        let sad = (0.8, 0.9);
+        let calm = (0.2, 0.9);
+        let edge_hi = (0.62, 0.9);
+        let edge_lo = (0.5, 0.9); // below enter, above exit
+        let blind = (0.9, 0.1);
+        let cases: Vec<(&str, Vec<(f64, f64)>, Vec<i64>)> = vec![
+            (
+                "sustained sadness alerts after 5 minutes",
+                vec![sad; 8],
+                vec![4, 5, 6, 7],
+            ),
+            (
+                "a short burst does not alert",
+                [vec![sad; 3], vec![calm; 5]].concat(),
+                vec![],
+            ),
+            (
+                "flicker around the threshold stays on (hysteresis), no chatter",
+                [
+                    edge_hi, edge_lo, edge_hi, edge_lo, edge_hi, edge_lo, edge_hi,
+                ]
+                .to_vec(),
+                vec![4, 5, 6],
+            ),
+            (
+                "dropping below exit ends it",
+                [vec![sad; 6], vec![calm; 1], vec![sad; 2]].concat(),
+                vec![4, 5],
+            ),
+            (
+                "low coverage is unknown: never starts",
+                vec![blind; 10],
+                vec![],
+            ),
+            (
+                "a short blind gap neither starts nor ends (and is not reported)",
+                [vec![sad; 3], vec![blind; 2], vec![sad; 1]].concat(),
+                vec![5],
+            ),
+            (
+                "a blind gap as long as the duration resets",
+                [vec![sad; 3], vec![blind; 5], vec![sad; 2]].concat(),
+                vec![],
+            ),
+        ];
+        for (name, seq, want) in cases {
+            assert_eq!(run(&rule, &seq), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn baseline_raises_the_thresholds_for_a_usually_negative_patient() {
+        let rule = Rule {
+            min_duration_s: 120,
+            ..Rule::default()
+        };
+        let mut t = ConditionTracker::default();
+        // Usual negative 0.6: 0.7 is not enough (needs ≥ 0.8), 0.85 is.
+        assert!(!(0..5)
+            .map(|m| t.on_window(&rule, Some(0.6), &window(m, 0.7, 0.9)))
+            .any(|x| x == Some(true)));
+        assert!((5..8)
+            .map(|m| t.on_window(&rule, Some(0.6), &window(m, 0.85, 0.9)))
+            .any(|x| x == Some(true)));
+    }
+
+    #[test]
+    fn rule_files_parse_override_and_name_bad_fields() {
+        let text = r#"
+            utc_offset_minutes = 60
+            [ward]
+            enter = 0.65
+            exit = 0.5
+            quiet_hours = { start = "22:00", end = "06:00" }
+            [escalation]
+            charge_nurse_after_s = 120
+            [patients.p-7]
+            enter = 0.8
+            priority = "medium"
+        "#;
+        let set = RuleSet::from_toml(text).unwrap();
+        assert_eq!(set.ward.enter, 0.65);
+        assert_eq!(set.escalation.charge_nurse_after_s, 120);
+        let p7 = set.rule_for("p-7").unwrap();
+        assert_eq!(
+            (p7.enter, p7.exit, p7.priority),
+            (0.8, 0.5, Priority::Medium)
+        );
+        assert_eq!(set.rule_for("other").unwrap(), set.ward);
+        // 21:30 UTC is 22:30 local: quiet → info.
+        let t = (21 * 60 + 30) * MINUTE;
+        assert_eq!(
+            set.ward.priority_at(t, set.utc_offset_minutes),
+            Priority::Info
+        );
+        assert_eq!(
+            set.ward
+                .priority_at(t - 3 * 60 * MINUTE, set.utc_offset_minutes),
+            Priority::Low
+        );
+
+        let bad = [
+            ("[ward]\nenter = 0.4\nexit = 0.5", "ward.exit"),
+            ("[ward]\nenter = 1.5", "ward.enter"),
+            ("[ward]\npriority = \"high\"", "unknown variant `high`"),
+            ("[ward]\nmin_duration_s = 0", "ward.min_duration_s"),
+            ("[ward]\nentr = 0.5", "unknown field `entr`"),
+            (
+                "[ward]\nquiet_hours = { start = \"25:00\", end = \"06:00\" }",
+                "ward.quiet_hours.start",
+            ),
+            ("[patients.x]\nexit = 0.9", "patients.x.exit"),
+            ("[patients.x]\nenter = \"high\"", "patients.x"),
+            ("not toml", "rules:"),
+        ];
+        for (text, want) in bad {
+            let err = RuleSet::from_toml(text).unwrap_err().to_string();
+            assert!(err.contains(want), "{text:?}: {err}");
+        }
+    }
+}

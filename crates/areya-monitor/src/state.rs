@@ -1,0 +1,348 @@
+//! A patient's rolling state: recent windows over a horizon (default 15 min), a baseline of
+//! the patient's usual negative share learned over the first hours, and the attention score
+//! (0–100) with its trend and a reason a nurse can read.
+
+use crate::window::WindowAggregate;
+use crate::{Millis, HOUR, MINUTE};
+use areya_core::Emotion;
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+
+/// How the state is judged.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StateConfig {
+    /// How far back the score looks.
+    pub horizon_ms: Millis,
+    /// Below this face coverage over the horizon the state is "unknown", never "negative".
+    pub min_coverage: f64,
+    /// The baseline is learned over this long from the first observation.
+    pub baseline_ms: Millis,
+    /// The negative share assumed before a baseline is learned.
+    pub prior_negative: f64,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        StateConfig {
+            horizon_ms: 15 * MINUTE,
+            min_coverage: 0.3,
+            baseline_ms: 4 * HOUR,
+            prior_negative: 0.25,
+        }
+    }
+}
+
+/// What the state says about the patient now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Too little face coverage to judge.
+    Unknown,
+    /// Negative share at or below the patient's usual.
+    Settled,
+    /// Negative share above the patient's usual.
+    Elevated,
+}
+
+/// The assessment shown on the dashboard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Assessment {
+    pub at_ms: Millis,
+    pub status: Status,
+    /// 0 (nothing to see) … 100 (needs attention now).
+    pub score: u8,
+    /// Negative share over the horizon (face frames only).
+    pub negative: Option<f64>,
+    /// Negative share over the last 5 minutes minus that over the rest of the horizon.
+    pub trend: Option<f64>,
+    pub coverage: f64,
+    pub baseline: f64,
+    pub baseline_learned: bool,
+    pub dominant: Option<Emotion>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Baseline {
+    started_ms: Option<Millis>,
+    negative_sum: f64,
+    faces: u64,
+    learned: Option<f64>,
+}
+
+/// One patient's rolling state.
+#[derive(Debug, Clone)]
+pub struct PatientState {
+    cfg: StateConfig,
+    windows: VecDeque<WindowAggregate>,
+    baseline: Baseline,
+}
+
+struct Totals {
+    frames: u64,
+    faces: u64,
+    sums: [f64; 4],
+}
+
+fn totals<'a>(ws: impl Iterator<Item = &'a WindowAggregate>) -> Totals {
+    let mut t = Totals {
+        frames: 0,
+        faces: 0,
+        sums: [0.0; 4],
+    };
+    for w in ws {
+        t.frames += w.frames as u64;
+        t.faces += w.faces as u64;
+        for i in 0..4 {
+            t.sums[i] += w.prob_sums[i];
+        }
+    }
+    t
+}
+
+impl Totals {
+    fn negative(&self) -> Option<f64> {
+        (self.faces > 0).then(|| (self.sums[0] + self.sums[3]) / self.faces as f64)
+    }
+    fn coverage(&self) -> f64 {
+        if self.frames == 0 {
+            0.0
+        } else {
+            self.faces as f64 / self.frames as f64
+        }
+    }
+}
+
+impl PatientState {
+    pub fn new(cfg: StateConfig) -> Self {
+        PatientState {
+            cfg,
+            windows: VecDeque::new(),
+            baseline: Baseline::default(),
+        }
+    }
+
+    /// The patient's usual negative share: learned, or the prior until it is.
+    pub fn baseline(&self) -> (f64, bool) {
+        match self.baseline.learned {
+            Some(b) => (b, true),
+            None => (self.cfg.prior_negative, false),
+        }
+    }
+
+    /// Adds a closed window and forgets windows older than the horizon.
+    pub fn add(&mut self, w: WindowAggregate) {
+        let b = &mut self.baseline;
+        let started = *b.started_ms.get_or_insert(w.start_ms);
+        if b.learned.is_none() {
+            if w.end_ms <= started + self.cfg.baseline_ms {
+                b.negative_sum += w.prob_sums[0] + w.prob_sums[3];
+                b.faces += w.faces as u64;
+            } else if b.faces > 0 {
+                b.learned = Some(b.negative_sum / b.faces as f64);
+            } else {
+                // No face seen in the whole baseline period: keep learning from what comes.
+                b.started_ms = Some(w.start_ms);
+            }
+        }
+        let end = w.end_ms;
+        self.windows.push_back(w);
+        while self
+            .windows
+            .front()
+            .is_some_and(|f| f.end_ms <= end - self.cfg.horizon_ms)
+        {
+            self.windows.pop_front();
+        }
+    }
+
+    /// Windows inside the horizon ending at `now`.
+    pub fn recent(&self, now: Millis) -> impl Iterator<Item = &WindowAggregate> {
+        let from = now - self.cfg.horizon_ms;
+        self.windows
+            .iter()
+            .filter(move |w| w.end_ms > from && w.start_ms < now)
+    }
+
+    /// The assessment at `now`.
+    pub fn assess(&self, now: Millis) -> Assessment {
+        let all = totals(self.recent(now));
+        let last5 = totals(self.recent(now).filter(|w| w.end_ms > now - 5 * MINUTE));
+        let before = totals(self.recent(now).filter(|w| w.end_ms <= now - 5 * MINUTE));
+        let (baseline, learned) = self.baseline();
+        let coverage = all.coverage();
+        let minutes = self.cfg.horizon_ms / MINUTE;
+        let negative = all.negative();
+        let dominant = (all.faces > 0).then(|| {
+            let i = (0..4)
+                .max_by(|&a, &b| all.sums[a].total_cmp(&all.sums[b]))
+                .unwrap_or(2);
+            Emotion::ALL[i]
+        });
+        let trend = match (last5.negative(), before.negative()) {
+            (Some(a), Some(b)) => Some(a - b),
+            _ => None,
+        };
+        if coverage < self.cfg.min_coverage || negative.is_none() {
+            return Assessment {
+                at_ms: now,
+                status: Status::Unknown,
+                score: 0,
+                negative,
+                trend,
+                coverage,
+                baseline,
+                baseline_learned: learned,
+                dominant,
+                reason: format!(
+                    "face visible {:.0}% of the last {minutes} min: not enough to judge",
+                    coverage * 100.0
+                ),
+            };
+        }
+        let neg = negative.unwrap_or(0.0);
+        let excess = ((neg - baseline) / (1.0 - baseline).max(1e-6)).clamp(0.0, 1.0);
+        let score = (excess * 100.0).round() as u8;
+        let mostly = if all.sums[3] >= all.sums[0] {
+            "sad"
+        } else {
+            "angry"
+        };
+        let usual = if learned {
+            format!(" (usual {:.0}%)", baseline * 100.0)
+        } else {
+            String::new()
+        };
+        let mood = if neg >= 0.5 {
+            format!("mostly {mostly}")
+        } else {
+            format!(
+                "mostly {}",
+                dominant.map(|d| d.as_str()).unwrap_or("relaxed")
+            )
+        };
+        Assessment {
+            at_ms: now,
+            status: if excess > 0.0 {
+                Status::Elevated
+            } else {
+                Status::Settled
+            },
+            score,
+            negative,
+            trend,
+            coverage,
+            baseline,
+            baseline_learned: learned,
+            dominant,
+            reason: format!(
+                "negative {:.0}% of the last {minutes} min{usual}, face visible {:.0}%, {mood}",
+                neg * 100.0,
+                coverage * 100.0
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::window::Windower;
+    use areya_core::{FaceBox, Observation, PatientId, Probabilities, SourceId};
+
+    /// Feeds one observation per second from `from` for `secs` seconds.
+    fn feed(
+        state: &mut PatientState,
+        win: &mut Windower,
+        from: Millis,
+        secs: i64,
+        p: Option<[f32; 4]>,
+    ) {
+        for i in 0..secs {
+            let o = Observation {
+                source: SourceId::parse("c").unwrap(),
+                patient: PatientId::parse("p").unwrap(),
+                at_ms: from + i * 1000,
+                frame: i as u64,
+                face: p.map(|_| FaceBox {
+                    x: 0,
+                    y: 0,
+                    width: 60,
+                    height: 60,
+                    score: 3.0,
+                }),
+                probs: p.map(|[a, h, r, s]| Probabilities {
+                    angry: a,
+                    happy: h,
+                    relaxed: r,
+                    sad: s,
+                }),
+                quality: None,
+            };
+            for w in win.push(&o) {
+                state.add(w);
+            }
+        }
+    }
+
+    const SAD: Option<[f32; 4]> = Some([0.1, 0.05, 0.15, 0.7]);
+    const CALM: Option<[f32; 4]> = Some([0.05, 0.2, 0.7, 0.05]);
+
+    #[test]
+    fn low_coverage_is_unknown_never_negative() {
+        let mut s = PatientState::new(StateConfig::default());
+        let mut w = Windower::new(MINUTE);
+        // Ten minutes in which the face is seen 1 second in 10, and that second is sad.
+        for m in 0..10 * 6 {
+            feed(&mut s, &mut w, m * 10_000, 1, SAD);
+            feed(&mut s, &mut w, m * 10_000 + 1000, 9, None);
+        }
+        let a = s.assess(10 * MINUTE);
+        assert_eq!((a.status, a.score), (Status::Unknown, 0));
+        assert!(a.reason.contains("not enough to judge"), "{}", a.reason);
+    }
+
+    #[test]
+    fn sustained_sadness_scores_high_with_a_readable_reason() {
+        let mut s = PatientState::new(StateConfig::default());
+        let mut w = Windower::new(MINUTE);
+        feed(&mut s, &mut w, 0, 15 * 60 + 1, SAD);
+        let a = s.assess(15 * MINUTE);
+        assert_eq!(a.status, Status::Elevated);
+        assert!(a.score >= 70, "{a:?}");
+        assert!(
+            a.reason.starts_with("negative 80% of the last 15 min")
+                && a.reason.contains("mostly sad"),
+            "{}",
+            a.reason
+        );
+        let mut calm = PatientState::new(StateConfig::default());
+        let mut w = Windower::new(MINUTE);
+        feed(&mut calm, &mut w, 0, 15 * 60 + 1, CALM);
+        let a = calm.assess(15 * MINUTE);
+        assert_eq!((a.status, a.score), (Status::Settled, 0));
+        assert_eq!(a.dominant, Some(Emotion::Relaxed));
+    }
+
+    #[test]
+    fn baseline_is_learned_and_scores_follow_change_from_it() {
+        let cfg = StateConfig {
+            baseline_ms: HOUR,
+            ..Default::default()
+        };
+        let mut s = PatientState::new(cfg);
+        let mut w = Windower::new(MINUTE);
+        // A patient who is usually fairly negative (sad 80% of the time) for the first hour.
+        feed(&mut s, &mut w, 0, 3600 + 61, SAD);
+        let (b, learned) = s.baseline();
+        assert!(learned && (b - 0.8).abs() < 1e-3, "{b}");
+        // Staying the same is not a change: low score.
+        assert!(s.assess(3600 * 1000 + 60_000).score < 5);
+        // Trend: becomes calm, then the last 5 minutes sad again → positive trend.
+        feed(&mut s, &mut w, 3661 * 1000, 600, CALM);
+        feed(&mut s, &mut w, 4261 * 1000, 301, SAD);
+        let a = s.assess(4561 * 1000);
+        assert!(a.trend.unwrap() > 0.3, "{a:?}");
+    }
+}
