@@ -7,6 +7,7 @@
 pub mod emotion;
 pub mod face;
 pub mod observation;
+pub mod time;
 
 pub use emotion::{Emotion, ParseEmotionError};
 pub use face::FaceBox;

@@ -11,6 +11,8 @@
 
 pub mod alerts;
 pub mod engine;
+pub mod fhir;
+pub mod replay;
 pub mod rules;
 pub mod state;
 pub mod window;
