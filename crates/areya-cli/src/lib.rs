@@ -30,6 +30,8 @@ pub enum Command {
     Graph(commands::graph::GraphArgs),
     /// Write one self-contained HTML report: curves, metrics, plots, summary, architecture.
     Report(commands::report::ReportArgs),
+    /// Watch a camera, stream, video or images: one emotion observation per sampled frame.
+    Watch(commands::watch::WatchArgs),
 }
 
 /// Runs the parsed command.
@@ -43,5 +45,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Calibrate(args) => commands::calibrate::run(args),
         Command::Graph(args) => commands::graph::run(args),
         Command::Report(args) => commands::report::run(args),
+        Command::Watch(args) => commands::watch::run(args),
     }
 }

@@ -482,3 +482,95 @@ fn predict_features_graph_calibrate_and_report() {
         );
     }
 }
+
+#[test]
+fn watch_writes_one_observation_per_frame_and_rejects_bad_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    areya_ml::testdata::write_dataset(tmp.path(), 4).unwrap();
+    let data = tmp.path().to_str().unwrap();
+    let out = tmp.path().join("r");
+    let mut args = vec![
+        "train",
+        "--data",
+        data,
+        "--out",
+        out.to_str().unwrap(),
+        "--epochs",
+        "1",
+    ];
+    args.extend(SMALL);
+    assert!(run(&args).status.success());
+    let model = out.to_str().unwrap();
+    let frames = tmp.path().join("val/sad");
+    let o = run(&[
+        "watch",
+        frames.to_str().unwrap(),
+        "--model",
+        model,
+        "--patient",
+        "bed-7",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["patient"], "bed-7");
+    assert!(
+        lines[0]["face"].is_null(),
+        "synthetic squares are not faces"
+    );
+    let csv = tmp.path().join("obs.csv");
+    let o = run(&[
+        "watch",
+        frames.to_str().unwrap(),
+        "--model",
+        model,
+        "--csv",
+        csv.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::read_to_string(&csv)
+        .unwrap()
+        .starts_with("source,patient,at_ms,frame,face_x"));
+
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["watch", "/no/such/video.mp4", "--model", model],
+            "/no/such/video.mp4: no such file",
+        ),
+        (
+            &[
+                "watch",
+                frames.to_str().unwrap(),
+                "--model",
+                model,
+                "--roi",
+                "1,2,3",
+            ],
+            "--roi",
+        ),
+        (
+            &[
+                "watch",
+                frames.to_str().unwrap(),
+                "--model",
+                model,
+                "--patient",
+                "bad id",
+            ],
+            "--patient",
+        ),
+        (
+            &["watch", frames.to_str().unwrap(), "--model", data],
+            "config.json: missing",
+        ),
+    ];
+    for (args, want) in cases {
+        let o = run(args);
+        let err = stderr(&o);
+        assert!(!o.status.success() && err.contains(want), "{args:?}: {err}");
+        assert!(!err.contains("panicked"));
+    }
+}

@@ -8,6 +8,7 @@ pub mod predict;
 pub mod report;
 pub mod summary;
 pub mod train;
+pub mod watch;
 
 use anyhow::Context;
 use std::path::{Path, PathBuf};

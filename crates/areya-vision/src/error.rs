@@ -1,0 +1,30 @@
+//! The error type of `areya-vision`; each variant names the source or setting at fault.
+
+#[derive(Debug, thiserror::Error)]
+pub enum VisionError {
+    #[error("{field}: {msg}")]
+    Config { field: String, msg: String },
+    #[error("{source_name}: {msg}")]
+    Source { source_name: String, msg: String },
+    #[error("bad frame: {0}")]
+    Frame(String),
+    #[error("model: {0}")]
+    Model(String),
+    #[error(transparent)]
+    Ml(#[from] areya_ml::MlError),
+}
+
+impl VisionError {
+    pub fn config(field: impl Into<String>, msg: impl Into<String>) -> Self {
+        VisionError::Config {
+            field: field.into(),
+            msg: msg.into(),
+        }
+    }
+    pub fn source(name: impl Into<String>, msg: impl Into<String>) -> Self {
+        VisionError::Source {
+            source_name: name.into(),
+            msg: msg.into(),
+        }
+    }
+}

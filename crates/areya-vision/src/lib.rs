@@ -1,0 +1,45 @@
+//! Areya's vision: frame sources (image files, and video files, streams and cameras decoded by
+//! an `ffmpeg` child process), face detection (rustface's SeetaFace model, embedded), and the
+//! frame → [`areya_core::Observation`] pipeline (ROI, largest face, crop, classify).
+
+pub mod crop;
+pub mod detect;
+pub mod error;
+pub mod pipeline;
+pub mod roi;
+pub mod source;
+
+pub use error::VisionError;
+
+/// A grayscale frame, row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GrayFrame {
+    pub width: u32,
+    pub height: u32,
+    pub pixels: Vec<u8>,
+}
+
+impl GrayFrame {
+    pub fn new(width: u32, height: u32, pixels: Vec<u8>) -> Result<Self, VisionError> {
+        if width == 0 || height == 0 || pixels.len() != width as usize * height as usize {
+            return Err(VisionError::Frame(format!(
+                "{width}×{height} frame with {} bytes",
+                pixels.len()
+            )));
+        }
+        Ok(GrayFrame {
+            width,
+            height,
+            pixels,
+        })
+    }
+
+    pub fn from_image(img: &image::DynamicImage) -> Result<Self, VisionError> {
+        let g = img.to_luma8();
+        GrayFrame::new(g.width(), g.height(), g.into_raw())
+    }
+
+    pub fn as_image(&self) -> image::GrayImage {
+        image::GrayImage::from_raw(self.width, self.height, self.pixels.clone()).unwrap_or_default()
+    }
+}

@@ -1,0 +1,331 @@
+//! Integration tests of the vision pipeline on frames made here: faces cut from the photo that
+//! ships inside the rustface crate, pasted at known places on a background; short videos
+//! encoded with ffmpeg and read back frame-exactly; and every bad input.
+
+use areya_core::{FaceBox, PatientId, SourceId};
+use areya_vision::detect::{DetectConfig, FaceDetector};
+use areya_vision::pipeline::{FrameMeta, Pipeline};
+use areya_vision::roi::Roi;
+use areya_vision::source::{Ffmpeg, FrameSource, ImageFiles};
+use areya_vision::GrayFrame;
+use std::path::{Path, PathBuf};
+
+fn group_photo() -> GrayFrame {
+    let path = Path::new(env!("AREYA_RUSTFACE_DIR")).join("test.png");
+    GrayFrame::from_image(&image::open(path).unwrap()).unwrap()
+}
+
+fn full_res() -> DetectConfig {
+    DetectConfig {
+        min_face: 20,
+        max_width: 2000,
+        ..DetectConfig::default()
+    }
+}
+
+/// Faces of the group photo, found once at full resolution.
+fn photo_faces() -> (GrayFrame, Vec<FaceBox>) {
+    let photo = group_photo();
+    let faces = FaceDetector::new(full_res()).unwrap().detect(&photo);
+    (photo, faces)
+}
+
+/// A 640×480 frame with the given faces (cut from the photo with a margin, scaled to `px`)
+/// pasted with their top-left corners at `places`; returns the frame and the true boxes.
+fn frame_with_faces(
+    photo: &GrayFrame,
+    faces: &[FaceBox],
+    places: &[(u32, u32)],
+    px: u32,
+) -> (GrayFrame, Vec<FaceBox>) {
+    let mut canvas = image::GrayImage::from_fn(640, 480, |x, y| {
+        image::Luma([(90 + (x / 40 + y / 40) % 2 * 30) as u8])
+    });
+    let src = photo.as_image();
+    let mut truth = Vec::new();
+    for (f, &(px0, py0)) in faces.iter().zip(places) {
+        // Cut with 60% margin so the detector sees some head and shoulders.
+        let m = f.width as i32 * 6 / 10;
+        let (x, y) = ((f.x - m).max(0) as u32, (f.y - m).max(0) as u32);
+        let side = f.width + 2 * m as u32;
+        let cut = image::imageops::crop_imm(&src, x, y, side, side).to_image();
+        let scaled = image::imageops::resize(&cut, px, px, image::imageops::FilterType::Triangle);
+        image::imageops::replace(&mut canvas, &scaled, px0 as i64, py0 as i64);
+        let k = px as f32 / side as f32;
+        truth.push(FaceBox {
+            x: px0 as i32 + ((f.x - x as i32) as f32 * k) as i32,
+            y: py0 as i32 + ((f.y - y as i32) as f32 * k) as i32,
+            width: (f.width as f32 * k) as u32,
+            height: (f.height as f32 * k) as u32,
+            score: 1.0,
+        });
+    }
+    (GrayFrame::new(640, 480, canvas.into_raw()).unwrap(), truth)
+}
+
+#[test]
+fn finds_the_faces_of_the_group_photo() {
+    let (_, faces) = photo_faces();
+    // The photo shows 29 people; SeetaFace finds nearly all at full resolution.
+    assert!(
+        faces.len() >= 24 && faces.len() <= 32,
+        "{} faces",
+        faces.len()
+    );
+}
+
+#[test]
+fn detection_recall_and_iou_on_pasted_faces_with_the_default_downscale() {
+    let (photo, faces) = photo_faces();
+    let places = [(40, 60), (260, 200), (470, 80)];
+    let (frame, truth) = frame_with_faces(&photo, &faces[..3], &places, 150);
+    let found = FaceDetector::new(DetectConfig::default())
+        .unwrap()
+        .detect(&frame);
+    let matched = truth
+        .iter()
+        .filter(|t| found.iter().any(|f| f.iou(t) >= 0.4))
+        .count();
+    assert!(
+        matched >= 2,
+        "recall {matched}/3; truth {truth:?}; found {found:?}"
+    );
+    assert!(found.len() <= 4, "false positives: {found:?}");
+}
+
+/// A tiny model with Areya's classes, trained here.
+fn tiny_model(dir: &Path) -> areya_ml::Classifier {
+    areya_ml::testdata::write_dataset(dir, 8).unwrap();
+    let mut cfg = areya_ml::TrainConfig::new(dir.to_path_buf()).unwrap();
+    cfg.architecture = areya_ml::model::Architecture::AreyaCnn {
+        widths: vec![8],
+        convs_per_block: 1,
+        dropout: 0.0,
+        head_dropout: 0.0,
+    };
+    cfg.epochs = 1;
+    cfg.threads = 2;
+    let out = dir.join("run");
+    areya_ml::train::train(cfg, &out, areya_ml::train::TrainOptions { quiet: true }).unwrap();
+    areya_ml::Classifier::load(&out).unwrap()
+}
+
+fn meta(i: u64, roi: Option<Roi>) -> FrameMeta {
+    FrameMeta {
+        source: SourceId::parse("cam-1").unwrap(),
+        patient: PatientId::parse("bed-1").unwrap(),
+        at_ms: 1000 * i as i64,
+        frame: i,
+        roi,
+    }
+}
+
+#[test]
+fn pipeline_classifies_only_the_patient_in_the_bed_area() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut pipe = Pipeline::new(tiny_model(tmp.path()), DetectConfig::default()).unwrap();
+    let (photo, faces) = photo_faces();
+    // Patient (large) in the bed area on the left; a visitor on the right.
+    let (frame, truth) = frame_with_faces(&photo, &faces[..2], &[(60, 150), (430, 150)], 170);
+    let bed = Roi {
+        x: 0,
+        y: 0,
+        width: 320,
+        height: 480,
+    };
+    let empty = GrayFrame::new(640, 480, vec![100; 640 * 480]).unwrap();
+    let outside_only = Roi {
+        x: 600,
+        y: 0,
+        width: 40,
+        height: 40,
+    };
+    let obs = pipe
+        .observe(&[
+            (frame.clone(), meta(0, Some(bed))),
+            (empty, meta(1, None)),
+            (frame, meta(2, Some(outside_only))),
+        ])
+        .unwrap();
+    assert_eq!(obs.len(), 3);
+    let face = obs[0].face.expect("the patient's face");
+    assert!(face.iou(&truth[0]) > 0.3, "{face:?} vs {:?}", truth[0]);
+    let p = obs[0].probs.unwrap();
+    assert!((p.angry + p.happy + p.relaxed + p.sad - 1.0).abs() < 1e-4);
+    assert!(obs[0].quality.unwrap().face_px > 50);
+    assert_eq!(
+        (obs[1].face, obs[1].probs),
+        (None, None),
+        "no face → a no-face observation"
+    );
+    assert_eq!(
+        obs[2].probs, None,
+        "faces outside the bed area are never classified"
+    );
+    assert_eq!(obs[0].patient.as_str(), "bed-1");
+}
+
+#[test]
+fn a_model_without_areyas_classes_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    areya_ml::testdata::write_dataset(tmp.path(), 4).unwrap();
+    let mut cfg = areya_ml::TrainConfig::new(tmp.path().to_path_buf()).unwrap();
+    cfg.data.classes = areya_ml::ClassMap::parse("angry,fear").unwrap();
+    cfg.architecture = areya_ml::model::Architecture::AreyaCnn {
+        widths: vec![4],
+        convs_per_block: 1,
+        dropout: 0.0,
+        head_dropout: 0.0,
+    };
+    cfg.epochs = 1;
+    areya_ml::train::train(
+        cfg,
+        &tmp.path().join("r"),
+        areya_ml::train::TrainOptions { quiet: true },
+    )
+    .unwrap();
+    let clf = areya_ml::Classifier::load(&tmp.path().join("r")).unwrap();
+    let err = Pipeline::new(clf, DetectConfig::default())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("not Areya's four emotions"), "{err}");
+}
+
+#[test]
+fn bad_detector_settings_are_refused_before_rustface_can_panic() {
+    for (cfg, flag) in [
+        (
+            DetectConfig {
+                min_face: 10,
+                ..Default::default()
+            },
+            "--min-face",
+        ),
+        (
+            DetectConfig {
+                pyramid_scale: 1.5,
+                ..Default::default()
+            },
+            "--pyramid-scale",
+        ),
+        (
+            DetectConfig {
+                step: 0,
+                ..Default::default()
+            },
+            "--detect-step",
+        ),
+    ] {
+        assert!(FaceDetector::new(cfg)
+            .err()
+            .unwrap()
+            .to_string()
+            .starts_with(flag));
+    }
+    // Frames smaller than a detection window are simply empty.
+    let tiny = GrayFrame::new(10, 10, vec![0; 100]).unwrap();
+    assert!(FaceDetector::new(DetectConfig::default())
+        .unwrap()
+        .detect(&tiny)
+        .is_empty());
+    assert!(GrayFrame::new(0, 10, vec![]).is_err());
+}
+
+#[test]
+fn image_sources_report_bad_files_and_go_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    image::GrayImage::from_pixel(64, 48, image::Luma([7]))
+        .save(tmp.path().join("a.png"))
+        .unwrap();
+    std::fs::write(tmp.path().join("b.jpg"), b"not a jpeg").unwrap();
+    image::RgbImage::from_pixel(30, 20, image::Rgb([200, 10, 10]))
+        .save(tmp.path().join("c.bmp"))
+        .unwrap();
+    let mut src = ImageFiles::new(&[tmp.path().to_path_buf()]).unwrap();
+    let a = src.next_frame().unwrap().unwrap();
+    assert_eq!((a.frame.width, a.frame.height, a.index), (64, 48, 0));
+    let b = src.next_frame().unwrap().err().unwrap().to_string();
+    assert!(
+        b.contains("b.jpg") && b.contains("not a readable image"),
+        "{b}"
+    );
+    assert_eq!(src.next_frame().unwrap().unwrap().frame.width, 30);
+    assert!(src.next_frame().is_none());
+    assert!(ImageFiles::new(&[PathBuf::from("/no/such")])
+        .err()
+        .unwrap()
+        .to_string()
+        .contains("/no/such"));
+}
+
+fn have_ffmpeg() -> bool {
+    std::process::Command::new("ffmpeg")
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn ffmpeg_reads_an_encoded_video_back_frame_exactly_and_reports_bad_ones() {
+    if !have_ffmpeg() {
+        eprintln!("ffmpeg not installed (scripts/setup installs it): skipping");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    // Ten frames of distinct gray levels, encoded losslessly at 5 fps.
+    for i in 0..10u8 {
+        image::GrayImage::from_pixel(160, 120, image::Luma([20 + 20 * i]))
+            .save(tmp.path().join(format!("f{i:02}.png")))
+            .unwrap();
+    }
+    let video = tmp.path().join("clip.mkv");
+    let st = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-framerate", "5", "-i"])
+        .arg(tmp.path().join("f%02d.png"))
+        .args(["-c:v", "ffv1", "-pix_fmt", "gray"])
+        .arg(&video)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut src = Ffmpeg::open(video.to_str().unwrap(), 5.0, 160, 120).unwrap();
+    let mut levels = Vec::new();
+    let mut times = Vec::new();
+    while let Some(f) = src.next_frame() {
+        let f = f.unwrap();
+        levels.push(f.frame.pixels[160 * 60 + 80]);
+        times.push(f.at_ms);
+    }
+    assert_eq!(levels, (0..10u8).map(|i| 20 + 20 * i).collect::<Vec<_>>());
+    assert!(times.windows(2).all(|w| w[1] - w[0] == 200), "{times:?}");
+
+    // A corrupt video: a clear message, not a panic.
+    let bad = tmp.path().join("bad.mp4");
+    std::fs::write(&bad, vec![0x42; 5000]).unwrap();
+    let mut src = Ffmpeg::open(bad.to_str().unwrap(), 5.0, 160, 120).unwrap();
+    let err = src.next_frame().unwrap().err().unwrap().to_string();
+    assert!(err.contains("bad.mp4") && err.contains("ffmpeg"), "{err}");
+    // A source that dies mid-stream: a truncated file ends with an error or early, never a hang.
+    let bytes = std::fs::read(&video).unwrap();
+    let cut = tmp.path().join("cut.mkv");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let mut src = Ffmpeg::open(cut.to_str().unwrap(), 5.0, 160, 120).unwrap();
+    let mut n = 0;
+    while let Some(f) = src.next_frame() {
+        if f.is_err() {
+            break;
+        }
+        n += 1;
+    }
+    assert!(n < 10, "a truncated video yields fewer frames ({n})");
+    assert!(Ffmpeg::open("/no/such.mp4", 5.0, 160, 120)
+        .err()
+        .unwrap()
+        .to_string()
+        .contains("no such file"));
+    assert!(Ffmpeg::open(video.to_str().unwrap(), 0.0, 160, 120)
+        .err()
+        .unwrap()
+        .to_string()
+        .starts_with("--fps"));
+}
