@@ -15,6 +15,7 @@ pub mod fhir;
 pub mod replay;
 pub mod rules;
 pub mod state;
+pub mod store;
 pub mod window;
 
 /// Milliseconds since the Unix epoch.

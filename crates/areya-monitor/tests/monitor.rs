@@ -129,3 +129,48 @@ fn paused_consent_resumes_and_no_face_raises_a_technical_alert() {
     let a = engine.assess(&p, 2 * HOUR).unwrap();
     assert_eq!(a.status, areya_monitor::state::Status::Unknown);
 }
+
+mod sqlite_store {
+    use areya_monitor::store::{conformance, SqliteStore, Store};
+
+    async fn fresh() -> SqliteStore {
+        SqliteStore::open("sqlite::memory:")
+            .await
+            .expect("in-memory SQLite")
+    }
+
+    #[tokio::test]
+    async fn conformance_records_round_trip() {
+        conformance::records_round_trip(&fresh().await).await;
+    }
+
+    #[tokio::test]
+    async fn conformance_rules_and_consent() {
+        conformance::rules_and_consent(&fresh().await).await;
+    }
+
+    #[tokio::test]
+    async fn conformance_audit_and_retention() {
+        conformance::audit_and_retention(&fresh().await).await;
+    }
+
+    #[tokio::test]
+    async fn a_file_database_survives_reopening_and_bad_urls_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("areya.db").display());
+        {
+            let s = SqliteStore::open(&url).await.unwrap();
+            s.save_rules(1, "admin", "[ward]\nenter = 0.7")
+                .await
+                .unwrap();
+        }
+        let s = SqliteStore::open(&url).await.unwrap();
+        assert_eq!(s.current_rules().await.unwrap().map(|r| r.0), Some(1));
+        let err = SqliteStore::open("sqlite:///no/such/dir/x.db")
+            .await
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.starts_with("database open"), "{err}");
+    }
+}

@@ -1,0 +1,238 @@
+//! The conformance suite every [`Store`] implementation runs (SQLite here; PostgreSQL too once
+//! it exists). Each check starts from an empty store.
+
+use super::{AuditEntry, Batch, Store};
+use crate::alerts::{AlertBook, AlertEvent, AlertKind, AlertState, ConditionInfo};
+use crate::engine::Consent;
+use crate::rules::{Escalation, Priority};
+use crate::state::{PatientState, StateConfig};
+use crate::window::WindowAggregate;
+use crate::MINUTE;
+use areya_core::PatientId;
+
+fn pid(s: &str) -> PatientId {
+    PatientId::parse(s).expect("valid id")
+}
+
+fn window(p: &str, minute: i64) -> WindowAggregate {
+    WindowAggregate {
+        patient: pid(p),
+        start_ms: minute * MINUTE,
+        end_ms: (minute + 1) * MINUTE,
+        frames: 30,
+        faces: 24,
+        prob_sums: [3.0, 6.0, 9.0, 6.0],
+        confidence_sum: 14.4,
+    }
+}
+
+/// Windows, assessments, alerts and events round-trip; saving twice is idempotent.
+pub async fn records_round_trip<S: Store>(s: &S) {
+    let ws: Vec<WindowAggregate> = (0..5)
+        .map(|m| window("a", m))
+        .chain((0..3).map(|m| window("b", m)))
+        .collect();
+    let mut state = PatientState::new(StateConfig::default());
+    ws.iter()
+        .filter(|w| w.patient.as_str() == "a")
+        .for_each(|w| state.add(w.clone()));
+    let assessment = state.assess(5 * MINUTE);
+    let mut book = AlertBook::new(Escalation::default());
+    let info = ConditionInfo {
+        priority: Priority::Low,
+        reason: assessment.reason.clone(),
+        score: assessment.score,
+        cooldown_s: 0,
+        realarm_s: 3600,
+    };
+    let mut events = book.on_condition(
+        &pid("a"),
+        AlertKind::SustainedNegative,
+        true,
+        5 * MINUTE,
+        &info,
+    );
+    events.extend(
+        book.acknowledge(
+            1,
+            "nurse.ana",
+            false,
+            Some("was laughing at a film".into()),
+            6 * MINUTE,
+        )
+        .expect("open"),
+    );
+    let batch = Batch {
+        windows: ws.clone(),
+        assessments: vec![(pid("a"), assessment.clone())],
+        alerts: book.open_alerts().cloned().collect(),
+        events: events.clone(),
+    };
+    s.save(&batch).await.expect("save");
+    s.save(&batch)
+        .await
+        .expect("windows, assessments and alerts are idempotent");
+
+    assert_eq!(
+        s.windows(Some(&pid("a")), 0, 10 * MINUTE)
+            .await
+            .expect("read"),
+        ws[..5]
+    );
+    assert_eq!(
+        s.windows(None, 0, 10 * MINUTE).await.expect("read").len(),
+        8
+    );
+    assert_eq!(
+        s.windows(Some(&pid("a")), MINUTE, 3 * MINUTE)
+            .await
+            .expect("read")
+            .len(),
+        2
+    );
+    assert_eq!(
+        s.assessments(&pid("a"), 0, 10 * MINUTE)
+            .await
+            .expect("read"),
+        vec![assessment]
+    );
+    let alerts = s.alerts(Some(&pid("a"))).await.expect("read");
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].state, AlertState::Acknowledged);
+    assert_eq!(alerts[0].ack.as_ref().map(|a| a.actionable), Some(false));
+    assert!(s.alerts(Some(&pid("b"))).await.expect("read").is_empty());
+    let stored = s.alert_events(1).await.expect("read");
+    assert_eq!(
+        stored.len(),
+        2 * events.len(),
+        "events are appended, not replaced"
+    );
+    assert_eq!(stored[..events.len()], events[..]);
+    assert_eq!(s.max_alert_id().await.expect("read"), 1);
+
+    // Resolution updates the stored snapshot.
+    let resolved = book.on_condition(
+        &pid("a"),
+        AlertKind::SustainedNegative,
+        false,
+        9 * MINUTE,
+        &info,
+    );
+    s.save(&Batch {
+        events: resolved,
+        ..Batch::default()
+    })
+    .await
+    .expect("save");
+    let a = &s.alerts(None).await.expect("read")[0];
+    assert_eq!((a.state, a.updated_ms), (AlertState::Resolved, 9 * MINUTE));
+    assert!(matches!(
+        s.alert_events(1).await.expect("read").last(),
+        Some(AlertEvent::Resolved { .. })
+    ));
+}
+
+/// Rules are versioned and checked; consent opt-out forgets the patient's data.
+pub async fn rules_and_consent<S: Store>(s: &S) {
+    assert_eq!(s.current_rules().await.expect("read"), None);
+    let v1 = s
+        .save_rules(1, "admin", "[ward]\nenter = 0.7")
+        .await
+        .expect("save");
+    let v2 = s
+        .save_rules(2, "admin", "[ward]\nenter = 0.8")
+        .await
+        .expect("save");
+    assert!(v2 > v1);
+    assert_eq!(
+        s.current_rules().await.expect("read"),
+        Some((v2, "[ward]\nenter = 0.8".to_string()))
+    );
+    let err = s
+        .save_rules(3, "admin", "[ward]\nexit = 0.99")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("ward.exit"), "{err}");
+    assert_eq!(
+        s.current_rules().await.expect("read").map(|r| r.0),
+        Some(v2),
+        "a refused rule file changes nothing"
+    );
+
+    s.save(&Batch {
+        windows: vec![window("c", 0), window("d", 0)],
+        ..Batch::default()
+    })
+    .await
+    .expect("save");
+    s.set_consent(&pid("c"), Consent::PausedUntil { until_ms: 99 })
+        .await
+        .expect("save");
+    s.set_consent(&pid("d"), Consent::OptedOut)
+        .await
+        .expect("save");
+    assert_eq!(
+        s.consents().await.expect("read"),
+        vec![
+            (pid("c"), Consent::PausedUntil { until_ms: 99 }),
+            (pid("d"), Consent::OptedOut)
+        ]
+    );
+    assert_eq!(
+        s.windows(Some(&pid("c")), 0, MINUTE)
+            .await
+            .expect("read")
+            .len(),
+        1
+    );
+    assert!(
+        s.windows(Some(&pid("d")), 0, MINUTE)
+            .await
+            .expect("read")
+            .is_empty(),
+        "opted out: forgotten"
+    );
+}
+
+/// The audit log is append-only and ordered; retention purges old records but not the audit.
+pub async fn audit_and_retention<S: Store>(s: &S) {
+    for (i, action) in ["view patient", "acknowledge", "export"].iter().enumerate() {
+        let e = AuditEntry {
+            seq: 0,
+            at_ms: i as i64 * MINUTE,
+            actor: "nurse.ana".into(),
+            action: action.to_string(),
+            target: "patient a".into(),
+            detail: String::new(),
+        };
+        s.audit(&e).await.expect("append");
+    }
+    let log = s.audit_log(0, 10 * MINUTE).await.expect("read");
+    assert_eq!(
+        log.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        ["view patient", "acknowledge", "export"]
+    );
+    assert!(log.windows(2).all(|w| w[0].seq < w[1].seq));
+
+    s.save(&Batch {
+        windows: (0..10).map(|m| window("e", m)).collect(),
+        ..Batch::default()
+    })
+    .await
+    .expect("save");
+    let purged = s.purge_before(5 * MINUTE).await.expect("purge");
+    assert_eq!(purged.windows, 5);
+    assert_eq!(
+        s.windows(Some(&pid("e")), 0, 20 * MINUTE)
+            .await
+            .expect("read")
+            .len(),
+        5
+    );
+    assert_eq!(
+        s.audit_log(0, 10 * MINUTE).await.expect("read").len(),
+        3,
+        "the audit log is kept"
+    );
+}

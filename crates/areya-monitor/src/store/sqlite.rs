@@ -1,0 +1,381 @@
+//! The SQLite store: the embedded default. WAL journal, `synchronous=FULL` (a committed batch
+//! survives a crash or power loss), migrations embedded in the binary.
+
+use super::{db, event_parts, AuditEntry, Batch, Purged, Store, StoreError};
+use crate::alerts::{Alert, AlertEvent};
+use crate::engine::Consent;
+use crate::state::Assessment;
+use crate::window::WindowAggregate;
+use crate::Millis;
+use areya_core::PatientId;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+use std::str::FromStr;
+use std::time::Duration;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+fn json<T: serde::Serialize>(v: &T) -> String {
+    // Serialising these plain data types cannot fail.
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+fn parse<T: serde::de::DeserializeOwned>(what: &'static str, s: &str) -> Result<T, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt {
+        what,
+        msg: e.to_string(),
+    })
+}
+
+fn patient(what: &'static str, s: String) -> Result<PatientId, StoreError> {
+    PatientId::parse(&s).map_err(|e| StoreError::Corrupt {
+        what,
+        msg: e.to_string(),
+    })
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) and migrates `url`, e.g. `sqlite://areya.db` or `sqlite::memory:`.
+    pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
+        let opts = SqliteConnectOptions::from_str(url)
+            .map_err(db("URL"))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        // An in-memory database exists once per connection: keep exactly one.
+        let max = if url.contains(":memory:") { 1 } else { 4 };
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max)
+            .connect_with(opts)
+            .await
+            .map_err(db("open"))?;
+        MIGRATOR.run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+}
+
+impl Store for SqliteStore {
+    async fn save(&self, b: &Batch) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db("begin"))?;
+        for w in &b.windows {
+            sqlx::query("INSERT OR REPLACE INTO windows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                .bind(w.patient.as_str())
+                .bind(w.start_ms)
+                .bind(w.end_ms)
+                .bind(w.frames as i64)
+                .bind(w.faces as i64)
+                .bind(w.prob_sums[0])
+                .bind(w.prob_sums[1])
+                .bind(w.prob_sums[2])
+                .bind(w.prob_sums[3])
+                .bind(w.confidence_sum)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("save window"))?;
+        }
+        for (p, a) in &b.assessments {
+            sqlx::query("INSERT OR REPLACE INTO assessments VALUES (?, ?, ?, ?, ?)")
+                .bind(p.as_str())
+                .bind(a.at_ms)
+                .bind(a.score as i64)
+                .bind(json(&a.status).trim_matches('"').to_string())
+                .bind(json(a))
+                .execute(&mut *tx)
+                .await
+                .map_err(db("save assessment"))?;
+        }
+        for a in &b.alerts {
+            sqlx::query(
+                "INSERT INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms, json = excluded.json",
+            )
+            .bind(a.id as i64)
+            .bind(a.patient.as_str())
+            .bind(json(&a.kind).trim_matches('"').to_string())
+            .bind(json(&a.state).trim_matches('"').to_string())
+            .bind(a.raised_ms)
+            .bind(a.updated_ms)
+            .bind(json(a))
+            .execute(&mut *tx)
+            .await
+            .map_err(db("save alert"))?;
+        }
+        for e in &b.events {
+            let (id, at, kind) = event_parts(e);
+            sqlx::query(
+                "INSERT INTO alert_events (alert_id, at_ms, kind, json) VALUES (?, ?, ?, ?)",
+            )
+            .bind(id as i64)
+            .bind(at)
+            .bind(kind)
+            .bind(json(e))
+            .execute(&mut *tx)
+            .await
+            .map_err(db("save alert event"))?;
+            if let AlertEvent::Resolved { id, at_ms } = e {
+                // The alert's snapshot says resolved too.
+                let row = sqlx::query("SELECT json FROM alerts WHERE id = ?")
+                    .bind(*id as i64)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db("resolve alert"))?;
+                if let Some(row) = row {
+                    let mut a: Alert = parse("alert", &row.get::<String, _>(0))?;
+                    a.state = crate::alerts::AlertState::Resolved;
+                    a.updated_ms = *at_ms;
+                    sqlx::query("UPDATE alerts SET state = 'resolved', updated_ms = ?, json = ? WHERE id = ?")
+                        .bind(at_ms)
+                        .bind(json(&a))
+                        .bind(*id as i64)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db("resolve alert"))?;
+                }
+            }
+        }
+        tx.commit().await.map_err(db("commit"))
+    }
+
+    async fn windows(
+        &self,
+        p: Option<&PatientId>,
+        from: Millis,
+        to: Millis,
+    ) -> Result<Vec<WindowAggregate>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM windows WHERE (?1 IS NULL OR patient = ?1) AND start_ms >= ?2 AND start_ms < ?3 ORDER BY start_ms, patient")
+            .bind(p.map(|p| p.as_str()))
+            .bind(from)
+            .bind(to)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("read windows"))?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(WindowAggregate {
+                    patient: patient("window", r.get("patient"))?,
+                    start_ms: r.get("start_ms"),
+                    end_ms: r.get("end_ms"),
+                    frames: r.get::<i64, _>("frames") as u32,
+                    faces: r.get::<i64, _>("faces") as u32,
+                    prob_sums: [
+                        r.get("sum_angry"),
+                        r.get("sum_happy"),
+                        r.get("sum_relaxed"),
+                        r.get("sum_sad"),
+                    ],
+                    confidence_sum: r.get("confidence_sum"),
+                })
+            })
+            .collect()
+    }
+
+    async fn assessments(
+        &self,
+        p: &PatientId,
+        from: Millis,
+        to: Millis,
+    ) -> Result<Vec<Assessment>, StoreError> {
+        let rows = sqlx::query("SELECT json FROM assessments WHERE patient = ? AND at_ms >= ? AND at_ms < ? ORDER BY at_ms")
+            .bind(p.as_str())
+            .bind(from)
+            .bind(to)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("read assessments"))?;
+        rows.iter()
+            .map(|r| parse("assessment", &r.get::<String, _>(0)))
+            .collect()
+    }
+
+    async fn alerts(&self, p: Option<&PatientId>) -> Result<Vec<Alert>, StoreError> {
+        let rows = sqlx::query("SELECT json FROM alerts WHERE (?1 IS NULL OR patient = ?1) ORDER BY raised_ms DESC, id DESC")
+            .bind(p.map(|p| p.as_str()))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("read alerts"))?;
+        rows.iter()
+            .map(|r| parse("alert", &r.get::<String, _>(0)))
+            .collect()
+    }
+
+    async fn alert_events(&self, alert_id: u64) -> Result<Vec<AlertEvent>, StoreError> {
+        let rows = sqlx::query("SELECT json FROM alert_events WHERE alert_id = ? ORDER BY seq")
+            .bind(alert_id as i64)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("read alert events"))?;
+        rows.iter()
+            .map(|r| parse("alert event", &r.get::<String, _>(0)))
+            .collect()
+    }
+
+    async fn max_alert_id(&self) -> Result<u64, StoreError> {
+        let row = sqlx::query("SELECT COALESCE(MAX(id), 0) FROM alerts")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db("read alert ids"))?;
+        Ok(row.get::<i64, _>(0) as u64)
+    }
+
+    async fn save_rules(&self, at_ms: Millis, author: &str, toml: &str) -> Result<i64, StoreError> {
+        crate::rules::RuleSet::from_toml(toml).map_err(|e| StoreError::Refused(e.to_string()))?;
+        let r = sqlx::query("INSERT INTO rules (at_ms, author, toml) VALUES (?, ?, ?)")
+            .bind(at_ms)
+            .bind(author)
+            .bind(toml)
+            .execute(&self.pool)
+            .await
+            .map_err(db("save rules"))?;
+        Ok(r.last_insert_rowid())
+    }
+
+    async fn current_rules(&self) -> Result<Option<(i64, String)>, StoreError> {
+        let row = sqlx::query("SELECT version, toml FROM rules ORDER BY version DESC LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("read rules"))?;
+        Ok(row.map(|r| (r.get(0), r.get(1))))
+    }
+
+    async fn set_consent(&self, p: &PatientId, consent: Consent) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db("begin"))?;
+        sqlx::query("INSERT OR REPLACE INTO consent VALUES (?, ?)")
+            .bind(p.as_str())
+            .bind(json(&consent))
+            .execute(&mut *tx)
+            .await
+            .map_err(db("save consent"))?;
+        if consent == Consent::OptedOut {
+            for table in [
+                "DELETE FROM windows WHERE patient = ?",
+                "DELETE FROM assessments WHERE patient = ?",
+            ] {
+                sqlx::query(table)
+                    .bind(p.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("forget patient"))?;
+            }
+        }
+        tx.commit().await.map_err(db("commit"))
+    }
+
+    async fn consents(&self) -> Result<Vec<(PatientId, Consent)>, StoreError> {
+        let rows = sqlx::query("SELECT patient, json FROM consent ORDER BY patient")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("read consent"))?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    patient("consent", r.get(0))?,
+                    parse("consent", &r.get::<String, _>(1))?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn audit(&self, e: &AuditEntry) -> Result<i64, StoreError> {
+        let r = sqlx::query(
+            "INSERT INTO audit (at_ms, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(e.at_ms)
+        .bind(&e.actor)
+        .bind(&e.action)
+        .bind(&e.target)
+        .bind(&e.detail)
+        .execute(&self.pool)
+        .await
+        .map_err(db("append audit"))?;
+        Ok(r.last_insert_rowid())
+    }
+
+    async fn audit_log(&self, from: Millis, to: Millis) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query("SELECT seq, at_ms, actor, action, target, detail FROM audit WHERE at_ms >= ? AND at_ms < ? ORDER BY seq")
+            .bind(from)
+            .bind(to)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("read audit"))?;
+        Ok(rows
+            .iter()
+            .map(|r| AuditEntry {
+                seq: r.get(0),
+                at_ms: r.get(1),
+                actor: r.get(2),
+                action: r.get(3),
+                target: r.get(4),
+                detail: r.get(5),
+            })
+            .collect())
+    }
+
+    async fn purge_before(&self, cutoff: Millis) -> Result<Purged, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db("begin"))?;
+        let n = |q: &'static str| sqlx::query(q).bind(cutoff);
+        let windows = n("DELETE FROM windows WHERE end_ms <= ?")
+            .execute(&mut *tx)
+            .await
+            .map_err(db("purge"))?
+            .rows_affected();
+        let assessments = n("DELETE FROM assessments WHERE at_ms < ?")
+            .execute(&mut *tx)
+            .await
+            .map_err(db("purge"))?
+            .rows_affected();
+        let alert_events = n("DELETE FROM alert_events WHERE alert_id IN (SELECT id FROM alerts WHERE state = 'resolved' AND updated_ms < ?)")
+            .execute(&mut *tx)
+            .await
+            .map_err(db("purge"))?
+            .rows_affected();
+        let alerts = n("DELETE FROM alerts WHERE state = 'resolved' AND updated_ms < ?")
+            .execute(&mut *tx)
+            .await
+            .map_err(db("purge"))?
+            .rows_affected();
+        tx.commit().await.map_err(db("commit"))?;
+        Ok(Purged {
+            windows,
+            assessments,
+            alerts,
+            alert_events,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_audit_log_refuses_updates_and_deletes() {
+        let s = SqliteStore::open("sqlite::memory:").await.unwrap();
+        let e = AuditEntry {
+            seq: 0,
+            at_ms: 1,
+            actor: "admin".into(),
+            action: "change rules".into(),
+            target: "ward".into(),
+            detail: String::new(),
+        };
+        s.audit(&e).await.unwrap();
+        for q in [
+            "UPDATE audit SET actor = 'someone else'",
+            "DELETE FROM audit",
+        ] {
+            let err = sqlx::query(q)
+                .execute(&s.pool)
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("append-only"), "{q}: {err}");
+        }
+        assert_eq!(s.audit_log(0, 10).await.unwrap()[0].actor, "admin");
+    }
+}
