@@ -84,6 +84,20 @@ fn bad_flags_fail_with_one_clear_line() {
     }
 }
 
+/// A synthetic dataset with `per_class` images a class and a tiny run trained on it for
+/// `epochs`: (its folder, the data root, the run directory).
+fn trained(per_class: usize, epochs: &str) -> (tempfile::TempDir, String, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    areya_ml::testdata::write_dataset(tmp.path(), per_class).unwrap();
+    let data = tmp.path().to_str().unwrap().to_string();
+    let out = tmp.path().join("r").to_str().unwrap().to_string();
+    let mut args = vec!["train", "--data", &data, "--out", &out, "--epochs", epochs];
+    args.extend(SMALL);
+    let o = run(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    (tmp, data, out)
+}
+
 fn metrics_rows(dir: &Path) -> usize {
     std::fs::read_to_string(dir.join("metrics.csv"))
         .map(|t| t.lines().count().saturating_sub(1))
@@ -194,22 +208,8 @@ fn train_then_resume_with_more_epochs_and_default_flags_file() {
 
 #[test]
 fn evaluate_and_summary_on_a_trained_run() {
-    let tmp = tempfile::tempdir().unwrap();
-    areya_ml::testdata::write_dataset(tmp.path(), 16).unwrap();
-    let data = tmp.path().to_str().unwrap();
-    let out = tmp.path().join("r");
-    let mut args = vec![
-        "train",
-        "--data",
-        data,
-        "--out",
-        out.to_str().unwrap(),
-        "--epochs",
-        "1",
-    ];
-    args.extend(SMALL);
-    assert!(run(&args).status.success());
-    let model = out.to_str().unwrap();
+    let (tmp, data, model) = trained(16, "1");
+    let (data, model) = (data.as_str(), model.as_str());
 
     let (json, csv, preds) = (
         tmp.path().join("e.json"),
@@ -311,22 +311,9 @@ fn evaluate_and_summary_on_a_trained_run() {
 
 #[test]
 fn predict_features_graph_calibrate_and_report() {
-    let tmp = tempfile::tempdir().unwrap();
-    areya_ml::testdata::write_dataset(tmp.path(), 16).unwrap();
-    let data = tmp.path().to_str().unwrap();
+    let (tmp, data, model) = trained(16, "2");
+    let (data, model) = (data.as_str(), model.as_str());
     let out = tmp.path().join("r");
-    let mut args = vec![
-        "train",
-        "--data",
-        data,
-        "--out",
-        out.to_str().unwrap(),
-        "--epochs",
-        "2",
-    ];
-    args.extend(SMALL);
-    assert!(run(&args).status.success());
-    let model = out.to_str().unwrap();
     let val_sad = tmp.path().join("val/sad");
     std::fs::write(tmp.path().join("broken.jpg"), b"nope").unwrap();
     let broken = tmp.path().join("broken.jpg");
@@ -485,22 +472,8 @@ fn predict_features_graph_calibrate_and_report() {
 
 #[test]
 fn watch_writes_one_observation_per_frame_and_rejects_bad_input() {
-    let tmp = tempfile::tempdir().unwrap();
-    areya_ml::testdata::write_dataset(tmp.path(), 4).unwrap();
-    let data = tmp.path().to_str().unwrap();
-    let out = tmp.path().join("r");
-    let mut args = vec![
-        "train",
-        "--data",
-        data,
-        "--out",
-        out.to_str().unwrap(),
-        "--epochs",
-        "1",
-    ];
-    args.extend(SMALL);
-    assert!(run(&args).status.success());
-    let model = out.to_str().unwrap();
+    let (tmp, data, model) = trained(4, "1");
+    let (data, model) = (data.as_str(), model.as_str());
     let frames = tmp.path().join("val/sad");
     let o = run(&[
         "watch",

@@ -6,25 +6,18 @@ use areya_ml::evaluate::{evaluate_at, fit_temperature, load_split, logits, nll};
 use areya_ml::rundir::write_config;
 use areya_ml::Classifier;
 use clap::Args;
-use std::path::PathBuf;
 use tch::Tensor;
 
 #[derive(Debug, Args)]
 pub struct CalibrateArgs {
-    /// Run directory (default: the shipped model).
-    #[arg(long)]
-    pub model: Option<PathBuf>,
-    /// Data root holding <split>/<class>/images.
-    #[arg(long)]
-    pub data: PathBuf,
-    #[arg(long, default_value = "val")]
-    pub split: String,
+    #[command(flatten)]
+    pub on: super::ModelOnSplit,
 }
 
 pub fn run(a: CalibrateArgs) -> anyhow::Result<()> {
-    let model = default_model(a.model)?;
+    let model = default_model(a.on.model)?;
     let mut clf = Classifier::load(&model)?;
-    let (set, _) = load_split(&clf, &a.data, &a.split, false)?;
+    let (set, _) = load_split(&clf, &a.on.data, &a.on.split, false)?;
     let z = logits(&clf, &set, 256);
     let y = Tensor::from_slice(&set.labels.iter().map(|&l| l as i64).collect::<Vec<_>>());
     let t = fit_temperature(&z, &y);
@@ -33,7 +26,7 @@ pub fn run(a: CalibrateArgs) -> anyhow::Result<()> {
     println!(
         "Temperature fitted on {} images of {}: T = {t:.4}",
         set.len(),
-        a.data.join(&a.split).display()
+        a.on.data.join(&a.on.split).display()
     );
     println!(
         "  NLL {:.4} → {:.4}   ECE {:.4} → {:.4}   (accuracy unchanged: {:.4})",

@@ -13,14 +13,8 @@ use std::path::PathBuf;
 
 #[derive(Debug, Args)]
 pub struct EvaluateArgs {
-    /// Run directory (default: the shipped model).
-    #[arg(long)]
-    pub model: Option<PathBuf>,
-    /// Data root holding <split>/<class>/images.
-    #[arg(long)]
-    pub data: PathBuf,
-    #[arg(long, default_value = "val")]
-    pub split: String,
+    #[command(flatten)]
+    pub on: super::ModelOnSplit,
     /// Average in the horizontally flipped image's prediction.
     #[arg(long)]
     pub tta: bool,
@@ -45,9 +39,9 @@ pub struct EvaluateArgs {
 }
 
 pub fn run(a: EvaluateArgs) -> anyhow::Result<()> {
-    let model = default_model(a.model)?;
+    let model = default_model(a.on.model)?;
     let clf = Classifier::load(&model)?;
-    let (set, skipped) = load_split(&clf, &a.data, &a.split, a.strict)?;
+    let (set, skipped) = load_split(&clf, &a.on.data, &a.on.split, a.strict)?;
     if !skipped.is_empty() {
         eprintln!(
             "Skipped {} unreadable image(s), e.g. {}: {}",
@@ -60,7 +54,7 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<()> {
     println!(
         "Evaluated {} on {}: {} images, {} classes{}",
         model.display(),
-        a.data.join(&a.split).display(),
+        a.on.data.join(&a.on.split).display(),
         ev.report.n,
         ev.report.classes.len(),
         if a.tta { ", with flip TTA" } else { "" }
@@ -81,7 +75,7 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<()> {
     if let Some(p) = &a.json {
         let mut v = serde_json::to_value(&ev).context("serialising the evaluation")?;
         v["model"] = model.display().to_string().into();
-        v["data"] = a.data.join(&a.split).display().to_string().into();
+        v["data"] = a.on.data.join(&a.on.split).display().to_string().into();
         v["ece"] = ev.calibration.ece.into();
         write_file(p, serde_json::to_string_pretty(&v)?.as_bytes())?;
     }

@@ -38,6 +38,19 @@ pub fn default_model(arg: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     anyhow::bail!("--model: no model given and the shipped model ({SHIPPED_MODEL}) was not found")
 }
 
+/// The model and the labelled split a command works on (`--model`, `--data`, `--split`).
+#[derive(Debug, clap::Args)]
+pub struct ModelOnSplit {
+    /// Run directory (default: the shipped model).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Data root holding <split>/<class>/images.
+    #[arg(long)]
+    pub data: PathBuf,
+    #[arg(long, default_value = "val")]
+    pub split: String,
+}
+
 /// Writes a user-requested output file, naming it on failure.
 pub fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))

@@ -14,14 +14,8 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// Run directory (default: the shipped model).
-    #[arg(long)]
-    pub model: Option<PathBuf>,
-    /// Data root holding <split>/<class>/images.
-    #[arg(long)]
-    pub data: PathBuf,
-    #[arg(long, default_value = "val")]
-    pub split: String,
+    #[command(flatten)]
+    pub on: super::ModelOnSplit,
     /// Average in the horizontally flipped image's prediction.
     #[arg(long)]
     pub tta: bool,
@@ -46,9 +40,9 @@ fn img(path: &Path, alt: &str) -> anyhow::Result<String> {
 }
 
 pub fn run(a: ReportArgs) -> anyhow::Result<()> {
-    let model = default_model(a.model)?;
+    let model = default_model(a.on.model)?;
     let clf = Classifier::load(&model)?;
-    let (set, skipped) = load_split(&clf, &a.data, &a.split, false)?;
+    let (set, skipped) = load_split(&clf, &a.on.data, &a.on.split, false)?;
     let ev = evaluate_set(&clf, &set, a.tta, 256)?;
     let tmp = tempfile::tempdir().context("cannot create a temporary folder")?;
     let dir = tmp.path();
@@ -141,7 +135,7 @@ pub fn run(a: ReportArgs) -> anyhow::Result<()> {
          <span class=\"kpi\">loss <b>{loss:.4}</b></span><span class=\"kpi\">ECE <b>{ece:.4}</b> (T = {t:.3})</span></p>",
         m = esc(&model.display().to_string()),
         arch = clf.config.architecture.name(),
-        d = esc(&a.data.join(&a.split).display().to_string()),
+        d = esc(&a.on.data.join(&a.on.split).display().to_string()),
         n = r.n,
         tta = if a.tta { ", with flip TTA" } else { "" },
         skipped = if skipped.is_empty() { String::new() } else { format!(" ({} unreadable skipped)", skipped.len()) },
