@@ -341,6 +341,27 @@ fn predict_features_graph_calibrate_and_report() {
         "predict",
         "--model",
         model,
+        val_sad.to_str().unwrap(),
+        "--plot",
+        tmp.path().join("svg").to_str().unwrap(),
+        "--format",
+        "svg",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let svg = std::fs::read_dir(tmp.path().join("svg"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert!(
+        svg.extension().unwrap() == "svg"
+            && std::fs::read_to_string(&svg).unwrap().starts_with("<svg")
+    );
+    let o = run(&[
+        "predict",
+        "--model",
+        model,
         "--json",
         val_sad.to_str().unwrap(),
     ]);

@@ -21,6 +21,9 @@ pub struct FeaturesArgs {
     /// Folder for the PNGs (created).
     #[arg(long)]
     pub out: PathBuf,
+    /// Figure format.
+    #[arg(long, value_enum, default_value = "png")]
+    pub format: super::Format,
     /// At most this many channels per layer.
     #[arg(long, default_value_t = 64)]
     pub max_channels: usize,
@@ -61,7 +64,7 @@ pub fn run(a: FeaturesArgs) -> anyhow::Result<()> {
         let flat = Vec::<f32>::try_from(t.get(0).narrow(0, 0, shown as i64).flatten(0, -1))?;
         let maps: Vec<Vec<f32>> = flat.chunks(h * w).map(|m| m.to_vec()).collect();
         let title = format!("{name}: {shown} of {c} channels, {h}×{w}");
-        let path = a.out.join(format!("{i:02}_{name}.png"));
+        let path = a.out.join(format!("{i:02}_{name}.{}", a.format.ext()));
         plots::save(
             &FeatureMaps {
                 maps,

@@ -38,6 +38,22 @@ pub fn default_model(arg: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     anyhow::bail!("--model: no model given and the shipped model ({SHIPPED_MODEL}) was not found")
 }
 
+/// The file format of a figure.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Format {
+    Png,
+    Svg,
+}
+
+impl Format {
+    pub fn ext(self) -> &'static str {
+        match self {
+            Format::Png => "png",
+            Format::Svg => "svg",
+        }
+    }
+}
+
 /// The model and the labelled split a command works on (`--model`, `--data`, `--split`).
 #[derive(Debug, clap::Args)]
 pub struct ModelOnSplit {

@@ -29,6 +29,9 @@ pub struct PredictArgs {
     /// Average in the horizontally flipped image's prediction.
     #[arg(long)]
     pub tta: bool,
+    /// Figure format for --plot.
+    #[arg(long, value_enum, default_value = "png")]
+    pub format: super::Format,
 }
 
 fn expand(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
@@ -94,13 +97,11 @@ pub fn run(a: PredictArgs) -> anyhow::Result<()> {
                 names[best],
                 probs[best] * 100.0
             );
-            let out = dir.join(format!(
-                "{}.png",
-                Path::new(&file_name(f))
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_default()
-            ));
+            let stem = Path::new(&file_name(f))
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let out = dir.join(format!("{stem}.{}", a.format.ext()));
             plots::save(
                 &PredictionBars {
                     pixels: &px,
