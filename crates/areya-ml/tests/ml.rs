@@ -11,6 +11,15 @@ use std::path::{Path, PathBuf};
 
 const Q: TrainOptions = TrainOptions { quiet: true };
 
+/// libtorch's random generator is global to the process: weight initialisation and random
+/// tensors in one test would shift the streams of a training in another test running at the
+/// same time, so the tests that compare runs bit-for-bit would fail by chance. Every test here
+/// that touches libtorch takes this lock first.
+fn torch_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 use areya_ml::testdata::image as synthetic;
 
 fn make_dataset(root: &Path, n: usize) {
@@ -48,6 +57,7 @@ fn metrics_without_time(dir: &Path) -> Vec<String> {
 
 #[test]
 fn discovery_maps_classes_ignores_others_and_counts() {
+    let _torch = torch_lock();
     let tmp = tempfile::tempdir().unwrap();
     make_dataset(tmp.path(), 8);
     std::fs::write(tmp.path().join("train/sad/notes.txt"), "not an image").unwrap();
@@ -78,6 +88,7 @@ fn discovery_maps_classes_ignores_others_and_counts() {
 
 #[test]
 fn bad_data_gets_one_clear_line() {
+    let _torch = torch_lock();
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     make_dataset(root, 8);
@@ -123,6 +134,7 @@ fn bad_data_gets_one_clear_line() {
 
 #[test]
 fn corrupt_files_are_skipped_or_fail_with_strict_and_odd_images_are_converted() {
+    let _torch = torch_lock();
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     make_dataset(root, 8);
@@ -156,6 +168,7 @@ fn corrupt_files_are_skipped_or_fail_with_strict_and_odd_images_are_converted() 
 
 #[test]
 fn training_writes_a_loadable_run_dir_and_learns() {
+    let _torch = torch_lock();
     let tmp = tempfile::tempdir().unwrap();
     make_dataset(tmp.path(), 40);
     let out = tmp.path().join("run");
@@ -222,6 +235,7 @@ fn training_writes_a_loadable_run_dir_and_learns() {
 
 #[test]
 fn same_seed_same_metrics_other_seed_other_metrics() {
+    let _torch = torch_lock();
     let tmp = tempfile::tempdir().unwrap();
     make_dataset(tmp.path(), 24);
     let run = |seed: u64, name: &str| -> PathBuf {
@@ -241,6 +255,7 @@ fn same_seed_same_metrics_other_seed_other_metrics() {
 
 #[test]
 fn resume_continues_exactly_where_it_stopped() {
+    let _torch = torch_lock();
     let tmp = tempfile::tempdir().unwrap();
     make_dataset(tmp.path(), 24);
     let mut cfg = small_config(tmp.path());
@@ -270,6 +285,7 @@ fn resume_continues_exactly_where_it_stopped() {
 
 #[test]
 fn broken_run_dirs_are_reported_not_panicked_on() {
+    let _torch = torch_lock();
     let tmp = tempfile::tempdir().unwrap();
     make_dataset(tmp.path(), 8);
     let out = tmp.path().join("run");
@@ -330,6 +346,7 @@ fn broken_run_dirs_are_reported_not_panicked_on() {
 
 #[test]
 fn changed_data_refuses_resume() {
+    let _torch = torch_lock();
     let tmp = tempfile::tempdir().unwrap();
     make_dataset(tmp.path(), 8);
     let out = tmp.path().join("run");
@@ -346,6 +363,7 @@ fn changed_data_refuses_resume() {
 /// The real data's layout, when `AREYA_FER2013` points at it.
 #[test]
 fn fer2013_layout_and_a_short_real_run() {
+    let _torch = torch_lock();
     let Some(root) = std::env::var_os("AREYA_FER2013").map(PathBuf::from) else {
         eprintln!("AREYA_FER2013 not set: skipping the real-data test");
         return;
@@ -371,6 +389,7 @@ fn fer2013_layout_and_a_short_real_run() {
 
 #[test]
 fn evaluation_pairs_each_prediction_with_its_own_label_in_any_order() {
+    let _torch = torch_lock();
     let tmp = tempfile::tempdir().unwrap();
     make_dataset(tmp.path(), 24);
     let out = tmp.path().join("run");
@@ -447,6 +466,7 @@ fn write_vgg_weights(path: &Path) {
 
 #[test]
 fn vgg16_from_a_weights_file_with_a_frozen_base_trains_only_the_head() {
+    let _torch = torch_lock();
     let tmp = tempfile::tempdir().unwrap();
     make_dataset(tmp.path(), 8);
     let weights = tmp.path().join("vgg16.safetensors");
@@ -480,6 +500,7 @@ fn vgg16_from_a_weights_file_with_a_frozen_base_trains_only_the_head() {
 
 #[test]
 fn vgg16_init_reads_a_pytorch_state_dict() {
+    let _torch = torch_lock();
     // A real `torch.save(state_dict)` file needs Python's torch: the project's venv has it.
     let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
     if !python.exists() {
