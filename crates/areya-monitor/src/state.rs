@@ -184,51 +184,43 @@ impl PatientState {
             (Some(a), Some(b)) => Some(a - b),
             _ => None,
         };
-        if coverage < self.cfg.min_coverage || negative.is_none() {
-            return Assessment {
-                at_ms: now,
-                status: Status::Unknown,
-                score: 0,
-                negative,
-                trend,
-                coverage,
-                baseline,
-                baseline_learned: learned,
-                dominant,
-                reason: format!(
+        // (status, score, reason): "unknown" when the face was seen too little to judge.
+        let (status, score, reason) = match negative.filter(|_| coverage >= self.cfg.min_coverage) {
+            None => (
+                Status::Unknown,
+                0,
+                format!(
                     "face visible {:.0}% of the last {minutes} min: not enough to judge",
                     coverage * 100.0
                 ),
-            };
-        }
-        let neg = negative.unwrap_or(0.0);
-        let excess = ((neg - baseline) / (1.0 - baseline).max(1e-6)).clamp(0.0, 1.0);
-        let score = (excess * 100.0).round() as u8;
-        let mostly = if all.sums[3] >= all.sums[0] {
-            "sad"
-        } else {
-            "angry"
-        };
-        let usual = if learned {
-            format!(" (usual {:.0}%)", baseline * 100.0)
-        } else {
-            String::new()
-        };
-        let mood = if neg >= 0.5 {
-            format!("mostly {mostly}")
-        } else {
-            format!(
-                "mostly {}",
-                dominant.map(|d| d.as_str()).unwrap_or("relaxed")
-            )
+            ),
+            Some(neg) => {
+                let excess = ((neg - baseline) / (1.0 - baseline).max(1e-6)).clamp(0.0, 1.0);
+                let mostly = if all.sums[3] >= all.sums[0] {
+                    "sad"
+                } else {
+                    "angry"
+                };
+                let usual = if learned {
+                    format!(" (usual {:.0}%)", baseline * 100.0)
+                } else {
+                    String::new()
+                };
+                let mood = if neg >= 0.5 {
+                    mostly
+                } else {
+                    dominant.map(|d| d.as_str()).unwrap_or("relaxed")
+                };
+                (
+                    if excess > 0.0 { Status::Elevated } else { Status::Settled },
+                    (excess * 100.0).round() as u8,
+                    format!("negative {:.0}% of the last {minutes} min{usual}, face visible {:.0}%, mostly {mood}", neg * 100.0, coverage * 100.0),
+                )
+            }
         };
         Assessment {
             at_ms: now,
-            status: if excess > 0.0 {
-                Status::Elevated
-            } else {
-                Status::Settled
-            },
+            status,
             score,
             negative,
             trend,
@@ -236,11 +228,7 @@ impl PatientState {
             baseline,
             baseline_learned: learned,
             dominant,
-            reason: format!(
-                "negative {:.0}% of the last {minutes} min{usual}, face visible {:.0}%, {mood}",
-                neg * 100.0,
-                coverage * 100.0
-            ),
+            reason,
         }
     }
 }
