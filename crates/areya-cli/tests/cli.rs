@@ -70,8 +70,10 @@ fn bad_flags_fail_with_one_clear_line() {
         ),
         (&["train", "--resume", "/no/such/run"], "/no/such/run"),
     ];
+    let cwd = tempfile::tempdir().unwrap();
     for (args, want) in cases {
-        let o = run(args);
+        // Run where the default run directory (runs/<time>) would be created.
+        let o = areya().args(args).current_dir(cwd.path()).output().unwrap();
         let err = stderr(&o);
         assert!(!o.status.success(), "{args:?} should fail");
         assert!(err.contains(want), "{args:?}: {err}");
@@ -82,6 +84,12 @@ fn bad_flags_fail_with_one_clear_line() {
         );
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
+    // A run that never started leaves no empty run directory behind.
+    assert!(
+        !cwd.path().join("runs").exists(),
+        "failed runs left {:?}",
+        std::fs::read_dir(cwd.path().join("runs")).map(|d| d.count())
+    );
 }
 
 /// A synthetic dataset with `per_class` images a class and a tiny run trained on it for

@@ -264,6 +264,24 @@ pub fn train(cfg: TrainConfig, out: &Path, opts: TrainOptions) -> Result<TrainOu
             "already holds a run (use --resume to continue it, or another --out)",
         ));
     }
+    // The outermost folder this run creates (e.g. `runs/` for `runs/<time>`), if any.
+    let created = out
+        .ancestors()
+        .take_while(|p| !p.as_os_str().is_empty() && !p.exists())
+        .last()
+        .map(Path::to_path_buf);
+    let result = start(cfg, out, opts);
+    // Bad data or settings found before the run began leave nothing behind; once config.json
+    // exists the directory holds a run that `--resume` can continue, so it stays.
+    if let (Err(_), Some(dir)) = (&result, &created) {
+        if !out.join(CONFIG_FILE).exists() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+    result
+}
+
+fn start(cfg: TrainConfig, out: &Path, opts: TrainOptions) -> Result<TrainOutcome> {
     std::fs::create_dir_all(out).map_err(|e| MlError::io(out, e))?;
     set_threads(cfg.threads);
     let mut log = Log::open(&out.join(LOG_FILE))?;
