@@ -254,31 +254,13 @@ impl AlertBook {
                 }
                 AlertState::Snoozed => {
                     if a.snoozed_until_ms.is_some_and(|u| now >= u) {
-                        restart(a, now);
-                        events.push(AlertEvent::Realarmed {
-                            id: a.id,
-                            at_ms: now,
-                        });
-                        events.push(AlertEvent::Notified {
-                            id: a.id,
-                            to: Recipient::AssignedNurse,
-                            at_ms: now,
-                        });
+                        events.extend(realarm(a, now));
                     }
                 }
                 AlertState::Acknowledged => {
                     let every = self.realarm_s.get(&a.id).copied().unwrap_or(3600) as i64 * SECOND;
                     if a.ack.as_ref().is_some_and(|k| now - k.at_ms >= every) {
-                        restart(a, now);
-                        events.push(AlertEvent::Realarmed {
-                            id: a.id,
-                            at_ms: now,
-                        });
-                        events.push(AlertEvent::Notified {
-                            id: a.id,
-                            to: Recipient::AssignedNurse,
-                            at_ms: now,
-                        });
+                        events.extend(realarm(a, now));
                     }
                 }
                 AlertState::Resolved => {}
@@ -351,12 +333,23 @@ impl AlertBook {
 }
 
 /// A new notification round: back to the assigned nurse, escalation clock restarted.
-fn restart(a: &mut Alert, now: Millis) {
+fn realarm(a: &mut Alert, now: Millis) -> [AlertEvent; 2] {
     a.state = AlertState::Raised;
     a.round_ms = now;
     a.notified = Recipient::AssignedNurse;
     a.snoozed_until_ms = None;
     a.updated_ms = now;
+    [
+        AlertEvent::Realarmed {
+            id: a.id,
+            at_ms: now,
+        },
+        AlertEvent::Notified {
+            id: a.id,
+            to: Recipient::AssignedNurse,
+            at_ms: now,
+        },
+    ]
 }
 
 #[cfg(test)]
