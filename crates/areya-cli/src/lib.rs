@@ -32,6 +32,10 @@ pub enum Command {
     Report(commands::report::ReportArgs),
     /// Watch a camera, stream, video or images: one emotion observation per sampled frame.
     Watch(commands::watch::WatchArgs),
+    /// Run the server: HTTP API, live events and the clinician dashboard.
+    Serve(commands::serve::ServeArgs),
+    /// Run a demo ward of 12 beds on SQLite with scripted readings, and its dashboard.
+    Demo(commands::demo::DemoArgs),
 }
 
 /// Runs the parsed command.
@@ -46,5 +50,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Graph(args) => commands::graph::run(args),
         Command::Report(args) => commands::report::run(args),
         Command::Watch(args) => commands::watch::run(args),
+        Command::Serve(args) => commands::serve::run(args),
+        Command::Demo(args) => commands::demo::run(args),
     }
 }

@@ -151,6 +151,23 @@ impl AlertBook {
         }
     }
 
+    /// Continues after a restart: takes over the stored alerts that are still open, re-alarming
+    /// acknowledged ones every `realarm_s`, and numbers new alerts after `max_id`.
+    pub fn restore(
+        &mut self,
+        stored: impl IntoIterator<Item = Alert>,
+        max_id: u64,
+        realarm_s: u64,
+    ) {
+        self.next_id = self.next_id.max(max_id + 1);
+        for a in stored {
+            if a.state != AlertState::Resolved {
+                self.realarm_s.insert(a.id, realarm_s);
+                self.open.insert((a.patient.clone(), a.kind), a);
+            }
+        }
+    }
+
     pub fn open_alerts(&self) -> impl Iterator<Item = &Alert> {
         self.open.values()
     }

@@ -121,6 +121,51 @@ impl Engine {
         self.rules = rules;
     }
 
+    /// Continues after a restart. `windows` (oldest first) are folded into each patient's state
+    /// and condition tracker without raising anything; `alerts` are the stored alerts, of which
+    /// the open ones are taken over. Observations of still-open windows are then re-ingested by
+    /// the caller.
+    pub fn restore(
+        &mut self,
+        windows: &[WindowAggregate],
+        alerts: Vec<crate::alerts::Alert>,
+        max_alert_id: u64,
+    ) -> Result<(), RuleError> {
+        for w in windows {
+            let consent = self.consent(&w.patient);
+            if consent == Consent::OptedOut {
+                continue;
+            }
+            let rule = self.rules.rule_for(w.patient.as_str())?;
+            let cfg = self.cfg;
+            let p = self
+                .patients
+                .entry(w.patient.clone())
+                .or_insert_with(|| Patient {
+                    consent,
+                    windower: Windower::new(cfg.window_ms),
+                    state: PatientState::new(cfg.state),
+                    tracker: ConditionTracker::default(),
+                    last_face_ms: None,
+                    first_seen_ms: w.start_ms,
+                });
+            if w.faces > 0 {
+                p.last_face_ms = Some(w.end_ms);
+            }
+            p.state.add(w.clone());
+            let (baseline, learned) = p.state.baseline();
+            p.tracker.on_window(&rule, learned.then_some(baseline), w);
+        }
+        let realarm = self.rules.ward.realarm_s;
+        self.alerts.restore(alerts, max_alert_id, realarm);
+        Ok(())
+    }
+
+    /// The patients being monitored now.
+    pub fn patients(&self) -> impl Iterator<Item = &PatientId> {
+        self.patients.keys()
+    }
+
     /// The current assessment of a patient, if monitored.
     pub fn assess(&self, patient: &PatientId, now: Millis) -> Option<Assessment> {
         self.patients.get(patient).map(|p| p.state.assess(now))

@@ -10,6 +10,7 @@
 //! alert's lifecycle and escalation.
 
 pub mod alerts;
+pub mod directory;
 pub mod engine;
 pub mod fhir;
 pub mod replay;

@@ -155,6 +155,11 @@ mod sqlite_store {
     }
 
     #[tokio::test]
+    async fn ingest_directory_and_sessions() {
+        conformance::ingest_directory_and_sessions(&fresh().await).await;
+    }
+
+    #[tokio::test]
     async fn a_file_database_survives_reopening_and_bad_urls_are_named() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("areya.db").display());

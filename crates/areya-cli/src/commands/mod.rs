@@ -1,11 +1,13 @@
 //! One file per `areya` subcommand, and the helpers they share.
 
 pub mod calibrate;
+pub mod demo;
 pub mod evaluate;
 pub mod features;
 pub mod graph;
 pub mod predict;
 pub mod report;
+pub mod serve;
 pub mod summary;
 pub mod train;
 pub mod watch;

@@ -236,3 +236,88 @@ pub async fn audit_and_retention<S: Store>(s: &S) {
         "the audit log is kept"
     );
 }
+
+fn observation(source: &str, patient: &str, second: i64) -> areya_core::Observation {
+    areya_core::Observation {
+        source: areya_core::SourceId::parse(source).expect("valid id"),
+        patient: pid(patient),
+        at_ms: second * 1000,
+        frame: second as u64,
+        face: None,
+        probs: None,
+        quality: None,
+    }
+}
+
+/// Observations are stored once per (source, time, frame); directories are versioned with a
+/// conflict check; sessions expire and can be ended; opting out forgets observations too.
+pub async fn ingest_directory_and_sessions<S: Store>(s: &S) {
+    let first: Vec<_> = (0..4).map(|t| observation("cam1", "a", t)).collect();
+    assert_eq!(
+        s.insert_observations(&first).await.expect("insert"),
+        [true; 4]
+    );
+    let mut retry = first[2..].to_vec();
+    retry.push(observation("cam1", "a", 4));
+    retry.push(observation("cam2", "g", 4));
+    assert_eq!(
+        s.insert_observations(&retry).await.expect("insert"),
+        [false, false, true, true],
+        "a retried delivery stores nothing twice"
+    );
+    let since = s.observations_since(3000).await.expect("read");
+    assert_eq!(since.len(), 3);
+    assert_eq!(since[0], first[3]);
+    s.set_consent(&pid("g"), crate::engine::Consent::OptedOut)
+        .await
+        .expect("consent");
+    assert_eq!(s.observations_since(0).await.expect("read").len(), 5);
+
+    assert_eq!(s.directory().await.expect("read"), None);
+    let doc = r#"{"wards":[{"id":"w1","name":"Ward 1","beds":[]}]}"#;
+    assert_eq!(
+        s.save_directory(None, 1, "admin", doc).await.expect("save"),
+        1
+    );
+    let err = s.save_directory(None, 2, "admin", doc).await.unwrap_err();
+    assert!(matches!(err, super::StoreError::Conflict(_)), "{err}");
+    assert_eq!(
+        s.save_directory(Some(1), 3, "admin", doc)
+            .await
+            .expect("save"),
+        2
+    );
+    let err = s
+        .save_directory(
+            Some(2),
+            4,
+            "admin",
+            r#"{"staff":[{"id":"x","name":"X","role":"nurse","wards":["nope"]}]}"#,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("ward 'nope' does not exist"),
+        "{err}"
+    );
+    assert_eq!(
+        s.directory().await.expect("read"),
+        Some((2, doc.to_string()))
+    );
+
+    s.create_session("h1", "ana", 10_000)
+        .await
+        .expect("session");
+    assert_eq!(
+        s.session("h1", 9_999).await.expect("read").as_deref(),
+        Some("ana")
+    );
+    assert_eq!(
+        s.session("h1", 10_000).await.expect("read"),
+        None,
+        "expired"
+    );
+    assert_eq!(s.session("h2", 0).await.expect("read"), None);
+    s.delete_session("h1").await.expect("delete");
+    assert_eq!(s.session("h1", 0).await.expect("read"), None, "logged out");
+}

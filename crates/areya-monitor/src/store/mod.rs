@@ -9,12 +9,13 @@ mod sqlite;
 
 pub use sqlite::SqliteStore;
 
-use crate::alerts::{Alert, AlertEvent};
+use crate::alerts::{Alert, AlertBook, AlertEvent};
 use crate::engine::Consent;
+use crate::engine::Output;
 use crate::state::Assessment;
 use crate::window::WindowAggregate;
 use crate::Millis;
-use areya_core::PatientId;
+use areya_core::{Observation, PatientId};
 use serde::{Deserialize, Serialize};
 use std::future::Future;
 
@@ -33,6 +34,9 @@ pub enum StoreError {
     Corrupt { what: &'static str, msg: String },
     #[error("{0}")]
     Refused(String),
+    /// Someone else changed the record first (optimistic concurrency).
+    #[error("conflict: {0}")]
+    Conflict(String),
 }
 
 pub(crate) fn db(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
@@ -47,6 +51,50 @@ pub struct Batch {
     /// Current snapshots of alerts that changed.
     pub alerts: Vec<Alert>,
     pub events: Vec<AlertEvent>,
+}
+
+impl Batch {
+    /// What to save for the engine's `outputs`: the windows, assessments and alert events, and
+    /// the current snapshot of every alert an event touched that is still open in `book`
+    /// (resolved alerts are marked resolved by the store from their event).
+    pub fn from_outputs(outputs: &[Output], book: &AlertBook) -> Batch {
+        let mut b = Batch::default();
+        let mut touched = std::collections::BTreeSet::new();
+        for o in outputs {
+            match o {
+                Output::Window { window } => b.windows.push(window.clone()),
+                Output::Assessment {
+                    patient,
+                    assessment,
+                } => b.assessments.push((patient.clone(), assessment.clone())),
+                Output::Alert { event } => {
+                    touched.insert(event_parts(event).0);
+                    b.events.push(event.clone());
+                }
+            }
+        }
+        b.alerts = book
+            .open_alerts()
+            .filter(|a| touched.contains(&a.id))
+            .cloned()
+            .collect();
+        // Raised and resolved within one step: its row still has to exist.
+        for e in &b.events {
+            if let AlertEvent::Raised { alert } = e {
+                if !b.alerts.iter().any(|a| a.id == alert.id) {
+                    b.alerts.push(alert.clone());
+                }
+            }
+        }
+        b
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.windows.is_empty()
+            && self.assessments.is_empty()
+            && self.alerts.is_empty()
+            && self.events.is_empty()
+    }
 }
 
 /// One audit-log entry: who did what to what.
@@ -68,6 +116,23 @@ pub struct Purged {
     pub assessments: u64,
     pub alerts: u64,
     pub alert_events: u64,
+    pub observations: u64,
+}
+
+/// Parses and validates a directory document before it is stored.
+pub(crate) fn check_directory(doc: &str) -> Result<(), StoreError> {
+    let d: crate::directory::Directory =
+        serde_json::from_str(doc).map_err(|e| StoreError::Refused(format!("directory: {e}")))?;
+    d.validate().map_err(|e| StoreError::Refused(e.to_string()))
+}
+
+pub(crate) fn directory_conflict(expected: Option<i64>, current: Option<i64>) -> StoreError {
+    let v = |v: Option<i64>| v.map_or("none".to_string(), |v| v.to_string());
+    StoreError::Conflict(format!(
+        "the directory is at version {}, not {}: reload and apply the change again",
+        v(current),
+        v(expected)
+    ))
 }
 
 /// The alert event's alert id, time and kind name.
@@ -140,6 +205,45 @@ pub trait Store: Send + Sync {
         from: Millis,
         to: Millis,
     ) -> impl Future<Output = Result<Vec<AuditEntry>, StoreError>> + Send;
+    /// Stores the observations not seen before, keyed by (source, time, frame), and says for
+    /// each whether it was new: a retried delivery is harmless.
+    fn insert_observations(
+        &self,
+        obs: &[Observation],
+    ) -> impl Future<Output = Result<Vec<bool>, StoreError>> + Send;
+    /// Observations with `at_ms >= from`, oldest first (to rebuild open windows after a restart).
+    fn observations_since(
+        &self,
+        from: Millis,
+    ) -> impl Future<Output = Result<Vec<Observation>, StoreError>> + Send;
+    /// The newest ward directory (version, JSON document).
+    fn directory(&self) -> impl Future<Output = Result<Option<(i64, String)>, StoreError>> + Send;
+    /// Stores a new directory version if `expected` is still the newest (`None`: there is none
+    /// yet), else [`StoreError::Conflict`]. The document is validated first.
+    fn save_directory(
+        &self,
+        expected: Option<i64>,
+        at_ms: Millis,
+        author: &str,
+        json: &str,
+    ) -> impl Future<Output = Result<i64, StoreError>> + Send;
+    /// Records a login session by the hash of its token.
+    fn create_session(
+        &self,
+        token_hash: &str,
+        staff: &str,
+        expires_ms: Millis,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The staff id of a session that has not expired at `now`.
+    fn session(
+        &self,
+        token_hash: &str,
+        now: Millis,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+    fn delete_session(
+        &self,
+        token_hash: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Deletes records older than `cutoff` (resolved alerts only; the audit log is kept).
     fn purge_before(
         &self,

@@ -7,7 +7,7 @@ use crate::engine::Consent;
 use crate::state::Assessment;
 use crate::window::WindowAggregate;
 use crate::Millis;
-use areya_core::PatientId;
+use areya_core::{Observation, PatientId};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 use std::str::FromStr;
@@ -255,6 +255,7 @@ impl Store for SqliteStore {
             for table in [
                 "DELETE FROM windows WHERE patient = ?",
                 "DELETE FROM assessments WHERE patient = ?",
+                "DELETE FROM observations WHERE patient = ?",
             ] {
                 sqlx::query(table)
                     .bind(p.as_str())
@@ -316,6 +317,118 @@ impl Store for SqliteStore {
             .collect())
     }
 
+    async fn insert_observations(&self, obs: &[Observation]) -> Result<Vec<bool>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db("begin"))?;
+        let mut new = Vec::with_capacity(obs.len());
+        for o in obs {
+            let r = sqlx::query(
+                "INSERT INTO observations VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            )
+            .bind(o.source.as_str())
+            .bind(o.at_ms)
+            .bind(o.frame as i64)
+            .bind(o.patient.as_str())
+            .bind(json(o))
+            .execute(&mut *tx)
+            .await
+            .map_err(db("save observation"))?;
+            new.push(r.rows_affected() == 1);
+        }
+        tx.commit().await.map_err(db("commit"))?;
+        Ok(new)
+    }
+
+    async fn observations_since(&self, from: Millis) -> Result<Vec<Observation>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT json FROM observations WHERE at_ms >= ? ORDER BY at_ms, source, frame",
+        )
+        .bind(from)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("read observations"))?;
+        rows.iter()
+            .map(|r| parse("observation", &r.get::<String, _>(0)))
+            .collect()
+    }
+
+    async fn directory(&self) -> Result<Option<(i64, String)>, StoreError> {
+        let row = sqlx::query("SELECT version, json FROM directory ORDER BY version DESC LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("read directory"))?;
+        Ok(row.map(|r| (r.get(0), r.get(1))))
+    }
+
+    async fn save_directory(
+        &self,
+        expected: Option<i64>,
+        at_ms: Millis,
+        author: &str,
+        doc: &str,
+    ) -> Result<i64, StoreError> {
+        super::check_directory(doc)?;
+        let mut tx = self.pool.begin().await.map_err(db("begin"))?;
+        // Taking the write lock first makes the version check and the insert one step.
+        sqlx::query("UPDATE directory SET version = version WHERE 0")
+            .execute(&mut *tx)
+            .await
+            .map_err(db("lock directory"))?;
+        let current: Option<i64> = sqlx::query("SELECT MAX(version) FROM directory")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db("read directory"))?
+            .get(0);
+        if current != expected {
+            return Err(super::directory_conflict(expected, current));
+        }
+        let version = current.unwrap_or(0) + 1;
+        sqlx::query("INSERT INTO directory VALUES (?, ?, ?, ?)")
+            .bind(version)
+            .bind(at_ms)
+            .bind(author)
+            .bind(doc)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("save directory"))?;
+        tx.commit().await.map_err(db("commit"))?;
+        Ok(version)
+    }
+
+    async fn create_session(
+        &self,
+        hash: &str,
+        staff: &str,
+        expires_ms: Millis,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO sessions VALUES (?, ?, ?)")
+            .bind(hash)
+            .bind(staff)
+            .bind(expires_ms)
+            .execute(&self.pool)
+            .await
+            .map_err(db("save session"))?;
+        Ok(())
+    }
+
+    async fn session(&self, hash: &str, now: Millis) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT staff FROM sessions WHERE token_hash = ? AND expires_ms > ?")
+            .bind(hash)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("read session"))?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    async fn delete_session(&self, hash: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
+            .bind(hash)
+            .execute(&self.pool)
+            .await
+            .map_err(db("delete session"))?;
+        Ok(())
+    }
+
     async fn purge_before(&self, cutoff: Millis) -> Result<Purged, StoreError> {
         let mut tx = self.pool.begin().await.map_err(db("begin"))?;
         let n = |q: &'static str| sqlx::query(q).bind(cutoff);
@@ -339,12 +452,18 @@ impl Store for SqliteStore {
             .await
             .map_err(db("purge"))?
             .rows_affected();
+        let observations = n("DELETE FROM observations WHERE at_ms < ?")
+            .execute(&mut *tx)
+            .await
+            .map_err(db("purge"))?
+            .rows_affected();
         tx.commit().await.map_err(db("commit"))?;
         Ok(Purged {
             windows,
             assessments,
             alerts,
             alert_events,
+            observations,
         })
     }
 }

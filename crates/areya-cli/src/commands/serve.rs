@@ -1,0 +1,180 @@
+//! `areya serve`: the server on SQLite (default) with the clinician dashboard. Settings come
+//! from flags, then the environment (`AREYA_BIND`, `AREYA_DATABASE`, `AREYA_ADMIN_PASSWORD`),
+//! then `--config FILE` (TOML), then defaults. Stops gracefully on Ctrl-C or SIGTERM.
+
+use anyhow::{bail, Context};
+use areya_monitor::store::{SqliteStore, Store};
+use areya_server::{App, Settings};
+use clap::Args;
+use serde::Deserialize;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [env: AREYA_BIND] [default: 127.0.0.1:8080].
+    #[arg(long)]
+    pub bind: Option<String>,
+    /// sqlite://FILE (default sqlite://areya.db) [env: AREYA_DATABASE].
+    #[arg(long)]
+    pub database: Option<String>,
+    /// A TOML file with any of: bind, database, rules (a rule file's path), retention_days,
+    /// source_offline_after_s, session_hours.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Apply this rule file at start (stored as a new version when it differs).
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeFile {
+    pub bind: Option<String>,
+    pub database: Option<String>,
+    pub rules: Option<PathBuf>,
+    pub retention_days: Option<u32>,
+    pub source_offline_after_s: Option<u32>,
+    pub session_hours: Option<u32>,
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let file: ServeFile = match &args.config {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("--config: cannot read {}", p.display()))?;
+            toml::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {}", p.display(), e.message()))?
+        }
+        None => ServeFile::default(),
+    };
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let bind = args
+        .bind
+        .or(env("AREYA_BIND"))
+        .or(file.bind)
+        .unwrap_or("127.0.0.1:8080".into());
+    let database = args
+        .database
+        .or(env("AREYA_DATABASE"))
+        .or(file.database)
+        .unwrap_or("sqlite://areya.db".into());
+    let mut settings = Settings::default();
+    if let Some(s) = file.source_offline_after_s {
+        settings.source_offline_after_ms = i64::from(s.max(5)) * 1000;
+    }
+    if let Some(h) = file.session_hours {
+        settings.session_ms = i64::from(h.clamp(1, 24 * 7)) * 3_600_000;
+    }
+    let retention_days = file.retention_days.unwrap_or(30).max(1);
+    let rules = args.rules.or(file.rules);
+    runtime()?.block_on(async move {
+        let store = open_store(&database).await?;
+        let app = App::open(store, settings, areya_server::system_clock())
+            .await
+            .with_context(|| format!("cannot start on {database}"))?;
+        if let Some(path) = rules {
+            apply_rules(&app, &path).await?;
+        }
+        if app.directory_version() == 0 {
+            let (password, shown) = match env("AREYA_ADMIN_PASSWORD") {
+                Some(p) => (p, false),
+                None => (areya_server::auth::new_token()[..20].to_string(), true),
+            };
+            areya_server::setup::bootstrap_admin(&app, &password).await?;
+            if shown {
+                eprintln!("First start: created user 'admin' with password {password} (shown once; change it after logging in).");
+            } else {
+                eprintln!("First start: created user 'admin' with the password from AREYA_ADMIN_PASSWORD.");
+            }
+        }
+        let listener = bind_listener(&bind).await?;
+        println!("Areya is serving on http://{}/ (database {database})", listener.local_addr()?);
+        let purge = tokio::spawn(purge_loop(app.clone(), retention_days));
+        areya_server::serve(listener, app, shutdown_signal()).await?;
+        purge.abort();
+        println!("Areya stopped.");
+        Ok(())
+    })
+}
+
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Opens the store a `--database` URL names.
+pub async fn open_store(url: &str) -> anyhow::Result<SqliteStore> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        bail!("--database {url}: PostgreSQL is not supported by this build yet; use sqlite://FILE");
+    }
+    if !url.starts_with("sqlite:") {
+        bail!("--database {url}: expected sqlite://FILE");
+    }
+    SqliteStore::open(url)
+        .await
+        .with_context(|| format!("--database {url}"))
+}
+
+pub async fn bind_listener(bind: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("--bind {bind}: cannot listen there"))
+}
+
+/// Stores and applies a rule file when it differs from the current one.
+pub async fn apply_rules<S: Store + 'static>(
+    app: &Arc<App<S>>,
+    path: &std::path::Path,
+) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("--rules: cannot read {}", path.display()))?;
+    let current = app.store.current_rules().await?.map(|r| r.1);
+    if current.as_deref() != Some(text.as_str()) {
+        app.set_rules("areya serve --rules", &text)
+            .await
+            .with_context(|| format!("--rules {}", path.display()))?;
+        app.audit(
+            "areya serve",
+            "change rules",
+            "rules",
+            &path.display().to_string(),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// Purges records older than the retention period, hourly (the audit log is kept).
+async fn purge_loop<S: Store + 'static>(app: Arc<App<S>>, days: u32) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        every.tick().await;
+        let cutoff = app.now() - i64::from(days) * 86_400_000;
+        match app.store.purge_before(cutoff).await {
+            Ok(p) => tracing::info!("retention purge: {p:?}"),
+            Err(e) => tracing::warn!("retention purge: {e}"),
+        }
+    }
+}

@@ -1,0 +1,324 @@
+//! The ward directory: wards → beds → patients, the staff who work there (role, ward
+//! assignment, the assigned nurse of each bed), and the edge devices whose cameras feed a bed.
+//! One document, checked as a whole by [`Directory::validate`] before it is stored, so every
+//! reference in it (bed → nurse, device → ward, source → bed) is known to resolve.
+
+use areya_core::{PatientId, SourceId};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// What a member of staff may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Nurse,
+    ChargeNurse,
+    Doctor,
+    Admin,
+}
+
+impl Role {
+    /// Admins see every ward; everyone else only the wards they are assigned to.
+    pub fn sees_all_wards(self) -> bool {
+        self == Role::Admin
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Nurse => "nurse",
+            Role::ChargeNurse => "charge_nurse",
+            Role::Doctor => "doctor",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// A member of staff. `password_hash` is a PHC string (argon2id); it never leaves the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Staff {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    #[serde(default)]
+    pub wards: Vec<String>,
+    #[serde(default)]
+    pub password_hash: String,
+}
+
+/// A bed: the patient in it (if any), the nurse assigned, and the camera sources that see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Bed {
+    pub id: String,
+    #[serde(default)]
+    pub patient: Option<PatientId>,
+    #[serde(default)]
+    pub assigned_nurse: Option<String>,
+    #[serde(default)]
+    pub sources: Vec<SourceId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ward {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub beds: Vec<Bed>,
+}
+
+/// An edge agent (`areya watch --server`): it may only ingest observations for its ward.
+/// `token_hash` is the hex SHA-256 of its bearer token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Device {
+    pub id: String,
+    pub ward: String,
+    pub token_hash: String,
+}
+
+/// The whole directory.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Directory {
+    #[serde(default)]
+    pub wards: Vec<Ward>,
+    #[serde(default)]
+    pub staff: Vec<Staff>,
+    #[serde(default)]
+    pub devices: Vec<Device>,
+}
+
+/// A directory that contradicts itself; the message names the entry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("directory: {0}")]
+pub struct DirectoryError(pub String);
+
+fn name_ok(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+fn unique<'a>(
+    what: &str,
+    ids: impl Iterator<Item = &'a str>,
+) -> Result<BTreeSet<&'a str>, DirectoryError> {
+    let mut seen = BTreeSet::new();
+    for id in ids {
+        if !name_ok(id) {
+            return Err(DirectoryError(format!(
+                "{what} id '{id}' must be 1–64 of letters, digits, '-', '_', '.'"
+            )));
+        }
+        if !seen.insert(id) {
+            return Err(DirectoryError(format!("{what} '{id}' appears twice")));
+        }
+    }
+    Ok(seen)
+}
+
+impl Directory {
+    /// Checks ids and every cross-reference.
+    pub fn validate(&self) -> Result<(), DirectoryError> {
+        let wards = unique("ward", self.wards.iter().map(|w| w.id.as_str()))?;
+        unique("staff", self.staff.iter().map(|s| s.id.as_str()))?;
+        unique("device", self.devices.iter().map(|d| d.id.as_str()))?;
+        unique(
+            "bed",
+            self.wards
+                .iter()
+                .flat_map(|w| w.beds.iter().map(|b| b.id.as_str())),
+        )?;
+        let mut patients = BTreeSet::new();
+        let mut sources = BTreeSet::new();
+        for w in &self.wards {
+            if w.name.trim().is_empty() {
+                return Err(DirectoryError(format!("ward '{}' needs a name", w.id)));
+            }
+            for b in &w.beds {
+                if let Some(p) = &b.patient {
+                    if !patients.insert(p.as_str()) {
+                        return Err(DirectoryError(format!(
+                            "patient '{p}' is in two beds (second: '{}')",
+                            b.id
+                        )));
+                    }
+                }
+                if let Some(n) = &b.assigned_nurse {
+                    let Some(s) = self.staff.iter().find(|s| &s.id == n) else {
+                        return Err(DirectoryError(format!(
+                            "bed '{}': assigned nurse '{n}' is not on the staff list",
+                            b.id
+                        )));
+                    };
+                    if !s.role.sees_all_wards() && !s.wards.contains(&w.id) {
+                        return Err(DirectoryError(format!(
+                            "bed '{}': assigned nurse '{n}' does not work on ward '{}'",
+                            b.id, w.id
+                        )));
+                    }
+                }
+                for src in &b.sources {
+                    if !sources.insert(src.as_str()) {
+                        return Err(DirectoryError(format!(
+                            "source '{src}' feeds two beds (second: '{}')",
+                            b.id
+                        )));
+                    }
+                }
+            }
+        }
+        for s in &self.staff {
+            if s.name.trim().is_empty() {
+                return Err(DirectoryError(format!("staff '{}' needs a name", s.id)));
+            }
+            if let Some(w) = s.wards.iter().find(|w| !wards.contains(w.as_str())) {
+                return Err(DirectoryError(format!(
+                    "staff '{}': ward '{w}' does not exist",
+                    s.id
+                )));
+            }
+        }
+        for d in &self.devices {
+            if !wards.contains(d.ward.as_str()) {
+                return Err(DirectoryError(format!(
+                    "device '{}': ward '{}' does not exist",
+                    d.id, d.ward
+                )));
+            }
+            let hex =
+                d.token_hash.len() == 64 && d.token_hash.chars().all(|c| c.is_ascii_hexdigit());
+            if !hex {
+                return Err(DirectoryError(format!(
+                    "device '{}': token_hash must be 64 hex digits (SHA-256)",
+                    d.id
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn staff(&self, id: &str) -> Option<&Staff> {
+        self.staff.iter().find(|s| s.id == id)
+    }
+
+    /// The ward and bed a patient is in.
+    pub fn bed_of(&self, patient: &PatientId) -> Option<(&Ward, &Bed)> {
+        self.wards.iter().find_map(|w| {
+            w.beds
+                .iter()
+                .find(|b| b.patient.as_ref() == Some(patient))
+                .map(|b| (w, b))
+        })
+    }
+
+    /// The ward and bed a camera source feeds.
+    pub fn bed_of_source(&self, source: &SourceId) -> Option<(&Ward, &Bed)> {
+        self.wards.iter().find_map(|w| {
+            w.beds
+                .iter()
+                .find(|b| b.sources.contains(source))
+                .map(|b| (w, b))
+        })
+    }
+
+    /// Whether `staff` may see ward `ward`.
+    pub fn may_see(&self, staff: &Staff, ward: &str) -> bool {
+        staff.role.sees_all_wards() || staff.wards.iter().any(|w| w == ward)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Directory {
+        Directory {
+            wards: vec![Ward {
+                id: "w1".into(),
+                name: "Ward 1".into(),
+                beds: vec![Bed {
+                    id: "b1".into(),
+                    patient: Some(PatientId::parse("p1").unwrap()),
+                    assigned_nurse: Some("ana".into()),
+                    sources: vec![SourceId::parse("cam1").unwrap()],
+                }],
+            }],
+            staff: vec![Staff {
+                id: "ana".into(),
+                name: "Ana".into(),
+                role: Role::Nurse,
+                wards: vec!["w1".into()],
+                password_hash: String::new(),
+            }],
+            devices: vec![Device {
+                id: "edge1".into(),
+                ward: "w1".into(),
+                token_hash: "0".repeat(64),
+            }],
+        }
+    }
+
+    #[test]
+    fn every_reference_must_resolve() {
+        type Edit = fn(&mut Directory);
+        let cases: [(&str, Edit, Option<&str>); 8] = [
+            ("valid", |_| {}, None),
+            (
+                "dup ward",
+                |d| d.wards.push(d.wards[0].clone()),
+                Some("appears twice"),
+            ),
+            (
+                "unknown nurse",
+                |d| d.wards[0].beds[0].assigned_nurse = Some("bob".into()),
+                Some("not on the staff list"),
+            ),
+            (
+                "nurse off ward",
+                |d| d.staff[0].wards.clear(),
+                Some("does not work on ward"),
+            ),
+            (
+                "staff unknown ward",
+                |d| d.staff[0].wards.push("w9".into()),
+                Some("ward 'w9' does not exist"),
+            ),
+            (
+                "device unknown ward",
+                |d| d.devices[0].ward = "w9".into(),
+                Some("ward 'w9' does not exist"),
+            ),
+            (
+                "bad token hash",
+                |d| d.devices[0].token_hash = "xyz".into(),
+                Some("64 hex digits"),
+            ),
+            (
+                "bad id",
+                |d| d.wards[0].id = "a b".into(),
+                Some("1–64 of letters"),
+            ),
+        ];
+        for (name, edit, want) in cases {
+            let mut d = base();
+            edit(&mut d);
+            match (d.validate(), want) {
+                (Ok(()), None) => {}
+                (Err(e), Some(w)) => assert!(e.to_string().contains(w), "{name}: {e}"),
+                (got, want) => panic!("{name}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn lookups() {
+        let d = base();
+        let p = PatientId::parse("p1").unwrap();
+        assert_eq!(
+            d.bed_of(&p).map(|(w, b)| (w.id.as_str(), b.id.as_str())),
+            Some(("w1", "b1"))
+        );
+        let s = SourceId::parse("cam1").unwrap();
+        assert_eq!(d.bed_of_source(&s).map(|(_, b)| b.id.as_str()), Some("b1"));
+        assert!(d.may_see(&d.staff[0], "w1"));
+        assert!(!d.may_see(&d.staff[0], "w2"));
+    }
+}

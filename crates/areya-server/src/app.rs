@@ -1,0 +1,559 @@
+//! The server's state and the work behind the routes: ingest observations (idempotent,
+//! consent first), let time pass (windows close, alerts escalate, cameras go offline), act on
+//! alerts, change rules, consent and the directory — each step saved in one store transaction
+//! before it is broadcast as a live event. Restarting rebuilds the engine from the store.
+
+use crate::error::ApiError;
+use areya_core::{Observation, PatientId, SourceId};
+use areya_monitor::alerts::{AlertEvent, AlertKind};
+use areya_monitor::directory::Directory;
+use areya_monitor::engine::{Consent, Engine, EngineConfig, Output};
+use areya_monitor::rules::RuleSet;
+use areya_monitor::store::{AuditEntry, Batch, Store};
+use areya_monitor::{Millis, SECOND};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use tokio::sync::{broadcast, Mutex};
+
+/// Milliseconds since the Unix epoch; injected so tests can move time.
+pub type Clock = Arc<dyn Fn() -> Millis + Send + Sync>;
+
+/// The wall clock.
+pub fn system_clock() -> Clock {
+    Arc::new(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as Millis)
+            .unwrap_or(0)
+    })
+}
+
+/// Server settings (from the config file, environment and flags).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub engine: EngineConfig,
+    /// A source silent this long is offline (technical alert).
+    pub source_offline_after_ms: Millis,
+    /// How long a login lasts.
+    pub session_ms: Millis,
+    /// Largest request body, in bytes.
+    pub body_limit: usize,
+    /// Most observations in one ingest request.
+    pub max_batch: usize,
+    /// Set by `areya demo` without real faces: the dashboard says the readings are simulated.
+    pub banner: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            engine: EngineConfig::default(),
+            source_offline_after_ms: 60 * SECOND,
+            session_ms: 12 * 3600 * SECOND,
+            body_limit: 1 << 20,
+            max_batch: 1000,
+            banner: None,
+        }
+    }
+}
+
+/// A change the dashboard should see now, for the staff of `ward`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Live {
+    pub ward: Option<String>,
+    pub event: &'static str,
+    pub data: serde_json::Value,
+}
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub ingested: AtomicU64,
+    pub duplicates: AtomicU64,
+    pub refused_consent: AtomicU64,
+    pub requests_rejected: AtomicU64,
+    pub alerts_raised: AtomicU64,
+    pub store_errors: AtomicU64,
+}
+
+/// What an ingest request did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct IngestReport {
+    /// New observations processed.
+    pub accepted: usize,
+    /// Already stored (a retried delivery).
+    pub duplicate: usize,
+    /// Refused: the patient is paused or opted out (never stored).
+    pub refused: usize,
+}
+
+pub struct App<S> {
+    pub store: S,
+    pub settings: Settings,
+    engine: Mutex<Engine>,
+    directory: RwLock<(i64, Arc<Directory>)>,
+    last_seen: std::sync::Mutex<HashMap<SourceId, Millis>>,
+    pub live: broadcast::Sender<Live>,
+    pub clock: Clock,
+    pub counters: Counters,
+    started_ms: Millis,
+    /// Becomes true when the server shuts down, so live streams end.
+    pub stopping: tokio::sync::watch::Sender<bool>,
+}
+
+impl<S: Store> App<S> {
+    /// Opens the server's state on `store`: the newest rules, directory and consents, and the
+    /// engine rebuilt from stored windows, open alerts and the observations of open windows.
+    pub async fn open(store: S, settings: Settings, clock: Clock) -> Result<Arc<App<S>>, ApiError> {
+        let now = clock();
+        let rules = match store.current_rules().await? {
+            Some((_, text)) => RuleSet::from_toml(&text)
+                .map_err(|e| ApiError::Unprocessable(format!("stored {e}")))?,
+            None => RuleSet::default(),
+        };
+        let (version, directory) = match store.directory().await? {
+            Some((v, doc)) => (
+                v,
+                serde_json::from_str(&doc)
+                    .map_err(|e| ApiError::Unprocessable(format!("stored directory: {e}")))?,
+            ),
+            None => (0, Directory::default()),
+        };
+        let mut engine = Engine::new(settings.engine, rules);
+        for (p, c) in store.consents().await? {
+            engine.set_consent(&p, c);
+        }
+        let horizon = settings
+            .engine
+            .state
+            .horizon_ms
+            .max(settings.engine.state.baseline_ms);
+        let windows = store.windows(None, now - horizon, Millis::MAX).await?;
+        let last_end: HashMap<PatientId, Millis> = windows
+            .iter()
+            .map(|w| (w.patient.clone(), w.end_ms))
+            .collect();
+        engine
+            .restore(
+                &windows,
+                store.alerts(None).await?,
+                store.max_alert_id().await?,
+            )
+            .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+        // Observations of windows that had not closed when the server stopped.
+        let pending = store
+            .observations_since(now - settings.engine.window_ms * 2)
+            .await?;
+        let mut outputs = Vec::new();
+        for o in pending {
+            if last_end.get(&o.patient).is_some_and(|&end| o.at_ms < end) {
+                continue;
+            }
+            if let Some(out) = engine
+                .ingest(&o, o.at_ms)
+                .map_err(|e| ApiError::Unprocessable(e.to_string()))?
+            {
+                outputs.extend(out);
+            }
+        }
+        let batch = Batch::from_outputs(&outputs, &engine.alerts);
+        if !batch.is_empty() {
+            store.save(&batch).await?;
+        }
+        let (live, _) = broadcast::channel(1024);
+        Ok(Arc::new(App {
+            store,
+            settings,
+            engine: Mutex::new(engine),
+            directory: RwLock::new((version, Arc::new(directory))),
+            last_seen: Default::default(),
+            live,
+            clock,
+            counters: Counters::default(),
+            started_ms: now,
+            stopping: tokio::sync::watch::Sender::new(false),
+        }))
+    }
+
+    pub fn now(&self) -> Millis {
+        (self.clock)()
+    }
+
+    /// The current directory (a cheap shared copy).
+    pub fn directory(&self) -> Arc<Directory> {
+        match self.directory.read() {
+            Ok(g) => g.1.clone(),
+            Err(p) => p.into_inner().1.clone(),
+        }
+    }
+
+    pub fn directory_version(&self) -> i64 {
+        match self.directory.read() {
+            Ok(g) => g.0,
+            Err(p) => p.into_inner().0,
+        }
+    }
+
+    /// The ward a patient's bed is on.
+    pub fn ward_of(&self, patient: &PatientId) -> Option<String> {
+        self.directory().bed_of(patient).map(|(w, _)| w.id.clone())
+    }
+
+    pub async fn audit(
+        &self,
+        actor: &str,
+        action: &str,
+        target: &str,
+        detail: &str,
+    ) -> Result<(), ApiError> {
+        self.store
+            .audit(&AuditEntry {
+                seq: 0,
+                at_ms: self.now(),
+                actor: actor.into(),
+                action: action.into(),
+                target: target.into(),
+                detail: detail.into(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Saves what the engine produced, then tells the dashboards.
+    async fn commit(&self, engine: &Engine, outputs: Vec<Output>) -> Result<(), ApiError> {
+        let batch = Batch::from_outputs(&outputs, &engine.alerts);
+        if batch.is_empty() {
+            return Ok(());
+        }
+        if let Err(e) = self.store.save(&batch).await {
+            self.counters.store_errors.fetch_add(1, Ordering::Relaxed);
+            return Err(e.into());
+        }
+        for o in outputs {
+            self.publish(engine, o);
+        }
+        Ok(())
+    }
+
+    fn publish(&self, engine: &Engine, o: Output) {
+        let (patient, event, data) = match o {
+            Output::Window { .. } => return,
+            Output::Assessment {
+                patient,
+                assessment,
+            } => {
+                let data = serde_json::json!({ "patient": patient, "assessment": assessment });
+                (patient, "score", data)
+            }
+            Output::Alert { event } => {
+                if matches!(event, AlertEvent::Raised { .. }) {
+                    self.counters.alerts_raised.fetch_add(1, Ordering::Relaxed);
+                }
+                let id = areya_monitor::store::event_parts(&event).0;
+                let alert = engine.alerts.open_alerts().find(|a| a.id == id).cloned();
+                let patient = match (&event, &alert) {
+                    (_, Some(a)) => a.patient.clone(),
+                    (AlertEvent::Raised { alert }, None) => alert.patient.clone(),
+                    _ => {
+                        // Resolved: the dashboard drops it by id, on every ward it is shown.
+                        let _ = self.live.send(Live {
+                            ward: None,
+                            event: "alert",
+                            data: serde_json::json!({ "event": event, "alert": null }),
+                        });
+                        return;
+                    }
+                };
+                let data = serde_json::json!({ "event": event, "alert": alert });
+                (patient, "alert", data)
+            }
+        };
+        let ward = self.ward_of(&patient);
+        // Nobody listening is fine.
+        let _ = self.live.send(Live { ward, event, data });
+    }
+
+    /// Takes observations from an edge device of `ward`. Each must come from a source of a
+    /// bed on that ward and name the bed's patient; the batch is refused whole otherwise.
+    pub async fn ingest(
+        &self,
+        ward: &str,
+        obs: Vec<Observation>,
+    ) -> Result<IngestReport, ApiError> {
+        if obs.len() > self.settings.max_batch {
+            return Err(ApiError::TooLarge(format!(
+                "observations: {} in one request; at most {}",
+                obs.len(),
+                self.settings.max_batch
+            )));
+        }
+        let dir = self.directory();
+        for (i, o) in obs.iter().enumerate() {
+            let Some((w, bed)) = dir.bed_of(&o.patient) else {
+                return Err(ApiError::Unprocessable(format!(
+                    "observations[{i}].patient: '{}' is not in any bed",
+                    o.patient
+                )));
+            };
+            if w.id != ward {
+                return Err(ApiError::Forbidden(format!(
+                    "observations[{i}].patient: '{}' is on ward '{}', not this device's ward '{ward}'",
+                    o.patient, w.id
+                )));
+            }
+            if !bed.sources.is_empty() && !bed.sources.contains(&o.source) {
+                return Err(ApiError::Unprocessable(format!(
+                    "observations[{i}].source: '{}' does not feed bed '{}'",
+                    o.source, bed.id
+                )));
+            }
+        }
+        let now = self.now();
+        let mut report = IngestReport::default();
+        let mut engine = self.engine.lock().await;
+        let (allowed, refused): (Vec<_>, Vec<_>) = obs
+            .into_iter()
+            .partition(|o| engine.consent(&o.patient).allows(now));
+        report.refused = refused.len();
+        {
+            let mut seen = self.last_seen.lock().unwrap_or_else(|p| p.into_inner());
+            for o in &allowed {
+                seen.insert(o.source.clone(), now);
+            }
+        }
+        let new = self.store.insert_observations(&allowed).await?;
+        let mut outputs = Vec::new();
+        for (o, is_new) in allowed.iter().zip(new) {
+            if !is_new {
+                report.duplicate += 1;
+                continue;
+            }
+            report.accepted += 1;
+            if let Some(out) = engine
+                .ingest(o, now)
+                .map_err(|e| ApiError::Unprocessable(e.to_string()))?
+            {
+                outputs.extend(out);
+            }
+        }
+        self.counters
+            .ingested
+            .fetch_add(report.accepted as u64, Ordering::Relaxed);
+        self.counters
+            .duplicates
+            .fetch_add(report.duplicate as u64, Ordering::Relaxed);
+        self.counters
+            .refused_consent
+            .fetch_add(report.refused as u64, Ordering::Relaxed);
+        self.commit(&engine, outputs).await?;
+        Ok(report)
+    }
+
+    /// Time passes: windows close, alerts escalate, silent cameras go offline.
+    pub async fn tick(&self) -> Result<(), ApiError> {
+        let now = self.now();
+        let dir = self.directory();
+        let mut engine = self.engine.lock().await;
+        let mut outputs = engine
+            .tick(now)
+            .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+        let seen = self
+            .last_seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for w in &dir.wards {
+            for bed in &w.beds {
+                let (Some(p), false) = (&bed.patient, bed.sources.is_empty()) else {
+                    continue;
+                };
+                if !engine.consent(p).allows(now) {
+                    continue;
+                }
+                let newest = bed
+                    .sources
+                    .iter()
+                    .map(|s| seen.get(s).copied().unwrap_or(self.started_ms))
+                    .max()
+                    .unwrap_or(self.started_ms);
+                let offline = now - newest >= self.settings.source_offline_after_ms;
+                outputs.extend(engine.source_offline(p, offline, now));
+            }
+        }
+        self.commit(&engine, outputs).await
+    }
+
+    /// When a bed's camera last sent anything.
+    pub fn last_seen(&self, sources: &[SourceId]) -> Option<Millis> {
+        let seen = self.last_seen.lock().unwrap_or_else(|p| p.into_inner());
+        sources.iter().filter_map(|s| seen.get(s).copied()).max()
+    }
+
+    pub async fn open_alerts(&self) -> Vec<areya_monitor::alerts::Alert> {
+        self.engine
+            .lock()
+            .await
+            .alerts
+            .open_alerts()
+            .cloned()
+            .collect()
+    }
+
+    pub async fn assessment(&self, p: &PatientId) -> Option<areya_monitor::state::Assessment> {
+        let now = self.now();
+        self.engine.lock().await.assess(p, now)
+    }
+
+    pub async fn consent(&self, p: &PatientId) -> Consent {
+        self.engine.lock().await.consent(p)
+    }
+
+    /// The open alert `id`, for the ward check before acting on it.
+    pub async fn open_alert(&self, id: u64) -> Result<areya_monitor::alerts::Alert, ApiError> {
+        self.engine
+            .lock()
+            .await
+            .alerts
+            .open_alerts()
+            .find(|a| a.id == id)
+            .cloned()
+            .ok_or_else(|| {
+                ApiError::NotFound(format!("alert {id} does not exist or is already resolved"))
+            })
+    }
+
+    /// Acknowledges (actionable or not, with a reason) or snoozes an open alert.
+    pub async fn act_on_alert(&self, id: u64, by: &str, act: AlertAct) -> Result<(), ApiError> {
+        let now = self.now();
+        let mut engine = self.engine.lock().await;
+        let events = match act {
+            AlertAct::Acknowledge { actionable, reason } => {
+                engine.alerts.acknowledge(id, by, actionable, reason, now)
+            }
+            AlertAct::Snooze { seconds } => engine.alerts.snooze(id, seconds, now),
+        }
+        .map_err(|e| match e {
+            areya_monitor::alerts::AlertError::NotOpen(_) => ApiError::NotFound(e.to_string()),
+            e => ApiError::Unprocessable(e.to_string()),
+        })?;
+        let outputs = events
+            .into_iter()
+            .map(|event| Output::Alert { event })
+            .collect();
+        self.commit(&engine, outputs).await
+    }
+
+    /// Changes a patient's consent (stored first; opting out forgets what was stored).
+    pub async fn set_consent(&self, p: &PatientId, c: Consent) -> Result<(), ApiError> {
+        let mut engine = self.engine.lock().await;
+        self.store.set_consent(p, c).await?;
+        engine.set_consent(p, c);
+        // Paused or opted out: open alerts of the patient end now.
+        if !c.allows(self.now()) {
+            let now = self.now();
+            let kinds: Vec<AlertKind> = engine
+                .alerts
+                .open_alerts()
+                .filter(|a| &a.patient == p)
+                .map(|a| a.kind)
+                .collect();
+            let info = areya_monitor::alerts::ConditionInfo {
+                priority: areya_monitor::rules::Priority::Info,
+                reason: String::new(),
+                score: 0,
+                cooldown_s: 0,
+                realarm_s: 0,
+            };
+            let mut outputs = Vec::new();
+            for k in kinds {
+                outputs.extend(
+                    engine
+                        .alerts
+                        .on_condition(p, k, false, now, &info)
+                        .into_iter()
+                        .map(|event| Output::Alert { event }),
+                );
+            }
+            self.commit(&engine, outputs).await?;
+        }
+        let _ = self.live.send(Live {
+            ward: self.ward_of(p),
+            event: "consent",
+            data: serde_json::json!({ "patient": p, "consent": c }),
+        });
+        Ok(())
+    }
+
+    /// Replaces the rule file (validated, versioned, applied at once).
+    pub async fn set_rules(&self, author: &str, toml: &str) -> Result<i64, ApiError> {
+        let rules = RuleSet::from_toml(toml).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+        let mut engine = self.engine.lock().await;
+        let version = self.store.save_rules(self.now(), author, toml).await?;
+        engine.set_rules(rules);
+        Ok(version)
+    }
+
+    /// Replaces the directory if `expected` is still the current version.
+    pub async fn set_directory(
+        &self,
+        expected: i64,
+        author: &str,
+        dir: Directory,
+    ) -> Result<i64, ApiError> {
+        dir.validate()
+            .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+        let doc =
+            serde_json::to_string(&dir).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+        let expected = (expected > 0).then_some(expected);
+        let version = self
+            .store
+            .save_directory(expected, self.now(), author, &doc)
+            .await?;
+        match self.directory.write() {
+            Ok(mut g) => *g = (version, Arc::new(dir)),
+            Err(p) => *p.into_inner() = (version, Arc::new(dir)),
+        }
+        let _ = self.live.send(Live {
+            ward: None,
+            event: "directory",
+            data: serde_json::json!({ "version": version }),
+        });
+        Ok(version)
+    }
+}
+
+/// What a clinician does with an alert.
+#[derive(Debug, Clone)]
+pub enum AlertAct {
+    Acknowledge {
+        actionable: bool,
+        reason: Option<String>,
+    },
+    Snooze {
+        seconds: u64,
+    },
+}
+
+/// Runs `tick` every `every` until `shutdown` resolves. Storage errors are logged and retried
+/// at the next tick; nothing already stored is touched.
+pub async fn run_ticker<S: Store + 'static>(
+    app: Arc<App<S>>,
+    every: std::time::Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = interval.tick() => {
+                if let Err(e) = app.tick().await {
+                    tracing::warn!("tick: {e}");
+                }
+            }
+        }
+    }
+}

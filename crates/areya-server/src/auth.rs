@@ -1,0 +1,238 @@
+//! Who is asking: staff log in with a password (argon2id hashes) and get a session cookie
+//! (`HttpOnly; SameSite=Strict`, only the token's SHA-256 is stored); edge devices send a bearer
+//! token that may only ingest. Role and ward checks live here so every route asks the same way.
+//!
+//! CSRF: the session cookie is `SameSite=Strict`, every state-changing route takes a JSON body
+//! (a cross-site form cannot send `application/json` without a CORS preflight, which this
+//! server never grants), and a request whose `Origin` is not this host is refused.
+
+use crate::app::App;
+use crate::error::ApiError;
+use areya_monitor::directory::{Device, Role, Staff};
+use areya_monitor::store::Store;
+use argon2::password_hash::rand_core::{OsRng, RngCore};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, Method};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+pub const COOKIE: &str = "areya_session";
+
+/// An argon2id PHC string for `password`.
+pub fn hash_password(password: &str) -> Result<String, ApiError> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| ApiError::Unprocessable(format!("password: {e}")))
+}
+
+/// Whether `password` matches the stored hash (a malformed hash never matches).
+pub fn verify_password(hash: &str, password: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// A fresh random token: 32 bytes from the OS, as hex.
+pub fn new_token() -> String {
+    let mut b = [0u8; 32];
+    OsRng.fill_bytes(&mut b);
+    hex(&b)
+}
+
+/// Hex SHA-256 of a token: what the store keeps instead of the token.
+pub fn token_hash(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The session token from the `Cookie` header.
+pub fn session_token(parts: &Parts) -> Option<String> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| {
+            let (k, v) = c.trim().split_once('=')?;
+            (k == COOKIE && !v.is_empty()).then(|| v.to_string())
+        })
+}
+
+/// Refuses a state-changing request sent from another site's page.
+fn check_origin(parts: &Parts) -> Result<(), ApiError> {
+    if matches!(parts.method, Method::GET | Method::HEAD) {
+        return Ok(());
+    }
+    let Some(origin) = parts.headers.get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok());
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.split_once("://"))
+        .map(|(_, h)| h);
+    if host.is_some() && origin_host == host {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden("cross-site request refused".into()))
+    }
+}
+
+/// A logged-in member of staff.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub staff: Staff,
+    pub token_hash: String,
+}
+
+impl User {
+    pub fn id(&self) -> &str {
+        &self.staff.id
+    }
+
+    /// Only these roles: otherwise 403 naming what is needed.
+    pub fn require(&self, roles: &[Role], what: &str) -> Result<(), ApiError> {
+        if roles.contains(&self.staff.role) {
+            Ok(())
+        } else {
+            let names: Vec<_> = roles.iter().map(|r| r.as_str()).collect();
+            Err(ApiError::Forbidden(format!(
+                "{what} needs the role {}; you are {}",
+                names.join(" or "),
+                self.staff.role.as_str()
+            )))
+        }
+    }
+
+    pub fn require_admin(&self, what: &str) -> Result<(), ApiError> {
+        self.require(&[Role::Admin], what)
+    }
+
+    /// Clinical staff act on alerts; admins configure.
+    pub fn require_clinical(&self, what: &str) -> Result<(), ApiError> {
+        self.require(&[Role::Nurse, Role::ChargeNurse, Role::Doctor], what)
+    }
+
+    pub fn sees_ward(&self, ward: &str) -> bool {
+        self.staff.role.sees_all_wards() || self.staff.wards.iter().any(|w| w == ward)
+    }
+
+    /// 403 unless the user works on `ward`.
+    pub fn require_ward(&self, ward: &str) -> Result<(), ApiError> {
+        if self.sees_ward(ward) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "ward '{ward}' is not one of your wards"
+            )))
+        }
+    }
+}
+
+impl<S: Store + 'static> FromRequestParts<Arc<App<S>>> for User {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App<S>>) -> Result<Self, ApiError> {
+        let token = session_token(parts).ok_or(ApiError::Unauthorized)?;
+        check_origin(parts)?;
+        let hash = token_hash(&token);
+        let staff_id = app
+            .store
+            .session(&hash, app.now())
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
+        // Staff removed from the directory lose their sessions with it.
+        let staff = app
+            .directory()
+            .staff(&staff_id)
+            .cloned()
+            .ok_or(ApiError::Unauthorized)?;
+        Ok(User {
+            staff,
+            token_hash: hash,
+        })
+    }
+}
+
+/// An edge device, by its bearer token.
+#[derive(Debug, Clone)]
+pub struct DeviceAuth(pub Device);
+
+impl<S: Store + 'static> FromRequestParts<Arc<App<S>>> for DeviceAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App<S>>) -> Result<Self, ApiError> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(ApiError::Unauthorized)?;
+        let hash = token_hash(token.trim());
+        app.directory()
+            .devices
+            .iter()
+            .find(|d| d.token_hash == hash)
+            .cloned()
+            .map(DeviceAuth)
+            .ok_or(ApiError::Unauthorized)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_and_tokens() {
+        let h = hash_password("correct horse").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password(&h, "correct horse"));
+        assert!(!verify_password(&h, "wrong"));
+        assert!(!verify_password("not a hash", "correct horse"));
+        let (a, b) = (new_token(), new_token());
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, b);
+        assert_eq!(
+            token_hash("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn cookie_and_origin() {
+        let req = |cookie: &str, origin: Option<&str>| {
+            let mut b = axum::http::Request::builder()
+                .method("POST")
+                .header("host", "ward.local:8080")
+                .header("cookie", cookie);
+            if let Some(o) = origin {
+                b = b.header("origin", o);
+            }
+            b.body(()).unwrap().into_parts().0
+        };
+        let p = req("a=1; areya_session=tok; b=2", None);
+        assert_eq!(session_token(&p).as_deref(), Some("tok"));
+        assert_eq!(session_token(&req("areya_session=", None)), None);
+        assert!(check_origin(&req("", Some("http://ward.local:8080"))).is_ok());
+        assert!(check_origin(&req("", Some("https://evil.example"))).is_err());
+        assert!(check_origin(&req("", None)).is_ok());
+    }
+}

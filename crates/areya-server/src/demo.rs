@@ -1,0 +1,281 @@
+//! `areya demo`: a ward of 12 beds whose cameras follow a script, so the rules can be seen
+//! working in a few minutes — one patient drifts to sad (alert, then escalation), one flickers
+//! around the threshold (no alert: hysteresis), one is opted out (never processed), one has a
+//! short angry burst (no alert: minimum duration), one camera goes offline (technical alert),
+//! one patient leaves the bed (no face: "unknown", never "negative"), one is angry for minutes
+//! (alert on the other nurse's beds), the rest are calm, and bed 12 is empty.
+//!
+//! The script says what each bed shows; a [`Readings`] turns that into a face box and class
+//! probabilities: [`Simulated`] draws them around the script's mix (the page then says the
+//! readings are simulated), and `areya demo --faces DIR` classifies real face images instead.
+//! Demo time is shortened (10 s windows, 60 s minimum duration) and the page says so.
+
+use crate::app::{App, Settings};
+use crate::setup::{demo_patient, demo_source, DEMO_BEDS, DEMO_WARD};
+use areya_core::{FaceBox, Observation, Probabilities, Quality};
+use areya_monitor::engine::{Consent, EngineConfig};
+use areya_monitor::state::StateConfig;
+use areya_monitor::store::Store;
+use areya_monitor::{MINUTE, SECOND};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Rules on the demo's time scale.
+pub const DEMO_RULES: &str = r#"# Demo time scale: a real ward keeps the defaults (10 min minimum duration, …).
+[ward]
+enter = 0.6
+exit = 0.45
+min_duration_s = 60
+min_coverage = 0.5
+cooldown_s = 120
+realarm_s = 300
+
+[escalation]
+charge_nurse_after_s = 120
+failsafe_after_s = 300
+max_snooze_s = 600
+"#;
+
+/// Server settings on the demo's time scale.
+pub fn demo_settings(banner: String) -> Settings {
+    Settings {
+        engine: EngineConfig {
+            window_ms: 10 * SECOND,
+            state: StateConfig {
+                horizon_ms: 3 * MINUTE,
+                baseline_ms: 10 * MINUTE,
+                ..StateConfig::default()
+            },
+            no_face_after_ms: 2 * MINUTE,
+        },
+        source_offline_after_ms: 30 * SECOND,
+        banner: Some(banner),
+        ..Settings::default()
+    }
+}
+
+/// What a bed's camera shows at second `t` of the demo.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Scene {
+    /// The camera sends nothing.
+    Offline,
+    /// Frames arrive but no face is in the bed area.
+    NoFace,
+    /// A face whose emotions are mixed as (angry, happy, relaxed, sad).
+    Face([f32; 4]),
+}
+
+const CALM: [f32; 4] = [0.04, 0.30, 0.60, 0.06];
+const SAD: [f32; 4] = [0.10, 0.03, 0.15, 0.72];
+const ANGRY: [f32; 4] = [0.70, 0.04, 0.12, 0.14];
+
+fn lerp(a: [f32; 4], b: [f32; 4], x: f32) -> [f32; 4] {
+    let x = x.clamp(0.0, 1.0);
+    [0, 1, 2, 3].map(|i| a[i] * (1.0 - x) + b[i] * x)
+}
+
+/// The script: bed `i` (0-based) at second `t`. Each story repeats every 15 minutes.
+pub fn scene(i: usize, t: u64) -> Scene {
+    let c = t % 900;
+    match i {
+        // Drifts to sad over a minute, stays sad for eight, recovers.
+        0 => match c {
+            0..45 => Scene::Face(CALM),
+            45..105 => Scene::Face(lerp(CALM, SAD, (c - 45) as f32 / 60.0)),
+            105..600 => Scene::Face(SAD),
+            _ => Scene::Face(CALM),
+        },
+        // Flickers around the threshold every 10 s: hysteresis keeps it quiet.
+        1 => {
+            let hi = [0.22, 0.08, 0.30, 0.40];
+            let lo = [0.12, 0.18, 0.42, 0.28];
+            Scene::Face(if (t / 10) % 2 == 0 { hi } else { lo })
+        }
+        // Opted out: the camera still sends, the server refuses it.
+        2 => Scene::Face(SAD),
+        // A 30-second angry burst: shorter than the minimum duration.
+        3 => Scene::Face(if (100..130).contains(&c) { ANGRY } else { CALM }),
+        // The camera drops out for over three minutes.
+        4 => {
+            if (200..400).contains(&c) {
+                Scene::Offline
+            } else {
+                Scene::Face(CALM)
+            }
+        }
+        // Out of bed: no face, so "unknown".
+        5 => {
+            if (300..500).contains(&c) {
+                Scene::NoFace
+            } else {
+                Scene::Face(CALM)
+            }
+        }
+        // Angry for five minutes, on the other nurse's beds.
+        6 => Scene::Face(if (200..500).contains(&c) { ANGRY } else { CALM }),
+        _ if i + 1 >= DEMO_BEDS => Scene::Offline,
+        _ => Scene::Face(lerp(
+            CALM,
+            [0.02, 0.62, 0.32, 0.04],
+            ((i * 37 + t as usize / 60) % 7) as f32 / 7.0,
+        )),
+    }
+}
+
+/// Turns a bed's scene into what the vision pipeline would report.
+pub trait Readings: Send {
+    /// A face box, class probabilities and quality for bed `bed` showing `mix`, or `None`
+    /// when no face was found.
+    fn read(&mut self, bed: usize, mix: [f32; 4]) -> Option<(FaceBox, Probabilities, Quality)>;
+}
+
+/// Probabilities drawn around the script's mix (seeded, reproducible).
+pub struct Simulated {
+    state: u64,
+}
+
+impl Simulated {
+    pub fn new(seed: u64) -> Self {
+        Simulated {
+            state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+        }
+    }
+    fn next(&mut self) -> f32 {
+        // xorshift64*
+        self.state ^= self.state >> 12;
+        self.state ^= self.state << 25;
+        self.state ^= self.state >> 27;
+        (self.state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40) as f32 / (1u64 << 24) as f32
+    }
+}
+
+impl Readings for Simulated {
+    fn read(&mut self, _bed: usize, mix: [f32; 4]) -> Option<(FaceBox, Probabilities, Quality)> {
+        let noisy = mix.map(|m| (m + (self.next() - 0.5) * 0.16).max(0.001));
+        let sum: f32 = noisy.iter().sum();
+        let [angry, happy, relaxed, sad] = noisy.map(|v| v / sum);
+        let face = FaceBox {
+            x: 260 + (self.next() * 20.0) as i32,
+            y: 140 + (self.next() * 20.0) as i32,
+            width: 120,
+            height: 120,
+            score: 4.0 + self.next() as f64,
+        };
+        let quality = Quality {
+            face_px: 120,
+            sharpness: 150.0 + self.next() * 50.0,
+        };
+        Some((
+            face,
+            Probabilities {
+                angry,
+                happy,
+                relaxed,
+                sad,
+            },
+            quality,
+        ))
+    }
+}
+
+/// The observations of every bed at second `t` (frame number `t`).
+pub fn observations(readings: &mut dyn Readings, t: u64, at_ms: i64) -> Vec<Observation> {
+    let mut out = Vec::new();
+    for i in 0..DEMO_BEDS {
+        let Some(patient) = demo_patient(i) else {
+            continue;
+        };
+        let (face, probs, quality) = match scene(i, t) {
+            Scene::Offline => continue,
+            Scene::NoFace => (None, None, None),
+            Scene::Face(mix) => match readings.read(i, mix) {
+                Some((f, p, q)) => (Some(f), Some(p), Some(q)),
+                None => (None, None, None),
+            },
+        };
+        out.push(Observation {
+            source: demo_source(i),
+            patient,
+            at_ms,
+            frame: t,
+            face,
+            probs,
+            quality,
+        });
+    }
+    out
+}
+
+/// Opts the demo's third patient out, as the script says.
+pub async fn prepare<S: Store + 'static>(app: &Arc<App<S>>) -> Result<(), crate::ApiError> {
+    if let Some(p) = demo_patient(2) {
+        app.set_consent(&p, Consent::OptedOut).await?;
+        app.audit(
+            "demo",
+            "change consent",
+            &format!("patient {p}"),
+            "opted out (demo script)",
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Feeds the ward once a second until `stop` turns true, as an edge device of the demo ward.
+pub async fn run<S: Store + 'static>(
+    app: Arc<App<S>>,
+    mut readings: Box<dyn Readings>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let start = app.now();
+    let mut interval = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            _ = interval.tick() => {}
+        }
+        let now = app.now();
+        let t = ((now - start) / SECOND).max(0) as u64;
+        let obs = observations(readings.as_mut(), t, now);
+        if let Err(e) = app.ingest(DEMO_WARD, obs).await {
+            tracing::warn!("demo ingest: {e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_script_tells_each_story() {
+        let neg = |s: Scene| match s {
+            Scene::Face(m) => Some(m[0] + m[3]),
+            _ => None,
+        };
+        assert!(neg(scene(0, 10)).unwrap() < 0.2, "bed 1 starts calm");
+        assert!(neg(scene(0, 200)).unwrap() > 0.8, "bed 1 drifts to sad");
+        let flicker: Vec<f32> = (0..60)
+            .step_by(10)
+            .filter_map(|t| neg(scene(1, t)))
+            .collect();
+        assert!(flicker.iter().any(|&n| n >= 0.6) && flicker.iter().any(|&n| n < 0.45));
+        assert_eq!(scene(4, 250), Scene::Offline);
+        assert_eq!(scene(5, 350), Scene::NoFace);
+        assert_eq!(scene(11, 0), Scene::Offline, "bed 12 is empty");
+    }
+
+    #[test]
+    fn simulated_readings_are_distributions_near_the_mix() {
+        let mut r = Simulated::new(7);
+        for _ in 0..200 {
+            let (_, p, _) = r.read(0, SAD).unwrap();
+            let sum = p.angry + p.happy + p.relaxed + p.sad;
+            assert!((sum - 1.0).abs() < 1e-4);
+            assert!(Probabilities::new(p.angry, p.happy, p.relaxed, p.sad).is_ok());
+            assert!(p.negative() > 0.6, "{p:?}");
+        }
+        let obs = observations(&mut Simulated::new(1), 0, 0);
+        assert_eq!(obs.len(), DEMO_BEDS - 1, "every bed with a patient sends");
+    }
+}

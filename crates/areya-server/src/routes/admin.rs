@@ -1,0 +1,212 @@
+//! Configuration (admins only, every change audited): the ward directory (wards, beds,
+//! patients, staff, devices), staff passwords, device tokens, the alert rules, and the audit
+//! log itself.
+
+use crate::app::App;
+use crate::auth::{hash_password, new_token, token_hash, User};
+use crate::error::{ApiError, ApiJson};
+use areya_monitor::directory::{Device, Directory};
+use areya_monitor::store::Store;
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// The directory as shown: password hashes are never sent.
+fn redacted(dir: &Directory) -> Directory {
+    let mut d = dir.clone();
+    for s in &mut d.staff {
+        s.password_hash.clear();
+    }
+    d
+}
+
+pub async fn get_directory<S: Store + 'static>(
+    State(app): State<Arc<App<S>>>,
+    user: User,
+) -> Result<Json<Value>, ApiError> {
+    user.require_admin("reading the directory")?;
+    Ok(Json(
+        json!({ "version": app.directory_version(), "directory": redacted(&app.directory()) }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PutDirectory {
+    /// The version this change was made from (optimistic concurrency).
+    pub version: i64,
+    pub directory: Directory,
+}
+
+pub async fn put_directory<S: Store + 'static>(
+    State(app): State<Arc<App<S>>>,
+    user: User,
+    ApiJson(body): ApiJson<PutDirectory>,
+) -> Result<Json<Value>, ApiError> {
+    user.require_admin("changing the directory")?;
+    let current = app.directory();
+    let mut dir = body.directory;
+    // Staff keep their password unless it is set through the password route.
+    for s in &mut dir.staff {
+        s.password_hash = current
+            .staff(&s.id)
+            .map(|c| c.password_hash.clone())
+            .unwrap_or_default();
+    }
+    if !dir
+        .staff
+        .iter()
+        .any(|s| s.role.sees_all_wards() && !s.password_hash.is_empty())
+    {
+        return Err(ApiError::Unprocessable(
+            "directory.staff: keep at least one admin who can log in".into(),
+        ));
+    }
+    let version = app.set_directory(body.version, user.id(), dir).await?;
+    app.audit(
+        user.id(),
+        "change directory",
+        "directory",
+        &format!("version {version}"),
+    )
+    .await?;
+    Ok(Json(json!({ "version": version })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordBody {
+    pub password: String,
+}
+
+pub async fn set_password<S: Store + 'static>(
+    State(app): State<Arc<App<S>>>,
+    user: User,
+    Path(staff_id): Path<String>,
+    ApiJson(body): ApiJson<PasswordBody>,
+) -> Result<Json<Value>, ApiError> {
+    if user.id() != staff_id {
+        user.require_admin("setting another person's password")?;
+    }
+    let n = body.password.chars().count();
+    if !(10..=256).contains(&n) {
+        return Err(ApiError::Unprocessable(format!(
+            "password: {n} characters; use 10 to 256"
+        )));
+    }
+    let mut dir = (*app.directory()).clone();
+    let Some(s) = dir.staff.iter_mut().find(|s| s.id == staff_id) else {
+        return Err(ApiError::NotFound(format!(
+            "staff '{staff_id}' does not exist"
+        )));
+    };
+    let pw = body.password;
+    s.password_hash = tokio::task::spawn_blocking(move || hash_password(&pw))
+        .await
+        .map_err(|e| ApiError::Unprocessable(format!("password: {e}")))??;
+    let version = app
+        .set_directory(app.directory_version(), user.id(), dir)
+        .await?;
+    app.audit(user.id(), "set password", &format!("staff {staff_id}"), "")
+        .await?;
+    Ok(Json(json!({ "version": version })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceBody {
+    pub ward: String,
+}
+
+/// Creates (or re-keys) a device; the token is shown once and only its hash is kept.
+pub async fn put_device<S: Store + 'static>(
+    State(app): State<Arc<App<S>>>,
+    user: User,
+    Path(device_id): Path<String>,
+    ApiJson(body): ApiJson<DeviceBody>,
+) -> Result<Json<Value>, ApiError> {
+    user.require_admin("registering devices")?;
+    let token = new_token();
+    let mut dir = (*app.directory()).clone();
+    dir.devices.retain(|d| d.id != device_id);
+    dir.devices.push(Device {
+        id: device_id.clone(),
+        ward: body.ward,
+        token_hash: token_hash(&token),
+    });
+    let version = app
+        .set_directory(app.directory_version(), user.id(), dir)
+        .await?;
+    app.audit(
+        user.id(),
+        "register device",
+        &format!("device {device_id}"),
+        "",
+    )
+    .await?;
+    Ok(Json(
+        json!({ "version": version, "device": device_id, "token": token }),
+    ))
+}
+
+pub async fn get_rules<S: Store + 'static>(
+    State(app): State<Arc<App<S>>>,
+    user: User,
+) -> Result<Json<Value>, ApiError> {
+    let _ = user;
+    let (version, toml) = app
+        .store
+        .current_rules()
+        .await?
+        .unwrap_or((0, String::new()));
+    Ok(Json(json!({ "version": version, "toml": toml })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesBody {
+    pub toml: String,
+}
+
+pub async fn put_rules<S: Store + 'static>(
+    State(app): State<Arc<App<S>>>,
+    user: User,
+    ApiJson(body): ApiJson<RulesBody>,
+) -> Result<Json<Value>, ApiError> {
+    user.require_admin("changing the alert rules")?;
+    let version = app.set_rules(user.id(), &body.toml).await?;
+    app.audit(
+        user.id(),
+        "change rules",
+        "rules",
+        &format!("version {version}"),
+    )
+    .await?;
+    Ok(Json(json!({ "version": version })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+}
+
+pub async fn audit_log<S: Store + 'static>(
+    State(app): State<Arc<App<S>>>,
+    user: User,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<Value>, ApiError> {
+    user.require_admin("reading the audit log")?;
+    let now = app.now();
+    let from = q.from_ms.unwrap_or(now - 24 * areya_monitor::HOUR);
+    let to = q.to_ms.unwrap_or(now + 1);
+    if from > to {
+        return Err(ApiError::BadRequest("from_ms: later than to_ms".into()));
+    }
+    let entries = app.store.audit_log(from, to).await?;
+    app.audit(user.id(), "read audit log", "audit", "").await?;
+    Ok(Json(json!({ "entries": entries })))
+}

@@ -1,0 +1,154 @@
+//! The alert inbox: open alerts of the user's wards, acknowledge (actionable, or not actionable
+//! with a reason) and snooze. Every action is audited.
+
+use crate::app::{AlertAct, App};
+use crate::auth::User;
+use crate::error::{ApiError, ApiJson};
+use areya_monitor::alerts::AlertKind;
+use areya_monitor::store::Store;
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Filter {
+    pub ward: Option<String>,
+}
+
+pub async fn list<S: Store + 'static>(
+    State(app): State<Arc<App<S>>>,
+    user: User,
+    Query(f): Query<Filter>,
+) -> Result<Json<Value>, ApiError> {
+    if let Some(w) = &f.ward {
+        user.require_ward(w)?;
+    }
+    let dir = app.directory();
+    let mut open: Vec<_> = app
+        .open_alerts()
+        .await
+        .into_iter()
+        .filter_map(|a| {
+            let (w, b) = dir.bed_of(&a.patient)?;
+            let shown = user.sees_ward(&w.id) && f.ward.as_ref().is_none_or(|f| f == &w.id);
+            shown.then(|| (a, w.id.clone(), b.id.clone()))
+        })
+        .collect();
+    // Escalated first, then patients before technical alerts, higher priority, older first.
+    open.sort_by_key(|(a, _, _)| {
+        (
+            std::cmp::Reverse(a.escalated_unacknowledged()),
+            a.kind != AlertKind::SustainedNegative,
+            std::cmp::Reverse(a.priority),
+            a.raised_ms,
+        )
+    });
+    let out: Vec<Value> = open
+        .into_iter()
+        .map(|(a, w, b)| json!({ "alert": a, "ward": w, "bed": b }))
+        .collect();
+    Ok(Json(json!({ "alerts": out })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AckBody {
+    pub actionable: bool,
+    pub reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnoozeBody {
+    pub seconds: u64,
+}
+
+async fn act<S: Store + 'static>(
+    app: &App<S>,
+    user: &User,
+    id: u64,
+    act: AlertAct,
+) -> Result<Json<Value>, ApiError> {
+    user.require_clinical("acting on alerts")?;
+    let alert = app.open_alert(id).await?;
+    let ward = app
+        .ward_of(&alert.patient)
+        .ok_or_else(|| ApiError::NotFound(format!("alert {id}: its patient is not in any bed")))?;
+    user.require_ward(&ward)?;
+    let (action, detail) = match &act {
+        AlertAct::Acknowledge { actionable, reason } => (
+            "acknowledge alert",
+            format!(
+                "{}{}",
+                if *actionable {
+                    "actionable"
+                } else {
+                    "not actionable"
+                },
+                reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            ),
+        ),
+        AlertAct::Snooze { seconds } => ("snooze alert", format!("{seconds} s")),
+    };
+    if let AlertAct::Acknowledge {
+        reason: Some(r), ..
+    } = &act
+    {
+        if r.len() > 500 {
+            return Err(ApiError::Unprocessable(
+                "reason: at most 500 characters".into(),
+            ));
+        }
+    }
+    app.act_on_alert(id, user.id(), act).await?;
+    app.audit(
+        user.id(),
+        action,
+        &format!("alert {id} (patient {})", alert.patient),
+        &detail,
+    )
+    .await?;
+    let alert = app.open_alert(id).await.ok();
+    Ok(Json(json!({ "alert": alert })))
+}
+
+pub async fn acknowledge<S: Store + 'static>(
+    State(app): State<Arc<App<S>>>,
+    user: User,
+    Path(id): Path<u64>,
+    ApiJson(body): ApiJson<AckBody>,
+) -> Result<Json<Value>, ApiError> {
+    let a = AlertAct::Acknowledge {
+        actionable: body.actionable,
+        reason: body.reason,
+    };
+    act(&app, &user, id, a).await
+}
+
+pub async fn snooze<S: Store + 'static>(
+    State(app): State<Arc<App<S>>>,
+    user: User,
+    Path(id): Path<u64>,
+    ApiJson(body): ApiJson<SnoozeBody>,
+) -> Result<Json<Value>, ApiError> {
+    if body.seconds == 0 {
+        return Err(ApiError::Unprocessable(
+            "seconds: must be at least 1".into(),
+        ));
+    }
+    act(
+        &app,
+        &user,
+        id,
+        AlertAct::Snooze {
+            seconds: body.seconds,
+        },
+    )
+    .await
+}

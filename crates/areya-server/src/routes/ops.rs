@@ -1,0 +1,163 @@
+//! Operations and the page itself: `/healthz`, `/metrics` (Prometheus text), `/openapi.json`,
+//! the live event stream (`/api/events`, server-sent events scoped to the user's wards), and
+//! the dashboard's files, compiled into the binary (no CDN; works offline).
+
+use crate::app::{App, Live};
+use crate::auth::User;
+use crate::error::ApiError;
+use areya_monitor::store::Store;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures_util::stream::Stream;
+use serde_json::json;
+use std::convert::Infallible;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+
+pub async fn healthz<S: Store + 'static>(State(app): State<Arc<App<S>>>) -> Response {
+    match app.store.max_alert_id().await {
+        Ok(_) => Json(json!({ "status": "ok" })).into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "unavailable", "error": e.to_string() })),
+        )
+            .into_response(),
+    }
+}
+
+pub async fn metrics<S: Store + 'static>(State(app): State<Arc<App<S>>>) -> Response {
+    let c = &app.counters;
+    let open = app.open_alerts().await;
+    let escalated = open.iter().filter(|a| a.escalated_unacknowledged()).count();
+    let counters = [
+        (
+            "areya_observations_ingested_total",
+            "Observations processed.",
+            c.ingested.load(Ordering::Relaxed),
+        ),
+        (
+            "areya_observations_duplicate_total",
+            "Retried observations already stored.",
+            c.duplicates.load(Ordering::Relaxed),
+        ),
+        (
+            "areya_observations_refused_total",
+            "Observations refused for lack of consent (never stored).",
+            c.refused_consent.load(Ordering::Relaxed),
+        ),
+        (
+            "areya_alerts_raised_total",
+            "Alerts raised.",
+            c.alerts_raised.load(Ordering::Relaxed),
+        ),
+        (
+            "areya_store_errors_total",
+            "Failed store transactions.",
+            c.store_errors.load(Ordering::Relaxed),
+        ),
+    ];
+    let mut text = String::new();
+    for (name, help, v) in counters {
+        text.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}\n"
+        ));
+    }
+    for (name, help, v) in [
+        ("areya_alerts_open", "Alerts open now.", open.len()),
+        (
+            "areya_alerts_escalated_unacknowledged",
+            "Escalated alerts nobody acknowledged.",
+            escalated,
+        ),
+        (
+            "areya_live_subscribers",
+            "Dashboards connected.",
+            app.live.receiver_count(),
+        ),
+    ] {
+        text.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}\n"
+        ));
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+pub async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        include_str!("../assets/openapi.json"),
+    )
+        .into_response()
+}
+
+fn asset(kind: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+pub async fn index() -> Response {
+    asset(
+        "text/html; charset=utf-8",
+        include_str!("../assets/index.html"),
+    )
+}
+pub async fn script() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../assets/app.js"),
+    )
+}
+pub async fn style() -> Response {
+    asset(
+        "text/css; charset=utf-8",
+        include_str!("../assets/style.css"),
+    )
+}
+
+/// Live changes for the user's wards: `score`, `alert`, `consent`, `directory`, and `resync`
+/// when this stream fell behind (the page then reloads what it shows).
+pub async fn events<S: Store + 'static>(
+    State(app): State<Arc<App<S>>>,
+    user: User,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let rx = app.live.subscribe();
+    let stop = app.stopping.subscribe();
+    let stream =
+        futures_util::stream::unfold((rx, stop, user), |(mut rx, mut stop, user)| async move {
+            loop {
+                let got = tokio::select! {
+                    r = rx.recv() => r,
+                    _ = stop.wait_for(|s| *s) => return None,
+                };
+                let ev = match got {
+                    Ok(Live { ward, event, data }) => {
+                        if ward.as_ref().is_some_and(|w| !user.sees_ward(w)) {
+                            continue;
+                        }
+                        Event::default().event(event).data(data.to_string())
+                    }
+                    Err(RecvError::Lagged(n)) => Event::default()
+                        .event("resync")
+                        .data(json!({ "missed": n }).to_string()),
+                    Err(RecvError::Closed) => return None,
+                };
+                return Some((Ok(ev), (rx, stop, user)));
+            }
+        });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound("no such route".into())
+}

@@ -1,0 +1,287 @@
+//! What clinicians look at: the ward view ordered by attention, a patient's page (timeline of
+//! windows, scores and alerts; every view audited), and the FHIR export (audited).
+
+use crate::app::App;
+use crate::auth::User;
+use crate::error::ApiError;
+use areya_core::PatientId;
+use areya_monitor::alerts::Alert;
+use areya_monitor::directory::{Bed, Ward};
+use areya_monitor::engine::Consent;
+use areya_monitor::store::Store;
+use areya_monitor::{Millis, HOUR, MINUTE};
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+fn find_ward<'a>(
+    dir: &'a areya_monitor::directory::Directory,
+    id: &str,
+) -> Result<&'a Ward, ApiError> {
+    dir.wards
+        .iter()
+        .find(|w| w.id == id)
+        .ok_or_else(|| ApiError::NotFound(format!("ward '{id}' does not exist")))
+}
+
+pub fn parse_patient(id: &str) -> Result<PatientId, ApiError> {
+    PatientId::parse(id).map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
+/// The patient's bed and ward, after checking the user may see that ward.
+fn locate(
+    app_dir: &areya_monitor::directory::Directory,
+    user: &User,
+    p: &PatientId,
+) -> Result<(Ward, Bed), ApiError> {
+    let (w, b) = app_dir
+        .bed_of(p)
+        .ok_or_else(|| ApiError::NotFound(format!("patient '{p}' is not in any bed")))?;
+    user.require_ward(&w.id)?;
+    Ok((w.clone(), b.clone()))
+}
+
+fn sort_key(alert: Option<&Alert>, score: u8) -> (u8, u8, u8) {
+    let a = match alert {
+        Some(a) if a.escalated_unacknowledged() => 3,
+        Some(a) if a.kind == areya_monitor::alerts::AlertKind::SustainedNegative => 2,
+        Some(_) => 1,
+        None => 0,
+    };
+    (a, score, 0)
+}
+
+pub async fn ward<S: Store + 'static>(
+    State(app): State<Arc<App<S>>>,
+    user: User,
+    Path(ward_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let dir = app.directory();
+    let ward = find_ward(&dir, &ward_id)?;
+    user.require_ward(&ward.id)?;
+    let now = app.now();
+    let open = app.open_alerts().await;
+    let mut beds = Vec::new();
+    for b in &ward.beds {
+        let nurse = b
+            .assigned_nurse
+            .as_ref()
+            .and_then(|n| dir.staff(n))
+            .map(|s| json!({ "id": s.id, "name": s.name }));
+        let last_seen = app.last_seen(&b.sources);
+        let camera = json!({
+            "sources": b.sources,
+            "last_seen_ms": last_seen,
+            "online": last_seen.is_some_and(|t| now - t < app.settings.source_offline_after_ms),
+        });
+        let Some(p) = &b.patient else {
+            beds.push((
+                0,
+                json!({ "bed": b.id, "patient": null, "nurse": nurse, "camera": camera }),
+            ));
+            continue;
+        };
+        let consent = app.consent(p).await;
+        let assessment = if consent.allows(now) {
+            app.assessment(p).await
+        } else {
+            None
+        };
+        let spark: Vec<Value> = if consent.allows(now) {
+            app.store
+                .assessments(p, now - HOUR, now + 1)
+                .await?
+                .iter()
+                .map(|a| json!([a.at_ms, a.score]))
+                .collect()
+        } else {
+            vec![]
+        };
+        let alerts: Vec<&Alert> = open.iter().filter(|a| &a.patient == p).collect();
+        let top = alerts
+            .iter()
+            .copied()
+            .max_by_key(|a| sort_key(Some(a), a.peak_score));
+        let score = assessment.as_ref().map_or(0, |a| a.score);
+        let key = sort_key(top, score);
+        beds.push((
+            key.0 as u32 * 1000 + key.1 as u32 + 1,
+            json!({
+                "bed": b.id,
+                "patient": p,
+                "nurse": nurse,
+                "consent": consent,
+                "assessment": assessment,
+                "sparkline": spark,
+                "camera": camera,
+                "alerts": alerts,
+            }),
+        ));
+    }
+    beds.sort_by(|a, b| b.0.cmp(&a.0));
+    Ok(Json(json!({
+        "ward": { "id": ward.id, "name": ward.name },
+        "now_ms": now,
+        "beds": beds.into_iter().map(|b| b.1).collect::<Vec<_>>(),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Span {
+    /// How many hours back (default 6, at most 72).
+    pub hours: Option<i64>,
+}
+
+impl Span {
+    fn from(&self, now: Millis) -> Result<Millis, ApiError> {
+        let h = self.hours.unwrap_or(6);
+        if !(1..=72).contains(&h) {
+            return Err(ApiError::BadRequest(format!(
+                "hours: {h} is outside 1..=72"
+            )));
+        }
+        Ok(now - h * HOUR)
+    }
+}
+
+pub async fn patient<S: Store + 'static>(
+    State(app): State<Arc<App<S>>>,
+    user: User,
+    Path(id): Path<String>,
+    Query(span): Query<Span>,
+) -> Result<Json<Value>, ApiError> {
+    let p = parse_patient(&id)?;
+    let (ward, bed) = locate(&app.directory(), &user, &p)?;
+    let now = app.now();
+    let from = span.from(now)?;
+    app.audit(user.id(), "view patient", &format!("patient {p}"), "")
+        .await?;
+    let consent = app.consent(&p).await;
+    let windows: Vec<Value> = app
+        .store
+        .windows(Some(&p), from, now + 1)
+        .await?
+        .iter()
+        .map(|w| {
+            json!({
+                "start_ms": w.start_ms,
+                "end_ms": w.end_ms,
+                "coverage": w.coverage(),
+                "negative": w.negative(),
+                "dominant": w.mean().map(|m| m.top()),
+            })
+        })
+        .collect();
+    let scores: Vec<Value> = app
+        .store
+        .assessments(&p, from, now + 1)
+        .await?
+        .iter()
+        .map(|a| json!([a.at_ms, a.score]))
+        .collect();
+    let mut alerts = Vec::new();
+    for a in app.store.alerts(Some(&p)).await? {
+        if a.updated_ms < from && a.state == areya_monitor::alerts::AlertState::Resolved {
+            continue;
+        }
+        let events = app.store.alert_events(a.id).await?;
+        alerts.push(json!({ "alert": a, "events": events }));
+    }
+    let assessment = if consent.allows(now) {
+        app.assessment(&p).await
+    } else {
+        None
+    };
+    Ok(Json(json!({
+        "patient": p,
+        "ward": { "id": ward.id, "name": ward.name },
+        "bed": bed.id,
+        "consent": consent,
+        "assessment": assessment,
+        "now_ms": now,
+        "from_ms": from,
+        "window_ms": app.settings.engine.window_ms,
+        "windows": windows,
+        "scores": scores,
+        "alerts": alerts,
+    })))
+}
+
+pub async fn fhir<S: Store + 'static>(
+    State(app): State<Arc<App<S>>>,
+    user: User,
+    Path(id): Path<String>,
+    Query(span): Query<Span>,
+) -> Result<Json<Value>, ApiError> {
+    let p = parse_patient(&id)?;
+    locate(&app.directory(), &user, &p)?;
+    let now = app.now();
+    let from = span.from(now)?;
+    app.audit(
+        user.id(),
+        "export fhir",
+        &format!("patient {p}"),
+        &format!("from {from}"),
+    )
+    .await?;
+    let windows = app.store.windows(Some(&p), from, now + 1).await?;
+    let scores = app.store.assessments(&p, from, now + 1).await?;
+    let alerts = app.store.alerts(Some(&p)).await?;
+    Ok(Json(areya_monitor::fhir::bundle(
+        &p, &windows, &scores, &alerts, now,
+    )))
+}
+
+/// `PUT /api/patients/{id}/consent` (admin): active, paused for some minutes, or opted out.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentBody {
+    pub consent: String,
+    /// With "paused": how long, in minutes (1 … 1440).
+    pub minutes: Option<i64>,
+}
+
+pub async fn set_consent<S: Store + 'static>(
+    State(app): State<Arc<App<S>>>,
+    user: User,
+    Path(id): Path<String>,
+    crate::error::ApiJson(body): crate::error::ApiJson<ConsentBody>,
+) -> Result<Json<Value>, ApiError> {
+    user.require_admin("changing consent")?;
+    let p = parse_patient(&id)?;
+    locate(&app.directory(), &user, &p)?;
+    let c = match (body.consent.as_str(), body.minutes) {
+        ("active", None) => Consent::Active,
+        ("opted_out", None) => Consent::OptedOut,
+        ("paused", Some(m)) if (1..=1440).contains(&m) => Consent::PausedUntil {
+            until_ms: app.now() + m * MINUTE,
+        },
+        ("paused", _) => {
+            return Err(ApiError::Unprocessable(
+                "minutes: give 1 … 1440 with consent \"paused\"".into(),
+            ))
+        }
+        ("active" | "opted_out", Some(_)) => {
+            return Err(ApiError::Unprocessable(
+                "minutes: only with consent \"paused\"".into(),
+            ))
+        }
+        (other, _) => {
+            return Err(ApiError::Unprocessable(format!(
+                "consent: '{other}' is not one of active, paused, opted_out"
+            )))
+        }
+    };
+    app.set_consent(&p, c).await?;
+    app.audit(
+        user.id(),
+        "change consent",
+        &format!("patient {p}"),
+        &serde_json::to_string(&c).unwrap_or_default(),
+    )
+    .await?;
+    Ok(Json(json!({ "patient": p, "consent": c })))
+}

@@ -1,0 +1,124 @@
+//! First start and the demo ward. A server with an empty directory gets one admin (so somebody
+//! can log in and configure it); `areya demo` gets a ward of 12 beds with staff and a device.
+
+use crate::app::App;
+use crate::auth::{hash_password, token_hash};
+use crate::error::ApiError;
+use areya_core::{PatientId, SourceId};
+use areya_monitor::directory::{Bed, Device, Directory, Role, Staff, Ward};
+use areya_monitor::store::Store;
+use std::sync::Arc;
+
+/// When the directory is empty, stores one admin (`admin`) with `password`. Returns whether it
+/// did.
+pub async fn bootstrap_admin<S: Store + 'static>(
+    app: &Arc<App<S>>,
+    password: &str,
+) -> Result<bool, ApiError> {
+    if app.directory_version() > 0 {
+        return Ok(false);
+    }
+    let dir = Directory {
+        staff: vec![Staff {
+            id: "admin".into(),
+            name: "Administrator".into(),
+            role: Role::Admin,
+            wards: vec![],
+            password_hash: hash_password(password)?,
+        }],
+        ..Directory::default()
+    };
+    app.set_directory(0, "setup", dir).await?;
+    app.audit("setup", "create first admin", "staff admin", "")
+        .await?;
+    Ok(true)
+}
+
+/// The demo's staff: (id, name, role). Every one logs in with the demo password.
+pub const DEMO_STAFF: [(&str, &str, Role); 5] = [
+    ("admin", "Administrator", Role::Admin),
+    ("charge", "Charge nurse Rivera", Role::ChargeNurse),
+    ("ana", "Nurse Ana Costa", Role::Nurse),
+    ("ben", "Nurse Ben Okafor", Role::Nurse),
+    ("drlee", "Dr Lee", Role::Doctor),
+];
+
+pub const DEMO_WARD: &str = "ward-4b";
+pub const DEMO_BEDS: usize = 12;
+
+/// Patient id of demo bed `i` (0-based); the last bed is empty.
+pub fn demo_patient(i: usize) -> Option<PatientId> {
+    if i + 1 >= DEMO_BEDS {
+        return None;
+    }
+    PatientId::parse(&format!("p-{:04}", 1001 + i)).ok()
+}
+
+pub fn demo_source(i: usize) -> SourceId {
+    SourceId::parse(&format!("cam-{:02}", i + 1)).expect("letters, digits and '-' are valid")
+}
+
+/// The demo directory: ward 4B with 12 beds (beds 1–6 Ana's, 7–11 Ben's, 12 empty), the demo
+/// staff, a second ward the nurses cannot see, and one edge device.
+pub fn demo_directory(password_hash: &str, device_token: &str) -> Directory {
+    let beds = (0..DEMO_BEDS)
+        .map(|i| Bed {
+            id: format!("bed-{:02}", i + 1),
+            patient: demo_patient(i),
+            assigned_nurse: Some(if i < 6 { "ana" } else { "ben" }.into()),
+            sources: vec![demo_source(i)],
+        })
+        .collect();
+    let staff = DEMO_STAFF
+        .iter()
+        .map(|(id, name, role)| Staff {
+            id: id.to_string(),
+            name: name.to_string(),
+            role: *role,
+            wards: if *role == Role::Admin {
+                vec![]
+            } else {
+                vec![DEMO_WARD.into()]
+            },
+            password_hash: password_hash.into(),
+        })
+        .collect();
+    Directory {
+        wards: vec![
+            Ward {
+                id: DEMO_WARD.into(),
+                name: "Ward 4B — Internal medicine".into(),
+                beds,
+            },
+            Ward {
+                id: "ward-2a".into(),
+                name: "Ward 2A — Surgery".into(),
+                beds: vec![],
+            },
+        ],
+        staff,
+        devices: vec![Device {
+            id: "edge-4b".into(),
+            ward: DEMO_WARD.into(),
+            token_hash: token_hash(device_token),
+        }],
+    }
+}
+
+/// Stores the demo directory (replacing whatever is there).
+pub async fn install_demo<S: Store + 'static>(
+    app: &Arc<App<S>>,
+    password: &str,
+    device_token: &str,
+) -> Result<(), ApiError> {
+    let hash = hash_password(password)?;
+    app.set_directory(
+        app.directory_version(),
+        "demo",
+        demo_directory(&hash, device_token),
+    )
+    .await?;
+    app.audit("demo", "install demo ward", "directory", "")
+        .await?;
+    Ok(())
+}

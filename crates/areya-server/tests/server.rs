@@ -1,0 +1,801 @@
+//! The server over real HTTP on port 0: authentication, roles and ward scoping, validation
+//! errors, idempotent ingest, an alert raised by sustained sadness reaching a live-event
+//! subscriber and being acknowledged, consent, and a restart that loses nothing stored.
+//! Time comes from a manual clock, so minutes of ward time pass in milliseconds.
+
+use areya_core::{FaceBox, Observation, PatientId, Probabilities, SourceId};
+use areya_monitor::store::{SqliteStore, Store};
+use areya_monitor::SECOND;
+use areya_server::demo::{demo_settings, DEMO_RULES};
+use areya_server::setup::install_demo;
+use areya_server::App;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+const PASSWORD: &str = "correct horse battery";
+const DEVICE: &str = "device-token-of-ward-4b";
+const T0: i64 = 1_796_000_000_000;
+
+struct Server {
+    addr: SocketAddr,
+    app: Arc<App<SqliteStore>>,
+    clock: Arc<AtomicI64>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    async fn start(url: &str, fresh: bool) -> Server {
+        Server::start_at(url, fresh, T0).await
+    }
+
+    async fn start_at(url: &str, fresh: bool, t: i64) -> Server {
+        let clock = Arc::new(AtomicI64::new(t));
+        let c = clock.clone();
+        let store = SqliteStore::open(url).await.expect("store");
+        let app = App::open(
+            store,
+            demo_settings("test".into()),
+            Arc::new(move || c.load(Ordering::SeqCst)),
+        )
+        .await
+        .expect("app");
+        if fresh {
+            install_demo(&app, PASSWORD, DEVICE)
+                .await
+                .expect("demo ward");
+            app.set_rules("test", DEMO_RULES).await.expect("rules");
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(areya_server::serve(listener, app.clone(), async move {
+            let _ = rx.await;
+        }));
+        Server {
+            addr,
+            app,
+            clock,
+            stop: Some(tx),
+            task,
+        }
+    }
+
+    fn advance(&self, ms: i64) {
+        self.clock.fetch_add(ms, Ordering::SeqCst);
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.load(Ordering::SeqCst)
+    }
+
+    async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        self.task.await.expect("join").expect("serve");
+    }
+
+    async fn req(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> (u16, String, String) {
+        let mut s = TcpStream::connect(self.addr).await.expect("connect");
+        let mut r = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+            self.addr
+        );
+        for (k, v) in headers {
+            r.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if let Some(b) = body {
+            r.push_str(&format!("Content-Length: {}\r\n", b.len()));
+        }
+        r.push_str("\r\n");
+        r.push_str(body.unwrap_or(""));
+        // A server that refuses a large body may close before reading all of it.
+        let _ = s.write_all(r.as_bytes()).await;
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out).await;
+        let text = String::from_utf8_lossy(&out).to_string();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let body = if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            dechunk(body)
+        } else {
+            body.to_string()
+        };
+        (status, head.to_string(), body)
+    }
+
+    async fn json(
+        &self,
+        method: &str,
+        path: &str,
+        cookie: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let c = cookie.map(|c| format!("areya_session={c}"));
+        let mut h = vec![("Content-Type", "application/json")];
+        if let Some(c) = &c {
+            h.push(("Cookie", c.as_str()));
+        }
+        let b = body.map(|b| b.to_string());
+        let (status, _, text) = self.req(method, path, &h, b.as_deref()).await;
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    async fn login(&self, user: &str) -> String {
+        let body = json!({ "user": user, "password": PASSWORD }).to_string();
+        let (status, head, text) = self
+            .req(
+                "POST",
+                "/api/login",
+                &[("Content-Type", "application/json")],
+                Some(&body),
+            )
+            .await;
+        assert_eq!(status, 200, "login {user}: {text}");
+        let cookie = head
+            .lines()
+            .find_map(|l| l.strip_prefix("set-cookie: areya_session="))
+            .expect("session cookie");
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+            "{cookie}"
+        );
+        cookie.split(';').next().unwrap_or_default().to_string()
+    }
+
+    async fn ingest(&self, obs: &[Observation], token: &str) -> (u16, Value) {
+        let body = json!({ "observations": obs }).to_string();
+        let auth = format!("Bearer {token}");
+        let (status, _, text) = self
+            .req(
+                "POST",
+                "/api/ingest",
+                &[
+                    ("Content-Type", "application/json"),
+                    ("Authorization", &auth),
+                ],
+                Some(&body),
+            )
+            .await;
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+fn patient(i: usize) -> PatientId {
+    areya_server::setup::demo_patient(i).expect("bed with a patient")
+}
+
+/// One observation of demo bed `i` at `at_ms` with the given negative share (None: no face).
+fn obs(i: usize, at_ms: i64, negative: Option<f32>) -> Observation {
+    Observation {
+        source: areya_server::setup::demo_source(i),
+        patient: patient(i),
+        at_ms,
+        frame: (at_ms / SECOND) as u64,
+        face: negative.map(|_| FaceBox {
+            x: 100,
+            y: 80,
+            width: 120,
+            height: 120,
+            score: 4.0,
+        }),
+        probs: negative.map(|n| Probabilities {
+            angry: n * 0.3,
+            happy: (1.0 - n) * 0.4,
+            relaxed: (1.0 - n) * 0.6,
+            sad: n * 0.7,
+        }),
+        quality: None,
+    }
+}
+
+/// `seconds` of one observation per second for bed `i`, each posted as it happens.
+async fn feed(s: &Server, i: usize, seconds: i64, negative: f32) {
+    for _ in 0..seconds {
+        let (status, v) = s.ingest(&[obs(i, s.now(), Some(negative))], DEVICE).await;
+        assert_eq!(status, 200, "{v}");
+        s.advance(SECOND);
+    }
+    s.app.tick().await.expect("tick");
+}
+
+#[tokio::test]
+async fn authentication_roles_and_ward_scoping() {
+    let s = Server::start("sqlite::memory:", true).await;
+    for path in [
+        "/api/me",
+        "/api/wards/ward-4b",
+        "/api/alerts",
+        "/api/audit",
+        "/api/events",
+    ] {
+        let (status, v) = s.json("GET", path, None, None).await;
+        assert_eq!(status, 401, "{path}: {v}");
+        assert_eq!(v["error"], "log in first");
+    }
+    let (status, _) = s
+        .json(
+            "POST",
+            "/api/login",
+            None,
+            Some(json!({ "user": "ana", "password": "wrong password" })),
+        )
+        .await;
+    assert_eq!(status, 401);
+    let (status, _) = s
+        .json(
+            "POST",
+            "/api/login",
+            None,
+            Some(json!({ "user": "nobody", "password": PASSWORD })),
+        )
+        .await;
+    assert_eq!(status, 401);
+
+    let ana = s.login("ana").await;
+    let (status, me) = s.json("GET", "/api/me", Some(&ana), None).await;
+    assert_eq!((status, me["role"].as_str()), (200, Some("nurse")));
+    assert_eq!(
+        me["wards"].as_array().map(|w| w.len()),
+        Some(1),
+        "a nurse sees only her ward"
+    );
+    let (status, ward) = s.json("GET", "/api/wards/ward-4b", Some(&ana), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(ward["beds"].as_array().map(|b| b.len()), Some(12));
+    let (status, v) = s.json("GET", "/api/wards/ward-2a", Some(&ana), None).await;
+    assert_eq!(status, 403, "another ward: {v}");
+    assert!(v["error"].as_str().unwrap_or("").contains("ward-2a"));
+    for (method, path, body) in [
+        ("GET", "/api/admin/directory", None),
+        ("GET", "/api/audit", None),
+        ("PUT", "/api/rules", Some(json!({ "toml": DEMO_RULES }))),
+        (
+            "PUT",
+            "/api/patients/p-1001/consent",
+            Some(json!({ "consent": "opted_out" })),
+        ),
+    ] {
+        let (status, v) = s.json(method, path, Some(&ana), body).await;
+        assert_eq!(status, 403, "nurse {method} {path}: {v}");
+        assert!(v["error"].as_str().unwrap_or("").contains("admin"), "{v}");
+    }
+
+    let admin = s.login("admin").await;
+    let (status, d) = s
+        .json("GET", "/api/admin/directory", Some(&admin), None)
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        d["directory"]["staff"]
+            .as_array()
+            .expect("staff")
+            .iter()
+            .all(|st| st["password_hash"] == ""),
+        "hashes never leave the server"
+    );
+    let (status, v) = s
+        .json(
+            "POST",
+            "/api/alerts/1/ack",
+            Some(&admin),
+            Some(json!({ "actionable": true })),
+        )
+        .await;
+    assert_eq!(
+        status, 403,
+        "admins configure, clinicians act on alerts: {v}"
+    );
+
+    // A state-changing request from another site's page is refused.
+    let cookie = format!("areya_session={ana}");
+    let (status, _, _) = s
+        .req(
+            "POST",
+            "/api/logout",
+            &[
+                ("Cookie", &cookie),
+                ("Origin", "https://evil.example"),
+                ("Content-Type", "application/json"),
+            ],
+            Some("{}"),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, _) = s
+        .json("POST", "/api/logout", Some(&ana), Some(json!({})))
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = s.json("GET", "/api/me", Some(&ana), None).await;
+    assert_eq!(status, 401, "logged out");
+
+    let (status, audit) = s.json("GET", "/api/audit", Some(&admin), None).await;
+    assert_eq!(status, 200);
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    for want in ["login failed", "login", "logout"] {
+        assert!(actions.contains(&want), "{want} in {actions:?}");
+    }
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn bad_requests_name_the_field() {
+    let s = Server::start("sqlite::memory:", true).await;
+    let charge = s.login("charge").await;
+    let c = format!("areya_session={charge}");
+    let cases: Vec<(&str, &str, Vec<(&str, &str)>, String, u16, &str)> = vec![
+        (
+            "POST",
+            "/api/alerts/1/ack",
+            vec![("Content-Type", "application/json")],
+            "{}".into(),
+            422,
+            "actionable",
+        ),
+        (
+            "POST",
+            "/api/alerts/1/ack",
+            vec![("Content-Type", "application/json")],
+            "{not json".into(),
+            400,
+            "not valid JSON",
+        ),
+        (
+            "POST",
+            "/api/alerts/1/ack",
+            vec![("Content-Type", "text/plain")],
+            "{}".into(),
+            415,
+            "application/json",
+        ),
+        (
+            "POST",
+            "/api/alerts/1/snooze",
+            vec![("Content-Type", "application/json")],
+            r#"{"seconds": "ten"}"#.into(),
+            422,
+            "seconds",
+        ),
+        (
+            "POST",
+            "/api/alerts/1/ack",
+            vec![("Content-Type", "application/json")],
+            "{\"actionable\":true}".into(),
+            404,
+            "alert 1",
+        ),
+        (
+            "POST",
+            "/api/alerts/1/ack",
+            vec![("Content-Type", "application/json")],
+            format!(
+                "{{\"actionable\":true,\"reason\":\"{}\"}}",
+                "x".repeat(2 << 20)
+            ),
+            413,
+            "too large",
+        ),
+        (
+            "GET",
+            "/api/patients/bad%20id",
+            vec![],
+            String::new(),
+            400,
+            "invalid patient id",
+        ),
+        (
+            "GET",
+            "/api/patients/p-1001?hours=500",
+            vec![],
+            String::new(),
+            400,
+            "hours",
+        ),
+        (
+            "GET",
+            "/api/nothing-here",
+            vec![],
+            String::new(),
+            404,
+            "no such route",
+        ),
+    ];
+    for (method, path, mut headers, body, want, needle) in cases {
+        headers.push(("Cookie", &c));
+        let b = (!body.is_empty()).then_some(body.as_str());
+        let (status, _, text) = s.req(method, path, &headers, b).await;
+        assert_eq!(
+            status,
+            want,
+            "{method} {path}: {}",
+            &text[..text.len().min(300)]
+        );
+        assert!(
+            text.contains(needle),
+            "{method} {path}: '{needle}' not in {}",
+            &text[..text.len().min(300)]
+        );
+    }
+
+    // Ingest: device tokens, and each observation checked.
+    let good = obs(0, s.now(), Some(0.2));
+    let (status, _) = s.ingest(&[good.clone()], "not-a-device").await;
+    assert_eq!(status, 401);
+    let mut bad_probs = good.clone();
+    bad_probs.probs = Some(Probabilities {
+        angry: 0.9,
+        happy: 0.9,
+        relaxed: 0.0,
+        sad: 0.0,
+    });
+    let mut stranger = good.clone();
+    stranger.patient = PatientId::parse("p-9999").expect("id");
+    let mut wrong_source = good.clone();
+    wrong_source.source = SourceId::parse("cam-07").expect("id");
+    let mut face_no_probs = good.clone();
+    face_no_probs.probs = None;
+    for (o, want, needle) in [
+        (bad_probs, 422, "observations[1].probs"),
+        (stranger, 422, "'p-9999' is not in any bed"),
+        (wrong_source, 422, "'cam-07' does not feed bed 'bed-01'"),
+        (face_no_probs, 422, "both or neither"),
+    ] {
+        let (status, v) = s.ingest(&[good.clone(), o], DEVICE).await;
+        assert_eq!(status, want, "{v}");
+        assert!(
+            v["error"].as_str().unwrap_or("").contains(needle),
+            "{needle}: {v}"
+        );
+    }
+    let (_, v) = s.ingest(&[good], DEVICE).await;
+    assert_eq!(
+        v["accepted"], 1,
+        "nothing of the refused batches was stored: {v}"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn ingest_is_idempotent_and_consent_is_enforced() {
+    let s = Server::start("sqlite::memory:", true).await;
+    let batch: Vec<Observation> = (0..20)
+        .map(|k| obs(1, s.now() + k * SECOND, Some(0.1)))
+        .collect();
+    let (status, v) = s.ingest(&batch, DEVICE).await;
+    assert_eq!(
+        (status, v["accepted"].as_u64(), v["duplicate"].as_u64()),
+        (200, Some(20), Some(0)),
+        "{v}"
+    );
+    let (_, v) = s.ingest(&batch[10..], DEVICE).await;
+    assert_eq!(
+        (v["accepted"].as_u64(), v["duplicate"].as_u64()),
+        (Some(0), Some(10)),
+        "a retry stores nothing twice: {v}"
+    );
+
+    let admin = s.login("admin").await;
+    let (status, v) = s
+        .json(
+            "PUT",
+            "/api/patients/p-1003/consent",
+            Some(&admin),
+            Some(json!({ "consent": "paused" })),
+        )
+        .await;
+    assert_eq!(status, 422, "{v}");
+    assert!(v["error"].as_str().unwrap_or("").contains("minutes"));
+    let (status, _) = s
+        .json(
+            "PUT",
+            "/api/patients/p-1003/consent",
+            Some(&admin),
+            Some(json!({ "consent": "opted_out" })),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, v) = s.ingest(&[obs(2, s.now(), Some(0.9))], DEVICE).await;
+    assert_eq!(v["refused"], 1, "{v}");
+    let stored = s.app.store.observations_since(0).await.expect("read");
+    assert!(
+        stored.iter().all(|o| o.patient != patient(2)),
+        "opted out: never stored"
+    );
+
+    let (_, _, metrics) = s.req("GET", "/metrics", &[], None).await;
+    assert!(
+        metrics.contains("areya_observations_ingested_total 20"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("areya_observations_duplicate_total 10"));
+    assert!(metrics.contains("areya_observations_refused_total 1"));
+    let (status, v) = s.json("GET", "/healthz", None, None).await;
+    assert_eq!((status, v["status"].as_str()), (200, Some("ok")));
+    let (status, v) = s.json("GET", "/openapi.json", None, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(v["openapi"].as_str().map(|v| &v[..2]), Some("3."));
+    for (path, _) in v["paths"].as_object().expect("paths") {
+        assert!(path.starts_with('/'), "{path}");
+    }
+    s.stop().await;
+}
+
+/// Reads server-sent events until one named `name` whose data satisfies `want` arrives.
+async fn next_event(
+    lines: &mut tokio::io::Lines<BufReader<TcpStream>>,
+    name: &str,
+    want: impl Fn(&Value) -> bool,
+) -> Value {
+    let mut current = String::new();
+    loop {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(10), lines.next_line())
+            .await
+            .expect("an event within 10 s")
+            .expect("read")
+            .expect("stream open");
+        if let Some(e) = line.strip_prefix("event: ") {
+            current = e.to_string();
+        } else if let Some(d) = line.strip_prefix("data: ") {
+            let v: Value = serde_json::from_str(d).expect("event JSON");
+            if current == name && want(&v) {
+                return v;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn sustained_sadness_alerts_live_and_is_acknowledged() {
+    let s = Server::start("sqlite::memory:", true).await;
+    let ana = s.login("ana").await;
+    // A live subscriber, as the dashboard is.
+    let mut sse = TcpStream::connect(s.addr).await.expect("connect");
+    sse.write_all(
+        format!(
+            "GET /api/events HTTP/1.1\r\nHost: {}\r\nCookie: areya_session={ana}\r\n\r\n",
+            s.addr
+        )
+        .as_bytes(),
+    )
+    .await
+    .expect("write");
+    let mut lines = BufReader::new(sse).lines();
+
+    // 30 s calm, then sad for 100 s: 60 s minimum duration on 10 s windows.
+    feed(&s, 0, 30, 0.1).await;
+    feed(&s, 0, 100, 0.9).await;
+    let raised = next_event(&mut lines, "alert", |v| {
+        v["event"]["alert"]["kind"] == "sustained_negative"
+    })
+    .await;
+    assert_eq!(raised["event"]["event"], "raised", "{raised}");
+    let alert = &raised["event"]["alert"];
+    assert_eq!(alert["patient"], "p-1001");
+    assert_eq!(alert["kind"], "sustained_negative");
+    assert_ne!(alert["priority"], "high");
+    let id = alert["id"].as_u64().expect("id");
+
+    let (status, v) = s
+        .json("GET", "/api/alerts?ward=ward-4b", Some(&ana), None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(v["alerts"][0]["alert"]["id"], id);
+    assert_eq!(v["alerts"][0]["bed"], "bed-01");
+
+    // Not actionable needs a reason; then acknowledge.
+    let path = format!("/api/alerts/{id}/ack");
+    let (status, v) = s
+        .json(
+            "POST",
+            &path,
+            Some(&ana),
+            Some(json!({ "actionable": false })),
+        )
+        .await;
+    assert_eq!(status, 422, "{v}");
+    assert!(v["error"].as_str().unwrap_or("").contains("reason"));
+    let (status, v) = s
+        .json(
+            "POST",
+            &path,
+            Some(&ana),
+            Some(json!({ "actionable": true })),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["alert"]["state"], "acknowledged");
+    assert_eq!(v["alert"]["ack"]["by"], "ana");
+    let acked = next_event(&mut lines, "alert", |v| {
+        v["event"]["id"] == id && v["event"]["event"] == "acknowledged"
+    })
+    .await;
+    assert_eq!(acked["event"]["event"], "acknowledged", "{acked}");
+
+    // The ward lists the bed first, the patient page shows the timeline, and it was audited.
+    let (_, ward) = s.json("GET", "/api/wards/ward-4b", Some(&ana), None).await;
+    assert_eq!(ward["beds"][0]["patient"], "p-1001", "ordered by attention");
+    let (status, page) = s
+        .json("GET", "/api/patients/p-1001?hours=1", Some(&ana), None)
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        page["windows"].as_array().map_or(0, |w| w.len()) >= 12,
+        "{}",
+        page["windows"]
+    );
+    let events: Vec<&str> = page["alerts"][0]["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["event"].as_str())
+        .collect();
+    assert_eq!(events, ["raised", "notified", "acknowledged"]);
+    let (status, bundle) = s
+        .json("GET", "/api/patients/p-1001/fhir", Some(&ana), None)
+        .await;
+    assert_eq!(
+        (status, bundle["resourceType"].as_str()),
+        (200, Some("Bundle"))
+    );
+    let admin = s.login("admin").await;
+    let (_, audit) = s.json("GET", "/api/audit", Some(&admin), None).await;
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    for want in ["view patient", "acknowledge alert", "export fhir"] {
+        assert!(actions.contains(&want), "{want} in {actions:?}");
+    }
+
+    // Calm again: the alert resolves and leaves the inbox.
+    feed(&s, 0, 200, 0.05).await;
+    let (_, v) = s
+        .json("GET", "/api/alerts?ward=ward-4b", Some(&ana), None)
+        .await;
+    assert!(
+        v["alerts"]
+            .as_array()
+            .expect("alerts")
+            .iter()
+            .all(|a| a["alert"]["id"] != id),
+        "{v}"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn escalation_reaches_the_charge_nurse_and_a_silent_camera_raises_a_technical_alert() {
+    let s = Server::start("sqlite::memory:", true).await;
+    feed(&s, 0, 130, 0.9).await;
+    let open = s.app.open_alerts().await;
+    let a = open
+        .iter()
+        .find(|a| a.patient == patient(0))
+        .expect("raised");
+    assert_eq!(a.notified, areya_monitor::alerts::Recipient::AssignedNurse);
+    // Nobody acknowledges for 2 minutes (demo escalation): the charge nurse is notified.
+    for _ in 0..125 {
+        s.advance(SECOND);
+        s.app.tick().await.expect("tick");
+    }
+    let open = s.app.open_alerts().await;
+    let a = open
+        .iter()
+        .find(|a| a.patient == patient(0))
+        .expect("still open");
+    assert_eq!(a.notified, areya_monitor::alerts::Recipient::ChargeNurse);
+    assert!(a.escalated_unacknowledged(), "red on the dashboard");
+    // Bed 2's camera never sent anything: after 30 s it is reported offline (technical).
+    assert!(open.iter().any(
+        |a| a.kind == areya_monitor::alerts::AlertKind::SourceOffline && a.patient == patient(1)
+    ));
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_restart_loses_nothing_stored() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let url = format!("sqlite://{}", dir.path().join("areya.db").display());
+    let s = Server::start(&url, true).await;
+    let batch: Vec<Observation> = (0..5)
+        .map(|k| obs(3, s.now() + k * SECOND, Some(0.2)))
+        .collect();
+    s.ingest(&batch, DEVICE).await;
+    feed(&s, 0, 130, 0.9).await;
+    let negative = |v: Vec<areya_monitor::alerts::Alert>| -> Vec<_> {
+        v.into_iter()
+            .filter(|a| a.kind == areya_monitor::alerts::AlertKind::SustainedNegative)
+            .collect()
+    };
+    let before = negative(s.app.open_alerts().await);
+    assert_eq!(before.len(), 1, "{before:?}");
+    let ana = s.login("ana").await;
+    let id = before[0].id;
+    let (status, _) = s
+        .json(
+            "POST",
+            &format!("/api/alerts/{id}/ack"),
+            Some(&ana),
+            Some(json!({ "actionable": false, "reason": "watching a sad film" })),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let t = s.now();
+    let max_id = s.app.store.max_alert_id().await.expect("read");
+    s.stop().await;
+
+    let s = Server::start_at(&url, false, t).await;
+    let after = negative(s.app.open_alerts().await);
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].id, id);
+    assert_eq!(
+        after[0].ack.as_ref().map(|a| a.reason.clone()),
+        Some(Some("watching a sad film".into())),
+        "the acknowledgement survived"
+    );
+    let (status, _) = s.json("GET", "/api/me", Some(&ana), None).await;
+    assert_eq!(status, 200, "sessions survive a restart");
+    let (_, v) = s.ingest(&batch, DEVICE).await;
+    assert_eq!(
+        v["duplicate"], 5,
+        "a retry after the restart stores nothing twice: {v}"
+    );
+    feed(&s, 6, 130, 0.9).await;
+    let new = negative(s.app.open_alerts().await);
+    let fresh = new
+        .iter()
+        .find(|a| a.patient == patient(6))
+        .expect("new alert");
+    assert!(
+        fresh.id > max_id,
+        "numbering continues after the restart: {} vs {max_id}",
+        fresh.id
+    );
+    s.stop().await;
+}
