@@ -799,3 +799,249 @@ async fn a_restart_loses_nothing_stored() {
     );
     s.stop().await;
 }
+
+/// The dashboard in headless Chromium (Debian's chromium + chromium-driver, installed by CI):
+/// a nurse logs in, an alert appears live, she acknowledges it and it leaves the inbox. Saves
+/// a screenshot to `target/e2e-dashboard.png`. Skipped only when chromedriver is missing and
+/// `AREYA_REQUIRE_BROWSER` is unset (CI sets it, so there it cannot be skipped).
+mod browser {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    struct Driver {
+        port: u16,
+        child: std::process::Child,
+        session: String,
+    }
+
+    async fn call(port: u16, method: &str, path: &str, body: Option<Value>) -> Value {
+        let mut s = TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("chromedriver");
+        // WebDriver wants a JSON object with every POST, if only `{}`.
+        let b = body.map(|b| b.to_string()).unwrap_or_else(|| {
+            if method == "POST" {
+                "{}".into()
+            } else {
+                String::new()
+            }
+        });
+        let r = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{b}",
+            b.len()
+        );
+        s.write_all(r.as_bytes()).await.expect("write");
+        // chromedriver may keep the connection open: read exactly Content-Length bytes.
+        let mut reader = BufReader::new(s);
+        let mut len = 0usize;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).await.expect("read");
+            let l = line.trim_end().to_ascii_lowercase();
+            if l.is_empty() {
+                break;
+            }
+            if let Some(v) = l.strip_prefix("content-length:") {
+                len = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0u8; len];
+        reader.read_exact(&mut body).await.expect("body");
+        serde_json::from_slice::<Value>(&body)
+            .map(|v| v["value"].clone())
+            .unwrap_or(Value::Null)
+    }
+
+    impl Driver {
+        async fn start() -> Option<Driver> {
+            let exe =
+                std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+            if !std::path::Path::new(&exe).exists() {
+                assert!(
+                    std::env::var_os("AREYA_REQUIRE_BROWSER").is_none(),
+                    "AREYA_REQUIRE_BROWSER is set but {exe} is missing"
+                );
+                eprintln!(
+                    "skipped: {exe} is not installed (apt-get install chromium chromium-driver)"
+                );
+                return None;
+            }
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .expect("port")
+                .local_addr()
+                .expect("addr")
+                .port();
+            let child = std::process::Command::new(exe)
+                .arg(format!("--port={port}"))
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("chromedriver starts");
+            let start = Instant::now();
+            while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+                assert!(
+                    start.elapsed() < Duration::from_secs(20),
+                    "chromedriver did not listen"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let caps = json!({ "capabilities": { "alwaysMatch": { "browserName": "chrome", "goog:chromeOptions": {
+                "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                         "--disable-dev-shm-usage", "--window-size=1280,900"] } } } });
+            let v = call(port, "POST", "/session", Some(caps)).await;
+            let session = v["sessionId"]
+                .as_str()
+                .expect("a browser session")
+                .to_string();
+            Some(Driver {
+                port,
+                child,
+                session,
+            })
+        }
+
+        async fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+            call(
+                self.port,
+                method,
+                &format!("/session/{}{path}", self.session),
+                body,
+            )
+            .await
+        }
+
+        async fn find(&self, css: &str) -> Vec<String> {
+            let v = self
+                .cmd(
+                    "POST",
+                    "/elements",
+                    Some(json!({ "using": "css selector", "value": css })),
+                )
+                .await;
+            v.as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|e| e.as_object()?.values().next()?.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default()
+        }
+
+        /// Waits up to 15 s for `css` to match (or, with `present == false`, to stop matching).
+        async fn wait(&self, css: &str, present: bool) -> Vec<String> {
+            let start = Instant::now();
+            loop {
+                let found = self.find(css).await;
+                if found.is_empty() != present {
+                    return found;
+                }
+                if start.elapsed() > Duration::from_secs(15) {
+                    let text = self
+                        .cmd(
+                            "POST",
+                            "/execute/sync",
+                            Some(json!({ "script": "return document.body.innerText", "args": [] })),
+                        )
+                        .await;
+                    panic!("waited 15 s for '{css}' present={present}; the page says: {text}");
+                }
+                tokio::time::sleep(Duration::from_millis(150)).await;
+            }
+        }
+
+        async fn quit(mut self) {
+            self.cmd("DELETE", "", None).await;
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_nurse_sees_an_alert_arrive_live_and_acknowledges_it() {
+        let Some(d) = Driver::start().await else {
+            return;
+        };
+        let s = Server::start("sqlite::memory:", true).await;
+        d.cmd(
+            "POST",
+            "/url",
+            Some(json!({ "url": format!("http://{}/", s.addr) })),
+        )
+        .await;
+        let user = d.wait("#login:not([hidden]) input[name=user]", true).await;
+        d.cmd(
+            "POST",
+            &format!("/element/{}/value", user[0]),
+            Some(json!({ "text": "ana" })),
+        )
+        .await;
+        let pw = d.find("input[name=password]").await;
+        d.cmd(
+            "POST",
+            &format!("/element/{}/value", pw[0]),
+            Some(json!({ "text": PASSWORD })),
+        )
+        .await;
+        let submit = d.find("#login-form button").await;
+        d.cmd("POST", &format!("/element/{}/click", submit[0]), None)
+            .await;
+        d.wait("#beds .bed", true).await;
+        d.wait("#live.on", true).await;
+
+        // Bed 1 turns sad; the alert must reach the open page by itself.
+        feed(&s, 0, 30, 0.1).await;
+        feed(&s, 0, 100, 0.9).await;
+        let id = s
+            .app
+            .open_alerts()
+            .await
+            .iter()
+            .find(|a| a.patient == patient(0))
+            .map(|a| a.id)
+            .expect("raised");
+        let card = format!("#inbox [data-alert=\"{id}\"]");
+        d.wait(&card, true).await;
+        let ack = d.wait(&format!("{card} button[data-act=ack]"), true).await;
+        d.cmd("POST", &format!("/element/{}/click", ack[0]), None)
+            .await;
+        d.wait(&card, false).await;
+        d.wait(&format!("#acked [data-alert=\"{id}\"]"), true).await;
+        let open = s.app.open_alerts().await;
+        let a = open.iter().find(|a| a.id == id).expect("open");
+        assert_eq!(
+            a.ack.as_ref().map(|k| (k.by.as_str(), k.actionable)),
+            Some(("ana", true))
+        );
+
+        let png = d.cmd("GET", "/screenshot", None).await;
+        let bytes = base64_decode(png.as_str().expect("screenshot"));
+        assert_eq!(&bytes[1..4], b"PNG");
+        let target =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/e2e-dashboard.png");
+        std::fs::write(&target, bytes).expect("write screenshot");
+        d.quit().await;
+        s.stop().await;
+    }
+
+    fn base64_decode(s: &str) -> Vec<u8> {
+        let val = |c: u8| match c {
+            b'A'..=b'Z' => Some(c - b'A'),
+            b'a'..=b'z' => Some(c - b'a' + 26),
+            b'0'..=b'9' => Some(c - b'0' + 52),
+            b'+' => Some(62),
+            b'/' => Some(63),
+            _ => None,
+        };
+        let digits: Vec<u8> = s.bytes().filter_map(val).collect();
+        digits
+            .chunks(4)
+            .flat_map(|c| {
+                let n = c.iter().fold(0u32, |n, &d| n << 6 | u32::from(d)) << (6 * (4 - c.len()));
+                let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+                bytes.into_iter().take(c.len().saturating_sub(1))
+            })
+            .collect()
+    }
+}

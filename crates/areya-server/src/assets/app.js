@@ -5,6 +5,8 @@
 const $ = (id) => document.getElementById(id);
 const SVGNS = "http://www.w3.org/2000/svg";
 let me = null, wardId = null, source = null, refreshTimer = null, currentPatient = null;
+let skew = 0; // server clock minus this device's clock, so "3 min ago" is right on any tablet
+const serverNow = () => Date.now() + skew;
 
 function h(tag, attrs, ...kids) {
   const el = document.createElement(tag);
@@ -40,12 +42,15 @@ async function api(path, opts = {}) {
 
 const pct = (x) => (x === null || x === undefined ? "–" : Math.round(x * 100) + "%");
 function ago(ms) {
-  const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
+  const s = Math.max(0, Math.round((serverNow() - ms) / 1000));
   if (s < 60) return s + " s ago";
   if (s < 3600) return Math.round(s / 60) + " min ago";
   return Math.round(s / 3600) + " h ago";
 }
 const clock = (ms) => new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+// Technical alerts say what is wrong in their title; patient alerts add the nurse-readable reason.
+const alertText = (a) => a.kind === "sustained_negative" ? `${KIND[a.kind]}: ${a.reason}`
+  : a.kind === "no_face" && a.reason ? a.reason[0].toUpperCase() + a.reason.slice(1) : KIND[a.kind] || a.kind;
 const KIND = { sustained_negative: "Sustained negative emotion", source_offline: "Camera offline", no_face: "No face seen", model_error: "Model error" };
 const WHO = { assigned_nurse: "assigned nurse", charge_nurse: "charge nurse", ward_failsafe: "ward failsafe" };
 
@@ -125,7 +130,9 @@ function route() {
 
 // ---- ward view ----
 function sparkline(points, now) {
-  const w = 220, ht = 30, span = 3600 * 1000;
+  // The last hour, or less while there is less data (at least 10 minutes).
+  const first = points.length ? points[0][0] : now;
+  const w = 220, ht = 30, span = Math.min(3600e3, Math.max(600e3, now - first));
   const svg = s("svg", { class: "spark", viewBox: `0 0 ${w} ${ht}`, preserveAspectRatio: "none", role: "img", "aria-label": "attention score, last hour" });
   svg.append(s("line", { x1: 0, x2: w, y1: ht - 0.5, y2: ht - 0.5, stroke: "#d5dbe1" }));
   if (points.length > 1) {
@@ -180,14 +187,14 @@ function alertCard(item, onDone) {
       h("button", { "data-act": "snooze", onclick: () => act("snooze", { seconds: 600 }) }, "Snooze 10 min"));
     return h("div", { class: "alert " + colour, "data-alert": a.id },
       h("div", { class: "head" }, h("span", {}, (item.bed || "") + " · " + a.patient), h("span", { class: "tag " + (colour === "acked" ? "" : colour) }, a.priority)),
-      h("div", { class: "body" }, KIND[a.kind] || a.kind, ": ", a.reason),
+      h("div", { class: "body" }, alertText(a)),
       h("div", { class: "meta" }, `raised ${ago(a.raised_ms)} · ${a.state} · notified ${WHO[a.notified] || a.notified}` + (a.snoozed_until_ms ? ` · snoozed until ${clock(a.snoozed_until_ms)}` : "")),
       acts, box);
   }
   const ack = a.ack ? ` · acknowledged by ${a.ack.by}${a.ack.actionable ? "" : " (not actionable: " + (a.ack.reason || "") + ")"}` : "";
   return h("div", { class: "alert " + colour, "data-alert": a.id },
     h("div", { class: "head" }, h("span", {}, (item.bed || "") + " · " + a.patient), h("span", { class: "tag" }, a.state)),
-    h("div", { class: "body" }, KIND[a.kind] || a.kind, ": ", a.reason),
+    h("div", { class: "body" }, alertText(a)),
     h("div", { class: "meta" }, `raised ${ago(a.raised_ms)}${ack}`));
 }
 
@@ -195,14 +202,17 @@ async function loadWard() {
   if (!wardId) { $("beds").replaceChildren(h("p", { class: "empty" }, "You are not assigned to a ward.")); return; }
   try {
     const [w, al] = await Promise.all([api("/api/wards/" + encodeURIComponent(wardId)), api("/api/alerts?ward=" + encodeURIComponent(wardId))]);
+    skew = w.now_ms - Date.now();
     $("ward-title").textContent = w.ward.name;
     document.title = "Areya — " + w.ward.name;
     $("beds").replaceChildren(...w.beds.map((b) => bedCard(b, w.now_ms)));
     const open = al.alerts.filter((x) => x.alert.state !== "acknowledged");
     const acked = al.alerts.filter((x) => x.alert.state === "acknowledged");
     $("alert-count").textContent = open.length;
-    const cards = [...open, ...acked].map((x) => alertCard(x, loadWard));
-    $("inbox").replaceChildren(...(cards.length ? cards : [h("p", { class: "empty" }, "No open alerts.")]));
+    const cards = open.map((x) => alertCard(x, loadWard));
+    $("inbox").replaceChildren(...(cards.length ? cards : [h("p", { class: "empty" }, "No alerts waiting.")]));
+    $("acked-head").hidden = acked.length === 0;
+    $("acked").replaceChildren(...acked.map((x) => alertCard(x, loadWard)));
   } catch (e) { if (me) $("beds").replaceChildren(h("p", { class: "error" }, "Could not load the ward: " + e.message)); }
 }
 
