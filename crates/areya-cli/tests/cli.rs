@@ -576,3 +576,263 @@ fn watch_writes_one_observation_per_frame_and_rejects_bad_input() {
         assert!(!err.contains("panicked"));
     }
 }
+
+/// A blocking HTTP/1.1 request over loopback: (status, head, body).
+fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String, String) {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(addr) else {
+        return (0, String::new(), String::new());
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut r = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        r.push_str(&format!("{k}: {v}\r\n"));
+    }
+    r.push_str("\r\n");
+    r.push_str(body);
+    if s.write_all(r.as_bytes()).is_err() {
+        return (0, String::new(), String::new());
+    }
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_string(), body.to_string())
+}
+
+/// Starts `areya serve` and returns it with the address it printed.
+fn serve(config: &Path) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = areya()
+        .args(["serve", "--bind", "127.0.0.1:0", "--config"])
+        .arg(config)
+        .env("AREYA_ADMIN_PASSWORD", "admin password 2026")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("areya serve starts");
+    let out = child.stdout.take().expect("stdout");
+    let mut lines = std::io::BufReader::new(out).lines();
+    let line = lines.next().and_then(|l| l.ok()).unwrap_or_default();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or_else(|| panic!("no address in '{line}'"))
+        .to_string();
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, addr)
+}
+
+fn cookie_of(head: &str) -> String {
+    head.lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_string()
+}
+
+#[test]
+fn serve_killed_under_load_restarts_with_nothing_acknowledged_lost() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("areya.db");
+    std::fs::write(
+        tmp.path().join("rules.toml"),
+        "[ward]\nenter = 0.6\nexit = 0.45\nmin_duration_s = 2\nmin_coverage = 0.5\ncooldown_s = 60\nrealarm_s = 3600\n",
+    )
+    .unwrap();
+    let config = tmp.path().join("areya.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "database = \"sqlite://{}\"\nrules = \"{}\"\nwindow_s = 1\nhorizon_s = 30\n",
+            db.display(),
+            tmp.path().join("rules.toml").display()
+        ),
+    )
+    .unwrap();
+    let (mut server, addr) = serve(&config);
+
+    // The admin sets up a ward, a nurse and an edge device through the API.
+    let (status, head, body) = http(
+        &addr,
+        "POST",
+        "/api/login",
+        &[],
+        r#"{"user":"admin","password":"admin password 2026"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    let admin = cookie_of(&head);
+    let beds: Vec<String> = (0..8)
+        .map(|i| format!(r#"{{"id":"bed-{i}","patient":"p-{i}","assigned_nurse":"ana","sources":["cam-{i}"]}}"#))
+        .collect();
+    let directory = format!(
+        r#"{{"version":1,"directory":{{"wards":[{{"id":"w1","name":"Ward 1","beds":[{}]}}],"staff":[{{"id":"admin","name":"Admin","role":"admin"}},{{"id":"ana","name":"Ana","role":"nurse","wards":["w1"]}}]}}}}"#,
+        beds.join(",")
+    );
+    let (status, _, body) = http(
+        &addr,
+        "PUT",
+        "/api/admin/directory",
+        &[("Cookie", &admin)],
+        &directory,
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, _, body) = http(
+        &addr,
+        "PUT",
+        "/api/admin/staff/ana/password",
+        &[("Cookie", &admin)],
+        r#"{"password":"nurse password 2026"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, _, body) = http(
+        &addr,
+        "PUT",
+        "/api/admin/devices/edge-1",
+        &[("Cookie", &admin)],
+        r#"{"ward":"w1"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    let token: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let bearer = format!("Bearer {}", token["token"].as_str().unwrap());
+    let (status, head, _) = http(
+        &addr,
+        "POST",
+        "/api/login",
+        &[],
+        r#"{"user":"ana","password":"nurse password 2026"}"#,
+    );
+    assert_eq!(status, 200);
+    let ana = cookie_of(&head);
+
+    // Four edge agents post sad observations for two beds each, retrying until answered 200.
+    let addr_now = Arc::new(Mutex::new(addr.clone()));
+    let acknowledged = Arc::new(Mutex::new(Vec::<(String, i64, u64)>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let agents: Vec<_> = (0..4)
+        .map(|a| {
+            let (addr_now, acknowledged, stop, bearer) = (addr_now.clone(), acknowledged.clone(), stop.clone(), bearer.clone());
+            std::thread::spawn(move || {
+                let mut frame = 0u64;
+                while !stop.load(Ordering::SeqCst) {
+                    frame += 1;
+                    let at_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+                    let obs: Vec<String> = [a * 2, a * 2 + 1]
+                        .iter()
+                        .map(|b| format!(r#"{{"source":"cam-{b}","patient":"p-{b}","at_ms":{at_ms},"frame":{frame},"face":{{"x":1,"y":1,"width":90,"height":90,"score":4.0}},"probs":{{"angry":0.2,"happy":0.05,"relaxed":0.05,"sad":0.7}},"quality":null}}"#))
+                        .collect();
+                    let body = format!(r#"{{"observations":[{}]}}"#, obs.join(","));
+                    loop {
+                        let addr = addr_now.lock().unwrap().clone();
+                        let (status, _, _) = http(&addr, "POST", "/api/ingest", &[("Authorization", &bearer)], &body);
+                        if status == 200 {
+                            let mut acked = acknowledged.lock().unwrap();
+                            for b in [a * 2, a * 2 + 1] {
+                                acked.push((format!("p-{b}"), at_ms, frame));
+                            }
+                            break;
+                        }
+                        if stop.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            })
+        })
+        .collect();
+
+    // An alert for p-0 appears; the nurse acknowledges it as not actionable.
+    let start = Instant::now();
+    let id = loop {
+        let (_, _, body) = http(&addr, "GET", "/api/alerts", &[("Cookie", &ana)], "");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        let found = v["alerts"].as_array().and_then(|a| {
+            a.iter()
+                .find(|x| {
+                    x["alert"]["patient"] == "p-0" && x["alert"]["kind"] == "sustained_negative"
+                })
+                .and_then(|x| x["alert"]["id"].as_u64())
+        });
+        if let Some(id) = found {
+            break id;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no alert within 30 s: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let (status, _, body) = http(
+        &addr,
+        "POST",
+        &format!("/api/alerts/{id}/ack"),
+        &[("Cookie", &ana)],
+        r#"{"actionable":false,"reason":"talking about a sad film"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+
+    // kill -9 under load, then restart on the same database.
+    std::thread::sleep(Duration::from_millis(300));
+    server.kill().unwrap();
+    server.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let (mut server, addr) = serve(&config);
+    *addr_now.lock().unwrap() = addr.clone();
+    std::thread::sleep(Duration::from_millis(800));
+    stop.store(true, Ordering::SeqCst);
+    for a in agents {
+        a.join().unwrap();
+    }
+
+    let (status, _, body) = http(&addr, "GET", "/api/alerts", &[("Cookie", &ana)], "");
+    assert_eq!(status, 200, "the nurse's session survived: {body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let alert = v["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["alert"]["id"] == id)
+        .unwrap_or_else(|| panic!("alert {id} is still open: {body}"));
+    assert_eq!(alert["alert"]["ack"]["reason"], "talking about a sad film");
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    let acked = acknowledged.lock().unwrap().clone();
+    assert!(acked.len() > 50, "the agents did post: {}", acked.len());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let stored = rt.block_on(async {
+        use areya_monitor::store::Store;
+        let s = areya_monitor::store::SqliteStore::open(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        s.observations_since(0).await.unwrap()
+    });
+    let keys: std::collections::HashSet<(String, i64, u64)> = stored
+        .iter()
+        .map(|o| (o.patient.to_string(), o.at_ms, o.frame))
+        .collect();
+    let lost: Vec<_> = acked.iter().filter(|k| !keys.contains(*k)).collect();
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged observations lost, e.g. {:?}",
+        lost.len(),
+        lost.first()
+    );
+    assert_eq!(keys.len(), stored.len(), "nothing stored twice");
+}

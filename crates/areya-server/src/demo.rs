@@ -43,7 +43,8 @@ pub fn demo_settings(banner: String) -> Settings {
             window_ms: 10 * SECOND,
             state: StateConfig {
                 horizon_ms: 3 * MINUTE,
-                baseline_ms: 10 * MINUTE,
+                // Learned over the calm start of the script.
+                baseline_ms: 100 * SECOND,
                 ..StateConfig::default()
             },
             no_face_after_ms: 2 * MINUTE,
@@ -78,11 +79,12 @@ fn lerp(a: [f32; 4], b: [f32; 4], x: f32) -> [f32; 4] {
 pub fn scene(i: usize, t: u64) -> Scene {
     let c = t % 900;
     match i {
-        // Drifts to sad over a minute, stays sad for eight, recovers.
+        // Calm while the baseline is learned, drifts to sad over a minute, stays sad for
+        // seven, recovers.
         0 => match c {
-            0..45 => Scene::Face(CALM),
-            45..105 => Scene::Face(lerp(CALM, SAD, (c - 45) as f32 / 60.0)),
-            105..600 => Scene::Face(SAD),
+            0..120 => Scene::Face(CALM),
+            120..180 => Scene::Face(lerp(CALM, SAD, (c - 120) as f32 / 60.0)),
+            180..600 => Scene::Face(SAD),
             _ => Scene::Face(CALM),
         },
         // Flickers across the threshold every 20 s (above enter, then below exit): each run
@@ -254,7 +256,10 @@ mod tests {
             Scene::Face(m) => Some(m[0] + m[3]),
             _ => None,
         };
-        assert!(neg(scene(0, 10)).unwrap() < 0.2, "bed 1 starts calm");
+        assert!(
+            neg(scene(0, 100)).unwrap() < 0.2,
+            "bed 1 is calm while the baseline is learned"
+        );
         assert!(neg(scene(0, 200)).unwrap() > 0.8, "bed 1 drifts to sad");
         let flicker: Vec<f32> = (0..60)
             .step_by(10)

@@ -58,6 +58,21 @@ pub fn demo_source(i: usize) -> SourceId {
     SourceId::parse(&format!("cam-{:02}", i + 1)).expect("letters, digits and '-' are valid")
 }
 
+/// A ward of `beds` beds, every bed with a patient (`p-1001`, …) and a camera (`cam-01`, …),
+/// nurse `ana` assigned to all, and the demo device: for load tests and benchmarks.
+pub fn large_ward(beds: usize, password_hash: &str, device_token: &str) -> Directory {
+    let mut d = demo_directory(password_hash, device_token);
+    d.wards[0].beds = (0..beds)
+        .map(|i| Bed {
+            id: format!("bed-{:03}", i + 1),
+            patient: PatientId::parse(&format!("p-{:04}", 1001 + i)).ok(),
+            assigned_nurse: Some("ana".into()),
+            sources: vec![demo_source(i)],
+        })
+        .collect();
+    d
+}
+
 /// The demo directory: ward 4B with 12 beds (beds 1–6 Ana's, 7–11 Ben's, 12 empty), the demo
 /// staff, a second ward the nurses cannot see, and one edge device.
 pub fn demo_directory(password_hash: &str, device_token: &str) -> Directory {

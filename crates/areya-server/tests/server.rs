@@ -800,6 +800,75 @@ async fn a_restart_loses_nothing_stored() {
     s.stop().await;
 }
 
+/// A bounded loopback load test: 20 edge agents, 5 beds each, post as fast as they can for
+/// 2 s. Every observation the server answered 200 for is stored, exactly once. Request
+/// latencies are reported (no timing assertion: this machine's speed varies).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_from_many_agents_loses_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let url = format!("sqlite://{}", dir.path().join("load.db").display());
+    let s = Server::start(&url, false).await;
+    let hash = areya_server::auth::hash_password(PASSWORD).expect("hash");
+    s.app
+        .set_directory(
+            0,
+            "test",
+            areya_server::setup::large_ward(100, &hash, DEVICE),
+        )
+        .await
+        .expect("directory");
+    let s = Arc::new(s);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    let mut agents = Vec::new();
+    for a in 0..20usize {
+        let s = s.clone();
+        agents.push(tokio::spawn(async move {
+            let (mut ok, mut lat) = (0u64, Vec::new());
+            let mut frame = 0u64;
+            while std::time::Instant::now() < deadline {
+                frame += 1;
+                let batch: Vec<Observation> = (0..5)
+                    .map(|k| {
+                        let bed = a * 5 + k;
+                        let mut o = obs(0, T0 + frame as i64 * 100, Some(0.3));
+                        o.patient = PatientId::parse(&format!("p-{:04}", 1001 + bed)).expect("id");
+                        o.source = areya_server::setup::demo_source(bed);
+                        o.frame = frame;
+                        o
+                    })
+                    .collect();
+                let t = std::time::Instant::now();
+                let (status, v) = s.ingest(&batch, DEVICE).await;
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                assert_eq!(status, 200, "{v}");
+                ok += v["accepted"].as_u64().unwrap_or(0);
+            }
+            (ok, lat)
+        }));
+    }
+    let (mut accepted, mut lat) = (0u64, Vec::new());
+    for a in agents {
+        let (ok, l) = a.await.expect("agent");
+        accepted += ok;
+        lat.extend(l);
+    }
+    lat.sort_by(f64::total_cmp);
+    let q = |p: f64| lat[((lat.len() - 1) as f64 * p) as usize];
+    eprintln!(
+        "load: {} requests, {accepted} observations accepted; latency p50 {:.1} ms, p99 {:.1} ms",
+        lat.len(),
+        q(0.5),
+        q(0.99)
+    );
+    let stored = s.app.store.observations_since(0).await.expect("read");
+    assert_eq!(
+        stored.len() as u64,
+        accepted,
+        "every acknowledged observation is stored, once"
+    );
+    assert!(accepted >= 100, "the load test did run: {accepted}");
+}
+
 /// The dashboard in headless Chromium (Debian's chromium + chromium-driver, installed by CI):
 /// a nurse logs in, an alert appears live, she acknowledges it and it leaves the inbox. Saves
 /// a screenshot to `target/e2e-dashboard.png`. Skipped only when chromedriver is missing and

@@ -19,7 +19,7 @@ pub struct ServeArgs {
     #[arg(long)]
     pub database: Option<String>,
     /// A TOML file with any of: bind, database, rules (a rule file's path), retention_days,
-    /// source_offline_after_s, session_hours.
+    /// source_offline_after_s, session_hours, window_s, horizon_s.
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Apply this rule file at start (stored as a new version when it differs).
@@ -36,6 +36,10 @@ pub struct ServeFile {
     pub retention_days: Option<u32>,
     pub source_offline_after_s: Option<u32>,
     pub session_hours: Option<u32>,
+    /// Window length in seconds (default 60).
+    pub window_s: Option<u32>,
+    /// How far back the attention score looks, in seconds (default 900).
+    pub horizon_s: Option<u32>,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -65,6 +69,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(h) = file.session_hours {
         settings.session_ms = i64::from(h.clamp(1, 24 * 7)) * 3_600_000;
+    }
+    if let Some(w) = file.window_s {
+        settings.engine.window_ms = i64::from(w.clamp(1, 3600)) * 1000;
+    }
+    if let Some(h) = file.horizon_s {
+        settings.engine.state.horizon_ms = i64::from(h.clamp(10, 24 * 3600)) * 1000;
     }
     let retention_days = file.retention_days.unwrap_or(30).max(1);
     let rules = args.rules.or(file.rules);

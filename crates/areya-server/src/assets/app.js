@@ -157,7 +157,8 @@ function bedCard(b, now) {
   const worst = alerts.map(alertColour).sort((x, y) => ["red", "yellow", "cyan", "acked"].indexOf(x) - ["red", "yellow", "cyan", "acked"].indexOf(y))[0];
   let cls = "bed";
   if (worst === "red") cls += " red";
-  else if (worst === "yellow" || (a && a.status === "elevated")) cls += " attn";
+  // Yellow needs attention: an unacknowledged patient alert, or a high score.
+  else if (worst === "yellow" || (a && a.status === "elevated" && a.score >= 50)) cls += " attn";
   else if (worst === "cyan") cls += " info";
   if (!a || a.status === "unknown") cls += " unknown";
   const score = a ? a.score : "–";
@@ -219,10 +220,15 @@ async function loadWard() {
 // ---- patient page ----
 function timeline(p) {
   const W = 900, H = 260, top = 10, mid = 170, bottom = 240, left = 36;
-  const from = p.from_ms, to = p.now_ms, x = (t) => left + ((t - from) / (to - from)) * (W - left - 4);
+  // The requested span, zoomed in to where there is data (at least 10 minutes).
+  const to = p.now_ms;
+  const first = Math.min(to, ...p.windows.map((w) => w.start_ms), ...p.alerts.map((i) => i.alert.raised_ms));
+  const from = Math.max(p.from_ms, Math.min(first, to - 600e3) - 30e3);
+  const x = (t) => left + ((t - from) / (to - from)) * (W - left - 4);
   const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "timeline" });
   for (const item of p.alerts) {
     const a = item.alert, end = a.state === "resolved" ? a.updated_ms : to;
+    if (end < from) continue;
     svg.append(s("rect", { x: x(Math.max(a.raised_ms, from)), y: top, width: Math.max(2, x(end) - x(Math.max(a.raised_ms, from))), height: bottom - top, fill: "#fff6d6", stroke: "#f2b705" }));
   }
   for (const v of [0, 0.5, 1]) {
@@ -242,7 +248,7 @@ function timeline(p) {
   for (const [t, label] of [[from, clock(from)], [to, clock(to)]]) {
     const el = s("text", { x: Math.min(x(t), W - 60), y: H - 4, "font-size": 11, fill: "#5d6873" }); el.textContent = label; svg.append(el);
   }
-  const cap = s("text", { x: left, y: bottom + 12, "font-size": 11, fill: "#5d6873" }); cap.textContent = "face coverage"; svg.append(cap);
+  const cap = s("text", { x: 2, y: bottom - 16, "font-size": 11, fill: "#5d6873" }); cap.textContent = "face"; svg.append(cap);
   return svg;
 }
 

@@ -1,0 +1,250 @@
+//! Observation-to-dashboard latency: `beds` beds each send one observation a second (edge
+//! agents posting over loopback HTTP, one request per agent per second) to a server on a SQLite
+//! file; one dashboard is subscribed to the live events. For every window that an observation
+//! closes, the time from sending that observation to receiving its `score` event is measured.
+//! The edge clocks run 0.5 s ahead of the server's, so it is always the observation (never the
+//! once-a-second ticker) that closes a window and the latency is that of the ingest path:
+//! HTTP, consent, the ingest log, the engine, the store transaction, the broadcast, SSE.
+//!
+//! `cargo run --release -p areya-server --example sse_latency -- [beds] [seconds] [agents]`
+
+use areya_core::{FaceBox, Observation, PatientId, Probabilities};
+use areya_monitor::engine::EngineConfig;
+use areya_monitor::store::{SqliteStore, Store};
+use areya_server::setup::{demo_source, large_ward};
+use areya_server::{App, Settings};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+const WINDOW_MS: i64 = 5_000;
+const AHEAD_MS: i64 = 500;
+const DEVICE: &str = "bench-device-token";
+const PASSWORD: &str = "bench password 2026";
+
+type Sent = Arc<Mutex<HashMap<(String, i64), Instant>>>;
+
+async fn post(addr: std::net::SocketAddr, path: &str, headers: &str, body: &str) -> (u16, String) {
+    let Ok(mut s) = TcpStream::connect(addr).await else {
+        return (0, String::new());
+    };
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\n{headers}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    if s.write_all(req.as_bytes()).await.is_err() {
+        return (0, String::new());
+    }
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out).await;
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, out)
+}
+
+fn millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let mut args = std::env::args().skip(1).map(|a| a.parse::<usize>().ok());
+    let beds = args.next().flatten().unwrap_or(200);
+    let seconds = args.next().flatten().unwrap_or(60) as u64;
+    let agents = args.next().flatten().unwrap_or(20).clamp(1, beds);
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let store = SqliteStore::open(&url).await.expect("store");
+    let settings = Settings {
+        engine: EngineConfig {
+            window_ms: WINDOW_MS,
+            ..EngineConfig::default()
+        },
+        max_batch: 1000,
+        ..Settings::default()
+    };
+    let app = App::open(store, settings, areya_server::system_clock())
+        .await
+        .expect("app");
+    let hash = areya_server::auth::hash_password(PASSWORD).expect("hash");
+    app.set_directory(0, "bench", large_ward(beds, &hash, DEVICE))
+        .await
+        .expect("directory");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(areya_server::serve(listener, app.clone(), async move {
+        let _ = stop_rx.await;
+    }));
+
+    // The dashboard: log in and subscribe.
+    let (status, resp) = post(
+        addr,
+        "/api/login",
+        "",
+        &format!(r#"{{"user":"ana","password":"{PASSWORD}"}}"#),
+    )
+    .await;
+    assert_eq!(status, 200, "login: {resp}");
+    let cookie = resp
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .expect("cookie")
+        .to_string();
+    let mut sse = TcpStream::connect(addr).await.expect("connect");
+    sse.write_all(
+        format!("GET /api/events HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\n\r\n").as_bytes(),
+    )
+    .await
+    .expect("subscribe");
+    let sent: Sent = Arc::default();
+    let latencies = Arc::new(Mutex::new(Vec::<f64>::new()));
+    let reader = {
+        let (sent, latencies) = (sent.clone(), latencies.clone());
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(sse).lines();
+            let mut event = String::new();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let now = Instant::now();
+                if let Some(e) = line.strip_prefix("event: ") {
+                    event = e.to_string();
+                } else if let (Some(d), "score") = (line.strip_prefix("data: "), event.as_str()) {
+                    let Ok(v) = serde_json::from_str::<serde_json::Value>(d) else {
+                        continue;
+                    };
+                    let key = (
+                        v["patient"].as_str().unwrap_or_default().to_string(),
+                        v["assessment"]["at_ms"].as_i64().unwrap_or(0),
+                    );
+                    let t = sent.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+                    if let Some(t) = t {
+                        latencies
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .push(now.duration_since(t).as_secs_f64() * 1000.0);
+                    }
+                }
+            }
+        })
+    };
+
+    println!("{beds} beds × 1 observation/s from {agents} agents for {seconds} s; windows of {} s; SQLite file store", WINDOW_MS / 1000);
+    let posted = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let failed = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for a in 0..agents {
+        let my_beds: Vec<usize> = (0..beds).filter(|b| b % agents == a).collect();
+        let (sent, posted, failed) = (sent.clone(), posted.clone(), failed.clone());
+        tasks.push(tokio::spawn(async move {
+            // Agents start spread over the first second, as real ones would.
+            tokio::time::sleep(Duration::from_millis((a * 1000 / agents) as u64)).await;
+            let mut every = tokio::time::interval(Duration::from_secs(1));
+            let end = Instant::now() + Duration::from_secs(seconds);
+            let mut frame = 0u64;
+            let mut last_window: HashMap<usize, i64> = HashMap::new();
+            while Instant::now() < end {
+                every.tick().await;
+                frame += 1;
+                let at_ms = millis() + AHEAD_MS;
+                let window = at_ms.div_euclid(WINDOW_MS) * WINDOW_MS;
+                let obs: Vec<Observation> = my_beds
+                    .iter()
+                    .map(|&b| {
+                        let n = ((b as u64 + frame / 30) % 10) as f32 / 10.0;
+                        Observation {
+                            source: demo_source(b),
+                            patient: PatientId::parse(&format!("p-{:04}", 1001 + b))
+                                .expect("valid id"),
+                            at_ms,
+                            frame,
+                            face: Some(FaceBox {
+                                x: 200,
+                                y: 120,
+                                width: 120,
+                                height: 120,
+                                score: 4.0,
+                            }),
+                            probs: Some(Probabilities {
+                                angry: n * 0.3,
+                                happy: (1.0 - n) * 0.4,
+                                relaxed: (1.0 - n) * 0.6,
+                                sad: n * 0.7,
+                            }),
+                            quality: None,
+                        }
+                    })
+                    .collect();
+                let body = serde_json::json!({ "observations": obs }).to_string();
+                let t = Instant::now();
+                {
+                    let mut s = sent.lock().unwrap_or_else(|p| p.into_inner());
+                    for &b in &my_beds {
+                        if last_window.get(&b).is_some_and(|&w| w != window) {
+                            s.insert((format!("p-{:04}", 1001 + b), window), t);
+                        }
+                        last_window.insert(b, window);
+                    }
+                }
+                let (status, _) = post(
+                    addr,
+                    "/api/ingest",
+                    &format!("Authorization: Bearer {DEVICE}\r\n"),
+                    &body,
+                )
+                .await;
+                if status == 200 {
+                    posted.fetch_add(obs.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                } else {
+                    failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let _ = stop_tx.send(());
+    let _ = server.await;
+    reader.abort();
+
+    let mut l = latencies.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    l.sort_by(f64::total_cmp);
+    let q = |p: f64| {
+        l.get(((l.len() as f64 - 1.0) * p).round() as usize)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    let stored = app
+        .store
+        .observations_since(0)
+        .await
+        .map(|v| v.len())
+        .unwrap_or(0);
+    println!(
+        "observations posted {} (stored {stored}), failed requests {}",
+        posted.load(std::sync::atomic::Ordering::Relaxed),
+        failed.load(std::sync::atomic::Ordering::Relaxed)
+    );
+    println!(
+        "observation → SSE latency over {} window closes: p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        l.len(),
+        q(0.5),
+        q(0.9),
+        q(0.99),
+        l.last().copied().unwrap_or(f64::NAN)
+    );
+    println!("goal p99 ≤ 250 ms: p99 is {:.2}× the goal", q(0.99) / 250.0);
+}
