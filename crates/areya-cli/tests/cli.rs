@@ -836,3 +836,64 @@ fn serve_killed_under_load_restarts_with_nothing_acknowledged_lost() {
     );
     assert_eq!(keys.len(), stored.len(), "nothing stored twice");
 }
+
+#[test]
+fn demo_runs_a_ward_then_stops_and_names_a_bad_faces_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("ward");
+    let o = areya()
+        .args([
+            "demo",
+            "--bind",
+            "127.0.0.1:0",
+            "--seconds",
+            "3",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(out.contains("Open http://127.0.0.1:"), "{out}");
+    assert!(
+        out.contains("ana") && out.contains("areya-demo-2026"),
+        "{out}"
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let stored = rt.block_on(async {
+        use areya_monitor::store::Store;
+        let url = format!("sqlite://{}", data.join("areya.db").display());
+        let s = areya_monitor::store::SqliteStore::open(&url).await.unwrap();
+        s.observations_since(0).await.unwrap()
+    });
+    assert!(
+        stored.len() >= 10,
+        "the scripted beds were fed: {}",
+        stored.len()
+    );
+    assert!(
+        stored.iter().all(|o| o.patient.as_str() != "p-1003"),
+        "the opted-out patient is never stored"
+    );
+
+    let empty = tmp.path().join("faces");
+    std::fs::create_dir_all(empty.join("angry")).unwrap();
+    let o = run(&[
+        "demo",
+        "--bind",
+        "127.0.0.1:0",
+        "--seconds",
+        "1",
+        "--faces",
+        empty.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("--faces") && err.contains("no images in angry"),
+        "{err}"
+    );
+}

@@ -126,7 +126,7 @@ pub fn scene(i: usize, t: u64) -> Scene {
 }
 
 /// Turns a bed's scene into what the vision pipeline would report.
-pub trait Readings: Send {
+pub trait Readings: Send + 'static {
     /// A face box, class probabilities and quality for bed `bed` showing `mix`, or `None`
     /// when no face was found.
     fn read(&mut self, bed: usize, mix: [f32; 4]) -> Option<(FaceBox, Probabilities, Quality)>;
@@ -239,7 +239,17 @@ pub async fn run<S: Store + 'static>(
         }
         let now = app.now();
         let t = ((now - start) / SECOND).max(0) as u64;
-        let obs = observations(readings.as_mut(), t, now);
+        // Readings may run a model: off the async workers.
+        let Ok((r, obs)) = tokio::task::spawn_blocking(move || {
+            let obs = observations(readings.as_mut(), t, now);
+            (readings, obs)
+        })
+        .await
+        else {
+            tracing::warn!("demo readings failed; stopping the feed");
+            return;
+        };
+        readings = r;
         if let Err(e) = app.ingest(DEMO_WARD, obs).await {
             tracing::warn!("demo ingest: {e}");
         }

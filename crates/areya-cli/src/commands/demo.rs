@@ -1,6 +1,9 @@
 //! `areya demo`: the README's main job. Starts the server on SQLite (in `--data-dir`) with a
 //! ward of 12 beds, the demo staff and rules on a demo time scale, feeds it scripted readings
-//! once a second, and prints the URL and the logins.
+//! once a second, and prints the URL and the logins. With `--faces DIR` each bed's camera shows
+//! real face images (FER layout: DIR/<class>/*.jpg) pasted into 640×480 frames, which go
+//! through the real vision pipeline — face detection, crop, the shipped model — instead of
+//! simulated probabilities.
 
 use super::serve::{bind_listener, open_store, runtime, shutdown_signal};
 use anyhow::Context;
@@ -25,13 +28,184 @@ pub struct DemoArgs {
     /// Stop after this many seconds (default: run until Ctrl-C).
     #[arg(long)]
     pub seconds: Option<u64>,
+    /// Real faces: a FER-layout folder (DIR/angry, DIR/happy, DIR/neutral, DIR/sad) whose
+    /// images each bed's camera shows, classified by the real vision pipeline.
+    #[arg(long)]
+    pub faces: Option<PathBuf>,
+    /// Run directory of the model used with --faces (default: the shipped model).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+}
+
+/// Real face images through the real pipeline: each reading picks an image of an emotion
+/// drawn from the script's mix, pastes it into a 640×480 frame at the bed, and observes it.
+struct FaceReadings {
+    pipeline: areya_vision::pipeline::Pipeline,
+    /// Image paths per emotion, in Areya's order (angry, happy, relaxed, sad).
+    images: [Vec<PathBuf>; 4],
+    rng: u64,
+}
+
+impl FaceReadings {
+    fn open(dir: &std::path::Path, model: Option<PathBuf>) -> anyhow::Result<FaceReadings> {
+        let clf = areya_ml::Classifier::load(&super::default_model(model)?)?;
+        let pipeline = areya_vision::pipeline::Pipeline::new(
+            clf,
+            areya_vision::detect::DetectConfig::default(),
+        )?;
+        let list = |names: &[&str]| -> anyhow::Result<Vec<PathBuf>> {
+            let mut out = Vec::new();
+            for n in names {
+                let d = dir.join(n);
+                if !d.is_dir() {
+                    continue;
+                }
+                for e in std::fs::read_dir(&d)
+                    .with_context(|| format!("--faces: cannot read {}", d.display()))?
+                {
+                    let p = e?.path();
+                    if areya_vision::source::is_image_path(&p) {
+                        out.push(p);
+                    }
+                }
+            }
+            out.sort();
+            if out.is_empty() {
+                anyhow::bail!(
+                    "--faces {}: no images in {}",
+                    dir.display(),
+                    names.join(" or ")
+                );
+            }
+            Ok(out)
+        };
+        Ok(FaceReadings {
+            pipeline,
+            images: [
+                list(&["angry"])?,
+                list(&["happy"])?,
+                list(&["relaxed", "neutral"])?,
+                list(&["sad"])?,
+            ],
+            rng: 0x2545_F491_4F6C_DD1D,
+        })
+    }
+
+    fn next(&mut self) -> u64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng
+    }
+
+    fn frame(&mut self, bed: usize, mix: [f32; 4]) -> Option<areya_vision::GrayFrame> {
+        let u = (self.next() % 10_000) as f32 / 10_000.0;
+        let mut acc = 0.0;
+        let class = mix
+            .iter()
+            .position(|&m| {
+                acc += m;
+                u < acc
+            })
+            .unwrap_or(2);
+        let pick = self.next();
+        let imgs = &self.images[class];
+        let face = image::open(&imgs[(pick % imgs.len() as u64) as usize])
+            .ok()?
+            .to_luma8();
+        let face = image::imageops::resize(&face, 176, 176, image::imageops::FilterType::Triangle);
+        // A plain wall behind the bed, the face where the pillow is.
+        let mut frame =
+            image::GrayImage::from_pixel(640, 480, image::Luma([96 + (bed as u8 % 4) * 8]));
+        image::imageops::overlay(&mut frame, &face, 232, 120);
+        areya_vision::GrayFrame::from_image(&image::DynamicImage::ImageLuma8(frame)).ok()
+    }
+}
+
+type Reading = (
+    areya_core::FaceBox,
+    areya_core::Probabilities,
+    areya_core::Quality,
+);
+
+impl FaceReadings {
+    fn read(&mut self, bed: usize, mix: [f32; 4]) -> Option<Reading> {
+        let frame = self.frame(bed, mix)?;
+        let meta = areya_vision::pipeline::FrameMeta {
+            source: areya_server::setup::demo_source(bed),
+            patient: areya_server::setup::demo_patient(bed)?,
+            at_ms: 0,
+            frame: 0,
+            roi: None,
+        };
+        match self.pipeline.observe(&[(frame, meta)]) {
+            Ok(mut o) => {
+                let o = o.pop()?;
+                Some((o.face?, o.probs?, o.quality?))
+            }
+            Err(e) => {
+                tracing::warn!("demo --faces: {e}");
+                None
+            }
+        }
+    }
+}
+
+/// The face detector is not `Send`: the pipeline lives on its own thread and readings are
+/// asked for over channels.
+struct OnThread {
+    ask: std::sync::mpsc::Sender<(usize, [f32; 4])>,
+    answer: std::sync::mpsc::Receiver<Option<Reading>>,
+}
+
+impl OnThread {
+    fn start(dir: PathBuf, model: Option<PathBuf>) -> anyhow::Result<OnThread> {
+        let (ask, asked) = std::sync::mpsc::channel::<(usize, [f32; 4])>();
+        let (answer_tx, answer) = std::sync::mpsc::channel();
+        let (ready_tx, ready) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut r = match FaceReadings::open(&dir, model) {
+                Ok(r) => {
+                    let _ = ready_tx.send(Ok(()));
+                    r
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            for (bed, mix) in asked {
+                if answer_tx.send(r.read(bed, mix)).is_err() {
+                    return;
+                }
+            }
+        });
+        ready
+            .recv()
+            .context("--faces: the vision thread stopped")??;
+        Ok(OnThread { ask, answer })
+    }
+}
+
+impl demo::Readings for OnThread {
+    fn read(&mut self, bed: usize, mix: [f32; 4]) -> Option<Reading> {
+        self.ask.send((bed, mix)).ok()?;
+        self.answer.recv().ok()?
+    }
 }
 
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("--data-dir: cannot create {}", args.data_dir.display()))?;
     let db = format!("sqlite://{}", args.data_dir.join("areya.db").display());
-    let banner = "Demo: readings are simulated from a script (no camera), on a shortened time scale (10 s windows, alerts after 60 s).".to_string();
+    let readings: Box<dyn demo::Readings> = match &args.faces {
+        Some(dir) => Box::new(OnThread::start(dir.clone(), args.model.clone())?),
+        None => Box::new(Simulated::new(7)),
+    };
+    let banner = match &args.faces {
+        Some(dir) => format!("Demo: each bed's camera shows face images from {} (no real camera), classified by the real vision pipeline; shortened time scale (10 s windows, alerts after 60 s).", dir.display()),
+        None => "Demo: readings are simulated from a script (no camera), on a shortened time scale (10 s windows, alerts after 60 s).".to_string(),
+    };
     runtime()?.block_on(async move {
         let store = open_store(&db).await?;
         let app = App::open(
@@ -49,7 +223,13 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         demo::prepare(&app).await?;
         let listener = bind_listener(&args.bind).await?;
         let url = format!("http://{}/", listener.local_addr()?);
-        println!("Areya demo: ward 4B, 12 beds, readings simulated from a script.");
+        match &args.faces {
+            Some(d) => println!(
+                "Areya demo: ward 4B, 12 beds, face images from {} through the vision pipeline.",
+                d.display()
+            ),
+            None => println!("Areya demo: ward 4B, 12 beds, readings simulated from a script."),
+        }
         println!("Open {url}");
         println!("Log in as one of (password {}):", args.password);
         for (id, name, role) in DEMO_STAFF {
@@ -57,7 +237,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         }
         println!("Database: {db}. Ctrl-C stops.");
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let feeder = tokio::spawn(demo::run(app.clone(), Box::new(Simulated::new(7)), stop_rx));
+        let feeder = tokio::spawn(demo::run(app.clone(), readings, stop_rx));
         let seconds = args.seconds;
         let shutdown = async move {
             match seconds {
