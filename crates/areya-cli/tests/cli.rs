@@ -645,22 +645,39 @@ fn cookie_of(head: &str) -> String {
 
 #[test]
 fn serve_killed_under_load_restarts_with_nothing_acknowledged_lost() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", tmp.path().join("areya.db").display());
+    kill_9_under_load(tmp.path(), &db);
+}
+
+#[test]
+fn serve_on_postgres_killed_under_load_restarts_with_nothing_acknowledged_lost() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let Some(url) = rt.block_on(areya_monitor::store::postgres_test_database_url()) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    kill_9_under_load(tmp.path(), &url);
+}
+
+/// Starts `areya serve` on `db`, sets up a ward through the API, has four edge agents post
+/// while an alert is raised and acknowledged, kills the server with SIGKILL, restarts it, and
+/// checks that every observation answered 200 is stored once and the acknowledgement stands.
+fn kill_9_under_load(tmp: &Path, db: &str) {
+    use areya_monitor::store::Store;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, Mutex};
-    let tmp = tempfile::tempdir().unwrap();
-    let db = tmp.path().join("areya.db");
     std::fs::write(
-        tmp.path().join("rules.toml"),
+        tmp.join("rules.toml"),
         "[ward]\nenter = 0.6\nexit = 0.45\nmin_duration_s = 2\nmin_coverage = 0.5\ncooldown_s = 60\nrealarm_s = 3600\n",
     )
     .unwrap();
-    let config = tmp.path().join("areya.toml");
+    let config = tmp.join("areya.toml");
     std::fs::write(
         &config,
         format!(
-            "database = \"sqlite://{}\"\nrules = \"{}\"\nwindow_s = 1\nhorizon_s = 30\n",
-            db.display(),
-            tmp.path().join("rules.toml").display()
+            "database = \"{db}\"\nrules = \"{}\"\nwindow_s = 1\nhorizon_s = 30\n",
+            tmp.join("rules.toml").display()
         ),
     )
     .unwrap();
@@ -817,11 +834,13 @@ fn serve_killed_under_load_restarts_with_nothing_acknowledged_lost() {
     assert!(acked.len() > 50, "the agents did post: {}", acked.len());
     let rt = tokio::runtime::Runtime::new().unwrap();
     let stored = rt.block_on(async {
-        use areya_monitor::store::Store;
-        let s = areya_monitor::store::SqliteStore::open(&format!("sqlite://{}", db.display()))
-            .await
-            .unwrap();
-        s.observations_since(0).await.unwrap()
+        if db.starts_with("postgres") {
+            let s = areya_monitor::store::PgStore::open(db).await.unwrap();
+            s.observations_since(0).await.unwrap()
+        } else {
+            let s = areya_monitor::store::SqliteStore::open(db).await.unwrap();
+            s.observations_since(0).await.unwrap()
+        }
     });
     let keys: std::collections::HashSet<(String, i64, u64)> = stored
         .iter()

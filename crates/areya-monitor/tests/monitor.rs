@@ -155,7 +155,7 @@ mod sqlite_store {
     }
 
     #[tokio::test]
-    async fn ingest_directory_and_sessions() {
+    async fn conformance_ingest_directory_and_sessions() {
         conformance::ingest_directory_and_sessions(&fresh().await).await;
     }
 
@@ -177,5 +177,41 @@ mod sqlite_store {
             .unwrap()
             .to_string();
         assert!(err.starts_with("database open"), "{err}");
+    }
+}
+
+mod postgres_store {
+    use areya_monitor::store::{conformance, postgres_test_database};
+
+    #[tokio::test]
+    async fn conformance_records_round_trip() {
+        let Some(s) = postgres_test_database().await else {
+            return;
+        };
+        conformance::records_round_trip(&s).await;
+    }
+
+    #[tokio::test]
+    async fn conformance_rules_and_consent() {
+        let Some(s) = postgres_test_database().await else {
+            return;
+        };
+        conformance::rules_and_consent(&s).await;
+    }
+
+    #[tokio::test]
+    async fn conformance_audit_and_retention() {
+        let Some(s) = postgres_test_database().await else {
+            return;
+        };
+        conformance::audit_and_retention(&s).await;
+    }
+
+    #[tokio::test]
+    async fn conformance_ingest_directory_and_sessions() {
+        let Some(s) = postgres_test_database().await else {
+            return;
+        };
+        conformance::ingest_directory_and_sessions(&s).await;
     }
 }

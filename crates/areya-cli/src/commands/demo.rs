@@ -5,7 +5,7 @@
 //! through the real vision pipeline — face detection, crop, the shipped model — instead of
 //! simulated probabilities.
 
-use super::serve::{bind_listener, open_store, runtime, shutdown_signal};
+use super::serve::{bind_listener, open_sqlite, runtime, shutdown_signal};
 use anyhow::Context;
 use areya_monitor::store::Store;
 use areya_server::demo::{self, Simulated};
@@ -207,7 +207,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         None => "Demo: readings are simulated from a script (no camera), on a shortened time scale (10 s windows, alerts after 60 s).".to_string(),
     };
     runtime()?.block_on(async move {
-        let store = open_store(&db).await?;
+        let store = open_sqlite(&db).await?;
         let app = App::open(
             store,
             demo::demo_settings(banner),

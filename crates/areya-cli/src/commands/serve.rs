@@ -3,7 +3,7 @@
 //! then `--config FILE` (TOML), then defaults. Stops gracefully on Ctrl-C or SIGTERM.
 
 use anyhow::{bail, Context};
-use areya_monitor::store::{SqliteStore, Store};
+use areya_monitor::store::{PgStore, SqliteStore, Store};
 use areya_server::{App, Settings};
 use clap::Args;
 use serde::Deserialize;
@@ -15,7 +15,8 @@ pub struct ServeArgs {
     /// Address to listen on [env: AREYA_BIND] [default: 127.0.0.1:8080].
     #[arg(long)]
     pub bind: Option<String>,
-    /// sqlite://FILE (default sqlite://areya.db) [env: AREYA_DATABASE].
+    /// sqlite://FILE (default sqlite://areya.db) or postgres://USER:PASSWORD@HOST/DB
+    /// [env: AREYA_DATABASE].
     #[arg(long)]
     pub database: Option<String>,
     /// A TOML file with any of: bind, database, rules (a rule file's path), retention_days,
@@ -78,16 +79,47 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     let retention_days = file.retention_days.unwrap_or(30).max(1);
     let rules = args.rules.or(file.rules);
+    let job = Job {
+        bind,
+        database: database.clone(),
+        settings,
+        rules,
+        retention_days,
+    };
     runtime()?.block_on(async move {
-        let store = open_store(&database).await?;
-        let app = App::open(store, settings, areya_server::system_clock())
+        if is_postgres(&database) {
+            let store = PgStore::open(&database)
+                .await
+                .with_context(|| format!("--database {}", redact(&database)))?;
+            job.run(store).await
+        } else {
+            job.run(open_sqlite(&database).await?).await
+        }
+    })
+}
+
+struct Job {
+    bind: String,
+    database: String,
+    settings: Settings,
+    rules: Option<PathBuf>,
+    retention_days: u32,
+}
+
+impl Job {
+    async fn run<S: Store + 'static>(self, store: S) -> anyhow::Result<()> {
+        let shown_db = redact(&self.database);
+        let app = App::open(store, self.settings, areya_server::system_clock())
             .await
-            .with_context(|| format!("cannot start on {database}"))?;
-        if let Some(path) = rules {
+            .with_context(|| format!("cannot start on {shown_db}"))?;
+        if let Some(path) = self.rules {
             apply_rules(&app, &path).await?;
         }
         if app.directory_version() == 0 {
-            let (password, shown) = match env("AREYA_ADMIN_PASSWORD") {
+            let env = std::env::var("AREYA_ADMIN_PASSWORD")
+                .ok()
+                .filter(|v| !v.is_empty());
+            let (password, shown) = match env {
                 Some(p) => (p, false),
                 None => (areya_server::auth::new_token()[..20].to_string(), true),
             };
@@ -98,14 +130,32 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 eprintln!("First start: created user 'admin' with the password from AREYA_ADMIN_PASSWORD.");
             }
         }
-        let listener = bind_listener(&bind).await?;
-        println!("Areya is serving on http://{}/ (database {database})", listener.local_addr()?);
-        let purge = tokio::spawn(purge_loop(app.clone(), retention_days));
+        let listener = bind_listener(&self.bind).await?;
+        println!(
+            "Areya is serving on http://{}/ (database {shown_db})",
+            listener.local_addr()?
+        );
+        let purge = tokio::spawn(purge_loop(app.clone(), self.retention_days));
         areya_server::serve(listener, app, shutdown_signal()).await?;
         purge.abort();
         println!("Areya stopped.");
         Ok(())
-    })
+    }
+}
+
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.split_once("://"), url.rfind('@')) {
+        (Some((scheme, rest)), Some(at)) if rest.contains(':') => {
+            let user = rest.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***{}", &url[at..])
+        }
+        _ => url.to_string(),
+    }
 }
 
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -115,13 +165,10 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// Opens the store a `--database` URL names.
-pub async fn open_store(url: &str) -> anyhow::Result<SqliteStore> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        bail!("--database {url}: PostgreSQL is not supported by this build yet; use sqlite://FILE");
-    }
+/// Opens a `sqlite:` `--database` URL.
+pub async fn open_sqlite(url: &str) -> anyhow::Result<SqliteStore> {
     if !url.starts_with("sqlite:") {
-        bail!("--database {url}: expected sqlite://FILE");
+        bail!("--database {url}: expected sqlite://FILE or postgres://USER:PASSWORD@HOST/DB");
     }
     SqliteStore::open(url)
         .await

@@ -1,12 +1,17 @@
 //! Storage behind one small trait, [`Store`], with one implementation per file (SQLite, the
-//! embedded default; PostgreSQL next) and one conformance suite ([`conformance`]) that every
+//! embedded default; PostgreSQL for several servers) and one conformance suite ([`conformance`]) that every
 //! implementation must pass. Stored: window aggregates, scores, alerts and their events,
 //! acknowledgements (inside the alert), rules, consent, and the append-only audit log —
 //! never frames.
 
 pub mod conformance;
+mod postgres;
 mod sqlite;
 
+pub use postgres::{
+    test_database as postgres_test_database, test_database_url as postgres_test_database_url,
+    PgStore,
+};
 pub use sqlite::SqliteStore;
 
 use crate::alerts::{Alert, AlertBook, AlertEvent};

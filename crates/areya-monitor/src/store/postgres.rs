@@ -1,0 +1,557 @@
+//! The PostgreSQL store: for several servers sharing one database. Same records and the same
+//! conformance suite as SQLite; migrations embedded in the binary; the audit log is made
+//! append-only by triggers.
+
+use super::{db, event_parts, AuditEntry, Batch, Purged, Store, StoreError};
+use crate::alerts::{Alert, AlertEvent};
+use crate::engine::Consent;
+use crate::state::Assessment;
+use crate::window::WindowAggregate;
+use crate::Millis;
+use areya_core::{Observation, PatientId};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Row};
+use std::str::FromStr;
+use std::time::Duration;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Clone)]
+pub struct PgStore {
+    pub(crate) pool: PgPool,
+}
+
+fn json<T: serde::Serialize>(v: &T) -> String {
+    // Serialising these plain data types cannot fail.
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+fn parse<T: serde::de::DeserializeOwned>(what: &'static str, s: &str) -> Result<T, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt {
+        what,
+        msg: e.to_string(),
+    })
+}
+
+fn patient(what: &'static str, s: String) -> Result<PatientId, StoreError> {
+    PatientId::parse(&s).map_err(|e| StoreError::Corrupt {
+        what,
+        msg: e.to_string(),
+    })
+}
+
+impl PgStore {
+    /// Connects to and migrates `url`, e.g. `postgres://areya:secret@db/areya`.
+    pub async fn open(url: &str) -> Result<PgStore, StoreError> {
+        let opts = PgConnectOptions::from_str(url).map_err(db("URL"))?;
+        PgStore::open_with(opts).await
+    }
+
+    /// Connects with explicit options (tests give each run a database of its own).
+    pub async fn open_with(opts: PgConnectOptions) -> Result<PgStore, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(opts)
+            .await
+            .map_err(db("open"))?;
+        MIGRATOR.run(&pool).await?;
+        Ok(PgStore { pool })
+    }
+}
+
+impl Store for PgStore {
+    async fn save(&self, b: &Batch) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db("begin"))?;
+        for w in &b.windows {
+            sqlx::query("INSERT INTO windows VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (patient, start_ms) DO UPDATE SET end_ms = excluded.end_ms, frames = excluded.frames, faces = excluded.faces, sum_angry = excluded.sum_angry, sum_happy = excluded.sum_happy, sum_relaxed = excluded.sum_relaxed, sum_sad = excluded.sum_sad, confidence_sum = excluded.confidence_sum")
+                .bind(w.patient.as_str())
+                .bind(w.start_ms)
+                .bind(w.end_ms)
+                .bind(w.frames as i64)
+                .bind(w.faces as i64)
+                .bind(w.prob_sums[0])
+                .bind(w.prob_sums[1])
+                .bind(w.prob_sums[2])
+                .bind(w.prob_sums[3])
+                .bind(w.confidence_sum)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("save window"))?;
+        }
+        for (p, a) in &b.assessments {
+            sqlx::query("INSERT INTO assessments VALUES ($1, $2, $3, $4, $5) ON CONFLICT (patient, at_ms) DO UPDATE SET score = excluded.score, status = excluded.status, json = excluded.json")
+                .bind(p.as_str())
+                .bind(a.at_ms)
+                .bind(a.score as i64)
+                .bind(json(&a.status).trim_matches('"').to_string())
+                .bind(json(a))
+                .execute(&mut *tx)
+                .await
+                .map_err(db("save assessment"))?;
+        }
+        for a in &b.alerts {
+            sqlx::query(
+                "INSERT INTO alerts VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT(id) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms, json = excluded.json",
+            )
+            .bind(a.id as i64)
+            .bind(a.patient.as_str())
+            .bind(json(&a.kind).trim_matches('"').to_string())
+            .bind(json(&a.state).trim_matches('"').to_string())
+            .bind(a.raised_ms)
+            .bind(a.updated_ms)
+            .bind(json(a))
+            .execute(&mut *tx)
+            .await
+            .map_err(db("save alert"))?;
+        }
+        for e in &b.events {
+            let (id, at, kind) = event_parts(e);
+            sqlx::query(
+                "INSERT INTO alert_events (alert_id, at_ms, kind, json) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(id as i64)
+            .bind(at)
+            .bind(kind)
+            .bind(json(e))
+            .execute(&mut *tx)
+            .await
+            .map_err(db("save alert event"))?;
+            if let AlertEvent::Resolved { id, at_ms } = e {
+                // The alert's snapshot says resolved too.
+                let row = sqlx::query("SELECT json FROM alerts WHERE id = $1")
+                    .bind(*id as i64)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db("resolve alert"))?;
+                if let Some(row) = row {
+                    let mut a: Alert = parse("alert", &row.get::<String, _>(0))?;
+                    a.state = crate::alerts::AlertState::Resolved;
+                    a.updated_ms = *at_ms;
+                    sqlx::query("UPDATE alerts SET state = 'resolved', updated_ms = $1, json = $2 WHERE id = $3")
+                        .bind(at_ms)
+                        .bind(json(&a))
+                        .bind(*id as i64)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db("resolve alert"))?;
+                }
+            }
+        }
+        tx.commit().await.map_err(db("commit"))
+    }
+
+    async fn windows(
+        &self,
+        p: Option<&PatientId>,
+        from: Millis,
+        to: Millis,
+    ) -> Result<Vec<WindowAggregate>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM windows WHERE ($1::TEXT IS NULL OR patient = $1) AND start_ms >= $2 AND start_ms < $3 ORDER BY start_ms, patient")
+            .bind(p.map(|p| p.as_str()))
+            .bind(from)
+            .bind(to)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("read windows"))?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(WindowAggregate {
+                    patient: patient("window", r.get("patient"))?,
+                    start_ms: r.get("start_ms"),
+                    end_ms: r.get("end_ms"),
+                    frames: r.get::<i64, _>("frames") as u32,
+                    faces: r.get::<i64, _>("faces") as u32,
+                    prob_sums: [
+                        r.get("sum_angry"),
+                        r.get("sum_happy"),
+                        r.get("sum_relaxed"),
+                        r.get("sum_sad"),
+                    ],
+                    confidence_sum: r.get("confidence_sum"),
+                })
+            })
+            .collect()
+    }
+
+    async fn assessments(
+        &self,
+        p: &PatientId,
+        from: Millis,
+        to: Millis,
+    ) -> Result<Vec<Assessment>, StoreError> {
+        let rows = sqlx::query("SELECT json FROM assessments WHERE patient = $1 AND at_ms >= $2 AND at_ms < $3 ORDER BY at_ms")
+            .bind(p.as_str())
+            .bind(from)
+            .bind(to)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("read assessments"))?;
+        rows.iter()
+            .map(|r| parse("assessment", &r.get::<String, _>(0)))
+            .collect()
+    }
+
+    async fn alerts(&self, p: Option<&PatientId>) -> Result<Vec<Alert>, StoreError> {
+        let rows = sqlx::query("SELECT json FROM alerts WHERE ($1::TEXT IS NULL OR patient = $1) ORDER BY raised_ms DESC, id DESC")
+            .bind(p.map(|p| p.as_str()))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("read alerts"))?;
+        rows.iter()
+            .map(|r| parse("alert", &r.get::<String, _>(0)))
+            .collect()
+    }
+
+    async fn alert_events(&self, alert_id: u64) -> Result<Vec<AlertEvent>, StoreError> {
+        let rows = sqlx::query("SELECT json FROM alert_events WHERE alert_id = $1 ORDER BY seq")
+            .bind(alert_id as i64)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("read alert events"))?;
+        rows.iter()
+            .map(|r| parse("alert event", &r.get::<String, _>(0)))
+            .collect()
+    }
+
+    async fn max_alert_id(&self) -> Result<u64, StoreError> {
+        let row = sqlx::query("SELECT COALESCE(MAX(id), 0)::BIGINT FROM alerts")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db("read alert ids"))?;
+        Ok(row.get::<i64, _>(0) as u64)
+    }
+
+    async fn save_rules(&self, at_ms: Millis, author: &str, toml: &str) -> Result<i64, StoreError> {
+        crate::rules::RuleSet::from_toml(toml).map_err(|e| StoreError::Refused(e.to_string()))?;
+        let r = sqlx::query(
+            "INSERT INTO rules (at_ms, author, toml) VALUES ($1, $2, $3) RETURNING version",
+        )
+        .bind(at_ms)
+        .bind(author)
+        .bind(toml)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db("save rules"))?;
+        Ok(r.get(0))
+    }
+
+    async fn current_rules(&self) -> Result<Option<(i64, String)>, StoreError> {
+        let row = sqlx::query("SELECT version, toml FROM rules ORDER BY version DESC LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("read rules"))?;
+        Ok(row.map(|r| (r.get(0), r.get(1))))
+    }
+
+    async fn set_consent(&self, p: &PatientId, consent: Consent) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db("begin"))?;
+        sqlx::query("INSERT INTO consent VALUES ($1, $2) ON CONFLICT (patient) DO UPDATE SET json = excluded.json")
+            .bind(p.as_str())
+            .bind(json(&consent))
+            .execute(&mut *tx)
+            .await
+            .map_err(db("save consent"))?;
+        if consent == Consent::OptedOut {
+            for table in [
+                "DELETE FROM windows WHERE patient = $1",
+                "DELETE FROM assessments WHERE patient = $1",
+                "DELETE FROM observations WHERE patient = $1",
+            ] {
+                sqlx::query(table)
+                    .bind(p.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("forget patient"))?;
+            }
+        }
+        tx.commit().await.map_err(db("commit"))
+    }
+
+    async fn consents(&self) -> Result<Vec<(PatientId, Consent)>, StoreError> {
+        let rows = sqlx::query("SELECT patient, json FROM consent ORDER BY patient")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("read consent"))?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    patient("consent", r.get(0))?,
+                    parse("consent", &r.get::<String, _>(1))?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn audit(&self, e: &AuditEntry) -> Result<i64, StoreError> {
+        let r = sqlx::query(
+            "INSERT INTO audit (at_ms, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
+        )
+        .bind(e.at_ms)
+        .bind(&e.actor)
+        .bind(&e.action)
+        .bind(&e.target)
+        .bind(&e.detail)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db("append audit"))?;
+        Ok(r.get(0))
+    }
+
+    async fn audit_log(&self, from: Millis, to: Millis) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query("SELECT seq, at_ms, actor, action, target, detail FROM audit WHERE at_ms >= $1 AND at_ms < $2 ORDER BY seq")
+            .bind(from)
+            .bind(to)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("read audit"))?;
+        Ok(rows
+            .iter()
+            .map(|r| AuditEntry {
+                seq: r.get(0),
+                at_ms: r.get(1),
+                actor: r.get(2),
+                action: r.get(3),
+                target: r.get(4),
+                detail: r.get(5),
+            })
+            .collect())
+    }
+
+    async fn insert_observations(&self, obs: &[Observation]) -> Result<Vec<bool>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db("begin"))?;
+        let mut new = Vec::with_capacity(obs.len());
+        for o in obs {
+            let r = sqlx::query(
+                "INSERT INTO observations VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            )
+            .bind(o.source.as_str())
+            .bind(o.at_ms)
+            .bind(o.frame as i64)
+            .bind(o.patient.as_str())
+            .bind(json(o))
+            .execute(&mut *tx)
+            .await
+            .map_err(db("save observation"))?;
+            new.push(r.rows_affected() == 1);
+        }
+        tx.commit().await.map_err(db("commit"))?;
+        Ok(new)
+    }
+
+    async fn observations_since(&self, from: Millis) -> Result<Vec<Observation>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT json FROM observations WHERE at_ms >= $1 ORDER BY at_ms, source, frame",
+        )
+        .bind(from)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("read observations"))?;
+        rows.iter()
+            .map(|r| parse("observation", &r.get::<String, _>(0)))
+            .collect()
+    }
+
+    async fn directory(&self) -> Result<Option<(i64, String)>, StoreError> {
+        let row = sqlx::query("SELECT version, json FROM directory ORDER BY version DESC LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("read directory"))?;
+        Ok(row.map(|r| (r.get(0), r.get(1))))
+    }
+
+    async fn save_directory(
+        &self,
+        expected: Option<i64>,
+        at_ms: Millis,
+        author: &str,
+        doc: &str,
+    ) -> Result<i64, StoreError> {
+        super::check_directory(doc)?;
+        let mut tx = self.pool.begin().await.map_err(db("begin"))?;
+        // Taking the write lock first makes the version check and the insert one step.
+        sqlx::query("LOCK TABLE directory IN EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await
+            .map_err(db("lock directory"))?;
+        let current: Option<i64> = sqlx::query("SELECT MAX(version) FROM directory")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db("read directory"))?
+            .get(0);
+        if current != expected {
+            return Err(super::directory_conflict(expected, current));
+        }
+        let version = current.unwrap_or(0) + 1;
+        sqlx::query("INSERT INTO directory VALUES ($1, $2, $3, $4)")
+            .bind(version)
+            .bind(at_ms)
+            .bind(author)
+            .bind(doc)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("save directory"))?;
+        tx.commit().await.map_err(db("commit"))?;
+        Ok(version)
+    }
+
+    async fn create_session(
+        &self,
+        hash: &str,
+        staff: &str,
+        expires_ms: Millis,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO sessions VALUES ($1, $2, $3)")
+            .bind(hash)
+            .bind(staff)
+            .bind(expires_ms)
+            .execute(&self.pool)
+            .await
+            .map_err(db("save session"))?;
+        Ok(())
+    }
+
+    async fn session(&self, hash: &str, now: Millis) -> Result<Option<String>, StoreError> {
+        let row =
+            sqlx::query("SELECT staff FROM sessions WHERE token_hash = $1 AND expires_ms > $2")
+                .bind(hash)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db("read session"))?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    async fn delete_session(&self, hash: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(hash)
+            .execute(&self.pool)
+            .await
+            .map_err(db("delete session"))?;
+        Ok(())
+    }
+
+    async fn purge_before(&self, cutoff: Millis) -> Result<Purged, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db("begin"))?;
+        let n = |q: &'static str| sqlx::query(q).bind(cutoff);
+        let windows = n("DELETE FROM windows WHERE end_ms <= $1")
+            .execute(&mut *tx)
+            .await
+            .map_err(db("purge"))?
+            .rows_affected();
+        let assessments = n("DELETE FROM assessments WHERE at_ms < $1")
+            .execute(&mut *tx)
+            .await
+            .map_err(db("purge"))?
+            .rows_affected();
+        let alert_events = n("DELETE FROM alert_events WHERE alert_id IN (SELECT id FROM alerts WHERE state = 'resolved' AND updated_ms < $1)")
+            .execute(&mut *tx)
+            .await
+            .map_err(db("purge"))?
+            .rows_affected();
+        let alerts = n("DELETE FROM alerts WHERE state = 'resolved' AND updated_ms < $1")
+            .execute(&mut *tx)
+            .await
+            .map_err(db("purge"))?
+            .rows_affected();
+        let observations = n("DELETE FROM observations WHERE at_ms < $1")
+            .execute(&mut *tx)
+            .await
+            .map_err(db("purge"))?
+            .rows_affected();
+        tx.commit().await.map_err(db("commit"))?;
+        Ok(Purged {
+            windows,
+            assessments,
+            alerts,
+            alert_events,
+            observations,
+        })
+    }
+}
+
+/// The URL of a fresh, empty database for a test, on the server `AREYA_POSTGRES_URL` names;
+/// `None` (the test is skipped) when it is unset, unless `AREYA_REQUIRE_POSTGRES` is set (as CI
+/// does), which fails instead.
+pub async fn test_database_url() -> Option<String> {
+    let Ok(url) = std::env::var("AREYA_POSTGRES_URL") else {
+        assert!(
+            std::env::var_os("AREYA_REQUIRE_POSTGRES").is_none(),
+            "AREYA_REQUIRE_POSTGRES is set but AREYA_POSTGRES_URL is not"
+        );
+        eprintln!("skipped: AREYA_POSTGRES_URL is not set");
+        return None;
+    };
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let name = format!(
+        "areya_test_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    );
+    let opts = PgConnectOptions::from_str(&url).expect("AREYA_POSTGRES_URL is a postgres:// URL");
+    let admin = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(opts)
+        .await
+        .expect("AREYA_POSTGRES_URL accepts connections");
+    for q in [
+        format!("DROP DATABASE IF EXISTS {name}"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        sqlx::query(&q)
+            .execute(&admin)
+            .await
+            .expect("create the test database");
+    }
+    admin.close().await;
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url.as_str(), ""), |(b, q)| (b, q));
+    let server = base.rsplit_once('/').map_or(base, |(s, _)| s);
+    let q = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{query}")
+    };
+    Some(format!("{server}/{name}{q}"))
+}
+
+/// A fresh, empty store for a test (see [`test_database_url`]).
+pub async fn test_database() -> Option<PgStore> {
+    let url = test_database_url().await?;
+    Some(PgStore::open(&url).await.expect("open the test database"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_audit_log_refuses_updates_deletes_and_truncation() {
+        let Some(s) = test_database().await else {
+            return;
+        };
+        let e = AuditEntry {
+            seq: 0,
+            at_ms: 1,
+            actor: "admin".into(),
+            action: "change rules".into(),
+            target: "ward".into(),
+            detail: String::new(),
+        };
+        s.audit(&e).await.unwrap();
+        for q in [
+            "UPDATE audit SET actor = 'someone else'",
+            "DELETE FROM audit",
+            "TRUNCATE audit",
+        ] {
+            let err = sqlx::query(q)
+                .execute(&s.pool)
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("append-only"), "{q}: {err}");
+        }
+        assert_eq!(s.audit_log(0, 10).await.unwrap()[0].actor, "admin");
+    }
+}
