@@ -36,6 +36,10 @@ pub enum Command {
     Serve(commands::serve::ServeArgs),
     /// Run a demo ward of 12 beds on SQLite with scripted readings, and its dashboard.
     Demo(commands::demo::DemoArgs),
+    /// Re-run stored windows through candidate rules: alerts per bed per day, and the difference.
+    Replay(commands::replay::ReplayArgs),
+    /// FHIR R4 export of a patient's windows, scores and alerts.
+    Fhir(commands::fhir::FhirArgs),
 }
 
 /// Runs the parsed command.
@@ -52,5 +56,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Watch(args) => commands::watch::run(args),
         Command::Serve(args) => commands::serve::run(args),
         Command::Demo(args) => commands::demo::run(args),
+        Command::Replay(args) => commands::replay::run(args),
+        Command::Fhir(args) => commands::fhir::run(args),
     }
 }

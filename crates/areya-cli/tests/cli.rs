@@ -916,3 +916,129 @@ fn demo_runs_a_ward_then_stops_and_names_a_bad_faces_folder() {
         "{err}"
     );
 }
+
+#[test]
+fn replay_compares_rules_and_fhir_exports_a_bundle() {
+    use areya_monitor::store::{Batch, SqliteStore, Store};
+    use areya_monitor::window::WindowAggregate;
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", tmp.path().join("ward.db").display());
+    let day = 1_795_996_800_000i64; // 2026-11-30
+    let w = |p: &str, minute: i64, negative: f64| WindowAggregate {
+        patient: areya_core::PatientId::parse(p).unwrap(),
+        start_ms: day + minute * 60_000,
+        end_ms: day + (minute + 1) * 60_000,
+        frames: 30,
+        faces: 30,
+        prob_sums: [0.0, 0.0, 30.0 * (1.0 - negative), 30.0 * negative],
+        confidence_sum: 20.0,
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let s = SqliteStore::open(&url).await.unwrap();
+        let mut windows: Vec<_> = (0..12).map(|m| w("a", m, 0.8)).collect();
+        windows.extend((12..30).map(|m| w("a", m, 0.1)));
+        windows.extend((0..7).map(|m| w("b", m, 0.8)));
+        windows.extend((7..30).map(|m| w("b", m, 0.1)));
+        s.save(&Batch {
+            windows,
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+        s.save_rules(day, "admin", "[ward]\nmin_duration_s = 300")
+            .await
+            .unwrap();
+    });
+    let stricter = tmp.path().join("stricter.toml");
+    std::fs::write(&stricter, "[ward]\nmin_duration_s = 600\n").unwrap();
+    let o = run(&[
+        "replay",
+        "--database",
+        &url,
+        "--rules",
+        stricter.to_str().unwrap(),
+        "--from",
+        "2026-11-30",
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(out.contains("current rules (version 1): 2 alerts"), "{out}");
+    assert!(out.contains("1 alerts"), "{out}");
+    assert!(
+        out.contains("Would vanish with the candidate rules (1):\n  -          b "),
+        "{out}"
+    );
+    assert!(
+        out.contains("Would appear with the candidate rules (0):"),
+        "{out}"
+    );
+    for (args, want) in [
+        (
+            vec![
+                "replay",
+                "--database",
+                &url,
+                "--rules",
+                stricter.to_str().unwrap(),
+                "--from",
+                "30/11/2026",
+            ],
+            "--from: '30/11/2026' is not",
+        ),
+        (
+            vec!["replay", "--database", &url, "--rules", "/no/such.toml"],
+            "--rules: cannot read /no/such.toml",
+        ),
+        (
+            vec![
+                "replay",
+                "--database",
+                "mysql://x",
+                "--rules",
+                stricter.to_str().unwrap(),
+            ],
+            "expected sqlite://FILE or postgres://",
+        ),
+        (
+            vec!["fhir", "export", "--database", &url, "--patient", "zz"],
+            "--patient zz: nothing stored",
+        ),
+        (
+            vec!["fhir", "export", "--database", &url, "--patient", "a b"],
+            "--patient",
+        ),
+    ] {
+        let o = run(&args);
+        assert!(!o.status.success(), "{args:?}");
+        assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
+    }
+
+    let bundle_path = tmp.path().join("a.json");
+    let o = run(&[
+        "fhir",
+        "export",
+        "--database",
+        &url,
+        "--patient",
+        "a",
+        "--out",
+        bundle_path.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let bundle: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&bundle_path).unwrap()).unwrap();
+    assert_eq!(bundle["resourceType"], "Bundle");
+    assert_eq!(
+        bundle["entry"].as_array().map(|e| e.len() >= 30),
+        Some(true),
+        "{bundle}"
+    );
+    let audit = rt.block_on(async {
+        let s = SqliteStore::open(&url).await.unwrap();
+        s.audit_log(0, i64::MAX).await.unwrap()
+    });
+    assert!(audit
+        .iter()
+        .any(|e| e.action == "export fhir" && e.target == "patient a"));
+}

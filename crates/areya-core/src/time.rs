@@ -14,6 +14,56 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
+/// Day number since 1970-01-01 of a civil date (the inverse of [`civil_from_days`]).
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (i64::from(m) + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Parses `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM`, `…:SS`, `…:SS.fff`, each with an optional `Z`
+/// (always UTC), into milliseconds since the Unix epoch.
+pub fn parse_iso8601_utc(s: &str) -> Option<i64> {
+    let s = s.trim().trim_end_matches('Z');
+    let (date, time) = s.split_once(['T', ' ']).unwrap_or((s, ""));
+    let mut d = date.split('-');
+    let (y, m, day) = (
+        d.next()?.parse::<i64>().ok()?,
+        d.next()?.parse::<u32>().ok()?,
+        d.next()?.parse::<u32>().ok()?,
+    );
+    if d.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let days = days_from_civil(y, m, day);
+    if civil_from_days(days) != (y, m, day) {
+        return None; // 2026-02-30
+    }
+    let mut ms = 0i64;
+    if !time.is_empty() {
+        let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
+        let parts: Vec<&str> = hms.split(':').collect();
+        if !(2..=3).contains(&parts.len()) {
+            return None;
+        }
+        let n = |i: usize, max: i64| {
+            parts.get(i).map_or(Some(0), |p| {
+                p.parse::<i64>().ok().filter(|v| (0..max).contains(v))
+            })
+        };
+        ms = (n(0, 24)? * 3600 + n(1, 60)? * 60 + n(2, 60)?) * 1000;
+        if !frac.is_empty() {
+            let f: String = frac.chars().chain("000".chars()).take(3).collect();
+            ms += f.parse::<i64>().ok()?;
+        }
+    }
+    Some(days * 86_400_000 + ms)
+}
+
 /// ISO 8601 UTC with milliseconds.
 pub fn iso8601_utc(ms: i64) -> String {
     let (days, rem) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
@@ -42,6 +92,30 @@ mod tests {
         ];
         for (ms, want) in cases {
             assert_eq!(iso8601_utc(ms), want, "{ms}");
+            assert_eq!(parse_iso8601_utc(want), Some(ms), "{want}");
+        }
+    }
+
+    #[test]
+    fn parses_dates_and_times_and_refuses_nonsense() {
+        let cases = [
+            ("2026-11-30", Some(1_795_996_800_000)),
+            (
+                "2026-11-30T08:15",
+                Some(1_795_996_800_000 + (8 * 60 + 15) * 60_000),
+            ),
+            (
+                "2026-11-30T08:15:30Z",
+                Some(1_795_996_800_000 + ((8 * 60 + 15) * 60 + 30) * 1000),
+            ),
+            ("2026-02-30", None),
+            ("2026-13-01", None),
+            ("2026-11-30T25:00", None),
+            ("yesterday", None),
+            ("", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_iso8601_utc(text), want, "{text}");
         }
     }
 }

@@ -712,6 +712,8 @@ async fn sustained_sadness_alerts_live_and_is_acknowledged() {
 #[tokio::test]
 async fn escalation_reaches_the_charge_nurse_and_a_silent_camera_raises_a_technical_alert() {
     let s = Server::start("sqlite::memory:", true).await;
+    // Calm while the baseline is learned (100 s in the demo settings), then sad.
+    feed(&s, 0, 110, 0.1).await;
     feed(&s, 0, 130, 0.9).await;
     let open = s.app.open_alerts().await;
     let a = open
@@ -747,6 +749,7 @@ async fn a_restart_loses_nothing_stored() {
         .map(|k| obs(3, s.now() + k * SECOND, Some(0.2)))
         .collect();
     s.ingest(&batch, DEVICE).await;
+    feed(&s, 0, 110, 0.1).await;
     feed(&s, 0, 130, 0.9).await;
     let negative = |v: Vec<areya_monitor::alerts::Alert>| -> Vec<_> {
         v.into_iter()
@@ -786,6 +789,7 @@ async fn a_restart_loses_nothing_stored() {
         v["duplicate"], 5,
         "a retry after the restart stores nothing twice: {v}"
     );
+    feed(&s, 6, 110, 0.1).await;
     feed(&s, 6, 130, 0.9).await;
     let new = negative(s.app.open_alerts().await);
     let fresh = new

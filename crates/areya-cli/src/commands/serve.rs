@@ -143,12 +143,30 @@ impl Job {
     }
 }
 
-fn is_postgres(url: &str) -> bool {
+/// Runs `$body` with `$store` bound to the store a `--database` URL names (SQLite or
+/// PostgreSQL), so one generic function serves both.
+#[macro_export]
+macro_rules! with_store {
+    ($url:expr, |$store:ident| $body:expr) => {{
+        let url: &str = $url;
+        if $crate::commands::serve::is_postgres(url) {
+            let $store = areya_monitor::store::PgStore::open(url)
+                .await
+                .with_context(|| format!("--database {}", $crate::commands::serve::redact(url)))?;
+            $body
+        } else {
+            let $store = $crate::commands::serve::open_sqlite(url).await?;
+            $body
+        }
+    }};
+}
+
+pub fn is_postgres(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
 /// The URL without its password, for messages.
-fn redact(url: &str) -> String {
+pub fn redact(url: &str) -> String {
     match (url.split_once("://"), url.rfind('@')) {
         (Some((scheme, rest)), Some(at)) if rest.contains(':') => {
             let user = rest.split(':').next().unwrap_or_default();

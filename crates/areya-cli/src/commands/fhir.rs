@@ -1,0 +1,105 @@
+//! `areya fhir export`: a patient's windows, scores and alerts as a FHIR R4 Bundle (JSON),
+//! recorded in the audit log.
+
+use crate::with_store;
+use anyhow::Context;
+use areya_core::time::parse_iso8601_utc;
+use areya_core::PatientId;
+use areya_monitor::store::{AuditEntry, Store};
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub struct FhirArgs {
+    #[command(subcommand)]
+    pub command: FhirCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FhirCommand {
+    /// Write one patient's Bundle.
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// sqlite://FILE or postgres://USER:PASSWORD@HOST/DB
+    #[arg(long)]
+    pub database: String,
+    #[arg(long)]
+    pub patient: String,
+    /// Start (UTC): YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS] (default: everything stored).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// End (UTC, exclusive), same forms (default: now).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Write here instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+pub fn run(a: FhirArgs) -> anyhow::Result<()> {
+    let FhirCommand::Export(a) = a.command;
+    let patient = PatientId::parse(&a.patient).context("--patient")?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    let parse = |flag: &str, v: &Option<String>, default: i64| -> anyhow::Result<i64> {
+        v.as_deref().map_or(Ok(default), |s| {
+            parse_iso8601_utc(s).with_context(|| {
+                format!("{flag}: '{s}' is not YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS] (UTC)")
+            })
+        })
+    };
+    let from = parse("--from", &a.from, 0)?;
+    let to = parse("--to", &a.to, now + 1)?;
+    anyhow::ensure!(from < to, "--from must be before --to");
+    let bundle = super::serve::runtime()?.block_on(async {
+        with_store!(&a.database, |store| export(&store, &patient, from, to, now)
+            .await)
+    })?;
+    let text = serde_json::to_string_pretty(&bundle)?;
+    match &a.out {
+        Some(p) => super::write_file(p, text.as_bytes()),
+        None => {
+            println!("{text}");
+            Ok(())
+        }
+    }
+}
+
+async fn export<S: Store>(
+    store: &S,
+    patient: &PatientId,
+    from: i64,
+    to: i64,
+    now: i64,
+) -> anyhow::Result<serde_json::Value> {
+    let windows = store.windows(Some(patient), from, to).await?;
+    let scores = store.assessments(patient, from, to).await?;
+    let alerts: Vec<_> = store
+        .alerts(Some(patient))
+        .await?
+        .into_iter()
+        .filter(|a| a.raised_ms < to && a.updated_ms >= from)
+        .collect();
+    anyhow::ensure!(
+        !windows.is_empty() || !alerts.is_empty(),
+        "--patient {patient}: nothing stored in the chosen time range"
+    );
+    store
+        .audit(&AuditEntry {
+            seq: 0,
+            at_ms: now,
+            actor: std::env::var("USER").unwrap_or_else(|_| "cli".into()),
+            action: "export fhir".into(),
+            target: format!("patient {patient}"),
+            detail: "areya fhir export".into(),
+        })
+        .await?;
+    Ok(areya_monitor::fhir::bundle(
+        patient, &windows, &scores, &alerts, now,
+    ))
+}
