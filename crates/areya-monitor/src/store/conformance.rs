@@ -265,13 +265,19 @@ pub async fn ingest_directory_and_sessions<S: Store>(s: &S) {
         [false, false, true, true],
         "a retried delivery stores nothing twice"
     );
+    let twice = [observation("cam3", "a", 9), observation("cam3", "a", 9)];
+    assert_eq!(
+        s.insert_observations(&twice).await.expect("insert"),
+        [true, false],
+        "a key repeated within one request is stored once"
+    );
     let since = s.observations_since(3000).await.expect("read");
-    assert_eq!(since.len(), 3);
+    assert_eq!(since.len(), 4);
     assert_eq!(since[0], first[3]);
     s.set_consent(&pid("g"), crate::engine::Consent::OptedOut)
         .await
         .expect("consent");
-    assert_eq!(s.observations_since(0).await.expect("read").len(), 5);
+    assert_eq!(s.observations_since(0).await.expect("read").len(), 6);
 
     assert_eq!(s.directory().await.expect("read"), None);
     let doc = r#"{"wards":[{"id":"w1","name":"Ward 1","beds":[]}]}"#;

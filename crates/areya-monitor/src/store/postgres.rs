@@ -319,21 +319,35 @@ impl Store for PgStore {
     }
 
     async fn insert_observations(&self, obs: &[Observation]) -> Result<Vec<bool>, StoreError> {
+        // Multi-row inserts; RETURNING names the rows that were new (a key repeated within
+        // the request counts once).
+        let mut new = vec![false; obs.len()];
         let mut tx = self.pool.begin().await.map_err(db("begin"))?;
-        let mut new = Vec::with_capacity(obs.len());
-        for o in obs {
-            let r = sqlx::query(
-                "INSERT INTO observations VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-            )
-            .bind(o.source.as_str())
-            .bind(o.at_ms)
-            .bind(o.frame as i64)
-            .bind(o.patient.as_str())
-            .bind(json(o))
-            .execute(&mut *tx)
-            .await
-            .map_err(db("save observation"))?;
-            new.push(r.rows_affected() == 1);
+        for (c, chunk) in obs.chunks(500).enumerate() {
+            let mut q = sqlx::QueryBuilder::<sqlx::Postgres>::new(
+                "INSERT INTO observations (source, at_ms, frame, patient, json) ",
+            );
+            q.push_values(chunk, |mut b, o| {
+                b.push_bind(o.source.as_str())
+                    .push_bind(o.at_ms)
+                    .push_bind(o.frame as i64)
+                    .push_bind(o.patient.as_str())
+                    .push_bind(json(o));
+            });
+            q.push(" ON CONFLICT DO NOTHING RETURNING source, at_ms, frame");
+            let rows = q
+                .build()
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db("save observations"))?;
+            let mut inserted: std::collections::HashSet<(String, i64, i64)> = rows
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2)))
+                .collect();
+            for (i, o) in chunk.iter().enumerate() {
+                let key = (o.source.to_string(), o.at_ms, o.frame as i64);
+                new[c * 500 + i] = inserted.remove(&key);
+            }
         }
         tx.commit().await.map_err(db("commit"))?;
         Ok(new)
