@@ -610,11 +610,74 @@ fn http(
     (status, head.to_string(), body.to_string())
 }
 
+/// Through the API, as an admin would: a ward of 8 beds (patients p-0…p-7 seen by cameras
+/// cam-0…cam-7), nurse ana, and an edge device. Returns the device's bearer header value and
+/// ana's session cookie.
+fn configure_ward(addr: &str) -> (String, String) {
+    let (status, head, body) = http(
+        addr,
+        "POST",
+        "/api/login",
+        &[],
+        r#"{"user":"admin","password":"admin password 2026"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    let admin = cookie_of(&head);
+    let beds: Vec<String> = (0..8)
+        .map(|i| format!(r#"{{"id":"bed-{i}","patient":"p-{i}","assigned_nurse":"ana","sources":["cam-{i}"]}}"#))
+        .collect();
+    let directory = format!(
+        r#"{{"version":1,"directory":{{"wards":[{{"id":"w1","name":"Ward 1","beds":[{}]}}],"staff":[{{"id":"admin","name":"Admin","role":"admin"}},{{"id":"ana","name":"Ana","role":"nurse","wards":["w1"]}}]}}}}"#,
+        beds.join(",")
+    );
+    let (status, _, body) = http(
+        addr,
+        "PUT",
+        "/api/admin/directory",
+        &[("Cookie", &admin)],
+        &directory,
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, _, body) = http(
+        addr,
+        "PUT",
+        "/api/admin/staff/ana/password",
+        &[("Cookie", &admin)],
+        r#"{"password":"nurse password 2026"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, _, body) = http(
+        addr,
+        "PUT",
+        "/api/admin/devices/edge-1",
+        &[("Cookie", &admin)],
+        r#"{"ward":"w1"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    let token: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let bearer = format!("Bearer {}", token["token"].as_str().unwrap());
+    let (status, head, _) = http(
+        addr,
+        "POST",
+        "/api/login",
+        &[],
+        r#"{"user":"ana","password":"nurse password 2026"}"#,
+    );
+    assert_eq!(status, 200);
+    let ana = cookie_of(&head);
+
+    (bearer, ana)
+}
+
 /// Starts `areya serve` and returns it with the address it printed.
 fn serve(config: &Path) -> (std::process::Child, String) {
+    serve_at(config, "127.0.0.1:0")
+}
+
+fn serve_at(config: &Path, bind: &str) -> (std::process::Child, String) {
     use std::io::BufRead;
     let mut child = areya()
-        .args(["serve", "--bind", "127.0.0.1:0", "--config"])
+        .args(["serve", "--bind", bind, "--config"])
         .arg(config)
         .env("AREYA_ADMIN_PASSWORD", "admin password 2026")
         .stdout(Stdio::piped())
@@ -683,58 +746,7 @@ fn kill_9_under_load(tmp: &Path, db: &str) {
     .unwrap();
     let (mut server, addr) = serve(&config);
 
-    // The admin sets up a ward, a nurse and an edge device through the API.
-    let (status, head, body) = http(
-        &addr,
-        "POST",
-        "/api/login",
-        &[],
-        r#"{"user":"admin","password":"admin password 2026"}"#,
-    );
-    assert_eq!(status, 200, "{body}");
-    let admin = cookie_of(&head);
-    let beds: Vec<String> = (0..8)
-        .map(|i| format!(r#"{{"id":"bed-{i}","patient":"p-{i}","assigned_nurse":"ana","sources":["cam-{i}"]}}"#))
-        .collect();
-    let directory = format!(
-        r#"{{"version":1,"directory":{{"wards":[{{"id":"w1","name":"Ward 1","beds":[{}]}}],"staff":[{{"id":"admin","name":"Admin","role":"admin"}},{{"id":"ana","name":"Ana","role":"nurse","wards":["w1"]}}]}}}}"#,
-        beds.join(",")
-    );
-    let (status, _, body) = http(
-        &addr,
-        "PUT",
-        "/api/admin/directory",
-        &[("Cookie", &admin)],
-        &directory,
-    );
-    assert_eq!(status, 200, "{body}");
-    let (status, _, body) = http(
-        &addr,
-        "PUT",
-        "/api/admin/staff/ana/password",
-        &[("Cookie", &admin)],
-        r#"{"password":"nurse password 2026"}"#,
-    );
-    assert_eq!(status, 200, "{body}");
-    let (status, _, body) = http(
-        &addr,
-        "PUT",
-        "/api/admin/devices/edge-1",
-        &[("Cookie", &admin)],
-        r#"{"ward":"w1"}"#,
-    );
-    assert_eq!(status, 200, "{body}");
-    let token: serde_json::Value = serde_json::from_str(&body).unwrap();
-    let bearer = format!("Bearer {}", token["token"].as_str().unwrap());
-    let (status, head, _) = http(
-        &addr,
-        "POST",
-        "/api/login",
-        &[],
-        r#"{"user":"ana","password":"nurse password 2026"}"#,
-    );
-    assert_eq!(status, 200);
-    let ana = cookie_of(&head);
+    let (bearer, ana) = configure_ward(&addr);
 
     // Four edge agents post sad observations for two beds each, retrying until answered 200.
     let addr_now = Arc::new(Mutex::new(addr.clone()));
@@ -1041,4 +1053,84 @@ fn replay_compares_rules_and_fhir_exports_a_bundle() {
     assert!(audit
         .iter()
         .any(|e| e.action == "export fhir" && e.target == "patient a"));
+}
+
+#[test]
+fn watch_delivers_to_the_server_across_a_server_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    areya_ml::testdata::write_dataset(tmp.path(), 24).unwrap();
+    let frames = tmp.path().join("train/angry");
+    let db = format!("sqlite://{}", tmp.path().join("areya.db").display());
+    let config = tmp.path().join("areya.toml");
+    std::fs::write(&config, format!("database = \"{db}\"\n")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let bind = format!("127.0.0.1:{port}");
+    let (mut server, addr) = serve_at(&config, &bind);
+    let (bearer, _) = configure_ward(&addr);
+    let token = bearer.trim_start_matches("Bearer ").to_string();
+    // The server goes down; the camera keeps watching.
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let url = format!("http://{addr}");
+    let watch = areya()
+        .args([
+            "watch",
+            frames.to_str().unwrap(),
+            "--patient",
+            "p-3",
+            "--source-id",
+            "cam-3",
+        ])
+        .args(["--server", &url, "--give-up-s", "30"])
+        .env("AREYA_DEVICE_TOKEN", &token)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let (mut server, _) = serve_at(&config, &bind);
+    let o = watch.wait_with_output().unwrap();
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("keeping observations and retrying"), "{err}");
+    assert!(err.contains("24 delivered"), "{err}");
+    assert!(
+        o.stdout.is_empty(),
+        "with --server alone nothing goes to stdout"
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let stored = rt.block_on(async {
+        use areya_monitor::store::Store;
+        let s = areya_monitor::store::SqliteStore::open(&db).await.unwrap();
+        s.observations_since(0).await.unwrap()
+    });
+    assert_eq!(stored.len(), 24);
+    assert!(stored
+        .iter()
+        .all(|o| o.patient.as_str() == "p-3" && o.source.as_str() == "cam-3"));
+
+    // A bed that is not the device's, and bad --server values.
+    for (args, want) in [
+        (vec!["--server", "https://x", "--token", "t"], "plain HTTP"),
+        (
+            vec!["--server", "ftp://x", "--token", "t"],
+            "expected http://HOST",
+        ),
+        (vec!["--server", "http://127.0.0.1:1"], "--token"),
+    ] {
+        let o = areya()
+            .args(["watch", frames.to_str().unwrap()])
+            .args(&args)
+            .env_remove("AREYA_DEVICE_TOKEN")
+            .output()
+            .unwrap();
+        assert!(!o.status.success(), "{args:?}");
+        assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
+    }
 }

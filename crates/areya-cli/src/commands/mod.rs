@@ -2,6 +2,7 @@
 
 pub mod calibrate;
 pub mod demo;
+pub mod edge;
 pub mod evaluate;
 pub mod features;
 pub mod fhir;

@@ -46,6 +46,16 @@ pub struct WatchArgs {
     /// Frames classified together.
     #[arg(long, default_value_t = 8)]
     pub batch: usize,
+    /// Post observations to an Areya server (http://HOST:PORT), batched and retried.
+    #[arg(long)]
+    pub server: Option<String>,
+    /// The device token for --server [env: AREYA_DEVICE_TOKEN].
+    #[arg(long, requires = "server")]
+    pub token: Option<String>,
+    /// With --server: once the source has ended, keep retrying undelivered observations this
+    /// many seconds before giving up.
+    #[arg(long, default_value_t = 60)]
+    pub give_up_s: u64,
 }
 
 fn parse_size(s: &str) -> anyhow::Result<(u32, u32)> {
@@ -127,17 +137,35 @@ pub fn run(a: WatchArgs) -> anyhow::Result<()> {
     } else {
         anyhow::bail!("give one video, stream or camera, or any number of image files and folders");
     };
+    let poster = match &a.server {
+        Some(url) => {
+            let token = a
+                .token
+                .clone()
+                .or_else(|| std::env::var("AREYA_DEVICE_TOKEN").ok())
+                .unwrap_or_default();
+            // An hour of observations at 2 frames/s for 30 cameras.
+            Some(super::edge::Poster::start(
+                url,
+                &token,
+                216_000,
+                std::time::Duration::from_secs(a.give_up_s),
+            )?)
+        }
+        None => None,
+    };
     let mut sink = match (&a.csv, a.jsonl.as_deref()) {
+        (None, None) if poster.is_some() => None,
         (Some(p), _) => {
             let mut f = std::fs::File::create(p)
                 .with_context(|| format!("cannot write {}", p.display()))?;
             writeln!(f, "source,patient,at_ms,frame,face_x,face_y,face_w,face_h,face_score,p_angry,p_happy,p_relaxed,p_sad")?;
-            Sink::Csv(Box::new(std::io::BufWriter::new(f)))
+            Some(Sink::Csv(Box::new(std::io::BufWriter::new(f))))
         }
-        (None, None | Some("-")) => Sink::Jsonl(Box::new(std::io::stdout())),
-        (None, Some(p)) => Sink::Jsonl(Box::new(std::io::BufWriter::new(
+        (None, None | Some("-")) => Some(Sink::Jsonl(Box::new(std::io::stdout()))),
+        (None, Some(p)) => Some(Sink::Jsonl(Box::new(std::io::BufWriter::new(
             std::fs::File::create(p).with_context(|| format!("cannot write {p}"))?,
-        ))),
+        )))),
     };
     let (mut frames, mut faces, mut bad) = (0u64, 0u64, 0u64);
     let mut batch = Vec::with_capacity(a.batch.max(1));
@@ -166,9 +194,16 @@ pub fn run(a: WatchArgs) -> anyhow::Result<()> {
             for o in pipe.observe(&batch)? {
                 frames += 1;
                 faces += u64::from(o.face.is_some());
-                sink.write(&o)?;
+                if let Some(s) = &mut sink {
+                    s.write(&o)?;
+                }
+                if let Some(p) = &poster {
+                    p.send(o);
+                }
             }
-            sink.flush()?;
+            if let Some(s) = &mut sink {
+                s.flush()?;
+            }
             batch.clear();
         }
         if end {
@@ -179,6 +214,20 @@ pub fn run(a: WatchArgs) -> anyhow::Result<()> {
         "{}: {frames} frame(s), {faces} with the patient's face, {bad} unreadable",
         source.name()
     );
+    if let Some(p) = poster {
+        let d = p.finish();
+        eprintln!(
+            "--server: {} delivered, {} already there, {} refused, {} dropped in an outage, {} undelivered",
+            d.delivered, d.duplicates, d.rejected, d.overflow, d.undelivered
+        );
+        if d.undelivered > 0 {
+            anyhow::bail!(
+                "--server: {} observation(s) could not be delivered within {} s",
+                d.undelivered,
+                a.give_up_s
+            );
+        }
+    }
     if frames == 0 {
         anyhow::bail!("{}: no frame could be read", source.name());
     }

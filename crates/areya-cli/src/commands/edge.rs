@@ -1,0 +1,232 @@
+//! The edge agent's link to the server (`areya watch --server URL --token T`): observations are
+//! queued (bounded), posted in batches from a thread of their own so a slow or restarting
+//! server never stalls the camera, retried with backoff until the server answers, and never
+//! sent twice in a way that matters (the server keys them by source, time and frame).
+//! Plain HTTP: put TLS in front with the hospital's reverse proxy.
+
+use anyhow::{bail, Context};
+use areya_core::Observation;
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// Most observations in one request.
+const BATCH: usize = 200;
+
+#[derive(Default)]
+struct Queue {
+    /// (sequence number, observation), oldest first.
+    items: VecDeque<(u64, Observation)>,
+    next: u64,
+    closed: bool,
+    /// Dropped because the queue was full (the oldest go first).
+    overflow: u64,
+}
+
+/// What the poster did, reported when it finishes.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery {
+    pub delivered: u64,
+    pub duplicates: u64,
+    /// Refused by the server as invalid (4xx) and dropped.
+    pub rejected: u64,
+    /// Dropped because the queue was full during a long outage.
+    pub overflow: u64,
+    /// Still queued when the poster gave up at the end.
+    pub undelivered: u64,
+}
+
+pub struct Poster {
+    queue: Arc<(Mutex<Queue>, Condvar)>,
+    capacity: usize,
+    thread: Option<std::thread::JoinHandle<Delivery>>,
+}
+
+impl Poster {
+    /// Checks the URL and starts the sending thread. `give_up` bounds how long `finish` keeps
+    /// retrying what is left once the source has ended.
+    pub fn start(
+        url: &str,
+        token: &str,
+        capacity: usize,
+        give_up: Duration,
+    ) -> anyhow::Result<Poster> {
+        let base = url.trim_end_matches('/');
+        if base.starts_with("https://") {
+            bail!("--server {url}: this build speaks plain HTTP; terminate TLS in a reverse proxy on the edge host");
+        }
+        if !base.starts_with("http://") || base.len() <= "http://".len() {
+            bail!("--server {url}: expected http://HOST[:PORT]");
+        }
+        if token.trim().is_empty() {
+            bail!("--token: give the device token the server's admin issued (PUT /api/admin/devices/ID)");
+        }
+        let endpoint = format!("{base}/api/ingest");
+        let auth = format!("Bearer {}", token.trim());
+        let queue: Arc<(Mutex<Queue>, Condvar)> = Arc::default();
+        let q = queue.clone();
+        let thread = std::thread::Builder::new()
+            .name("areya-post".into())
+            .spawn(move || send_loop(&endpoint, &auth, &q, give_up))
+            .context("cannot start the sending thread")?;
+        Ok(Poster {
+            queue,
+            capacity: capacity.max(BATCH),
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues one observation (never blocks; during a long outage the oldest are dropped).
+    pub fn send(&self, o: Observation) {
+        let (lock, cv) = &*self.queue;
+        let mut q = lock.lock().unwrap_or_else(|p| p.into_inner());
+        if q.items.len() >= self.capacity {
+            q.items.pop_front();
+            q.overflow += 1;
+        }
+        let seq = q.next;
+        q.next += 1;
+        q.items.push_back((seq, o));
+        cv.notify_one();
+    }
+
+    /// No more observations: delivers what is queued (retrying up to the give-up time).
+    pub fn finish(mut self) -> Delivery {
+        {
+            let (lock, cv) = &*self.queue;
+            lock.lock().unwrap_or_else(|p| p.into_inner()).closed = true;
+            cv.notify_one();
+        }
+        let mut d = self
+            .thread
+            .take()
+            .and_then(|t| t.join().ok())
+            .unwrap_or_default();
+        let q = self.queue.0.lock().unwrap_or_else(|p| p.into_inner());
+        d.overflow = q.overflow;
+        d.undelivered = q.items.len() as u64;
+        d
+    }
+}
+
+enum Outcome {
+    Stored {
+        accepted: u64,
+        duplicate: u64,
+    },
+    /// The server refused the batch as invalid: retrying cannot help.
+    Rejected(String),
+    /// Unreachable, restarting or overloaded: retry.
+    Retry(String),
+}
+
+fn post(agent: &ureq::Agent, endpoint: &str, auth: &str, batch: &[Observation]) -> Outcome {
+    let body = match serde_json::to_string(&serde_json::json!({ "observations": batch })) {
+        Ok(b) => b,
+        Err(e) => return Outcome::Rejected(e.to_string()),
+    };
+    let resp = agent
+        .post(endpoint)
+        .header("Authorization", auth)
+        .header("Content-Type", "application/json")
+        .send(body.as_str());
+    let mut resp = match resp {
+        Ok(r) => r,
+        Err(e) => return Outcome::Retry(e.to_string()),
+    };
+    let status = resp.status().as_u16();
+    let text = resp.body_mut().read_to_string().unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    match status {
+        200 => Outcome::Stored {
+            accepted: v["accepted"].as_u64().unwrap_or(0),
+            duplicate: v["duplicate"].as_u64().unwrap_or(0) + v["refused"].as_u64().unwrap_or(0),
+        },
+        // Wrong token: an operator must fix it; keep the observations meanwhile.
+        401 => Outcome::Retry("the server refused the device token (401)".into()),
+        408 | 429 | 500..=599 => Outcome::Retry(format!("server answered {status}")),
+        _ => Outcome::Rejected(format!(
+            "{status}: {}",
+            v["error"].as_str().unwrap_or(text.as_str())
+        )),
+    }
+}
+
+fn send_loop(
+    endpoint: &str,
+    auth: &str,
+    queue: &(Mutex<Queue>, Condvar),
+    give_up: Duration,
+) -> Delivery {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(10)))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let (lock, cv) = queue;
+    let mut d = Delivery::default();
+    let mut backoff = Duration::from_millis(250);
+    let mut outage: Option<Instant> = None;
+    let mut closed_at: Option<Instant> = None;
+    loop {
+        let (last, batch): (u64, Vec<Observation>) = {
+            let mut q = lock.lock().unwrap_or_else(|p| p.into_inner());
+            while q.items.is_empty() && !q.closed {
+                q = cv.wait(q).unwrap_or_else(|p| p.into_inner());
+            }
+            if q.items.is_empty() {
+                return d;
+            }
+            if q.closed && closed_at.is_none() {
+                closed_at = Some(Instant::now());
+            }
+            let batch: Vec<_> = q.items.iter().take(BATCH).cloned().collect();
+            (
+                batch.last().map_or(0, |b| b.0),
+                batch.into_iter().map(|b| b.1).collect(),
+            )
+        };
+        let n = batch.len();
+        let done = match post(&agent, endpoint, auth, &batch) {
+            Outcome::Stored {
+                accepted,
+                duplicate,
+            } => {
+                if let Some(t) = outage.take() {
+                    eprintln!(
+                        "--server: delivering again after {:.0} s",
+                        t.elapsed().as_secs_f64()
+                    );
+                }
+                d.delivered += accepted;
+                d.duplicates += duplicate;
+                backoff = Duration::from_millis(250);
+                true
+            }
+            Outcome::Rejected(why) => {
+                eprintln!("--server: {n} observation(s) refused and dropped: {why}");
+                d.rejected += n as u64;
+                true
+            }
+            Outcome::Retry(why) => {
+                if outage.is_none() {
+                    eprintln!("--server: {why}; keeping observations and retrying");
+                    outage = Some(Instant::now());
+                }
+                if closed_at.is_some_and(|t| t.elapsed() >= give_up) {
+                    return d;
+                }
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+                false
+            }
+        };
+        if done {
+            let mut q = lock.lock().unwrap_or_else(|p| p.into_inner());
+            // Only the sent ones (the queue may have dropped its oldest meanwhile).
+            while q.items.front().is_some_and(|(seq, _)| *seq <= last) {
+                q.items.pop_front();
+            }
+        }
+    }
+}
