@@ -281,15 +281,44 @@ impl Engine {
         offline: bool,
         now: Millis,
     ) -> Vec<Output> {
+        self.technical(
+            patient,
+            AlertKind::SourceOffline,
+            offline,
+            "camera offline",
+            now,
+        )
+    }
+
+    /// The emotion model failed on a bed's frames (or works again); `reason` says how.
+    pub fn model_error(
+        &mut self,
+        patient: &PatientId,
+        failing: bool,
+        reason: &str,
+        now: Millis,
+    ) -> Vec<Output> {
+        self.technical(patient, AlertKind::ModelError, failing, reason, now)
+    }
+
+    /// A technical condition: low priority, no cool-down, re-alarmed hourly.
+    fn technical(
+        &mut self,
+        patient: &PatientId,
+        kind: AlertKind,
+        active: bool,
+        reason: &str,
+        now: Millis,
+    ) -> Vec<Output> {
         let info = ConditionInfo {
             priority: crate::rules::Priority::Low,
-            reason: "camera offline".into(),
+            reason: reason.into(),
             score: 0,
             cooldown_s: 0,
             realarm_s: 3600,
         };
         self.alerts
-            .on_condition(patient, AlertKind::SourceOffline, offline, now, &info)
+            .on_condition(patient, kind, active, now, &info)
             .into_iter()
             .map(|event| Output::Alert { event })
             .collect()

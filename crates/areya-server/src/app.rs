@@ -351,6 +351,28 @@ impl<S: Store> App<S> {
         Ok(report)
     }
 
+    /// The edge says the model fails (`Some(reason)`) or works (`None`) on a patient's frames.
+    pub async fn model_health(
+        &self,
+        ward: &str,
+        p: &PatientId,
+        error: Option<&str>,
+    ) -> Result<(), ApiError> {
+        match self.directory().bed_of(p) {
+            Some((w, _)) if w.id == ward => {}
+            _ => {
+                return Err(ApiError::Unprocessable(format!(
+                    "health.patient: '{p}' is not in a bed of this device's ward '{ward}'"
+                )))
+            }
+        }
+        let now = self.now();
+        let mut engine = self.engine.lock().await;
+        let reason = error.map_or(String::new(), |e| format!("emotion model failed: {e}"));
+        let outputs = engine.model_error(p, error.is_some(), &reason, now);
+        self.commit(&engine, outputs).await
+    }
+
     /// Time passes: windows close, alerts escalate, silent cameras go offline.
     pub async fn tick(&self) -> Result<(), ApiError> {
         let now = self.now();

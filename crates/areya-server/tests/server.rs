@@ -804,6 +804,62 @@ async fn a_restart_loses_nothing_stored() {
     s.stop().await;
 }
 
+#[tokio::test]
+async fn a_failing_model_is_a_technical_alert_until_it_works_again() {
+    let s = Server::start("sqlite::memory:", true).await;
+    let post = |body: Value| {
+        let s = &s;
+        async move {
+            let auth = format!("Bearer {DEVICE}");
+            let (status, _, text) = s
+                .req(
+                    "POST",
+                    "/api/ingest",
+                    &[
+                        ("Content-Type", "application/json"),
+                        ("Authorization", &auth),
+                    ],
+                    Some(&body.to_string()),
+                )
+                .await;
+            (status, text)
+        }
+    };
+    let (status, text) = post(
+        json!({ "health": [{ "patient": "p-1004", "model_error": "tensor shape mismatch" }] }),
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    let open = s.app.open_alerts().await;
+    let a = open
+        .iter()
+        .find(|a| a.kind == areya_monitor::alerts::AlertKind::ModelError)
+        .expect("model error alert");
+    assert_eq!(a.patient, patient(3));
+    assert!(a.reason.contains("tensor shape mismatch"), "{}", a.reason);
+    assert_ne!(
+        a.priority,
+        areya_monitor::rules::Priority::Medium,
+        "technical alerts are low"
+    );
+    let (status, text) =
+        post(json!({ "health": [{ "patient": "p-9999", "model_error": "x" }] })).await;
+    assert_eq!(status, 422, "{text}");
+    assert!(text.contains("health.patient"), "{text}");
+    let (status, _) =
+        post(json!({ "health": [{ "patient": "p-1004", "model_error": null }] })).await;
+    assert_eq!(status, 200);
+    assert!(
+        s.app
+            .open_alerts()
+            .await
+            .iter()
+            .all(|a| a.kind != areya_monitor::alerts::AlertKind::ModelError),
+        "resolved once the model works again"
+    );
+    s.stop().await;
+}
+
 /// A bounded loopback load test: 20 edge agents, 5 beds each, post as fast as they can for
 /// 2 s. Every observation the server answered 200 for is stored, exactly once. Request
 /// latencies are reported (no timing assertion: this machine's speed varies).

@@ -21,6 +21,8 @@ struct Queue {
     closed: bool,
     /// Dropped because the queue was full (the oldest go first).
     overflow: u64,
+    /// The newest model-health report not yet delivered: (patient, error), and its number.
+    health: Option<(u64, areya_core::PatientId, Option<String>)>,
 }
 
 /// What the poster did, reported when it finishes.
@@ -90,6 +92,17 @@ impl Poster {
         cv.notify_one();
     }
 
+    /// Reports that the model fails (`Some(reason)`) or works again (`None`) on `patient`'s
+    /// frames; the server keeps a technical alert open meanwhile. The newest report wins.
+    pub fn health(&self, patient: areya_core::PatientId, error: Option<String>) {
+        let (lock, cv) = &*self.queue;
+        let mut q = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let n = q.next;
+        q.next += 1;
+        q.health = Some((n, patient, error));
+        cv.notify_one();
+    }
+
     /// No more observations: delivers what is queued (retrying up to the give-up time).
     pub fn finish(mut self) -> Delivery {
         {
@@ -120,8 +133,20 @@ enum Outcome {
     Retry(String),
 }
 
-fn post(agent: &ureq::Agent, endpoint: &str, auth: &str, batch: &[Observation]) -> Outcome {
-    let body = match serde_json::to_string(&serde_json::json!({ "observations": batch })) {
+fn post(
+    agent: &ureq::Agent,
+    endpoint: &str,
+    auth: &str,
+    batch: &[Observation],
+    health: Option<&(u64, areya_core::PatientId, Option<String>)>,
+) -> Outcome {
+    let health: Vec<_> = health
+        .iter()
+        .map(|(_, p, e)| serde_json::json!({ "patient": p, "model_error": e }))
+        .collect();
+    let body = match serde_json::to_string(
+        &serde_json::json!({ "observations": batch, "health": health }),
+    ) {
         Ok(b) => b,
         Err(e) => return Outcome::Rejected(e.to_string()),
     };
@@ -169,25 +194,24 @@ fn send_loop(
     let mut outage: Option<Instant> = None;
     let mut closed_at: Option<Instant> = None;
     loop {
-        let (last, batch): (u64, Vec<Observation>) = {
+        let (last, batch, health) = {
             let mut q = lock.lock().unwrap_or_else(|p| p.into_inner());
-            while q.items.is_empty() && !q.closed {
+            while q.items.is_empty() && q.health.is_none() && !q.closed {
                 q = cv.wait(q).unwrap_or_else(|p| p.into_inner());
             }
-            if q.items.is_empty() {
+            if q.items.is_empty() && q.health.is_none() {
                 return d;
             }
             if q.closed && closed_at.is_none() {
                 closed_at = Some(Instant::now());
             }
             let batch: Vec<_> = q.items.iter().take(BATCH).cloned().collect();
-            (
-                batch.last().map_or(0, |b| b.0),
-                batch.into_iter().map(|b| b.1).collect(),
-            )
+            let last = batch.last().map(|b| b.0);
+            let batch: Vec<Observation> = batch.into_iter().map(|b| b.1).collect();
+            (last, batch, q.health.clone())
         };
         let n = batch.len();
-        let done = match post(&agent, endpoint, auth, &batch) {
+        let done = match post(&agent, endpoint, auth, &batch, health.as_ref()) {
             Outcome::Stored {
                 accepted,
                 duplicate,
@@ -224,8 +248,12 @@ fn send_loop(
         if done {
             let mut q = lock.lock().unwrap_or_else(|p| p.into_inner());
             // Only the sent ones (the queue may have dropped its oldest meanwhile).
-            while q.items.front().is_some_and(|(seq, _)| *seq <= last) {
+            while last.is_some_and(|last| q.items.front().is_some_and(|(seq, _)| *seq <= last)) {
                 q.items.pop_front();
+            }
+            // The health report sent, unless a newer one came meanwhile.
+            if q.health.as_ref().map(|h| h.0) == health.as_ref().map(|h| h.0) {
+                q.health = None;
             }
         }
     }

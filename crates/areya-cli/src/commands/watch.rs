@@ -168,6 +168,7 @@ pub fn run(a: WatchArgs) -> anyhow::Result<()> {
         )))),
     };
     let (mut frames, mut faces, mut bad) = (0u64, 0u64, 0u64);
+    let mut model_failing = false;
     let mut batch = Vec::with_capacity(a.batch.max(1));
     loop {
         let next = source.next_frame();
@@ -191,7 +192,26 @@ pub fn run(a: WatchArgs) -> anyhow::Result<()> {
             batch.push((t.frame, meta));
         }
         if batch.len() >= a.batch.max(1) || (end && !batch.is_empty()) {
-            for o in pipe.observe(&batch)? {
+            let observed = match (pipe.observe(&batch), &poster) {
+                (Ok(obs), _) => {
+                    if model_failing {
+                        model_failing = false;
+                        if let Some(p) = &poster {
+                            p.health(patient.clone(), None);
+                        }
+                    }
+                    obs
+                }
+                // Reported to the server (a technical alert) and watching goes on.
+                (Err(e), Some(p)) => {
+                    eprintln!("{e}");
+                    model_failing = true;
+                    p.health(patient.clone(), Some(e.to_string()));
+                    vec![]
+                }
+                (Err(e), None) => return Err(e.into()),
+            };
+            for o in observed {
                 frames += 1;
                 faces += u64::from(o.face.is_some());
                 if let Some(s) = &mut sink {

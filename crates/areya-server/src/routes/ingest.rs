@@ -15,7 +15,19 @@ use std::sync::Arc;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IngestBody {
+    #[serde(default)]
     pub observations: Vec<Observation>,
+    /// The edge's own state per bed: a failing model becomes a technical alert.
+    #[serde(default)]
+    pub health: Vec<Health>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Health {
+    pub patient: areya_core::PatientId,
+    /// `Some(what failed)` while the model fails on this bed's frames; `None` once it works.
+    pub model_error: Option<String>,
 }
 
 pub async fn ingest<S: Store + 'static>(
@@ -33,6 +45,17 @@ pub async fn ingest<S: Store + 'static>(
             areya_core::Probabilities::new(p.angry, p.happy, p.relaxed, p.sad)
                 .map_err(|e| ApiError::Unprocessable(format!("observations[{i}].probs: {e}")))?;
         }
+    }
+    for (i, h) in body.health.iter().enumerate() {
+        if h.model_error.as_ref().is_some_and(|e| e.len() > 500) {
+            return Err(ApiError::Unprocessable(format!(
+                "health[{i}].model_error: at most 500 characters"
+            )));
+        }
+    }
+    for h in &body.health {
+        app.model_health(&device.ward, &h.patient, h.model_error.as_deref())
+            .await?;
     }
     Ok(Json(app.ingest(&device.ward, body.observations).await?))
 }
