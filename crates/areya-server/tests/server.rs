@@ -693,6 +693,26 @@ async fn sustained_sadness_alerts_live_and_is_acknowledged() {
         assert!(actions.contains(&want), "{want} in {actions:?}");
     }
 
+    // The ward's KPI counts the acknowledgement.
+    let (status, kpi) = s
+        .json("GET", "/api/wards/ward-4b/kpi", Some(&ana), None)
+        .await;
+    assert_eq!(status, 200, "{kpi}");
+    assert_eq!(
+        (
+            kpi["patient_alerts"].as_u64(),
+            kpi["acknowledged"].as_u64(),
+            kpi["actionable"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1)),
+        "{kpi}"
+    );
+    assert_eq!(kpi["actionable_share"], 1.0);
+    let (status, _) = s
+        .json("GET", "/api/wards/ward-2a/kpi", Some(&ana), None)
+        .await;
+    assert_eq!(status, 403);
+
     // Calm again: the alert resolves and leaves the inbox.
     feed(&s, 0, 200, 0.05).await;
     let (_, v) = s

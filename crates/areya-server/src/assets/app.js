@@ -202,7 +202,11 @@ function alertCard(item, onDone) {
 async function loadWard() {
   if (!wardId) { $("beds").replaceChildren(h("p", { class: "empty" }, "You are not assigned to a ward.")); return; }
   try {
-    const [w, al] = await Promise.all([api("/api/wards/" + encodeURIComponent(wardId)), api("/api/alerts?ward=" + encodeURIComponent(wardId))]);
+    const ward = encodeURIComponent(wardId);
+    const [w, al, k] = await Promise.all([api("/api/wards/" + ward), api("/api/alerts?ward=" + ward), api(`/api/wards/${ward}/kpi?hours=24`)]);
+    const share = k.actionable_share === null ? "" : ` · ${pct(k.actionable_share)} actionable`;
+    const wait = k.median_seconds_to_acknowledge === null ? "" : ` · median ${Math.round(k.median_seconds_to_acknowledge / 60)} min to acknowledge`;
+    $("kpi").textContent = `Last 24 h: ${k.patient_alerts} patient alert${k.patient_alerts === 1 ? "" : "s"}, ${k.acknowledged} acknowledged${share}${wait}; ${k.technical_alerts} technical`;
     skew = w.now_ms - Date.now();
     $("ward-title").textContent = w.ward.name;
     document.title = "Areya — " + w.ward.name;

@@ -33,6 +33,7 @@ pub fn router<S: Store + 'static>(app: Arc<App<S>>) -> Router {
         .route("/api/me", get(session::me::<S>))
         .route("/api/events", get(ops::events::<S>))
         .route("/api/wards/{ward}", get(ward::ward::<S>))
+        .route("/api/wards/{ward}/kpi", get(ward::kpi::<S>))
         .route("/api/patients/{id}", get(ward::patient::<S>))
         .route("/api/patients/{id}/fhir", get(ward::fhir::<S>))
         .route("/api/patients/{id}/consent", put(ward::set_consent::<S>))

@@ -285,3 +285,154 @@ pub async fn set_consent<S: Store + 'static>(
     .await?;
     Ok(Json(json!({ "patient": p, "consent": c })))
 }
+
+/// `GET /api/wards/{ward}/kpi?hours=N`: the ward's alarm burden and how much of it was
+/// actionable (from acknowledgements), over the last N hours (default 24, at most 720).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KpiQuery {
+    pub hours: Option<i64>,
+}
+
+pub async fn kpi<S: Store + 'static>(
+    State(app): State<Arc<App<S>>>,
+    user: User,
+    Path(ward_id): Path<String>,
+    Query(q): Query<KpiQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let dir = app.directory();
+    let ward = find_ward(&dir, &ward_id)?;
+    user.require_ward(&ward.id)?;
+    let hours = q.hours.unwrap_or(24);
+    if !(1..=720).contains(&hours) {
+        return Err(ApiError::BadRequest(format!(
+            "hours: {hours} is outside 1..=720"
+        )));
+    }
+    let now = app.now();
+    let from = now - hours * HOUR;
+    let patients: std::collections::BTreeSet<_> = ward
+        .beds
+        .iter()
+        .filter_map(|b| b.patient.as_ref())
+        .collect();
+    let alerts: Vec<Alert> = app
+        .store
+        .alerts(None)
+        .await?
+        .into_iter()
+        .filter(|a| a.raised_ms >= from && patients.contains(&a.patient))
+        .collect();
+    Ok(Json(kpi_of(&alerts, hours)))
+}
+
+/// The KPI of a set of alerts: counts per kind, and for patient alerts the acknowledged,
+/// actionable and not-actionable counts with reasons and the median time to acknowledge.
+pub fn kpi_of(alerts: &[Alert], hours: i64) -> Value {
+    use areya_monitor::alerts::AlertKind;
+    let patient: Vec<&Alert> = alerts
+        .iter()
+        .filter(|a| a.kind == AlertKind::SustainedNegative)
+        .collect();
+    let acked: Vec<&Alert> = patient
+        .iter()
+        .copied()
+        .filter(|a| a.ack.is_some())
+        .collect();
+    let actionable = acked
+        .iter()
+        .filter(|a| a.ack.as_ref().is_some_and(|k| k.actionable))
+        .count();
+    let mut reasons: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for a in &acked {
+        if let Some(k) = a.ack.as_ref().filter(|k| !k.actionable) {
+            *reasons
+                .entry(k.reason.clone().unwrap_or_default())
+                .or_default() += 1;
+        }
+    }
+    let mut waits: Vec<i64> = acked
+        .iter()
+        .filter_map(|a| a.ack.as_ref().map(|k| (k.at_ms - a.raised_ms).max(0)))
+        .collect();
+    waits.sort_unstable();
+    let median_s = (!waits.is_empty()).then(|| waits[waits.len() / 2] as f64 / 1000.0);
+    let technical = alerts.len() - patient.len();
+    json!({
+        "hours": hours,
+        "patient_alerts": patient.len(),
+        "technical_alerts": technical,
+        "acknowledged": acked.len(),
+        "actionable": actionable,
+        "not_actionable": acked.len() - actionable,
+        "actionable_share": (!acked.is_empty()).then(|| actionable as f64 / acked.len() as f64),
+        "not_actionable_reasons": reasons,
+        "median_seconds_to_acknowledge": median_s,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use areya_monitor::alerts::{Ack, AlertKind, AlertState, Recipient};
+    use areya_monitor::rules::Priority;
+
+    fn alert(id: u64, kind: AlertKind, ack: Option<(bool, i64, &str)>) -> Alert {
+        Alert {
+            id,
+            patient: PatientId::parse("p1").unwrap(),
+            kind,
+            priority: Priority::Low,
+            state: if ack.is_some() {
+                AlertState::Acknowledged
+            } else {
+                AlertState::Raised
+            },
+            raised_ms: 1_000,
+            updated_ms: 1_000,
+            round_ms: 1_000,
+            notified: Recipient::AssignedNurse,
+            snoozed_until_ms: None,
+            ack: ack.map(|(actionable, after_s, reason)| Ack {
+                by: "ana".into(),
+                at_ms: 1_000 + after_s * 1000,
+                actionable,
+                reason: (!reason.is_empty()).then(|| reason.to_string()),
+            }),
+            reason: String::new(),
+            peak_score: 50,
+        }
+    }
+
+    #[test]
+    fn kpi_counts_actionable_share_reasons_and_time_to_acknowledge() {
+        let alerts = [
+            alert(1, AlertKind::SustainedNegative, Some((true, 60, ""))),
+            alert(
+                2,
+                AlertKind::SustainedNegative,
+                Some((false, 120, "watching TV")),
+            ),
+            alert(
+                3,
+                AlertKind::SustainedNegative,
+                Some((false, 240, "watching TV")),
+            ),
+            alert(4, AlertKind::SustainedNegative, None),
+            alert(5, AlertKind::SourceOffline, None),
+        ];
+        let k = kpi_of(&alerts, 24);
+        assert_eq!(k["patient_alerts"], 4);
+        assert_eq!(k["technical_alerts"], 1);
+        assert_eq!(k["acknowledged"], 3);
+        assert_eq!(k["actionable"], 1);
+        assert_eq!(k["not_actionable"], 2);
+        assert!((k["actionable_share"].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-9);
+        assert_eq!(k["not_actionable_reasons"]["watching TV"], 2);
+        assert_eq!(k["median_seconds_to_acknowledge"], 120.0);
+        let none = kpi_of(&[], 24);
+        assert!(
+            none["actionable_share"].is_null() && none["median_seconds_to_acknowledge"].is_null()
+        );
+    }
+}
