@@ -1134,3 +1134,61 @@ fn watch_delivers_to_the_server_across_a_server_restart() {
         assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
     }
 }
+
+#[test]
+fn watch_a_ward_file_keeps_serving_beds_while_one_camera_is_offline() {
+    use std::io::BufRead;
+    let tmp = tempfile::tempdir().unwrap();
+    areya_ml::testdata::write_dataset(tmp.path(), 8).unwrap();
+    let ward = tmp.path().join("ward.toml");
+    std::fs::write(
+        &ward,
+        format!(
+            "offline_after_s = 1\n\n[[bed]]\npatient = \"p-a\"\nsource_id = \"cam-a\"\nurl = \"{}\"\n\n[[bed]]\npatient = \"p-b\"\nsource_id = \"cam-b\"\nurl = \"rtsp://127.0.0.1:9/none\"\nroi = \"0,0,320,240\"\n",
+            tmp.path().join("train/happy").display()
+        ),
+    )
+    .unwrap();
+    let mut child = areya()
+        .args(["watch", "--config", ward.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in lines.map_while(Result::ok) {
+            if tx.send(l).is_err() {
+                return;
+            }
+        }
+    });
+    let (mut from_a, mut offline_b) = (0, false);
+    let start = Instant::now();
+    while (from_a < 8 || !offline_b) && start.elapsed() < Duration::from_secs(60) {
+        let Ok(l) = rx.recv_timeout(Duration::from_secs(1)) else {
+            continue;
+        };
+        let v: serde_json::Value = serde_json::from_str(&l).unwrap();
+        if v["patient"] == "p-a" && v["frame"].is_u64() {
+            from_a += 1;
+        }
+        if v["event"] == "source_offline" && v["source"] == "cam-b" {
+            offline_b = true;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(from_a, 8, "every image of bed a was observed");
+    assert!(offline_b, "the unreachable camera was reported offline");
+
+    std::fs::write(
+        &ward,
+        "[[bed]]\npatient = \"p a\"\nsource_id = \"c\"\nurl = \"x.mp4\"\n",
+    )
+    .unwrap();
+    let o = run(&["watch", "--config", ward.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("bed[0].patient"), "{}", stderr(&o));
+}

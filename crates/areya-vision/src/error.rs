@@ -6,6 +6,9 @@ pub enum VisionError {
     Config { field: String, msg: String },
     #[error("{source_name}: {msg}")]
     Source { source_name: String, msg: String },
+    /// A live source has sent nothing for `seconds` and is being reconnected.
+    #[error("{source_name}: offline for {seconds} s, reconnecting")]
+    Offline { source_name: String, seconds: u64 },
     #[error("bad frame: {0}")]
     Frame(String),
     #[error("model: {0}")]

@@ -6,6 +6,7 @@ pub mod crop;
 pub mod detect;
 pub mod error;
 pub mod pipeline;
+pub mod reconnect;
 pub mod roi;
 pub mod source;
 

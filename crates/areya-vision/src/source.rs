@@ -15,7 +15,7 @@ pub struct Timed {
 }
 
 /// Something that yields frames until it ends.
-pub trait FrameSource {
+pub trait FrameSource: Send {
     /// A name for messages.
     fn name(&self) -> String;
     /// The next frame; `Some(Err)` for a frame that could not be read (the source goes on),

@@ -1,5 +1,8 @@
-//! `areya watch`: reads a camera, stream, video or image files, finds the patient's face in the
-//! bed area, classifies it, and writes one observation per sampled frame as JSON Lines or CSV.
+//! `areya watch`: reads cameras, streams, videos or image files, finds each patient's face in
+//! the bed area, classifies it, and writes one observation per sampled frame as JSON Lines or
+//! CSV, or posts it to an Areya server. `--config ward.toml` watches many beds: each source is
+//! read on its own thread (live ones reconnect with backoff and report "source offline"), and
+//! one batched classifier serves them all.
 
 use super::default_model;
 use anyhow::Context;
@@ -7,17 +10,27 @@ use areya_core::{Observation, PatientId, SourceId};
 use areya_ml::Classifier;
 use areya_vision::detect::DetectConfig;
 use areya_vision::pipeline::{FrameMeta, Pipeline};
+use areya_vision::reconnect::{Reconnecting, Retry};
 use areya_vision::roi::Roi;
-use areya_vision::source::{is_image_path, Ffmpeg, FrameSource, ImageFiles};
+use areya_vision::source::{is_image_path, Ffmpeg, FrameSource, ImageFiles, Timed};
+use areya_vision::VisionError;
 use clap::Args;
+use serde::Deserialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {
     /// A video file, rtsp:// or http(s):// stream, /dev/videoN camera, or image files/folders.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "config", conflicts_with = "config")]
     pub source: Vec<String>,
+    /// Many beds: a TOML file with [[bed]] entries (patient, source_id, url, roi) and optional
+    /// fps, size, min_face, offline_after_s.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// A live source without frames this long is reported offline (and keeps reconnecting).
+    #[arg(long, default_value_t = 30)]
+    pub offline_after_s: u64,
     /// Run directory (default: the shipped model).
     #[arg(long)]
     pub model: Option<PathBuf>,
@@ -111,32 +124,200 @@ impl Sink {
     }
 }
 
-pub fn run(a: WatchArgs) -> anyhow::Result<()> {
-    let patient = PatientId::parse(&a.patient).context("--patient")?;
-    let source_id = SourceId::parse(&a.source_id).context("--source-id")?;
-    let roi = a.roi.as_deref().map(Roi::parse).transpose()?;
-    let (w, h) = parse_size(&a.size)?;
-    let clf = Classifier::load(&default_model(a.model)?)?;
-    let mut pipe = Pipeline::new(
-        clf,
-        DetectConfig {
-            min_face: a.min_face,
-            ..DetectConfig::default()
-        },
-    )?;
-    let mut source: Box<dyn FrameSource> = if a
-        .source
+/// One bed of a ward file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BedSource {
+    pub patient: String,
+    pub source_id: String,
+    /// A video file, stream URL, /dev/videoN, or an image file or folder.
+    pub url: String,
+    pub roi: Option<String>,
+}
+
+/// `--config ward.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WardFile {
+    pub fps: Option<f64>,
+    pub size: Option<String>,
+    pub min_face: Option<u32>,
+    pub offline_after_s: Option<u64>,
+    pub bed: Vec<BedSource>,
+}
+
+/// A bed checked once: ids parsed, ROI parsed.
+struct Bed {
+    patient: PatientId,
+    source: SourceId,
+    inputs: Vec<String>,
+    roi: Option<Roi>,
+}
+
+/// How sources are opened.
+#[derive(Clone, Copy)]
+struct Open {
+    fps: f64,
+    width: u32,
+    height: u32,
+    retry: Retry,
+}
+
+fn is_live(url: &str) -> bool {
+    url.contains("://") || url.starts_with("/dev/video")
+}
+
+/// Images and folders, a video file, or a live source that reconnects by itself.
+fn open_source(inputs: &[String], o: Open) -> Result<Box<dyn FrameSource>, VisionError> {
+    if inputs
         .iter()
         .all(|s| Path::new(s).is_dir() || is_image_path(Path::new(s)))
     {
-        Box::new(ImageFiles::new(
-            &a.source.iter().map(PathBuf::from).collect::<Vec<_>>(),
-        )?)
-    } else if let [one] = &a.source[..] {
-        Box::new(Ffmpeg::open(one, a.fps, w, h)?)
-    } else {
-        anyhow::bail!("give one video, stream or camera, or any number of image files and folders");
+        return Ok(Box::new(ImageFiles::new(
+            &inputs.iter().map(PathBuf::from).collect::<Vec<_>>(),
+        )?));
+    }
+    let [one] = inputs else {
+        return Err(VisionError::config(
+            "source",
+            "give one video, stream or camera, or any number of image files and folders",
+        ));
     };
+    if !is_live(one) {
+        return Ok(Box::new(Ffmpeg::open(one, o.fps, o.width, o.height)?));
+    }
+    // Check the settings now; connection failures are retried.
+    drop(
+        Ffmpeg::open(one, o.fps, o.width, o.height).map_err(|e| match e {
+            VisionError::Config { .. } => e,
+            _ => VisionError::source(one, "ffmpeg could not be started"),
+        }),
+    );
+    let url = one.clone();
+    Ok(Box::new(Reconnecting::new(
+        one.clone(),
+        o.retry,
+        Box::new(move || {
+            Ffmpeg::open(&url, o.fps, o.width, o.height)
+                .map(|f| Box::new(f) as Box<dyn FrameSource>)
+        }),
+    )))
+}
+
+/// What a source thread sends: a frame, an error, or its end.
+enum Event {
+    Frame(usize, Timed),
+    Error(usize, VisionError),
+    Ended,
+}
+
+fn load_ward(a: &WatchArgs) -> anyhow::Result<(Vec<Bed>, Open, u32)> {
+    let (file, from_file) = match &a.config {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("--config: cannot read {}", p.display()))?;
+            let f: WardFile = toml::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {}", p.display(), e.message()))?;
+            anyhow::ensure!(!f.bed.is_empty(), "{}: no [[bed]] entries", p.display());
+            (f, true)
+        }
+        None => (
+            WardFile {
+                fps: None,
+                size: None,
+                min_face: None,
+                offline_after_s: None,
+                bed: vec![BedSource {
+                    patient: a.patient.clone(),
+                    source_id: a.source_id.clone(),
+                    url: String::new(),
+                    roi: a.roi.clone(),
+                }],
+            },
+            false,
+        ),
+    };
+    let at = |i: usize, field: &str| {
+        if from_file {
+            format!("bed[{i}].{field}")
+        } else {
+            format!("--{}", field.replace('_', "-"))
+        }
+    };
+    let mut beds = Vec::new();
+    for (i, b) in file.bed.iter().enumerate() {
+        let inputs = if from_file {
+            vec![b.url.clone()]
+        } else {
+            a.source.clone()
+        };
+        beds.push(Bed {
+            patient: PatientId::parse(&b.patient).with_context(|| at(i, "patient"))?,
+            source: SourceId::parse(&b.source_id).with_context(|| at(i, "source_id"))?,
+            inputs,
+            roi: b
+                .roi
+                .as_deref()
+                .map(Roi::parse)
+                .transpose()
+                .with_context(|| at(i, "roi"))?,
+        });
+    }
+    let (width, height) = parse_size(file.size.as_deref().unwrap_or(&a.size))?;
+    let open = Open {
+        fps: file.fps.unwrap_or(a.fps),
+        width,
+        height,
+        retry: Retry {
+            offline_after: std::time::Duration::from_secs(
+                file.offline_after_s.unwrap_or(a.offline_after_s).max(1),
+            ),
+            ..Retry::default()
+        },
+    };
+    Ok((beds, open, file.min_face.unwrap_or(a.min_face)))
+}
+
+pub fn run(a: WatchArgs) -> anyhow::Result<()> {
+    let (beds, open, min_face) = load_ward(&a)?;
+    let clf = Classifier::load(&default_model(a.model.clone())?)?;
+    let mut pipe = Pipeline::new(
+        clf,
+        DetectConfig {
+            min_face,
+            ..DetectConfig::default()
+        },
+    )?;
+    // Open every source first, so a bad path or setting fails at once with its name.
+    let mut sources = Vec::new();
+    for b in &beds {
+        sources.push(open_source(&b.inputs, open)?);
+    }
+    let names: Vec<String> = sources.iter().map(|s| s.name()).collect();
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Event>(64);
+    for (i, mut src) in sources.into_iter().enumerate() {
+        let tx = tx.clone();
+        let file_source = !is_live(&beds[i].inputs[0]);
+        std::thread::spawn(move || loop {
+            let event = match src.next_frame() {
+                None => Event::Ended,
+                Some(Ok(t)) => Event::Frame(i, t),
+                Some(Err(e)) => Event::Error(i, e),
+            };
+            let ended = matches!(event, Event::Ended);
+            // A video or image source whose stream broke ends there; live ones reconnect.
+            let broke =
+                file_source && matches!(&event, Event::Error(_, VisionError::Source { .. }));
+            if tx.send(event).is_err() || ended {
+                return;
+            }
+            if broke {
+                let _ = tx.send(Event::Ended);
+                return;
+            }
+        });
+    }
+    drop(tx);
     let poster = match &a.server {
         Some(url) => {
             let token = a
@@ -168,36 +349,61 @@ pub fn run(a: WatchArgs) -> anyhow::Result<()> {
         )))),
     };
     let (mut frames, mut faces, mut bad) = (0u64, 0u64, 0u64);
-    let mut model_failing = false;
-    let mut batch = Vec::with_capacity(a.batch.max(1));
+    let mut model_failing = vec![false; beds.len()];
+    let mut open_sources = beds.len();
+    let mut batch: Vec<(areya_vision::GrayFrame, FrameMeta, usize)> =
+        Vec::with_capacity(a.batch.max(1));
+    let wait = std::time::Duration::from_millis(50);
     loop {
-        let next = source.next_frame();
-        match &next {
-            Some(Ok(_)) | None => {}
-            Some(Err(e)) => {
-                eprintln!("{e}");
-                bad += 1;
+        let event = match rx.recv_timeout(wait) {
+            Ok(e) => Some(e),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                open_sources = 0;
+                None
             }
+        };
+        let idle = event.is_none();
+        match event {
+            Some(Event::Frame(i, t)) => {
+                let b = &beds[i];
+                let meta = FrameMeta {
+                    source: b.source.clone(),
+                    patient: b.patient.clone(),
+                    at_ms: t.at_ms,
+                    frame: t.index,
+                    roi: b.roi,
+                };
+                batch.push((t.frame, meta, i));
+            }
+            Some(Event::Error(i, e)) => {
+                eprintln!("{e}");
+                if let (VisionError::Offline { seconds, .. }, Some(Sink::Jsonl(w))) =
+                    (&e, &mut sink)
+                {
+                    let b = &beds[i];
+                    let line = serde_json::json!({ "event": "source_offline", "source": b.source, "patient": b.patient, "at_ms": areya_vision::source::now_ms(), "offline_s": seconds });
+                    writeln!(w, "{line}")?;
+                    w.flush()?;
+                } else if !matches!(e, VisionError::Offline { .. }) {
+                    bad += 1;
+                }
+            }
+            Some(Event::Ended) => open_sources = open_sources.saturating_sub(1),
+            None => {}
         }
-        let end = next.is_none()
-            || matches!(next, Some(Err(areya_vision::VisionError::Source { .. })) if !source.name().ends_with("file(s)"));
-        if let Some(Ok(t)) = next {
-            let meta = FrameMeta {
-                source: source_id.clone(),
-                patient: patient.clone(),
-                at_ms: t.at_ms,
-                frame: t.index,
-                roi,
-            };
-            batch.push((t.frame, meta));
-        }
-        if batch.len() >= a.batch.max(1) || (end && !batch.is_empty()) {
-            let observed = match (pipe.observe(&batch), &poster) {
+        let flush = batch.len() >= a.batch.max(1) || idle || open_sources == 0;
+        if flush && !batch.is_empty() {
+            let which: Vec<usize> = batch.iter().map(|b| b.2).collect();
+            let frames_in: Vec<(areya_vision::GrayFrame, FrameMeta)> =
+                batch.drain(..).map(|(f, m, _)| (f, m)).collect();
+            let observed = match (pipe.observe(&frames_in), &poster) {
                 (Ok(obs), _) => {
-                    if model_failing {
-                        model_failing = false;
-                        if let Some(p) = &poster {
-                            p.health(patient.clone(), None);
+                    for &i in &which {
+                        if std::mem::take(&mut model_failing[i]) {
+                            if let Some(p) = &poster {
+                                p.health(beds[i].patient.clone(), None);
+                            }
                         }
                     }
                     obs
@@ -205,8 +411,11 @@ pub fn run(a: WatchArgs) -> anyhow::Result<()> {
                 // Reported to the server (a technical alert) and watching goes on.
                 (Err(e), Some(p)) => {
                     eprintln!("{e}");
-                    model_failing = true;
-                    p.health(patient.clone(), Some(e.to_string()));
+                    for &i in &which {
+                        if !std::mem::replace(&mut model_failing[i], true) {
+                            p.health(beds[i].patient.clone(), Some(e.to_string()));
+                        }
+                    }
                     vec![]
                 }
                 (Err(e), None) => return Err(e.into()),
@@ -224,15 +433,14 @@ pub fn run(a: WatchArgs) -> anyhow::Result<()> {
             if let Some(s) = &mut sink {
                 s.flush()?;
             }
-            batch.clear();
         }
-        if end {
+        if open_sources == 0 && batch.is_empty() {
             break;
         }
     }
     eprintln!(
         "{}: {frames} frame(s), {faces} with the patient's face, {bad} unreadable",
-        source.name()
+        names.join(", ")
     );
     if let Some(p) = poster {
         let d = p.finish();
@@ -249,7 +457,7 @@ pub fn run(a: WatchArgs) -> anyhow::Result<()> {
         }
     }
     if frames == 0 {
-        anyhow::bail!("{}: no frame could be read", source.name());
+        anyhow::bail!("{}: no frame could be read", names.join(", "));
     }
     Ok(())
 }
