@@ -1192,3 +1192,74 @@ fn watch_a_ward_file_keeps_serving_beds_while_one_camera_is_offline() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("bed[0].patient"), "{}", stderr(&o));
 }
+
+#[test]
+fn watch_annotate_writes_one_png_per_frame_and_nothing_without_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    areya_ml::testdata::write_dataset(tmp.path(), 4).unwrap();
+    let frames = tmp.path().join("train/sad");
+    let out = tmp.path().join("annotated");
+    let jsonl = tmp.path().join("obs.jsonl");
+    let o = run(&[
+        "watch",
+        frames.to_str().unwrap(),
+        "--source-id",
+        "cam-9",
+        "--roi",
+        "0,0,40,40",
+        "--annotate",
+        out.to_str().unwrap(),
+        "--jsonl",
+        jsonl.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut pngs: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    pngs.sort();
+    assert_eq!(
+        pngs,
+        [
+            "cam-9-000000.png",
+            "cam-9-000001.png",
+            "cam-9-000002.png",
+            "cam-9-000003.png"
+        ]
+    );
+    let img = image::open(out.join(&pngs[0])).unwrap().to_rgb8();
+    assert_eq!(
+        img.get_pixel(0, 20).0,
+        [0, 151, 167],
+        "the bed area is drawn"
+    );
+    let before: usize = walk(tmp.path());
+    let o = run(&[
+        "watch",
+        frames.to_str().unwrap(),
+        "--jsonl",
+        jsonl.to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    assert_eq!(
+        walk(tmp.path()),
+        before,
+        "without --annotate no file is added"
+    );
+}
+
+fn walk(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| {
+                    if e.path().is_dir() {
+                        walk(&e.path())
+                    } else {
+                        1
+                    }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}

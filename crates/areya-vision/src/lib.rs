@@ -2,6 +2,7 @@
 //! an `ffmpeg` child process), face detection (rustface's SeetaFace model, embedded), and the
 //! frame → [`areya_core::Observation`] pipeline (ROI, largest face, crop, classify).
 
+pub mod annotate;
 pub mod crop;
 pub mod detect;
 pub mod error;

@@ -28,6 +28,10 @@ pub struct WatchArgs {
     /// fps, size, min_face, offline_after_s.
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Write each observed frame, annotated (bed area, face box, emotion), as PNG here. Nothing
+    /// else ever writes a frame to disk.
+    #[arg(long)]
+    pub annotate: Option<PathBuf>,
     /// A live source without frames this long is reported offline (and keeps reconnecting).
     #[arg(long, default_value_t = 30)]
     pub offline_after_s: u64,
@@ -280,6 +284,10 @@ fn load_ward(a: &WatchArgs) -> anyhow::Result<(Vec<Bed>, Open, u32)> {
 
 pub fn run(a: WatchArgs) -> anyhow::Result<()> {
     let (beds, open, min_face) = load_ward(&a)?;
+    if let Some(dir) = &a.annotate {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("--annotate: cannot create {}", dir.display()))?;
+    }
     let clf = Classifier::load(&default_model(a.model.clone())?)?;
     let mut pipe = Pipeline::new(
         clf,
@@ -420,6 +428,14 @@ pub fn run(a: WatchArgs) -> anyhow::Result<()> {
                 }
                 (Err(e), None) => return Err(e.into()),
             };
+            if let Some(dir) = &a.annotate {
+                for ((frame, meta), o) in frames_in.iter().zip(&observed) {
+                    let img = areya_vision::annotate::annotate(frame, meta.roi.as_ref(), o);
+                    let path = dir.join(format!("{}-{:06}.png", o.source, o.frame));
+                    img.save(&path)
+                        .with_context(|| format!("--annotate: cannot write {}", path.display()))?;
+                }
+            }
             for o in observed {
                 frames += 1;
                 faces += u64::from(o.face.is_some());

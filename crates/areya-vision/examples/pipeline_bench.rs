@@ -1,0 +1,185 @@
+//! The vision pipeline's speed on 640×480 frames with a face in each:
+//!
+//! - `pipeline_bench make FER_VAL_DIR OUT_DIR N`: writes N frames (PNG) — a FER-2013 val face
+//!   (angry/happy/neutral/sad, in turn) scaled to 176 px and pasted at a varying place on a
+//!   plain background — for this benchmark and the `fer` package's (bench/fer_pipeline.py).
+//! - `pipeline_bench run FRAMES_DIR MODEL_DIR`: face detection alone, classification alone at
+//!   batch 1/16/64, and end-to-end (detect → crop → classify, 8 frames a batch) on one thread
+//!   and on two (one pipeline per thread, libtorch at one intra-op thread each). Frames are
+//!   decoded before timing, as in the Python reference.
+
+use areya_core::{PatientId, SourceId};
+use areya_ml::Classifier;
+use areya_vision::crop::crop_face;
+use areya_vision::detect::{DetectConfig, FaceDetector};
+use areya_vision::pipeline::{FrameMeta, Pipeline};
+use areya_vision::GrayFrame;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("make") if args.len() == 4 => make(
+            Path::new(&args[1]),
+            Path::new(&args[2]),
+            args[3].parse().unwrap_or(200),
+        ),
+        Some("run") if args.len() == 3 => run(Path::new(&args[1]), Path::new(&args[2])),
+        _ => {
+            eprintln!("usage: pipeline_bench make FER_VAL_DIR OUT_DIR N | run FRAMES_DIR MODEL_DIR")
+        }
+    }
+}
+
+fn images(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn make(val: &Path, out: &Path, n: usize) {
+    std::fs::create_dir_all(out).expect("output folder");
+    let classes: Vec<Vec<PathBuf>> = ["angry", "happy", "neutral", "sad"]
+        .iter()
+        .map(|c| images(&val.join(c)))
+        .collect();
+    assert!(
+        classes.iter().all(|c| !c.is_empty()),
+        "{} must hold angry, happy, neutral and sad",
+        val.display()
+    );
+    for i in 0..n {
+        let list = &classes[i % 4];
+        let face = image::open(&list[(i / 4 * 7) % list.len()])
+            .expect("readable face")
+            .to_luma8();
+        let face = image::imageops::resize(&face, 176, 176, image::imageops::FilterType::Triangle);
+        let mut frame =
+            image::GrayImage::from_pixel(640, 480, image::Luma([90 + (i % 5) as u8 * 12]));
+        let (x, y) = (120 + (i * 37 % 300) as i64, 60 + (i * 53 % 200) as i64);
+        image::imageops::overlay(&mut frame, &face, x, y);
+        frame
+            .save(out.join(format!("frame-{i:04}.png")))
+            .expect("write frame");
+    }
+    println!("wrote {n} frames to {}", out.display());
+}
+
+fn load(dir: &Path) -> Vec<GrayFrame> {
+    images(dir)
+        .iter()
+        .filter_map(|p| image::open(p).ok())
+        .filter_map(|img| GrayFrame::from_image(&img).ok())
+        .collect()
+}
+
+fn meta(i: usize) -> FrameMeta {
+    FrameMeta {
+        source: SourceId::parse("bench").expect("valid id"),
+        patient: PatientId::parse("bench").expect("valid id"),
+        at_ms: i as i64,
+        frame: i as u64,
+        roi: None,
+    }
+}
+
+/// End-to-end frames/s of one pipeline over `frames`, 8 frames a batch.
+fn end_to_end(model: &Path, frames: &[GrayFrame]) -> (f64, usize) {
+    let clf = Classifier::load(model).expect("model");
+    let mut pipe = Pipeline::new(clf, DetectConfig::default()).expect("pipeline");
+    // Warm-up (libtorch's first call allocates).
+    let _ = pipe.observe(&[(frames[0].clone(), meta(0))]);
+    let start = Instant::now();
+    let mut faces = 0;
+    for (k, chunk) in frames.chunks(8).enumerate() {
+        let batch: Vec<_> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.clone(), meta(k * 8 + i)))
+            .collect();
+        faces += pipe
+            .observe(&batch)
+            .expect("observe")
+            .iter()
+            .filter(|o| o.face.is_some())
+            .count();
+    }
+    (frames.len() as f64 / start.elapsed().as_secs_f64(), faces)
+}
+
+fn run(dir: &Path, model: &Path) {
+    let frames = load(dir);
+    assert!(!frames.is_empty(), "no frames in {}", dir.display());
+    tch::set_num_threads(1);
+    let n = frames.len();
+
+    let mut det = FaceDetector::new(DetectConfig::default()).expect("detector");
+    let start = Instant::now();
+    let found: Vec<_> = frames.iter().map(|f| det.detect(f)).collect();
+    let det_fps = n as f64 / start.elapsed().as_secs_f64();
+    let with_face = found.iter().filter(|f| !f.is_empty()).count();
+    println!(
+        "frames: {n} (640×480), a face found in {with_face} ({:.1}%)",
+        100.0 * with_face as f64 / n as f64
+    );
+    println!("detection (1 thread): {det_fps:.1} frames/s");
+
+    let clf = Classifier::load(model).expect("model");
+    let size = clf.image_size();
+    let crops: Vec<Vec<u8>> = frames
+        .iter()
+        .zip(&found)
+        .filter_map(|(f, b)| {
+            b.iter()
+                .max_by_key(|b| b.area())
+                .map(|b| crop_face(f, b, 0.2, size))
+        })
+        .collect();
+    for batch in [1usize, 16, 64] {
+        let _ = clf.predict(&crops[0], 1);
+        let start = Instant::now();
+        let mut done = 0;
+        while done < 512 {
+            let k = batch.min(512 - done);
+            let px: Vec<u8> = (0..k)
+                .flat_map(|i| crops[(done + i) % crops.len()].iter().copied())
+                .collect();
+            clf.predict(&px, k).expect("predict");
+            done += k;
+        }
+        let secs = start.elapsed().as_secs_f64();
+        println!(
+            "classification batch {batch:>2} (1 thread): {:.0} faces/s, {:.2} ms per batch",
+            done as f64 / secs,
+            secs * 1000.0 / (done as f64 / batch as f64)
+        );
+    }
+
+    let (fps1, faces1) = end_to_end(model, &frames);
+    println!("end-to-end, 1 thread: {fps1:.1} frames/s ({faces1} faces classified)");
+    let halves: Vec<Vec<GrayFrame>> = vec![frames[..n / 2].to_vec(), frames[n / 2..].to_vec()];
+    let handles: Vec<_> = halves
+        .into_iter()
+        .map(|h| {
+            let m = model.to_path_buf();
+            std::thread::spawn(move || {
+                let (fps, faces) = end_to_end(&m, &h);
+                (h.len() as f64 / fps, faces)
+            })
+        })
+        .collect();
+    let done: Vec<(f64, usize)> = handles
+        .into_iter()
+        .map(|h| h.join().expect("thread"))
+        .collect();
+    // Both halves run at once: the ward's rate is all frames over the slower thread's time.
+    let secs = done.iter().map(|d| d.0).fold(0.0, f64::max);
+    let faces2: usize = done.iter().map(|d| d.1).sum();
+    println!(
+        "end-to-end, 2 threads: {:.1} frames/s ({faces2} faces classified)",
+        n as f64 / secs
+    );
+}
