@@ -137,18 +137,7 @@ impl Engine {
                 continue;
             }
             let rule = self.rules.rule_for(w.patient.as_str())?;
-            let cfg = self.cfg;
-            let p = self
-                .patients
-                .entry(w.patient.clone())
-                .or_insert_with(|| Patient {
-                    consent,
-                    windower: Windower::new(cfg.window_ms),
-                    state: PatientState::new(cfg.state),
-                    tracker: ConditionTracker::default(),
-                    last_face_ms: None,
-                    first_seen_ms: w.start_ms,
-                });
+            let p = self.patient(&w.patient, consent, w.start_ms);
             if w.faces > 0 {
                 p.last_face_ms = Some(w.end_ms);
             }
@@ -161,9 +150,17 @@ impl Engine {
         Ok(())
     }
 
-    /// The patients being monitored now.
-    pub fn patients(&self) -> impl Iterator<Item = &PatientId> {
-        self.patients.keys()
+    /// A monitored patient's record, created when first seen at `first_seen_ms`.
+    fn patient(&mut self, id: &PatientId, consent: Consent, first_seen_ms: Millis) -> &mut Patient {
+        let cfg = self.cfg;
+        self.patients.entry(id.clone()).or_insert_with(|| Patient {
+            consent,
+            windower: Windower::new(cfg.window_ms),
+            state: PatientState::new(cfg.state),
+            tracker: ConditionTracker::default(),
+            last_face_ms: None,
+            first_seen_ms,
+        })
     }
 
     /// The current assessment of a patient, if monitored.
@@ -182,18 +179,7 @@ impl Engine {
             self.refused += 1;
             return Ok(None);
         }
-        let cfg = self.cfg;
-        let p = self
-            .patients
-            .entry(o.patient.clone())
-            .or_insert_with(|| Patient {
-                consent,
-                windower: Windower::new(cfg.window_ms),
-                state: PatientState::new(cfg.state),
-                tracker: ConditionTracker::default(),
-                last_face_ms: None,
-                first_seen_ms: o.at_ms,
-            });
+        let p = self.patient(&o.patient, consent, o.at_ms);
         if o.face.is_some() {
             p.last_face_ms = Some(o.at_ms);
         }

@@ -43,14 +43,15 @@ fn locate(
     Ok((w.clone(), b.clone()))
 }
 
-fn sort_key(alert: Option<&Alert>, score: u8) -> (u8, u8, u8) {
-    let a = match alert {
+/// How much a bed's alert asks for attention: escalated and unacknowledged, a patient alert,
+/// a technical one, none.
+fn alert_rank(alert: Option<&Alert>) -> u32 {
+    match alert {
         Some(a) if a.escalated_unacknowledged() => 3,
         Some(a) if a.kind == areya_monitor::alerts::AlertKind::SustainedNegative => 2,
         Some(_) => 1,
         None => 0,
-    };
-    (a, score, 0)
+    }
 }
 
 pub async fn ward<S: Store + 'static>(
@@ -103,11 +104,10 @@ pub async fn ward<S: Store + 'static>(
         let top = alerts
             .iter()
             .copied()
-            .max_by_key(|a| sort_key(Some(a), a.peak_score));
+            .max_by_key(|a| (alert_rank(Some(a)), a.peak_score));
         let score = assessment.as_ref().map_or(0, |a| a.score);
-        let key = sort_key(top, score);
         beds.push((
-            key.0 as u32 * 1000 + key.1 as u32 + 1,
+            alert_rank(top) * 1000 + u32::from(score) + 1,
             json!({
                 "bed": b.id,
                 "patient": p,
