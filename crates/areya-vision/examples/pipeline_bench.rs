@@ -6,7 +6,8 @@
 //! - `pipeline_bench run FRAMES_DIR MODEL_DIR`: face detection alone, classification alone at
 //!   batch 1/16/64, and end-to-end (detect → crop → classify, 8 frames a batch) on one thread
 //!   and on two (one pipeline per thread, libtorch at one intra-op thread each). Frames are
-//!   decoded before timing, as in the Python reference.
+//!   decoded before timing, as in the Python reference. The smallest face is 50 px, as the
+//!   reference's `FER(min_face_size=50)` default.
 
 use areya_core::{PatientId, SourceId};
 use areya_ml::Classifier;
@@ -76,6 +77,14 @@ fn load(dir: &Path) -> Vec<GrayFrame> {
         .collect()
 }
 
+/// The same smallest face as the reference (`FER()`'s `min_face_size=50`).
+fn detect_config() -> DetectConfig {
+    DetectConfig {
+        min_face: 50,
+        ..DetectConfig::default()
+    }
+}
+
 fn meta(i: usize) -> FrameMeta {
     FrameMeta {
         source: SourceId::parse("bench").expect("valid id"),
@@ -89,7 +98,7 @@ fn meta(i: usize) -> FrameMeta {
 /// End-to-end frames/s of one pipeline over `frames`, 8 frames a batch.
 fn end_to_end(model: &Path, frames: &[GrayFrame]) -> (f64, usize) {
     let clf = Classifier::load(model).expect("model");
-    let mut pipe = Pipeline::new(clf, DetectConfig::default()).expect("pipeline");
+    let mut pipe = Pipeline::new(clf, detect_config()).expect("pipeline");
     // Warm-up (libtorch's first call allocates).
     let _ = pipe.observe(&[(frames[0].clone(), meta(0))]);
     let start = Instant::now();
@@ -116,7 +125,7 @@ fn run(dir: &Path, model: &Path) {
     tch::set_num_threads(1);
     let n = frames.len();
 
-    let mut det = FaceDetector::new(DetectConfig::default()).expect("detector");
+    let mut det = FaceDetector::new(detect_config()).expect("detector");
     let start = Instant::now();
     let found: Vec<_> = frames.iter().map(|f| det.detect(f)).collect();
     let det_fps = n as f64 / start.elapsed().as_secs_f64();
