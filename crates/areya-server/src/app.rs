@@ -446,6 +446,20 @@ impl<S: Store> App<S> {
             })
     }
 
+    /// Alerts shown to a clinician of their ward have reached a device: raised → delivered.
+    pub async fn delivered(&self, ids: &[u64]) -> Result<(), ApiError> {
+        let now = self.now();
+        let mut engine = self.engine.lock().await;
+        let mut outputs = Vec::new();
+        for &id in ids {
+            // Already resolved meanwhile: nothing to deliver.
+            if let Ok(events) = engine.alerts.delivered(id, now) {
+                outputs.extend(events.into_iter().map(|event| Output::Alert { event }));
+            }
+        }
+        self.commit(&engine, outputs).await
+    }
+
     /// Acknowledges (actionable or not, with a reason) or snoozes an open alert.
     pub async fn act_on_alert(&self, id: u64, by: &str, act: AlertAct) -> Result<(), ApiError> {
         let now = self.now();

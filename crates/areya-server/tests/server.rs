@@ -673,7 +673,11 @@ async fn sustained_sadness_alerts_live_and_is_acknowledged() {
         .iter()
         .filter_map(|e| e["event"].as_str())
         .collect();
-    assert_eq!(events, ["raised", "notified", "acknowledged"]);
+    assert_eq!(
+        events,
+        ["raised", "notified", "delivered", "acknowledged"],
+        "shown in the nurse's inbox: delivered"
+    );
     let (status, bundle) = s
         .json("GET", "/api/patients/p-1001/fhir", Some(&ana), None)
         .await;

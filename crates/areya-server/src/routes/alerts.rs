@@ -46,6 +46,20 @@ pub async fn list<S: Store + 'static>(
             a.raised_ms,
         )
     });
+    // A clinician's inbox is the device the alert is delivered to.
+    let raised: Vec<u64> = open
+        .iter()
+        .filter(|(a, _, _)| a.state == areya_monitor::alerts::AlertState::Raised)
+        .map(|(a, _, _)| a.id)
+        .collect();
+    if !raised.is_empty() && user.require_clinical("").is_ok() {
+        app.delivered(&raised).await?;
+        for (a, _, _) in &mut open {
+            if raised.contains(&a.id) {
+                a.state = areya_monitor::alerts::AlertState::Delivered;
+            }
+        }
+    }
     let out: Vec<Value> = open
         .into_iter()
         .map(|(a, w, b)| json!({ "alert": a, "ward": w, "bed": b }))
