@@ -162,7 +162,9 @@ function bedCard(b, now) {
   else if (worst === "cyan") cls += " info";
   if (!a || a.status === "unknown") cls += " unknown";
   const score = a ? a.score : "–";
-  const status = !a ? "waiting for data" : a.status === "unknown" ? "unknown (too little face)" : a.status;
+  // "elevated" by a hair (score under 10) reads as settled: the number says the rest.
+  const status = !a ? "waiting for data" : a.status === "unknown" ? "unknown (too little face)"
+    : a.status === "elevated" && a.score < 10 ? "settled" : a.status;
   const emotion = a && a.dominant ? `mostly ${a.dominant} · negative ${pct(a.negative)}` : "";
   const trend = a && a.trend !== null && a.trend !== undefined ? (a.trend > 0.05 ? " ↑" : a.trend < -0.05 ? " ↓" : " →") : "";
   return h("div", { class: cls, role: "button", tabindex: 0, "data-patient": b.patient, onclick: () => { location.hash = "patient/" + encodeURIComponent(b.patient); } },
