@@ -577,6 +577,29 @@ fn watch_writes_one_observation_per_frame_and_rejects_bad_input() {
     }
 }
 
+/// Every observation in the ingest log of a `sqlite:` or `postgres:` database.
+fn stored_observations(db: &str) -> Vec<areya_core::Observation> {
+    use areya_monitor::store::{PgStore, SqliteStore, Store};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        if db.starts_with("postgres") {
+            PgStore::open(db)
+                .await
+                .unwrap()
+                .observations_since(0)
+                .await
+                .unwrap()
+        } else {
+            SqliteStore::open(db)
+                .await
+                .unwrap()
+                .observations_since(0)
+                .await
+                .unwrap()
+        }
+    })
+}
+
 /// A blocking HTTP/1.1 request over loopback: (status, head, body).
 fn http(
     addr: &str,
@@ -727,7 +750,6 @@ fn serve_on_postgres_killed_under_load_restarts_with_nothing_acknowledged_lost()
 /// while an alert is raised and acknowledged, kills the server with SIGKILL, restarts it, and
 /// checks that every observation answered 200 is stored once and the acknowledgement stands.
 fn kill_9_under_load(tmp: &Path, db: &str) {
-    use areya_monitor::store::Store;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, Mutex};
     std::fs::write(
@@ -844,16 +866,7 @@ fn kill_9_under_load(tmp: &Path, db: &str) {
 
     let acked = acknowledged.lock().unwrap().clone();
     assert!(acked.len() > 50, "the agents did post: {}", acked.len());
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let stored = rt.block_on(async {
-        if db.starts_with("postgres") {
-            let s = areya_monitor::store::PgStore::open(db).await.unwrap();
-            s.observations_since(0).await.unwrap()
-        } else {
-            let s = areya_monitor::store::SqliteStore::open(db).await.unwrap();
-            s.observations_since(0).await.unwrap()
-        }
-    });
+    let stored = stored_observations(db);
     let keys: std::collections::HashSet<(String, i64, u64)> = stored
         .iter()
         .map(|o| (o.patient.to_string(), o.at_ms, o.frame))
@@ -891,13 +904,7 @@ fn demo_runs_a_ward_then_stops_and_names_a_bad_faces_folder() {
         out.contains("ana") && out.contains("areya-demo-2026"),
         "{out}"
     );
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let stored = rt.block_on(async {
-        use areya_monitor::store::Store;
-        let url = format!("sqlite://{}", data.join("areya.db").display());
-        let s = areya_monitor::store::SqliteStore::open(&url).await.unwrap();
-        s.observations_since(0).await.unwrap()
-    });
+    let stored = stored_observations(&format!("sqlite://{}", data.join("areya.db").display()));
     assert!(
         stored.len() >= 10,
         "the scripted beds were fed: {}",
@@ -1104,12 +1111,7 @@ fn watch_delivers_to_the_server_across_a_server_restart() {
     );
     server.kill().unwrap();
     server.wait().unwrap();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let stored = rt.block_on(async {
-        use areya_monitor::store::Store;
-        let s = areya_monitor::store::SqliteStore::open(&db).await.unwrap();
-        s.observations_since(0).await.unwrap()
-    });
+    let stored = stored_observations(&db);
     assert_eq!(stored.len(), 24);
     assert!(stored
         .iter()
