@@ -258,3 +258,115 @@ fn send_loop(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader, Read, Write};
+
+    fn obs(frame: u64) -> Observation {
+        Observation {
+            source: areya_core::SourceId::parse("cam").unwrap(),
+            patient: areya_core::PatientId::parse("p").unwrap(),
+            at_ms: frame as i64,
+            frame,
+            face: None,
+            probs: None,
+            quality: None,
+        }
+    }
+
+    /// A fake server: answers 503 to the first `fail` requests, then 200 counting what it got.
+    /// Returns its address and the frames it stored.
+    fn fake_server(fail: usize) -> (String, std::sync::Arc<Mutex<Vec<u64>>>) {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = format!("http://{}", l.local_addr().unwrap());
+        let got: std::sync::Arc<Mutex<Vec<u64>>> = Default::default();
+        let g = got.clone();
+        std::thread::spawn(move || {
+            for (n, stream) in l.incoming().enumerate() {
+                let Ok(mut s) = stream else { return };
+                let mut r = BufReader::new(s.try_clone().unwrap());
+                let mut len = 0;
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; len];
+                let _ = r.read_exact(&mut body);
+                let (status, reply) = if n < fail {
+                    ("503 Service Unavailable", "{}".to_string())
+                } else {
+                    let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                    let frames: Vec<u64> = v["observations"]
+                        .as_array()
+                        .map(|a| a.iter().filter_map(|o| o["frame"].as_u64()).collect())
+                        .unwrap_or_default();
+                    let k = frames.len();
+                    g.lock().unwrap().extend(frames);
+                    (
+                        "200 OK",
+                        format!("{{\"accepted\":{k},\"duplicate\":0,\"refused\":0}}"),
+                    )
+                };
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+                    reply.len()
+                );
+            }
+        });
+        (addr, got)
+    }
+
+    #[test]
+    fn retries_through_an_outage_and_delivers_everything_once_in_order() {
+        let (url, got) = fake_server(3);
+        let p = Poster::start(&url, "t", 10_000, Duration::from_secs(20)).unwrap();
+        for f in 0..450 {
+            p.send(obs(f));
+        }
+        let d = p.finish();
+        assert_eq!(
+            (d.delivered, d.undelivered, d.overflow, d.rejected),
+            (450, 0, 0, 0)
+        );
+        assert_eq!(*got.lock().unwrap(), (0..450).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_full_queue_drops_the_oldest_and_says_so() {
+        let p =
+            Poster::start("http://127.0.0.1:1", "t", BATCH, Duration::from_millis(300)).unwrap();
+        for f in 0..(BATCH as u64 + 50) {
+            p.send(obs(f));
+        }
+        let d = p.finish();
+        assert_eq!(d.overflow, 50);
+        assert_eq!(
+            d.undelivered, BATCH as u64,
+            "kept the newest, gave up after the give-up time"
+        );
+        assert_eq!(d.delivered, 0);
+    }
+
+    #[test]
+    fn bad_urls_and_tokens_are_refused_up_front() {
+        for (url, token, want) in [
+            ("https://x", "t", "plain HTTP"),
+            ("x:80", "t", "expected http://HOST"),
+            ("http://x", " ", "--token"),
+        ] {
+            let err = Poster::start(url, token, 10, Duration::from_secs(1))
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(err.contains(want), "{url}: {err}");
+        }
+    }
+}
