@@ -142,9 +142,16 @@ impl<S: Store> App<S> {
                 store.max_alert_id().await?,
             )
             .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
-        // Observations of windows that had not closed when the server stopped.
+        // Observations of windows that had not closed when the server stopped, however long
+        // it was down (within the score's horizon).
         let pending = store
-            .observations_since(now - settings.engine.window_ms * 2)
+            .observations_since(
+                now - settings
+                    .engine
+                    .state
+                    .horizon_ms
+                    .max(settings.engine.window_ms * 2),
+            )
             .await?;
         let mut outputs = Vec::new();
         for o in pending {
