@@ -115,6 +115,9 @@ impl Job {
         if let Some(path) = self.rules {
             apply_rules(&app, &path).await?;
         }
+        // Listen before creating the first admin, so a password is never shown for a server
+        // that then could not start.
+        let listener = bind_listener(&self.bind).await?;
         if app.directory_version() == 0 {
             let env = std::env::var("AREYA_ADMIN_PASSWORD")
                 .ok()
@@ -130,7 +133,6 @@ impl Job {
                 eprintln!("First start: created user 'admin' with the password from AREYA_ADMIN_PASSWORD.");
             }
         }
-        let listener = bind_listener(&self.bind).await?;
         println!(
             "Areya is serving on http://{}/ (database {shown_db})",
             listener.local_addr()?

@@ -27,11 +27,12 @@ use std::future::Future;
 /// A storage failure, naming what was being done.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database {what}: {source}")]
+    /// The message includes sqlx's; it is not also chained as a source, so that a report
+    /// of the whole chain says it once.
+    #[error("database {what}: {cause}")]
     Db {
         what: &'static str,
-        #[source]
-        source: sqlx::Error,
+        cause: sqlx::Error,
     },
     #[error("database migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -45,7 +46,7 @@ pub enum StoreError {
 }
 
 pub(crate) fn db(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |source| StoreError::Db { what, source }
+    move |cause| StoreError::Db { what, cause }
 }
 
 /// Everything one engine step produced, saved in one transaction.
