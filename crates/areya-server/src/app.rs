@@ -17,6 +17,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use tokio::sync::{broadcast, Mutex};
 
+/// Failed logins for one user name before logins are refused for [`LOCKOUT_MS`].
+pub const MAX_FAILED_LOGINS: u32 = 5;
+pub const LOCKOUT_MS: Millis = 15 * 60 * SECOND;
+
 /// Milliseconds since the Unix epoch; injected so tests can move time.
 pub type Clock = Arc<dyn Fn() -> Millis + Send + Sync>;
 
@@ -95,6 +99,8 @@ pub struct App<S> {
     engine: Mutex<Engine>,
     directory: RwLock<(i64, Arc<Directory>)>,
     last_seen: std::sync::Mutex<HashMap<SourceId, Millis>>,
+    /// Failed logins per user name: (count, first failure) within the lock-out window.
+    failed_logins: std::sync::Mutex<HashMap<String, (u32, Millis)>>,
     pub live: broadcast::Sender<Live>,
     pub clock: Clock,
     pub counters: Counters,
@@ -176,6 +182,7 @@ impl<S: Store> App<S> {
             engine: Mutex::new(engine),
             directory: RwLock::new((version, Arc::new(directory))),
             last_seen: Default::default(),
+            failed_logins: Default::default(),
             live,
             clock,
             counters: Counters::default(),
@@ -201,6 +208,31 @@ impl<S: Store> App<S> {
             Ok(g) => g.0,
             Err(p) => p.into_inner().0,
         }
+    }
+
+    /// How long logins for `user` are refused after too many failures (`None`: not locked).
+    pub fn login_locked(&self, user: &str) -> Option<Millis> {
+        let now = self.now();
+        let map = self.failed_logins.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(&user.to_ascii_lowercase())
+            .filter(|(n, since)| *n >= MAX_FAILED_LOGINS && now - since < LOCKOUT_MS)
+            .map(|(_, since)| LOCKOUT_MS - (now - since))
+    }
+
+    /// Counts a failed login (`ok == false`) or clears the count after a successful one.
+    pub fn login_result(&self, user: &str, ok: bool) {
+        let now = self.now();
+        let mut map = self.failed_logins.lock().unwrap_or_else(|p| p.into_inner());
+        let key = user.to_ascii_lowercase();
+        if ok {
+            map.remove(&key);
+            return;
+        }
+        let e = map.entry(key).or_insert((0, now));
+        if now - e.1 >= LOCKOUT_MS {
+            *e = (0, now);
+        }
+        e.0 += 1;
     }
 
     /// The ward a patient's bed is on.

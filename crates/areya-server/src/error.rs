@@ -28,6 +28,8 @@ pub enum ApiError {
     TooLarge(String),
     #[error("{0}")]
     UnsupportedMedia(String),
+    #[error("{0}")]
+    TooMany(String),
     #[error("storage unavailable: {0}")]
     Store(StoreError),
 }
@@ -53,6 +55,7 @@ impl ApiError {
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMedia(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }

@@ -271,6 +271,36 @@ async fn authentication_roles_and_ward_scoping() {
         .await;
     assert_eq!(status, 401);
 
+    // Five wrong passwords lock the name for 15 minutes, even for the right password.
+    for _ in 0..5 {
+        let (status, _) = s
+            .json(
+                "POST",
+                "/api/login",
+                None,
+                Some(json!({ "user": "ben", "password": "guess" })),
+            )
+            .await;
+        assert_eq!(status, 401);
+    }
+    let (status, v) = s
+        .json(
+            "POST",
+            "/api/login",
+            None,
+            Some(json!({ "user": "ben", "password": PASSWORD })),
+        )
+        .await;
+    assert_eq!(status, 429, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("try again in 15 min"),
+        "{v}"
+    );
+    s.advance(15 * 60 * SECOND);
+    s.login("ben").await;
     let ana = s.login("ana").await;
     let (status, me) = s.json("GET", "/api/me", Some(&ana), None).await;
     assert_eq!((status, me["role"].as_str()), (200, Some("nurse")));
@@ -356,7 +386,7 @@ async fn authentication_roles_and_ward_scoping() {
         .iter()
         .filter_map(|e| e["action"].as_str())
         .collect();
-    for want in ["login failed", "login", "logout"] {
+    for want in ["login failed", "login", "logout", "login refused"] {
         assert!(actions.contains(&want), "{want} in {actions:?}");
     }
     s.stop().await;

@@ -29,8 +29,17 @@ pub async fn login<S: Store + 'static>(
     State(app): State<Arc<App<S>>>,
     ApiJson(body): ApiJson<Login>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let name = body.user.trim();
+    if let Some(wait) = app.login_locked(name) {
+        app.audit(name, "login refused", "session", "too many failed logins")
+            .await?;
+        return Err(ApiError::TooMany(format!(
+            "too many failed logins for '{name}': try again in {} min",
+            (wait + 59_999) / 60_000
+        )));
+    }
     let dir = app.directory();
-    let staff = dir.staff(body.user.trim());
+    let staff = dir.staff(name);
     let hash = staff.map_or(dummy_hash(), |s| s.password_hash.as_str());
     let password = body.password.clone();
     let hash_owned = hash.to_string();
@@ -38,9 +47,9 @@ pub async fn login<S: Store + 'static>(
     let ok = tokio::task::spawn_blocking(move || verify_password(&hash_owned, &password))
         .await
         .unwrap_or(false);
+    app.login_result(name, ok && staff.is_some());
     let Some(staff) = staff.filter(|_| ok) else {
-        app.audit(body.user.trim(), "login failed", "session", "")
-            .await?;
+        app.audit(name, "login failed", "session", "").await?;
         return Err(ApiError::Unauthorized);
     };
     let token = new_token();
