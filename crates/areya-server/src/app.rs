@@ -48,6 +48,8 @@ pub struct Settings {
     pub max_batch: usize,
     /// Set by `areya demo` without real faces: the dashboard says the readings are simulated.
     pub banner: Option<String>,
+    /// Mark the session cookie `Secure` (behind a TLS proxy).
+    pub secure_cookie: bool,
 }
 
 impl Default for Settings {
@@ -59,6 +61,7 @@ impl Default for Settings {
             body_limit: 1 << 20,
             max_batch: 1000,
             banner: None,
+            secure_cookie: false,
         }
     }
 }

@@ -20,7 +20,7 @@ pub struct ServeArgs {
     #[arg(long)]
     pub database: Option<String>,
     /// A TOML file with any of: bind, database, rules (a rule file's path), retention_days,
-    /// source_offline_after_s, session_hours, window_s, horizon_s.
+    /// source_offline_after_s, session_hours, window_s, horizon_s, secure_cookie.
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Apply this rule file at start (stored as a new version when it differs).
@@ -41,6 +41,8 @@ pub struct ServeFile {
     pub window_s: Option<u32>,
     /// How far back the attention score looks, in seconds (default 900).
     pub horizon_s: Option<u32>,
+    /// Mark the session cookie Secure (set when a TLS proxy is in front).
+    pub secure_cookie: Option<bool>,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -77,6 +79,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(h) = file.horizon_s {
         settings.engine.state.horizon_ms = i64::from(h.clamp(10, 24 * 3600)) * 1000;
     }
+    settings.secure_cookie = file.secure_cookie.unwrap_or(false);
     let retention_days = file.retention_days.unwrap_or(30).max(1);
     let rules = args.rules.or(file.rules);
     let job = Job {

@@ -59,8 +59,13 @@ pub async fn login<S: Store + 'static>(
         .await?;
     app.audit(&staff.id, "login", "session", "").await?;
     let cookie = format!(
-        "{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
-        app.settings.session_ms / 1000
+        "{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
+        app.settings.session_ms / 1000,
+        if app.settings.secure_cookie {
+            "; Secure"
+        } else {
+            ""
+        }
     );
     Ok((
         AppendHeaders([(SET_COOKIE, cookie)]),
