@@ -6,7 +6,7 @@
 //! once-a-second ticker) that closes a window and the latency is that of the ingest path:
 //! HTTP, consent, the ingest log, the engine, the store transaction, the broadcast, SSE.
 //!
-//! `cargo run --release -p areya-server --example sse_latency -- [beds] [seconds] [agents]`
+//! `cargo run --release -p areya-server --example sse_latency -- [beds] [seconds] [agents] [postgres://…]`
 
 use areya_core::{FaceBox, Observation, PatientId, Probabilities};
 use areya_monitor::engine::EngineConfig;
@@ -56,14 +56,36 @@ fn millis() -> i64 {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
-    let mut args = std::env::args().skip(1).map(|a| a.parse::<usize>().ok());
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    let mut args = raw.iter().map(|a| a.parse::<usize>().ok());
     let beds = args.next().flatten().unwrap_or(200);
     let seconds = args.next().flatten().unwrap_or(60) as u64;
     let agents = args.next().flatten().unwrap_or(20).clamp(1, beds);
+    // A fifth argument: an empty PostgreSQL database to run on instead of a SQLite file.
+    match raw.get(3) {
+        Some(url) if url.starts_with("postgres") => {
+            println!("store: PostgreSQL");
+            let store = areya_monitor::store::PgStore::open(url)
+                .await
+                .expect("PostgreSQL");
+            bench(store, beds, seconds, agents).await
+        }
+        _ => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+            println!("store: SQLite file");
+            bench(
+                SqliteStore::open(&url).await.expect("store"),
+                beds,
+                seconds,
+                agents,
+            )
+            .await
+        }
+    }
+}
 
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let store = SqliteStore::open(&url).await.expect("store");
+async fn bench<S: Store + 'static>(store: S, beds: usize, seconds: u64, agents: usize) {
     let settings = Settings {
         engine: EngineConfig {
             window_ms: WINDOW_MS,
@@ -140,7 +162,10 @@ async fn main() {
         })
     };
 
-    println!("{beds} beds × 1 observation/s from {agents} agents for {seconds} s; windows of {} s; SQLite file store", WINDOW_MS / 1000);
+    println!(
+        "{beds} beds × 1 observation/s from {agents} agents for {seconds} s; windows of {} s",
+        WINDOW_MS / 1000
+    );
     let posted = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let failed = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut tasks = Vec::new();
