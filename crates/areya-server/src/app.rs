@@ -50,6 +50,8 @@ pub struct Settings {
     pub banner: Option<String>,
     /// Mark the session cookie `Secure` (behind a TLS proxy).
     pub secure_cookie: bool,
+    /// How often a live stream re-checks its session (a logged-out user's stream ends).
+    pub live_recheck_ms: Millis,
 }
 
 impl Default for Settings {
@@ -62,6 +64,7 @@ impl Default for Settings {
             max_batch: 1000,
             banner: None,
             secure_cookie: false,
+            live_recheck_ms: 30 * SECOND,
         }
     }
 }

@@ -37,13 +37,11 @@ impl Server {
         let clock = Arc::new(AtomicI64::new(t));
         let c = clock.clone();
         let store = SqliteStore::open(url).await.expect("store");
-        let app = App::open(
-            store,
-            demo_settings("test".into()),
-            Arc::new(move || c.load(Ordering::SeqCst)),
-        )
-        .await
-        .expect("app");
+        let mut settings = demo_settings("test".into());
+        settings.live_recheck_ms = 200;
+        let app = App::open(store, settings, Arc::new(move || c.load(Ordering::SeqCst)))
+            .await
+            .expect("app");
         if fresh {
             install_demo(&app, PASSWORD, DEVICE)
                 .await
@@ -746,6 +744,23 @@ async fn sustained_sadness_alerts_live_and_is_acknowledged() {
         .json("GET", "/api/wards/ward-2a/kpi", Some(&ana), None)
         .await;
     assert_eq!(status, 403);
+
+    // Logging out ends the live stream too (the last chunk, "0", closes the response).
+    let (status, _) = s
+        .json("POST", "/api/logout", Some(&ana), Some(json!({})))
+        .await;
+    assert_eq!(status, 200);
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.trim() == "0" {
+                return true;
+            }
+        }
+        true
+    })
+    .await;
+    assert_eq!(ended.ok(), Some(true), "the stream ended after logout");
+    let ana = s.login("ana").await;
 
     // Calm again: the alert resolves and leaves the inbox.
     feed(&s, 0, 200, 0.05).await;

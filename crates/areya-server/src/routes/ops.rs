@@ -133,12 +133,27 @@ pub async fn events<S: Store + 'static>(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let rx = app.live.subscribe();
     let stop = app.stopping.subscribe();
-    let stream =
-        futures_util::stream::unfold((rx, stop, user), |(mut rx, mut stop, user)| async move {
+    let every = Duration::from_millis(app.settings.live_recheck_ms.max(10) as u64);
+    let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let state = (rx, stop, user, app, recheck);
+    let stream = futures_util::stream::unfold(
+        state,
+        |(mut rx, mut stop, user, app, mut recheck)| async move {
             loop {
                 let got = tokio::select! {
-                    r = rx.recv() => r,
+                    r = rx.recv() => Some(r),
                     _ = stop.wait_for(|s| *s) => return None,
+                    _ = recheck.tick() => None,
+                };
+                let Some(got) = got else {
+                    // A logged-out, expired or removed user's stream ends.
+                    let live = app.store.session(&user.token_hash, app.now()).await;
+                    let still_staff = app.directory().staff(user.id()).is_some();
+                    if !matches!(live, Ok(Some(_))) || !still_staff {
+                        return None;
+                    }
+                    continue;
                 };
                 let ev = match got {
                     Ok(Live { ward, event, data }) => {
@@ -152,9 +167,10 @@ pub async fn events<S: Store + 'static>(
                         .data(json!({ "missed": n }).to_string()),
                     Err(RecvError::Closed) => return None,
                 };
-                return Some((Ok(ev), (rx, stop, user)));
+                return Some((Ok(ev), (rx, stop, user, app, recheck)));
             }
-        });
+        },
+    );
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
