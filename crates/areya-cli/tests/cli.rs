@@ -406,11 +406,7 @@ fn predict_features_graph_calibrate_and_report() {
         feats.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let mut files: Vec<String> = std::fs::read_dir(&feats)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    files.sort();
+    let files = file_names(&feats);
     assert_eq!(
         files,
         [
@@ -1215,11 +1211,7 @@ fn watch_annotate_writes_one_png_per_frame_and_nothing_without_it() {
         jsonl.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let mut pngs: Vec<String> = std::fs::read_dir(&out)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    pngs.sort();
+    let pngs = file_names(&out);
     assert_eq!(
         pngs,
         [
@@ -1248,6 +1240,16 @@ fn watch_annotate_writes_one_png_per_frame_and_nothing_without_it() {
         before,
         "without --annotate no file is added"
     );
+}
+
+/// The names of the files in `dir`, sorted.
+fn file_names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
 }
 
 fn walk(dir: &Path) -> usize {

@@ -83,7 +83,6 @@ pub struct Counters {
     pub ingested: AtomicU64,
     pub duplicates: AtomicU64,
     pub refused_consent: AtomicU64,
-    pub requests_rejected: AtomicU64,
     pub alerts_raised: AtomicU64,
     pub store_errors: AtomicU64,
 }

@@ -28,17 +28,16 @@ pub async fn serve<S: Store + 'static>(
     app: Arc<App<S>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    // One stop signal for the ticker and the live streams alike.
     let ticker = tokio::spawn(app::run_ticker(
         app.clone(),
         Duration::from_secs(1),
-        wait(stop_rx.clone()),
+        wait(app.stopping.subscribe()),
     ));
     let stopping = app.clone();
     let signal = async move {
         shutdown.await;
-        let _ = stop_tx.send(true);
-        // Live streams end so the graceful shutdown does not wait on them.
+        // Live streams end too, so the graceful shutdown does not wait on them.
         stopping.stopping.send_replace(true);
     };
     let result = axum::serve(listener, routes::router(app))

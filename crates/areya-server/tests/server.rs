@@ -142,6 +142,12 @@ impl Server {
         )
     }
 
+    /// A login attempt: (status, body).
+    async fn try_login(&self, user: &str, password: &str) -> (u16, Value) {
+        let body = json!({ "user": user, "password": password });
+        self.json("POST", "/api/login", None, Some(body)).await
+    }
+
     async fn login(&self, user: &str) -> String {
         let body = json!({ "user": user, "password": PASSWORD }).to_string();
         let (status, head, text) = self
@@ -250,45 +256,17 @@ async fn authentication_roles_and_ward_scoping() {
         assert_eq!(status, 401, "{path}: {v}");
         assert_eq!(v["error"], "log in first");
     }
-    let (status, _) = s
-        .json(
-            "POST",
-            "/api/login",
-            None,
-            Some(json!({ "user": "ana", "password": "wrong password" })),
-        )
-        .await;
+    let (status, _) = s.try_login("ana", "wrong password").await;
     assert_eq!(status, 401);
-    let (status, _) = s
-        .json(
-            "POST",
-            "/api/login",
-            None,
-            Some(json!({ "user": "nobody", "password": PASSWORD })),
-        )
-        .await;
+    let (status, _) = s.try_login("nobody", PASSWORD).await;
     assert_eq!(status, 401);
 
     // Five wrong passwords lock the name for 15 minutes, even for the right password.
     for _ in 0..5 {
-        let (status, _) = s
-            .json(
-                "POST",
-                "/api/login",
-                None,
-                Some(json!({ "user": "ben", "password": "guess" })),
-            )
-            .await;
+        let (status, _) = s.try_login("ben", "guess").await;
         assert_eq!(status, 401);
     }
-    let (status, v) = s
-        .json(
-            "POST",
-            "/api/login",
-            None,
-            Some(json!({ "user": "ben", "password": PASSWORD })),
-        )
-        .await;
+    let (status, v) = s.try_login("ben", PASSWORD).await;
     assert_eq!(status, 429, "{v}");
     assert!(
         v["error"]
