@@ -729,7 +729,7 @@ fn cookie_of(head: &str) -> String {
 fn serve_killed_under_load_restarts_with_nothing_acknowledged_lost() {
     let tmp = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", tmp.path().join("areya.db").display());
-    kill_9_under_load(tmp.path(), &db);
+    kill_9_under_load(tmp.path(), &db, false);
 }
 
 #[test]
@@ -739,13 +739,32 @@ fn serve_on_postgres_killed_under_load_restarts_with_nothing_acknowledged_lost()
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    kill_9_under_load(tmp.path(), &url);
+    kill_9_under_load(tmp.path(), &url, false);
+}
+
+#[test]
+fn two_servers_on_postgres_survive_kill_9_of_the_engine_leader_under_load() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let Some(url) = rt.block_on(areya_monitor::store::postgres_test_database_url()) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    kill_9_under_load(tmp.path(), &url, true);
+}
+
+fn role_of(addr: &str) -> String {
+    let (_, _, body) = http(addr, "GET", "/healthz", &[], "");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    v["role"].as_str().unwrap_or("").to_string()
 }
 
 /// Starts `areya serve` on `db`, sets up a ward through the API, has four edge agents post
 /// while an alert is raised and acknowledged, kills the server with SIGKILL, restarts it, and
 /// checks that every observation answered 200 is stored once and the acknowledgement stands.
-fn kill_9_under_load(tmp: &Path, db: &str) {
+/// With `cluster`, a second server shares the database: half the agents and the nurse use it;
+/// the first (the engine leader) is killed, the agents move over, and the second takes the
+/// engine over instead of a restart.
+fn kill_9_under_load(tmp: &Path, db: &str, cluster: bool) {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, Mutex};
     std::fs::write(
@@ -762,17 +781,37 @@ fn kill_9_under_load(tmp: &Path, db: &str) {
         ),
     )
     .unwrap();
-    let (mut server, addr) = serve(&config);
+    let (mut server, first) = serve(&config);
+    let (bearer, _) = configure_ward(&first);
+    let mut follower = None;
+    let addr = if cluster {
+        assert_eq!(role_of(&first), "leader");
+        let (child, second) = serve(&config);
+        assert_eq!(role_of(&second), "follower");
+        follower = Some(child);
+        second
+    } else {
+        first.clone()
+    };
+    // The nurse works on the second server when there is one.
+    let (status, head, _) = http(
+        &addr,
+        "POST",
+        "/api/login",
+        &[],
+        r#"{"user":"ana","password":"nurse password 2026"}"#,
+    );
+    assert_eq!(status, 200);
+    let ana = cookie_of(&head);
 
-    let (bearer, ana) = configure_ward(&addr);
-
-    // Four edge agents post sad observations for two beds each, retrying until answered 200.
-    let addr_now = Arc::new(Mutex::new(addr.clone()));
+    // Four edge agents post sad observations for two beds each, retrying until answered 200;
+    // with two servers, agents 0 and 2 post to the first and 1 and 3 to the second.
+    let targets = Arc::new(Mutex::new(vec![first.clone(), addr.clone()]));
     let acknowledged = Arc::new(Mutex::new(Vec::<(String, i64, u64)>::new()));
     let stop = Arc::new(AtomicBool::new(false));
     let agents: Vec<_> = (0..4)
         .map(|a| {
-            let (addr_now, acknowledged, stop, bearer) = (addr_now.clone(), acknowledged.clone(), stop.clone(), bearer.clone());
+            let (targets, acknowledged, stop, bearer) = (targets.clone(), acknowledged.clone(), stop.clone(), bearer.clone());
             std::thread::spawn(move || {
                 let mut frame = 0u64;
                 while !stop.load(Ordering::SeqCst) {
@@ -784,7 +823,7 @@ fn kill_9_under_load(tmp: &Path, db: &str) {
                         .collect();
                     let body = format!(r#"{{"observations":[{}]}}"#, obs.join(","));
                     loop {
-                        let addr = addr_now.lock().unwrap().clone();
+                        let addr = targets.lock().unwrap()[a % 2].clone();
                         let (status, _, _) = http(&addr, "POST", "/api/ingest", &[("Authorization", &bearer)], &body);
                         if status == 200 {
                             let mut acked = acknowledged.lock().unwrap();
@@ -834,13 +873,31 @@ fn kill_9_under_load(tmp: &Path, db: &str) {
     );
     assert_eq!(status, 200, "{body}");
 
-    // kill -9 under load, then restart on the same database.
+    // kill -9 under load, then restart on the same database (or let the second server take
+    // the engine over).
     std::thread::sleep(Duration::from_millis(300));
     server.kill().unwrap();
     server.wait().unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    let (mut server, addr) = serve(&config);
-    *addr_now.lock().unwrap() = addr.clone();
+    let (mut server, addr) = match follower {
+        Some(second) => {
+            *targets.lock().unwrap() = vec![addr.clone(), addr.clone()];
+            let start = Instant::now();
+            while role_of(&addr) != "leader" {
+                assert!(
+                    start.elapsed() < Duration::from_secs(20),
+                    "the second server took the engine over within 20 s"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            (second, addr)
+        }
+        None => {
+            std::thread::sleep(Duration::from_millis(300));
+            let (server, addr) = serve(&config);
+            *targets.lock().unwrap() = vec![addr.clone(), addr.clone()];
+            (server, addr)
+        }
+    };
     std::thread::sleep(Duration::from_millis(800));
     stop.store(true, Ordering::SeqCst);
     for a in agents {

@@ -2,18 +2,22 @@
 //! consent first), let time pass (windows close, alerts escalate, cameras go offline), act on
 //! alerts, change rules, consent and the directory — each step saved in one store transaction
 //! before it is broadcast as a live event. Restarting rebuilds the engine from the store.
+//! With several servers on one PostgreSQL ([`App::open_cluster`]) one of them runs the engine
+//! and the others hand it their work through the database (see `cluster`).
 
+use crate::cluster::{Cluster, Command};
 use crate::error::ApiError;
 use areya_core::{Observation, PatientId, SourceId};
 use areya_monitor::alerts::{AlertEvent, AlertKind};
 use areya_monitor::directory::Directory;
 use areya_monitor::engine::{Consent, Engine, EngineConfig, Output};
 use areya_monitor::rules::RuleSet;
+use areya_monitor::store::PgCluster;
 use areya_monitor::store::{AuditEntry, Batch, Store};
 use areya_monitor::{Millis, SECOND};
 use serde::Serialize;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use tokio::sync::{broadcast, Mutex};
 
@@ -109,77 +113,132 @@ pub struct App<S> {
     pub live: broadcast::Sender<Live>,
     pub clock: Clock,
     pub counters: Counters,
-    started_ms: Millis,
+    /// Since when this server has run the engine (cameras never heard from count from here).
+    pub(crate) engine_since: AtomicI64,
     /// Becomes true when the server shuts down, so live streams end.
     pub stopping: tokio::sync::watch::Sender<bool>,
+    /// Set when several servers share one PostgreSQL.
+    pub(crate) cluster: Option<Cluster>,
 }
 
-impl<S: Store> App<S> {
+/// Rebuilds the engine from the store: the newest rules and consents, stored windows and open
+/// alerts, then `pending` (observations of windows that had not closed) replayed. Returns the
+/// engine and what the replay produced (to be saved).
+pub(crate) async fn restore_engine<S: Store>(
+    store: &S,
+    settings: &Settings,
+    now: Millis,
+    pending: Vec<Observation>,
+) -> Result<(Engine, Vec<Output>), ApiError> {
+    let rules = match store.current_rules().await? {
+        Some((_, text)) => {
+            RuleSet::from_toml(&text).map_err(|e| ApiError::Unprocessable(format!("stored {e}")))?
+        }
+        None => RuleSet::default(),
+    };
+    let mut engine = Engine::new(settings.engine, rules);
+    for (p, c) in store.consents().await? {
+        engine.set_consent(&p, c);
+    }
+    let windows = store
+        .windows(None, now - settings.restore_span(), Millis::MAX)
+        .await?;
+    let last_end: HashMap<PatientId, Millis> = windows
+        .iter()
+        .map(|w| (w.patient.clone(), w.end_ms))
+        .collect();
+    engine
+        .restore(
+            &windows,
+            store.alerts(None).await?,
+            store.max_alert_id().await?,
+        )
+        .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    let mut outputs = Vec::new();
+    for o in pending {
+        if last_end.get(&o.patient).is_some_and(|&end| o.at_ms < end) {
+            continue;
+        }
+        if let Some(out) = engine
+            .ingest(&o, o.at_ms)
+            .map_err(|e| ApiError::Unprocessable(e.to_string()))?
+        {
+            outputs.extend(out);
+        }
+    }
+    Ok((engine, outputs))
+}
+
+async fn load_directory<S: Store>(store: &S) -> Result<(i64, Directory), ApiError> {
+    Ok(match store.directory().await? {
+        Some((v, doc)) => (
+            v,
+            serde_json::from_str(&doc)
+                .map_err(|e| ApiError::Unprocessable(format!("stored directory: {e}")))?,
+        ),
+        None => (0, Directory::default()),
+    })
+}
+
+impl Settings {
+    /// How far back stored windows matter to a rebuilt engine.
+    fn restore_span(&self) -> Millis {
+        self.engine
+            .state
+            .horizon_ms
+            .max(self.engine.state.baseline_ms)
+    }
+
+    /// How far back observations of still-open windows are replayed after a restart (however
+    /// long the server was down, within the score's horizon).
+    pub(crate) fn replay_span(&self) -> Millis {
+        self.engine.state.horizon_ms.max(self.engine.window_ms * 2)
+    }
+}
+
+impl<S: Store + 'static> App<S> {
     /// Opens the server's state on `store`: the newest rules, directory and consents, and the
     /// engine rebuilt from stored windows, open alerts and the observations of open windows.
     pub async fn open(store: S, settings: Settings, clock: Clock) -> Result<Arc<App<S>>, ApiError> {
         let now = clock();
-        let rules = match store.current_rules().await? {
-            Some((_, text)) => RuleSet::from_toml(&text)
-                .map_err(|e| ApiError::Unprocessable(format!("stored {e}")))?,
-            None => RuleSet::default(),
-        };
-        let (version, directory) = match store.directory().await? {
-            Some((v, doc)) => (
-                v,
-                serde_json::from_str(&doc)
-                    .map_err(|e| ApiError::Unprocessable(format!("stored directory: {e}")))?,
-            ),
-            None => (0, Directory::default()),
-        };
-        let mut engine = Engine::new(settings.engine, rules);
-        for (p, c) in store.consents().await? {
-            engine.set_consent(&p, c);
-        }
-        let horizon = settings
-            .engine
-            .state
-            .horizon_ms
-            .max(settings.engine.state.baseline_ms);
-        let windows = store.windows(None, now - horizon, Millis::MAX).await?;
-        let last_end: HashMap<PatientId, Millis> = windows
-            .iter()
-            .map(|w| (w.patient.clone(), w.end_ms))
-            .collect();
-        engine
-            .restore(
-                &windows,
-                store.alerts(None).await?,
-                store.max_alert_id().await?,
-            )
-            .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
-        // Observations of windows that had not closed when the server stopped, however long
-        // it was down (within the score's horizon).
         let pending = store
-            .observations_since(
-                now - settings
-                    .engine
-                    .state
-                    .horizon_ms
-                    .max(settings.engine.window_ms * 2),
-            )
+            .observations_since(now - settings.replay_span())
             .await?;
-        let mut outputs = Vec::new();
-        for o in pending {
-            if last_end.get(&o.patient).is_some_and(|&end| o.at_ms < end) {
-                continue;
-            }
-            if let Some(out) = engine
-                .ingest(&o, o.at_ms)
-                .map_err(|e| ApiError::Unprocessable(e.to_string()))?
-            {
-                outputs.extend(out);
-            }
-        }
+        let (engine, outputs) = restore_engine(&store, &settings, now, pending).await?;
         let batch = Batch::from_outputs(&outputs, &engine.alerts);
         if !batch.is_empty() {
             store.save(&batch).await?;
         }
+        App::assemble(store, settings, clock, engine, None).await
+    }
+
+    /// Opens one of several servers sharing one PostgreSQL (`store` and `cluster` on the same
+    /// database). Whichever server holds the leader lock runs the engine; this one takes it
+    /// now if nobody does, or later when the leader goes away. [`crate::serve`] keeps the
+    /// election, the leader's work and the live-event relay going.
+    pub async fn open_cluster(
+        store: S,
+        cluster: PgCluster,
+        settings: Settings,
+        clock: Clock,
+    ) -> Result<Arc<App<S>>, ApiError> {
+        // Rules and consents come with the engine when this server becomes the leader.
+        let engine = Engine::new(settings.engine, RuleSet::default());
+        let app =
+            App::assemble(store, settings, clock, engine, Some(Cluster::new(cluster))).await?;
+        app.cluster_step().await;
+        Ok(app)
+    }
+
+    async fn assemble(
+        store: S,
+        settings: Settings,
+        clock: Clock,
+        engine: Engine,
+        cluster: Option<Cluster>,
+    ) -> Result<Arc<App<S>>, ApiError> {
+        let now = clock();
+        let (version, directory) = load_directory(&store).await?;
         let (live, _) = broadcast::channel(1024);
         Ok(Arc::new(App {
             store,
@@ -191,9 +250,37 @@ impl<S: Store> App<S> {
             live,
             clock,
             counters: Counters::default(),
-            started_ms: now,
+            engine_since: AtomicI64::new(now),
             stopping: tokio::sync::watch::Sender::new(false),
+            cluster,
         }))
+    }
+
+    /// Reads the directory again (another server changed it).
+    pub async fn reload_directory(&self) -> Result<(), ApiError> {
+        let (version, dir) = load_directory(&self.store).await?;
+        match self.directory.write() {
+            Ok(mut g) => *g = (version, Arc::new(dir)),
+            Err(p) => *p.into_inner() = (version, Arc::new(dir)),
+        }
+        Ok(())
+    }
+
+    /// The engine, for the cluster's leader work.
+    pub(crate) async fn engine(&self) -> tokio::sync::MutexGuard<'_, Engine> {
+        self.engine.lock().await
+    }
+
+    pub(crate) fn saw_source(&self, source: &SourceId, now: Millis) {
+        let mut seen = self.last_seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.insert(source.clone(), now);
+    }
+
+    pub(crate) fn forget_sources(&self) {
+        self.last_seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 
     pub fn now(&self) -> Millis {
@@ -266,7 +353,11 @@ impl<S: Store> App<S> {
     }
 
     /// Saves what the engine produced, then tells the dashboards.
-    async fn commit(&self, engine: &Engine, outputs: Vec<Output>) -> Result<(), ApiError> {
+    pub(crate) async fn commit(
+        &self,
+        engine: &Engine,
+        outputs: Vec<Output>,
+    ) -> Result<(), ApiError> {
         let batch = Batch::from_outputs(&outputs, &engine.alerts);
         if batch.is_empty() {
             return Ok(());
@@ -275,15 +366,28 @@ impl<S: Store> App<S> {
             self.counters.store_errors.fetch_add(1, Ordering::Relaxed);
             return Err(e.into());
         }
-        for o in outputs {
-            self.publish(engine, o);
-        }
+        let lives = outputs
+            .into_iter()
+            .filter_map(|o| self.live_event(engine, o))
+            .collect();
+        self.emit(lives).await;
         Ok(())
     }
 
-    fn publish(&self, engine: &Engine, o: Output) {
+    /// Sends live events to this server's dashboards and, in a cluster, to every other
+    /// server's. Nobody listening is fine.
+    pub(crate) async fn emit(&self, lives: Vec<Live>) {
+        for l in &lives {
+            let _ = self.live.send(l.clone());
+        }
+        if let Some(c) = &self.cluster {
+            c.relay(&lives).await;
+        }
+    }
+
+    fn live_event(&self, engine: &Engine, o: Output) -> Option<Live> {
         let (patient, event, data) = match o {
-            Output::Window { .. } => return,
+            Output::Window { .. } => return None,
             Output::Assessment {
                 patient,
                 assessment,
@@ -302,12 +406,11 @@ impl<S: Store> App<S> {
                     (AlertEvent::Raised { alert }, None) => alert.patient.clone(),
                     _ => {
                         // Resolved: the dashboard drops it by id, on every ward it is shown.
-                        let _ = self.live.send(Live {
+                        return Some(Live {
                             ward: None,
                             event: "alert",
                             data: serde_json::json!({ "event": event, "alert": null }),
                         });
-                        return;
                     }
                 };
                 let data = serde_json::json!({ "event": event, "alert": alert });
@@ -315,8 +418,7 @@ impl<S: Store> App<S> {
             }
         };
         let ward = self.ward_of(&patient);
-        // Nobody listening is fine.
-        let _ = self.live.send(Live { ward, event, data });
+        Some(Live { ward, event, data })
     }
 
     /// Takes observations from an edge device of `ward`. Each must come from a source of a
@@ -355,6 +457,9 @@ impl<S: Store> App<S> {
             }
         }
         let now = self.now();
+        if let Some(c) = &self.cluster {
+            return self.ingest_shared(c, obs, now).await;
+        }
         let mut report = IngestReport::default();
         let mut engine = self.engine.lock().await;
         let (allowed, refused): (Vec<_>, Vec<_>) = obs
@@ -410,6 +515,14 @@ impl<S: Store> App<S> {
                 )))
             }
         }
+        if let Some(c) = self.follower() {
+            let cmd = Command::ModelHealth {
+                ward: ward.to_string(),
+                patient: p.clone(),
+                error: error.map(str::to_string),
+            };
+            return self.forward(c, cmd).await.map(|_| ());
+        }
         let now = self.now();
         let mut engine = self.engine.lock().await;
         let reason = error.map_or(String::new(), |e| format!("emotion model failed: {e}"));
@@ -419,6 +532,9 @@ impl<S: Store> App<S> {
 
     /// Time passes: windows close, alerts escalate, silent cameras go offline.
     pub async fn tick(&self) -> Result<(), ApiError> {
+        if self.cluster.as_ref().is_some_and(|c| !c.is_leading()) {
+            return Ok(());
+        }
         let now = self.now();
         let dir = self.directory();
         let mut engine = self.engine.lock().await;
@@ -430,6 +546,7 @@ impl<S: Store> App<S> {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
+        let since = self.engine_since.load(Ordering::Relaxed);
         for w in &dir.wards {
             for bed in &w.beds {
                 let (Some(p), false) = (&bed.patient, bed.sources.is_empty()) else {
@@ -441,9 +558,9 @@ impl<S: Store> App<S> {
                 let newest = bed
                     .sources
                     .iter()
-                    .map(|s| seen.get(s).copied().unwrap_or(self.started_ms))
+                    .map(|s| seen.get(s).copied().unwrap_or(since))
                     .max()
-                    .unwrap_or(self.started_ms);
+                    .unwrap_or(since);
                 let offline = now - newest >= self.settings.source_offline_after_ms;
                 outputs.extend(engine.source_offline(p, offline, now));
             }
@@ -452,39 +569,53 @@ impl<S: Store> App<S> {
     }
 
     /// When a bed's camera last sent anything.
-    pub fn last_seen(&self, sources: &[SourceId]) -> Option<Millis> {
+    pub async fn last_seen(&self, sources: &[SourceId]) -> Result<Option<Millis>, ApiError> {
+        if let Some(c) = self.follower() {
+            return Ok(c.pg.last_observation(sources).await?);
+        }
         let seen = self.last_seen.lock().unwrap_or_else(|p| p.into_inner());
-        sources.iter().filter_map(|s| seen.get(s).copied()).max()
+        Ok(sources.iter().filter_map(|s| seen.get(s).copied()).max())
     }
 
-    pub async fn open_alerts(&self) -> Vec<areya_monitor::alerts::Alert> {
-        self.engine
+    pub async fn open_alerts(&self) -> Result<Vec<areya_monitor::alerts::Alert>, ApiError> {
+        if let Some(c) = self.follower() {
+            return Ok(c.pg.open_alerts().await?);
+        }
+        Ok(self
+            .engine
             .lock()
             .await
             .alerts
             .open_alerts()
             .cloned()
-            .collect()
+            .collect())
     }
 
-    pub async fn assessment(&self, p: &PatientId) -> Option<areya_monitor::state::Assessment> {
+    pub async fn assessment(
+        &self,
+        p: &PatientId,
+    ) -> Result<Option<areya_monitor::state::Assessment>, ApiError> {
         let now = self.now();
-        self.engine.lock().await.assess(p, now)
+        if let Some(c) = self.follower() {
+            let since = now - self.settings.engine.state.horizon_ms;
+            return Ok(c.pg.latest_assessment(p, since).await?);
+        }
+        Ok(self.engine.lock().await.assess(p, now))
     }
 
-    pub async fn consent(&self, p: &PatientId) -> Consent {
-        self.engine.lock().await.consent(p)
+    pub async fn consent(&self, p: &PatientId) -> Result<Consent, ApiError> {
+        if let Some(c) = self.follower() {
+            return Ok(c.pg.consent(p).await?);
+        }
+        Ok(self.engine.lock().await.consent(p))
     }
 
     /// The open alert `id`, for the ward check before acting on it.
     pub async fn open_alert(&self, id: u64) -> Result<areya_monitor::alerts::Alert, ApiError> {
-        self.engine
-            .lock()
-            .await
-            .alerts
-            .open_alerts()
+        self.open_alerts()
+            .await?
+            .into_iter()
             .find(|a| a.id == id)
-            .cloned()
             .ok_or_else(|| {
                 ApiError::NotFound(format!("alert {id} does not exist or is already resolved"))
             })
@@ -492,6 +623,10 @@ impl<S: Store> App<S> {
 
     /// Alerts shown to a clinician of their ward have reached a device: raised → delivered.
     pub async fn delivered(&self, ids: &[u64]) -> Result<(), ApiError> {
+        if let Some(c) = self.follower() {
+            let cmd = Command::Delivered { ids: ids.to_vec() };
+            return self.forward(c, cmd).await.map(|_| ());
+        }
         let now = self.now();
         let mut engine = self.engine.lock().await;
         let mut outputs = Vec::new();
@@ -506,6 +641,14 @@ impl<S: Store> App<S> {
 
     /// Acknowledges (actionable or not, with a reason) or snoozes an open alert.
     pub async fn act_on_alert(&self, id: u64, by: &str, act: AlertAct) -> Result<(), ApiError> {
+        if let Some(c) = self.follower() {
+            let cmd = Command::Act {
+                id,
+                by: by.to_string(),
+                act,
+            };
+            return self.forward(c, cmd).await.map(|_| ());
+        }
         let now = self.now();
         let mut engine = self.engine.lock().await;
         let events = match act {
@@ -527,6 +670,13 @@ impl<S: Store> App<S> {
 
     /// Changes a patient's consent (stored first; opting out forgets what was stored).
     pub async fn set_consent(&self, p: &PatientId, c: Consent) -> Result<(), ApiError> {
+        if let Some(cl) = self.follower() {
+            let cmd = Command::Consent {
+                patient: p.clone(),
+                consent: c,
+            };
+            return self.forward(cl, cmd).await.map(|_| ());
+        }
         let mut engine = self.engine.lock().await;
         self.store.set_consent(p, c).await?;
         engine.set_consent(p, c);
@@ -558,17 +708,31 @@ impl<S: Store> App<S> {
             }
             self.commit(&engine, outputs).await?;
         }
-        let _ = self.live.send(Live {
+        drop(engine);
+        self.emit(vec![Live {
             ward: self.ward_of(p),
             event: "consent",
             data: serde_json::json!({ "patient": p, "consent": c }),
-        });
+        }])
+        .await;
         Ok(())
     }
 
     /// Replaces the rule file (validated, versioned, applied at once).
     pub async fn set_rules(&self, author: &str, toml: &str) -> Result<i64, ApiError> {
         let rules = RuleSet::from_toml(toml).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+        if let Some(c) = self.follower() {
+            let cmd = Command::Rules {
+                author: author.to_string(),
+                toml: toml.to_string(),
+            };
+            let version = self.forward(c, cmd).await?;
+            return version.as_i64().ok_or_else(|| {
+                ApiError::Unavailable(format!(
+                    "the engine leader answered {version}, not a version"
+                ))
+            });
+        }
         let mut engine = self.engine.lock().await;
         let version = self.store.save_rules(self.now(), author, toml).await?;
         engine.set_rules(rules);
@@ -595,6 +759,12 @@ impl<S: Store> App<S> {
             Ok(mut g) => *g = (version, Arc::new(dir)),
             Err(p) => *p.into_inner() = (version, Arc::new(dir)),
         }
+        if let Some(c) = &self.cluster {
+            // Every server reloads it (and tells its own dashboards).
+            if let Err(e) = c.pg.notify_config().await {
+                tracing::warn!("telling the other servers about directory version {version}: {e}");
+            }
+        }
         let _ = self.live.send(Live {
             ward: None,
             event: "directory",
@@ -605,7 +775,8 @@ impl<S: Store> App<S> {
 }
 
 /// What a clinician does with an alert.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[serde(tag = "act", rename_all = "snake_case")]
 pub enum AlertAct {
     Acknowledge {
         actionable: bool,

@@ -32,6 +32,9 @@ pub enum ApiError {
     TooMany(String),
     #[error("storage unavailable: {0}")]
     Store(StoreError),
+    /// Nothing can do it now (no server runs the ward engine at the moment); try again.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl From<StoreError> for ApiError {
@@ -56,7 +59,23 @@ impl ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMedia(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Store(_) | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The error another server answered with (a command run by the engine leader).
+    pub fn from_status(status: u16, message: String) -> ApiError {
+        match status {
+            400 => ApiError::BadRequest(message),
+            401 => ApiError::Unauthorized,
+            403 => ApiError::Forbidden(message),
+            404 => ApiError::NotFound(message),
+            409 => ApiError::Conflict(message),
+            413 => ApiError::TooLarge(message),
+            415 => ApiError::UnsupportedMedia(message),
+            422 => ApiError::Unprocessable(message),
+            429 => ApiError::TooMany(message),
+            _ => ApiError::Unavailable(message),
         }
     }
 }

@@ -8,12 +8,14 @@
 
 pub mod app;
 pub mod auth;
+pub mod cluster;
 pub mod demo;
 pub mod error;
 pub mod routes;
 pub mod setup;
 
 pub use app::{system_clock, App, Clock, Settings};
+pub use cluster::Role;
 pub use error::ApiError;
 
 use areya_monitor::store::Store;
@@ -21,7 +23,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Serves `app` on `listener` until `shutdown` resolves, ticking the engine every second.
+/// Serves `app` on `listener` until `shutdown` resolves, ticking the engine every second (and,
+/// on a cluster, taking part in the engine-leader election and relaying live events).
 /// Returns once in-flight requests have finished and live streams have been closed.
 pub async fn serve<S: Store + 'static>(
     listener: tokio::net::TcpListener,
@@ -34,6 +37,11 @@ pub async fn serve<S: Store + 'static>(
         Duration::from_secs(1),
         wait(app.stopping.subscribe()),
     ));
+    // Several servers on one PostgreSQL: the election, the leader's work, the relay.
+    let cluster = tokio::spawn(cluster::run_cluster(
+        app.clone(),
+        wait(app.stopping.subscribe()),
+    ));
     let stopping = app.clone();
     let signal = async move {
         shutdown.await;
@@ -44,6 +52,7 @@ pub async fn serve<S: Store + 'static>(
         .with_graceful_shutdown(signal)
         .await;
     let _ = ticker.await;
+    let _ = cluster.await;
     result
 }
 

@@ -4,11 +4,11 @@
 //! Time comes from a manual clock, so minutes of ward time pass in milliseconds.
 
 use areya_core::{FaceBox, Observation, PatientId, Probabilities, SourceId};
-use areya_monitor::store::{SqliteStore, Store};
+use areya_monitor::store::{postgres_test_database_url, PgCluster, PgStore, SqliteStore, Store};
 use areya_monitor::SECOND;
 use areya_server::demo::{demo_settings, DEMO_RULES};
 use areya_server::setup::install_demo;
-use areya_server::App;
+use areya_server::{App, Role};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -20,15 +20,15 @@ const PASSWORD: &str = "correct horse battery";
 const DEVICE: &str = "device-token-of-ward-4b";
 const T0: i64 = 1_796_000_000_000;
 
-struct Server {
+struct Server<S: Store + 'static = SqliteStore> {
     addr: SocketAddr,
-    app: Arc<App<SqliteStore>>,
+    app: Arc<App<S>>,
     clock: Arc<AtomicI64>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
-impl Server {
+impl Server<SqliteStore> {
     async fn start(url: &str, fresh: bool) -> Server {
         Server::start_at(url, fresh, T0).await
     }
@@ -42,6 +42,32 @@ impl Server {
         let app = App::open(store, settings, Arc::new(move || c.load(Ordering::SeqCst)))
             .await
             .expect("app");
+        Server::serve(app, clock, fresh).await
+    }
+}
+
+impl Server<PgStore> {
+    /// One of several servers on the PostgreSQL database `url`, all on the same `clock`.
+    async fn start_cluster(url: &str, node: &str, clock: Arc<AtomicI64>, fresh: bool) -> Self {
+        let c = clock.clone();
+        let store = PgStore::open(url).await.expect("store");
+        let cluster = PgCluster::new(&store, node);
+        let mut settings = demo_settings("test".into());
+        settings.live_recheck_ms = 200;
+        let app = App::open_cluster(
+            store,
+            cluster,
+            settings,
+            Arc::new(move || c.load(Ordering::SeqCst)),
+        )
+        .await
+        .expect("app");
+        Server::serve(app, clock, fresh).await
+    }
+}
+
+impl<S: Store + 'static> Server<S> {
+    async fn serve(app: Arc<App<S>>, clock: Arc<AtomicI64>, fresh: bool) -> Self {
         if fresh {
             install_demo(&app, PASSWORD, DEVICE)
                 .await
@@ -233,7 +259,7 @@ fn obs(i: usize, at_ms: i64, negative: Option<f32>) -> Observation {
 }
 
 /// `seconds` of one observation per second for bed `i`, each posted as it happens.
-async fn feed(s: &Server, i: usize, seconds: i64, negative: f32) {
+async fn feed<S: Store + 'static>(s: &Server<S>, i: usize, seconds: i64, negative: f32) {
     for _ in 0..seconds {
         let (status, v) = s.ingest(&[obs(i, s.now(), Some(negative))], DEVICE).await;
         assert_eq!(status, 200, "{v}");
@@ -762,7 +788,7 @@ async fn escalation_reaches_the_charge_nurse_and_a_silent_camera_raises_a_techni
     // Calm while the baseline is learned (100 s in the demo settings), then sad.
     feed(&s, 0, 110, 0.1).await;
     feed(&s, 0, 130, 0.9).await;
-    let open = s.app.open_alerts().await;
+    let open = s.app.open_alerts().await.expect("open alerts");
     let a = open
         .iter()
         .find(|a| a.patient == patient(0))
@@ -773,7 +799,7 @@ async fn escalation_reaches_the_charge_nurse_and_a_silent_camera_raises_a_techni
         s.advance(SECOND);
         s.app.tick().await.expect("tick");
     }
-    let open = s.app.open_alerts().await;
+    let open = s.app.open_alerts().await.expect("open alerts");
     let a = open
         .iter()
         .find(|a| a.patient == patient(0))
@@ -803,7 +829,7 @@ async fn a_restart_loses_nothing_stored() {
             .filter(|a| a.kind == areya_monitor::alerts::AlertKind::SustainedNegative)
             .collect()
     };
-    let before = negative(s.app.open_alerts().await);
+    let before = negative(s.app.open_alerts().await.expect("open alerts"));
     assert_eq!(before.len(), 1, "{before:?}");
     let ana = s.login("ana").await;
     let id = before[0].id;
@@ -821,7 +847,7 @@ async fn a_restart_loses_nothing_stored() {
     s.stop().await;
 
     let s = Server::start_at(&url, false, t).await;
-    let after = negative(s.app.open_alerts().await);
+    let after = negative(s.app.open_alerts().await.expect("open alerts"));
     assert_eq!(after.len(), 1);
     assert_eq!(after[0].id, id);
     assert_eq!(
@@ -838,7 +864,7 @@ async fn a_restart_loses_nothing_stored() {
     );
     feed(&s, 6, 110, 0.1).await;
     feed(&s, 6, 130, 0.9).await;
-    let new = negative(s.app.open_alerts().await);
+    let new = negative(s.app.open_alerts().await.expect("open alerts"));
     let fresh = new
         .iter()
         .find(|a| a.patient == patient(6))
@@ -877,7 +903,7 @@ async fn a_failing_model_is_a_technical_alert_until_it_works_again() {
     )
     .await;
     assert_eq!(status, 200, "{text}");
-    let open = s.app.open_alerts().await;
+    let open = s.app.open_alerts().await.expect("open alerts");
     let a = open
         .iter()
         .find(|a| a.kind == areya_monitor::alerts::AlertKind::ModelError)
@@ -900,6 +926,7 @@ async fn a_failing_model_is_a_technical_alert_until_it_works_again() {
         s.app
             .open_alerts()
             .await
+            .expect("open alerts")
             .iter()
             .all(|a| a.kind != areya_monitor::alerts::AlertKind::ModelError),
         "resolved once the model works again"
@@ -1173,6 +1200,7 @@ mod browser {
             .app
             .open_alerts()
             .await
+            .expect("open alerts")
             .iter()
             .find(|a| a.patient == patient(0))
             .map(|a| a.id)
@@ -1184,7 +1212,7 @@ mod browser {
             .await;
         d.wait(&card, false).await;
         d.wait(&format!("#acked [data-alert=\"{id}\"]"), true).await;
-        let open = s.app.open_alerts().await;
+        let open = s.app.open_alerts().await.expect("open alerts");
         let a = open.iter().find(|a| a.id == id).expect("open");
         assert_eq!(
             a.ack.as_ref().map(|k| (k.by.as_str(), k.actionable)),
@@ -1220,4 +1248,202 @@ mod browser {
             })
             .collect()
     }
+}
+
+/// A live-event subscriber on `s`, as the dashboard is.
+async fn live<S: Store + 'static>(
+    s: &Server<S>,
+    cookie: &str,
+) -> tokio::io::Lines<BufReader<TcpStream>> {
+    let mut sse = TcpStream::connect(s.addr).await.expect("connect");
+    sse.write_all(
+        format!(
+            "GET /api/events HTTP/1.1\r\nHost: {}\r\nCookie: areya_session={cookie}\r\n\r\n",
+            s.addr
+        )
+        .as_bytes(),
+    )
+    .await
+    .expect("write");
+    BufReader::new(sse).lines()
+}
+
+/// Like [`feed`], posting to `post` while `leader` runs the engine. After each post the leader
+/// takes its step at once (what the notification does a moment later anyway), so ward time
+/// and processing stay in step.
+async fn feed_via(
+    post: &Server<PgStore>,
+    leader: &Server<PgStore>,
+    i: usize,
+    seconds: i64,
+    negative: f32,
+) {
+    for _ in 0..seconds {
+        let (status, v) = post
+            .ingest(&[obs(i, post.now(), Some(negative))], DEVICE)
+            .await;
+        assert_eq!((status, v["accepted"].as_u64()), (200, Some(1)), "{v}");
+        leader.app.cluster_step().await;
+        post.advance(SECOND);
+    }
+    leader.app.tick().await.expect("tick");
+}
+
+async fn wait_until(what: &str, mut cond: impl AsyncFnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !cond().await {
+        assert!(std::time::Instant::now() < deadline, "{what} within 15 s");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_sharing_one_postgres_act_as_one_ward_and_fail_over() {
+    use areya_monitor::alerts::AlertState;
+    let Some(url) = postgres_test_database_url().await else {
+        return;
+    };
+    let clock = Arc::new(AtomicI64::new(T0));
+    let a = Server::start_cluster(&url, "a", clock.clone(), true).await;
+    let b = Server::start_cluster(&url, "b", clock.clone(), false).await;
+    assert_eq!((a.app.role(), b.app.role()), (Role::Leader, Role::Follower));
+    let (_, health) = b.json("GET", "/healthz", None, None).await;
+    assert_eq!(health["role"], "follower", "{health}");
+    let (_, _, metrics) = b.req("GET", "/metrics", &[], None).await;
+    assert!(metrics.contains("areya_engine_leader 0"), "{metrics}");
+
+    // The nurse's dashboard is on B and the bed's agent posts to B; A runs the engine.
+    let ana = b.login("ana").await;
+    let mut lines = live(&b, &ana).await;
+    feed_via(&b, &a, 0, 30, 0.1).await;
+    feed_via(&b, &a, 0, 100, 0.9).await;
+    let raised = next_event(&mut lines, "alert", |v| {
+        v["event"]["event"] == "raised" && v["event"]["alert"]["kind"] == "sustained_negative"
+    })
+    .await;
+    let id = raised["event"]["alert"]["id"].as_u64().expect("id");
+    assert_eq!(raised["event"]["alert"]["patient"], "p-1001");
+
+    // B's inbox comes from the database; showing it there marks the alert delivered on A.
+    let (status, v) = b
+        .json("GET", "/api/alerts?ward=ward-4b", Some(&ana), None)
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["alerts"][0]["alert"]["id"], id, "{v}");
+    let on_a = a.app.open_alert(id).await.expect("open on the leader");
+    assert_eq!(on_a.state, AlertState::Delivered);
+
+    // Acknowledging on B is done by A: its refusal and its answer come back through B.
+    let path = format!("/api/alerts/{id}/ack");
+    let (status, v) = b
+        .json(
+            "POST",
+            &path,
+            Some(&ana),
+            Some(json!({ "actionable": false })),
+        )
+        .await;
+    assert_eq!(status, 422, "{v}");
+    assert!(v["error"].as_str().unwrap_or("").contains("reason"), "{v}");
+    let (status, v) = b
+        .json(
+            "POST",
+            &path,
+            Some(&ana),
+            Some(json!({ "actionable": true })),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["alert"]["state"], "acknowledged", "{v}");
+    assert_eq!(v["alert"]["ack"]["by"], "ana", "{v}");
+    next_event(&mut lines, "alert", |v| {
+        v["event"]["id"] == id && v["event"]["event"] == "acknowledged"
+    })
+    .await;
+    let on_a = a.app.open_alert(id).await.expect("open on the leader");
+    assert_eq!(on_a.state, AlertState::Acknowledged);
+
+    // Consent set on B reaches A's engine; B refuses the paused patient's frames.
+    let admin = b.login("admin").await;
+    let (status, v) = b
+        .json(
+            "PUT",
+            "/api/patients/p-1002/consent",
+            Some(&admin),
+            Some(json!({ "consent": "paused", "minutes": 30 })),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert!(!a
+        .app
+        .consent(&patient(1))
+        .await
+        .expect("consent")
+        .allows(a.now()));
+    let (_, v) = b.ingest(&[obs(1, b.now(), Some(0.9))], DEVICE).await;
+    assert_eq!(v["refused"], 1, "{v}");
+    // A rule change made on B is stored and applied by A.
+    let (status, v) = b
+        .json(
+            "PUT",
+            "/api/rules",
+            Some(&admin),
+            Some(json!({ "toml": DEMO_RULES })),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert!(v["version"].as_i64().unwrap_or(0) >= 2, "{v}");
+    // A directory change on A reaches B.
+    let before = b.app.directory_version();
+    let dir = a.app.directory().as_ref().clone();
+    let version = a
+        .app
+        .set_directory(a.app.directory_version(), "test", dir)
+        .await
+        .expect("save");
+    wait_until("B reloads the directory", async || {
+        b.app.directory_version() == version
+    })
+    .await;
+    assert!(version > before);
+
+    // A stops: B takes the engine over, rebuilt from the store, the acknowledgement kept.
+    a.stop().await;
+    wait_until("B becomes the leader", async || {
+        b.app.role() == Role::Leader
+    })
+    .await;
+    let on_b = b.app.open_alert(id).await.expect("still open");
+    assert_eq!(on_b.state, AlertState::Acknowledged);
+    assert_eq!(on_b.ack.as_ref().map(|a| a.by.as_str()), Some("ana"));
+
+    // A third server joins as a follower; what its agents post reaches B without help.
+    let c = Server::start_cluster(&url, "c", clock.clone(), false).await;
+    assert_eq!(c.app.role(), Role::Follower);
+    let source = areya_server::setup::demo_source(2);
+    let (status, v) = c.ingest(&[obs(2, c.now(), Some(0.2))], DEVICE).await;
+    assert_eq!((status, v["accepted"].as_u64()), (200, Some(1)), "{v}");
+    wait_until("B runs C's observation through the engine", async || {
+        b.app
+            .last_seen(std::slice::from_ref(&source))
+            .await
+            .ok()
+            .flatten()
+            == Some(c.now())
+    })
+    .await;
+
+    // Calm again, posted to C: B resolves the alert and both dashboards hear of it.
+    let ana_c = c.login("ana").await;
+    let mut lines_c = live(&c, &ana_c).await;
+    feed_via(&c, &b, 0, 200, 0.05).await;
+    for l in [&mut lines, &mut lines_c] {
+        next_event(l, "alert", |v| {
+            v["event"]["id"] == id && v["event"]["event"] == "resolved"
+        })
+        .await;
+    }
+    assert!(c.app.open_alert(id).await.is_err(), "resolved, read on C");
+    c.stop().await;
+    b.stop().await;
 }

@@ -3,8 +3,8 @@
 //! then `--config FILE` (TOML), then defaults. Stops gracefully on Ctrl-C or SIGTERM.
 
 use anyhow::{bail, Context};
-use areya_monitor::store::{PgStore, SqliteStore, Store};
-use areya_server::{App, Settings};
+use areya_monitor::store::{PgCluster, PgStore, SqliteStore, Store};
+use areya_server::{App, Role, Settings};
 use clap::Args;
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -90,13 +90,25 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         retention_days,
     };
     runtime()?.block_on(async move {
+        let shown_db = redact(&database);
+        let clock = areya_server::system_clock();
         if is_postgres(&database) {
+            // One of possibly several servers on this database: whichever holds the leader
+            // lock runs the ward engine, the others hand it their work.
             let store = PgStore::open(&database)
                 .await
-                .with_context(|| format!("--database {}", redact(&database)))?;
-            job.run(store).await
+                .with_context(|| format!("--database {shown_db}"))?;
+            let cluster = PgCluster::new(&store, node_name(&job.bind));
+            let app = App::open_cluster(store, cluster, job.settings.clone(), clock)
+                .await
+                .with_context(|| format!("cannot start on {shown_db}"))?;
+            job.run(app).await
         } else {
-            job.run(open_sqlite(&database).await?).await
+            let store = open_sqlite(&database).await?;
+            let app = App::open(store, job.settings.clone(), clock)
+                .await
+                .with_context(|| format!("cannot start on {shown_db}"))?;
+            job.run(app).await
         }
     })
 }
@@ -110,11 +122,8 @@ struct Job {
 }
 
 impl Job {
-    async fn run<S: Store + 'static>(self, store: S) -> anyhow::Result<()> {
+    async fn run<S: Store + 'static>(self, app: Arc<App<S>>) -> anyhow::Result<()> {
         let shown_db = redact(&self.database);
-        let app = App::open(store, self.settings, areya_server::system_clock())
-            .await
-            .with_context(|| format!("cannot start on {shown_db}"))?;
         if let Some(path) = self.rules {
             apply_rules(&app, &path).await?;
         }
@@ -129,15 +138,25 @@ impl Job {
                 Some(p) => (p, false),
                 None => (areya_server::auth::new_token()[..20].to_string(), true),
             };
-            areya_server::setup::bootstrap_admin(&app, &password).await?;
-            if shown {
-                eprintln!("First start: created user 'admin' with password {password} (shown once; change it after logging in).");
-            } else {
-                eprintln!("First start: created user 'admin' with the password from AREYA_ADMIN_PASSWORD.");
+            match areya_server::setup::bootstrap_admin(&app, &password).await {
+                Ok(false) => {}
+                Ok(true) if shown => eprintln!("First start: created user 'admin' with password {password} (shown once; change it after logging in)."),
+                Ok(true) => eprintln!("First start: created user 'admin' with the password from AREYA_ADMIN_PASSWORD."),
+                // Another server of the cluster set the directory up at the same moment.
+                Err(areya_server::ApiError::Conflict(_)) if app.role() != Role::Single => {
+                    app.reload_directory().await?;
+                    eprintln!("Another server created the first admin; use its password.");
+                }
+                Err(e) => return Err(e.into()),
             }
         }
+        let role = match app.role() {
+            Role::Single => String::new(),
+            Role::Leader => ", running the ward engine".into(),
+            Role::Follower => ", another server runs the ward engine".into(),
+        };
         println!(
-            "Areya is serving on http://{}/ (database {shown_db})",
+            "Areya is serving on http://{}/ (database {shown_db}{role})",
             listener.local_addr()?
         );
         let purge = tokio::spawn(purge_loop(app.clone(), self.retention_days));
@@ -257,4 +276,14 @@ async fn purge_loop<S: Store + 'static>(app: Arc<App<S>>, days: u32) {
             Err(e) => tracing::warn!("retention purge: {e}"),
         }
     }
+}
+
+/// This server's name in the cluster's logs and command queue.
+fn node_name(bind: &str) -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".into());
+    format!("{host}:{}:{bind}", std::process::id())
 }

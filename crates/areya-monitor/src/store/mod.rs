@@ -5,9 +5,11 @@
 //! never frames.
 
 pub mod conformance;
+mod pg_cluster;
 mod postgres;
 mod sqlite;
 
+pub use pg_cluster::{ClusterEvent, PgCluster, PgEvents, MAX_PAYLOAD};
 pub use postgres::{
     test_database as postgres_test_database, test_database_url as postgres_test_database_url,
     PgStore,

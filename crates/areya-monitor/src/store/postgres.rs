@@ -21,19 +21,22 @@ pub struct PgStore {
     pub(crate) pool: PgPool,
 }
 
-fn json<T: serde::Serialize>(v: &T) -> String {
+pub(super) fn json<T: serde::Serialize>(v: &T) -> String {
     // Serialising these plain data types cannot fail.
     serde_json::to_string(v).unwrap_or_default()
 }
 
-fn parse<T: serde::de::DeserializeOwned>(what: &'static str, s: &str) -> Result<T, StoreError> {
+pub(super) fn parse<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    s: &str,
+) -> Result<T, StoreError> {
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt {
         what,
         msg: e.to_string(),
     })
 }
 
-fn patient(what: &'static str, s: String) -> Result<PatientId, StoreError> {
+pub(super) fn patient(what: &'static str, s: String) -> Result<PatientId, StoreError> {
     PatientId::parse(&s).map_err(|e| StoreError::Corrupt {
         what,
         msg: e.to_string(),
@@ -323,6 +326,13 @@ impl Store for PgStore {
         // the request counts once).
         let mut new = vec![false; obs.len()];
         let mut tx = self.pool.begin().await.map_err(db("begin"))?;
+        // One ingest transaction at a time, so sequence numbers become visible in order and
+        // the engine leader of a cluster can tail them without missing one.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(super::pg_cluster::INGEST_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("lock ingest"))?;
         for (c, chunk) in obs.chunks(500).enumerate() {
             let mut q = sqlx::QueryBuilder::<sqlx::Postgres>::new(
                 "INSERT INTO observations (source, at_ms, frame, patient, json) ",

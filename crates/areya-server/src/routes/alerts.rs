@@ -29,7 +29,7 @@ pub async fn list<S: Store + 'static>(
     let dir = app.directory();
     let mut open: Vec<_> = app
         .open_alerts()
-        .await
+        .await?
         .into_iter()
         .filter_map(|a| {
             let (w, b) = dir.bed_of(&a.patient)?;

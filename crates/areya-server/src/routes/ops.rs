@@ -21,7 +21,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 pub async fn healthz<S: Store + 'static>(State(app): State<Arc<App<S>>>) -> Response {
     match app.store.max_alert_id().await {
-        Ok(_) => Json(json!({ "status": "ok" })).into_response(),
+        Ok(_) => Json(json!({ "status": "ok", "role": app.role() })).into_response(),
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({ "status": "unavailable", "error": e.to_string() })),
@@ -32,7 +32,8 @@ pub async fn healthz<S: Store + 'static>(State(app): State<Arc<App<S>>>) -> Resp
 
 pub async fn metrics<S: Store + 'static>(State(app): State<Arc<App<S>>>) -> Response {
     let c = &app.counters;
-    let open = app.open_alerts().await;
+    // A failing store shows in areya_store_errors_total and /healthz; the rest still reports.
+    let open = app.open_alerts().await.unwrap_or_default();
     let escalated = open.iter().filter(|a| a.escalated_unacknowledged()).count();
     let counters = [
         (
@@ -78,6 +79,11 @@ pub async fn metrics<S: Store + 'static>(State(app): State<Arc<App<S>>>) -> Resp
             "areya_live_subscribers",
             "Dashboards connected.",
             app.live.receiver_count(),
+        ),
+        (
+            "areya_engine_leader",
+            "1 if this server runs the ward engine (alone or as the cluster's leader).",
+            usize::from(app.role() != crate::cluster::Role::Follower),
         ),
     ] {
         text.push_str(&format!(

@@ -63,7 +63,7 @@ pub async fn ward<S: Store + 'static>(
     let ward = find_ward(&dir, &ward_id)?;
     user.require_ward(&ward.id)?;
     let now = app.now();
-    let open = app.open_alerts().await;
+    let open = app.open_alerts().await?;
     let mut beds = Vec::new();
     for b in &ward.beds {
         let nurse = b
@@ -71,7 +71,7 @@ pub async fn ward<S: Store + 'static>(
             .as_ref()
             .and_then(|n| dir.staff(n))
             .map(|s| json!({ "id": s.id, "name": s.name }));
-        let last_seen = app.last_seen(&b.sources);
+        let last_seen = app.last_seen(&b.sources).await?;
         let camera = json!({
             "sources": b.sources,
             "last_seen_ms": last_seen,
@@ -84,9 +84,9 @@ pub async fn ward<S: Store + 'static>(
             ));
             continue;
         };
-        let consent = app.consent(p).await;
+        let consent = app.consent(p).await?;
         let assessment = if consent.allows(now) {
-            app.assessment(p).await
+            app.assessment(p).await?
         } else {
             None
         };
@@ -159,7 +159,7 @@ pub async fn patient<S: Store + 'static>(
     let from = span.from(now)?;
     app.audit(user.id(), "view patient", &format!("patient {p}"), "")
         .await?;
-    let consent = app.consent(&p).await;
+    let consent = app.consent(&p).await?;
     let windows: Vec<Value> = app
         .store
         .windows(Some(&p), from, now + 1)
@@ -191,7 +191,7 @@ pub async fn patient<S: Store + 'static>(
         alerts.push(json!({ "alert": a, "events": events }));
     }
     let assessment = if consent.allows(now) {
-        app.assessment(&p).await
+        app.assessment(&p).await?
     } else {
         None
     };

@@ -1,0 +1,512 @@
+//! Several servers sharing one PostgreSQL. Exactly one of them — whichever holds the leader
+//! lock — runs the ward engine; any of them serves the dashboard and takes ingest.
+//!
+//! - Ingest: every server checks the batch and its consent and stores the observations (the
+//!   store numbers them in commit order); the leader tails them in that order through its
+//!   engine, woken by a notification and by a once-a-second poll.
+//! - Alert actions, consent and rule changes on a follower are queued as commands in the
+//!   database; the leader applies them as it would its own and writes back the answer, which
+//!   the follower returns to its user (or, after [`COMMAND_WAIT`], withdraws the command and
+//!   answers 503). The directory is saved by whichever server is asked; every server reloads
+//!   it when told.
+//! - Reads on a follower (ward view, inbox, patient state) come from the database.
+//! - Live events: the leader publishes each one it sends its own dashboards; every other
+//!   server relays them to its own (events too large for a notification become `resync`,
+//!   which makes dashboards reload).
+//! - Failover: when the leader stops (or its database session ends) the lock is free; the
+//!   next server to take it rebuilds the engine from the store exactly as a restart does and
+//!   continues the tail where the rebuilt state ends.
+
+use crate::app::{restore_engine, AlertAct, App, IngestReport, Live};
+use crate::error::ApiError;
+use areya_core::{Observation, PatientId};
+use areya_monitor::engine::Consent;
+use areya_monitor::store::{ClusterEvent, PgCluster, PgEvents, Store, MAX_PAYLOAD};
+use areya_monitor::{Millis, SECOND};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long a follower waits for the leader to take a command before withdrawing it.
+pub const COMMAND_WAIT: Duration = Duration::from_secs(10);
+/// Observations the leader takes from the log at a time.
+const TAIL_BATCH: i64 = 2000;
+/// Answered commands are kept this long.
+const KEEP_COMMANDS_MS: Millis = 3600 * SECOND;
+
+/// This server's part in the cluster.
+pub(crate) struct Cluster {
+    pub pg: PgCluster,
+    leading: AtomicBool,
+    /// Observations up to this sequence number have been through the engine (leader only;
+    /// changed under the engine lock).
+    cursor: AtomicI64,
+    /// Woken when the leader has answered a command.
+    done: tokio::sync::Notify,
+    last_purge: AtomicI64,
+}
+
+/// Work a follower hands to the leader.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub(crate) enum Command {
+    Act {
+        id: u64,
+        by: String,
+        act: AlertAct,
+    },
+    Delivered {
+        ids: Vec<u64>,
+    },
+    ModelHealth {
+        ward: String,
+        patient: PatientId,
+        error: Option<String>,
+    },
+    Consent {
+        patient: PatientId,
+        consent: Consent,
+    },
+    Rules {
+        author: String,
+        toml: String,
+    },
+}
+
+/// The leader's answer to a command.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Answer {
+    Ok(serde_json::Value),
+    Err { status: u16, message: String },
+}
+
+impl Answer {
+    fn of(r: Result<serde_json::Value, ApiError>) -> Answer {
+        match r {
+            Ok(v) => Answer::Ok(v),
+            Err(e) => Answer::Err {
+                status: e.status().as_u16(),
+                message: e.to_string(),
+            },
+        }
+    }
+
+    fn encode(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    fn decode(text: &str) -> Result<serde_json::Value, ApiError> {
+        match serde_json::from_str::<Answer>(text) {
+            Ok(Answer::Ok(v)) => Ok(v),
+            Ok(Answer::Err { status, message }) => Err(ApiError::from_status(status, message)),
+            Err(e) => Err(ApiError::Unavailable(format!(
+                "the engine leader's answer is not readable: {e}"
+            ))),
+        }
+    }
+}
+
+/// A live event as it travels between servers.
+#[derive(Serialize, Deserialize)]
+struct Relayed {
+    node: String,
+    ward: Option<String>,
+    event: String,
+    data: serde_json::Value,
+}
+
+/// Live event names a dashboard knows (anything else is dropped).
+const EVENTS: [&str; 5] = ["score", "alert", "consent", "directory", "resync"];
+
+impl Cluster {
+    pub fn new(pg: PgCluster) -> Cluster {
+        Cluster {
+            pg,
+            leading: AtomicBool::new(false),
+            cursor: AtomicI64::new(0),
+            done: tokio::sync::Notify::new(),
+            last_purge: AtomicI64::new(0),
+        }
+    }
+
+    pub fn is_leading(&self) -> bool {
+        self.leading.load(Ordering::SeqCst)
+    }
+
+    /// Publishes this server's live events to the others.
+    pub async fn relay(&self, lives: &[Live]) {
+        if lives.is_empty() {
+            return;
+        }
+        let payloads: Vec<String> = lives
+            .iter()
+            .map(|l| {
+                let mut r = Relayed {
+                    node: self.pg.node().to_string(),
+                    ward: l.ward.clone(),
+                    event: l.event.to_string(),
+                    data: l.data.clone(),
+                };
+                let text = serde_json::to_string(&r).unwrap_or_default();
+                if text.len() <= MAX_PAYLOAD {
+                    return text;
+                }
+                r.event = "resync".into();
+                r.data = serde_json::json!({});
+                serde_json::to_string(&r).unwrap_or_default()
+            })
+            .collect();
+        if let Err(e) = self.pg.publish(&payloads).await {
+            tracing::warn!("relaying {} live events: {e}", payloads.len());
+        }
+    }
+}
+
+/// Whether this server runs the engine alone, as the cluster's leader, or as a follower.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Single,
+    Leader,
+    Follower,
+}
+
+impl<S: Store + 'static> App<S> {
+    pub fn role(&self) -> Role {
+        match &self.cluster {
+            None => Role::Single,
+            Some(c) if c.is_leading() => Role::Leader,
+            Some(_) => Role::Follower,
+        }
+    }
+
+    /// The cluster, when this server is a follower (its work goes to the leader).
+    pub(crate) fn follower(&self) -> Option<&Cluster> {
+        self.cluster.as_ref().filter(|c| !c.is_leading())
+    }
+
+    /// Ingest on a cluster: stored here, run through the engine by the leader.
+    pub(crate) async fn ingest_shared(
+        &self,
+        c: &Cluster,
+        obs: Vec<Observation>,
+        now: Millis,
+    ) -> Result<IngestReport, ApiError> {
+        let consents: HashMap<PatientId, Consent> =
+            self.store.consents().await?.into_iter().collect();
+        let (allowed, refused): (Vec<_>, Vec<_>) = obs.into_iter().partition(|o| {
+            consents
+                .get(&o.patient)
+                .copied()
+                .unwrap_or(Consent::Active)
+                .allows(now)
+        });
+        let new = self.store.insert_observations(&allowed).await?;
+        let accepted = new.iter().filter(|n| **n).count();
+        let report = IngestReport {
+            accepted,
+            duplicate: new.len() - accepted,
+            refused: refused.len(),
+        };
+        let counters = &self.counters;
+        counters
+            .ingested
+            .fetch_add(report.accepted as u64, Ordering::Relaxed);
+        counters
+            .duplicates
+            .fetch_add(report.duplicate as u64, Ordering::Relaxed);
+        counters
+            .refused_consent
+            .fetch_add(report.refused as u64, Ordering::Relaxed);
+        if accepted > 0 {
+            if c.is_leading() {
+                self.catch_up().await?;
+            } else if let Err(e) = c.pg.notify_ingest().await {
+                // Stored; the leader's poll finds it within a second.
+                tracing::warn!("waking the engine leader: {e}");
+            }
+        }
+        Ok(report)
+    }
+
+    /// Hands `cmd` to the leader and waits for its answer.
+    pub(crate) async fn forward(
+        &self,
+        c: &Cluster,
+        cmd: Command,
+    ) -> Result<serde_json::Value, ApiError> {
+        let text = serde_json::to_string(&cmd)
+            .map_err(|e| ApiError::Unprocessable(format!("command: {e}")))?;
+        let seq = c.pg.submit(self.now(), &text).await?;
+        let started = Instant::now();
+        let mut withdrawn_tried = false;
+        loop {
+            let notified = c.done.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(answer) = c.pg.result(seq).await? {
+                return Answer::decode(&answer);
+            }
+            let waited = started.elapsed();
+            if waited >= COMMAND_WAIT && !withdrawn_tried {
+                withdrawn_tried = true;
+                let msg = format!(
+                    "no server took this request within {} s (is a server running the ward engine?); nothing was changed — try again",
+                    COMMAND_WAIT.as_secs()
+                );
+                let gone = Answer::Err {
+                    status: 503,
+                    message: msg.clone(),
+                };
+                if c.pg.cancel(seq, &gone.encode()).await? {
+                    return Err(ApiError::Unavailable(msg));
+                }
+                // Taken meanwhile: the leader is applying it; wait for its answer.
+            } else if waited >= COMMAND_WAIT * 2 {
+                return Err(ApiError::Unavailable(
+                    "the engine leader took this request but has not answered; check the alert before trying again".into(),
+                ));
+            }
+            tokio::select! {
+                _ = notified => {}
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            }
+        }
+    }
+
+    /// The leader applies a follower's command as it would its own request.
+    async fn apply(&self, cmd: Command) -> Result<serde_json::Value, ApiError> {
+        let null = serde_json::Value::Null;
+        match cmd {
+            Command::Act { id, by, act } => self.act_on_alert(id, &by, act).await.map(|_| null),
+            Command::Delivered { ids } => self.delivered(&ids).await.map(|_| null),
+            Command::ModelHealth {
+                ward,
+                patient,
+                error,
+            } => self
+                .model_health(&ward, &patient, error.as_deref())
+                .await
+                .map(|_| null),
+            Command::Consent { patient, consent } => {
+                self.set_consent(&patient, consent).await.map(|_| null)
+            }
+            Command::Rules { author, toml } => {
+                self.set_rules(&author, &toml).await.map(|v| v.into())
+            }
+        }
+    }
+
+    /// One round of the election, and the leader's work: take the lock if it is free (and
+    /// rebuild the engine), notice if it was lost, then tail the log and answer commands.
+    pub async fn cluster_step(&self) {
+        let Some(c) = &self.cluster else {
+            return;
+        };
+        let was = c.is_leading();
+        match c.pg.try_lead().await {
+            Ok(true) if !was => match self.become_leader(c).await {
+                Ok(()) => tracing::info!("{}: this server now runs the ward engine", c.pg.node()),
+                Err(e) => {
+                    tracing::warn!("{}: taking over the ward engine failed: {e}", c.pg.node());
+                    c.leading.store(false, Ordering::SeqCst);
+                    c.pg.resign().await;
+                }
+            },
+            Ok(true) => {}
+            Ok(false) => {
+                if was {
+                    c.leading.store(false, Ordering::SeqCst);
+                    tracing::warn!("{}: lost the engine-leader lock", c.pg.node());
+                }
+            }
+            Err(e) => {
+                if was {
+                    c.leading.store(false, Ordering::SeqCst);
+                }
+                tracing::warn!("{}: cluster: {e}", c.pg.node());
+            }
+        }
+        if c.is_leading() {
+            if let Err(e) = self.catch_up().await {
+                tracing::warn!("engine leader, reading the ingest log: {e}");
+            }
+            if let Err(e) = self.run_commands().await {
+                tracing::warn!("engine leader, answering commands: {e}");
+            }
+            let now = self.now();
+            if now - c.last_purge.load(Ordering::Relaxed) >= 60 * SECOND {
+                c.last_purge.store(now, Ordering::Relaxed);
+                if let Err(e) = c.pg.purge_commands(now - KEEP_COMMANDS_MS).await {
+                    tracing::warn!("purging answered commands: {e}");
+                }
+            }
+        }
+    }
+
+    async fn become_leader(&self, c: &Cluster) -> Result<(), ApiError> {
+        self.reload_directory().await?;
+        let mut engine = self.engine().await;
+        let now = self.now();
+        // Every observation up to `upto` is committed (inserts are serialised), so the
+        // rebuilt engine and the tail from `upto` see each one exactly once.
+        let upto = c.pg.last_observation_seq().await?;
+        let pending =
+            c.pg.observations_upto(now - self.settings.replay_span(), upto)
+                .await?;
+        let (rebuilt, outputs) = restore_engine(&self.store, &self.settings, now, pending).await?;
+        *engine = rebuilt;
+        c.cursor.store(upto, Ordering::SeqCst);
+        self.engine_since.store(now, Ordering::Relaxed);
+        self.forget_sources();
+        c.leading.store(true, Ordering::SeqCst);
+        self.commit(&engine, outputs).await
+    }
+
+    /// The leader runs every observation stored since the last call through the engine.
+    pub(crate) async fn catch_up(&self) -> Result<(), ApiError> {
+        let Some(c) = &self.cluster else {
+            return Ok(());
+        };
+        let mut engine = self.engine().await;
+        while c.is_leading() {
+            let rows =
+                c.pg.observations_after(c.cursor.load(Ordering::SeqCst), TAIL_BATCH)
+                    .await?;
+            let n = rows.len() as i64;
+            let now = self.now();
+            let mut outputs = Vec::new();
+            for (seq, o) in rows {
+                c.cursor.store(seq, Ordering::SeqCst);
+                if !engine.consent(&o.patient).allows(now) {
+                    continue;
+                }
+                self.saw_source(&o.source, now);
+                match engine.ingest(&o, now) {
+                    Ok(Some(out)) => outputs.extend(out),
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!("observation {} of {}: {e}", seq, o.patient),
+                }
+            }
+            self.commit(&engine, outputs).await?;
+            if n < TAIL_BATCH {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The leader answers the commands followers have queued, oldest first.
+    async fn run_commands(&self) -> Result<(), ApiError> {
+        let Some(c) = &self.cluster else {
+            return Ok(());
+        };
+        for (seq, _, text) in c.pg.pending_commands().await? {
+            if !c.is_leading() || !c.pg.claim(seq).await? {
+                continue;
+            }
+            let answer = match serde_json::from_str::<Command>(&text) {
+                Ok(cmd) => Answer::of(self.apply(cmd).await),
+                Err(e) => Answer::Err {
+                    status: 400,
+                    message: format!("command {seq} is not readable: {e}"),
+                },
+            };
+            c.pg.finish(seq, &answer.encode()).await?;
+        }
+        Ok(())
+    }
+
+    async fn on_event(&self, c: &Cluster, e: ClusterEvent) {
+        match e {
+            ClusterEvent::Live(text) => {
+                let Ok(r) = serde_json::from_str::<Relayed>(&text) else {
+                    tracing::warn!("unreadable live event from another server");
+                    return;
+                };
+                if r.node == c.pg.node() {
+                    return;
+                }
+                let Some(event) = EVENTS.iter().copied().find(|e| *e == r.event) else {
+                    return;
+                };
+                let _ = self.live.send(Live {
+                    ward: r.ward,
+                    event,
+                    data: r.data,
+                });
+            }
+            ClusterEvent::Work(w) => match w.as_str() {
+                "ingest" if c.is_leading() => {
+                    if let Err(e) = self.catch_up().await {
+                        tracing::warn!("engine leader, reading the ingest log: {e}");
+                    }
+                }
+                "command" if c.is_leading() => {
+                    if let Err(e) = self.run_commands().await {
+                        tracing::warn!("engine leader, answering commands: {e}");
+                    }
+                }
+                "done" => c.done.notify_waiters(),
+                "config" => match self.reload_directory().await {
+                    Ok(()) => {
+                        let _ = self.live.send(Live {
+                            ward: None,
+                            event: "directory",
+                            data: serde_json::json!({ "version": self.directory_version() }),
+                        });
+                    }
+                    Err(e) => tracing::warn!("reloading the directory: {e}"),
+                },
+                _ => {}
+            },
+        }
+    }
+}
+
+/// Keeps a cluster member going until `shutdown`: the election every second, the leader's
+/// work, and the notifications (wake-ups and live events) as they come. On shutdown the
+/// leader lock is given up so another server takes over at once.
+pub async fn run_cluster<S: Store + 'static>(app: Arc<App<S>>, shutdown: impl Future<Output = ()>) {
+    let Some(c) = &app.cluster else {
+        return;
+    };
+    let mut events: Option<PgEvents> = None;
+    let mut interval = tokio::time::interval(Duration::from_secs(1));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(shutdown);
+    loop {
+        if events.is_none() {
+            match c.pg.listen().await {
+                Ok(l) => events = Some(l),
+                Err(e) => tracing::warn!("cluster notifications: {e}"),
+            }
+        }
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = interval.tick() => app.cluster_step().await,
+            e = next(&mut events) => match e {
+                Ok(e) => app.on_event(c, e).await,
+                Err(e) => {
+                    tracing::warn!("cluster notifications: {e}");
+                    events = None;
+                }
+            },
+        }
+    }
+    c.leading.store(false, Ordering::SeqCst);
+    c.pg.resign().await;
+}
+
+async fn next(
+    events: &mut Option<PgEvents>,
+) -> Result<ClusterEvent, areya_monitor::store::StoreError> {
+    match events {
+        Some(l) => l.recv().await,
+        None => std::future::pending().await,
+    }
+}
