@@ -6,11 +6,16 @@
 //! once-a-second ticker) that closes a window and the latency is that of the ingest path:
 //! HTTP, consent, the ingest log, the engine, the store transaction, the broadcast, SSE.
 //!
-//! `cargo run --release -p areya-server --example sse_latency -- [beds] [seconds] [agents] [postgres://…]`
+//! On PostgreSQL the server runs as a cluster member (as `areya serve` does); with a fifth
+//! argument `N` > 1, N servers share the database: the first runs the engine, the agents and
+//! the dashboard use the last, so every observation crosses servers twice (the ingest log to
+//! the leader, the live event back through NOTIFY).
+//!
+//! `cargo run --release -p areya-server --example sse_latency -- [beds] [seconds] [agents] [postgres://… [servers]]`
 
 use areya_core::{FaceBox, Observation, PatientId, Probabilities};
 use areya_monitor::engine::EngineConfig;
-use areya_monitor::store::{SqliteStore, Store};
+use areya_monitor::store::{PgCluster, PgStore, SqliteStore, Store};
 use areya_server::setup::{demo_source, large_ward};
 use areya_server::{App, Settings};
 use std::collections::HashMap;
@@ -56,36 +61,17 @@ fn millis() -> i64 {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let raw: Vec<String> = std::env::args().skip(1).collect();
     let mut args = raw.iter().map(|a| a.parse::<usize>().ok());
     let beds = args.next().flatten().unwrap_or(200);
     let seconds = args.next().flatten().unwrap_or(60) as u64;
     let agents = args.next().flatten().unwrap_or(20).clamp(1, beds);
-    // A fifth argument: an empty PostgreSQL database to run on instead of a SQLite file.
-    match raw.get(3) {
-        Some(url) if url.starts_with("postgres") => {
-            println!("store: PostgreSQL");
-            let store = areya_monitor::store::PgStore::open(url)
-                .await
-                .expect("PostgreSQL");
-            bench(store, beds, seconds, agents).await
-        }
-        _ => {
-            let dir = tempfile::tempdir().expect("temp dir");
-            let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-            println!("store: SQLite file");
-            bench(
-                SqliteStore::open(&url).await.expect("store"),
-                beds,
-                seconds,
-                agents,
-            )
-            .await
-        }
-    }
-}
-
-async fn bench<S: Store + 'static>(store: S, beds: usize, seconds: u64, agents: usize) {
     let settings = Settings {
         engine: EngineConfig {
             window_ms: WINDOW_MS,
@@ -94,21 +80,83 @@ async fn bench<S: Store + 'static>(store: S, beds: usize, seconds: u64, agents: 
         max_batch: 1000,
         ..Settings::default()
     };
-    let app = App::open(store, settings, areya_server::system_clock())
-        .await
-        .expect("app");
     let hash = areya_server::auth::hash_password(PASSWORD).expect("hash");
-    app.set_directory(0, "bench", large_ward(beds, &hash, DEVICE))
-        .await
-        .expect("directory");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(areya_server::serve(listener, app.clone(), async move {
-        let _ = stop_rx.await;
-    }));
+    let ward = large_ward(beds, &hash, DEVICE);
+    // A fourth argument: an empty PostgreSQL database to run on instead of a SQLite file.
+    match raw.get(3) {
+        Some(url) if url.starts_with("postgres") => {
+            let servers = raw
+                .get(4)
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(1usize)
+                .max(1);
+            println!("store: PostgreSQL, {servers} server(s)");
+            let mut apps = Vec::new();
+            for i in 0..servers {
+                let store = PgStore::open(url).await.expect("PostgreSQL");
+                let cluster = PgCluster::new(&store, format!("bench-{i}"));
+                let app = App::open_cluster(
+                    store,
+                    cluster,
+                    settings.clone(),
+                    areya_server::system_clock(),
+                )
+                .await
+                .expect("app");
+                if i == 0 {
+                    app.set_directory(0, "bench", ward.clone())
+                        .await
+                        .expect("directory");
+                }
+                apps.push(app);
+            }
+            bench(apps, beds, seconds, agents).await
+        }
+        _ => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+            println!("store: SQLite file");
+            let store = SqliteStore::open(&url).await.expect("store");
+            let app = App::open(store, settings, areya_server::system_clock())
+                .await
+                .expect("app");
+            app.set_directory(0, "bench", ward)
+                .await
+                .expect("directory");
+            bench(vec![app], beds, seconds, agents).await
+        }
+    }
+}
+
+/// `apps[0]` runs the engine; agents and the dashboard use the last one.
+async fn bench<S: Store + 'static>(
+    apps: Vec<Arc<App<S>>>,
+    beds: usize,
+    seconds: u64,
+    agents: usize,
+) {
+    let mut stops = Vec::new();
+    let mut servers = Vec::new();
+    let mut addr = None;
+    for app in &apps {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        addr = Some(listener.local_addr().expect("addr"));
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        stops.push(stop_tx);
+        servers.push(tokio::spawn(areya_server::serve(
+            listener,
+            app.clone(),
+            async move {
+                let _ = stop_rx.await;
+            },
+        )));
+    }
+    let addr = addr.expect("one server at least");
+    let app = apps[0].clone();
+    let roles: Vec<_> = apps.iter().map(|a| a.role()).collect();
+    println!("roles: {roles:?}");
 
     // The dashboard: log in and subscribe.
     let (status, resp) = post(
@@ -133,8 +181,9 @@ async fn bench<S: Store + 'static>(store: S, beds: usize, seconds: u64, agents: 
     .expect("subscribe");
     let sent: Sent = Arc::default();
     let latencies = Arc::new(Mutex::new(Vec::<f64>::new()));
+    let received = Arc::new(Mutex::new(HashMap::<String, u64>::new()));
     let reader = {
-        let (sent, latencies) = (sent.clone(), latencies.clone());
+        let (sent, latencies, received) = (sent.clone(), latencies.clone(), received.clone());
         tokio::spawn(async move {
             let mut lines = BufReader::new(sse).lines();
             let mut event = String::new();
@@ -142,6 +191,11 @@ async fn bench<S: Store + 'static>(store: S, beds: usize, seconds: u64, agents: 
                 let now = Instant::now();
                 if let Some(e) = line.strip_prefix("event: ") {
                     event = e.to_string();
+                    *received
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .entry(event.clone())
+                        .or_default() += 1;
                 } else if let (Some(d), "score") = (line.strip_prefix("data: "), event.as_str()) {
                     let Ok(v) = serde_json::from_str::<serde_json::Value>(d) else {
                         continue;
@@ -241,8 +295,13 @@ async fn bench<S: Store + 'static>(store: S, beds: usize, seconds: u64, agents: 
         let _ = t.await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let _ = stop_tx.send(());
-    let _ = server.await;
+    let roles: Vec<_> = apps.iter().map(|a| a.role()).collect();
+    println!("roles at the end: {roles:?}");
+    // Followers first, so the leader is still there for their last words.
+    for (stop, server) in stops.into_iter().zip(servers).rev() {
+        let _ = stop.send(());
+        let _ = server.await;
+    }
     reader.abort();
 
     let mut l = latencies.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -272,4 +331,15 @@ async fn bench<S: Store + 'static>(store: S, beds: usize, seconds: u64, agents: 
         l.last().copied().unwrap_or(f64::NAN)
     );
     println!("goal p99 ≤ 250 ms: p99 is {:.2}× the goal", q(0.99) / 250.0);
+    let mut received: Vec<_> = received
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+        .into_iter()
+        .collect();
+    received.sort();
+    let unmatched = sent.lock().unwrap_or_else(|p| p.into_inner()).len();
+    // A window the once-a-second ticker closed before its next observation was sent is not
+    // timed (its score event came first).
+    println!("live events received: {received:?}; window closes not timed (closed by the ticker first): {unmatched}");
 }
