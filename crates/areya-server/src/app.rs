@@ -9,7 +9,7 @@ use crate::cluster::{Cluster, Command};
 use crate::error::ApiError;
 use areya_core::{Observation, PatientId, SourceId};
 use areya_monitor::alerts::{AlertEvent, AlertKind};
-use areya_monitor::directory::Directory;
+use areya_monitor::directory::{Bed, Directory};
 use areya_monitor::engine::{Consent, Engine, EngineConfig, Output};
 use areya_monitor::rules::RuleSet;
 use areya_monitor::store::PgCluster;
@@ -610,6 +610,51 @@ impl<S: Store + 'static> App<S> {
         Ok(self.engine.lock().await.consent(p))
     }
 
+    /// What the ward view shows of `beds`, read in one go (one engine lock, or on a follower
+    /// one query per kind instead of several per bed).
+    pub async fn ward_snapshot(&self, beds: &[Bed]) -> Result<WardSnapshot, ApiError> {
+        let now = self.now();
+        let patients: Vec<PatientId> = beds.iter().filter_map(|b| b.patient.clone()).collect();
+        let sources: Vec<SourceId> = beds.iter().flat_map(|b| b.sources.clone()).collect();
+        let mut snap = WardSnapshot::default();
+        if let Some(c) = self.follower() {
+            let consents: HashMap<PatientId, Consent> =
+                self.store.consents().await?.into_iter().collect();
+            for p in &patients {
+                let consent = consents.get(p).copied().unwrap_or(Consent::Active);
+                snap.consent.insert(p.clone(), consent);
+            }
+            let since = now - self.settings.engine.state.horizon_ms;
+            snap.assessment =
+                c.pg.latest_assessments(&patients, since)
+                    .await?
+                    .into_iter()
+                    .collect();
+            snap.last_seen =
+                c.pg.last_observations(&sources)
+                    .await?
+                    .into_iter()
+                    .collect();
+            return Ok(snap);
+        }
+        {
+            let engine = self.engine.lock().await;
+            for p in &patients {
+                snap.consent.insert(p.clone(), engine.consent(p));
+                if let Some(a) = engine.assess(p, now) {
+                    snap.assessment.insert(p.clone(), a);
+                }
+            }
+        }
+        let seen = self.last_seen.lock().unwrap_or_else(|p| p.into_inner());
+        for s in &sources {
+            if let Some(&t) = seen.get(s) {
+                snap.last_seen.insert(s.to_string(), t);
+            }
+        }
+        Ok(snap)
+    }
+
     /// The open alert `id`, for the ward check before acting on it.
     pub async fn open_alert(&self, id: u64) -> Result<areya_monitor::alerts::Alert, ApiError> {
         self.open_alerts()
@@ -771,6 +816,25 @@ impl<S: Store + 'static> App<S> {
             data: serde_json::json!({ "version": version }),
         });
         Ok(version)
+    }
+}
+
+/// Consent, current assessment and camera last-seen time for a ward's beds.
+#[derive(Debug, Default)]
+pub struct WardSnapshot {
+    pub consent: HashMap<PatientId, Consent>,
+    pub assessment: HashMap<PatientId, areya_monitor::state::Assessment>,
+    /// By source name.
+    pub last_seen: HashMap<String, Millis>,
+}
+
+impl WardSnapshot {
+    /// When any of a bed's sources last sent anything.
+    pub fn last_seen(&self, sources: &[SourceId]) -> Option<Millis> {
+        sources
+            .iter()
+            .filter_map(|s| self.last_seen.get(s.as_str()).copied())
+            .max()
     }
 }
 

@@ -1382,6 +1382,41 @@ async fn servers_sharing_one_postgres_act_as_one_ward_and_fail_over() {
         .allows(a.now()));
     let (_, v) = b.ingest(&[obs(1, b.now(), Some(0.9))], DEVICE).await;
     assert_eq!(v["refused"], 1, "{v}");
+    // B's ward view, read from the database, matches A's from its engine.
+    let (status, on_b) = b.json("GET", "/api/wards/ward-4b", Some(&ana), None).await;
+    assert_eq!(status, 200, "{on_b}");
+    let ana_a = a.login("ana").await;
+    let (_, on_a) = a
+        .json("GET", "/api/wards/ward-4b", Some(&ana_a), None)
+        .await;
+    let first = &on_b["beds"][0];
+    assert_eq!(first["patient"], "p-1001", "ordered by attention: {on_b}");
+    assert_eq!(first["alerts"][0]["id"], id, "{first}");
+    assert!(
+        first["assessment"]["score"].as_u64().unwrap_or(0) > 0,
+        "{first}"
+    );
+    assert_eq!(first["camera"]["online"], true, "{first}");
+    let paused = on_b["beds"]
+        .as_array()
+        .expect("beds")
+        .iter()
+        .find(|b| b["patient"] == "p-1002")
+        .expect("bed of p-1002");
+    assert_eq!(paused["consent"]["consent"], "paused_until", "{paused}");
+    for (x, y) in on_a["beds"]
+        .as_array()
+        .expect("beds")
+        .iter()
+        .zip(on_b["beds"].as_array().expect("beds"))
+    {
+        assert_eq!(x["patient"], y["patient"], "same order on both servers");
+        assert_eq!(x["consent"], y["consent"]);
+        assert_eq!(
+            x["assessment"]["score"], y["assessment"]["score"],
+            "{x} vs {y}"
+        );
+    }
     // A rule change made on B is stored and applied by A.
     let (status, v) = b
         .json(

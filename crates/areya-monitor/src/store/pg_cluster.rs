@@ -342,6 +342,47 @@ impl PgCluster {
         row.map(|s| parse("assessment", &s)).transpose()
     }
 
+    /// The newest assessment made at or after `since` of each of `patients` that has one.
+    pub async fn latest_assessments(
+        &self,
+        patients: &[PatientId],
+        since: Millis,
+    ) -> Result<Vec<(PatientId, Assessment)>, StoreError> {
+        let names: Vec<String> = patients.iter().map(|p| p.to_string()).collect();
+        let rows = sqlx::query(
+            "SELECT DISTINCT ON (patient) patient, json FROM assessments WHERE patient = ANY($1) AND at_ms >= $2 ORDER BY patient, at_ms DESC",
+        )
+        .bind(names)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("read assessments"))?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    super::postgres::patient("assessment", r.get(0))?,
+                    parse("assessment", &r.get::<String, _>(1))?,
+                ))
+            })
+            .collect()
+    }
+
+    /// When each of `sources` that ever sent an observation last did.
+    pub async fn last_observations(
+        &self,
+        sources: &[SourceId],
+    ) -> Result<Vec<(String, Millis)>, StoreError> {
+        let names: Vec<String> = sources.iter().map(|s| s.to_string()).collect();
+        let rows = sqlx::query(
+            "SELECT source, MAX(at_ms) FROM observations WHERE source = ANY($1) GROUP BY source",
+        )
+        .bind(names)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("read observations"))?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
     /// The patient's consent (monitored when none is recorded).
     pub async fn consent(&self, p: &PatientId) -> Result<Consent, StoreError> {
         let row: Option<String> = sqlx::query_scalar("SELECT json FROM consent WHERE patient = $1")

@@ -64,6 +64,7 @@ pub async fn ward<S: Store + 'static>(
     user.require_ward(&ward.id)?;
     let now = app.now();
     let open = app.open_alerts().await?;
+    let snap = app.ward_snapshot(&ward.beds).await?;
     let mut beds = Vec::new();
     for b in &ward.beds {
         let nurse = b
@@ -71,7 +72,7 @@ pub async fn ward<S: Store + 'static>(
             .as_ref()
             .and_then(|n| dir.staff(n))
             .map(|s| json!({ "id": s.id, "name": s.name }));
-        let last_seen = app.last_seen(&b.sources).await?;
+        let last_seen = snap.last_seen(&b.sources);
         let camera = json!({
             "sources": b.sources,
             "last_seen_ms": last_seen,
@@ -84,9 +85,9 @@ pub async fn ward<S: Store + 'static>(
             ));
             continue;
         };
-        let consent = app.consent(p).await?;
+        let consent = snap.consent.get(p).copied().unwrap_or(Consent::Active);
         let assessment = if consent.allows(now) {
-            app.assessment(p).await?
+            snap.assessment.get(p).cloned()
         } else {
             None
         };
