@@ -8,7 +8,8 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("AREYA_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+                // Warnings, and which server of a cluster runs the ward engine.
+                .unwrap_or_else(|_| "warn,areya_server::cluster=info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
