@@ -734,8 +734,7 @@ fn serve_killed_under_load_restarts_with_nothing_acknowledged_lost() {
 
 #[test]
 fn serve_on_postgres_killed_under_load_restarts_with_nothing_acknowledged_lost() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let Some(url) = rt.block_on(areya_monitor::store::postgres_test_database_url()) else {
+    let Some(url) = postgres_url() else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -744,12 +743,17 @@ fn serve_on_postgres_killed_under_load_restarts_with_nothing_acknowledged_lost()
 
 #[test]
 fn two_servers_on_postgres_survive_kill_9_of_the_engine_leader_under_load() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let Some(url) = rt.block_on(areya_monitor::store::postgres_test_database_url()) else {
+    let Some(url) = postgres_url() else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
     kill_9_under_load(tmp.path(), &url, true);
+}
+
+/// A fresh PostgreSQL test database (None: skipped, see scripts/postgres-env).
+fn postgres_url() -> Option<String> {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(areya_monitor::store::postgres_test_database_url())
 }
 
 fn role_of(addr: &str) -> String {

@@ -196,6 +196,12 @@ impl<S: Store + 'static> Server<S> {
         cookie.split(';').next().unwrap_or_default().to_string()
     }
 
+    /// Acknowledges alert `id` as `cookie`'s user with `body` ({"actionable", "reason"}).
+    async fn ack(&self, cookie: &str, id: u64, body: Value) -> (u16, Value) {
+        let path = format!("/api/alerts/{id}/ack");
+        self.json("POST", &path, Some(cookie), Some(body)).await
+    }
+
     async fn ingest(&self, obs: &[Observation], token: &str) -> (u16, Value) {
         let body = json!({ "observations": obs }).to_string();
         let auth = format!("Bearer {token}");
@@ -659,25 +665,10 @@ async fn sustained_sadness_alerts_live_and_is_acknowledged() {
     assert_eq!(v["alerts"][0]["bed"], "bed-01");
 
     // Not actionable needs a reason; then acknowledge.
-    let path = format!("/api/alerts/{id}/ack");
-    let (status, v) = s
-        .json(
-            "POST",
-            &path,
-            Some(&ana),
-            Some(json!({ "actionable": false })),
-        )
-        .await;
+    let (status, v) = s.ack(&ana, id, json!({ "actionable": false })).await;
     assert_eq!(status, 422, "{v}");
     assert!(v["error"].as_str().unwrap_or("").contains("reason"));
-    let (status, v) = s
-        .json(
-            "POST",
-            &path,
-            Some(&ana),
-            Some(json!({ "actionable": true })),
-        )
-        .await;
+    let (status, v) = s.ack(&ana, id, json!({ "actionable": true })).await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["alert"]["state"], "acknowledged");
     assert_eq!(v["alert"]["ack"]["by"], "ana");
@@ -1334,25 +1325,10 @@ async fn servers_sharing_one_postgres_act_as_one_ward_and_fail_over() {
     assert_eq!(on_a.state, AlertState::Delivered);
 
     // Acknowledging on B is done by A: its refusal and its answer come back through B.
-    let path = format!("/api/alerts/{id}/ack");
-    let (status, v) = b
-        .json(
-            "POST",
-            &path,
-            Some(&ana),
-            Some(json!({ "actionable": false })),
-        )
-        .await;
+    let (status, v) = b.ack(&ana, id, json!({ "actionable": false })).await;
     assert_eq!(status, 422, "{v}");
     assert!(v["error"].as_str().unwrap_or("").contains("reason"), "{v}");
-    let (status, v) = b
-        .json(
-            "POST",
-            &path,
-            Some(&ana),
-            Some(json!({ "actionable": true })),
-        )
-        .await;
+    let (status, v) = b.ack(&ana, id, json!({ "actionable": true })).await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["alert"]["state"], "acknowledged", "{v}");
     assert_eq!(v["alert"]["ack"]["by"], "ana", "{v}");
