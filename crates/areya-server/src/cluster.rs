@@ -475,38 +475,52 @@ pub async fn run_cluster<S: Store + 'static>(app: Arc<App<S>>, shutdown: impl Fu
     let Some(c) = &app.cluster else {
         return;
     };
-    let mut events: Option<PgEvents> = None;
+    // The listener lives on a task of its own and hands notifications over a channel, so the
+    // select below never drops a notification half-read.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<ClusterEvent>(4096);
+    let listener = tokio::spawn(listen(app.clone(), tx));
     let mut interval = tokio::time::interval(Duration::from_secs(1));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
     loop {
-        if events.is_none() {
-            match c.pg.listen().await {
-                Ok(l) => events = Some(l),
-                Err(e) => tracing::warn!("cluster notifications: {e}"),
-            }
-        }
         tokio::select! {
             _ = &mut shutdown => break,
             _ = interval.tick() => app.cluster_step().await,
-            e = next(&mut events) => match e {
-                Ok(e) => app.on_event(c, e).await,
-                Err(e) => {
-                    tracing::warn!("cluster notifications: {e}");
-                    events = None;
-                }
-            },
+            Some(e) = rx.recv() => app.on_event(c, e).await,
         }
     }
+    listener.abort();
     c.leading.store(false, Ordering::SeqCst);
     c.pg.resign().await;
 }
 
-async fn next(
-    events: &mut Option<PgEvents>,
-) -> Result<ClusterEvent, areya_monitor::store::StoreError> {
-    match events {
-        Some(l) => l.recv().await,
-        None => std::future::pending().await,
+/// Forwards the cluster's notifications to `tx`, reconnecting after a second when the
+/// connection cannot be made (what is missed meanwhile, the leader's poll makes up for).
+async fn listen<S: Store + 'static>(app: Arc<App<S>>, tx: tokio::sync::mpsc::Sender<ClusterEvent>) {
+    let Some(c) = &app.cluster else {
+        return;
+    };
+    loop {
+        let mut events: PgEvents = match c.pg.listen().await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!("cluster notifications: {e}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        loop {
+            match events.recv().await {
+                Ok(e) => {
+                    if tx.send(e).await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!("cluster notifications: {e}");
+                    break;
+                }
+            }
+        }
     }
 }
