@@ -56,6 +56,9 @@ pub struct Settings {
     pub secure_cookie: bool,
     /// How often a live stream re-checks its session (a logged-out user's stream ends).
     pub live_recheck_ms: Millis,
+    /// On a cluster follower: how long an action waits for the engine leader to take it
+    /// before it is withdrawn and answered 503.
+    pub command_wait_ms: Millis,
 }
 
 impl Default for Settings {
@@ -69,6 +72,7 @@ impl Default for Settings {
             banner: None,
             secure_cookie: false,
             live_recheck_ms: 30 * SECOND,
+            command_wait_ms: 10 * SECOND,
         }
     }
 }

@@ -6,8 +6,8 @@
 //!   engine, woken by a notification and by a once-a-second poll.
 //! - Alert actions, consent and rule changes on a follower are queued as commands in the
 //!   database; the leader applies them as it would its own and writes back the answer, which
-//!   the follower returns to its user (or, after [`COMMAND_WAIT`], withdraws the command and
-//!   answers 503). The directory is saved by whichever server is asked; every server reloads
+//!   the follower returns to its user (or, after `Settings::command_wait_ms`, withdraws the
+//!   command and answers 503). The directory is saved by whichever server is asked; every server reloads
 //!   it when told.
 //! - Reads on a follower (ward view, inbox, patient state) come from the database.
 //! - Live events: the leader publishes each one it sends its own dashboards; every other
@@ -30,8 +30,6 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How long a follower waits for the leader to take a command before withdrawing it.
-pub const COMMAND_WAIT: Duration = Duration::from_secs(10);
 /// Observations the leader takes from the log at a time.
 const TAIL_BATCH: i64 = 2000;
 /// Answered commands are kept this long.
@@ -243,6 +241,7 @@ impl<S: Store + 'static> App<S> {
             .map_err(|e| ApiError::Unprocessable(format!("command: {e}")))?;
         let seq = c.pg.submit(self.now(), &text).await?;
         let started = Instant::now();
+        let wait = Duration::from_millis(self.settings.command_wait_ms.max(0) as u64);
         let mut withdrawn_tried = false;
         loop {
             let notified = c.done.notified();
@@ -252,11 +251,11 @@ impl<S: Store + 'static> App<S> {
                 return Answer::decode(&answer);
             }
             let waited = started.elapsed();
-            if waited >= COMMAND_WAIT && !withdrawn_tried {
+            if waited >= wait && !withdrawn_tried {
                 withdrawn_tried = true;
                 let msg = format!(
-                    "no server took this request within {} s (is a server running the ward engine?); nothing was changed — try again",
-                    COMMAND_WAIT.as_secs()
+                    "no server took this request within {:.1} s (is a server running the ward engine?); nothing was changed — try again",
+                    wait.as_secs_f64()
                 );
                 let gone = Answer::Err {
                     status: 503,
@@ -266,14 +265,14 @@ impl<S: Store + 'static> App<S> {
                     return Err(ApiError::Unavailable(msg));
                 }
                 // Taken meanwhile: the leader is applying it; wait for its answer.
-            } else if waited >= COMMAND_WAIT * 2 {
+            } else if waited >= wait * 2 {
                 return Err(ApiError::Unavailable(
                     "the engine leader took this request but has not answered; check the alert before trying again".into(),
                 ));
             }
             tokio::select! {
                 _ = notified => {}
-                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                _ = tokio::time::sleep(Duration::from_millis(250).min(wait)) => {}
             }
         }
     }

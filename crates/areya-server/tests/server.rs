@@ -49,11 +49,22 @@ impl Server<SqliteStore> {
 impl Server<PgStore> {
     /// One of several servers on the PostgreSQL database `url`, all on the same `clock`.
     async fn start_cluster(url: &str, node: &str, clock: Arc<AtomicI64>, fresh: bool) -> Self {
+        Self::start_cluster_with(url, node, clock, fresh, |_| {}).await
+    }
+
+    async fn start_cluster_with(
+        url: &str,
+        node: &str,
+        clock: Arc<AtomicI64>,
+        fresh: bool,
+        tweak: impl FnOnce(&mut areya_server::Settings),
+    ) -> Self {
         let c = clock.clone();
         let store = PgStore::open(url).await.expect("store");
         let cluster = PgCluster::new(&store, node);
         let mut settings = demo_settings("test".into());
         settings.live_recheck_ms = 200;
+        tweak(&mut settings);
         let app = App::open_cluster(
             store,
             cluster,
@@ -1456,5 +1467,61 @@ async fn servers_sharing_one_postgres_act_as_one_ward_and_fail_over() {
     }
     assert!(c.app.open_alert(id).await.is_err(), "resolved, read on C");
     c.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_an_engine_leader_a_follower_answers_503_and_changes_nothing() {
+    let Some(url) = postgres_test_database_url().await else {
+        return;
+    };
+    let clock = Arc::new(AtomicI64::new(T0));
+    // A sets the ward up and goes; something holds the leader lock but does no work (a leader
+    // that hangs).
+    let a = Server::start_cluster(&url, "a", clock.clone(), true).await;
+    a.stop().await;
+    let store = PgStore::open(&url).await.expect("store");
+    let hung = PgCluster::new(&store, "hung");
+    assert!(hung.try_lead().await.expect("lock"));
+    let b = Server::start_cluster_with(&url, "b", clock.clone(), false, |s| {
+        s.command_wait_ms = 300;
+    })
+    .await;
+    assert_eq!(b.app.role(), Role::Follower);
+    let admin = b.login("admin").await;
+    let pause = json!({ "consent": "paused", "minutes": 30 });
+    let path = "/api/patients/p-1002/consent";
+    let (status, v) = b.json("PUT", path, Some(&admin), Some(pause.clone())).await;
+    assert_eq!(status, 503, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("nothing was changed"),
+        "{v}"
+    );
+    assert_eq!(
+        b.app.consent(&patient(1)).await.expect("consent"),
+        areya_monitor::engine::Consent::Active,
+        "withdrawn, not applied later"
+    );
+    // Ingest still works meanwhile: stored, for whichever server leads next.
+    let (status, v) = b.ingest(&[obs(0, b.now(), Some(0.2))], DEVICE).await;
+    assert_eq!((status, v["accepted"].as_u64()), (200, Some(1)), "{v}");
+
+    // The hung leader goes; B takes over and the same request works.
+    hung.resign().await;
+    wait_until("B becomes the leader", async || {
+        b.app.role() == Role::Leader
+    })
+    .await;
+    let (status, v) = b.json("PUT", path, Some(&admin), Some(pause)).await;
+    assert_eq!(status, 200, "{v}");
+    assert!(!b
+        .app
+        .consent(&patient(1))
+        .await
+        .expect("consent")
+        .allows(b.now()));
     b.stop().await;
 }
