@@ -1515,6 +1515,12 @@ async fn without_an_engine_leader_a_follower_answers_503_and_changes_nothing() {
         b.app.role() == Role::Leader
     })
     .await;
+    b.app.cluster_step().await;
+    assert_eq!(
+        b.app.consent(&patient(1)).await.expect("consent"),
+        areya_monitor::engine::Consent::Active,
+        "the withdrawn request stays withdrawn under the new leader"
+    );
     let (status, v) = b.json("PUT", path, Some(&admin), Some(pause)).await;
     assert_eq!(status, 200, "{v}");
     assert!(!b
