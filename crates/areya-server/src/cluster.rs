@@ -220,11 +220,15 @@ impl<S: Store + 'static> App<S> {
         counters
             .refused_consent
             .fetch_add(report.refused as u64, Ordering::Relaxed);
+        // Stored is accepted. If reading the log fails here the next poll reads it again; a
+        // failed save of what the engine produced is counted in areya_store_errors_total, as
+        // on a single server.
         if accepted > 0 {
             if c.is_leading() {
-                self.catch_up().await?;
+                if let Err(e) = self.catch_up().await {
+                    tracing::warn!("engine leader, processing stored observations: {e}");
+                }
             } else if let Err(e) = c.pg.notify_ingest().await {
-                // Stored; the leader's poll finds it within a second.
                 tracing::warn!("waking the engine leader: {e}");
             }
         }
