@@ -26,6 +26,8 @@ pub enum Command {
     Features(commands::features::FeaturesArgs),
     /// Fit temperature scaling on val and store it in the run's config.json.
     Calibrate(commands::calibrate::CalibrateArgs),
+    /// Average several weight files of one run (snapshot averaging) into a new run directory.
+    Average(commands::average::AverageArgs),
     /// Print the architecture as a Graphviz DOT graph (SVG with --svg when dot is installed).
     Graph(commands::graph::GraphArgs),
     /// Write one self-contained HTML report: curves, metrics, plots, summary, architecture.
@@ -51,6 +53,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Predict(args) => commands::predict::run(args),
         Command::Features(args) => commands::features::run(args),
         Command::Calibrate(args) => commands::calibrate::run(args),
+        Command::Average(args) => commands::average::run(args),
         Command::Graph(args) => commands::graph::run(args),
         Command::Report(args) => commands::report::run(args),
         Command::Watch(args) => commands::watch::run(args),

@@ -46,7 +46,7 @@ fn bad_flags_fail_with_one_clear_line() {
     let tmp = tempfile::tempdir().unwrap();
     areya_ml::testdata::write_dataset(tmp.path(), 4).unwrap();
     let data = tmp.path().to_str().unwrap();
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 9] = [
         (&["train", "--data", "/no/such/folder"], "/no/such/folder"),
         (
             &["train", "--data", data, "--classes", "angry,contempt"],
@@ -69,6 +69,29 @@ fn bad_flags_fail_with_one_clear_line() {
             "--zoom: must be in [0, 0.9)",
         ),
         (&["train", "--resume", "/no/such/run"], "/no/such/run"),
+        (
+            &[
+                "average",
+                "--model",
+                "/no/such/run",
+                "--out",
+                "avg",
+                "a.safetensors",
+            ],
+            "snapshots: give at least two",
+        ),
+        (
+            &[
+                "average",
+                "--model",
+                "/no/such/run",
+                "--out",
+                "avg",
+                "a",
+                "b",
+            ],
+            "/no/such/run",
+        ),
     ];
     let cwd = tempfile::tempdir().unwrap();
     for (args, want) in cases {

@@ -6,6 +6,7 @@
 //! (`config.json`, weights, `Classifier::load`).
 
 pub mod augment;
+pub mod average;
 pub mod callbacks;
 pub mod classes;
 pub mod config;

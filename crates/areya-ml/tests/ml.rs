@@ -529,3 +529,65 @@ fn vgg16_init_reads_a_pytorch_state_dict() {
     assert!((v["block1_conv1.weight"].double_value(&[0, 0, 0, 0]) - 0.75).abs() < 1e-6);
     assert!((v["block4_conv3.bias"].double_value(&[3]) - 0.5).abs() < 1e-6);
 }
+
+#[test]
+fn snapshot_averaging_writes_the_mean_as_a_loadable_run_and_names_bad_snapshots() {
+    use areya_ml::average::average_snapshots;
+    let _torch = torch_lock();
+    let tmp = tempfile::tempdir().unwrap();
+    make_dataset(tmp.path(), 20);
+    let run = tmp.path().join("run");
+    train::train(small_config(tmp.path()), &run, Q).unwrap();
+    let model = run.join("model.safetensors");
+    // A second snapshot: every tensor of the model times three. The mean is twice the model.
+    let tripled: Vec<(String, tch::Tensor)> = tch::Tensor::read_safetensors(&model)
+        .unwrap()
+        .into_iter()
+        .map(|(n, t)| (n, t * 3.0))
+        .collect();
+    let third = tmp.path().join("tripled.safetensors");
+    tch::Tensor::write_safetensors(&tripled, &third).unwrap();
+    let out = tmp.path().join("averaged");
+    // The checkpoint (with optimizer state) is a valid snapshot too.
+    let record = average_snapshots(&run, &[model.clone(), third.clone()], &out).unwrap();
+    assert_eq!(record.snapshots.len(), 2);
+    let avg = Classifier::load(&out).unwrap();
+    let orig = Classifier::load(&run).unwrap();
+    let (a, o) = (
+        areya_ml::rundir::named_variables(&avg.vs),
+        areya_ml::rundir::named_variables(&orig.vs),
+    );
+    assert_eq!(a.len(), o.len());
+    for ((name, x), (_, y)) in a.iter().zip(&o) {
+        let diff = (x - y * 2.0).abs().max().double_value(&[]);
+        assert!(diff < 1e-5, "{name}: off by {diff}");
+    }
+    assert!(out.join("averaged_from.json").is_file());
+    average_snapshots(
+        &run,
+        &[model.clone(), run.join("last.safetensors")],
+        &tmp.path().join("b"),
+    )
+    .unwrap();
+
+    // Bad input is named.
+    let e = average_snapshots(&run, &[model.clone()], &tmp.path().join("c")).unwrap_err();
+    assert!(e.to_string().contains("at least two"), "{e}");
+    let e = average_snapshots(&run, &[model.clone(), third.clone()], &out).unwrap_err();
+    assert!(e.to_string().contains("already a run directory"), "{e}");
+    let partial = tmp.path().join("partial.safetensors");
+    tch::Tensor::write_safetensors(&tripled[1..], &partial).unwrap();
+    let e = average_snapshots(&run, &[model.clone(), partial], &tmp.path().join("d")).unwrap_err();
+    assert!(
+        e.to_string().contains("partial.safetensors") && e.to_string().contains("has no tensor"),
+        "{e}"
+    );
+    let junk = tmp.path().join("junk.safetensors");
+    std::fs::write(&junk, b"not a weights file").unwrap();
+    let e = average_snapshots(&run, &[model, junk], &tmp.path().join("e")).unwrap_err();
+    assert!(e.to_string().contains("junk.safetensors"), "{e}");
+    assert!(
+        !tmp.path().join("d").join("model.safetensors").exists(),
+        "nothing written on error"
+    );
+}

@@ -1,5 +1,6 @@
 //! One file per `areya` subcommand, and the helpers they share.
 
+pub mod average;
 pub mod calibrate;
 pub mod demo;
 pub mod edge;
