@@ -101,6 +101,10 @@ pub struct TrainConfig {
     /// CPU threads for libtorch and decoding/augmentation (0 = all cores).
     pub threads: usize,
     pub callbacks: CallbacksConfig,
+    /// Keep the weights of the last `snapshots` epochs in `RUN/snapshots/` (for snapshot
+    /// averaging with `areya average`); 0 keeps none.
+    #[serde(default)]
+    pub snapshots: usize,
 }
 
 impl TrainConfig {
@@ -128,6 +132,7 @@ impl TrainConfig {
             seed: 42,
             threads: 0,
             callbacks: CallbacksConfig::default(),
+            snapshots: 0,
         })
     }
 

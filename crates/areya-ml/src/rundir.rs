@@ -8,6 +8,7 @@
 //! RUN/state.json           readable copy of the trainer state
 //! RUN/metrics.csv          one row per epoch
 //! RUN/train.log            what `areya train` printed
+//! RUN/snapshots/           with --snapshots K: the weights of the last K epochs
 //! ```
 
 use crate::config::{RunConfig, RUN_FORMAT};
@@ -23,6 +24,8 @@ pub use crate::callbacks::MODEL_FILE;
 pub const LAST_FILE: &str = "last.safetensors";
 pub const STATE_FILE: &str = "state.json";
 pub const LOG_FILE: &str = "train.log";
+/// Per-epoch weights kept by `--snapshots` (for snapshot averaging).
+pub const SNAPSHOT_DIR: &str = "snapshots";
 
 /// Writes `bytes` to `path` via a temporary file in the same folder, fsync and rename, so a
 /// crash leaves either the old file or the new one, never half of one.

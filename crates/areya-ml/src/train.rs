@@ -15,7 +15,7 @@ use crate::error::{MlError, Result};
 use crate::model::{init_vgg16_from_file, Network};
 use crate::optim::Adam;
 use crate::rng::{SplitMix64, STREAM_SHUFFLE, STREAM_TORCH};
-use crate::rundir::{self, CONFIG_FILE, LAST_FILE, LOG_FILE, MODEL_FILE, STATE_FILE};
+use crate::rundir::{self, CONFIG_FILE, LAST_FILE, LOG_FILE, MODEL_FILE, SNAPSHOT_DIR, STATE_FILE};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -507,6 +507,16 @@ impl Session {
         rundir::write_tensors_atomic(&self.dir.join(file), &rundir::named_variables(&self.vs))
     }
 
+    /// `RUN/snapshots/epoch-NNN.safetensors`: the weights at the end of `epoch`.
+    fn save_snapshot(&self, epoch: usize) -> Result<()> {
+        let dir = self.dir.join(SNAPSHOT_DIR);
+        std::fs::create_dir_all(&dir).map_err(|e| MlError::io(&dir, e))?;
+        rundir::write_tensors_atomic(
+            &dir.join(format!("epoch-{epoch:03}.safetensors")),
+            &rundir::named_variables(&self.vs),
+        )
+    }
+
     fn load_weights(&self, file: &str) -> Result<()> {
         let path = self.dir.join(file);
         let t = rundir::read_tensors(&path)?;
@@ -654,6 +664,11 @@ impl Session {
                 self.cfg.epochs,
                 self.data.train.len() as f64 / train_seconds.max(1e-9),
             ));
+            // This epoch's own weights, before a callback may restore others; written before
+            // the checkpoint, so a crash in between redoes the epoch and writes it again.
+            if self.cfg.snapshots > 0 && epoch + self.cfg.snapshots > self.cfg.epochs {
+                self.save_snapshot(epoch)?;
+            }
             let mut actions = Vec::new();
             for cb in &mut self.callbacks {
                 actions.extend(cb.on_epoch_end(&logs)?);

@@ -537,7 +537,18 @@ fn snapshot_averaging_writes_the_mean_as_a_loadable_run_and_names_bad_snapshots(
     let tmp = tempfile::tempdir().unwrap();
     make_dataset(tmp.path(), 20);
     let run = tmp.path().join("run");
-    train::train(small_config(tmp.path()), &run, Q).unwrap();
+    let mut cfg = small_config(tmp.path());
+    cfg.epochs = 3;
+    cfg.snapshots = 2;
+    train::train(cfg, &run, Q).unwrap();
+    // --snapshots 2 kept the weights of the last two epochs only.
+    let snaps: Vec<String> = std::fs::read_dir(run.join("snapshots"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(snaps, ["epoch-002.safetensors", "epoch-003.safetensors"]);
     let model = run.join("model.safetensors");
     // A second snapshot: every tensor of the model times three. The mean is twice the model.
     let tripled: Vec<(String, tch::Tensor)> = tch::Tensor::read_safetensors(&model)
@@ -563,10 +574,25 @@ fn snapshot_averaging_writes_the_mean_as_a_loadable_run_and_names_bad_snapshots(
         assert!(diff < 1e-5, "{name}: off by {diff}");
     }
     assert!(out.join("averaged_from.json").is_file());
+    let from_snapshots: Vec<PathBuf> = snaps
+        .iter()
+        .map(|s| run.join("snapshots").join(s))
+        .collect();
+    average_snapshots(&run, &from_snapshots, &tmp.path().join("b")).unwrap();
+    // The last snapshot is the last epoch's weights, as in the checkpoint.
+    let last = tch::Tensor::read_safetensors(run.join("last.safetensors")).unwrap();
+    let snap3 = tch::Tensor::read_safetensors(&from_snapshots[1]).unwrap();
+    for (name, t) in &snap3 {
+        let (_, c) = last
+            .iter()
+            .find(|(n, _)| n == name)
+            .expect("in the checkpoint");
+        assert!(t.equal(c), "{name}");
+    }
     average_snapshots(
         &run,
         &[model.clone(), run.join("last.safetensors")],
-        &tmp.path().join("b"),
+        &tmp.path().join("c2"),
     )
     .unwrap();
 

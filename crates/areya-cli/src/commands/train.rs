@@ -100,6 +100,9 @@ pub struct TrainArgs {
     pub class_weights: WeightsArg,
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
+    /// Keep the weights of the last K epochs in RUN/snapshots/ (for `areya average`).
+    #[arg(long, default_value_t = 0)]
+    pub snapshots: usize,
     #[arg(long, default_value_t = 30)]
     pub epochs: usize,
     #[arg(long, default_value_t = 42)]
@@ -228,6 +231,7 @@ pub fn config_from_args(a: &TrainArgs) -> anyhow::Result<TrainConfig> {
         WeightsArg::Balanced => ClassWeights::Balanced,
     };
     c.batch_size = a.batch_size;
+    c.snapshots = a.snapshots;
     c.epochs = a.epochs;
     c.seed = a.seed;
     c.threads = a.threads;
