@@ -362,14 +362,7 @@ async fn authentication_roles_and_ward_scoping() {
             .all(|st| st["password_hash"] == ""),
         "hashes never leave the server"
     );
-    let (status, v) = s
-        .json(
-            "POST",
-            "/api/alerts/1/ack",
-            Some(&admin),
-            Some(json!({ "actionable": true })),
-        )
-        .await;
+    let (status, v) = s.ack(&admin, 1, json!({ "actionable": true })).await;
     assert_eq!(
         status, 403,
         "admins configure, clinicians act on alerts: {v}"
