@@ -698,17 +698,20 @@ fn configure_ward(addr: &str) -> (String, String) {
     assert_eq!(status, 200, "{body}");
     let token: serde_json::Value = serde_json::from_str(&body).unwrap();
     let bearer = format!("Bearer {}", token["token"].as_str().unwrap());
-    let (status, head, _) = http(
+    (bearer, login_ana(addr))
+}
+
+/// Nurse ana's session cookie on the server at `addr`.
+fn login_ana(addr: &str) -> String {
+    let (status, head, body) = http(
         addr,
         "POST",
         "/api/login",
         &[],
         r#"{"user":"ana","password":"nurse password 2026"}"#,
     );
-    assert_eq!(status, 200);
-    let ana = cookie_of(&head);
-
-    (bearer, ana)
+    assert_eq!(status, 200, "{body}");
+    cookie_of(&head)
 }
 
 /// Starts `areya serve` and returns it with the address it printed.
@@ -821,15 +824,7 @@ fn kill_9_under_load(tmp: &Path, db: &str, cluster: bool) {
         first.clone()
     };
     // The nurse works on the second server when there is one.
-    let (status, head, _) = http(
-        &addr,
-        "POST",
-        "/api/login",
-        &[],
-        r#"{"user":"ana","password":"nurse password 2026"}"#,
-    );
-    assert_eq!(status, 200);
-    let ana = cookie_of(&head);
+    let ana = login_ana(&addr);
 
     // Four edge agents post sad observations for two beds each, retrying until answered 200;
     // with two servers, agents 0 and 2 post to the first and 1 and 3 to the second.

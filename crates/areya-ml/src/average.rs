@@ -53,26 +53,7 @@ pub fn average_snapshots(run: &Path, snapshots: &[PathBuf], out: &Path) -> Resul
     for path in snapshots {
         let tensors = read_tensors(path)?;
         for ((name, var), sum) in vars.iter().zip(sums.iter_mut()) {
-            let src = tensors.get(name).ok_or_else(|| {
-                MlError::run_dir(
-                    path,
-                    format!(
-                        "has no tensor '{name}': not weights of {} (a {arch})",
-                        run.display()
-                    ),
-                )
-            })?;
-            if src.size() != var.size() {
-                return Err(MlError::run_dir(
-                    path,
-                    format!(
-                        "tensor '{name}' has shape {:?}; {} needs {:?}",
-                        src.size(),
-                        run.display(),
-                        var.size()
-                    ),
-                ));
-            }
+            let src = rundir::matching_tensor(&tensors, name, var, path, arch)?;
             *sum += src.to_kind(Kind::Double);
         }
     }

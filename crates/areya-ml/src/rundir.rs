@@ -85,6 +85,31 @@ pub fn read_tensors(path: &Path) -> Result<HashMap<String, Tensor>> {
         .collect())
 }
 
+/// The tensor named `name` in `tensors` (read from `path`), checked against the variable
+/// `var` of a network `arch`: present and of the same shape.
+pub fn matching_tensor<'a>(
+    tensors: &'a HashMap<String, Tensor>,
+    name: &str,
+    var: &Tensor,
+    path: &Path,
+    arch: &str,
+) -> Result<&'a Tensor> {
+    let src = tensors.get(name).ok_or_else(|| {
+        MlError::run_dir(path, format!("has no tensor '{name}': these are not weights of a {arch} as config.json describes"))
+    })?;
+    if src.size() != var.size() {
+        return Err(MlError::run_dir(
+            path,
+            format!(
+                "tensor '{name}' has shape {:?}, a {arch} as config.json describes needs {:?}",
+                src.size(),
+                var.size()
+            ),
+        ));
+    }
+    Ok(src)
+}
+
 /// Copies the variables of `vs` from `tensors` (read from `path`), checking names and shapes.
 pub fn load_variables(
     vs: &nn::VarStore,
@@ -93,19 +118,7 @@ pub fn load_variables(
     arch: &str,
 ) -> Result<()> {
     for (name, var) in named_variables(vs) {
-        let src = tensors.get(&name).ok_or_else(|| {
-            MlError::run_dir(path, format!("has no tensor '{name}': these are not weights of a {arch} as config.json describes"))
-        })?;
-        if src.size() != var.size() {
-            return Err(MlError::run_dir(
-                path,
-                format!(
-                    "tensor '{name}' has shape {:?}, a {arch} as config.json describes needs {:?}",
-                    src.size(),
-                    var.size()
-                ),
-            ));
-        }
+        let src = matching_tensor(tensors, &name, &var, path, arch)?;
         tch::no_grad(|| var.shallow_clone().copy_(src));
     }
     Ok(())
