@@ -46,8 +46,24 @@ fn bad_flags_fail_with_one_clear_line() {
     let tmp = tempfile::tempdir().unwrap();
     areya_ml::testdata::write_dataset(tmp.path(), 4).unwrap();
     let data = tmp.path().to_str().unwrap();
-    let cases: [(&[&str], &str); 9] = [
+    let cases: [(&[&str], &str); 11] = [
         (&["train", "--data", "/no/such/folder"], "/no/such/folder"),
+        (
+            &["train", "--data", data, "--teacher", "/no/such/teacher"],
+            "/no/such/teacher",
+        ),
+        (
+            &[
+                "train",
+                "--data",
+                data,
+                "--teacher",
+                "t",
+                "--distill-alpha",
+                "2",
+            ],
+            "--distill-alpha: must be in (0, 1]",
+        ),
         (
             &["train", "--data", data, "--classes", "angry,contempt"],
             "no folder for class 'contempt'",

@@ -4,6 +4,7 @@
 use crate::augment::Augment;
 use crate::callbacks::{EarlyStoppingConfig, ModelCheckpointConfig, ReduceLrConfig};
 use crate::classes::ClassMap;
+use crate::distill::DistillConfig;
 use crate::error::{MlError, Result};
 use crate::model::Architecture;
 use crate::optim::AdamConfig;
@@ -105,6 +106,9 @@ pub struct TrainConfig {
     /// averaging with `areya average`); 0 keeps none.
     #[serde(default)]
     pub snapshots: usize,
+    /// Learn from the soft targets of trained runs as well as from the labels.
+    #[serde(default)]
+    pub distill: Option<DistillConfig>,
 }
 
 impl TrainConfig {
@@ -133,6 +137,7 @@ impl TrainConfig {
             threads: 0,
             callbacks: CallbacksConfig::default(),
             snapshots: 0,
+            distill: None,
         })
     }
 
@@ -191,6 +196,9 @@ impl TrainConfig {
                     "must be ≥ 0 and less than --epochs",
                 ));
             }
+        }
+        if let Some(d) = &self.distill {
+            d.validate()?;
         }
         if let Some(r) = &self.callbacks.reduce_lr {
             if !(r.factor > 0.0 && r.factor < 1.0) {

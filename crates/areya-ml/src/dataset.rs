@@ -198,14 +198,14 @@ pub fn decode_gray(bytes: &[u8], size: u32) -> std::result::Result<Vec<u8>, Stri
     Ok(gray.into_raw())
 }
 
-fn fnv1a(mut h: u64, bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a(mut h: u64, bytes: &[u8]) -> u64 {
     for &b in bytes {
         h ^= b as u64;
         h = h.wrapping_mul(0x0000_0100_0000_01B3);
     }
     h
 }
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+pub(crate) const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 
 /// Decodes every listed file in parallel.
 pub fn load(listing: &SplitListing, num_classes: usize, size: u32, strict: bool) -> Result<Loaded> {

@@ -11,6 +11,7 @@ pub mod callbacks;
 pub mod classes;
 pub mod config;
 pub mod dataset;
+pub mod distill;
 pub mod error;
 pub mod evaluate;
 pub mod metrics;

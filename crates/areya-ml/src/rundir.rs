@@ -13,7 +13,7 @@
 
 use crate::config::{RunConfig, RUN_FORMAT};
 use crate::error::{MlError, Result};
-use crate::model::Network;
+use crate::model::{InferenceNet, Network};
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -167,6 +167,8 @@ pub struct Classifier {
     pub config: RunConfig,
     pub vs: nn::VarStore,
     pub net: Network,
+    /// `net` folded for inference (see [`InferenceNet`]): what `logits` and `predict` run.
+    pub infer: InferenceNet,
 }
 
 impl Classifier {
@@ -187,11 +189,13 @@ impl Classifier {
         )?;
         let tensors = read_tensors(weights)?;
         load_variables(&vs, &tensors, weights, config.architecture.name())?;
+        let infer = InferenceNet::from_network(&net);
         Ok(Classifier {
             dir: dir.to_path_buf(),
             config,
             vs,
             net,
+            infer,
         })
     }
 
@@ -208,7 +212,7 @@ impl Classifier {
     /// # Shapes
     /// `x`: `[B, 1, S, S]` → `[B, K]`.
     pub fn logits(&self, x: &Tensor) -> Tensor {
-        tch::no_grad(|| self.net.forward_t(x, false))
+        self.infer.forward(x)
     }
 
     /// Class probabilities (softmax of logits / temperature) for `n` grayscale images of

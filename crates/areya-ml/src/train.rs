@@ -11,6 +11,7 @@ use crate::callbacks::{
 };
 use crate::config::{ClassWeights, DataSummary, Preprocessing, RunConfig, TrainConfig, RUN_FORMAT};
 use crate::dataset::{self, ImageSet, Skipped};
+use crate::distill;
 use crate::error::{MlError, Result};
 use crate::model::{init_vgg16_from_file, Network};
 use crate::optim::Adam;
@@ -290,7 +291,16 @@ fn start(cfg: TrainConfig, out: &Path, opts: TrainOptions) -> Result<TrainOutcom
         env!("CARGO_PKG_VERSION"),
         out.display()
     ));
+    let mut cfg = cfg;
+    if let Some(d) = &mut cfg.distill {
+        d.fingerprints = d
+            .teachers
+            .iter()
+            .map(|t| distill::fingerprint(t))
+            .collect::<Result<_>>()?;
+    }
     let data = prepare_data(&cfg, &mut log)?;
+    let soft = teach(&cfg, &data, &mut log)?;
     let k = cfg.data.classes.len();
     let (vs, net) = build_model(&cfg, k)?;
     let run = RunConfig {
@@ -328,8 +338,34 @@ fn start(cfg: TrainConfig, out: &Path, opts: TrainOptions) -> Result<TrainOutcom
         callbacks,
         log,
         opts,
+        soft,
     }
     .run()
+}
+
+/// Soft targets for every train image when the run distils (None otherwise), with the
+/// teachers' own accuracy logged.
+fn teach(cfg: &TrainConfig, data: &PreparedData, log: &mut Log) -> Result<Option<Tensor>> {
+    let Some(d) = &cfg.distill else {
+        return Ok(None);
+    };
+    let start = Instant::now();
+    let teachers = distill::load_teachers(d, &cfg.data.classes, cfg.data.image_size)?;
+    let mirror = cfg.augment.hflip;
+    let soft = distill::soft_targets(&teachers, &data.train, d.temperature, mirror, 256);
+    let val = distill::soft_targets(&teachers, &data.val, d.temperature, mirror, 256);
+    let names: Vec<String> = d.teachers.iter().map(|t| t.display().to_string()).collect();
+    log.line(&format!(
+        "Distilling from {} (alpha {}, temperature {}): teacher accuracy{} train {:.4}, val {:.4}; {:.0}s",
+        names.join(" + "),
+        d.alpha,
+        d.temperature,
+        if mirror { " (with the mirror image)" } else { "" },
+        distill::accuracy(&soft, &data.train),
+        distill::accuracy(&val, &data.val),
+        start.elapsed().as_secs_f64()
+    ));
+    Ok(Some(soft))
 }
 
 /// Continues the run in `dir` from its last checkpoint; `epochs` raises the epoch budget.
@@ -379,6 +415,18 @@ pub fn resume(dir: &Path, epochs: Option<usize>, opts: TrainOptions) -> Result<T
             ));
         }
     }
+    if let Some(d) = &cfg.distill {
+        for (teacher, was) in d.teachers.iter().zip(&d.fingerprints) {
+            let now = distill::fingerprint(teacher)?;
+            if &now != was {
+                return Err(MlError::run_dir(
+                    teacher,
+                    format!("this teacher's weights changed since the run started (fingerprint {was} → {now}); start a new run"),
+                ));
+            }
+        }
+    }
+    let soft = teach(&cfg, &data, &mut log)?;
     let vs = nn::VarStore::new(tch::Device::Cpu);
     let net = Network::build(
         &vs.root(),
@@ -423,6 +471,7 @@ pub fn resume(dir: &Path, epochs: Option<usize>, opts: TrainOptions) -> Result<T
         callbacks,
         log,
         opts,
+        soft,
     }
     .run()
 }
@@ -438,6 +487,8 @@ struct Session {
     callbacks: Vec<Box<dyn Callback>>,
     log: Log,
     opts: TrainOptions,
+    /// The teachers' soft targets for each train image, `[N, K]`, when distilling.
+    soft: Option<Tensor>,
 }
 
 /// Cross-entropy on logits with optional label smoothing and per-class weights (weighted mean).
@@ -592,7 +643,16 @@ impl Session {
             let aug: Option<(&Augment, u64, u64)> = Some((&cfg.augment, cfg.seed, epoch as u64));
             let (x, y) = augment::batch(train, chunk, aug);
             let logits = self.net.forward_t(&x, true);
-            let loss = cross_entropy(&logits, &y, cfg.label_smoothing, weights);
+            let ce = cross_entropy(&logits, &y, cfg.label_smoothing, weights);
+            let loss = match (&self.soft, &cfg.distill) {
+                (Some(soft), Some(d)) => {
+                    let rows: Vec<i64> = chunk.iter().map(|&i| i as i64).collect();
+                    let target = soft.index_select(0, &Tensor::from_slice(&rows));
+                    ce * (1.0 - d.alpha)
+                        + distill::kd_loss(&logits, &target, d.temperature) * d.alpha
+                }
+                _ => ce,
+            };
             self.opt.zero_grad();
             loss.backward();
             self.opt.step(lr);

@@ -617,3 +617,89 @@ fn snapshot_averaging_writes_the_mean_as_a_loadable_run_and_names_bad_snapshots(
         "nothing written on error"
     );
 }
+
+#[test]
+fn distillation_learns_from_the_teachers_alone_resumes_exactly_and_checks_its_teachers() {
+    let _torch = torch_lock();
+    let tmp = tempfile::tempdir().unwrap();
+    make_dataset(tmp.path(), 40);
+    let mut base = small_config(tmp.path());
+    base.augment = areya_ml::augment::Augment::NONE;
+    base.optimizer.lr = 3e-3;
+    let teacher = tmp.path().join("teacher");
+    let mut t = base.clone();
+    t.epochs = 20;
+    let taught = train::train(t, &teacher, Q).unwrap();
+    assert!(
+        taught.history.last().unwrap().val_accuracy > 0.9,
+        "{:?}",
+        taught.history
+    );
+
+    // alpha 1: the labels play no part, so the student learns the task only if each image is
+    // paired with its own soft target.
+    let mut student = base.clone();
+    student.seed = 11;
+    student.epochs = 16;
+    student.distill = Some(areya_ml::distill::DistillConfig {
+        teachers: vec![teacher.clone()],
+        alpha: 1.0,
+        temperature: 1.0,
+        fingerprints: vec![],
+    });
+    let out = tmp.path().join("student");
+    let outcome = train::train(student.clone(), &out, Q).unwrap();
+    let last = outcome.history.last().unwrap();
+    assert!(
+        last.val_accuracy > 0.6,
+        "the student should learn the quadrants from the teacher: {:?}",
+        outcome.history
+    );
+    let log = std::fs::read_to_string(out.join("train.log")).unwrap();
+    assert!(
+        log.contains("Distilling from") && log.contains("teacher accuracy"),
+        "{log}"
+    );
+    let run = areya_ml::rundir::read_config(&out).unwrap();
+    let d = run.train.distill.expect("distill settings saved");
+    assert_eq!(d.fingerprints.len(), 1);
+    assert_eq!(
+        d.fingerprints[0],
+        areya_ml::distill::fingerprint(&teacher).unwrap()
+    );
+
+    // Stopped after one epoch and resumed: the same run as in one go.
+    let mut short = student.clone();
+    short.epochs = 1;
+    let resumed = tmp.path().join("resumed");
+    train::train(short, &resumed, Q).unwrap();
+    train::resume(&resumed, Some(16), Q).unwrap();
+    assert_eq!(metrics_without_time(&resumed), metrics_without_time(&out));
+
+    // A teacher whose weights changed since the run started is refused on resume.
+    std::fs::copy(
+        out.join("model.safetensors"),
+        teacher.join("model.safetensors"),
+    )
+    .unwrap();
+    let err = train::resume(&resumed, Some(17), Q)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("teacher's weights changed") && err.contains("teacher"),
+        "{err}"
+    );
+
+    // A teacher of other classes, or no teacher at all, stops the run before it starts and
+    // leaves nothing behind.
+    let mut five = student.clone();
+    five.data.classes = ClassMap::parse("angry,happy,neutral=relaxed,sad,fear").unwrap();
+    let dir = tmp.path().join("new/five");
+    let err = train::train(five, &dir, Q).unwrap_err().to_string();
+    assert!(err.contains("teacher classes"), "{err}");
+    let mut missing = student.clone();
+    missing.distill.as_mut().unwrap().teachers = vec![tmp.path().join("nowhere")];
+    let err = train::train(missing, &dir, Q).unwrap_err().to_string();
+    assert!(err.contains("nowhere"), "{err}");
+    assert!(!tmp.path().join("new").exists());
+}

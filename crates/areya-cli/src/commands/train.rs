@@ -4,6 +4,7 @@ use anyhow::{bail, Context};
 use areya_ml::callbacks::{EarlyStoppingConfig, ModelCheckpointConfig, Monitor, ReduceLrConfig};
 use areya_ml::classes::{ClassMap, DEFAULT_CLASSES};
 use areya_ml::config::{ClassWeights, Schedule, TrainConfig};
+use areya_ml::distill::DistillConfig;
 use areya_ml::model::Architecture;
 use areya_ml::train::{self, TrainOptions};
 use clap::{Args, ValueEnum};
@@ -103,6 +104,16 @@ pub struct TrainArgs {
     /// Keep the weights of the last K epochs in RUN/snapshots/ (for `areya average`).
     #[arg(long, default_value_t = 0)]
     pub snapshots: usize,
+    /// Distil from this trained run (repeat for an ensemble of teachers): the student learns
+    /// from the teachers' soft targets as well as from the labels.
+    #[arg(long = "teacher", value_name = "RUN")]
+    pub teachers: Vec<PathBuf>,
+    /// With --teacher: weight of the teachers' soft targets (the labels get 1 − alpha).
+    #[arg(long, default_value_t = 0.7)]
+    pub distill_alpha: f64,
+    /// With --teacher: softmax temperature of the distillation term.
+    #[arg(long, default_value_t = 2.0)]
+    pub distill_temperature: f64,
     #[arg(long, default_value_t = 30)]
     pub epochs: usize,
     #[arg(long, default_value_t = 42)]
@@ -232,6 +243,12 @@ pub fn config_from_args(a: &TrainArgs) -> anyhow::Result<TrainConfig> {
     };
     c.batch_size = a.batch_size;
     c.snapshots = a.snapshots;
+    c.distill = (!a.teachers.is_empty()).then(|| DistillConfig {
+        teachers: a.teachers.clone(),
+        alpha: a.distill_alpha,
+        temperature: a.distill_temperature,
+        fingerprints: Vec::new(),
+    });
     c.epochs = a.epochs;
     c.seed = a.seed;
     c.threads = a.threads;

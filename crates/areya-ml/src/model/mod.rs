@@ -6,8 +6,11 @@
 //! notebook's binary cross-entropy on a softmax) and in inference.
 
 mod areya_cnn;
+mod inference;
 mod seed_cnn;
 mod vgg16;
+
+pub use inference::InferenceNet;
 
 pub use vgg16::init_vgg16_from_file;
 
@@ -278,6 +281,13 @@ impl Network {
     }
 }
 
+fn bn_config() -> nn::BatchNormConfig {
+    nn::BatchNormConfig {
+        eps: inference::BN_EPS,
+        ..Default::default()
+    }
+}
+
 /// Builds a layer list while tracking the activation shape `[C, H, W]` or `[F]`.
 pub(crate) struct Builder<'a> {
     root: &'a nn::Path<'a>,
@@ -311,11 +321,11 @@ impl<'a> Builder<'a> {
         self.push(name, LayerKind::Conv(conv));
     }
     pub(crate) fn bn(&mut self, name: &str) {
-        let bn = nn::batch_norm2d(self.root / name, self.shape[0], Default::default());
+        let bn = nn::batch_norm2d(self.root / name, self.shape[0], bn_config());
         self.push(name, LayerKind::BatchNorm(bn));
     }
     pub(crate) fn bn1d(&mut self, name: &str) {
-        let bn = nn::batch_norm1d(self.root / name, self.shape[0], Default::default());
+        let bn = nn::batch_norm1d(self.root / name, self.shape[0], bn_config());
         self.push(name, LayerKind::BatchNorm(bn));
     }
     pub(crate) fn relu(&mut self, name: &str) {

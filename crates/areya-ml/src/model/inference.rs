@@ -1,0 +1,203 @@
+//! The inference form of a trained network: each BatchNorm folded into the convolution before
+//! it, dropout left out, ReLU applied in place. Same logits as `Network::forward_t(x, false)`
+//! up to float rounding, fewer passes over the activations — what the live pipeline runs for
+//! every face.
+//!
+//! Folding relies on how `Builder` makes layers: convolutions have stride 1, dilation 1, one
+//! group and "same" padding (kernel / 2), and BatchNorm uses [`BN_EPS`]. The equivalence test
+//! below builds every architecture with random statistics and compares both forms.
+
+use super::{LayerKind, Network};
+use tch::{Kind, Tensor};
+
+/// BatchNorm's epsilon as `Builder` configures it.
+pub(crate) const BN_EPS: f64 = 1e-5;
+
+#[derive(Debug)]
+enum Op {
+    Conv {
+        w: Tensor,
+        b: Option<Tensor>,
+        padding: [i64; 2],
+    },
+    /// A BatchNorm with no convolution before it: `x · scale + shift` per channel.
+    Affine {
+        scale: Tensor,
+        shift: Tensor,
+    },
+    Relu,
+    MaxPool {
+        kernel: i64,
+        stride: i64,
+    },
+    GlobalAvgPool,
+    Flatten,
+    Linear {
+        w: Tensor,
+        b: Option<Tensor>,
+    },
+}
+
+/// A trained network prepared for inference (its weights copied and folded; later changes to
+/// the training variables do not reach it).
+#[derive(Debug)]
+pub struct InferenceNet {
+    ops: Vec<Op>,
+}
+
+/// BatchNorm in eval mode as (scale, shift) per channel.
+fn bn_affine(bn: &tch::nn::BatchNorm) -> (Tensor, Tensor) {
+    let inv_std = (&bn.running_var + BN_EPS).rsqrt();
+    let scale = match &bn.ws {
+        Some(g) => g * &inv_std,
+        None => inv_std,
+    };
+    let shift = match &bn.bs {
+        Some(b) => b - &bn.running_mean * &scale,
+        None => -(&bn.running_mean * &scale),
+    };
+    (scale, shift)
+}
+
+impl InferenceNet {
+    /// Folds `net` (whose variables hold trained weights) into its inference form.
+    pub fn from_network(net: &Network) -> InferenceNet {
+        tch::no_grad(|| {
+            let mut ops = Vec::with_capacity(net.layers.len());
+            let mut layers = net.layers.iter().peekable();
+            while let Some(layer) = layers.next() {
+                let op = match &layer.kind {
+                    LayerKind::Conv(c) => {
+                        let size = c.ws.size();
+                        let padding = [size[2] / 2, size[3] / 2];
+                        match layers.peek().map(|l| &l.kind) {
+                            Some(LayerKind::BatchNorm(bn)) => {
+                                layers.next();
+                                let (scale, shift) = bn_affine(bn);
+                                let w = &c.ws * scale.view([-1, 1, 1, 1]);
+                                let b = match &c.bs {
+                                    Some(b) => b * &scale + shift,
+                                    None => shift,
+                                };
+                                Op::Conv {
+                                    w,
+                                    b: Some(b),
+                                    padding,
+                                }
+                            }
+                            _ => Op::Conv {
+                                w: c.ws.detach().copy(),
+                                b: c.bs.as_ref().map(|b| b.detach().copy()),
+                                padding,
+                            },
+                        }
+                    }
+                    LayerKind::BatchNorm(bn) => {
+                        let (scale, shift) = bn_affine(bn);
+                        Op::Affine { scale, shift }
+                    }
+                    LayerKind::Relu => Op::Relu,
+                    LayerKind::MaxPool { kernel, stride } => Op::MaxPool {
+                        kernel: *kernel,
+                        stride: *stride,
+                    },
+                    LayerKind::Dropout(_) => continue,
+                    LayerKind::GlobalAvgPool => Op::GlobalAvgPool,
+                    LayerKind::Flatten => Op::Flatten,
+                    LayerKind::Linear(l) => Op::Linear {
+                        w: l.ws.detach().copy(),
+                        b: l.bs.as_ref().map(|b| b.detach().copy()),
+                    },
+                };
+                ops.push(op);
+            }
+            InferenceNet { ops }
+        })
+    }
+
+    /// Logits, without gradients.
+    ///
+    /// # Shapes
+    /// `x`: `[B, 1, S, S]` float in [0, 1] → logits `[B, K]`.
+    pub fn forward(&self, x: &Tensor) -> Tensor {
+        tch::no_grad(|| {
+            let mut h = x.shallow_clone();
+            // In-place ReLU only on activations this function made, never on the caller's `x`.
+            let mut owned = false;
+            for op in &self.ops {
+                h = match op {
+                    Op::Conv { w, b, padding } => {
+                        h.conv2d(w, b.as_ref(), [1, 1], *padding, [1, 1], 1)
+                    }
+                    Op::Affine { scale, shift } => {
+                        let mut shape = vec![1, -1];
+                        shape.resize(h.dim(), 1);
+                        &h * scale.view(shape.as_slice()) + shift.view(shape.as_slice())
+                    }
+                    Op::Relu if owned => {
+                        let _ = h.relu_();
+                        h
+                    }
+                    Op::Relu => h.relu(),
+                    Op::MaxPool { kernel, stride } => h.max_pool2d(
+                        [*kernel, *kernel],
+                        [*stride, *stride],
+                        [0, 0],
+                        [1, 1],
+                        false,
+                    ),
+                    Op::GlobalAvgPool => h.mean_dim(&[-1i64, -2][..], false, Kind::Float),
+                    Op::Flatten => h.flatten(1, -1),
+                    Op::Linear { w, b } => h.linear(w, b.as_ref()),
+                };
+                owned = true;
+            }
+            h
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Architecture;
+    use super::*;
+    use tch::nn;
+
+    #[test]
+    fn folded_form_gives_the_same_logits_on_every_architecture() {
+        tch::manual_seed(3);
+        for arch in [
+            Architecture::areya_cnn_default(),
+            Architecture::SeedCnn,
+            Architecture::Vgg16,
+        ] {
+            let vs = nn::VarStore::new(tch::Device::Cpu);
+            let net = Network::build(&vs.root(), &arch, 48, 4).unwrap();
+            // Trained-looking BatchNorm statistics and affine parameters (not the 0/1 of a
+            // fresh layer, which would make folding trivially right).
+            tch::no_grad(|| {
+                for (name, mut t) in vs.variables() {
+                    let r = Tensor::rand_like(&t);
+                    if name.ends_with("running_var") {
+                        t.copy_(&(r * 2.0 + 0.2));
+                    } else if name.ends_with("running_mean") || name.contains("_bn") {
+                        t.copy_(&(r - 0.5));
+                    }
+                }
+            });
+            let x = Tensor::rand([3, 1, 48, 48], (Kind::Float, tch::Device::Cpu));
+            let want = tch::no_grad(|| net.forward_t(&x, false));
+            let x_before = x.copy();
+            let got = InferenceNet::from_network(&net).forward(&x);
+            assert_eq!(got.size(), [3, 4], "{}", arch.name());
+            let scale = want.abs().max().double_value(&[]).max(1e-3);
+            let diff = (&got - &want).abs().max().double_value(&[]);
+            assert!(
+                diff / scale < 1e-4,
+                "{}: max diff {diff} at scale {scale}",
+                arch.name()
+            );
+            assert!(x.equal(&x_before), "{}: the input was changed", arch.name());
+        }
+    }
+}
