@@ -190,7 +190,7 @@ fn kill_9_mid_epoch_loses_at_most_that_epoch_and_resume_finishes() {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let done = metrics_rows(&out);
-    assert!(done >= 1 && done < 6, "killed after {done} epochs");
+    assert!((1..6).contains(&done), "killed after {done} epochs");
     assert!(out.join("last.safetensors").is_file() && out.join("model.safetensors").is_file());
 
     let o = run(&["train", "--resume", out.to_str().unwrap(), "--quiet"]);

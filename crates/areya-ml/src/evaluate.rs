@@ -142,12 +142,11 @@ pub fn logits(clf: &Classifier, set: &ImageSet, batch_size: usize) -> Tensor {
 
 /// Mean negative log-likelihood of `labels` under softmax(`logits` / `t`).
 pub fn nll(logits: &Tensor, labels: &Tensor, t: f64) -> f64 {
-    (logits / t)
+    -(logits / t)
         .log_softmax(-1, Kind::Float)
         .gather(1, &labels.unsqueeze(1), false)
         .mean(Kind::Float)
         .double_value(&[])
-        * -1.0
 }
 
 /// Temperature scaling (Guo et al., 2017): the `t` in [0.05, 20] minimising the NLL of

@@ -597,7 +597,8 @@ fn snapshot_averaging_writes_the_mean_as_a_loadable_run_and_names_bad_snapshots(
     .unwrap();
 
     // Bad input is named.
-    let e = average_snapshots(&run, &[model.clone()], &tmp.path().join("c")).unwrap_err();
+    let e =
+        average_snapshots(&run, std::slice::from_ref(&model), &tmp.path().join("c")).unwrap_err();
     assert!(e.to_string().contains("at least two"), "{e}");
     let e = average_snapshots(&run, &[model.clone(), third.clone()], &out).unwrap_err();
     assert!(e.to_string().contains("already a run directory"), "{e}");

@@ -92,7 +92,7 @@ pub fn scene(i: usize, t: u64) -> Scene {
         1 => {
             let hi = [0.24, 0.06, 0.26, 0.44];
             let lo = [0.10, 0.22, 0.42, 0.26];
-            Scene::Face(if (t / 20) % 2 == 0 { hi } else { lo })
+            Scene::Face(if (t / 20).is_multiple_of(2) { hi } else { lo })
         }
         // Opted out: the camera still sends, the server refuses it.
         2 => Scene::Face(SAD),

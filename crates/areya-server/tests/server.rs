@@ -404,12 +404,22 @@ async fn authentication_roles_and_ward_scoping() {
     s.stop().await;
 }
 
+/// (method, path, headers, body, expected status, text the answer must contain)
+type BadRequestCase<'a> = (
+    &'a str,
+    &'a str,
+    Vec<(&'a str, &'a str)>,
+    String,
+    u16,
+    &'a str,
+);
+
 #[tokio::test]
 async fn bad_requests_name_the_field() {
     let s = Server::start("sqlite::memory:", true).await;
     let charge = s.login("charge").await;
     let c = format!("areya_session={charge}");
-    let cases: Vec<(&str, &str, Vec<(&str, &str)>, String, u16, &str)> = vec![
+    let cases: Vec<BadRequestCase> = vec![
         (
             "POST",
             "/api/alerts/1/ack",
@@ -505,7 +515,7 @@ async fn bad_requests_name_the_field() {
 
     // Ingest: device tokens, and each observation checked.
     let good = obs(0, s.now(), Some(0.2));
-    let (status, _) = s.ingest(&[good.clone()], "not-a-device").await;
+    let (status, _) = s.ingest(std::slice::from_ref(&good), "not-a-device").await;
     assert_eq!(status, 401);
     let mut bad_probs = good.clone();
     bad_probs.probs = Some(Probabilities {

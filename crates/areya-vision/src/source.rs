@@ -163,8 +163,7 @@ impl Ffmpeg {
             let _ = e.read_to_string(&mut s);
         }
         s.lines()
-            .filter(|l| !l.trim().is_empty())
-            .last()
+            .rfind(|l| !l.trim().is_empty())
             .unwrap_or("")
             .trim()
             .to_string()

@@ -121,7 +121,7 @@ pub async fn ward<S: Store + 'static>(
             }),
         ));
     }
-    beds.sort_by(|a, b| b.0.cmp(&a.0));
+    beds.sort_by_key(|b| std::cmp::Reverse(b.0));
     Ok(Json(json!({
         "ward": { "id": ward.id, "name": ward.name },
         "now_ms": now,
