@@ -29,6 +29,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     let layered = |x: &Tensor| tch::no_grad(|| clf.net.forward_t(x, false));
     let folded = |x: &Tensor| clf.logits(x);
+    let bf16net = clf.infer.with_kind(Kind::BFloat16);
+    let bf16 = |x: &Tensor| bf16net.forward(x);
     // Same answers first.
     let mut worst = 0f64;
     for x in inputs.iter().take(50) {
@@ -45,16 +47,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         t.elapsed().as_secs_f64() * 1000.0 / faces as f64
     };
-    let (mut a, mut b) = (Vec::new(), Vec::new());
+    let mut worst16 = 0f64;
+    for x in inputs.iter().take(50) {
+        worst16 = worst16.max((layered(x) - bf16(x)).abs().max().double_value(&[]));
+    }
+    let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
         a.push(time(&layered));
         b.push(time(&folded));
+        c.push(time(&bf16));
     }
     let median = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let (ma, mb) = (median(&mut a), median(&mut b));
+    let (ma, mb, mc) = (median(&mut a), median(&mut b), median(&mut c));
     println!(
         "model {dir}: {faces} faces × {rounds} rounds, batch 1, one thread \
          (largest logit difference {worst:.2e})"
@@ -68,6 +75,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         fmt(&b)
     );
     println!("speed-up: {:.2}×", ma / mb);
+    println!("bfloat16 folded: {mc:.3} ms a face  [{}] (largest logit difference {worst16:.2e}); speed-up {:.2}×", fmt(&c), ma / mc);
     Ok(())
 }
 

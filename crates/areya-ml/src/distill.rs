@@ -12,6 +12,7 @@
 
 use crate::augment;
 use crate::classes::ClassMap;
+use crate::config::Precision;
 use crate::dataset::{fnv1a, ImageSet, FNV_OFFSET};
 use crate::error::{MlError, Result};
 use crate::rundir::{Classifier, MODEL_FILE};
@@ -73,7 +74,10 @@ pub fn load_teachers(
     cfg.teachers
         .iter()
         .map(|dir| {
-            let clf = Classifier::load(dir)?;
+            let mut clf = Classifier::load(dir)?;
+            // Training computes in float32 everywhere, so a run resumed on another machine
+            // gets the same soft targets.
+            clf.set_precision(Precision::Float32);
             if clf.class_names() != want {
                 return Err(MlError::run_dir(
                     dir,

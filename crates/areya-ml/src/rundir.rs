@@ -11,7 +11,7 @@
 //! RUN/snapshots/           with --snapshots K: the weights of the last K epochs
 //! ```
 
-use crate::config::{RunConfig, RUN_FORMAT};
+use crate::config::{Precision, RunConfig, RUN_FORMAT};
 use crate::error::{MlError, Result};
 use crate::model::{InferenceNet, Network};
 use std::collections::HashMap;
@@ -161,14 +161,25 @@ pub fn write_config(dir: &Path, config: &RunConfig) -> Result<()> {
     write_atomic(&dir.join(CONFIG_FILE), json.as_bytes())
 }
 
+fn inference_form(net: &Network, precision: Precision) -> InferenceNet {
+    let folded = InferenceNet::from_network(net);
+    match precision {
+        Precision::Bfloat16 => folded.with_kind(tch::Kind::BFloat16),
+        _ => folded,
+    }
+}
+
 /// A trained model ready for inference.
 pub struct Classifier {
     pub dir: PathBuf,
     pub config: RunConfig,
     pub vs: nn::VarStore,
     pub net: Network,
-    /// `net` folded for inference (see [`InferenceNet`]): what `logits` and `predict` run.
+    /// `net` folded for inference (see [`InferenceNet`]) in `precision`: what `logits` and
+    /// `predict` run.
     pub infer: InferenceNet,
+    /// The precision `infer` computes in (never `Auto`).
+    pub precision: Precision,
 }
 
 impl Classifier {
@@ -189,14 +200,22 @@ impl Classifier {
         )?;
         let tensors = read_tensors(weights)?;
         load_variables(&vs, &tensors, weights, config.architecture.name())?;
-        let infer = InferenceNet::from_network(&net);
+        let precision = config.precision.resolve();
+        let infer = inference_form(&net, precision);
         Ok(Classifier {
             dir: dir.to_path_buf(),
             config,
             vs,
             net,
             infer,
+            precision,
         })
+    }
+
+    /// Computes in `precision` from now on (`Auto` is decided for this machine).
+    pub fn set_precision(&mut self, precision: Precision) {
+        self.precision = precision.resolve();
+        self.infer = inference_form(&self.net, self.precision);
     }
 
     pub fn class_names(&self) -> Vec<&str> {

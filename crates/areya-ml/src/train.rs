@@ -316,6 +316,7 @@ fn start(cfg: TrainConfig, out: &Path, opts: TrainOptions) -> Result<TrainOutcom
         train: cfg.clone(),
         data: data.summary.clone(),
         temperature: 1.0,
+        precision: Default::default(),
     };
     rundir::write_config(out, &run)?;
     let opt = Adam::new(&vs, cfg.optimizer);
@@ -416,6 +417,12 @@ pub fn resume(dir: &Path, epochs: Option<usize>, opts: TrainOptions) -> Result<T
         }
     }
     if let Some(d) = &cfg.distill {
+        if d.fingerprints.len() != d.teachers.len() {
+            return Err(MlError::run_dir(
+                dir.join(CONFIG_FILE),
+                "distill: one fingerprint per teacher expected; start a new run",
+            ));
+        }
         for (teacher, was) in d.teachers.iter().zip(&d.fingerprints) {
             let now = distill::fingerprint(teacher)?;
             if &now != was {

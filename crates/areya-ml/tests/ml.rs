@@ -226,6 +226,23 @@ fn training_writes_a_loadable_run_dir_and_learns() {
         assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-4);
     }
     assert!(clf.predict(&px[..100], 4).is_err());
+    // A new run computes in `auto`; the precision in config.json is what inference uses, and
+    // bfloat16 gives nearly the same probabilities.
+    use areya_ml::config::Precision;
+    assert!(config.contains("\"precision\": \"auto\""), "{config}");
+    assert_eq!(clf.precision, Precision::Auto.resolve());
+    let mut run = areya_ml::rundir::read_config(&out).unwrap();
+    run.precision = Precision::Float32;
+    areya_ml::rundir::write_config(&out, &run).unwrap();
+    let mut clf = Classifier::load(&out).unwrap();
+    assert_eq!(clf.precision, Precision::Float32);
+    let full = clf.predict(&px, 4).unwrap();
+    clf.set_precision(Precision::Bfloat16);
+    assert_eq!(clf.precision, Precision::Bfloat16);
+    let half = clf.predict(&px, 4).unwrap();
+    for (a, b) in full.iter().flatten().zip(half.iter().flatten()) {
+        assert!((a - b).abs() < 0.03, "{full:?} vs {half:?}");
+    }
     // A second run into the same dir is refused rather than mixed in.
     let err = train::train(small_config(tmp.path()), &out, Q)
         .unwrap_err()

@@ -3,6 +3,7 @@
 
 use super::{default_model, write_file};
 use anyhow::Context;
+use areya_ml::config::Precision;
 use areya_ml::dataset::ImageSet;
 use areya_ml::evaluate::{evaluate_at, evaluate_set, load_split, Evaluation};
 use areya_ml::plots::{self, Confusion, Curves, Gallery, Reliability, Tile};
@@ -36,11 +37,17 @@ pub struct EvaluateArgs {
     pub strict: bool,
     #[arg(long, default_value_t = 256)]
     pub batch_size: usize,
+    /// Compute in this precision instead of the model's (auto, float32, bfloat16).
+    #[arg(long)]
+    pub precision: Option<String>,
 }
 
 pub fn run(a: EvaluateArgs) -> anyhow::Result<()> {
     let model = default_model(a.on.model)?;
-    let clf = Classifier::load(&model)?;
+    let mut clf = Classifier::load(&model)?;
+    if let Some(p) = &a.precision {
+        clf.set_precision(Precision::parse(p)?);
+    }
     let (set, skipped) = load_split(&clf, &a.on.data, &a.on.split, a.strict)?;
     if !skipped.is_empty() {
         eprintln!(
@@ -52,11 +59,12 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<()> {
     }
     let ev = evaluate_set(&clf, &set, a.tta, a.batch_size)?;
     println!(
-        "Evaluated {} on {}: {} images, {} classes{}",
+        "Evaluated {} on {}: {} images, {} classes, {}{}",
         model.display(),
         a.on.data.join(&a.on.split).display(),
         ev.report.n,
         ev.report.classes.len(),
+        clf.precision.name(),
         if a.tta { ", with flip TTA" } else { "" }
     );
     print!("{}", text(&ev));
@@ -77,6 +85,7 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<()> {
         v["model"] = model.display().to_string().into();
         v["data"] = a.on.data.join(&a.on.split).display().to_string().into();
         v["ece"] = ev.calibration.ece.into();
+        v["precision"] = clf.precision.name().into();
         write_file(p, serde_json::to_string_pretty(&v)?.as_bytes())?;
     }
     if let Some(p) = &a.csv {

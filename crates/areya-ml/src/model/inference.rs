@@ -43,6 +43,8 @@ enum Op {
 #[derive(Debug)]
 pub struct InferenceNet {
     ops: Vec<Op>,
+    /// What the weights are stored as (float unless [`InferenceNet::with_kind`]).
+    kind: Kind,
 }
 
 /// BatchNorm in eval mode as (scale, shift) per channel.
@@ -111,8 +113,44 @@ impl InferenceNet {
                 };
                 ops.push(op);
             }
-            InferenceNet { ops }
+            InferenceNet {
+                ops,
+                kind: Kind::Float,
+            }
         })
+    }
+
+    /// The same network with its weights stored as `kind` (e.g. bfloat16); `forward` then
+    /// converts its input to `kind` and its logits back to float.
+    pub fn with_kind(&self, kind: Kind) -> InferenceNet {
+        let k = |t: &Tensor| t.to_kind(kind);
+        let ops = self
+            .ops
+            .iter()
+            .map(|op| match op {
+                Op::Conv { w, b, padding } => Op::Conv {
+                    w: k(w),
+                    b: b.as_ref().map(k),
+                    padding: *padding,
+                },
+                Op::Affine { scale, shift } => Op::Affine {
+                    scale: k(scale),
+                    shift: k(shift),
+                },
+                Op::Relu => Op::Relu,
+                Op::MaxPool { kernel, stride } => Op::MaxPool {
+                    kernel: *kernel,
+                    stride: *stride,
+                },
+                Op::GlobalAvgPool => Op::GlobalAvgPool,
+                Op::Flatten => Op::Flatten,
+                Op::Linear { w, b } => Op::Linear {
+                    w: k(w),
+                    b: b.as_ref().map(k),
+                },
+            })
+            .collect();
+        InferenceNet { ops, kind }
     }
 
     /// Logits, without gradients.
@@ -121,7 +159,11 @@ impl InferenceNet {
     /// `x`: `[B, 1, S, S]` float in [0, 1] → logits `[B, K]`.
     pub fn forward(&self, x: &Tensor) -> Tensor {
         tch::no_grad(|| {
-            let mut h = x.shallow_clone();
+            let mut h = if self.kind == Kind::Float {
+                x.shallow_clone()
+            } else {
+                x.to_kind(self.kind)
+            };
             // In-place ReLU only on activations this function made, never on the caller's `x`.
             let mut owned = false;
             for op in &self.ops {
@@ -146,13 +188,13 @@ impl InferenceNet {
                         [1, 1],
                         false,
                     ),
-                    Op::GlobalAvgPool => h.mean_dim(&[-1i64, -2][..], false, Kind::Float),
+                    Op::GlobalAvgPool => h.mean_dim(&[-1i64, -2][..], false, self.kind),
                     Op::Flatten => h.flatten(1, -1),
                     Op::Linear { w, b } => h.linear(w, b.as_ref()),
                 };
                 owned = true;
             }
-            h
+            h.to_kind(Kind::Float)
         })
     }
 }
@@ -188,7 +230,8 @@ mod tests {
             let x = Tensor::rand([3, 1, 48, 48], (Kind::Float, tch::Device::Cpu));
             let want = tch::no_grad(|| net.forward_t(&x, false));
             let x_before = x.copy();
-            let got = InferenceNet::from_network(&net).forward(&x);
+            let folded = InferenceNet::from_network(&net);
+            let got = folded.forward(&x);
             assert_eq!(got.size(), [3, 4], "{}", arch.name());
             let scale = want.abs().max().double_value(&[]).max(1e-3);
             let diff = (&got - &want).abs().max().double_value(&[]);
@@ -198,6 +241,20 @@ mod tests {
                 arch.name()
             );
             assert!(x.equal(&x_before), "{}: the input was changed", arch.name());
+            // bfloat16 keeps 8 bits of mantissa: close, float logits out, input untouched.
+            let half = folded.with_kind(Kind::BFloat16).forward(&x);
+            assert_eq!(half.kind(), Kind::Float);
+            let diff = (&half - &want).abs().max().double_value(&[]);
+            assert!(
+                diff / scale < 5e-2,
+                "{} bf16: max diff {diff} at scale {scale}",
+                arch.name()
+            );
+            assert!(
+                x.equal(&x_before),
+                "{}: bf16 changed the input",
+                arch.name()
+            );
         }
     }
 }
