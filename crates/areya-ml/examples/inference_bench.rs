@@ -1,11 +1,14 @@
-//! Batch-1 classification cost of a trained model: the folded inference form that Areya runs
-//! (`Classifier::logits`) against the same network layer by layer in eval mode, back to back
-//! on one thread, in alternating rounds so both see the same machine load.
+//! Batch-1 classification cost of a trained model: its inference form (BatchNorm folded,
+//! channels-last; float32 and bfloat16) against the same network run layer by layer in eval
+//! mode, back to back on one thread, in alternating rounds so all see the same machine load.
+//! Prints each one's median, its speed-up over the layered reference and its largest logit
+//! difference from it.
 //!
 //! ```sh
 //! cargo run --release -p areya-ml --example inference_bench -- models/areya-fer4 [FACES] [ROUNDS]
 //! ```
 
+use areya_ml::model::InferenceNet;
 use areya_ml::Classifier;
 use std::time::Instant;
 use tch::{Kind, Tensor};
@@ -28,17 +31,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|_| Tensor::rand([1, 1, s, s], (Kind::Float, tch::Device::Cpu)))
         .collect();
     let layered = |x: &Tensor| tch::no_grad(|| clf.net.forward_t(x, false));
-    let folded = |x: &Tensor| clf.logits(x);
-    let bf16net = clf.infer.with_kind(Kind::BFloat16);
-    let bf16 = |x: &Tensor| bf16net.forward(x);
-    // Same answers first.
-    let mut worst = 0f64;
-    for x in inputs.iter().take(50) {
-        worst = worst.max((layered(x) - folded(x)).abs().max().double_value(&[]));
-    }
+    // Both built from the trained float32 weights (clf.infer may already be bfloat16).
+    let f32net = InferenceNet::from_network(&clf.net);
+    let bf16net = f32net.with_kind(Kind::BFloat16);
+    let float32 = |x: &Tensor| f32net.forward(x);
+    let bfloat16 = |x: &Tensor| bf16net.forward(x);
+    let variants: [(&str, &dyn Fn(&Tensor) -> Tensor); 3] = [
+        ("layer by layer, float32 (reference)", &layered),
+        ("inference form, float32", &float32),
+        ("inference form, bfloat16", &bfloat16),
+    ];
+    // Largest logit difference from the reference on 50 faces, then a warm-up.
+    let diffs: Vec<f64> = variants
+        .iter()
+        .map(|(_, f)| {
+            inputs
+                .iter()
+                .take(50)
+                .map(|x| (layered(x) - f(x)).abs().max().double_value(&[]))
+                .fold(0.0, f64::max)
+        })
+        .collect();
     for x in inputs.iter().take(100) {
-        let _ = layered(x);
-        let _ = folded(x);
+        for (_, f) in &variants {
+            let _ = f(x);
+        }
     }
     let time = |f: &dyn Fn(&Tensor) -> Tensor| {
         let t = Instant::now();
@@ -47,35 +64,30 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         t.elapsed().as_secs_f64() * 1000.0 / faces as f64
     };
-    let mut worst16 = 0f64;
-    for x in inputs.iter().take(50) {
-        worst16 = worst16.max((layered(x) - bf16(x)).abs().max().double_value(&[]));
-    }
-    let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
+    let mut runs: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
     for _ in 0..rounds {
-        a.push(time(&layered));
-        b.push(time(&folded));
-        c.push(time(&bf16));
+        for ((_, f), r) in variants.iter().zip(runs.iter_mut()) {
+            r.push(time(*f));
+        }
     }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let (ma, mb, mc) = (median(&mut a), median(&mut b), median(&mut c));
+    let medians: Vec<f64> = runs
+        .iter_mut()
+        .map(|v| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        })
+        .collect();
     println!(
-        "model {dir}: {faces} faces × {rounds} rounds, batch 1, one thread \
-         (largest logit difference {worst:.2e})"
+        "model {dir}: {faces} faces × {rounds} rounds, batch 1, one thread; Areya runs {} here",
+        clf.precision.name()
     );
-    println!(
-        "layer by layer (eval mode): {ma:.3} ms a face  [{}]",
-        fmt(&a)
-    );
-    println!(
-        "folded (what Areya runs):   {mb:.3} ms a face  [{}]",
-        fmt(&b)
-    );
-    println!("speed-up: {:.2}×", ma / mb);
-    println!("bfloat16 folded: {mc:.3} ms a face  [{}] (largest logit difference {worst16:.2e}); speed-up {:.2}×", fmt(&c), ma / mc);
+    for (((name, _), m), (r, d)) in variants.iter().zip(&medians).zip(runs.iter().zip(&diffs)) {
+        println!(
+            "{name:<38} {m:.3} ms a face  ×{:.2}  [{}]  largest logit difference {d:.1e}",
+            medians[0] / m,
+            fmt(r)
+        );
+    }
     Ok(())
 }
 
