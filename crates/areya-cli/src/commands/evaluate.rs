@@ -85,7 +85,7 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<()> {
         v["model"] = model.display().to_string().into();
         v["data"] = a.on.data.join(&a.on.split).display().to_string().into();
         v["ece"] = ev.calibration.ece.into();
-        v["precision"] = clf.precision.name().into();
+        v["inference_precision"] = clf.precision.name().into();
         write_file(p, serde_json::to_string_pretty(&v)?.as_bytes())?;
     }
     if let Some(p) = &a.csv {
