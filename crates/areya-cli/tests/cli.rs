@@ -46,7 +46,11 @@ fn bad_flags_fail_with_one_clear_line() {
     let tmp = tempfile::tempdir().unwrap();
     areya_ml::testdata::write_dataset(tmp.path(), 4).unwrap();
     let data = tmp.path().to_str().unwrap();
-    let cases: [(&[&str], &str); 11] = [
+    let cases: [(&[&str], &str); 12] = [
+        (
+            &["evaluate", "--data", data, "--precision", "fp8"],
+            "--precision: unknown precision 'fp8'",
+        ),
         (&["train", "--data", "/no/such/folder"], "/no/such/folder"),
         (
             &["train", "--data", data, "--teacher", "/no/such/teacher"],
@@ -270,6 +274,8 @@ fn evaluate_and_summary_on_a_trained_run() {
         "--data",
         data,
         "--tta",
+        "--precision",
+        "bfloat16",
         "--json",
         json.to_str().unwrap(),
         "--csv",
@@ -280,6 +286,7 @@ fn evaluate_and_summary_on_a_trained_run() {
     assert!(o.status.success(), "{}", stderr(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
     for s in [
+        "4 classes, bfloat16, with flip TTA",
         "accuracy",
         "macro avg",
         "weighted avg",
@@ -292,6 +299,7 @@ fn evaluate_and_summary_on_a_trained_run() {
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(v["n"], 16);
+    assert_eq!(v["inference_precision"], "bfloat16");
     assert_eq!(
         v["classes"],
         serde_json::json!(["angry", "happy", "relaxed", "sad"])

@@ -43,10 +43,11 @@ pub struct EvaluateArgs {
 }
 
 pub fn run(a: EvaluateArgs) -> anyhow::Result<()> {
+    let precision = a.precision.as_deref().map(Precision::parse).transpose()?;
     let model = default_model(a.on.model)?;
     let mut clf = Classifier::load(&model)?;
-    if let Some(p) = &a.precision {
-        clf.set_precision(Precision::parse(p)?);
+    if let Some(p) = precision {
+        clf.set_precision(p);
     }
     let (set, skipped) = load_split(&clf, &a.on.data, &a.on.split, a.strict)?;
     if !skipped.is_empty() {
