@@ -44,8 +44,41 @@ pub enum Command {
     Fhir(commands::fhir::FhirArgs),
 }
 
+impl Command {
+    /// Commands that only print to stdout and write their own files, with no sockets or child
+    /// processes: when the reader of their output goes away (`areya evaluate … | head`) they
+    /// should end quietly, as `cat` does, instead of panicking on the failed write.
+    fn ends_quietly_on_a_closed_pipe(&self) -> bool {
+        matches!(
+            self,
+            Command::Train(_)
+                | Command::Evaluate(_)
+                | Command::Summary(_)
+                | Command::Predict(_)
+                | Command::Features(_)
+                | Command::Calibrate(_)
+                | Command::Average(_)
+        )
+    }
+}
+
+/// Restores the default action of SIGPIPE (ending the process), which Rust's runtime turns
+/// off at start-up. Files these commands write are written atomically, so ending at any
+/// write loses nothing already saved.
+fn default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: signal() with SIG_DFL touches no memory of ours; it only changes how the
+    // process reacts to SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    if cli.command.ends_quietly_on_a_closed_pipe() {
+        default_sigpipe();
+    }
     match cli.command {
         Command::Train(args) => commands::train::run(args),
         Command::Evaluate(args) => commands::evaluate::run(args),

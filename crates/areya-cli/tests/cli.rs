@@ -1370,3 +1370,27 @@ fn walk(dir: &Path) -> usize {
         })
         .unwrap_or(0)
 }
+
+#[cfg(unix)]
+#[test]
+fn a_command_whose_reader_went_away_ends_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let model = concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/areya-fer4-small");
+    let mut child = areya()
+        .args(["summary", "--model", model])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader (as `| head -0`) goes away before the first line is written.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(
+        out.status.signal(),
+        Some(13),
+        "ended by SIGPIPE: {:?} {err}",
+        out.status
+    );
+}
