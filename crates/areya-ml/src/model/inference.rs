@@ -188,13 +188,7 @@ impl InferenceNet {
                         h
                     }
                     Op::Relu => h.relu(),
-                    Op::MaxPool { kernel, stride } => h.max_pool2d(
-                        [*kernel, *kernel],
-                        [*stride, *stride],
-                        [0, 0],
-                        [1, 1],
-                        false,
-                    ),
+                    Op::MaxPool { kernel, stride } => super::max_pool(&h, *kernel, *stride),
                     Op::GlobalAvgPool => h.mean_dim(&[-1i64, -2][..], false, self.kind),
                     Op::Flatten => h.flatten(1, -1),
                     Op::Linear { w, b } => h.linear(w, b.as_ref()),

@@ -230,13 +230,7 @@ impl Network {
                 LayerKind::Conv(c) => c.forward(&h),
                 LayerKind::BatchNorm(bn) => bn.forward_t(&h, train),
                 LayerKind::Relu => h.relu(),
-                LayerKind::MaxPool { kernel, stride } => h.max_pool2d(
-                    [*kernel, *kernel],
-                    [*stride, *stride],
-                    [0, 0],
-                    [1, 1],
-                    false,
-                ),
+                LayerKind::MaxPool { kernel, stride } => max_pool(&h, *kernel, *stride),
                 LayerKind::Dropout(p) => h.dropout(*p, train),
                 LayerKind::GlobalAvgPool => h.mean_dim(&[-1i64, -2][..], false, tch::Kind::Float),
                 LayerKind::Flatten => h.flatten(1, -1),
@@ -360,6 +354,15 @@ impl<'a> Builder<'a> {
         self.shape = vec![out];
         self.push(name, LayerKind::Linear(lin));
     }
+}
+
+/// Square max-pooling without padding, as every network here uses it (layered and inference
+/// form alike).
+///
+/// # Shapes
+/// `h`: `[B, C, H, W]` → `[B, C, H / stride, W / stride]` (for kernel = stride).
+pub(crate) fn max_pool(h: &Tensor, kernel: i64, stride: i64) -> Tensor {
+    h.max_pool2d([kernel, kernel], [stride, stride], [0, 0], [1, 1], false)
 }
 
 /// Total, trainable and non-trainable parameter counts of a summary.
