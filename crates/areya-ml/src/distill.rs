@@ -54,6 +54,27 @@ impl DistillConfig {
         }
         Ok(())
     }
+
+    /// On resume: every teacher still has the weights fingerprinted when the run started
+    /// (`config` names the run's config.json for a record without one fingerprint a teacher).
+    pub fn check_unchanged(&self, config: &Path) -> Result<()> {
+        if self.fingerprints.len() != self.teachers.len() {
+            return Err(MlError::run_dir(
+                config,
+                "distill: one fingerprint per teacher expected; start a new run",
+            ));
+        }
+        for (teacher, was) in self.teachers.iter().zip(&self.fingerprints) {
+            let now = fingerprint(teacher)?;
+            if &now != was {
+                return Err(MlError::run_dir(
+                    teacher,
+                    format!("this teacher's weights changed since the run started (fingerprint {was} → {now}); start a new run"),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// FNV-1a of a teacher's weights file, as 16 hex digits.

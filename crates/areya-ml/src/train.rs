@@ -417,21 +417,7 @@ pub fn resume(dir: &Path, epochs: Option<usize>, opts: TrainOptions) -> Result<T
         }
     }
     if let Some(d) = &cfg.distill {
-        if d.fingerprints.len() != d.teachers.len() {
-            return Err(MlError::run_dir(
-                dir.join(CONFIG_FILE),
-                "distill: one fingerprint per teacher expected; start a new run",
-            ));
-        }
-        for (teacher, was) in d.teachers.iter().zip(&d.fingerprints) {
-            let now = distill::fingerprint(teacher)?;
-            if &now != was {
-                return Err(MlError::run_dir(
-                    teacher,
-                    format!("this teacher's weights changed since the run started (fingerprint {was} → {now}); start a new run"),
-                ));
-            }
-        }
+        d.check_unchanged(&dir.join(CONFIG_FILE))?;
     }
     let soft = teach(&cfg, &data, &mut log)?;
     let vs = nn::VarStore::new(tch::Device::Cpu);
