@@ -13,6 +13,9 @@ use areya_ml::Classifier;
 use std::time::Instant;
 use tch::{Kind, Tensor};
 
+/// One way of running the network on a batch.
+type Forward<'a> = dyn Fn(&Tensor) -> Tensor + 'a;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let dir = args
@@ -36,7 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bf16net = f32net.with_kind(Kind::BFloat16);
     let float32 = |x: &Tensor| f32net.forward(x);
     let bfloat16 = |x: &Tensor| bf16net.forward(x);
-    let variants: [(&str, &dyn Fn(&Tensor) -> Tensor); 3] = [
+    let variants: [(&str, &Forward<'_>); 3] = [
         ("layer by layer, float32 (reference)", &layered),
         ("inference form, float32", &float32),
         ("inference form, bfloat16", &bfloat16),

@@ -318,11 +318,14 @@ pub const RUN_FORMAT: u32 = 1;
 mod tests {
     use super::*;
 
+    /// A change to a config, named by the flag it stands for.
+    type Mutation = Box<dyn Fn(&mut TrainConfig)>;
+
     #[test]
     fn defaults_validate_and_bad_values_name_their_flag() {
         let ok = TrainConfig::new("/data".into()).unwrap();
         ok.validate().unwrap();
-        let cases: Vec<(&str, Box<dyn Fn(&mut TrainConfig)>)> = vec![
+        let cases: Vec<(&str, Mutation)> = vec![
             ("--image-size", Box::new(|c| c.data.image_size = 4)),
             ("--val-fraction", Box::new(|c| c.data.val_fraction = 1.0)),
             ("--limit", Box::new(|c| c.data.limit = Some(0))),

@@ -214,6 +214,9 @@ mod tests {
         assert!(kd_loss(&far, &p, 1.0).double_value(&[]) > want);
     }
 
+    /// A change to the settings, named by the flag it stands for.
+    type Mutation = Box<dyn Fn(&mut DistillConfig)>;
+
     #[test]
     fn bad_settings_name_their_flag() {
         let ok = DistillConfig {
@@ -223,7 +226,7 @@ mod tests {
             fingerprints: vec![],
         };
         ok.validate().unwrap();
-        let cases: Vec<(&str, Box<dyn Fn(&mut DistillConfig)>)> = vec![
+        let cases: Vec<(&str, Mutation)> = vec![
             ("--teacher", Box::new(|c| c.teachers.clear())),
             ("--distill-alpha", Box::new(|c| c.alpha = 0.0)),
             ("--distill-alpha", Box::new(|c| c.alpha = 1.5)),

@@ -8,7 +8,7 @@
 //! RUN/state.json           readable copy of the trainer state
 //! RUN/metrics.csv          one row per epoch
 //! RUN/train.log            what `areya train` printed
-//! RUN/snapshots/           with --snapshots K: the weights of the last K epochs
+//! RUN/snapshots/           with --snapshots K: the weights of the last K epochs trained
 //! ```
 
 use crate::config::{Precision, RunConfig, RUN_FORMAT};
@@ -60,6 +60,33 @@ pub fn write_tensors_atomic(path: &Path, tensors: &[(String, Tensor)]) -> Result
         .and_then(|f| f.sync_all())
         .map_err(|e| MlError::io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| MlError::io(path, e))
+}
+
+/// Removes `dir/epoch-NNN.safetensors` of every epoch NNN more than `keep` epochs before
+/// `epoch` (the window is epochs `epoch − keep + 1 ..= epoch`). Other files are left alone.
+pub fn prune_snapshots(dir: &Path, epoch: usize, keep: usize) -> Result<()> {
+    let entries = std::fs::read_dir(dir).map_err(|e| MlError::io(dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| MlError::io(dir, e))?;
+        let name = entry.file_name();
+        let Some(n) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("epoch-"))
+            .and_then(|n| n.strip_suffix(".safetensors"))
+            .and_then(|n| n.parse::<usize>().ok())
+        else {
+            continue;
+        };
+        if n + keep <= epoch {
+            let path = entry.path();
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(MlError::io(&path, e)),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The var store's variables, sorted by name.
@@ -257,5 +284,45 @@ impl Classifier {
             .chunks(self.config.classes.len())
             .map(|c| c.to_vec())
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pruning_keeps_the_window_of_the_last_epochs_and_nothing_else() {
+        // (snapshots present, epoch just finished, keep) → snapshots left
+        let cases: &[(&[usize], usize, usize, &[usize])] = &[
+            (&[1], 1, 3, &[1]),
+            (&[1, 2, 3], 3, 3, &[1, 2, 3]),
+            (&[1, 2, 3, 4], 4, 3, &[2, 3, 4]),
+            (&[5, 6, 7, 8, 9, 10], 10, 2, &[9, 10]),
+            (&[12], 12, 1, &[12]),
+            // A resumed run whose window already moved on: nothing to do.
+            (&[8, 9], 9, 2, &[8, 9]),
+        ];
+        for &(present, epoch, keep, left) in cases {
+            let tmp = tempfile::tempdir().unwrap();
+            for e in present {
+                std::fs::write(tmp.path().join(format!("epoch-{e:03}.safetensors")), b"w").unwrap();
+            }
+            std::fs::write(tmp.path().join("notes.txt"), b"mine").unwrap();
+            std::fs::write(tmp.path().join("epoch-x.safetensors"), b"odd").unwrap();
+            prune_snapshots(tmp.path(), epoch, keep).unwrap();
+            let mut names: Vec<String> = std::fs::read_dir(tmp.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            let mut want: Vec<String> = left
+                .iter()
+                .map(|e| format!("epoch-{e:03}.safetensors"))
+                .chain(["epoch-x.safetensors".into(), "notes.txt".into()])
+                .collect();
+            want.sort();
+            assert_eq!(names, want, "{present:?} after epoch {epoch}, keep {keep}");
+        }
     }
 }

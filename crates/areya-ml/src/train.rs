@@ -551,14 +551,17 @@ impl Session {
         rundir::write_tensors_atomic(&self.dir.join(file), &rundir::named_variables(&self.vs))
     }
 
-    /// `RUN/snapshots/epoch-NNN.safetensors`: the weights at the end of `epoch`.
+    /// `RUN/snapshots/epoch-NNN.safetensors`: the weights at the end of `epoch`; then drops
+    /// the snapshots that fell out of the window of the last `cfg.snapshots` epochs, so the
+    /// window is the last epochs the run *trained*, however early it stops.
     fn save_snapshot(&self, epoch: usize) -> Result<()> {
         let dir = self.dir.join(SNAPSHOT_DIR);
         std::fs::create_dir_all(&dir).map_err(|e| MlError::io(&dir, e))?;
         rundir::write_tensors_atomic(
             &dir.join(format!("epoch-{epoch:03}.safetensors")),
             &rundir::named_variables(&self.vs),
-        )
+        )?;
+        rundir::prune_snapshots(&dir, epoch, self.cfg.snapshots)
     }
 
     fn load_weights(&self, file: &str) -> Result<()> {
@@ -719,7 +722,7 @@ impl Session {
             ));
             // This epoch's own weights, before a callback may restore others; written before
             // the checkpoint, so a crash in between redoes the epoch and writes it again.
-            if self.cfg.snapshots > 0 && epoch + self.cfg.snapshots > self.cfg.epochs {
+            if self.cfg.snapshots > 0 {
                 self.save_snapshot(epoch)?;
             }
             let mut actions = Vec::new();

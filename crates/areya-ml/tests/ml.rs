@@ -555,9 +555,15 @@ fn snapshot_averaging_writes_the_mean_as_a_loadable_run_and_names_bad_snapshots(
     make_dataset(tmp.path(), 20);
     let run = tmp.path().join("run");
     let mut cfg = small_config(tmp.path());
-    cfg.epochs = 3;
+    // A budget of 10 epochs that early stopping ends after epoch 3 (no later epoch can
+    // improve by 1e9): the snapshots are of the last epochs trained, not of the budget's.
+    cfg.epochs = 10;
     cfg.snapshots = 2;
+    let es = cfg.callbacks.early_stopping.as_mut().unwrap();
+    es.patience = 2;
+    es.min_delta = 1e9;
     train::train(cfg, &run, Q).unwrap();
+    assert_eq!(metrics_without_time(&run).len(), 3, "stopped after epoch 3");
     // --snapshots 2 kept the weights of the last two epochs only.
     let snaps: Vec<String> = std::fs::read_dir(run.join("snapshots"))
         .unwrap()

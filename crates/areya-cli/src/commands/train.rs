@@ -101,7 +101,8 @@ pub struct TrainArgs {
     pub class_weights: WeightsArg,
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
-    /// Keep the weights of the last K epochs in RUN/snapshots/ (for `areya average`).
+    /// Keep the weights of the last K epochs trained in RUN/snapshots/ (for `areya average`);
+    /// older ones are deleted as the run goes on, so an early-stopped run keeps its last K too.
     #[arg(long, default_value_t = 0)]
     pub snapshots: usize,
     /// Distil from this trained run (repeat for an ensemble of teachers): the student learns
