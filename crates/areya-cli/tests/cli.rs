@@ -46,7 +46,7 @@ fn bad_flags_fail_with_one_clear_line() {
     let tmp = tempfile::tempdir().unwrap();
     areya_ml::testdata::write_dataset(tmp.path(), 4).unwrap();
     let data = tmp.path().to_str().unwrap();
-    let cases: [(&[&str], &str); 12] = [
+    let cases: [(&[&str], &str); 13] = [
         (
             &["evaluate", "--data", data, "--precision", "fp8"],
             "--precision: unknown precision 'fp8'",
@@ -87,6 +87,10 @@ fn bad_flags_fail_with_one_clear_line() {
         (
             &["train", "--data", data, "--zoom", "2"],
             "--zoom: must be in [0, 0.9)",
+        ),
+        (
+            &["train", "--data", data, "--erase", "2"],
+            "--erase: must be a probability in [0, 1]",
         ),
         (&["train", "--resume", "/no/such/run"], "/no/such/run"),
         (

@@ -1,7 +1,8 @@
 //! Training-time augmentation, the notebook's `ImageDataGenerator` done right: random rotation,
-//! shear, zoom and horizontal flip, one affine warp per image (imageproc, bilinear, edge pixels
-//! replicated like Keras' `fill_mode="nearest"`), seeded per (seed, epoch, image) so the result
-//! does not depend on thread scheduling. Also builds the `[B, 1, S, S]` batches the models eat.
+//! shear, zoom, shift and horizontal flip, one affine warp per image (imageproc, bilinear, edge
+//! pixels replicated like Keras' `fill_mode="nearest"`), then optional random erasing (Zhong et
+//! al., 2017: one rectangle of noise), seeded per (seed, epoch, image) so the result does not
+//! depend on thread scheduling. Also builds the `[B, 1, S, S]` batches the models eat.
 
 use crate::dataset::ImageSet;
 use crate::rng::{SplitMix64, STREAM_AUGMENT};
@@ -23,7 +24,19 @@ pub struct Augment {
     pub zoom: f32,
     /// Mirror left–right with probability ½.
     pub hflip: bool,
+    /// Translation drawn from ±`shift`·size, independently along x and y (Keras'
+    /// `width_shift_range`/`height_shift_range` as a fraction).
+    #[serde(default)]
+    pub shift: f32,
+    /// Probability of random erasing: one rectangle of 2–33% of the image, aspect ratio
+    /// 0.3–3.3, filled with uniform noise (the paper's best variant).
+    #[serde(default)]
+    pub erase: f32,
 }
+
+/// Random erasing's rectangle: area fraction and aspect-ratio ranges (Zhong et al., 2017).
+const ERASE_AREA: (f64, f64) = (0.02, 0.33);
+const ERASE_RATIO: (f64, f64) = (0.3, 1.0 / 0.3);
 
 impl Augment {
     /// The notebook's values: rotation 40°, shear 0.2, zoom 0.2, horizontal flip.
@@ -32,26 +45,34 @@ impl Augment {
         shear: 0.2,
         zoom: 0.2,
         hflip: true,
+        shift: 0.0,
+        erase: 0.0,
     };
     pub const NONE: Augment = Augment {
         rotation: 0.0,
         shear: 0.0,
         zoom: 0.0,
         hflip: false,
+        shift: 0.0,
+        erase: 0.0,
     };
 
     pub fn is_geometric(&self) -> bool {
-        self.rotation != 0.0 || self.shear != 0.0 || self.zoom != 0.0
+        self.rotation != 0.0 || self.shear != 0.0 || self.zoom != 0.0 || self.shift != 0.0
     }
 
     /// Augments one `size`×`size` image with the stream `rng`, writing into `out`.
     pub fn apply(&self, src: &[u8], size: u32, rng: &mut SplitMix64, out: &mut [u8]) {
-        // Always draw the same five numbers so each option's draw does not shift the others.
+        // Always draw the same numbers so each option's draw does not shift the others (the
+        // first five are those of the runs made before shift and erasing existed).
         let angle = rng.uniform(-1.0, 1.0) as f32 * self.rotation.to_radians();
         let shear = rng.uniform(-1.0, 1.0) as f32 * self.shear;
         let zx = 1.0 + rng.uniform(-1.0, 1.0) as f32 * self.zoom;
         let zy = 1.0 + rng.uniform(-1.0, 1.0) as f32 * self.zoom;
         let flip = self.hflip && rng.next_f64() < 0.5;
+        let tx = rng.uniform(-1.0, 1.0) as f32 * self.shift * size as f32;
+        let ty = rng.uniform(-1.0, 1.0) as f32 * self.shift * size as f32;
+        let erase = rng.next_f64() < self.erase as f64;
         if self.is_geometric() {
             let c = (size as f32 - 1.0) / 2.0;
             let (sin, cos) = angle.sin_cos();
@@ -67,7 +88,7 @@ impl Augment {
                 0.0,
                 1.0,
             ];
-            let p = Projection::translate(c, c)
+            let p = Projection::translate(c + tx, c + ty)
                 * Projection::from_matrix(m).unwrap_or_else(|| Projection::scale(1.0, 1.0))
                 * Projection::translate(-c, -c);
             // Zoom factors are ≥ 1 − zoom > 0 for zoom < 1 (checked by the config), so the
@@ -86,7 +107,81 @@ impl Augment {
         if flip {
             hflip_in_place(out, size);
         }
+        if erase {
+            erase_rectangle(out, size, rng);
+        }
     }
+}
+
+/// Fills one random rectangle of a `size`×`size` image with uniform noise: area and aspect
+/// ratio drawn from [`ERASE_AREA`] and [`ERASE_RATIO`] (log-uniform), retried up to ten
+/// times until it fits, as in the paper; nothing is erased if none fits.
+fn erase_rectangle(px: &mut [u8], size: u32, rng: &mut SplitMix64) {
+    let s = size as f64;
+    for _ in 0..10 {
+        let area = rng.uniform(ERASE_AREA.0, ERASE_AREA.1) * s * s;
+        let ratio = rng.uniform(ERASE_RATIO.0.ln(), ERASE_RATIO.1.ln()).exp();
+        let h = (area * ratio).sqrt().round() as usize;
+        let w = (area / ratio).sqrt().round() as usize;
+        if h == 0 || w == 0 || h >= size as usize || w >= size as usize {
+            continue;
+        }
+        let y0 = rng.below(size as usize - h + 1);
+        let x0 = rng.below(size as usize - w + 1);
+        for row in px.chunks_exact_mut(size as usize).skip(y0).take(h) {
+            for p in &mut row[x0..x0 + w] {
+                *p = (rng.next_u64() >> 56) as u8;
+            }
+        }
+        return;
+    }
+}
+
+/// A contact sheet of what the augmentation does: one row per image in `rows` — the image
+/// itself, a white gap, then `variants` augmentations of it (those of epochs 1, 2, … for `seed`,
+/// exactly what training feeds the network) — each face scaled `zoom`×, 2-pixel grey gaps.
+pub fn preview(
+    set: &ImageSet,
+    aug: &Augment,
+    seed: u64,
+    rows: &[usize],
+    variants: usize,
+    zoom: u32,
+) -> GrayImage {
+    const GAP: u32 = 2;
+    let tile = set.size * zoom;
+    let cols = variants as u32 + 1;
+    let width = cols * tile + cols * GAP + GAP * 2;
+    let height = rows.len() as u32 * (tile + GAP) + GAP;
+    let mut sheet = GrayImage::from_pixel(width, height, Luma([96]));
+    let mut px = vec![0u8; set.pixels_per_image()];
+    for (r, &i) in rows.iter().enumerate() {
+        let y0 = GAP + r as u32 * (tile + GAP);
+        for c in 0..cols {
+            if c == 0 {
+                px.copy_from_slice(set.image(i));
+            } else {
+                let mut rng = SplitMix64::keyed(&[seed, STREAM_AUGMENT, c as u64, i as u64]);
+                aug.apply(set.image(i), set.size, &mut rng, &mut px);
+            }
+            // The original is set apart from its augmentations by a wider, white gap.
+            let x0 = GAP + c * (tile + GAP) + if c > 0 { GAP * 2 } else { 0 };
+            if c == 1 {
+                for y in y0..y0 + tile {
+                    for x in x0 - GAP * 2..x0 - GAP {
+                        sheet.put_pixel(x, y, Luma([255]));
+                    }
+                }
+            }
+            for y in 0..tile {
+                for x in 0..tile {
+                    let v = px[((y / zoom) * set.size + x / zoom) as usize];
+                    sheet.put_pixel(x0 + x, y0 + y, Luma([v]));
+                }
+            }
+        }
+    }
+    sheet
 }
 
 /// Mirrors a `size`×`size` image left–right, exactly.
@@ -126,6 +221,10 @@ pub fn batch(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Augmentation of `gradient(48)` with the notebook's settings and seed 11, as computed
+    /// by the code before shift and erasing were added.
+    const BEFORE: (u64, u8, u8, u8) = (313045, 241, 57, 40);
 
     fn gradient(size: u32) -> Vec<u8> {
         (0..size * size)
@@ -188,6 +287,146 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_ne!(a, src);
+    }
+
+    #[test]
+    fn shift_alone_translates_by_whole_pixels_within_its_range() {
+        // A single bright pixel in the middle of a dark image: after a pure shift it moves by
+        // at most `shift`·size pixels, and every shift in the range shows up.
+        let size = 48u32;
+        let mut src = vec![0u8; (size * size) as usize];
+        src[(24 * size + 24) as usize] = 255;
+        let aug = Augment {
+            shift: 0.1,
+            ..Augment::NONE
+        };
+        let mut out = vec![0; src.len()];
+        let (mut max_dx, mut min_dx) = (0f32, 0f32);
+        for seed in 0..300 {
+            aug.apply(&src, size, &mut SplitMix64::new(seed), &mut out);
+            // Centre of mass of the (bilinearly spread) bright pixel.
+            let (mut m, mut mx, mut my) = (0f32, 0f32, 0f32);
+            for (i, &v) in out.iter().enumerate() {
+                let v = v as f32;
+                m += v;
+                mx += v * (i as u32 % size) as f32;
+                my += v * (i as u32 / size) as f32;
+            }
+            assert!(m > 200.0, "the pixel stays inside: seed {seed}");
+            let (dx, dy) = (mx / m - 24.0, my / m - 24.0);
+            assert!(
+                dx.abs() <= 4.8 + 0.05 && dy.abs() <= 4.8 + 0.05,
+                "{dx} {dy}"
+            );
+            max_dx = max_dx.max(dx);
+            min_dx = min_dx.min(dx);
+        }
+        assert!(
+            max_dx > 3.5 && min_dx < -3.5,
+            "range used: {min_dx}..{max_dx}"
+        );
+    }
+
+    #[test]
+    fn erasing_replaces_one_rectangle_of_the_right_size_with_the_given_probability() {
+        let size = 48usize;
+        let src = vec![128u8; size * size];
+        let aug = Augment {
+            erase: 0.5,
+            ..Augment::NONE
+        };
+        let mut out = vec![0; src.len()];
+        let mut erased = 0;
+        for seed in 0..400 {
+            aug.apply(&src, size as u32, &mut SplitMix64::new(seed), &mut out);
+            let changed: Vec<(usize, usize)> = (0..size * size)
+                .filter(|&i| out[i] != 128)
+                .map(|i| (i % size, i / size))
+                .collect();
+            if changed.is_empty() {
+                continue;
+            }
+            erased += 1;
+            // The changed pixels lie in one rectangle covering (nearly all of) ≤ 33% of the
+            // image and at least 2% of it (noise can repeat the old value now and then).
+            let (x0, x1) = (
+                changed.iter().map(|p| p.0).min().unwrap(),
+                changed.iter().map(|p| p.0).max().unwrap(),
+            );
+            let (y0, y1) = (
+                changed.iter().map(|p| p.1).min().unwrap(),
+                changed.iter().map(|p| p.1).max().unwrap(),
+            );
+            let rect = (x1 - x0 + 1) * (y1 - y0 + 1);
+            assert!(
+                changed.len() * 100 >= rect * 95,
+                "seed {seed}: not one filled rectangle"
+            );
+            let frac = rect as f64 / (size * size) as f64;
+            assert!((0.015..=0.34).contains(&frac), "seed {seed}: area {frac}");
+        }
+        assert!(
+            (150..=250).contains(&erased),
+            "erased {erased} of 400 at p = 0.5"
+        );
+        // Off, nothing is erased; the same seed erases the same way.
+        let (mut a, mut b) = (vec![0; src.len()], vec![0; src.len()]);
+        Augment::NONE.apply(&src, size as u32, &mut SplitMix64::new(3), &mut a);
+        assert_eq!(a, src);
+        let always = Augment {
+            erase: 1.0,
+            ..Augment::NONE
+        };
+        always.apply(&src, size as u32, &mut SplitMix64::new(3), &mut a);
+        always.apply(&src, size as u32, &mut SplitMix64::new(3), &mut b);
+        assert_eq!(a, b);
+        assert_ne!(a, src);
+    }
+
+    #[test]
+    fn runs_without_shift_and_erasing_augment_as_before_those_existed() {
+        // config.json of older runs has no `shift`/`erase`: they read as 0, and the five
+        // draws of rotation, shear, zoom and flip are unchanged, so resumed runs continue the
+        // same. The bytes below are what the augmentation gave before shift/erase existed.
+        let old: Augment =
+            serde_json::from_str(r#"{"rotation":40.0,"shear":0.2,"zoom":0.2,"hflip":true}"#)
+                .unwrap();
+        assert_eq!(old, Augment::NOTEBOOK);
+        let src = gradient(48);
+        let mut out = vec![0; src.len()];
+        old.apply(&src, 48, &mut SplitMix64::new(11), &mut out);
+        let sum: u64 = out.iter().map(|&v| v as u64).sum();
+        assert_eq!((sum, out[0], out[1000], out[2303]), BEFORE);
+    }
+
+    #[test]
+    fn preview_shows_each_image_then_its_training_augmentations() {
+        let set = ImageSet {
+            size: 8,
+            pixels: (0..2 * 64).map(|i| (i * 3 % 256) as u8).collect(),
+            labels: vec![0, 1],
+            paths: vec![Default::default(); 2],
+            num_classes: 2,
+        };
+        let sheet = preview(&set, &Augment::NOTEBOOK, 5, &[1, 0], 3, 2);
+        // 4 tiles of 16 px, 4 gaps of 2 plus the wider one; 2 rows of 16 plus 3 gaps.
+        assert_eq!(sheet.dimensions(), (4 * 16 + 4 * 2 + 4, 2 * 18 + 2));
+        let tile = |col: u32, row: u32| -> Vec<u8> {
+            let x0 = 2 + col * 18 + if col > 0 { 4 } else { 0 };
+            let y0 = 2 + row * 18;
+            (0..8)
+                .flat_map(|y| (0..8).map(move |x| (x, y)))
+                .map(|(x, y)| sheet.get_pixel(x0 + x * 2, y0 + y * 2).0[0])
+                .collect()
+        };
+        // Row 0 is image 1, unchanged; column 2 is its augmentation of epoch 2.
+        assert_eq!(tile(0, 0), set.image(1));
+        assert_eq!(tile(0, 1), set.image(0));
+        let mut want = vec![0; 64];
+        let mut rng = SplitMix64::keyed(&[5, STREAM_AUGMENT, 2, 1]);
+        Augment::NOTEBOOK.apply(set.image(1), 8, &mut rng, &mut want);
+        assert_eq!(tile(2, 0), want);
+        assert_ne!(tile(2, 0), tile(0, 0));
     }
 
     #[test]

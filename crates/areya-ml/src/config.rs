@@ -163,6 +163,18 @@ impl TrainConfig {
         if !(0.0..0.9).contains(&a.zoom) {
             return Err(MlError::config("--zoom", "must be in [0, 0.9)"));
         }
+        if !(0.0..=0.5).contains(&a.shift) {
+            return Err(MlError::config(
+                "--shift",
+                "must be in [0, 0.5] (a fraction of the image)",
+            ));
+        }
+        if !(0.0..=1.0).contains(&a.erase) {
+            return Err(MlError::config(
+                "--erase",
+                "must be a probability in [0, 1]",
+            ));
+        }
         self.architecture.validate(d.image_size)?;
         if self.init.is_some() && self.architecture != Architecture::Vgg16 {
             return Err(MlError::config(
@@ -331,6 +343,10 @@ mod tests {
             ("--limit", Box::new(|c| c.data.limit = Some(0))),
             ("--rotation", Box::new(|c| c.augment.rotation = 400.0)),
             ("--zoom", Box::new(|c| c.augment.zoom = 1.5)),
+            ("--shift", Box::new(|c| c.augment.shift = 0.6)),
+            ("--shift", Box::new(|c| c.augment.shift = f32::NAN)),
+            ("--erase", Box::new(|c| c.augment.erase = -0.1)),
+            ("--erase", Box::new(|c| c.augment.erase = 1.5)),
             ("--lr", Box::new(|c| c.optimizer.lr = -1.0)),
             ("--batch-size", Box::new(|c| c.batch_size = 0)),
             ("--epochs", Box::new(|c| c.epochs = 0)),

@@ -8,6 +8,7 @@
 //! RUN/state.json           readable copy of the trainer state
 //! RUN/metrics.csv          one row per epoch
 //! RUN/train.log            what `areya train` printed
+//! RUN/augmentation.png     a few train images and what the augmentation makes of them
 //! RUN/snapshots/           with --snapshots K: the weights of the last K epochs trained
 //! ```
 
@@ -24,6 +25,7 @@ pub use crate::callbacks::MODEL_FILE;
 pub const LAST_FILE: &str = "last.safetensors";
 pub const STATE_FILE: &str = "state.json";
 pub const LOG_FILE: &str = "train.log";
+pub const AUGMENTATION_FILE: &str = "augmentation.png";
 /// Per-epoch weights kept by `--snapshots` (for snapshot averaging).
 pub const SNAPSHOT_DIR: &str = "snapshots";
 

@@ -319,6 +319,7 @@ fn start(cfg: TrainConfig, out: &Path, opts: TrainOptions) -> Result<TrainOutcom
         precision: Default::default(),
     };
     rundir::write_config(out, &run)?;
+    write_augmentation_preview(&cfg, &data.train, out)?;
     let opt = Adam::new(&vs, cfg.optimizer);
     let state = TrainerState {
         epoch: 0,
@@ -342,6 +343,27 @@ fn start(cfg: TrainConfig, out: &Path, opts: TrainOptions) -> Result<TrainOutcom
         soft,
     }
     .run()
+}
+
+/// `RUN/augmentation.png`: the first two train images of each class, then seven of the
+/// augmentations training will feed the network (epochs 1–7), so a user sees what the
+/// settings do before the hours of training.
+fn write_augmentation_preview(cfg: &TrainConfig, train: &ImageSet, out: &Path) -> Result<()> {
+    let mut rows = Vec::new();
+    for class in 0..train.num_classes {
+        rows.extend(
+            (0..train.len())
+                .filter(|&i| train.labels[i] as usize == class)
+                .take(2),
+        );
+    }
+    let sheet = augment::preview(train, &cfg.augment, cfg.seed, &rows, 7, 2);
+    let path = out.join(rundir::AUGMENTATION_FILE);
+    let mut png = std::io::Cursor::new(Vec::new());
+    sheet
+        .write_to(&mut png, image::ImageFormat::Png)
+        .map_err(|e| MlError::run_dir(&path, format!("cannot encode: {e}")))?;
+    rundir::write_atomic(&path, png.get_ref())
 }
 
 /// Soft targets for every train image when the run distils (None otherwise), with the

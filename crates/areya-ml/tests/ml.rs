@@ -184,9 +184,28 @@ fn training_writes_a_loadable_run_dir_and_learns() {
         "metrics.csv",
         "train.log",
         "state.json",
+        "augmentation.png",
     ] {
         assert!(out.join(f).is_file(), "{f} missing");
     }
+    // The augmentation preview: two images of each of the 4 classes (rows), the image and
+    // seven augmentations (columns) of 96-pixel tiles. Augmentation is off in this run, so
+    // every tile of a row is the image itself.
+    let sheet = image::open(out.join("augmentation.png"))
+        .unwrap()
+        .to_luma8();
+    assert_eq!(sheet.dimensions(), (8 * 96 + 8 * 2 + 4, 8 * 98 + 2));
+    let tile = |col: u32, row: u32| -> Vec<u8> {
+        let x0 = 2 + col * 98 + if col > 0 { 4 } else { 0 };
+        let y0 = 2 + row * 98;
+        (0..96 * 96)
+            .map(|i| sheet.get_pixel(x0 + i % 96, y0 + i / 96).0[0])
+            .collect()
+    };
+    for row in 0..8 {
+        assert_eq!(tile(0, row), tile(7, row), "row {row}");
+    }
+    assert_ne!(tile(0, 0), tile(0, 2), "rows of different classes");
     let log = std::fs::read_to_string(out.join("train.log")).unwrap();
     assert!(
         log.contains("Found 160 images belonging to 4 classes"),

@@ -81,6 +81,13 @@ pub struct TrainArgs {
     /// Augmentation: random horizontal flip.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub hflip: bool,
+    /// Augmentation: shift range as a fraction of the image, along x and y (0 = off).
+    #[arg(long, default_value_t = 0.0)]
+    pub shift: f32,
+    /// Augmentation: probability of random erasing (one rectangle of 2–33% of the image
+    /// filled with noise; 0 = off).
+    #[arg(long, default_value_t = 0.0)]
+    pub erase: f32,
     #[arg(long, default_value_t = 1e-3)]
     pub lr: f64,
     #[arg(long, default_value_t = 0.9)]
@@ -227,6 +234,8 @@ pub fn config_from_args(a: &TrainArgs) -> anyhow::Result<TrainConfig> {
     c.augment.shear = a.shear;
     c.augment.zoom = a.zoom;
     c.augment.hflip = a.hflip;
+    c.augment.shift = a.shift;
+    c.augment.erase = a.erase;
     c.optimizer.lr = a.lr;
     c.optimizer.beta1 = a.beta1;
     c.optimizer.beta2 = a.beta2;
