@@ -154,9 +154,17 @@ pub fn preview(
     let width = cols * tile + cols * GAP + GAP * 2;
     let height = rows.len() as u32 * (tile + GAP) + GAP;
     let mut sheet = GrayImage::from_pixel(width, height, Luma([96]));
+    // The original is set apart from its augmentations by a wider gap with a white line.
+    let x_of = |c: u32| GAP + c * (tile + GAP) + if c > 0 { GAP * 2 } else { 0 };
+    let line = x_of(1) - GAP * 2..x_of(1) - GAP;
     let mut px = vec![0u8; set.pixels_per_image()];
     for (r, &i) in rows.iter().enumerate() {
         let y0 = GAP + r as u32 * (tile + GAP);
+        for y in y0..y0 + tile {
+            for x in line.clone() {
+                sheet.put_pixel(x, y, Luma([255]));
+            }
+        }
         for c in 0..cols {
             if c == 0 {
                 px.copy_from_slice(set.image(i));
@@ -164,15 +172,7 @@ pub fn preview(
                 let mut rng = SplitMix64::keyed(&[seed, STREAM_AUGMENT, c as u64, i as u64]);
                 aug.apply(set.image(i), set.size, &mut rng, &mut px);
             }
-            // The original is set apart from its augmentations by a wider, white gap.
-            let x0 = GAP + c * (tile + GAP) + if c > 0 { GAP * 2 } else { 0 };
-            if c == 1 {
-                for y in y0..y0 + tile {
-                    for x in x0 - GAP * 2..x0 - GAP {
-                        sheet.put_pixel(x, y, Luma([255]));
-                    }
-                }
-            }
+            let x0 = x_of(c);
             for y in 0..tile {
                 for x in 0..tile {
                     let v = px[((y / zoom) * set.size + x / zoom) as usize];
