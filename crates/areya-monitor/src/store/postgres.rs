@@ -527,6 +527,10 @@ pub async fn test_database_url() -> Option<String> {
             .await
             .expect("create the test database");
     }
+    static SWEPT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !SWEPT.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        drop_databases_of_finished_tests(&admin).await;
+    }
     admin.close().await;
     let (base, query) = url
         .split_once('?')
@@ -540,6 +544,48 @@ pub async fn test_database_url() -> Option<String> {
     Some(format!("{server}/{name}{q}"))
 }
 
+/// Drops the `areya_test_<pid>_<n>` databases of test processes that have ended, so that running
+/// `cargo test` again and again does not pile them up (each test gets its own database and
+/// cannot drop it itself: the store's pool may still be open when the test returns). Live
+/// processes' databases are kept, so test binaries may run side by side. Only on Linux, where
+/// `/proc/<pid>` tells whether a process is alive; failures are ignored (the next run retries).
+async fn drop_databases_of_finished_tests(admin: &sqlx::PgPool) {
+    if !cfg!(target_os = "linux") {
+        return;
+    }
+    let Ok(names) = sqlx::query_scalar::<_, String>(
+        "SELECT datname FROM pg_database WHERE datname LIKE 'areya\\_test\\_%'",
+    )
+    .fetch_all(admin)
+    .await
+    else {
+        return;
+    };
+    for name in names {
+        if test_database_is_stale(&name, |pid| {
+            std::path::Path::new(&format!("/proc/{pid}")).exists()
+        }) {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+                .execute(admin)
+                .await;
+        }
+    }
+}
+
+/// Whether `name` is a test database (`areya_test_<pid>_<n>`) whose process is no longer alive.
+fn test_database_is_stale(name: &str, alive: impl Fn(u32) -> bool) -> bool {
+    let Some(rest) = name.strip_prefix("areya_test_") else {
+        return false;
+    };
+    let Some((pid, n)) = rest.split_once('_') else {
+        return false;
+    };
+    match (pid.parse::<u32>(), n.parse::<u32>()) {
+        (Ok(pid), Ok(_)) => pid != std::process::id() && !alive(pid),
+        _ => false,
+    }
+}
+
 /// A fresh, empty store for a test (see [`test_database_url`]).
 pub async fn test_database() -> Option<PgStore> {
     let url = test_database_url().await?;
@@ -549,6 +595,74 @@ pub async fn test_database() -> Option<PgStore> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_databases_of_ended_test_processes_are_stale() {
+        let me = std::process::id();
+        let alive = |pid: u32| pid == 100;
+        for (name, stale) in [
+            ("areya_test_99_0".to_string(), true),
+            ("areya_test_99_17".to_string(), true),
+            ("areya_test_100_0".to_string(), false),
+            (format!("areya_test_{me}_0"), false),
+            ("areya".to_string(), false),
+            ("areya_test".to_string(), false),
+            ("areya_test_99".to_string(), false),
+            ("areya_test_x_0".to_string(), false),
+            ("areya_test_99_x".to_string(), false),
+            ("areya_prod_99_0".to_string(), false),
+        ] {
+            assert_eq!(test_database_is_stale(&name, alive), stale, "{name}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_test_run_drops_the_databases_of_ended_test_processes() {
+        let Some(url) = test_database_url().await else {
+            return;
+        };
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(PgConnectOptions::from_str(&url).unwrap())
+            .await
+            .unwrap();
+        // Above Linux's largest pid (2^22), so no such process can be alive.
+        let dead = "areya_test_4294967_0";
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {dead}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        sqlx::query(&format!("CREATE DATABASE {dead}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        let exists = |name: String| {
+            let admin = admin.clone();
+            async move {
+                sqlx::query_scalar::<_, i64>("SELECT count(*) FROM pg_database WHERE datname = $1")
+                    .bind(name)
+                    .fetch_one(&admin)
+                    .await
+                    .unwrap()
+                    == 1
+            }
+        };
+        let mine = url
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .split('?')
+            .next()
+            .unwrap()
+            .to_string();
+        assert!(exists(dead.to_string()).await);
+        drop_databases_of_finished_tests(&admin).await;
+        assert!(
+            !exists(dead.to_string()).await,
+            "the ended process's database is dropped"
+        );
+        assert!(exists(mine).await, "this process's own database is kept");
+    }
 
     #[tokio::test]
     async fn the_audit_log_refuses_updates_deletes_and_truncation() {
