@@ -27,7 +27,7 @@ fn main() {
     for s in 0..hours * 3600 {
         for (i, p) in patients.iter().enumerate() {
             let n = ((s as usize / 300 + i) % 10) as f32 / 10.0;
-            let face = (s as usize + i) % 7 != 0;
+            let face = !(s as usize + i).is_multiple_of(7);
             stream.push(Observation {
                 source: sources[i].clone(),
                 patient: p.clone(),

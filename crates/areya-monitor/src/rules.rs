@@ -301,7 +301,9 @@ mod tests {
         let edge_hi = (0.62, 0.9);
         let edge_lo = (0.5, 0.9); // below enter, above exit
         let blind = (0.9, 0.1);
-        let cases: Vec<(&str, Vec<(f64, f64)>, Vec<i64>)> = vec![
+        // (what, one-minute windows' (negative share, face coverage), minutes where sustained)
+        type Case = (&'static str, Vec<(f64, f64)>, Vec<i64>);
+        let cases: Vec<Case> = vec![
             (
                 "sustained sadness alerts after 5 minutes",
                 vec![sad; 8],
