@@ -46,7 +46,7 @@ fn bad_flags_fail_with_one_clear_line() {
     let tmp = tempfile::tempdir().unwrap();
     areya_ml::testdata::write_dataset(tmp.path(), 4).unwrap();
     let data = tmp.path().to_str().unwrap();
-    let cases: [(&[&str], &str); 13] = [
+    let cases: [(&[&str], &str); 16] = [
         (
             &["evaluate", "--data", data, "--precision", "fp8"],
             "--precision: unknown precision 'fp8'",
@@ -91,6 +91,18 @@ fn bad_flags_fail_with_one_clear_line() {
         (
             &["train", "--data", data, "--erase", "2"],
             "--erase: must be a probability in [0, 1]",
+        ),
+        (
+            &["train", "--data", data, "--auxiliary-classes", "sad"],
+            "--auxiliary-classes: 'sad=sad' is already a class",
+        ),
+        (
+            &["train", "--data", data, "--auxiliary-classes", "contempt"],
+            "no folder for class 'contempt'",
+        ),
+        (
+            &["train", "--data", data, "--auxiliary-classes", "fear,,x"],
+            "--auxiliary-classes: empty class",
         ),
         (&["train", "--resume", "/no/such/run"], "/no/such/run"),
         (

@@ -22,37 +22,41 @@ impl ClassMap {
     /// Parses `folder[=name],…`. The special value `all` means every folder found (see
     /// [`ClassMap::all_folders`]) and is resolved by the caller.
     pub fn parse(spec: &str) -> Result<Self> {
-        let mut out = Vec::new();
-        for part in spec.split(',') {
-            let part = part.trim();
-            if part.is_empty() {
-                return Err(MlError::config(
-                    "--classes",
-                    format!("empty class in '{spec}'"),
-                ));
-            }
-            let (folder, name) = match part.split_once('=') {
-                Some((f, n)) => (f.trim(), n.trim()),
-                None => (part, part),
-            };
-            for (what, s) in [("folder", folder), ("name", name)] {
-                if s.is_empty()
-                    || !s
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "_-".contains(c))
-                {
-                    return Err(MlError::config(
-                        "--classes",
-                        format!("bad class {what} '{s}' in '{part}' (letters, digits, '_' and '-' only)"),
-                    ));
-                }
-            }
-            out.push(ClassSpec {
-                folder: folder.to_string(),
-                name: name.to_string(),
-            });
+        Self::new(parse_parts(spec, "--classes")?)
+    }
+
+    /// Parses `--auxiliary-classes folder[=name],…`: extra classes trained as outputs of their
+    /// own but never predicted (see [`ClassMap::with_auxiliary`]). One is enough; empty = none.
+    pub fn parse_auxiliary(spec: &str) -> Result<Vec<ClassSpec>> {
+        if spec.trim().is_empty() {
+            return Ok(Vec::new());
         }
-        Self::new(out)
+        parse_parts(spec, "--auxiliary-classes")
+    }
+
+    /// These classes, then `auxiliary` (by name): the outputs a network trained with auxiliary
+    /// classes has. The first `self.len()` indices are unchanged, so labels and logits of the
+    /// predicted classes mean the same in both maps. Refuses a folder or name used twice.
+    pub fn with_auxiliary(&self, auxiliary: &[ClassSpec]) -> Result<ClassMap> {
+        let mut aux = auxiliary.to_vec();
+        aux.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut all = self.0.clone();
+        for (i, a) in aux.iter().enumerate() {
+            let clash = |s: &ClassSpec| s.folder == a.folder || s.name == a.name;
+            let msg = if self.0.iter().any(clash) {
+                "is already a class (auxiliary classes must be other folders)"
+            } else if aux[..i].iter().any(clash) {
+                "is given twice"
+            } else {
+                all.push(a.clone());
+                continue;
+            };
+            return Err(MlError::config(
+                "--auxiliary-classes",
+                format!("'{}={}' {msg}", a.folder, a.name),
+            ));
+        }
+        Ok(ClassMap(all))
     }
 
     /// Every folder as a class of the same name.
@@ -119,6 +123,40 @@ impl ClassMap {
     }
 }
 
+/// `folder[=name],…` → specs in argument order; `flag` names the setting in errors.
+fn parse_parts(spec: &str, flag: &str) -> Result<Vec<ClassSpec>> {
+    let mut out = Vec::new();
+    for part in spec.split(',') {
+        let part = part.trim();
+        if part.is_empty() {
+            return Err(MlError::config(flag, format!("empty class in '{spec}'")));
+        }
+        let (folder, name) = match part.split_once('=') {
+            Some((f, n)) => (f.trim(), n.trim()),
+            None => (part, part),
+        };
+        for (what, s) in [("folder", folder), ("name", name)] {
+            if s.is_empty()
+                || !s
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-".contains(c))
+            {
+                return Err(MlError::config(
+                    flag,
+                    format!(
+                        "bad class {what} '{s}' in '{part}' (letters, digits, '_' and '-' only)"
+                    ),
+                ));
+            }
+        }
+        out.push(ClassSpec {
+            folder: folder.to_string(),
+            name: name.to_string(),
+        });
+    }
+    Ok(out)
+}
+
 impl std::fmt::Display for ClassMap {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let parts: Vec<String> = self
@@ -154,6 +192,45 @@ mod tests {
         let m = ClassMap::parse("sad,angry,zz=calm").unwrap();
         assert_eq!(m.names(), ["angry", "calm", "sad"]);
         assert_eq!(m.specs()[1].folder, "zz");
+    }
+
+    #[test]
+    fn auxiliary_classes_come_after_the_predicted_ones() {
+        let m = ClassMap::parse(DEFAULT_CLASSES).unwrap();
+        let aux = ClassMap::parse_auxiliary("surprise,fear,disgust=disgusted").unwrap();
+        let all = m.with_auxiliary(&aux).unwrap();
+        assert_eq!(
+            all.names(),
+            [
+                "angry",
+                "happy",
+                "relaxed",
+                "sad",
+                "disgusted",
+                "fear",
+                "surprise"
+            ]
+        );
+        assert_eq!(all.index_of_folder("neutral"), Some(2));
+        assert_eq!(all.index_of_folder("disgust"), Some(4));
+        assert_eq!(m.with_auxiliary(&[]).unwrap(), m);
+        assert!(ClassMap::parse_auxiliary("").unwrap().is_empty());
+        assert_eq!(ClassMap::parse_auxiliary("fear").unwrap().len(), 1);
+        for (aux, why) in [
+            ("sad", "already a class"),
+            ("neutral", "already a class"),
+            ("x=relaxed", "already a class"),
+            ("fear,fear", "given twice"),
+            ("fe ar", "bad class folder"),
+            ("fear,", "empty class"),
+        ] {
+            let err = ClassMap::parse_auxiliary(aux)
+                .and_then(|a| m.with_auxiliary(&a))
+                .expect_err(aux)
+                .to_string();
+            assert!(err.starts_with("--auxiliary-classes:"), "{aux}: {err}");
+            assert!(err.contains(why), "{aux}: {err}");
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use crate::augment::Augment;
 use crate::callbacks::{EarlyStoppingConfig, ModelCheckpointConfig, ReduceLrConfig};
-use crate::classes::ClassMap;
+use crate::classes::{ClassMap, ClassSpec};
 use crate::distill::DistillConfig;
 use crate::error::{MlError, Result};
 use crate::model::Architecture;
@@ -24,6 +24,19 @@ pub struct DataConfig {
     pub limit: Option<usize>,
     /// Fail on the first unreadable file instead of skipping it.
     pub strict: bool,
+    /// More train folders, learnt as outputs of their own after `classes` but never predicted:
+    /// inference and every val metric use the `classes` outputs only (a softmax over them).
+    /// More faces to learn features from; the network must also tell these expressions apart
+    /// from Areya's (FER-2013's fear from sad, say).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub auxiliary: Vec<ClassSpec>,
+}
+
+impl DataConfig {
+    /// What the network outputs: `classes`, then the auxiliary classes.
+    pub fn output_classes(&self) -> Result<ClassMap> {
+        self.classes.with_auxiliary(&self.auxiliary)
+    }
 }
 
 /// Per-class loss weights.
@@ -122,6 +135,7 @@ impl TrainConfig {
                 val_fraction: 0.1,
                 limit: None,
                 strict: false,
+                auxiliary: Vec::new(),
             },
             augment: Augment::NOTEBOOK,
             architecture: Architecture::areya_cnn_default(),
@@ -209,8 +223,15 @@ impl TrainConfig {
                 ));
             }
         }
-        if let Some(d) = &self.distill {
-            d.validate()?;
+        d.output_classes()?;
+        if let Some(dc) = &self.distill {
+            dc.validate()?;
+            if !d.auxiliary.is_empty() {
+                return Err(MlError::config(
+                    "--auxiliary-classes",
+                    "cannot be combined with --teacher (the teachers have no auxiliary outputs)",
+                ));
+            }
         }
         if let Some(r) = &self.callbacks.reduce_lr {
             if !(r.factor > 0.0 && r.factor < 1.0) {
@@ -218,6 +239,14 @@ impl TrainConfig {
             }
         }
         Ok(())
+    }
+}
+
+impl RunConfig {
+    /// The network's outputs: the classes it predicts, then any auxiliary ones it was trained
+    /// with (see [`DataConfig::auxiliary`]).
+    pub fn outputs(&self) -> usize {
+        self.classes.len() + self.train.data.auxiliary.len()
     }
 }
 
@@ -356,6 +385,24 @@ mod tests {
                 Box::new(|c| c.init = Some("w.safetensors".into())),
             ),
             ("--freeze-base", Box::new(|c| c.freeze_base = true)),
+            (
+                "--auxiliary-classes",
+                Box::new(|c| {
+                    c.data.auxiliary = ClassMap::parse_auxiliary("neutral=calm").unwrap();
+                }),
+            ),
+            (
+                "--auxiliary-classes",
+                Box::new(|c| {
+                    c.data.auxiliary = ClassMap::parse_auxiliary("fear").unwrap();
+                    c.distill = Some(crate::distill::DistillConfig {
+                        teachers: vec!["t".into()],
+                        alpha: 0.5,
+                        temperature: 2.0,
+                        fingerprints: Vec::new(),
+                    });
+                }),
+            ),
             (
                 "--warmup-epochs",
                 Box::new(|c| {

@@ -225,7 +225,7 @@ impl Classifier {
             &vs.root(),
             &config.architecture,
             config.preprocessing.image_size,
-            config.classes.len(),
+            config.outputs(),
         )?;
         let tensors = read_tensors(weights)?;
         load_variables(&vs, &tensors, weights, config.architecture.name())?;
@@ -255,12 +255,20 @@ impl Classifier {
         self.config.preprocessing.image_size
     }
 
-    /// Logits for a `[B, 1, S, S]` batch in [0, 1] (eval mode, no gradients).
+    /// Logits of the classes the model predicts for a `[B, 1, S, S]` batch in [0, 1] (eval
+    /// mode, no gradients); a network trained with auxiliary classes has more outputs, which are
+    /// dropped here, so every softmax downstream is over the predicted classes only.
     ///
     /// # Shapes
     /// `x`: `[B, 1, S, S]` → `[B, K]`.
     pub fn logits(&self, x: &Tensor) -> Tensor {
-        self.infer.forward(x)
+        let z = self.infer.forward(x);
+        let k = self.config.classes.len() as i64;
+        if z.size().last() == Some(&k) {
+            z
+        } else {
+            z.narrow(-1, 0, k)
+        }
     }
 
     /// Class probabilities (softmax of logits / temperature) for `n` grayscale images of

@@ -9,6 +9,7 @@ use crate::augment::{self, Augment};
 use crate::callbacks::{
     Action, Callback, CsvLogger, EarlyStopping, EpochLogs, ModelCheckpoint, ReduceLrOnPlateau,
 };
+use crate::classes::ClassMap;
 use crate::config::{ClassWeights, DataSummary, Preprocessing, RunConfig, TrainConfig, RUN_FORMAT};
 use crate::dataset::{self, ImageSet, Skipped};
 use crate::distill;
@@ -99,16 +100,14 @@ fn report_skipped(log: &mut Log, split: &str, skipped: &[Skipped]) {
     }
 }
 
-fn report_found(log: &mut Log, cfg: &TrainConfig, listing: &dataset::SplitListing, first: bool) {
-    let k = cfg.data.classes.len();
+fn report_found(log: &mut Log, classes: &ClassMap, listing: &dataset::SplitListing, first: bool) {
+    let k = classes.len();
     log.line(&format!(
         "Found {} images belonging to {k} classes in {}.",
         listing.files.len(),
         listing.dir.display()
     ));
-    let counts: Vec<String> = cfg
-        .data
-        .classes
+    let counts: Vec<String> = classes
         .specs()
         .iter()
         .zip(&listing.per_class)
@@ -123,7 +122,7 @@ fn report_found(log: &mut Log, cfg: &TrainConfig, listing: &dataset::SplitListin
     log.line(&format!("  {}", counts.join(", ")));
     if first && !listing.ignored_folders.is_empty() {
         log.line(&format!(
-            "  Ignored folders (not in --classes): {}",
+            "  Ignored folders (not in --classes or --auxiliary-classes): {}",
             listing.ignored_folders.join(", ")
         ));
     }
@@ -139,20 +138,23 @@ fn report_found(log: &mut Log, cfg: &TrainConfig, listing: &dataset::SplitListin
 /// Lists, decodes and (with `--limit`) samples the train and val images.
 fn prepare_data(cfg: &TrainConfig, log: &mut Log) -> Result<PreparedData> {
     let d = &cfg.data;
+    // Val and its metrics: the predicted classes only; train: those and the auxiliary ones.
     let k = d.classes.len();
+    let outputs = d.output_classes()?;
+    let k_out = outputs.len();
     let train_dir = if d.root.join("train").is_dir() {
         d.root.join("train")
     } else {
         d.root.clone()
     };
-    let listing = dataset::list_split(&train_dir, &d.classes)?;
-    report_found(log, cfg, &listing, true);
-    let loaded = dataset::load(&listing, k, d.image_size, d.strict)?;
+    let listing = dataset::list_split(&train_dir, &outputs)?;
+    report_found(log, &outputs, &listing, true);
+    let loaded = dataset::load(&listing, k_out, d.image_size, d.strict)?;
     report_skipped(log, "train", &loaded.skipped);
     let val_dir = d.root.join("val");
     let (mut train, mut val, val_source, val_fp) = if train_dir != d.root && val_dir.is_dir() {
         let vl = dataset::list_split(&val_dir, &d.classes)?;
-        report_found(log, cfg, &vl, false);
+        report_found(log, &d.classes, &vl, false);
         let v = dataset::load(&vl, k, d.image_size, d.strict)?;
         report_skipped(log, "val", &v.skipped);
         (
@@ -162,22 +164,30 @@ fn prepare_data(cfg: &TrainConfig, log: &mut Log) -> Result<PreparedData> {
             v.fingerprint,
         )
     } else {
-        let (ti, vi) = dataset::stratified_split(&loaded.set.labels, k, d.val_fraction, cfg.seed);
+        let (mut ti, vi) =
+            dataset::stratified_split(&loaded.set.labels, k_out, d.val_fraction, cfg.seed);
+        // Auxiliary images are never scored: those drawn for val go back to train.
+        let (vi, back): (Vec<usize>, Vec<usize>) = vi
+            .into_iter()
+            .partition(|&i| (loaded.set.labels[i] as usize) < k);
+        ti.extend(back);
         log.line(&format!(
             "No val folder: using a stratified {:.0}% of train as val (seed {}).",
             d.val_fraction * 100.0,
             cfg.seed
         ));
+        let mut val = loaded.set.subset(&vi);
+        val.num_classes = k;
         (
             loaded.set.subset(&ti),
-            loaded.set.subset(&vi),
+            val,
             format!("stratified {:.0}% of train", d.val_fraction * 100.0),
             loaded.fingerprint.clone(),
         )
     };
     if let Some(limit) = d.limit {
         let full = train.len();
-        let idx = dataset::stratified_sample(&train.labels, k, limit, cfg.seed);
+        let idx = dataset::stratified_sample(&train.labels, k_out, limit, cfg.seed);
         train = train.subset(&idx);
         let n_val = ((val.len() as f64 * train.len() as f64 / full as f64).ceil() as usize).max(k);
         let vidx = dataset::stratified_sample(&val.labels, k, n_val, cfg.seed);
@@ -301,8 +311,7 @@ fn start(cfg: TrainConfig, out: &Path, opts: TrainOptions) -> Result<TrainOutcom
     }
     let data = prepare_data(&cfg, &mut log)?;
     let soft = teach(&cfg, &data, &mut log)?;
-    let k = cfg.data.classes.len();
-    let (vs, net) = build_model(&cfg, k)?;
+    let (vs, net) = build_model(&cfg, cfg.data.output_classes()?.len())?;
     let run = RunConfig {
         format: RUN_FORMAT,
         areya_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -447,7 +456,7 @@ pub fn resume(dir: &Path, epochs: Option<usize>, opts: TrainOptions) -> Result<T
         &vs.root(),
         &cfg.architecture,
         cfg.data.image_size,
-        cfg.data.classes.len(),
+        cfg.data.output_classes()?.len(),
     )?;
     if cfg.freeze_base {
         for (name, t) in vs.variables() {
@@ -532,14 +541,17 @@ pub fn cross_entropy(
     }
 }
 
-/// Mean loss (plain cross-entropy) and accuracy of `net` on `set`, in batches, eval mode.
+/// Mean loss (plain cross-entropy) and accuracy of `net` on `set`, in batches, eval mode,
+/// over the set's classes: the logits of any auxiliary outputs after them are left out.
 pub fn evaluate(net: &Network, set: &ImageSet, batch_size: usize) -> (f64, f64) {
     let (mut loss, mut correct) = (0.0, 0.0);
     let idx: Vec<usize> = (0..set.len()).collect();
     tch::no_grad(|| {
         for chunk in idx.chunks(batch_size.max(1)) {
             let (x, y) = augment::batch(set, chunk, None);
-            let logits = net.forward_t(&x, false);
+            let logits = net
+                .forward_t(&x, false)
+                .narrow(-1, 0, set.num_classes as i64);
             loss += cross_entropy(&logits, &y, 0.0, None).double_value(&[]) * chunk.len() as f64;
             correct += logits
                 .argmax(-1, false)
@@ -704,8 +716,9 @@ impl Session {
         let weights = self.class_weights();
         if let Some(w) = &weights {
             let w: Vec<f32> = Vec::<f32>::try_from(w).unwrap_or_default();
-            let names = self.cfg.data.classes.names();
-            let parts: Vec<String> = names
+            let outputs = self.cfg.data.output_classes()?;
+            let parts: Vec<String> = outputs
+                .names()
                 .iter()
                 .zip(&w)
                 .map(|(n, w)| format!("{n} {w:.2}"))

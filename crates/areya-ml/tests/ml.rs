@@ -212,7 +212,7 @@ fn training_writes_a_loadable_run_dir_and_learns() {
         "{log}"
     );
     assert!(
-        log.contains("Ignored folders (not in --classes): fear"),
+        log.contains("Ignored folders (not in --classes or --auxiliary-classes): fear"),
         "{log}"
     );
     let config = std::fs::read_to_string(out.join("config.json")).unwrap();
@@ -267,6 +267,81 @@ fn training_writes_a_loadable_run_dir_and_learns() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("already holds a run"), "{err}");
+}
+
+#[test]
+fn auxiliary_classes_are_learnt_but_never_predicted() {
+    let _torch = torch_lock();
+    let tmp = tempfile::tempdir().unwrap();
+    make_dataset(tmp.path(), 40);
+    let out = tmp.path().join("run");
+    let mut cfg = small_config(tmp.path());
+    cfg.epochs = 8;
+    cfg.augment = areya_ml::augment::Augment::NONE;
+    cfg.optimizer.lr = 3e-3;
+    cfg.data.auxiliary = ClassMap::parse_auxiliary("fear=afraid").unwrap();
+    let mut two = cfg.clone();
+    two.epochs = 2;
+    train::train(two, &out, Q).unwrap();
+    // Resuming rebuilds the five-output network from config.json.
+    let outcome = train::resume(&out, Some(8), Q).unwrap();
+    assert_eq!(outcome.history.len(), 8);
+    let log = std::fs::read_to_string(out.join("train.log")).unwrap();
+    assert!(
+        log.contains("Found 200 images belonging to 5 classes"),
+        "{log}"
+    );
+    assert!(
+        log.contains("Found 40 images belonging to 4 classes"),
+        "{log}"
+    );
+    let run = areya_ml::rundir::read_config(&out).unwrap();
+    assert_eq!(run.outputs(), 5);
+    assert_eq!(run.data.train_per_class, [40; 5]);
+    assert_eq!(run.data.val_per_class, [10; 4]);
+    // The head has five outputs, the classifier predicts four.
+    let weights = areya_ml::rundir::read_tensors(&out.join("model.safetensors")).unwrap();
+    let outputs: Vec<i64> = weights
+        .iter()
+        .filter(|(name, _)| name.ends_with("bias"))
+        .filter_map(|(_, t)| t.size().first().copied())
+        .collect();
+    assert!(outputs.contains(&5), "{outputs:?}");
+    let mut clf = Classifier::load(&out).unwrap();
+    clf.set_precision(areya_ml::config::Precision::Float32);
+    assert_eq!(clf.class_names(), ["angry", "happy", "relaxed", "sad"]);
+    let px: Vec<u8> = (0..4)
+        .flat_map(|c| synthetic(c, 999, 48).into_raw())
+        .collect();
+    for p in clf.predict(&px, 4).unwrap() {
+        assert_eq!(p.len(), 4);
+        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-4, "{p:?}");
+    }
+    // Val metrics are over the four classes: evaluation agrees with the last epoch's.
+    let (val, _) = areya_ml::evaluate::load_split(&clf, tmp.path(), "val", false).unwrap();
+    let ev = areya_ml::evaluate::evaluate_at(&clf, &val, false, 64, 1.0).unwrap();
+    assert_eq!(ev.report.classes.len(), 4);
+    let best = outcome
+        .history
+        .iter()
+        .min_by(|a, b| a.val_loss.total_cmp(&b.val_loss))
+        .unwrap();
+    assert!(
+        (ev.loss - best.val_loss).abs() < 1e-3,
+        "{} vs {best:?}",
+        ev.loss
+    );
+    assert!(ev.report.accuracy > 0.6, "{:?}", outcome.history);
+
+    // Without a val folder, val is drawn from train and holds no auxiliary image.
+    std::fs::remove_dir_all(tmp.path().join("val")).unwrap();
+    let out2 = tmp.path().join("run2");
+    let mut c = cfg.clone();
+    c.epochs = 1;
+    train::train(c, &out2, Q).unwrap();
+    let run = areya_ml::rundir::read_config(&out2).unwrap();
+    assert_eq!(run.data.val_per_class, [4; 4]);
+    assert_eq!(run.data.train_per_class, [36, 36, 36, 36, 40]);
 }
 
 #[test]

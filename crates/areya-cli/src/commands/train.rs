@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Context};
 use areya_ml::callbacks::{EarlyStoppingConfig, ModelCheckpointConfig, Monitor, ReduceLrConfig};
-use areya_ml::classes::{ClassMap, DEFAULT_CLASSES};
+use areya_ml::classes::{ClassMap, ClassSpec, DEFAULT_CLASSES};
 use areya_ml::config::{ClassWeights, Schedule, TrainConfig};
 use areya_ml::distill::DistillConfig;
 use areya_ml::model::Architecture;
@@ -38,6 +38,11 @@ pub struct TrainArgs {
     /// Classes as folder[=name],…; "all" uses every folder.
     #[arg(long, default_value = DEFAULT_CLASSES)]
     pub classes: String,
+    /// More train folders (folder[=name],…; "rest" = every folder not in --classes) learnt as
+    /// extra outputs that are never predicted: more faces to learn features from (FER-2013's
+    /// fear, surprise, disgust). Val and inference use the --classes outputs only.
+    #[arg(long, default_value = "")]
+    pub auxiliary_classes: String,
     #[arg(long, default_value_t = 48)]
     pub image_size: u32,
     /// Share of train used as val when ROOT/val does not exist.
@@ -187,15 +192,27 @@ pub fn config_from_args(a: &TrainArgs) -> anyhow::Result<TrainConfig> {
         bail!("--data is required")
     };
     let mut c = TrainConfig::new(root.clone())?;
+    let train_dir = if root.join("train").is_dir() {
+        root.join("train")
+    } else {
+        root.clone()
+    };
     c.data.classes = if a.classes == "all" {
-        let dir = if root.join("train").is_dir() {
-            root.join("train")
-        } else {
-            root.clone()
-        };
-        ClassMap::all_folders(&areya_ml::dataset::list_folders(&dir)?)?
+        ClassMap::all_folders(&areya_ml::dataset::list_folders(&train_dir)?)?
     } else {
         ClassMap::parse(&a.classes)?
+    };
+    c.data.auxiliary = if a.auxiliary_classes == "rest" {
+        areya_ml::dataset::list_folders(&train_dir)?
+            .into_iter()
+            .filter(|f| c.data.classes.index_of_folder(f).is_none())
+            .map(|f| ClassSpec {
+                folder: f.clone(),
+                name: f,
+            })
+            .collect()
+    } else {
+        ClassMap::parse_auxiliary(&a.auxiliary_classes)?
     };
     c.data.image_size = a.image_size;
     c.data.val_fraction = a.val_fraction;
@@ -295,4 +312,36 @@ fn utc_stamp() -> String {
         iso[..10].replace('-', ""),
         iso[11..19].replace(':', "")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        train: TrainArgs,
+    }
+
+    #[test]
+    fn auxiliary_rest_is_every_other_train_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        for f in ["angry", "happy", "neutral", "sad", "fear", "surprise"] {
+            std::fs::create_dir_all(tmp.path().join("train").join(f)).unwrap();
+        }
+        let data = tmp.path().to_str().unwrap();
+        // (--auxiliary-classes, the auxiliary folders it means)
+        for (aux, want) in [
+            ("", vec![]),
+            ("rest", vec!["fear", "surprise"]),
+            ("surprise", vec!["surprise"]),
+        ] {
+            let cli = Cli::parse_from(["areya", "--data", data, "--auxiliary-classes", aux]);
+            let c = config_from_args(&cli.train).unwrap();
+            let got: Vec<&str> = c.data.auxiliary.iter().map(|s| s.folder.as_str()).collect();
+            assert_eq!(got, want, "{aux}");
+        }
+    }
 }
