@@ -10,6 +10,8 @@ def parse_args():
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--precision", choices=["float32", "bfloat16"], default="float32",
+                   help="bfloat16: CPU autocast + channels-last, as PyTorch's mixed-precision recipe")
     return p.parse_args()
 
 

@@ -122,6 +122,16 @@ pub struct TrainConfig {
     /// Learn from the soft targets of trained runs as well as from the labels.
     #[serde(default)]
     pub distill: Option<DistillConfig>,
+    /// The number format training computes in: float32, or bfloat16 mixed precision (CPU
+    /// autocast with channels-last weights, see `amp.rs`; weights and optimizer stay float32).
+    /// `Auto` is decided when the run starts and the outcome saved; runs from before this
+    /// setting have none and trained in float32.
+    #[serde(default = "float32")]
+    pub precision: Precision,
+}
+
+fn float32() -> Precision {
+    Precision::Float32
 }
 
 impl TrainConfig {
@@ -152,6 +162,7 @@ impl TrainConfig {
             callbacks: CallbacksConfig::default(),
             snapshots: 0,
             distill: None,
+            precision: Precision::Float32,
         })
     }
 
@@ -292,7 +303,8 @@ pub struct RunConfig {
     pub precision: Precision,
 }
 
-/// The number format of inference (training is always float32).
+/// A number format: of inference (`RunConfig::precision`) or of training
+/// (`TrainConfig::precision`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Precision {
@@ -466,5 +478,14 @@ mod tests {
         let json = serde_json::to_string(&c).unwrap();
         assert_eq!(serde_json::from_str::<TrainConfig>(&json).unwrap(), c);
         assert!(json.contains("neutral") && json.contains("relaxed"));
+        // config.json files from before `precision` existed trained in float32.
+        let mut old: serde_json::Value = serde_json::from_str(&json).unwrap();
+        old.as_object_mut().unwrap().remove("precision").unwrap();
+        let mut bf16 = c.clone();
+        bf16.precision = Precision::Bfloat16;
+        let back: TrainConfig = serde_json::from_value(old).unwrap();
+        assert_eq!(back.precision, Precision::Float32);
+        let json = serde_json::to_string(&bf16).unwrap();
+        assert_eq!(serde_json::from_str::<TrainConfig>(&json).unwrap(), bf16);
     }
 }

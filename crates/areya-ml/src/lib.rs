@@ -5,6 +5,7 @@
 //! seeded) → `model` (named layers) → `train` (Adam, callbacks, atomic checkpoints) → `rundir`
 //! (`config.json`, weights, `Classifier::load`).
 
+pub mod amp;
 pub mod augment;
 pub mod average;
 pub mod callbacks;

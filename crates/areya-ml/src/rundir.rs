@@ -56,7 +56,12 @@ fn tmp_path(path: &Path) -> PathBuf {
 /// Writes named tensors as safetensors, atomically.
 pub fn write_tensors_atomic(path: &Path, tensors: &[(String, Tensor)]) -> Result<()> {
     let tmp = tmp_path(path);
-    Tensor::write_safetensors(tensors, &tmp)
+    // safetensors stores row-major data: channels-last weights are written as their NCHW copy.
+    let dense: Vec<(&str, Tensor)> = tensors
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.contiguous()))
+        .collect();
+    Tensor::write_safetensors(&dense, &tmp)
         .map_err(|e| MlError::run_dir(&tmp, format!("cannot write: {e}")))?;
     std::fs::File::open(&tmp)
         .and_then(|f| f.sync_all())

@@ -5,12 +5,15 @@
 //! optimizer state and the trainer state (epoch, learning rate, callback states) together, so
 //! a `kill -9` at any moment loses at most the epoch in progress and never mixes two epochs.
 
+use crate::amp;
 use crate::augment::{self, Augment};
 use crate::callbacks::{
     Action, Callback, CsvLogger, EarlyStopping, EpochLogs, ModelCheckpoint, ReduceLrOnPlateau,
 };
 use crate::classes::ClassMap;
-use crate::config::{ClassWeights, DataSummary, Preprocessing, RunConfig, TrainConfig, RUN_FORMAT};
+use crate::config::{
+    ClassWeights, DataSummary, Precision, Preprocessing, RunConfig, TrainConfig, RUN_FORMAT,
+};
 use crate::dataset::{self, ImageSet, Skipped};
 use crate::distill;
 use crate::error::{MlError, Result};
@@ -234,6 +237,11 @@ fn set_threads(threads: usize) {
         .build_global();
 }
 
+/// Whether the run trains in bfloat16 mixed precision (see [`amp`]).
+fn mixed(cfg: &TrainConfig) -> bool {
+    cfg.precision == Precision::Bfloat16
+}
+
 /// Builds the network and optimizer, seeded.
 fn build_model(cfg: &TrainConfig, k: usize) -> Result<(nn::VarStore, Network)> {
     tch::manual_seed(cfg.seed as i64);
@@ -241,6 +249,9 @@ fn build_model(cfg: &TrainConfig, k: usize) -> Result<(nn::VarStore, Network)> {
     let net = Network::build(&vs.root(), &cfg.architecture, cfg.data.image_size, k)?;
     if let Some(init) = &cfg.init {
         init_vgg16_from_file(&mut vs, init, cfg.freeze_base)?;
+    }
+    if mixed(cfg) {
+        amp::vars_to_channels_last(&vs);
     }
     Ok((vs, net))
 }
@@ -302,6 +313,8 @@ fn start(cfg: TrainConfig, out: &Path, opts: TrainOptions) -> Result<TrainOutcom
         out.display()
     ));
     let mut cfg = cfg;
+    // Saved as decided here, so a resume on another machine computes the same way.
+    cfg.precision = cfg.precision.resolve();
     if let Some(d) = &mut cfg.distill {
         d.fingerprints = d
             .teachers
@@ -466,6 +479,9 @@ pub fn resume(dir: &Path, epochs: Option<usize>, opts: TrainOptions) -> Result<T
         }
     }
     rundir::load_variables(&vs, &tensors, &last, cfg.architecture.name())?;
+    if mixed(&cfg) {
+        amp::vars_to_channels_last(&vs);
+    }
     let mut opt = Adam::new(&vs, cfg.optimizer);
     opt.load_state(&tensors, "optimizer.", &last)?;
     let mut callbacks = make_callbacks(&cfg, dir);
@@ -672,7 +688,14 @@ impl Session {
             lr = self.state.lr * cfg.schedule.factor(progress, cfg.epochs);
             let aug: Option<(&Augment, u64, u64)> = Some((&cfg.augment, cfg.seed, epoch as u64));
             let (x, y) = augment::batch(train, chunk, aug);
-            let logits = self.net.forward_t(&x, true);
+            let logits = if mixed(cfg) {
+                let _autocast = amp::CpuAutocast::enter();
+                self.net
+                    .forward_t(&amp::channels_last(&x), true)
+                    .to_kind(Kind::Float)
+            } else {
+                self.net.forward_t(&x, true)
+            };
             let ce = cross_entropy(&logits, &y, cfg.label_smoothing, weights);
             let loss = match (&self.soft, &cfg.distill) {
                 (Some(soft), Some(d)) => {
@@ -728,12 +751,17 @@ impl Session {
         }
         let (total, trainable, _) = crate::model::param_totals(&self.net.summary(&self.vs));
         self.log.line(&format!(
-            "Model {}: {total} parameters ({trainable} trainable); {} train / {} val images; batch {}, seed {}",
+            "Model {}: {total} parameters ({trainable} trainable); {} train / {} val images; batch {}, seed {}; training in {}",
             self.cfg.architecture.name(),
             self.data.train.len(),
             self.data.val.len(),
             self.cfg.batch_size,
-            self.cfg.seed
+            self.cfg.seed,
+            if mixed(&self.cfg) {
+                "bfloat16 mixed precision"
+            } else {
+                "float32"
+            }
         ));
         while self.state.epoch < self.cfg.epochs && self.state.stopped.is_none() {
             let epoch = self.state.epoch + 1;

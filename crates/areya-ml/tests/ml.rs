@@ -395,6 +395,66 @@ fn resume_continues_exactly_where_it_stopped() {
 }
 
 #[test]
+fn mixed_precision_training_learns_resumes_exactly_and_saves_plain_weights() {
+    use areya_ml::config::Precision;
+    let _torch = torch_lock();
+    let tmp = tempfile::tempdir().unwrap();
+    make_dataset(tmp.path(), 40);
+    let mut cfg = small_config(tmp.path());
+    cfg.epochs = 8;
+    cfg.augment = areya_ml::augment::Augment::NONE;
+    cfg.optimizer.lr = 3e-3;
+    cfg.precision = Precision::Bfloat16;
+    let straight = tmp.path().join("straight");
+    let outcome = train::train(cfg.clone(), &straight, Q).unwrap();
+    let log = std::fs::read_to_string(straight.join("train.log")).unwrap();
+    assert!(
+        log.contains("training in bfloat16 mixed precision"),
+        "{log}"
+    );
+    let run = areya_ml::rundir::read_config(&straight).unwrap();
+    assert_eq!(run.train.precision, Precision::Bfloat16);
+    assert!(
+        outcome.history.last().unwrap().val_accuracy > 0.6,
+        "{:?}",
+        outcome.history
+    );
+    // Weights are written as ordinary row-major float32 tensors that any run can read.
+    let weights = areya_ml::rundir::read_tensors(&straight.join("model.safetensors")).unwrap();
+    assert!(weights
+        .values()
+        .all(|t| t.is_contiguous() && t.kind() == tch::Kind::Float));
+    Classifier::load(&straight).unwrap();
+
+    let mut short = cfg.clone();
+    short.epochs = 4;
+    let resumed = tmp.path().join("resumed");
+    train::train(short, &resumed, Q).unwrap();
+    train::resume(&resumed, Some(8), Q).unwrap();
+    assert_eq!(
+        metrics_without_time(&resumed),
+        metrics_without_time(&straight)
+    );
+    // float32 computes otherwise: the same run in float32 has other metrics.
+    let mut f32_cfg = cfg.clone();
+    f32_cfg.precision = Precision::Float32;
+    let f32_run = tmp.path().join("f32");
+    train::train(f32_cfg, &f32_run, Q).unwrap();
+    assert_ne!(
+        metrics_without_time(&f32_run),
+        metrics_without_time(&straight)
+    );
+    // `auto` is decided when the run starts, and the decision saved.
+    let mut auto = cfg.clone();
+    auto.precision = Precision::Auto;
+    auto.epochs = 1;
+    let auto_run = tmp.path().join("auto");
+    train::train(auto, &auto_run, Q).unwrap();
+    let run = areya_ml::rundir::read_config(&auto_run).unwrap();
+    assert_eq!(run.train.precision, Precision::Auto.resolve());
+}
+
+#[test]
 fn broken_run_dirs_are_reported_not_panicked_on() {
     let _torch = torch_lock();
     let tmp = tempfile::tempdir().unwrap();

@@ -12,6 +12,7 @@
 //! below builds every architecture with random statistics and compares both forms.
 
 use super::{LayerKind, Network};
+use crate::amp::channels_last;
 use tch::{Kind, Tensor};
 
 /// BatchNorm's epsilon as `Builder` configures it.
@@ -49,12 +50,6 @@ pub struct InferenceNet {
     ops: Vec<Op>,
     /// What the weights are stored as (float unless [`InferenceNet::with_kind`]).
     kind: Kind,
-}
-
-/// The same values with NHWC strides (libtorch's channels-last memory format), for a
-/// `[N, C, H, W]` tensor; tch has no call for it, so permute, make contiguous, permute back.
-fn channels_last(t: &Tensor) -> Tensor {
-    t.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2])
 }
 
 /// BatchNorm in eval mode as (scale, shift) per channel.
