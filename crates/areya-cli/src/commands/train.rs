@@ -116,8 +116,9 @@ pub struct TrainArgs {
     pub batch_size: usize,
     /// Number format of training: float32, bfloat16 (mixed precision: bfloat16 convolutions,
     /// float32 weights; about twice as fast on CPUs with AVX-512 BF16) or auto (bfloat16 on
-    /// such CPUs). The trained model's inference precision is set apart, in config.json.
-    #[arg(long, default_value = "float32")]
+    /// such CPUs, float32 elsewhere; the decision is saved in config.json). The trained model's
+    /// inference precision is set apart, in config.json.
+    #[arg(long, default_value = "auto")]
     pub precision: String,
     /// Keep the weights of the last K epochs trained in RUN/snapshots/ (for `areya average`);
     /// older ones are deleted as the run goes on, so an early-stopped run keeps its last K too.
@@ -349,6 +350,24 @@ mod tests {
             let c = config_from_args(&cli.train).unwrap();
             let got: Vec<&str> = c.data.auxiliary.iter().map(|s| s.folder.as_str()).collect();
             assert_eq!(got, want, "{aux}");
+        }
+    }
+
+    #[test]
+    fn training_precision_defaults_to_auto() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().to_str().unwrap();
+        for (args, want) in [
+            (vec![], Precision::Auto),
+            (vec!["--precision", "float32"], Precision::Float32),
+            (vec!["--precision", "bf16"], Precision::Bfloat16),
+        ] {
+            let cli = Cli::parse_from([&["areya", "--data", data][..], &args].concat());
+            assert_eq!(
+                config_from_args(&cli.train).unwrap().precision,
+                want,
+                "{args:?}"
+            );
         }
     }
 }
