@@ -763,6 +763,11 @@ impl Session {
                 "float32"
             }
         ));
+        if mixed(&self.cfg) && !crate::config::native_bf16() {
+            self.log.line(
+                "Warning: this CPU has no native bfloat16 (AVX-512 BF16), so mixed precision is emulated and slow; start new runs with --precision float32 or auto here",
+            );
+        }
         while self.state.epoch < self.cfg.epochs && self.state.stopped.is_none() {
             let epoch = self.state.epoch + 1;
             let start = Instant::now();
