@@ -94,7 +94,7 @@ fn bad_flags_fail_with_one_clear_line() {
         ),
         (
             &["train", "--data", data, "--auxiliary-classes", "sad"],
-            "--auxiliary-classes: 'sad=sad' is already a class",
+            "--auxiliary-classes: 'sad' is already a class",
         ),
         (
             &["train", "--data", data, "--auxiliary-classes", "contempt"],

@@ -51,9 +51,14 @@ impl ClassMap {
                 all.push(a.clone());
                 continue;
             };
+            let shown = if a.folder == a.name {
+                a.folder.clone()
+            } else {
+                format!("{}={}", a.folder, a.name)
+            };
             return Err(MlError::config(
                 "--auxiliary-classes",
-                format!("'{}={}' {msg}", a.folder, a.name),
+                format!("'{shown}' {msg}"),
             ));
         }
         Ok(ClassMap(all))
