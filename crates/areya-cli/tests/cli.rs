@@ -385,6 +385,62 @@ fn evaluate_and_summary_on_a_trained_run() {
 }
 
 #[test]
+fn a_model_with_auxiliary_classes_says_so_and_predicts_its_four() {
+    let tmp = tempfile::tempdir().unwrap();
+    areya_ml::testdata::write_dataset(tmp.path(), 12).unwrap();
+    let data = tmp.path().to_str().unwrap();
+    let model = tmp.path().join("r");
+    let model = model.to_str().unwrap();
+    let mut args = vec![
+        "train",
+        "--data",
+        data,
+        "--out",
+        model,
+        "--epochs",
+        "1",
+        "--auxiliary-classes",
+        "fear",
+    ];
+    args.extend(SMALL);
+    let o = run(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let o = run(&["summary", "--model", model]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = String::from_utf8_lossy(&o.stdout);
+    for want in [
+        "(angry, happy, relaxed, sad)",
+        "last 1 outputs are auxiliary classes learnt in training and never predicted (fear)",
+        "softmax over the first 4 only",
+    ] {
+        assert!(s.contains(want), "{want}: {s}");
+    }
+    assert!(
+        s.lines()
+            .any(|l| l.starts_with("head (Dense)") && l.contains("(None, 5)")),
+        "{s}"
+    );
+    let o = run(&["graph", "--model", model]);
+    let g = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        g.contains("softmax\\nangry, happy, relaxed, sad\\n(auxiliary outputs dropped: fear)"),
+        "{g}"
+    );
+    let o = run(&[
+        "predict",
+        "--model",
+        model,
+        "--csv",
+        tmp.path().join("val/fear").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let csv = String::from_utf8_lossy(&o.stdout);
+    assert!(csv.starts_with("path,class,p_angry,p_happy,p_relaxed,p_sad\n"), "{csv}");
+    assert_eq!(csv.lines().count(), 1 + 3, "{csv}");
+}
+
+#[test]
 fn predict_features_graph_calibrate_and_report() {
     let (tmp, data, model) = trained(16, "2");
     let (data, model) = (data.as_str(), model.as_str());

@@ -49,7 +49,12 @@ pub fn dot(clf: &Classifier) -> String {
         );
         prev = r.name.clone();
     }
-    let names = clf.class_names().join(", ");
+    let mut names = clf.class_names().join(", ");
+    let aux = &clf.config.train.data.auxiliary;
+    if !aux.is_empty() {
+        let dropped: Vec<&str> = aux.iter().map(|c| c.name.as_str()).collect();
+        names += &format!("\\n(auxiliary outputs dropped: {})", dropped.join(", "));
+    }
     d += &format!(
         "  output [label=\"softmax\\n{names}\", fillcolor=\"#ffffff\"];\n  {prev} -> output;\n}}\n"
     );

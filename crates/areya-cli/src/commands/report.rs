@@ -199,8 +199,11 @@ pub fn run(a: ReportArgs) -> anyhow::Result<()> {
         "summary",
         "Model summary",
         &format!(
-            "<pre>{}</pre>",
-            esc(&super::summary::table(&clf.net.summary(&clf.vs)))
+            "<pre>{}{}</pre>",
+            esc(&super::summary::table(&clf.net.summary(&clf.vs))),
+            super::summary::auxiliary_note(&clf)
+                .map(|n| esc(&n))
+                .unwrap_or_default()
         ),
     );
     section(

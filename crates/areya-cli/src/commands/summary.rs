@@ -22,8 +22,28 @@ pub fn run(a: SummaryArgs) -> anyhow::Result<()> {
         clf.class_names().join(", "),
         model.display()
     );
+    if let Some(note) = auxiliary_note(&clf) {
+        println!("{note}");
+    }
     print!("{}", table(&clf.net.summary(&clf.vs)));
     Ok(())
+}
+
+/// A line for a model trained with auxiliary classes, whose head has more outputs than it
+/// predicts: which ones, and that inference drops them.
+pub fn auxiliary_note(clf: &Classifier) -> Option<String> {
+    let aux = &clf.config.train.data.auxiliary;
+    if aux.is_empty() {
+        return None;
+    }
+    let names: Vec<&str> = aux.iter().map(|c| c.name.as_str()).collect();
+    Some(format!(
+        "The head's last {} outputs are auxiliary classes learnt in training and never predicted ({}): \
+         inference takes the softmax over the first {} only.",
+        aux.len(),
+        names.join(", "),
+        clf.class_names().len()
+    ))
 }
 
 /// Formats summary rows like Keras' `model.summary()`.
