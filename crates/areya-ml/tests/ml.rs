@@ -333,6 +333,20 @@ fn auxiliary_classes_are_learnt_but_never_predicted() {
     );
     assert!(ev.report.accuracy > 0.6, "{:?}", outcome.history);
 
+    // Such a run can teach a four-class student: its soft targets are over the four classes.
+    let mut student = small_config(tmp.path());
+    student.epochs = 1;
+    student.distill = Some(areya_ml::distill::DistillConfig {
+        teachers: vec![out.clone()],
+        alpha: 0.7,
+        temperature: 2.0,
+        fingerprints: vec![],
+    });
+    let taught = train::train(student, &tmp.path().join("student"), Q).unwrap();
+    assert_eq!(taught.history.len(), 1);
+    let log = std::fs::read_to_string(tmp.path().join("student/train.log")).unwrap();
+    assert!(log.contains("teacher accuracy"), "{log}");
+
     // Without a val folder, val is drawn from train and holds no auxiliary image.
     std::fs::remove_dir_all(tmp.path().join("val")).unwrap();
     let out2 = tmp.path().join("run2");
