@@ -436,7 +436,10 @@ fn a_model_with_auxiliary_classes_says_so_and_predicts_its_four() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let csv = String::from_utf8_lossy(&o.stdout);
-    assert!(csv.starts_with("path,class,p_angry,p_happy,p_relaxed,p_sad\n"), "{csv}");
+    assert!(
+        csv.starts_with("path,class,p_angry,p_happy,p_relaxed,p_sad\n"),
+        "{csv}"
+    );
     assert_eq!(csv.lines().count(), 1 + 3, "{csv}");
 }
 

@@ -1,6 +1,7 @@
 //! Alert rules from a TOML file (per ward, with per-patient overrides), and the condition
 //! tracker that applies one rule to a patient's windows: enter threshold, lower exit threshold
-//! (hysteresis), minimum duration, minimum coverage, relative to the patient's baseline.
+//! (hysteresis), minimum duration, minimum coverage, relative to the patient's baseline, and a
+//! clearing time before an active condition ends.
 
 use crate::window::WindowAggregate;
 use crate::{Millis, SECOND};
@@ -30,6 +31,10 @@ pub struct Rule {
     pub exit_margin: f64,
     /// The condition must hold this long before an alert is raised.
     pub min_duration_s: u64,
+    /// Once it has, it ends only after the negative share has stayed below the exit threshold
+    /// this long: one noisy window (a few misread frames) must not resolve an alert that the
+    /// next minutes would raise again. 0 ends it on the first window below exit.
+    pub clear_s: u64,
     /// Windows with less face coverage neither start nor end the condition.
     pub min_coverage: f64,
     /// After an alert resolves, no new one for this long.
@@ -49,6 +54,7 @@ impl Default for Rule {
             enter_margin: 0.2,
             exit_margin: 0.1,
             min_duration_s: 600,
+            clear_s: 300,
             min_coverage: 0.5,
             cooldown_s: 1800,
             realarm_s: 3600,
@@ -92,6 +98,9 @@ impl QuietHours {
     }
 }
 
+/// The longest duration a rule may name, in seconds.
+const WEEK_S: u64 = 7 * 24 * 3600;
+
 /// A rule file that cannot be used; the text names the field.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{0}")]
@@ -123,6 +132,19 @@ impl Rule {
                 "{}: must not exceed enter_margin",
                 f("exit_margin")
             )));
+        }
+        for (name, v) in [
+            ("min_duration_s", self.min_duration_s),
+            ("clear_s", self.clear_s),
+            ("cooldown_s", self.cooldown_s),
+            ("realarm_s", self.realarm_s),
+        ] {
+            if v > WEEK_S {
+                return Err(RuleError(format!(
+                    "{}: {v} s is more than a week ({WEEK_S} s)",
+                    f(name)
+                )));
+            }
         }
         if self.min_duration_s == 0 {
             return Err(RuleError(format!(
@@ -216,6 +238,12 @@ pub struct ConditionTracker {
     /// Start of the current continuous run of the condition.
     pub since_ms: Option<Millis>,
     unknown_since_ms: Option<Millis>,
+    /// The run has held for the minimum duration (an alert may be open).
+    #[serde(default)]
+    active: bool,
+    /// Start of the windows below exit inside an active run (ends it after `clear_s`).
+    #[serde(default)]
+    below_since_ms: Option<Millis>,
 }
 
 impl ConditionTracker {
@@ -234,7 +262,7 @@ impl ConditionTracker {
                 // the minimum duration means nobody can say it was sustained.
                 let since = *self.unknown_since_ms.get_or_insert(w.start_ms);
                 if w.end_ms - since >= min_dur {
-                    self.since_ms = None;
+                    self.end_run();
                 }
                 return None;
             }
@@ -248,14 +276,32 @@ impl ConditionTracker {
                     None => (rule.enter, rule.exit),
                 };
                 let exit = exit.min(enter - 0.05);
+                if neg >= exit {
+                    self.below_since_ms = None;
+                }
                 match self.since_ms {
                     None if neg >= enter => self.since_ms = Some(w.start_ms),
-                    Some(_) if neg < exit => self.since_ms = None,
+                    Some(_) if neg < exit => {
+                        // A run that has not alerted ends at once (so flicker never adds up to
+                        // an alert); an active one only after `clear_s` below exit.
+                        let below = *self.below_since_ms.get_or_insert(w.start_ms);
+                        let clear = rule.clear_s as i64 * SECOND;
+                        if !self.active || w.end_ms - below >= clear {
+                            self.end_run();
+                        }
+                    }
                     _ => {}
                 }
             }
         }
-        Some(self.since_ms.is_some_and(|s| w.end_ms - s >= min_dur))
+        self.active = self.since_ms.is_some_and(|s| w.end_ms - s >= min_dur);
+        Some(self.active)
+    }
+
+    fn end_run(&mut self) {
+        self.since_ms = None;
+        self.below_since_ms = None;
+        self.active = false;
     }
 }
 
@@ -294,6 +340,7 @@ mod tests {
     fn table_of_rule_cases() {
         let rule = Rule {
             min_duration_s: 300,
+            clear_s: 120,
             ..Rule::default()
         };
         let sad = (0.8, 0.9);
@@ -323,9 +370,31 @@ mod tests {
                 vec![4, 5, 6],
             ),
             (
-                "dropping below exit ends it",
+                "one window below exit does not end an active run (clearing time)",
                 [vec![sad; 6], vec![calm; 1], vec![sad; 2]].concat(),
-                vec![4, 5],
+                vec![4, 5, 6, 7, 8],
+            ),
+            (
+                "below exit for the clearing time ends it",
+                [vec![sad; 6], vec![calm; 3], vec![sad; 2]].concat(),
+                vec![4, 5, 6],
+            ),
+            (
+                "before it has alerted, one window below exit ends the run",
+                [vec![sad; 3], vec![calm; 1], vec![sad; 3]].concat(),
+                vec![],
+            ),
+            (
+                "a window back above exit restarts the clearing time",
+                [
+                    vec![sad; 5],
+                    vec![calm; 1],
+                    vec![sad; 1],
+                    vec![calm; 1],
+                    vec![sad; 1],
+                ]
+                .concat(),
+                vec![4, 5, 6, 7, 8],
             ),
             (
                 "low coverage is unknown: never starts",
@@ -346,6 +415,15 @@ mod tests {
         for (name, seq, want) in cases {
             assert_eq!(run(&rule, &seq), want, "{name}");
         }
+        // Without a clearing time the first window below exit ends it.
+        let at_once = Rule { clear_s: 0, ..rule };
+        assert_eq!(
+            run(
+                &at_once,
+                &[vec![sad; 6], vec![calm; 1], vec![sad; 2]].concat()
+            ),
+            vec![4, 5]
+        );
     }
 
     #[test]
@@ -377,15 +455,17 @@ mod tests {
             [patients.p-7]
             enter = 0.8
             priority = "medium"
+            clear_s = 0
         "#;
         let set = RuleSet::from_toml(text).unwrap();
         assert_eq!(set.ward.enter, 0.65);
         assert_eq!(set.escalation.charge_nurse_after_s, 120);
         let p7 = set.rule_for("p-7").unwrap();
         assert_eq!(
-            (p7.enter, p7.exit, p7.priority),
-            (0.8, 0.5, Priority::Medium)
+            (p7.enter, p7.exit, p7.priority, p7.clear_s),
+            (0.8, 0.5, Priority::Medium, 0)
         );
+        assert_eq!(set.ward.clear_s, 300, "the default clearing time");
         assert_eq!(set.rule_for("other").unwrap(), set.ward);
         // 21:30 UTC is 22:30 local: quiet → info.
         let t = (21 * 60 + 30) * MINUTE;
@@ -404,6 +484,11 @@ mod tests {
             ("[ward]\nenter = 1.5", "ward.enter"),
             ("[ward]\npriority = \"high\"", "unknown variant `high`"),
             ("[ward]\nmin_duration_s = 0", "ward.min_duration_s"),
+            (
+                "[ward]\nclear_s = 9999999999999999",
+                "ward.clear_s: 9999999999999999 s is more than a week",
+            ),
+            ("[patients.x]\ncooldown_s = 700000", "patients.x.cooldown_s"),
             ("[ward]\nentr = 0.5", "unknown field `entr`"),
             (
                 "[ward]\nquiet_hours = { start = \"25:00\", end = \"06:00\" }",

@@ -26,6 +26,7 @@ pub const DEMO_RULES: &str = r#"# Demo time scale: a real ward keeps the default
 enter = 0.6
 exit = 0.45
 min_duration_s = 60
+clear_s = 30
 min_coverage = 0.5
 cooldown_s = 120
 realarm_s = 300
