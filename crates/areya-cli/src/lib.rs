@@ -26,6 +26,8 @@ pub enum Command {
     Features(commands::features::FeaturesArgs),
     /// Fit temperature scaling on val and store it in the run's config.json.
     Calibrate(commands::calibrate::CalibrateArgs),
+    /// Measure how the training images frame a face around the detector's box; store it in config.json for the live pipeline.
+    FitCrop(commands::fit_crop::FitCropArgs),
     /// Average several weight files of one run (snapshot averaging) into a new run directory.
     Average(commands::average::AverageArgs),
     /// Print the architecture as a Graphviz DOT graph (SVG with --svg when dot is installed).
@@ -57,6 +59,7 @@ impl Command {
                 | Command::Predict(_)
                 | Command::Features(_)
                 | Command::Calibrate(_)
+                | Command::FitCrop(_)
                 | Command::Average(_)
         )
     }
@@ -86,6 +89,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Predict(args) => commands::predict::run(args),
         Command::Features(args) => commands::features::run(args),
         Command::Calibrate(args) => commands::calibrate::run(args),
+        Command::FitCrop(args) => commands::fit_crop::run(args),
         Command::Average(args) => commands::average::run(args),
         Command::Graph(args) => commands::graph::run(args),
         Command::Report(args) => commands::report::run(args),

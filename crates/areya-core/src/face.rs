@@ -34,6 +34,73 @@ impl FaceBox {
     }
 }
 
+/// How a model's training images frame a face, relative to the face detector's box: the crop
+/// that reproduces that framing is a square `scale` × the box's longer side, centred `dx`, `dy`
+/// box sides (right, down) from the box's centre. Measured once per model on its training
+/// images (`areya fit-crop`) and stored in its `config.json`; the vision pipeline crops live
+/// faces with it, so the model sees them framed as in training.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FaceCrop {
+    pub scale: f64,
+    pub dx: f64,
+    pub dy: f64,
+}
+
+/// A [`FaceCrop`] outside what any detector/dataset pair produces.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("face crop: {0}")]
+pub struct InvalidFaceCrop(String);
+
+impl FaceCrop {
+    /// A square around the box with `margin` × its side added on each side, centred on it.
+    pub fn margin(margin: f64) -> Self {
+        FaceCrop {
+            scale: 1.0 + 2.0 * margin,
+            dx: 0.0,
+            dy: 0.0,
+        }
+    }
+
+    /// Checks the ranges: `scale` in [0.5, 4], `dx` and `dy` in [-1, 1].
+    pub fn new(scale: f64, dx: f64, dy: f64) -> Result<Self, InvalidFaceCrop> {
+        if !(0.5..=4.0).contains(&scale) {
+            return Err(InvalidFaceCrop(format!("scale {scale} is not in [0.5, 4]")));
+        }
+        for (name, v) in [("dx", dx), ("dy", dy)] {
+            if !(-1.0..=1.0).contains(&v) {
+                return Err(InvalidFaceCrop(format!("{name} {v} is not in [-1, 1]")));
+            }
+        }
+        Ok(FaceCrop { scale, dx, dy })
+    }
+
+    /// The crop square for `face`: (left, top, side) in frame pixels (may reach outside it).
+    pub fn square(&self, face: &FaceBox) -> (i64, i64, i64) {
+        let s = face.width.max(face.height) as f64;
+        let side = (s * self.scale).round().max(1.0);
+        let cx = face.x as f64 + face.width as f64 / 2.0 + self.dx * s;
+        let cy = face.y as f64 + face.height as f64 / 2.0 + self.dy * s;
+        (
+            (cx - side / 2.0).round() as i64,
+            (cy - side / 2.0).round() as i64,
+            side as i64,
+        )
+    }
+
+    /// The crop that maps `face` onto `frame` (the square the training image covered).
+    pub fn between(face: &FaceBox, frame: (i64, i64, i64)) -> (f64, f64, f64) {
+        let s = face.width.max(face.height).max(1) as f64;
+        let (fx, fy, side) = frame;
+        let cx = fx as f64 + side as f64 / 2.0;
+        let cy = fy as f64 + side as f64 / 2.0;
+        (
+            side as f64 / s,
+            (cx - (face.x as f64 + face.width as f64 / 2.0)) / s,
+            (cy - (face.y as f64 + face.height as f64 / 2.0)) / s,
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,5 +126,41 @@ mod tests {
         for (a, c, want) in cases {
             assert!((a.iou(&c) - want).abs() < 1e-12, "{a:?} {c:?}");
         }
+    }
+
+    #[test]
+    fn crop_squares_and_their_inverse() {
+        let face = b(100, 50, 40, 40);
+        let cases = [
+            (FaceCrop::margin(0.0), (100, 50, 40)),
+            (FaceCrop::margin(0.25), (90, 40, 60)),
+            (FaceCrop::new(1.5, 0.0, 0.1).unwrap(), (90, 44, 60)),
+            (FaceCrop::new(2.0, -0.25, 0.0).unwrap(), (70, 30, 80)),
+        ];
+        for (crop, want) in cases {
+            assert_eq!(crop.square(&face), want, "{crop:?}");
+            let (scale, dx, dy) = FaceCrop::between(&face, want);
+            assert!(
+                (scale - crop.scale).abs() < 1e-9
+                    && (dx - crop.dx).abs() < 1e-9
+                    && (dy - crop.dy).abs() < 1e-9,
+                "{crop:?}: {scale} {dx} {dy}"
+            );
+        }
+    }
+
+    #[test]
+    fn face_crops_out_of_range_are_refused() {
+        for (scale, dx, dy, want) in [
+            (0.4, 0.0, 0.0, "scale 0.4"),
+            (5.0, 0.0, 0.0, "scale 5"),
+            (f64::NAN, 0.0, 0.0, "scale NaN"),
+            (1.2, 1.5, 0.0, "dx 1.5"),
+            (1.2, 0.0, -2.0, "dy -2"),
+        ] {
+            let err = FaceCrop::new(scale, dx, dy).unwrap_err().to_string();
+            assert!(err.contains(want), "{err}");
+        }
+        assert!(FaceCrop::new(1.3, -0.05, 0.12).is_ok());
     }
 }

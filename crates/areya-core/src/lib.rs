@@ -10,7 +10,7 @@ pub mod observation;
 pub mod time;
 
 pub use emotion::{Emotion, ParseEmotionError};
-pub use face::FaceBox;
+pub use face::{FaceBox, FaceCrop, InvalidFaceCrop};
 pub use observation::{
     InvalidId, InvalidProbabilities, Observation, PatientId, Probabilities, Quality, SourceId,
 };

@@ -269,6 +269,10 @@ pub struct Preprocessing {
     pub grayscale: bool,
     /// Pixel values are divided by this (255 → [0, 1]).
     pub scale: f64,
+    /// How the training images frame a face relative to the face detector's box, measured by
+    /// `areya fit-crop`; the vision pipeline crops live faces this way. Absent: a fixed margin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub face_crop: Option<areya_core::FaceCrop>,
 }
 
 /// Facts about the data a run was trained on.

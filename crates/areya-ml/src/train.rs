@@ -333,6 +333,7 @@ fn start(cfg: TrainConfig, out: &Path, opts: TrainOptions) -> Result<TrainOutcom
             image_size: cfg.data.image_size,
             grayscale: true,
             scale: 255.0,
+            face_crop: None,
         },
         architecture: cfg.architecture.clone(),
         train: cfg.clone(),

@@ -8,8 +8,13 @@
 //!   and on two (one pipeline per thread, libtorch at one intra-op thread each). Frames are
 //!   decoded before timing, as in the Python reference. The smallest face is 50 px, as the
 //!   reference's `FER(min_face_size=50)` default.
+//! - `pipeline_bench accuracy FER_VAL_DIR MODEL_DIR [N_PER_CLASS]`: what the pipeline's face
+//!   crop does to accuracy. The first N val faces of each class (default 150) are classified
+//!   as they are (48×48, as in `areya evaluate`) and through the pipeline — pasted into a frame
+//!   as `make` does, detected, cropped with each of several margins — and the accuracies are
+//!   printed side by side.
 
-use areya_core::{PatientId, SourceId};
+use areya_core::{FaceCrop, PatientId, SourceId};
 use areya_ml::Classifier;
 use areya_vision::crop::crop_face;
 use areya_vision::detect::{DetectConfig, FaceDetector};
@@ -27,9 +32,15 @@ fn main() {
             args[3].parse().unwrap_or(200),
         ),
         Some("run") if args.len() == 3 => run(Path::new(&args[1]), Path::new(&args[2])),
-        _ => {
-            eprintln!("usage: pipeline_bench make FER_VAL_DIR OUT_DIR N | run FRAMES_DIR MODEL_DIR")
-        }
+        Some("accuracy") if args.len() == 3 || args.len() == 4 => accuracy(
+            Path::new(&args[1]),
+            Path::new(&args[2]),
+            args.get(3).and_then(|n| n.parse().ok()).unwrap_or(150),
+        ),
+        _ => eprintln!(
+            "usage: pipeline_bench make FER_VAL_DIR OUT_DIR N | run FRAMES_DIR MODEL_DIR | \
+             accuracy FER_VAL_DIR MODEL_DIR [N_PER_CLASS]"
+        ),
     }
 }
 
@@ -67,6 +78,114 @@ fn make(val: &Path, out: &Path, n: usize) {
             .expect("write frame");
     }
     println!("wrote {n} frames to {}", out.display());
+}
+
+/// The class index of the largest probability.
+fn argmax(p: &[f32]) -> usize {
+    p.iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map_or(0, |(i, _)| i)
+}
+
+/// Share of `preds` equal to `truth`, and recall per class.
+fn scores(preds: &[usize], truth: &[usize], k: usize) -> (f64, Vec<f64>) {
+    let hits = preds.iter().zip(truth).filter(|(p, t)| p == t).count();
+    let recall = (0..k)
+        .map(|c| {
+            let n = truth.iter().filter(|&&t| t == c).count().max(1);
+            let h = preds
+                .iter()
+                .zip(truth)
+                .filter(|(p, t)| **t == c && p == t)
+                .count();
+            h as f64 / n as f64
+        })
+        .collect();
+    (hits as f64 / preds.len().max(1) as f64, recall)
+}
+
+fn predict_all(clf: &Classifier, crops: &[Vec<u8>]) -> Vec<usize> {
+    crops
+        .chunks(64)
+        .flat_map(|c| {
+            let px: Vec<u8> = c.iter().flatten().copied().collect();
+            clf.predict(&px, c.len()).expect("predict")
+        })
+        .map(|p| argmax(&p))
+        .collect()
+}
+
+fn accuracy(val: &Path, model: &Path, per_class: usize) {
+    let clf = Classifier::load(model).expect("model");
+    let size = clf.image_size();
+    let mut det = FaceDetector::new(detect_config()).expect("detector");
+    let mut crops: Vec<(String, FaceCrop)> = [0.0, 0.1, 0.2, 0.3]
+        .iter()
+        .map(|&m| (format!("margin {m:.1}"), FaceCrop::margin(m)))
+        .collect();
+    if let Some(c) = clf.config.preprocessing.face_crop {
+        crops.push((
+            format!(
+                "the model's fitted crop (scale {:.3}, dx {:+.3}, dy {:+.3})",
+                c.scale, c.dx, c.dy
+            ),
+            c,
+        ));
+    }
+    let (mut truth, mut direct) = (vec![], vec![]);
+    let mut via: Vec<Vec<Vec<u8>>> = vec![vec![]; crops.len()];
+    let (mut via_truth, mut found) = (vec![], vec![]);
+    let mut i = 0;
+    for (c, folder) in ["angry", "happy", "neutral", "sad"].iter().enumerate() {
+        for path in images(&val.join(folder)).iter().take(per_class) {
+            let face = image::open(path).expect("readable face").to_luma8();
+            let small =
+                image::imageops::resize(&face, size, size, image::imageops::FilterType::Triangle);
+            direct.push(small.into_raw());
+            truth.push(c);
+            let big =
+                image::imageops::resize(&face, 176, 176, image::imageops::FilterType::Triangle);
+            let mut frame =
+                image::GrayImage::from_pixel(640, 480, image::Luma([90 + (i % 5) as u8 * 12]));
+            let (x, y) = (120 + (i * 37 % 300) as i64, 60 + (i * 53 % 200) as i64);
+            image::imageops::overlay(&mut frame, &big, x, y);
+            i += 1;
+            let frame = GrayFrame::new(640, 480, frame.into_raw()).expect("frame");
+            let boxes = det.detect(&frame);
+            let largest = boxes.iter().max_by_key(|b| b.area());
+            found.push(largest.is_some());
+            if let Some(b) = largest {
+                for ((_, crop), out) in crops.iter().zip(via.iter_mut()) {
+                    out.push(crop_face(&frame, b, crop, size));
+                }
+                via_truth.push(c);
+            }
+        }
+    }
+    let names = clf.class_names().join(" / ");
+    let (acc, rec) = scores(&predict_all(&clf, &direct), &truth, 4);
+    println!("{} val faces; recall per class is {names}", truth.len());
+    println!("as they are (48×48):        accuracy {acc:.4}  recall {rec:.3?}");
+    // The fair comparison: the faces the detector found, as they are.
+    let found_direct: Vec<Vec<u8>> = direct
+        .iter()
+        .zip(&found)
+        .filter(|(_, f)| **f)
+        .map(|(d, _)| d.clone())
+        .collect();
+    let (acc, rec) = scores(&predict_all(&clf, &found_direct), &via_truth, 4);
+    println!("  the faces found, as they are: accuracy {acc:.4}  recall {rec:.3?}");
+    println!(
+        "faces found by the detector: {} of {} ({:.1}%)",
+        via_truth.len(),
+        truth.len(),
+        100.0 * via_truth.len() as f64 / truth.len().max(1) as f64
+    );
+    for ((name, _), out) in crops.iter().zip(&via) {
+        let (acc, rec) = scores(&predict_all(&clf, out), &via_truth, 4);
+        println!("through the pipeline, {name}: accuracy {acc:.4}  recall {rec:.3?}");
+    }
 }
 
 fn load(dir: &Path) -> Vec<GrayFrame> {
@@ -144,7 +263,7 @@ fn run(dir: &Path, model: &Path) {
         .filter_map(|(f, b)| {
             b.iter()
                 .max_by_key(|b| b.area())
-                .map(|b| crop_face(f, b, 0.2, size))
+                .map(|b| crop_face(f, b, &FaceCrop::margin(0.2), size))
         })
         .collect();
     for batch in [1usize, 16, 64] {

@@ -1,18 +1,15 @@
-//! Cutting the face out of a frame: a square around the box with a margin (edges replicated),
-//! resized to the model's input; plus the crop's sharpness for quality.
+//! Cutting the face out of a frame: the square a [`FaceCrop`] puts around the detector's box
+//! (edges replicated), resized to the model's input; the crop's sharpness for quality; and
+//! [`fit_crop`], which measures the `FaceCrop` that frames live faces as a model's training
+//! images were framed.
 
-use crate::GrayFrame;
-use areya_core::FaceBox;
+use crate::detect::FaceDetector;
+use crate::{GrayFrame, VisionError};
+use areya_core::{FaceBox, FaceCrop};
 
-/// A square crop of `frame` around `face`, `margin` × the face size added on each side,
-/// resized to `size`×`size`.
-pub fn crop_face(frame: &GrayFrame, face: &FaceBox, margin: f32, size: u32) -> Vec<u8> {
-    let side = (face.width.max(face.height) as f32 * (1.0 + 2.0 * margin))
-        .round()
-        .max(1.0) as i64;
-    let cx = face.x as i64 + face.width as i64 / 2;
-    let cy = face.y as i64 + face.height as i64 / 2;
-    let (x0, y0) = (cx - side / 2, cy - side / 2);
+/// A square crop of `frame` around `face` as `crop` places it, resized to `size`×`size`.
+pub fn crop_face(frame: &GrayFrame, face: &FaceBox, crop: &FaceCrop, size: u32) -> Vec<u8> {
+    let (x0, y0, side) = crop.square(face);
     let (w, h) = (frame.width as i64, frame.height as i64);
     let mut square = image::GrayImage::new(side as u32, side as u32);
     for (x, y, p) in square.enumerate_pixels_mut() {
@@ -21,6 +18,81 @@ pub fn crop_face(frame: &GrayFrame, face: &FaceBox, margin: f32, size: u32) -> V
         p.0[0] = frame.pixels[(sy * w + sx) as usize];
     }
     image::imageops::resize(&square, size, size, image::imageops::FilterType::Triangle).into_raw()
+}
+
+/// What [`fit_crop`] measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CropFit {
+    /// The medians: the crop that frames a detected face as the images were framed.
+    pub crop: FaceCrop,
+    /// Images tried, and those in which the detector found the face.
+    pub images: usize,
+    pub found: usize,
+    /// Interquartile range of scale, dx and dy over the images found.
+    pub iqr: [f64; 3],
+}
+
+/// Sizes (px) the images are shown at, in turn: the range of faces a bedside camera sees.
+const FIT_SIDES: [u32; 4] = [128, 160, 192, 224];
+
+/// Measures how `images` — training images, each a face framed as the model learnt it — sit
+/// around the detector's box. Each is scaled up to one of several sizes and pasted into a
+/// 640×480 frame of plain gray at a varying place, as a camera would show it; where the
+/// detector's largest box has its centre inside the pasted square, the square is expressed
+/// relative to the box ([`FaceCrop::between`]). The medians are the crop; fewer than 20 faces
+/// found (or under a fifth of the images) is an error, since those images are not framed faces.
+pub fn fit_crop(
+    images: impl IntoIterator<Item = image::GrayImage>,
+    detector: &mut FaceDetector,
+) -> Result<CropFit, VisionError> {
+    let (mut scales, mut dxs, mut dys) = (vec![], vec![], vec![]);
+    let mut tried = 0usize;
+    for (i, img) in images.into_iter().enumerate() {
+        tried += 1;
+        let side = FIT_SIDES[i % FIT_SIDES.len()];
+        let big = image::imageops::resize(&img, side, side, image::imageops::FilterType::Triangle);
+        let mut frame =
+            image::GrayImage::from_pixel(640, 480, image::Luma([70 + (i % 7) as u8 * 15]));
+        let x = 40 + (i * 97 % (600 - side as usize)) as i64;
+        let y = 20 + (i * 61 % (460 - side as usize)) as i64;
+        image::imageops::overlay(&mut frame, &big, x, y);
+        let frame = GrayFrame::new(640, 480, frame.into_raw())?;
+        let boxes = detector.detect(&frame);
+        let Some(b) = boxes.iter().max_by_key(|b| b.area()) else {
+            continue;
+        };
+        let (cx, cy) = (
+            b.x as i64 + b.width as i64 / 2,
+            b.y as i64 + b.height as i64 / 2,
+        );
+        if !(x..x + side as i64).contains(&cx) || !(y..y + side as i64).contains(&cy) {
+            continue;
+        }
+        let (s, dx, dy) = FaceCrop::between(b, (x, y, side as i64));
+        scales.push(s);
+        dxs.push(dx);
+        dys.push(dy);
+    }
+    let found = scales.len();
+    if found < 20 || found * 5 < tried {
+        return Err(VisionError::Model(format!(
+            "the face detector found a face in {found} of {tried} training images: too few to \
+             measure how they frame a face (are they face crops, at least 24 px?)"
+        )));
+    }
+    let q = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        let at = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+        (at(0.5), at(0.75) - at(0.25))
+    };
+    let ((scale, si), (dx, xi), (dy, yi)) = (q(&mut scales), q(&mut dxs), q(&mut dys));
+    let crop = FaceCrop::new(scale, dx, dy).map_err(|e| VisionError::Model(e.to_string()))?;
+    Ok(CropFit {
+        crop,
+        images: tried,
+        found,
+        iqr: [si, xi, yi],
+    })
 }
 
 /// Variance of the 4-neighbour Laplacian: low for blurred crops.
@@ -60,7 +132,7 @@ mod tests {
             height: 40,
             score: 1.0,
         };
-        let c = crop_face(&frame, &face, 0.25, 48);
+        let c = crop_face(&frame, &face, &FaceCrop::margin(0.25), 48);
         assert_eq!(c.len(), 48 * 48);
         // The part left of the frame repeats column 0.
         assert_eq!(c[0], 0);

@@ -1,12 +1,13 @@
-//! Frame → Observation: detect faces, keep the patient's (ROI, largest), crop with margin,
-//! classify with the emotion model (batched across frames), and report probabilities with the
-//! face box, detector score and quality — or a "no face" observation.
+//! Frame → Observation: detect faces, keep the patient's (ROI, largest), crop it as the model's
+//! training images were framed (its `config.json`'s `face_crop`, else a fixed margin), classify
+//! with the emotion model (batched across frames), and report probabilities with the face box,
+//! detector score and quality — or a "no face" observation.
 
 use crate::crop::{crop_face, sharpness};
 use crate::detect::{DetectConfig, FaceDetector};
 use crate::roi::{patient_face, Roi};
 use crate::{GrayFrame, VisionError};
-use areya_core::{Emotion, Observation, PatientId, Probabilities, Quality, SourceId};
+use areya_core::{Emotion, FaceCrop, Observation, PatientId, Probabilities, Quality, SourceId};
 use areya_ml::Classifier;
 
 /// Where a frame came from.
@@ -24,9 +25,15 @@ pub struct Pipeline {
     classifier: Classifier,
     /// Model class index of angry, happy, relaxed, sad.
     order: [usize; 4],
-    /// Added around the face box on each side, as a share of its size.
-    pub margin: f32,
+    /// Where the crop goes around the detector's box.
+    pub crop: FaceCrop,
 }
+
+/// The crop for models without a measured one (`areya fit-crop`): 10% of the box's side on
+/// each side. On FER-2013 val faces through the pipeline, margins 0 and 0.1 were within half a
+/// point of each other and of a measured crop, 0.2 lost 3–4 points, 0.3 about 9
+/// (docs/benchmarks.md).
+pub const DEFAULT_MARGIN: f64 = 0.1;
 
 impl Pipeline {
     /// Checks that the model's classes are Areya's four emotions.
@@ -44,11 +51,17 @@ impl Pipeline {
                 names.len()
             )));
         }
+        let crop = match classifier.config.preprocessing.face_crop {
+            Some(c) => FaceCrop::new(c.scale, c.dx, c.dy).map_err(|e| {
+                VisionError::Model(format!("config.json: preprocessing.face_crop: {e}"))
+            })?,
+            None => FaceCrop::margin(DEFAULT_MARGIN),
+        };
         Ok(Pipeline {
             detector: FaceDetector::new(detect)?,
             classifier,
             order,
-            margin: 0.2,
+            crop,
         })
     }
 
@@ -64,7 +77,7 @@ impl Pipeline {
             let faces = self.detector.detect(frame);
             let face = patient_face(&faces, meta.roi.as_ref());
             if let Some(f) = &face {
-                crops.push(crop_face(frame, f, self.margin, size));
+                crops.push(crop_face(frame, f, &self.crop, size));
             }
             found.push(face);
         }

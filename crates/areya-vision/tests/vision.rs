@@ -2,7 +2,8 @@
 //! ships inside the rustface crate, pasted at known places on a background; short videos
 //! encoded with ffmpeg and read back frame-exactly; and every bad input.
 
-use areya_core::{FaceBox, PatientId, SourceId};
+use areya_core::{FaceBox, FaceCrop, PatientId, SourceId};
+use areya_vision::crop::fit_crop;
 use areya_vision::detect::{DetectConfig, FaceDetector};
 use areya_vision::pipeline::{FrameMeta, Pipeline};
 use areya_vision::roi::Roi;
@@ -328,4 +329,185 @@ fn ffmpeg_reads_an_encoded_video_back_frame_exactly_and_reports_bad_ones() {
         .unwrap()
         .to_string()
         .starts_with("--fps"));
+}
+
+/// Faces of the group photo cut as `crop` frames them around the detector's box, 48×48: a
+/// "training set" whose framing is known.
+fn framed_faces(crop: &FaceCrop) -> Vec<image::GrayImage> {
+    let (photo, faces) = photo_faces();
+    let src = photo.as_image();
+    faces
+        .iter()
+        .map(|f| {
+            let (x, y, side) = crop.square(f);
+            let cut = image::imageops::crop_imm(
+                &src,
+                x.max(0) as u32,
+                y.max(0) as u32,
+                side as u32,
+                side as u32,
+            )
+            .to_image();
+            image::imageops::resize(&cut, 48, 48, image::imageops::FilterType::Triangle)
+        })
+        .collect()
+}
+
+#[test]
+fn fit_crop_recovers_how_training_faces_were_framed() {
+    let (_, faces) = photo_faces();
+    let mut det = FaceDetector::new(DetectConfig::default()).unwrap();
+    // (how the faces were cut, tolerance on scale / on dx and dy)
+    let cases = [
+        (FaceCrop::new(1.6, 0.0, 0.1).unwrap(), 0.16, 0.06),
+        (FaceCrop::new(1.2, -0.08, 0.0).unwrap(), 0.12, 0.06),
+    ];
+    for (truth, ts, td) in cases {
+        let images = framed_faces(&truth);
+        // Each face three times (at other sizes and places), as many images as a small set.
+        let fit = fit_crop(
+            images.iter().cycle().take(3 * faces.len()).cloned(),
+            &mut det,
+        )
+        .unwrap();
+        let c = fit.crop;
+        assert!(
+            (c.scale - truth.scale).abs() < ts
+                && (c.dx - truth.dx).abs() < td
+                && (c.dy - truth.dy).abs() < td,
+            "cut as {truth:?}, measured {fit:?}"
+        );
+        assert!(fit.found * 10 >= fit.images * 7, "{fit:?}");
+    }
+    // Images without faces: one clear error naming what was found.
+    let blank = (0..40).map(|i| image::GrayImage::from_pixel(48, 48, image::Luma([i as u8 * 5])));
+    let err = fit_crop(blank, &mut det).unwrap_err().to_string();
+    assert!(
+        err.contains("found a face in 0 of 40 training images"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_pipeline_crops_as_the_model_says_and_refuses_a_bad_crop() {
+    let tmp = tempfile::tempdir().unwrap();
+    let clf = tiny_model(tmp.path());
+    let run = tmp.path().join("run");
+    let pipe = Pipeline::new(clf, DetectConfig::default()).unwrap();
+    assert_eq!(
+        pipe.crop,
+        FaceCrop::margin(areya_vision::pipeline::DEFAULT_MARGIN)
+    );
+    let mut cfg = areya_ml::rundir::read_config(&run).unwrap();
+    cfg.preprocessing.face_crop = Some(FaceCrop::new(1.1, 0.02, -0.03).unwrap());
+    areya_ml::rundir::write_config(&run, &cfg).unwrap();
+    let pipe = Pipeline::new(
+        areya_ml::Classifier::load(&run).unwrap(),
+        DetectConfig::default(),
+    )
+    .unwrap();
+    assert_eq!(pipe.crop, FaceCrop::new(1.1, 0.02, -0.03).unwrap());
+    // A hand-edited config.json with a crop no detector produces.
+    let text = std::fs::read_to_string(run.join("config.json")).unwrap();
+    std::fs::write(run.join("config.json"), text.replace("1.1", "9.5")).unwrap();
+    let err = Pipeline::new(
+        areya_ml::Classifier::load(&run).unwrap(),
+        DetectConfig::default(),
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(
+        err.contains(
+            "config.json: preprocessing.face_crop: face crop: scale 9.5 is not in [0.5, 4]"
+        ),
+        "{err}"
+    );
+}
+
+/// On FER-2013 (when `AREYA_FER2013` points at it): the crop measured on train images frames
+/// val faces seen through the whole pipeline (pasted into frames, detected, cropped, classified
+/// by the shipped small model) better than a loose crop does.
+#[test]
+fn on_fer2013_the_fitted_crop_classifies_better_than_a_loose_one() {
+    let Some(root) = std::env::var_os("AREYA_FER2013").map(PathBuf::from) else {
+        eprintln!("AREYA_FER2013 not set: skipping the real-data test");
+        return;
+    };
+    let classes = ["angry", "happy", "neutral", "sad"];
+    let pick = |split: &str, per_class: usize, stride: usize| -> Vec<(image::GrayImage, usize)> {
+        classes
+            .iter()
+            .enumerate()
+            .flat_map(|(c, folder)| {
+                let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(split).join(folder))
+                    .unwrap()
+                    .map(|e| e.unwrap().path())
+                    .collect();
+                files.sort();
+                files
+                    .into_iter()
+                    .step_by(stride)
+                    .take(per_class)
+                    .map(move |p| (image::open(p).unwrap().to_luma8(), c))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let mut det = FaceDetector::new(DetectConfig::default()).unwrap();
+    let fit = fit_crop(pick("train", 75, 13).into_iter().map(|(i, _)| i), &mut det).unwrap();
+    let c = fit.crop;
+    assert!(
+        (0.95..1.35).contains(&c.scale) && c.dx.abs() < 0.1 && c.dy.abs() < 0.1,
+        "FER-2013 faces fill their images: {fit:?}"
+    );
+
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/areya-fer4-small");
+    let mut pipe = Pipeline::new(
+        areya_ml::Classifier::load(&model).unwrap(),
+        DetectConfig::default(),
+    )
+    .unwrap();
+    let val = pick("val", 100, 3);
+    let frames: Vec<(GrayFrame, FrameMeta)> = val
+        .iter()
+        .enumerate()
+        .map(|(i, (face, _))| {
+            let big =
+                image::imageops::resize(face, 176, 176, image::imageops::FilterType::Triangle);
+            let mut frame = image::GrayImage::from_pixel(640, 480, image::Luma([100]));
+            image::imageops::overlay(
+                &mut frame,
+                &big,
+                100 + (i * 37 % 300) as i64,
+                60 + (i * 53 % 200) as i64,
+            );
+            (
+                GrayFrame::new(640, 480, frame.into_raw()).unwrap(),
+                meta(i as u64, None),
+            )
+        })
+        .collect();
+    let mut correct = |crop: FaceCrop| -> usize {
+        pipe.crop = crop;
+        let obs = pipe.observe(&frames).unwrap();
+        obs.iter()
+            .zip(&val)
+            .filter(|(o, (_, truth))| {
+                o.probs.is_some_and(|p| {
+                    let v = [p.angry, p.happy, p.relaxed, p.sad];
+                    let best = (0..4).max_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap();
+                    best == *truth
+                })
+            })
+            .count()
+    };
+    let fitted = correct(c);
+    let loose = correct(FaceCrop::margin(0.3));
+    eprintln!("of {} faces: fitted crop {fitted} right, margin 0.3 {loose}; {fit:?}", val.len());
+    assert!(
+        fitted > loose + 12,
+        "of {} faces: fitted crop {fitted} right, margin 0.3 {loose}",
+        val.len()
+    );
 }

@@ -7,6 +7,7 @@ pub mod edge;
 pub mod evaluate;
 pub mod features;
 pub mod fhir;
+pub mod fit_crop;
 pub mod graph;
 pub mod predict;
 pub mod replay;
