@@ -1473,3 +1473,75 @@ fn a_command_whose_reader_went_away_ends_quietly() {
         out.status
     );
 }
+
+#[test]
+fn fit_crop_stores_the_crop_or_says_why_it_cannot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("m");
+    std::fs::create_dir(&model).unwrap();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/areya-fer4-small");
+    for f in ["config.json", "model.safetensors"] {
+        std::fs::copy(shipped.join(f), model.join(f)).unwrap();
+    }
+    let mut cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(model.join("config.json")).unwrap()).unwrap();
+    cfg["preprocessing"]
+        .as_object_mut()
+        .unwrap()
+        .remove("face_crop");
+    std::fs::write(model.join("config.json"), cfg.to_string()).unwrap();
+    let data = tmp.path().join("d");
+    areya_ml::testdata::write_dataset(&data, 24).unwrap();
+    let (m, d) = (model.to_str().unwrap(), data.to_str().unwrap());
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["fit-crop", "--model", m, "--data", d],
+            "found a face in 0 of 96 training images",
+        ),
+        (
+            &["fit-crop", "--model", m, "--data", d, "--limit", "5"],
+            "--limit: 5 is too few",
+        ),
+        (
+            &["fit-crop", "--model", m, "--data", d, "--split", "test"],
+            "test",
+        ),
+    ];
+    for (args, want) in cases {
+        let o = run(args);
+        let err = stderr(&o);
+        assert!(
+            !o.status.success() && err.contains(want) && err.trim().lines().count() == 1,
+            "{args:?}: {err}"
+        );
+    }
+    let untouched = std::fs::read_to_string(model.join("config.json")).unwrap();
+    assert!(
+        !untouched.contains("face_crop"),
+        "a failed fit changes nothing"
+    );
+
+    let Some(fer) = std::env::var_os("AREYA_FER2013") else {
+        eprintln!("AREYA_FER2013 not set: skipping the real-data part");
+        return;
+    };
+    let o = run(&[
+        "fit-crop",
+        "--model",
+        m,
+        "--data",
+        fer.to_str().unwrap(),
+        "--limit",
+        "200",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("Face crop measured on 200 images") && out.contains("Stored in"),
+        "{out}"
+    );
+    let cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(model.join("config.json")).unwrap()).unwrap();
+    let scale = cfg["preprocessing"]["face_crop"]["scale"].as_f64().unwrap();
+    assert!((0.95..1.35).contains(&scale), "{scale}");
+}

@@ -504,7 +504,10 @@ fn on_fer2013_the_fitted_crop_classifies_better_than_a_loose_one() {
     };
     let fitted = correct(c);
     let loose = correct(FaceCrop::margin(0.3));
-    eprintln!("of {} faces: fitted crop {fitted} right, margin 0.3 {loose}; {fit:?}", val.len());
+    eprintln!(
+        "of {} faces: fitted crop {fitted} right, margin 0.3 {loose}; {fit:?}",
+        val.len()
+    );
     assert!(
         fitted > loose + 12,
         "of {} faces: fitted crop {fitted} right, margin 0.3 {loose}",
