@@ -133,7 +133,7 @@ fn accuracy(val: &Path, model: &Path, per_class: usize) {
             c,
         ));
     }
-    let (mut truth, mut direct) = (vec![], vec![]);
+    let (mut truth, mut direct, mut resampled) = (vec![], vec![], vec![]);
     let mut via: Vec<Vec<Vec<u8>>> = vec![vec![]; crops.len()];
     let (mut via_truth, mut found) = (vec![], vec![]);
     let mut i = 0;
@@ -146,6 +146,10 @@ fn accuracy(val: &Path, model: &Path, per_class: usize) {
             truth.push(c);
             let big =
                 image::imageops::resize(&face, 176, 176, image::imageops::FilterType::Triangle);
+            resampled.push(
+                image::imageops::resize(&big, size, size, image::imageops::FilterType::Triangle)
+                    .into_raw(),
+            );
             let mut frame =
                 image::GrayImage::from_pixel(640, 480, image::Luma([90 + (i % 5) as u8 * 12]));
             let (x, y) = (120 + (i * 37 % 300) as i64, 60 + (i * 53 % 200) as i64);
@@ -176,6 +180,14 @@ fn accuracy(val: &Path, model: &Path, per_class: usize) {
         .collect();
     let (acc, rec) = scores(&predict_all(&clf, &found_direct), &via_truth, 4);
     println!("  the faces found, as they are: accuracy {acc:.4}  recall {rec:.3?}");
+    let found_resampled: Vec<Vec<u8>> = resampled
+        .iter()
+        .zip(&found)
+        .filter(|(_, f)| **f)
+        .map(|(d, _)| d.clone())
+        .collect();
+    let (acc, rec) = scores(&predict_all(&clf, &found_resampled), &via_truth, 4);
+    println!("  …scaled to 176 px and back (no crop): accuracy {acc:.4}  recall {rec:.3?}");
     println!(
         "faces found by the detector: {} of {} ({:.1}%)",
         via_truth.len(),
