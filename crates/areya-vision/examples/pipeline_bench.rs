@@ -171,23 +171,21 @@ fn accuracy(val: &Path, model: &Path, per_class: usize) {
     let (acc, rec) = scores(&predict_all(&clf, &direct), &truth, 4);
     println!("{} val faces; recall per class is {names}", truth.len());
     println!("as they are (48×48):        accuracy {acc:.4}  recall {rec:.3?}");
-    // The fair comparison: the faces the detector found, as they are.
-    let found_direct: Vec<Vec<u8>> = direct
-        .iter()
-        .zip(&found)
-        .filter(|(_, f)| **f)
-        .map(|(d, _)| d.clone())
-        .collect();
-    let (acc, rec) = scores(&predict_all(&clf, &found_direct), &via_truth, 4);
-    println!("  the faces found, as they are: accuracy {acc:.4}  recall {rec:.3?}");
-    let found_resampled: Vec<Vec<u8>> = resampled
-        .iter()
-        .zip(&found)
-        .filter(|(_, f)| **f)
-        .map(|(d, _)| d.clone())
-        .collect();
-    let (acc, rec) = scores(&predict_all(&clf, &found_resampled), &via_truth, 4);
-    println!("  …scaled to 176 px and back (no crop): accuracy {acc:.4}  recall {rec:.3?}");
+    // The fair comparison: the faces the detector found, as they are (and only resampled).
+    let only_found = |all: &[Vec<u8>]| -> Vec<Vec<u8>> {
+        all.iter()
+            .zip(&found)
+            .filter(|(_, f)| **f)
+            .map(|(d, _)| d.clone())
+            .collect()
+    };
+    for (name, all) in [
+        ("  the faces found, as they are:", &direct),
+        ("  …scaled to 176 px and back (no crop):", &resampled),
+    ] {
+        let (acc, rec) = scores(&predict_all(&clf, &only_found(all)), &via_truth, 4);
+        println!("{name} accuracy {acc:.4}  recall {rec:.3?}");
+    }
     println!(
         "faces found by the detector: {} of {} ({:.1}%)",
         via_truth.len(),
