@@ -405,6 +405,13 @@ fn a_model_with_auxiliary_classes_says_so_and_predicts_its_four() {
     args.extend(SMALL);
     let o = run(&args);
     assert!(o.status.success(), "{}", stderr(&o));
+    // Synthetic squares are no faces: the run is kept, without a face crop.
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("No face crop measured (")
+            && out.contains("found a face in 0 of 48 training images"),
+        "{out}"
+    );
 
     let o = run(&["summary", "--model", model]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -1544,4 +1551,29 @@ fn fit_crop_stores_the_crop_or_says_why_it_cannot() {
         serde_json::from_slice(&std::fs::read(model.join("config.json")).unwrap()).unwrap();
     let scale = cfg["preprocessing"]["face_crop"]["scale"].as_f64().unwrap();
     assert!((0.95..1.35).contains(&scale), "{scale}");
+
+    // `areya train` measures it at the end of a run on the images it trained on.
+    let out = tmp.path().join("run");
+    let mut args = vec![
+        "train",
+        "--data",
+        fer.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--limit",
+        "300",
+        "--epochs",
+        "1",
+    ];
+    args.extend(SMALL);
+    let o = run(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("Face crop measured on"), "{text}");
+    let cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("config.json")).unwrap()).unwrap();
+    assert!(
+        cfg["preprocessing"]["face_crop"]["scale"].is_number(),
+        "{cfg}"
+    );
 }

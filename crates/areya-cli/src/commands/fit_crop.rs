@@ -10,7 +10,7 @@ use areya_vision::crop::fit_crop;
 use areya_vision::detect::{DetectConfig, FaceDetector};
 use areya_vision::pipeline::DEFAULT_MARGIN;
 use clap::Args;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Args)]
 pub struct FitCropArgs {
@@ -32,15 +32,21 @@ pub fn run(a: FitCropArgs) -> anyhow::Result<()> {
         bail!("--limit: {} is too few; at least 20 images", a.limit);
     }
     let model = default_model(a.model)?;
-    let mut clf = Classifier::load(&model)?;
-    let dir = a.data.join(&a.split);
+    measure(&model, &a.data, &a.split, a.limit)
+}
+
+/// Measures the crop of `model` on up to `limit` images of `data/split`, prints it and stores
+/// it in the model's config.json. Also run by `areya train` at the end of a run.
+pub fn measure(model: &Path, data: &Path, split: &str, limit: usize) -> anyhow::Result<()> {
+    let mut clf = Classifier::load(model)?;
+    let dir = data.join(split);
     let listing = areya_ml::dataset::list_split(&dir, &clf.config.classes)?;
-    let stride = (listing.files.len() / a.limit).max(1);
+    let stride = (listing.files.len() / limit).max(1);
     let picked: Vec<&PathBuf> = listing
         .files
         .iter()
         .step_by(stride)
-        .take(a.limit)
+        .take(limit)
         .map(|(p, _)| p)
         .collect();
     let mut unreadable = 0usize;
@@ -83,7 +89,7 @@ pub fn run(a: FitCropArgs) -> anyhow::Result<()> {
     };
     println!("  before: {before}");
     clf.config.preprocessing.face_crop = Some(c);
-    write_config(&model, &clf.config)?;
+    write_config(model, &clf.config)?;
     println!("Stored in {}", model.join("config.json").display());
     Ok(())
 }

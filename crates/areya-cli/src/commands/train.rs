@@ -189,9 +189,23 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     if outcome.history.is_empty() {
         bail!("no epoch was trained");
     }
+    // The face crop the live pipeline needs, measured on the images just trained on. Images
+    // that are not framed faces (or no face detector match) leave the run as it is.
+    let run = areya_ml::rundir::read_config(&outcome.run_dir)?;
+    if let Err(e) = super::fit_crop::measure(
+        &outcome.run_dir,
+        &run.train.data.root,
+        "train",
+        FIT_CROP_IMAGES.min(run.train.data.limit.unwrap_or(usize::MAX).max(20)),
+    ) {
+        println!("No face crop measured ({e:#}); the vision pipeline will use a fixed margin (`areya fit-crop` measures one later).");
+    }
     println!("Run directory: {}", outcome.run_dir.display());
     Ok(())
 }
+
+/// Training images `areya train` measures the face crop on at the end of a run.
+const FIT_CROP_IMAGES: usize = 2000;
 
 /// Builds and checks the training configuration from the flags.
 pub fn config_from_args(a: &TrainArgs) -> anyhow::Result<TrainConfig> {
