@@ -443,6 +443,19 @@ mod tests {
     }
 
     #[test]
+    fn the_rule_reference_in_the_operations_guide_is_the_defaults() {
+        let guide = include_str!("../../../docs/operations.md");
+        let block = guide
+            .split("```toml\n")
+            .find(|b| b.trim_start().starts_with("[ward]"))
+            .and_then(|b| b.split("```").next())
+            .expect("a [ward] toml block in docs/operations.md");
+        // Indented inside a list item there; TOML does not mind.
+        let set = RuleSet::from_toml(block).unwrap();
+        assert_eq!(set.ward, Rule::default());
+    }
+
+    #[test]
     fn rule_files_parse_override_and_name_bad_fields() {
         let text = r#"
             utc_offset_minutes = 60
