@@ -16,7 +16,7 @@
 
 use areya_core::{FaceCrop, PatientId, SourceId};
 use areya_ml::Classifier;
-use areya_vision::crop::crop_face;
+use areya_vision::crop::{crop_face, face_in_frame};
 use areya_vision::detect::{DetectConfig, FaceDetector};
 use areya_vision::pipeline::{FrameMeta, Pipeline};
 use areya_vision::GrayFrame;
@@ -68,12 +68,8 @@ fn make(val: &Path, out: &Path, n: usize) {
         let face = image::open(&list[(i / 4 * 7) % list.len()])
             .expect("readable face")
             .to_luma8();
-        let face = image::imageops::resize(&face, 176, 176, image::imageops::FilterType::Triangle);
-        let mut frame =
-            image::GrayImage::from_pixel(640, 480, image::Luma([90 + (i % 5) as u8 * 12]));
-        let (x, y) = (120 + (i * 37 % 300) as i64, 60 + (i * 53 % 200) as i64);
-        image::imageops::overlay(&mut frame, &face, x, y);
-        frame
+        face_in_frame(&face, 176, place(i), 90 + (i % 5) as u8 * 12)
+            .as_image()
             .save(out.join(format!("frame-{i:04}.png")))
             .expect("write frame");
     }
@@ -150,12 +146,8 @@ fn accuracy(val: &Path, model: &Path, per_class: usize) {
                 image::imageops::resize(&big, size, size, image::imageops::FilterType::Triangle)
                     .into_raw(),
             );
-            let mut frame =
-                image::GrayImage::from_pixel(640, 480, image::Luma([90 + (i % 5) as u8 * 12]));
-            let (x, y) = (120 + (i * 37 % 300) as i64, 60 + (i * 53 % 200) as i64);
-            image::imageops::overlay(&mut frame, &big, x, y);
+            let frame = face_in_frame(&face, 176, place(i), 90 + (i % 5) as u8 * 12);
             i += 1;
-            let frame = GrayFrame::new(640, 480, frame.into_raw()).expect("frame");
             let boxes = det.detect(&frame);
             let largest = boxes.iter().max_by_key(|b| b.area());
             found.push(largest.is_some());
@@ -196,6 +188,11 @@ fn accuracy(val: &Path, model: &Path, per_class: usize) {
         let (acc, rec) = scores(&predict_all(&clf, out), &via_truth, 4);
         println!("through the pipeline, {name}: accuracy {acc:.4}  recall {rec:.3?}");
     }
+}
+
+/// Where the `i`-th face goes in its frame (top-left corner).
+fn place(i: usize) -> (i64, i64) {
+    (120 + (i * 37 % 300) as i64, 60 + (i * 53 % 200) as i64)
 }
 
 fn load(dir: &Path) -> Vec<GrayFrame> {

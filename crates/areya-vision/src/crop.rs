@@ -20,6 +20,20 @@ pub fn crop_face(frame: &GrayFrame, face: &FaceBox, crop: &FaceCrop, size: u32) 
     image::imageops::resize(&square, size, size, image::imageops::FilterType::Triangle).into_raw()
 }
 
+/// A 640×480 frame of plain `wall` gray with `face` scaled to `side`×`side`, its top-left corner
+/// at `at`: a face image as a camera would show it to the pipeline. [`fit_crop`] measures with
+/// such frames; the demo ward and the benchmarks show faces this way.
+pub fn face_in_frame(face: &image::GrayImage, side: u32, at: (i64, i64), wall: u8) -> GrayFrame {
+    let big = image::imageops::resize(face, side, side, image::imageops::FilterType::Triangle);
+    let mut frame = image::GrayImage::from_pixel(640, 480, image::Luma([wall]));
+    image::imageops::overlay(&mut frame, &big, at.0, at.1);
+    GrayFrame {
+        width: 640,
+        height: 480,
+        pixels: frame.into_raw(),
+    }
+}
+
 /// What [`fit_crop`] measured.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CropFit {
@@ -50,13 +64,9 @@ pub fn fit_crop(
     for (i, img) in images.into_iter().enumerate() {
         tried += 1;
         let side = FIT_SIDES[i % FIT_SIDES.len()];
-        let big = image::imageops::resize(&img, side, side, image::imageops::FilterType::Triangle);
-        let mut frame =
-            image::GrayImage::from_pixel(640, 480, image::Luma([70 + (i % 7) as u8 * 15]));
         let x = 40 + (i * 97 % (600 - side as usize)) as i64;
         let y = 20 + (i * 61 % (460 - side as usize)) as i64;
-        image::imageops::overlay(&mut frame, &big, x, y);
-        let frame = GrayFrame::new(640, 480, frame.into_raw())?;
+        let frame = face_in_frame(&img, side, (x, y), 70 + (i % 7) as u8 * 15);
         let boxes = detector.detect(&frame);
         let Some(b) = boxes.iter().max_by_key(|b| b.area()) else {
             continue;

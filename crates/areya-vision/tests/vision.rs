@@ -3,7 +3,7 @@
 //! encoded with ffmpeg and read back frame-exactly; and every bad input.
 
 use areya_core::{FaceBox, FaceCrop, PatientId, SourceId};
-use areya_vision::crop::fit_crop;
+use areya_vision::crop::{face_in_frame, fit_crop};
 use areya_vision::detect::{DetectConfig, FaceDetector};
 use areya_vision::pipeline::{FrameMeta, Pipeline};
 use areya_vision::roi::Roi;
@@ -473,19 +473,8 @@ fn on_fer2013_the_fitted_crop_classifies_better_than_a_loose_one() {
         .iter()
         .enumerate()
         .map(|(i, (face, _))| {
-            let big =
-                image::imageops::resize(face, 176, 176, image::imageops::FilterType::Triangle);
-            let mut frame = image::GrayImage::from_pixel(640, 480, image::Luma([100]));
-            image::imageops::overlay(
-                &mut frame,
-                &big,
-                100 + (i * 37 % 300) as i64,
-                60 + (i * 53 % 200) as i64,
-            );
-            (
-                GrayFrame::new(640, 480, frame.into_raw()).unwrap(),
-                meta(i as u64, None),
-            )
+            let at = (100 + (i * 37 % 300) as i64, 60 + (i * 53 % 200) as i64);
+            (face_in_frame(face, 176, at, 100), meta(i as u64, None))
         })
         .collect();
     let mut correct = |crop: FaceCrop| -> usize {

@@ -113,12 +113,13 @@ impl FaceReadings {
         let face = image::open(&imgs[(pick % imgs.len() as u64) as usize])
             .ok()?
             .to_luma8();
-        let face = image::imageops::resize(&face, 176, 176, image::imageops::FilterType::Triangle);
         // A plain wall behind the bed, the face where the pillow is.
-        let mut frame =
-            image::GrayImage::from_pixel(640, 480, image::Luma([96 + (bed as u8 % 4) * 8]));
-        image::imageops::overlay(&mut frame, &face, 232, 120);
-        areya_vision::GrayFrame::from_image(&image::DynamicImage::ImageLuma8(frame)).ok()
+        Some(areya_vision::crop::face_in_frame(
+            &face,
+            176,
+            (232, 120),
+            96 + (bed as u8 % 4) * 8,
+        ))
     }
 }
 
