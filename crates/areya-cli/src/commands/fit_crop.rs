@@ -4,6 +4,7 @@
 
 use super::default_model;
 use anyhow::{bail, Context};
+use areya_core::FaceCrop;
 use areya_ml::rundir::write_config;
 use areya_ml::Classifier;
 use areya_vision::crop::fit_crop;
@@ -84,7 +85,7 @@ pub fn measure(model: &Path, data: &Path, split: &str, limit: usize) -> anyhow::
         ),
         None => format!(
             "none: a {DEFAULT_MARGIN} margin, scale {:.3}",
-            1.0 + 2.0 * DEFAULT_MARGIN
+            FaceCrop::margin(DEFAULT_MARGIN).scale
         ),
     };
     println!("  before: {before}");

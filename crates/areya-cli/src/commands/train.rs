@@ -189,8 +189,8 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     if outcome.history.is_empty() {
         bail!("no epoch was trained");
     }
-    // The face crop the live pipeline needs, measured on the images just trained on. Images
-    // that are not framed faces (or no face detector match) leave the run as it is.
+    // The face crop the live pipeline needs, measured on the run's train split (at most as many
+    // images as it trained on). Images that are not framed faces leave the run as it is.
     let run = areya_ml::rundir::read_config(&outcome.run_dir)?;
     if let Err(e) = super::fit_crop::measure(
         &outcome.run_dir,
