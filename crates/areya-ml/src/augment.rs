@@ -32,6 +32,12 @@ pub struct Augment {
     /// 0.3–3.3, filled with uniform noise (the paper's best variant).
     #[serde(default)]
     pub erase: f32,
+    /// Gaussian blur: half the images are blurred with σ drawn uniformly from (0, `blur`]
+    /// pixels, the rest stay sharp. Faces from a camera come softer than FER-2013's (focus,
+    /// compression, the resize to 48 px), and softness alone moves the model's calm faces to
+    /// sad.
+    #[serde(default)]
+    pub blur: f32,
 }
 
 /// Random erasing's rectangle: area fraction and aspect-ratio ranges (Zhong et al., 2017).
@@ -47,6 +53,7 @@ impl Augment {
         hflip: true,
         shift: 0.0,
         erase: 0.0,
+        blur: 0.0,
     };
     pub const NONE: Augment = Augment {
         rotation: 0.0,
@@ -55,6 +62,7 @@ impl Augment {
         hflip: false,
         shift: 0.0,
         erase: 0.0,
+        blur: 0.0,
     };
 
     pub fn is_geometric(&self) -> bool {
@@ -73,6 +81,8 @@ impl Augment {
         let tx = rng.uniform(-1.0, 1.0) as f32 * self.shift * size as f32;
         let ty = rng.uniform(-1.0, 1.0) as f32 * self.shift * size as f32;
         let erase = rng.next_f64() < self.erase as f64;
+        // (Blur draws last, after erasing's rectangle, so that runs from before it existed
+        // augment as they did.)
         if self.is_geometric() {
             let c = (size as f32 - 1.0) / 2.0;
             let (sin, cos) = angle.sin_cos();
@@ -110,8 +120,27 @@ impl Augment {
         if erase {
             erase_rectangle(out, size, rng);
         }
+        let blur = rng.next_f64() < 0.5;
+        let sigma = rng.uniform(0.0, 1.0) as f32 * self.blur;
+        if blur && sigma > MIN_SIGMA {
+            // In float and rounded once: imageproc's u8 path truncates, darkening the image
+            // and adding speckle to flat regions.
+            let img = image::ImageBuffer::<Luma<f32>, Vec<f32>>::from_raw(
+                size,
+                size,
+                out.iter().map(|&v| v as f32).collect(),
+            )
+            .expect("size×size buffer");
+            let soft = imageproc::filter::gaussian_blur_f32(&img, sigma);
+            for (o, v) in out.iter_mut().zip(soft.as_raw()) {
+                *o = v.round().clamp(0.0, 255.0) as u8;
+            }
+        }
     }
 }
+
+/// Below this σ (pixels) a Gaussian blur changes no 8-bit pixel noticeably; it is skipped.
+const MIN_SIGMA: f32 = 0.05;
 
 /// Fills one random rectangle of a `size`×`size` image with uniform noise: area and aspect
 /// ratio drawn from [`ERASE_AREA`] and [`ERASE_RATIO`] (log-uniform), retried up to ten
@@ -381,6 +410,53 @@ mod tests {
         always.apply(&src, size as u32, &mut SplitMix64::new(3), &mut b);
         assert_eq!(a, b);
         assert_ne!(a, src);
+    }
+
+    #[test]
+    fn blur_softens_half_the_images_and_keeps_their_brightness() {
+        // A sharp checkerboard of 4-px cells: blurring lowers its sharpness, keeps its mean.
+        let size = 48u32;
+        let src: Vec<u8> = (0..size * size)
+            .map(|i| if ((i % size) / 4 + (i / size) / 4) % 2 == 0 { 30 } else { 220 })
+            .collect();
+        let spread = |px: &[u8]| -> f64 {
+            px.windows(2)
+                .map(|w| (w[0] as f64 - w[1] as f64).abs())
+                .sum::<f64>()
+        };
+        let mean = |px: &[u8]| px.iter().map(|&v| v as f64).sum::<f64>() / px.len() as f64;
+        let aug = Augment {
+            blur: 1.5,
+            ..Augment::NONE
+        };
+        let mut out = vec![0; src.len()];
+        let (mut sharp, mut soft, mut clearly) = (0, 0, 0);
+        for seed in 0..200 {
+            aug.apply(&src, size, &mut SplitMix64::new(seed), &mut out);
+            if out == src {
+                sharp += 1;
+                continue;
+            }
+            soft += 1;
+            assert!(spread(&out) <= spread(&src), "seed {seed}: sharper");
+            if spread(&out) < 0.9 * spread(&src) {
+                clearly += 1;
+            }
+            assert!((mean(&out) - mean(&src)).abs() < 2.0, "seed {seed}");
+        }
+        // Half blurred (a σ too small to change a pixel counts as sharp), most of those
+        // visibly.
+        assert!((70..=130).contains(&soft), "{soft} blurred, {sharp} sharp");
+        assert!(clearly * 10 >= soft * 7, "{clearly} of {soft} visibly softer");
+        // Seeded; and off, nothing changes.
+        let (mut a, mut b) = (vec![0; src.len()], vec![0; src.len()]);
+        for seed in 0..20 {
+            aug.apply(&src, size, &mut SplitMix64::new(seed), &mut a);
+            aug.apply(&src, size, &mut SplitMix64::new(seed), &mut b);
+            assert_eq!(a, b);
+        }
+        Augment::NONE.apply(&src, size, &mut SplitMix64::new(3), &mut a);
+        assert_eq!(a, src);
     }
 
     #[test]

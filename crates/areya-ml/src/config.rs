@@ -200,6 +200,12 @@ impl TrainConfig {
                 "must be a probability in [0, 1]",
             ));
         }
+        if !(0.0..=3.0).contains(&a.blur) {
+            return Err(MlError::config(
+                "--blur",
+                "must be in [0, 3] pixels (the largest Gaussian σ)",
+            ));
+        }
         self.architecture.validate(d.image_size)?;
         if self.init.is_some() && self.architecture != Architecture::Vgg16 {
             return Err(MlError::config(
@@ -392,6 +398,8 @@ mod tests {
             ("--shift", Box::new(|c| c.augment.shift = f32::NAN)),
             ("--erase", Box::new(|c| c.augment.erase = -0.1)),
             ("--erase", Box::new(|c| c.augment.erase = 1.5)),
+            ("--blur", Box::new(|c| c.augment.blur = -1.0)),
+            ("--blur", Box::new(|c| c.augment.blur = 4.0)),
             ("--lr", Box::new(|c| c.optimizer.lr = -1.0)),
             ("--batch-size", Box::new(|c| c.batch_size = 0)),
             ("--epochs", Box::new(|c| c.epochs = 0)),

@@ -10,8 +10,9 @@
 //!   reference's `FER(min_face_size=50)` default.
 //! - `pipeline_bench accuracy FER_VAL_DIR MODEL_DIR [N_PER_CLASS]`: what the pipeline's face
 //!   crop does to accuracy. The first N val faces of each class (default 150) are classified
-//!   as they are (48×48, as in `areya evaluate`) and through the pipeline — pasted into a frame
-//!   as `make` does, detected, cropped with each of several margins — and the accuracies are
+//!   as they are (48×48, as in `areya evaluate`), only resampled (scaled up and back down with
+//!   several filters), and through the pipeline — pasted into a frame as `make` does, detected,
+//!   cropped with each of several margins and the model's fitted crop — and the accuracies are
 //!   printed side by side.
 
 use areya_core::{FaceCrop, PatientId, SourceId};
@@ -129,7 +130,17 @@ fn accuracy(val: &Path, model: &Path, per_class: usize) {
             c,
         ));
     }
-    let (mut truth, mut direct, mut resampled) = (vec![], vec![], vec![]);
+    use image::imageops::FilterType as F;
+    // Scaled up to 176 px (as `face_in_frame` shows faces: triangle) and back down with the
+    // pipeline's filter before 2026-12-01 (triangle) and since (Lanczos), and both ways Lanczos:
+    // what resampling alone does, without detection or crop.
+    let cycles = [
+        (F::Triangle, F::Triangle),
+        (F::Triangle, F::Lanczos3),
+        (F::Lanczos3, F::Lanczos3),
+    ];
+    let mut cyc: Vec<Vec<Vec<u8>>> = vec![vec![]; cycles.len()];
+    let (mut truth, mut direct) = (vec![], vec![]);
     let mut via: Vec<Vec<Vec<u8>>> = vec![vec![]; crops.len()];
     let (mut via_truth, mut found) = (vec![], vec![]);
     let mut i = 0;
@@ -140,12 +151,10 @@ fn accuracy(val: &Path, model: &Path, per_class: usize) {
                 image::imageops::resize(&face, size, size, image::imageops::FilterType::Triangle);
             direct.push(small.into_raw());
             truth.push(c);
-            let big =
-                image::imageops::resize(&face, 176, 176, image::imageops::FilterType::Triangle);
-            resampled.push(
-                image::imageops::resize(&big, size, size, image::imageops::FilterType::Triangle)
-                    .into_raw(),
-            );
+            for ((up, down), out) in cycles.iter().zip(cyc.iter_mut()) {
+                let big = image::imageops::resize(&face, 176, 176, *up);
+                out.push(image::imageops::resize(&big, size, size, *down).into_raw());
+            }
             let frame = face_in_frame(&face, 176, place(i), 90 + (i % 5) as u8 * 12);
             i += 1;
             let boxes = det.detect(&frame);
@@ -171,12 +180,14 @@ fn accuracy(val: &Path, model: &Path, per_class: usize) {
             .map(|(d, _)| d.clone())
             .collect()
     };
-    for (name, all) in [
-        ("  the faces found, as they are:", &direct),
-        ("  …scaled to 176 px and back (no crop):", &resampled),
-    ] {
+    let (acc, rec) = scores(&predict_all(&clf, &only_found(&direct)), &via_truth, 4);
+    println!("  the faces found, as they are: accuracy {acc:.4}  recall {rec:.3?}");
+    for ((up, down), all) in cycles.iter().zip(&cyc) {
         let (acc, rec) = scores(&predict_all(&clf, &only_found(all)), &via_truth, 4);
-        println!("{name} accuracy {acc:.4}  recall {rec:.3?}");
+        println!(
+            "  …scaled to 176 px ({up:?}) and back ({down:?}), no crop: accuracy {acc:.4}  \
+             recall {rec:.3?}"
+        );
     }
     println!(
         "faces found by the detector: {} of {} ({:.1}%)",

@@ -94,6 +94,10 @@ pub struct TrainArgs {
     /// filled with noise; 0 = off).
     #[arg(long, default_value_t = 0.0)]
     pub erase: f32,
+    /// Augmentation: Gaussian blur of half the images, σ drawn up to this many pixels (a
+    /// camera's softer faces; 0 = off).
+    #[arg(long, default_value_t = 0.0)]
+    pub blur: f32,
     #[arg(long, default_value_t = 1e-3)]
     pub lr: f64,
     #[arg(long, default_value_t = 0.9)]
@@ -274,6 +278,7 @@ pub fn config_from_args(a: &TrainArgs) -> anyhow::Result<TrainConfig> {
     c.augment.hflip = a.hflip;
     c.augment.shift = a.shift;
     c.augment.erase = a.erase;
+    c.augment.blur = a.blur;
     c.optimizer.lr = a.lr;
     c.optimizer.beta1 = a.beta1;
     c.optimizer.beta2 = a.beta2;
