@@ -93,6 +93,10 @@ fn bad_flags_fail_with_one_clear_line() {
             "--erase: must be a probability in [0, 1]",
         ),
         (
+            &["train", "--data", data, "--blur", "5"],
+            "--blur: must be in [0, 3] pixels (the largest Gaussian σ)",
+        ),
+        (
             &["train", "--data", data, "--auxiliary-classes", "sad"],
             "--auxiliary-classes: 'sad' is already a class",
         ),
