@@ -417,7 +417,13 @@ mod tests {
         // A sharp checkerboard of 4-px cells: blurring lowers its sharpness, keeps its mean.
         let size = 48u32;
         let src: Vec<u8> = (0..size * size)
-            .map(|i| if ((i % size) / 4 + (i / size) / 4) % 2 == 0 { 30 } else { 220 })
+            .map(|i| {
+                if ((i % size) / 4 + (i / size) / 4) % 2 == 0 {
+                    30
+                } else {
+                    220
+                }
+            })
             .collect();
         let spread = |px: &[u8]| -> f64 {
             px.windows(2)
@@ -447,7 +453,10 @@ mod tests {
         // Half blurred (a σ too small to change a pixel counts as sharp), most of those
         // visibly.
         assert!((70..=130).contains(&soft), "{soft} blurred, {sharp} sharp");
-        assert!(clearly * 10 >= soft * 7, "{clearly} of {soft} visibly softer");
+        assert!(
+            clearly * 10 >= soft * 7,
+            "{clearly} of {soft} visibly softer"
+        );
         // Seeded; and off, nothing changes.
         let (mut a, mut b) = (vec![0; src.len()], vec![0; src.len()]);
         for seed in 0..20 {
