@@ -33,6 +33,7 @@ fn small_config(root: &Path) -> TrainConfig {
         convs_per_block: 1,
         dropout: 0.1,
         head_dropout: 0.1,
+        standardize: false,
     };
     c.batch_size = 16;
     c.epochs = 2;

@@ -103,6 +103,7 @@ fn tiny_model(dir: &Path) -> areya_ml::Classifier {
         convs_per_block: 1,
         dropout: 0.0,
         head_dropout: 0.0,
+        standardize: false,
     };
     cfg.epochs = 1;
     cfg.threads = 2;
@@ -177,6 +178,7 @@ fn a_model_without_areyas_classes_is_refused() {
         convs_per_block: 1,
         dropout: 0.0,
         head_dropout: 0.0,
+        standardize: false,
     };
     cfg.epochs = 1;
     areya_ml::train::train(

@@ -69,6 +69,10 @@ pub struct TrainArgs {
     pub dropout: Option<f64>,
     #[arg(long)]
     pub head_dropout: Option<f64>,
+    /// areya-cnn: standardize each image (zero mean, unit deviation) inside the network, so
+    /// brightness and contrast do not change the prediction.
+    #[arg(long)]
+    pub standardize: bool,
     /// vgg16: initial conv weights (.safetensors, or a PyTorch state dict .pt/.pth/.bin).
     #[arg(long)]
     pub init: Option<PathBuf>,
@@ -249,8 +253,10 @@ pub fn config_from_args(a: &TrainArgs) -> anyhow::Result<TrainConfig> {
         convs_per_block,
         dropout,
         head_dropout,
+        standardize,
     } = &mut c.architecture
     {
+        *standardize = a.standardize;
         if let Some(w) = &a.widths {
             *widths = w.clone();
         }
@@ -267,8 +273,9 @@ pub fn config_from_args(a: &TrainArgs) -> anyhow::Result<TrainConfig> {
         || a.convs_per_block.is_some()
         || a.dropout.is_some()
         || a.head_dropout.is_some()
+        || a.standardize
     {
-        bail!("--widths, --convs-per-block, --dropout and --head-dropout apply to --arch areya-cnn only");
+        bail!("--widths, --convs-per-block, --dropout, --head-dropout and --standardize apply to --arch areya-cnn only");
     }
     c.init = a.init.clone();
     c.freeze_base = a.freeze_base;

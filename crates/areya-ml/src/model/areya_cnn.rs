@@ -8,8 +8,12 @@ pub(super) fn build(
     convs: usize,
     dropout: f64,
     head_dropout: f64,
+    standardize: bool,
     k: i64,
 ) {
+    if standardize {
+        b.standardize("input_std");
+    }
     for (i, &w) in widths.iter().enumerate() {
         let blk = i + 1;
         for j in 1..=convs {

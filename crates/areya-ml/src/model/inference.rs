@@ -20,6 +20,8 @@ pub(crate) const BN_EPS: f64 = 1e-5;
 
 #[derive(Debug)]
 enum Op {
+    /// Per-image standardization (`super::standardize`), in float32.
+    Standardize,
     Conv {
         w: Tensor,
         b: Option<Tensor>,
@@ -74,6 +76,7 @@ impl InferenceNet {
             let mut layers = net.layers.iter().peekable();
             while let Some(layer) = layers.next() {
                 let op = match &layer.kind {
+                    LayerKind::Standardize => Op::Standardize,
                     LayerKind::Conv(c) => {
                         let size = c.ws.size();
                         let padding = [size[2] / 2, size[3] / 2];
@@ -134,6 +137,7 @@ impl InferenceNet {
             .ops
             .iter()
             .map(|op| match op {
+                Op::Standardize => Op::Standardize,
                 Op::Conv { w, b, padding } => Op::Conv {
                     w: channels_last(&k(w)),
                     b: b.as_ref().map(k),
@@ -165,11 +169,18 @@ impl InferenceNet {
     /// `x`: `[B, 1, S, S]` float in [0, 1] → logits `[B, K]`.
     pub fn forward(&self, x: &Tensor) -> Tensor {
         tch::no_grad(|| {
+            // A leading standardization runs on the float input, before the conversion to
+            // the weights' type (a bfloat16 mean of 2,304 pixels would lose the detail).
+            let (x, ops) = match self.ops.split_first() {
+                Some((Op::Standardize, rest)) => (super::standardize(x), rest),
+                _ => (x.shallow_clone(), &self.ops[..]),
+            };
             let mut h = channels_last(&x.to_kind(self.kind));
             // In-place ReLU only on activations this function made, never on the caller's `x`.
             let mut owned = false;
-            for op in &self.ops {
+            for op in ops {
                 h = match op {
+                    Op::Standardize => super::standardize(&h),
                     Op::Conv { w, b, padding } => {
                         h.conv2d(w, b.as_ref(), [1, 1], *padding, [1, 1], 1)
                     }
@@ -204,8 +215,25 @@ mod tests {
     #[test]
     fn folded_form_gives_the_same_logits_on_every_architecture() {
         tch::manual_seed(3);
+        let standardized = match Architecture::areya_cnn_default() {
+            Architecture::AreyaCnn {
+                widths,
+                convs_per_block,
+                dropout,
+                head_dropout,
+                ..
+            } => Architecture::AreyaCnn {
+                widths,
+                convs_per_block,
+                dropout,
+                head_dropout,
+                standardize: true,
+            },
+            other => other,
+        };
         for arch in [
             Architecture::areya_cnn_default(),
+            standardized,
             Architecture::SeedCnn,
             Architecture::Vgg16,
         ] {

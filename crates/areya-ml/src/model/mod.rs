@@ -30,6 +30,11 @@ pub enum Architecture {
         convs_per_block: usize,
         dropout: f64,
         head_dropout: f64,
+        /// Standardize each image (zero mean, unit deviation) before the first convolution, so
+        /// that a face's brightness and contrast (a dim room, a washed-out camera) do not
+        /// change what the network sees. Absent in older runs: off.
+        #[serde(default)]
+        standardize: bool,
     },
     /// The notebook's network (3×1 / 1×3 conv pairs of 64/128/256/512, dense 512-256-N) with its
     /// stride-1 pooling corrected to stride 2: stride 1 barely shrank the 48×48 maps, so the
@@ -47,6 +52,7 @@ impl Architecture {
             convs_per_block: 2,
             dropout: 0.25,
             head_dropout: 0.5,
+            standardize: false,
         }
     }
 
@@ -79,6 +85,7 @@ impl Architecture {
                 convs_per_block,
                 dropout,
                 head_dropout,
+                ..
             } => {
                 if widths.is_empty() || widths.iter().any(|&w| w < 1) {
                     return Err(MlError::config(
@@ -122,10 +129,16 @@ impl Architecture {
 /// What a layer does.
 #[derive(Debug)]
 pub enum LayerKind {
+    /// Per-image standardization: `(x − mean) / max(std, STANDARDIZE_MIN_STD)` over each
+    /// image's pixels. No parameters.
+    Standardize,
     Conv(nn::Conv2D),
     BatchNorm(nn::BatchNorm),
     Relu,
-    MaxPool { kernel: i64, stride: i64 },
+    MaxPool {
+        kernel: i64,
+        stride: i64,
+    },
     Dropout(f64),
     GlobalAvgPool,
     Flatten,
@@ -136,6 +149,7 @@ impl LayerKind {
     /// Keras-like type name for summaries.
     pub fn type_name(&self) -> &'static str {
         match self {
+            LayerKind::Standardize => "Standardization",
             LayerKind::Conv(_) => "Conv2D",
             LayerKind::BatchNorm(_) => "BatchNormalization",
             LayerKind::Relu => "ReLU",
@@ -190,12 +204,14 @@ impl Network {
                 convs_per_block,
                 dropout,
                 head_dropout,
+                standardize,
             } => areya_cnn::build(
                 &mut b,
                 widths,
                 *convs_per_block,
                 *dropout,
                 *head_dropout,
+                *standardize,
                 num_classes as i64,
             ),
             Architecture::SeedCnn => seed_cnn::build(&mut b, num_classes as i64),
@@ -227,6 +243,7 @@ impl Network {
         let mut h = x.shallow_clone();
         for layer in &self.layers {
             h = match &layer.kind {
+                LayerKind::Standardize => standardize(&h),
                 LayerKind::Conv(c) => c.forward(&h),
                 LayerKind::BatchNorm(bn) => bn.forward_t(&h, train),
                 LayerKind::Relu => h.relu(),
@@ -322,6 +339,9 @@ impl<'a> Builder<'a> {
         let bn = nn::batch_norm1d(self.root / name, self.shape[0], bn_config());
         self.push(name, LayerKind::BatchNorm(bn));
     }
+    pub(crate) fn standardize(&mut self, name: &str) {
+        self.push(name, LayerKind::Standardize);
+    }
     pub(crate) fn relu(&mut self, name: &str) {
         self.push(name, LayerKind::Relu);
     }
@@ -363,6 +383,21 @@ impl<'a> Builder<'a> {
 /// `h`: `[B, C, H, W]` → `[B, C, H / stride, W / stride]` (for kernel = stride).
 pub(crate) fn max_pool(h: &Tensor, kernel: i64, stride: i64) -> Tensor {
     h.max_pool2d([kernel, kernel], [stride, stride], [0, 0], [1, 1], false)
+}
+
+/// The smallest deviation [`standardize`] divides by (about 2.5 of 255 gray levels): a flat
+/// image stays flat instead of having its noise blown up.
+pub const STANDARDIZE_MIN_STD: f64 = 0.01;
+
+/// Each image to zero mean and unit standard deviation over its pixels (computed in float32
+/// whatever the input's type), the deviation floored at [`STANDARDIZE_MIN_STD`].
+///
+/// # Shapes
+/// `h`: `[B, C, H, W]` → `[B, C, H, W]`.
+pub(crate) fn standardize(h: &Tensor) -> Tensor {
+    let x = h.to_kind(tch::Kind::Float);
+    let (std, mean) = x.std_mean_correction(&[1i64, 2, 3][..], 0, true);
+    ((x - mean) / std.clamp_min(STANDARDIZE_MIN_STD)).to_kind(h.kind())
 }
 
 /// Total, trainable and non-trainable parameter counts of a summary.
@@ -448,6 +483,54 @@ mod tests {
     }
 
     #[test]
+    fn standardization_ignores_brightness_and_contrast_in_both_forms() {
+        let arch = |standardize| Architecture::AreyaCnn {
+            widths: vec![8, 16],
+            convs_per_block: 1,
+            dropout: 0.1,
+            head_dropout: 0.1,
+            standardize,
+        };
+        let (std_arch, plain) = (arch(true), arch(false));
+        tch::manual_seed(5);
+        let x = Tensor::rand([2, 1, 48, 48], (tch::Kind::Float, tch::Device::Cpu));
+        // The same faces in a dim room at a third of the contrast, and washed out.
+        let dim = &x * 0.35 + 0.04;
+        let bright = &x * 0.6 + 0.39;
+        let (vs, net) = build(&std_arch, 4);
+        let rows = net.summary(&vs);
+        assert_eq!((rows[0].name.as_str(), rows[0].params), ("input_std", 0));
+        let fast = InferenceNet::from_network(&net);
+        for (name, logits) in [
+            (
+                "layered",
+                Box::new(|t: &Tensor| tch::no_grad(|| net.forward_t(t, false)))
+                    as Box<dyn Fn(&Tensor) -> Tensor>,
+            ),
+            ("inference", Box::new(|t: &Tensor| fast.forward(t))),
+        ] {
+            let want = logits(&x);
+            for other in [&dim, &bright] {
+                let diff = (logits(other) - &want).abs().max().double_value(&[]);
+                assert!(diff < 1e-4, "{name}: logits moved by {diff}");
+            }
+            // A flat image (no contrast at all) gives finite logits, not NaN.
+            let flat = Tensor::full([1, 1, 48, 48], 0.5, (tch::Kind::Float, tch::Device::Cpu));
+            assert!(
+                bool::try_from(logits(&flat).isfinite().all()).unwrap(),
+                "{name}"
+            );
+        }
+        // Without it the same change moves the logits (the test can tell the difference).
+        let (_vs, net) = build(&plain, 4);
+        let moved = tch::no_grad(|| net.forward_t(&dim, false) - net.forward_t(&x, false))
+            .abs()
+            .max()
+            .double_value(&[]);
+        assert!(moved > 1e-3, "{moved}");
+    }
+
+    #[test]
     fn bad_architectures_are_rejected() {
         let cases = [
             (
@@ -456,6 +539,7 @@ mod tests {
                     convs_per_block: 2,
                     dropout: 0.1,
                     head_dropout: 0.1,
+                    standardize: false,
                 },
                 48,
             ),
@@ -465,6 +549,7 @@ mod tests {
                     convs_per_block: 0,
                     dropout: 0.1,
                     head_dropout: 0.1,
+                    standardize: false,
                 },
                 48,
             ),
@@ -474,6 +559,7 @@ mod tests {
                     convs_per_block: 1,
                     dropout: 1.0,
                     head_dropout: 0.1,
+                    standardize: false,
                 },
                 48,
             ),
