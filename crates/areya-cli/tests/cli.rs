@@ -51,6 +51,10 @@ fn bad_flags_fail_with_one_clear_line() {
             &["evaluate", "--data", data, "--precision", "fp8"],
             "--precision: unknown precision 'fp8'",
         ),
+        (
+            &["evaluate", "--data", data, "--perturb", "fog"],
+            "--perturb: unknown condition 'fog' (dim, low-contrast, washed-out, dark-gamma, noise, blur)",
+        ),
         (&["train", "--data", "/no/such/folder"], "/no/such/folder"),
         (
             &["train", "--data", data, "--teacher", "/no/such/teacher"],
@@ -349,6 +353,33 @@ fn evaluate_and_summary_on_a_trained_run() {
     let preds = std::fs::read_to_string(&preds).unwrap();
     assert!(preds.starts_with("path,true,predicted,p_angry,p_happy,p_relaxed,p_sad\n"));
     assert_eq!(preds.lines().count(), 17);
+
+    // Under a camera condition: said so, recorded in the JSON, other probabilities.
+    let dim = tmp.path().join("dim.csv");
+    let o = run(&[
+        "evaluate",
+        "--model",
+        model,
+        "--data",
+        data,
+        "--tta",
+        "--precision",
+        "bfloat16",
+        "--perturb",
+        "dim",
+        "--json",
+        json.to_str().unwrap(),
+        "--predictions",
+        dim.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("Camera condition: dim"));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["perturb"], "dim");
+    let dim = std::fs::read_to_string(&dim).unwrap();
+    assert_eq!(dim.lines().count(), 17);
+    assert_ne!(dim, preds, "a dim room changes nothing?");
 
     let o = run(&["summary", "--model", model]);
     assert!(o.status.success(), "{}", stderr(&o));

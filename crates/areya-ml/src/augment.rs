@@ -123,19 +123,24 @@ impl Augment {
         let blur = rng.next_f64() < 0.5;
         let sigma = rng.uniform(0.0, 1.0) as f32 * self.blur;
         if blur && sigma > MIN_SIGMA {
-            // In float and rounded once: imageproc's u8 path truncates, darkening the image
-            // and adding speckle to flat regions.
-            let img = image::ImageBuffer::<Luma<f32>, Vec<f32>>::from_raw(
-                size,
-                size,
-                out.iter().map(|&v| v as f32).collect(),
-            )
-            .expect("size×size buffer");
-            let soft = imageproc::filter::gaussian_blur_f32(&img, sigma);
-            for (o, v) in out.iter_mut().zip(soft.as_raw()) {
-                *o = v.round().clamp(0.0, 255.0) as u8;
-            }
+            gaussian_blur(out, size, sigma);
         }
+    }
+}
+
+/// Blurs a `size`×`size` image in place with a Gaussian of `sigma` pixels (> 0), in float and
+/// rounded once: imageproc's u8 path truncates, darkening the image and adding speckle to flat
+/// regions.
+pub(crate) fn gaussian_blur(px: &mut [u8], size: u32, sigma: f32) {
+    let img = image::ImageBuffer::<Luma<f32>, Vec<f32>>::from_raw(
+        size,
+        size,
+        px.iter().map(|&v| v as f32).collect(),
+    )
+    .expect("size×size buffer");
+    let soft = imageproc::filter::gaussian_blur_f32(&img, sigma);
+    for (o, v) in px.iter_mut().zip(soft.as_raw()) {
+        *o = v.round().clamp(0.0, 255.0) as u8;
     }
 }
 

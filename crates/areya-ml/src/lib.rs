@@ -18,6 +18,7 @@ pub mod evaluate;
 pub mod metrics;
 pub mod model;
 pub mod optim;
+pub mod perturb;
 pub mod plots;
 pub mod rng;
 pub mod rundir;

@@ -6,6 +6,7 @@ use anyhow::Context;
 use areya_ml::config::Precision;
 use areya_ml::dataset::ImageSet;
 use areya_ml::evaluate::{evaluate_at, evaluate_set, load_split, Evaluation};
+use areya_ml::perturb::Perturbation;
 use areya_ml::plots::{self, Confusion, Curves, Gallery, Reliability, Tile};
 use areya_ml::Classifier;
 use clap::Args;
@@ -40,16 +41,24 @@ pub struct EvaluateArgs {
     /// Compute in this precision instead of the model's (auto, float32, bfloat16).
     #[arg(long)]
     pub precision: Option<String>,
+    /// Evaluate under a camera condition: dim, low-contrast, washed-out, dark-gamma, noise or
+    /// blur (each image changed at a fixed strength; see `areya_ml::perturb`).
+    #[arg(long)]
+    pub perturb: Option<String>,
 }
 
 pub fn run(a: EvaluateArgs) -> anyhow::Result<()> {
     let precision = a.precision.as_deref().map(Precision::parse).transpose()?;
+    let perturb = a.perturb.as_deref().map(Perturbation::parse).transpose()?;
     let model = default_model(a.on.model)?;
     let mut clf = Classifier::load(&model)?;
     if let Some(p) = precision {
         clf.set_precision(p);
     }
-    let (set, skipped) = load_split(&clf, &a.on.data, &a.on.split, a.strict)?;
+    let (mut set, skipped) = load_split(&clf, &a.on.data, &a.on.split, a.strict)?;
+    if let Some(p) = perturb {
+        p.apply(&mut set.pixels, set.size);
+    }
     if !skipped.is_empty() {
         eprintln!(
             "Skipped {} unreadable image(s), e.g. {}: {}",
@@ -68,6 +77,9 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<()> {
         clf.precision.name(),
         if a.tta { ", with flip TTA" } else { "" }
     );
+    if let Some(p) = perturb {
+        println!("Camera condition: {} (every image changed)", p.name());
+    }
     print!("{}", text(&ev));
     let t = clf.config.temperature;
     if (t - 1.0).abs() > 1e-9 {
@@ -87,6 +99,7 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<()> {
         v["data"] = a.on.data.join(&a.on.split).display().to_string().into();
         v["ece"] = ev.calibration.ece.into();
         v["inference_precision"] = clf.precision.name().into();
+        v["perturb"] = perturb.map(|p| p.name()).into();
         write_file(p, serde_json::to_string_pretty(&v)?.as_bytes())?;
     }
     if let Some(p) = &a.csv {
