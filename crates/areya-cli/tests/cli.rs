@@ -46,7 +46,7 @@ fn bad_flags_fail_with_one_clear_line() {
     let tmp = tempfile::tempdir().unwrap();
     areya_ml::testdata::write_dataset(tmp.path(), 4).unwrap();
     let data = tmp.path().to_str().unwrap();
-    let cases: [(&[&str], &str); 17] = [
+    let cases: [(&[&str], &str); 19] = [
         (
             &["evaluate", "--data", data, "--precision", "fp8"],
             "--precision: unknown precision 'fp8'",
