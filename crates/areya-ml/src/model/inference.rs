@@ -1,6 +1,7 @@
 //! The inference form of a trained network: each BatchNorm folded into the convolution before
 //! it, dropout left out, ReLU applied in place, activations and convolution weights in
-//! channels-last (NHWC) layout, optionally in bfloat16. Same logits as
+//! channels-last (NHWC) layout, optionally in bfloat16 (an input standardization stays in
+//! float32). Same logits as
 //! `Network::forward_t(x, false)` up to rounding; what the live pipeline runs for every face.
 //! Channels-last lets oneDNN run its direct convolutions without reordering every layer's
 //! input and output: on this project's CPU it takes a batch-1 face of the default network
