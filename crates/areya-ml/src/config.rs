@@ -375,7 +375,13 @@ fn one() -> f64 {
     1.0
 }
 
-pub const RUN_FORMAT: u32 = 1;
+/// The run-directory format `areya train` writes. 2 (since input standardization): the network
+/// may standardize its input (`architecture.standardize`), which a reader of format 1 would
+/// silently leave out — so such a reader refuses format 2 instead of mispredicting.
+pub const RUN_FORMAT: u32 = 2;
+
+/// The formats this areya reads: 1 (runs from before input standardization) and 2.
+pub const RUN_FORMATS_READ: std::ops::RangeInclusive<u32> = 1..=RUN_FORMAT;
 
 #[cfg(test)]
 mod tests {

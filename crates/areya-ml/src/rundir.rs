@@ -12,7 +12,7 @@
 //! RUN/snapshots/           with --snapshots K: the weights of the last K epochs trained
 //! ```
 
-use crate::config::{Precision, RunConfig, RUN_FORMAT};
+use crate::config::{Precision, RunConfig, RUN_FORMATS_READ};
 use crate::error::{MlError, Result};
 use crate::model::{InferenceNet, Network};
 use std::collections::HashMap;
@@ -175,13 +175,22 @@ pub fn read_config(dir: &Path) -> Result<RunConfig> {
     })?;
     let cfg: RunConfig = serde_json::from_str(&text)
         .map_err(|e| MlError::run_dir(&path, format!("invalid: {e}")))?;
-    if cfg.format != RUN_FORMAT {
+    if !RUN_FORMATS_READ.contains(&cfg.format) {
         return Err(MlError::run_dir(
             &path,
             format!(
-                "run format {} is not supported (this areya reads {RUN_FORMAT})",
-                cfg.format
+                "run format {} is not supported (this areya reads formats {} to {}; a newer \
+                 areya wrote it?)",
+                cfg.format,
+                RUN_FORMATS_READ.start(),
+                RUN_FORMATS_READ.end()
             ),
+        ));
+    }
+    if cfg.format < 2 && cfg.architecture.standardizes() {
+        return Err(MlError::run_dir(
+            &path,
+            "architecture.standardize needs run format 2 (format 1 readers would skip it)",
         ));
     }
     cfg.architecture.validate(cfg.preprocessing.image_size)?;

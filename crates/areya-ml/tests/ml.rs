@@ -521,6 +521,30 @@ fn broken_run_dirs_are_reported_not_panicked_on() {
     let err = train::resume(&out, None, Q).unwrap_err().to_string();
     assert!(err.contains("last.safetensors"), "{err}");
 
+    // A run from a newer areya is refused by name; a format-1 run (from before input
+    // standardization) that claims to standardize is refused too.
+    let v2 = std::fs::read_to_string(out.join("config.json")).unwrap();
+    assert!(v2.contains("\"format\": 2"), "new runs are format 2");
+    let cases = [
+        (
+            v2.replacen("\"format\": 2", "\"format\": 3", 1),
+            "run format 3 is not supported",
+        ),
+        (
+            v2.replacen("\"format\": 2", "\"format\": 1", 1).replacen(
+                "\"standardize\": false",
+                "\"standardize\": true",
+                1,
+            ),
+            "architecture.standardize needs run format 2",
+        ),
+    ];
+    for (text, want) in cases {
+        std::fs::write(other.join("config.json"), text).unwrap();
+        let err = Classifier::load(&other).err().unwrap().to_string();
+        assert!(err.contains("config.json") && err.contains(want), "{err}");
+    }
+
     // Broken JSON names the file.
     std::fs::write(other.join("config.json"), "{ not json").unwrap();
     let err = Classifier::load(&other).err().unwrap().to_string();

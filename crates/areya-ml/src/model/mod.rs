@@ -69,6 +69,17 @@ impl Architecture {
         }
     }
 
+    /// Whether the network standardizes each image at its input.
+    pub fn standardizes(&self) -> bool {
+        matches!(
+            self,
+            Architecture::AreyaCnn {
+                standardize: true,
+                ..
+            }
+        )
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Architecture::AreyaCnn { .. } => "areya-cnn",
