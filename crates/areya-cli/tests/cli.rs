@@ -295,17 +295,14 @@ fn evaluate_and_summary_on_a_trained_run() {
         tmp.path().join("e.csv"),
         tmp.path().join("p.csv"),
     );
-    let o = run(&[
-        "evaluate",
-        "--model",
-        model,
-        "--data",
-        data,
-        "--tta",
-        "--precision",
-        "bfloat16",
-        "--json",
-        json.to_str().unwrap(),
+    // `evaluate` of the run with flip TTA in bfloat16, JSON to `json`, then `more` flags.
+    let evaluate = |more: &[&str]| {
+        let mut args = vec!["evaluate", "--model", model, "--data", data, "--tta"];
+        args.extend(["--precision", "bfloat16", "--json", json.to_str().unwrap()]);
+        args.extend(more);
+        run(&args)
+    };
+    let o = evaluate(&[
         "--csv",
         csv.to_str().unwrap(),
         "--predictions",
@@ -356,22 +353,7 @@ fn evaluate_and_summary_on_a_trained_run() {
 
     // Under a camera condition: said so, recorded in the JSON, other probabilities.
     let dim = tmp.path().join("dim.csv");
-    let o = run(&[
-        "evaluate",
-        "--model",
-        model,
-        "--data",
-        data,
-        "--tta",
-        "--precision",
-        "bfloat16",
-        "--perturb",
-        "dim",
-        "--json",
-        json.to_str().unwrap(),
-        "--predictions",
-        dim.to_str().unwrap(),
-    ]);
+    let o = evaluate(&["--perturb", "dim", "--predictions", dim.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("Camera condition: dim"));
     let v: serde_json::Value =
