@@ -216,22 +216,10 @@ mod tests {
     #[test]
     fn folded_form_gives_the_same_logits_on_every_architecture() {
         tch::manual_seed(3);
-        let standardized = match Architecture::areya_cnn_default() {
-            Architecture::AreyaCnn {
-                widths,
-                convs_per_block,
-                dropout,
-                head_dropout,
-                ..
-            } => Architecture::AreyaCnn {
-                widths,
-                convs_per_block,
-                dropout,
-                head_dropout,
-                standardize: true,
-            },
-            other => other,
-        };
+        let mut standardized = Architecture::areya_cnn_default();
+        if let Architecture::AreyaCnn { standardize, .. } = &mut standardized {
+            *standardize = true;
+        }
         for arch in [
             Architecture::areya_cnn_default(),
             standardized,
