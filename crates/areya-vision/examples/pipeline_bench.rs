@@ -11,7 +11,8 @@
 //! - `pipeline_bench accuracy FER_VAL_DIR MODEL_DIR [N_PER_CLASS]`: what the pipeline's face
 //!   crop does to accuracy. The first N val faces of each class (default 150) are classified
 //!   as they are (48×48, as in `areya evaluate`), only resampled (scaled up and back down with
-//!   several filters), and through the pipeline — pasted into a frame as `make` does, detected,
+//!   several filters), and through the pipeline — pasted into a frame as `make` does (and again
+//!   with the face's border mirrored outwards instead of plain wall around it), detected,
 //!   cropped with each of several margins and the model's fitted crop — and the accuracies are
 //!   printed side by side.
 
@@ -141,8 +142,13 @@ fn accuracy(val: &Path, model: &Path, per_class: usize) {
     ];
     let mut cyc: Vec<Vec<Vec<u8>>> = vec![vec![]; cycles.len()];
     let (mut truth, mut direct) = (vec![], vec![]);
-    let mut via: Vec<Vec<Vec<u8>>> = vec![vec![]; crops.len()];
-    let (mut via_truth, mut found) = (vec![], vec![]);
+    // Two surroundings: the plain wall `make` uses, and the face's own border mirrored outwards
+    // (a stand-in for the hair, shoulders and room a camera shows around a face), since a crop
+    // wider than the pasted face takes in wall that no training image had.
+    let surroundings = ["plain wall", "mirrored surroundings"];
+    let mut via: Vec<Vec<Vec<Vec<u8>>>> = vec![vec![vec![]; crops.len()]; surroundings.len()];
+    let mut via_truth: Vec<Vec<usize>> = vec![vec![]; surroundings.len()];
+    let mut found: Vec<Vec<bool>> = vec![vec![]; surroundings.len()];
     let mut i = 0;
     for (c, folder) in ["angry", "happy", "neutral", "sad"].iter().enumerate() {
         for path in images(&val.join(folder)).iter().take(per_class) {
@@ -155,16 +161,22 @@ fn accuracy(val: &Path, model: &Path, per_class: usize) {
                 let big = image::imageops::resize(&face, 176, 176, *up);
                 out.push(image::imageops::resize(&big, size, size, *down).into_raw());
             }
-            let frame = face_in_frame(&face, 176, place(i), 90 + (i % 5) as u8 * 12);
+            let wall = 90 + (i % 5) as u8 * 12;
+            let frames = [
+                face_in_frame(&face, 176, place(i), wall),
+                face_in_mirror(&face, 176, place(i), wall),
+            ];
             i += 1;
-            let boxes = det.detect(&frame);
-            let largest = boxes.iter().max_by_key(|b| b.area());
-            found.push(largest.is_some());
-            if let Some(b) = largest {
-                for ((_, crop), out) in crops.iter().zip(via.iter_mut()) {
-                    out.push(crop_face(&frame, b, crop, size));
+            for (s, frame) in frames.iter().enumerate() {
+                let boxes = det.detect(frame);
+                let largest = boxes.iter().max_by_key(|b| b.area());
+                found[s].push(largest.is_some());
+                if let Some(b) = largest {
+                    for ((_, crop), out) in crops.iter().zip(via[s].iter_mut()) {
+                        out.push(crop_face(frame, b, crop, size));
+                    }
+                    via_truth[s].push(c);
                 }
-                via_truth.push(c);
             }
         }
     }
@@ -172,32 +184,64 @@ fn accuracy(val: &Path, model: &Path, per_class: usize) {
     let (acc, rec) = scores(&predict_all(&clf, &direct), &truth, 4);
     println!("{} val faces; recall per class is {names}", truth.len());
     println!("as they are (48×48):        accuracy {acc:.4}  recall {rec:.3?}");
-    // The fair comparison: the faces the detector found, as they are (and only resampled).
-    let only_found = |all: &[Vec<u8>]| -> Vec<Vec<u8>> {
-        all.iter()
-            .zip(&found)
-            .filter(|(_, f)| **f)
-            .map(|(d, _)| d.clone())
-            .collect()
-    };
-    let (acc, rec) = scores(&predict_all(&clf, &only_found(&direct)), &via_truth, 4);
-    println!("  the faces found, as they are: accuracy {acc:.4}  recall {rec:.3?}");
-    for ((up, down), all) in cycles.iter().zip(&cyc) {
-        let (acc, rec) = scores(&predict_all(&clf, &only_found(all)), &via_truth, 4);
+    for (s, surrounding) in surroundings.iter().enumerate() {
+        // The fair comparison: the faces the detector found, as they are (and only resampled).
+        let only_found = |all: &[Vec<u8>]| -> Vec<Vec<u8>> {
+            all.iter()
+                .zip(&found[s])
+                .filter(|(_, f)| **f)
+                .map(|(d, _)| d.clone())
+                .collect()
+        };
         println!(
-            "  …scaled to 176 px ({up:?}) and back ({down:?}), no crop: accuracy {acc:.4}  \
-             recall {rec:.3?}"
+            "== on a {surrounding}: faces found by the detector: {} of {} ({:.1}%)",
+            via_truth[s].len(),
+            truth.len(),
+            100.0 * via_truth[s].len() as f64 / truth.len().max(1) as f64
         );
+        let (acc, rec) = scores(&predict_all(&clf, &only_found(&direct)), &via_truth[s], 4);
+        println!("  the faces found, as they are: accuracy {acc:.4}  recall {rec:.3?}");
+        for ((up, down), all) in cycles.iter().zip(&cyc) {
+            let (acc, rec) = scores(&predict_all(&clf, &only_found(all)), &via_truth[s], 4);
+            println!(
+                "  …scaled to 176 px ({up:?}) and back ({down:?}), no crop: accuracy {acc:.4}  \
+                 recall {rec:.3?}"
+            );
+        }
+        for ((name, _), out) in crops.iter().zip(&via[s]) {
+            let (acc, rec) = scores(&predict_all(&clf, out), &via_truth[s], 4);
+            println!("  through the pipeline, {name}: accuracy {acc:.4}  recall {rec:.3?}");
+        }
     }
-    println!(
-        "faces found by the detector: {} of {} ({:.1}%)",
-        via_truth.len(),
-        truth.len(),
-        100.0 * via_truth.len() as f64 / truth.len().max(1) as f64
-    );
-    for ((name, _), out) in crops.iter().zip(&via) {
-        let (acc, rec) = scores(&predict_all(&clf, out), &via_truth, 4);
-        println!("through the pipeline, {name}: accuracy {acc:.4}  recall {rec:.3?}");
+}
+
+/// As [`face_in_frame`], with the scaled face's border mirrored outwards by half its side on
+/// every side (clipped at the frame), so that a crop wider than the face sees image content
+/// continuing the face's own edges rather than flat wall.
+fn face_in_mirror(face: &image::GrayImage, side: u32, at: (i64, i64), wall: u8) -> GrayFrame {
+    let big = image::imageops::resize(face, side, side, image::imageops::FilterType::Triangle);
+    let pad = side as i64 / 2;
+    let s = side as i64;
+    // Reflect index k (any integer) into 0..s without repeating the edge pixel.
+    let reflect = |k: i64| -> u32 {
+        let period = 2 * (s - 1);
+        let m = k.rem_euclid(period);
+        (if m < s { m } else { period - m }) as u32
+    };
+    let mut frame = image::GrayImage::from_pixel(640, 480, image::Luma([wall]));
+    for y in -pad..s + pad {
+        for x in -pad..s + pad {
+            let (fx, fy) = (at.0 + x, at.1 + y);
+            if (0..640).contains(&fx) && (0..480).contains(&fy) {
+                let p = *big.get_pixel(reflect(x), reflect(y));
+                frame.put_pixel(fx as u32, fy as u32, p);
+            }
+        }
+    }
+    GrayFrame {
+        width: 640,
+        height: 480,
+        pixels: frame.into_raw(),
     }
 }
 
