@@ -75,7 +75,7 @@ impl Perturbation {
                 Perturbation::WashedOut => map(&|v| 0.6 * v + 100.0, img),
                 Perturbation::DarkGamma => map(&|v| 255.0 * (v / 255.0).powi(2), img),
                 Perturbation::Noise => {
-                    let mut rng = SplitMix64::keyed(&[0x6e6f_6973_65, i as u64]);
+                    let mut rng = SplitMix64::keyed(&[0x006e_6f69_7365, i as u64]);
                     for v in img.iter_mut() {
                         // Box–Muller.
                         let (u1, u2) = (1.0 - rng.next_f64(), rng.next_f64());

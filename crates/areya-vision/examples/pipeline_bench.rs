@@ -103,14 +103,44 @@ fn scores(preds: &[usize], truth: &[usize], k: usize) -> (f64, Vec<f64>) {
     (hits as f64 / preds.len().max(1) as f64, recall)
 }
 
-fn predict_all(clf: &Classifier, crops: &[Vec<u8>]) -> Vec<usize> {
+fn probs_all(clf: &Classifier, crops: &[Vec<u8>]) -> Vec<Vec<f32>> {
     crops
         .chunks(64)
         .flat_map(|c| {
             let px: Vec<u8> = c.iter().flatten().copied().collect();
             clf.predict(&px, c.len()).expect("predict")
         })
-        .map(|p| argmax(&p))
+        .collect()
+}
+
+fn predict_all(clf: &Classifier, crops: &[Vec<u8>]) -> Vec<usize> {
+    probs_all(clf, crops).iter().map(|p| argmax(p)).collect()
+}
+
+/// Each square crop (`side`×`side`, row-major) mirrored left to right.
+fn mirrored(crops: &[Vec<u8>], side: usize) -> Vec<Vec<u8>> {
+    crops
+        .iter()
+        .map(|c| {
+            c.chunks(side)
+                .flat_map(|row| row.iter().rev().copied())
+                .collect()
+        })
+        .collect()
+}
+
+/// The class of the mean of several probability lists, face by face.
+fn mean_argmax(sets: &[Vec<Vec<f32>>]) -> Vec<usize> {
+    (0..sets[0].len())
+        .map(|i| {
+            let mut m = vec![0f32; sets[0][i].len()];
+            for set in sets {
+                for (a, b) in m.iter_mut().zip(&set[i]) {
+                    *a += b;
+                }
+            }
+            argmax(&m)
+        })
         .collect()
 }
 
@@ -122,7 +152,8 @@ fn accuracy(val: &Path, model: &Path, per_class: usize) {
         .iter()
         .map(|&m| (format!("margin {m:.1}"), FaceCrop::margin(m)))
         .collect();
-    if let Some(c) = clf.config.preprocessing.face_crop {
+    let fitted = clf.config.preprocessing.face_crop;
+    if let Some(c) = fitted {
         crops.push((
             format!(
                 "the model's fitted crop (scale {:.3}, dx {:+.3}, dy {:+.3})",
@@ -130,6 +161,17 @@ fn accuracy(val: &Path, model: &Path, per_class: usize) {
             ),
             c,
         ));
+        // The fitted crop 10% tighter and 10% wider: with it, test-time averaging over the
+        // detector's uncertainty about the face's size.
+        for f in [0.9, 1.1] {
+            crops.push((
+                format!("the fitted crop ×{f}"),
+                FaceCrop {
+                    scale: c.scale * f,
+                    ..c
+                },
+            ));
+        }
     }
     use image::imageops::FilterType as F;
     // Scaled up to 176 px (as `face_in_frame` shows faces: triangle) and back down with the
@@ -211,6 +253,31 @@ fn accuracy(val: &Path, model: &Path, per_class: usize) {
         for ((name, _), out) in crops.iter().zip(&via[s]) {
             let (acc, rec) = scores(&predict_all(&clf, out), &via_truth[s], 4);
             println!("  through the pipeline, {name}: accuracy {acc:.4}  recall {rec:.3?}");
+        }
+        if fitted.is_some() {
+            // The last three crops are the fitted one, ×0.9 and ×1.1.
+            let k = crops.len() - 3;
+            let side = size as usize;
+            let p: Vec<Vec<Vec<f32>>> = via[s][k..].iter().map(|c| probs_all(&clf, c)).collect();
+            let f: Vec<Vec<Vec<f32>>> = via[s][k..]
+                .iter()
+                .map(|c| probs_all(&clf, &mirrored(c, side)))
+                .collect();
+            let variants = [
+                (
+                    "fitted crop + its mirror image (2 passes)",
+                    vec![p[0].clone(), f[0].clone()],
+                ),
+                ("fitted crop ×0.9, ×1, ×1.1 (3 passes)", p.clone()),
+                (
+                    "the three scales and their mirror images (6 passes)",
+                    [p, f].concat(),
+                ),
+            ];
+            for (name, sets) in variants {
+                let (acc, rec) = scores(&mean_argmax(&sets), &via_truth[s], 4);
+                println!("  test-time averaging, {name}: accuracy {acc:.4}  recall {rec:.3?}");
+            }
         }
     }
 }
