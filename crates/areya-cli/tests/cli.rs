@@ -46,7 +46,7 @@ fn bad_flags_fail_with_one_clear_line() {
     let tmp = tempfile::tempdir().unwrap();
     areya_ml::testdata::write_dataset(tmp.path(), 4).unwrap();
     let data = tmp.path().to_str().unwrap();
-    let cases: [(&[&str], &str); 19] = [
+    let cases: [(&[&str], &str); 20] = [
         (
             &["evaluate", "--data", data, "--precision", "fp8"],
             "--precision: unknown precision 'fp8'",
@@ -99,6 +99,10 @@ fn bad_flags_fail_with_one_clear_line() {
         (
             &["train", "--data", data, "--blur", "5"],
             "--blur: must be in [0, 3] pixels (the largest Gaussian σ)",
+        ),
+        (
+            &["train", "--data", data, "--gamma", "0.5"],
+            "--gamma: must be in [1, 4] (the largest tone-curve exponent; 1 = off)",
         ),
         (
             &["train", "--data", data, "--auxiliary-classes", "sad"],

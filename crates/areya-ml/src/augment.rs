@@ -1,8 +1,8 @@
 //! Training-time augmentation, the notebook's `ImageDataGenerator` done right: random rotation,
 //! shear, zoom, shift and horizontal flip, one affine warp per image (imageproc, bilinear, edge
 //! pixels replicated like Keras' `fill_mode="nearest"`), then optional random erasing (Zhong et
-//! al., 2017: one rectangle of noise), seeded per (seed, epoch, image) so the result does not
-//! depend on thread scheduling. Also builds the `[B, 1, S, S]` batches the models eat.
+//! al., 2017: one rectangle of noise), Gaussian blur and a random tone curve (gamma), seeded per
+//! (seed, epoch, image) so the result does not depend on thread scheduling. Also builds the `[B, 1, S, S]` batches the models eat.
 
 use crate::dataset::ImageSet;
 use crate::rng::{SplitMix64, STREAM_AUGMENT};
@@ -38,6 +38,16 @@ pub struct Augment {
     /// sad.
     #[serde(default)]
     pub blur: f32,
+    /// Tone curve: every image's gray levels become 255·(v/255)^γ with γ drawn log-uniformly
+    /// from [1/`gamma`, `gamma`] (1 = off). A camera's exposure and tone mapping bend mid-tones
+    /// in ways the network's input standardization, which undoes only brightness and contrast,
+    /// cannot.
+    #[serde(default = "no_gamma")]
+    pub gamma: f32,
+}
+
+fn no_gamma() -> f32 {
+    1.0
 }
 
 /// Random erasing's rectangle: area fraction and aspect-ratio ranges (Zhong et al., 2017).
@@ -54,6 +64,7 @@ impl Augment {
         shift: 0.0,
         erase: 0.0,
         blur: 0.0,
+        gamma: 1.0,
     };
     pub const NONE: Augment = Augment {
         rotation: 0.0,
@@ -63,6 +74,7 @@ impl Augment {
         shift: 0.0,
         erase: 0.0,
         blur: 0.0,
+        gamma: 1.0,
     };
 
     pub fn is_geometric(&self) -> bool {
@@ -125,6 +137,11 @@ impl Augment {
         if blur && sigma > MIN_SIGMA {
             gaussian_blur(out, size, sigma);
         }
+        // (Gamma draws after blur, for the same reason; optics blur, the sensor's curve after.)
+        let gamma = (rng.uniform(-1.0, 1.0) * (self.gamma.max(1.0) as f64).ln()).exp();
+        if self.gamma > 1.0 {
+            tone_curve(out, gamma);
+        }
     }
 }
 
@@ -141,6 +158,17 @@ pub(crate) fn gaussian_blur(px: &mut [u8], size: u32, sigma: f32) {
     let soft = imageproc::filter::gaussian_blur_f32(&img, sigma);
     for (o, v) in px.iter_mut().zip(soft.as_raw()) {
         *o = v.round().clamp(0.0, 255.0) as u8;
+    }
+}
+
+/// Maps every gray level v of `px` to 255·(v/255)^`gamma`, rounded: γ > 1 darkens mid-tones,
+/// γ < 1 lightens them; black and white stay.
+pub(crate) fn tone_curve(px: &mut [u8], gamma: f64) {
+    let lut: Vec<u8> = (0..=255u32)
+        .map(|v| (255.0 * (v as f64 / 255.0).powf(gamma)).round() as u8)
+        .collect();
+    for v in px.iter_mut() {
+        *v = lut[*v as usize];
     }
 }
 
@@ -415,6 +443,55 @@ mod tests {
         always.apply(&src, size as u32, &mut SplitMix64::new(3), &mut b);
         assert_eq!(a, b);
         assert_ne!(a, src);
+    }
+
+    #[test]
+    fn gamma_bends_mid_tones_both_ways_and_keeps_black_and_white() {
+        // A ramp over every gray level: each curve is monotonic, fixes 0 and 255, and moves
+        // the mid-gray (128) down for γ > 1 and up for γ < 1, never beyond the γ range.
+        let size = 16u32;
+        let src: Vec<u8> = (0..size * size).map(|i| i as u8).collect();
+        let aug = Augment {
+            gamma: 1.5,
+            ..Augment::NONE
+        };
+        let mid = |g: f64| 255.0 * (128.0f64 / 255.0).powf(g);
+        let mut out = vec![0; src.len()];
+        let (mut darker, mut lighter) = (0, 0);
+        for seed in 0..200 {
+            aug.apply(&src, size, &mut SplitMix64::new(seed), &mut out);
+            assert_eq!((out[0], out[255]), (0, 255), "seed {seed}");
+            assert!(
+                out.windows(2).all(|w| w[0] <= w[1]),
+                "seed {seed}: not monotonic"
+            );
+            let m = out[128] as f64;
+            assert!(
+                (mid(1.5) - 1.0..=mid(1.0 / 1.5) + 1.0).contains(&m),
+                "seed {seed}: 128 → {m}"
+            );
+            if m < 125.0 {
+                darker += 1;
+            } else if m > 131.0 {
+                lighter += 1;
+            }
+        }
+        assert!(
+            darker > 60 && lighter > 60,
+            "{darker} darker, {lighter} lighter"
+        );
+        // Seeded; off (1, the default of configs written before it existed), nothing changes.
+        let (mut a, mut b) = (vec![0; src.len()], vec![0; src.len()]);
+        aug.apply(&src, size, &mut SplitMix64::new(9), &mut a);
+        aug.apply(&src, size, &mut SplitMix64::new(9), &mut b);
+        assert_eq!(a, b);
+        Augment::NONE.apply(&src, size, &mut SplitMix64::new(9), &mut a);
+        assert_eq!(a, src);
+        let old: Augment = serde_json::from_str(
+            r#"{"rotation":0,"shear":0,"zoom":0,"hflip":false,"shift":0,"erase":0,"blur":0}"#,
+        )
+        .unwrap();
+        assert_eq!(old, Augment::NONE);
     }
 
     #[test]

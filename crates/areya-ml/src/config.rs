@@ -206,6 +206,12 @@ impl TrainConfig {
                 "must be in [0, 3] pixels (the largest Gaussian σ)",
             ));
         }
+        if !(1.0..=4.0).contains(&a.gamma) {
+            return Err(MlError::config(
+                "--gamma",
+                "must be in [1, 4] (the largest tone-curve exponent; 1 = off)",
+            ));
+        }
         self.architecture.validate(d.image_size)?;
         if self.init.is_some() && self.architecture != Architecture::Vgg16 {
             return Err(MlError::config(
@@ -406,6 +412,8 @@ mod tests {
             ("--erase", Box::new(|c| c.augment.erase = 1.5)),
             ("--blur", Box::new(|c| c.augment.blur = -1.0)),
             ("--blur", Box::new(|c| c.augment.blur = 4.0)),
+            ("--gamma", Box::new(|c| c.augment.gamma = 0.5)),
+            ("--gamma", Box::new(|c| c.augment.gamma = f32::NAN)),
             ("--lr", Box::new(|c| c.optimizer.lr = -1.0)),
             ("--batch-size", Box::new(|c| c.batch_size = 0)),
             ("--epochs", Box::new(|c| c.epochs = 0)),

@@ -102,6 +102,10 @@ pub struct TrainArgs {
     /// camera's softer faces; 0 = off).
     #[arg(long, default_value_t = 0.0)]
     pub blur: f32,
+    /// Augmentation: tone curve 255·(v/255)^γ on every image, γ drawn log-uniformly from
+    /// [1/G, G] (a camera's exposure and gamma, which standardization does not undo; 1 = off).
+    #[arg(long, value_name = "G", default_value_t = 1.0)]
+    pub gamma: f32,
     #[arg(long, default_value_t = 1e-3)]
     pub lr: f64,
     #[arg(long, default_value_t = 0.9)]
@@ -286,6 +290,7 @@ pub fn config_from_args(a: &TrainArgs) -> anyhow::Result<TrainConfig> {
     c.augment.shift = a.shift;
     c.augment.erase = a.erase;
     c.augment.blur = a.blur;
+    c.augment.gamma = a.gamma;
     c.optimizer.lr = a.lr;
     c.optimizer.beta1 = a.beta1;
     c.optimizer.beta2 = a.beta2;
