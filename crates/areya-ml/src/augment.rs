@@ -2,7 +2,8 @@
 //! shear, zoom, shift and horizontal flip, one affine warp per image (imageproc, bilinear, edge
 //! pixels replicated like Keras' `fill_mode="nearest"`), then optional random erasing (Zhong et
 //! al., 2017: one rectangle of noise), Gaussian blur and a random tone curve (gamma), seeded per
-//! (seed, epoch, image) so the result does not depend on thread scheduling. Also builds the `[B, 1, S, S]` batches the models eat.
+//! (seed, epoch, image) so the result does not depend on thread scheduling. Also builds the
+//! `[B, 1, S, S]` batches the models eat.
 
 use crate::dataset::ImageSet;
 use crate::rng::{SplitMix64, STREAM_AUGMENT};

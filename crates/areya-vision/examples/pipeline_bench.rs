@@ -13,8 +13,8 @@
 //!   as they are (48×48, as in `areya evaluate`), only resampled (scaled up and back down with
 //!   several filters), and through the pipeline — pasted into a frame as `make` does (and again
 //!   with the face's border mirrored outwards instead of plain wall around it), detected,
-//!   cropped with each of several margins and the model's fitted crop — and the accuracies are
-//!   printed side by side.
+//!   cropped with each of several margins and the model's fitted crop, and averaged at test
+//!   time over the crop's mirror image and scale — and the accuracies are printed side by side.
 
 use areya_core::{FaceCrop, PatientId, SourceId};
 use areya_ml::Classifier;
