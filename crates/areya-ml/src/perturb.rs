@@ -3,7 +3,7 @@
 //! so `areya evaluate --perturb NAME` shows how much a model loses to each before a ward
 //! meets them. FER-2013 faces are well-lit web photos; bedside cameras at night are not.
 
-use crate::augment::gaussian_blur;
+use crate::augment::{gaussian_blur, tone_curve};
 use crate::error::{MlError, Result};
 use crate::rng::SplitMix64;
 
@@ -73,7 +73,7 @@ impl Perturbation {
                 Perturbation::Dim => map(&|v| 0.35 * v + 10.0, img),
                 Perturbation::LowContrast => map(&|v| 0.5 * (v - 128.0) + 128.0, img),
                 Perturbation::WashedOut => map(&|v| 0.6 * v + 100.0, img),
-                Perturbation::DarkGamma => map(&|v| 255.0 * (v / 255.0).powi(2), img),
+                Perturbation::DarkGamma => tone_curve(img, 2.0),
                 Perturbation::Noise => {
                     let mut rng = SplitMix64::keyed(&[0x006e_6f69_7365, i as u64]);
                     for v in img.iter_mut() {

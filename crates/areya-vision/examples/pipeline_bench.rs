@@ -17,6 +17,7 @@
 //!   time over the crop's mirror image and scale — and the accuracies are printed side by side.
 
 use areya_core::{FaceCrop, PatientId, SourceId};
+use areya_ml::augment::hflip_in_place;
 use areya_ml::Classifier;
 use areya_vision::crop::{crop_face, face_in_frame};
 use areya_vision::detect::{DetectConfig, FaceDetector};
@@ -118,13 +119,13 @@ fn predict_all(clf: &Classifier, crops: &[Vec<u8>]) -> Vec<usize> {
 }
 
 /// Each square crop (`side`×`side`, row-major) mirrored left to right.
-fn mirrored(crops: &[Vec<u8>], side: usize) -> Vec<Vec<u8>> {
+fn mirrored(crops: &[Vec<u8>], side: u32) -> Vec<Vec<u8>> {
     crops
         .iter()
         .map(|c| {
-            c.chunks(side)
-                .flat_map(|row| row.iter().rev().copied())
-                .collect()
+            let mut m = c.clone();
+            hflip_in_place(&mut m, side);
+            m
         })
         .collect()
 }
@@ -257,11 +258,10 @@ fn accuracy(val: &Path, model: &Path, per_class: usize) {
         if fitted.is_some() {
             // The last three crops are the fitted one, ×0.9 and ×1.1.
             let k = crops.len() - 3;
-            let side = size as usize;
             let p: Vec<Vec<Vec<f32>>> = via[s][k..].iter().map(|c| probs_all(&clf, c)).collect();
             let f: Vec<Vec<Vec<f32>>> = via[s][k..]
                 .iter()
-                .map(|c| probs_all(&clf, &mirrored(c, side)))
+                .map(|c| probs_all(&clf, &mirrored(c, size)))
                 .collect();
             let variants = [
                 (
