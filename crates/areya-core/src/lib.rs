@@ -12,5 +12,6 @@ pub mod time;
 pub use emotion::{Emotion, ParseEmotionError};
 pub use face::{FaceBox, FaceCrop, InvalidFaceCrop};
 pub use observation::{
-    InvalidId, InvalidProbabilities, Observation, PatientId, Probabilities, Quality, SourceId,
+    InvalidId, InvalidObservation, InvalidProbabilities, Observation, PatientId, Probabilities,
+    Quality, SourceId, MAX_AT_MS, MAX_FACE_SCORE, MAX_FRAME_PX, MAX_SHARPNESS, MIN_AT_MS,
 };

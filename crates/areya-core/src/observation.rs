@@ -137,6 +137,107 @@ pub struct Observation {
     pub quality: Option<Quality>,
 }
 
+/// Largest frame side any camera Areya supports sends, in pixels (8K is 7680).
+pub const MAX_FRAME_PX: u32 = 16_384;
+/// Largest sharpness (variance of the Laplacian) an 8-bit crop can have: the Laplacian of
+/// 8-bit values lies within ±1020, so its variance stays under 1020², with room to spare.
+pub const MAX_SHARPNESS: f32 = 1.0e7;
+/// Largest detector score accepted (detectors report log-odds or probabilities).
+pub const MAX_FACE_SCORE: f64 = 1.0e6;
+/// The earliest and latest times an observation may carry at all (2000-01-01 and
+/// 2200-01-01 UTC); a server also refuses times far from its own clock.
+pub const MIN_AT_MS: i64 = 946_684_800_000;
+pub const MAX_AT_MS: i64 = 7_258_118_400_000;
+
+/// An observation with a value no camera produces, naming the field
+/// (`face.width`, `quality.sharpness`, …) and the value.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{field}: {problem}")]
+pub struct InvalidObservation {
+    pub field: &'static str,
+    pub problem: String,
+}
+
+fn bad(field: &'static str, problem: String) -> InvalidObservation {
+    InvalidObservation { field, problem }
+}
+
+impl Observation {
+    /// Checks every value: a time between 2000 and 2200, a frame number that fits a signed
+    /// 64-bit column, a face box inside the largest frame with a finite score, probabilities
+    /// that are a distribution and come with the face, and a finite, non-negative quality.
+    /// What passes can be stored and read back by every store.
+    pub fn check(&self) -> Result<(), InvalidObservation> {
+        if !(MIN_AT_MS..=MAX_AT_MS).contains(&self.at_ms) {
+            return Err(bad(
+                "at_ms",
+                format!(
+                    "{} is not a time between 2000 and 2200 (milliseconds since 1970, UTC)",
+                    self.at_ms
+                ),
+            ));
+        }
+        self.check_values()
+    }
+
+    /// [`Observation::check`] without the time (which the caller judges against its clock).
+    pub fn check_values(&self) -> Result<(), InvalidObservation> {
+        if self.frame > i64::MAX as u64 {
+            return Err(bad(
+                "frame",
+                format!("{} is larger than {}", self.frame, i64::MAX),
+            ));
+        }
+        if self.face.is_some() != self.probs.is_some() {
+            return Err(bad(
+                "probs",
+                "face and probs come together (both or neither)".into(),
+            ));
+        }
+        if let Some(f) = &self.face {
+            let side = MAX_FRAME_PX as i32;
+            for (field, v) in [("face.x", f.x), ("face.y", f.y)] {
+                if !(-side..=side).contains(&v) {
+                    return Err(bad(field, format!("{v} is not in [-{side}, {side}]")));
+                }
+            }
+            for (field, v) in [("face.width", f.width), ("face.height", f.height)] {
+                if !(1..=MAX_FRAME_PX).contains(&v) {
+                    return Err(bad(field, format!("{v} is not in [1, {MAX_FRAME_PX}]")));
+                }
+            }
+            if !(f.score.is_finite() && f.score.abs() <= MAX_FACE_SCORE) {
+                return Err(bad(
+                    "face.score",
+                    format!("{} is not a finite number in ±{MAX_FACE_SCORE:e}", f.score),
+                ));
+            }
+        }
+        if let Some(p) = &self.probs {
+            Probabilities::new(p.angry, p.happy, p.relaxed, p.sad)
+                .map_err(|e| bad("probs", e.to_string()))?;
+        }
+        if let Some(q) = &self.quality {
+            if q.face_px > MAX_FRAME_PX {
+                return Err(bad(
+                    "quality.face_px",
+                    format!("{} is not in [0, {MAX_FRAME_PX}]", q.face_px),
+                ));
+            }
+            if !(q.sharpness.is_finite() && (0.0..=MAX_SHARPNESS).contains(&q.sharpness)) {
+                return Err(bad(
+                    "quality.sharpness",
+                    format!(
+                        "{} is not a finite number in [0, {MAX_SHARPNESS:e}]",
+                        q.sharpness
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,5 +262,81 @@ mod tests {
         assert!(Probabilities::new(0.5, 0.5, 0.5, 0.5).is_err());
         assert!(Probabilities::new(-0.1, 0.5, 0.3, 0.3).is_err());
         assert!(Probabilities::new(f32::NAN, 0.5, 0.3, 0.2).is_err());
+    }
+
+    fn good() -> Observation {
+        Observation {
+            source: SourceId::parse("cam-1").unwrap(),
+            patient: PatientId::parse("p-1").unwrap(),
+            at_ms: 1_796_000_000_000,
+            frame: 7,
+            face: Some(FaceBox {
+                x: 10,
+                y: 20,
+                width: 80,
+                height: 90,
+                score: 3.5,
+            }),
+            probs: Some(Probabilities::new(0.1, 0.2, 0.3, 0.4).unwrap()),
+            quality: Some(Quality {
+                face_px: 90,
+                sharpness: 120.0,
+            }),
+        }
+    }
+
+    #[test]
+    fn observations_out_of_range_name_the_field() {
+        assert_eq!(good().check(), Ok(()));
+        type Edit = fn(&mut Observation);
+        let cases: [(Edit, &str); 14] = [
+            (|o| o.at_ms = 0, "at_ms"),
+            (|o| o.at_ms = i64::MAX, "at_ms"),
+            (|o| o.at_ms = -5, "at_ms"),
+            (|o| o.frame = u64::MAX, "frame"),
+            (|o| o.probs = None, "probs"),
+            (|o| o.face.as_mut().unwrap().width = 0, "face.width"),
+            (|o| o.face.as_mut().unwrap().height = 1 << 20, "face.height"),
+            (|o| o.face.as_mut().unwrap().x = i32::MIN, "face.x"),
+            (|o| o.face.as_mut().unwrap().score = f64::INFINITY, "face.score"),
+            (|o| o.probs.as_mut().unwrap().sad = 2.0, "probs"),
+            (|o| o.quality.as_mut().unwrap().sharpness = f32::INFINITY, "quality.sharpness"),
+            (|o| o.quality.as_mut().unwrap().sharpness = f32::NAN, "quality.sharpness"),
+            (|o| o.quality.as_mut().unwrap().sharpness = -1.0, "quality.sharpness"),
+            (|o| o.quality.as_mut().unwrap().face_px = u32::MAX, "quality.face_px"),
+        ];
+        for (i, (edit, field)) in cases.into_iter().enumerate() {
+            let mut o = good();
+            edit(&mut o);
+            let err = o.check().expect_err(&format!("case {i} ({field}) passed"));
+            assert_eq!(err.field, field, "case {i}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_extreme_accepted_values_survive_json() {
+        // What passes the check must read back the same (a stored observation is replayed
+        // after every restart).
+        let mut o = good();
+        o.at_ms = MAX_AT_MS;
+        o.frame = i64::MAX as u64;
+        let f = o.face.as_mut().unwrap();
+        (f.x, f.y, f.width, f.height) = (-(MAX_FRAME_PX as i32), MAX_FRAME_PX as i32, MAX_FRAME_PX, 1);
+        f.score = -MAX_FACE_SCORE;
+        o.quality = Some(Quality {
+            face_px: MAX_FRAME_PX,
+            sharpness: MAX_SHARPNESS,
+        });
+        o.probs = Some(Probabilities::new(f32::MIN_POSITIVE, 0.0, 1.0, 0.0).unwrap());
+        o.check().unwrap();
+        let back: Observation = serde_json::from_str(&serde_json::to_string(&o).unwrap()).unwrap();
+        assert_eq!(back, o);
+        back.check().unwrap();
+        // 1e39 does not fit an f32: serde makes it infinite, which the check refuses.
+        let text = serde_json::to_string(&good())
+            .unwrap()
+            .replace("\"sharpness\":120.0", "\"sharpness\":1e39");
+        let parsed: Observation = serde_json::from_str(&text).unwrap();
+        assert_eq!(parsed.check().unwrap_err().field, "quality.sharpness");
     }
 }

@@ -191,6 +191,34 @@ impl Default for Escalation {
     }
 }
 
+impl Escalation {
+    /// The charge nurse within a day, the failsafe after the charge nurse and within a day,
+    /// and a snooze between a minute and 12 hours: outside these an alert would escalate at
+    /// once, never, or be silenced for a shift and more.
+    pub fn validate(&self) -> Result<(), RuleError> {
+        const DAY_S: u64 = 24 * 3600;
+        if self.charge_nurse_after_s > DAY_S {
+            return Err(RuleError(format!(
+                "escalation.charge_nurse_after_s: {} s is more than a day ({DAY_S} s)",
+                self.charge_nurse_after_s
+            )));
+        }
+        if !(self.charge_nurse_after_s..=DAY_S).contains(&self.failsafe_after_s) {
+            return Err(RuleError(format!(
+                "escalation.failsafe_after_s: {} s is not in [charge_nurse_after_s ({} s), a day ({DAY_S} s)]",
+                self.failsafe_after_s, self.charge_nurse_after_s
+            )));
+        }
+        if !(60..=12 * 3600).contains(&self.max_snooze_s) {
+            return Err(RuleError(format!(
+                "escalation.max_snooze_s: {} s is not in [60, 43200] (a minute to 12 hours)",
+                self.max_snooze_s
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// A ward's rule file.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -209,6 +237,13 @@ impl RuleSet {
         let set: RuleSet =
             toml::from_str(text).map_err(|e| RuleError(format!("rules: {}", e.message())))?;
         set.ward.validate("ward")?;
+        set.escalation.validate()?;
+        if !(-14 * 60..=14 * 60).contains(&set.utc_offset_minutes) {
+            return Err(RuleError(format!(
+                "utc_offset_minutes: {} is not in [-840, 840] (UTC-14 to UTC+14)",
+                set.utc_offset_minutes
+            )));
+        }
         for id in set.patients.keys() {
             set.rule_for(id)?;
         }
@@ -502,6 +537,17 @@ mod tests {
                 "ward.clear_s: 9999999999999999 s is more than a week",
             ),
             ("[patients.x]\ncooldown_s = 700000", "patients.x.cooldown_s"),
+            (
+                "[escalation]\nfailsafe_after_s = 9223372036854775807",
+                "escalation.failsafe_after_s",
+            ),
+            (
+                "[escalation]\ncharge_nurse_after_s = 600\nfailsafe_after_s = 60",
+                "escalation.failsafe_after_s: 60 s is not in [charge_nurse_after_s (600 s)",
+            ),
+            ("[escalation]\nmax_snooze_s = 0", "escalation.max_snooze_s"),
+            ("[escalation]\nmax_snooze_s = 604800", "escalation.max_snooze_s"),
+            ("utc_offset_minutes = 9223372036854775807", "utc_offset_minutes"),
             ("[ward]\nentr = 0.5", "unknown field `entr`"),
             (
                 "[ward]\nquiet_hours = { start = \"25:00\", end = \"06:00\" }",

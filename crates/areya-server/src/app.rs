@@ -14,16 +14,12 @@ use areya_monitor::engine::{Consent, Engine, EngineConfig, Output};
 use areya_monitor::rules::RuleSet;
 use areya_monitor::store::PgCluster;
 use areya_monitor::store::{AuditEntry, Batch, Store};
-use areya_monitor::{Millis, SECOND};
+use areya_monitor::{Millis, MINUTE, SECOND};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use tokio::sync::{broadcast, Mutex};
-
-/// Failed logins for one user name before logins are refused for [`LOCKOUT_MS`].
-pub const MAX_FAILED_LOGINS: u32 = 5;
-pub const LOCKOUT_MS: Millis = 15 * 60 * SECOND;
 
 /// Milliseconds since the Unix epoch; injected so tests can move time.
 pub type Clock = Arc<dyn Fn() -> Millis + Send + Sync>;
@@ -59,6 +55,14 @@ pub struct Settings {
     /// On a cluster follower: how long an action waits for the engine leader to take it
     /// before it is withdrawn and answered 503.
     pub command_wait_ms: Millis,
+    /// How far ahead of the server's clock an observation may be stamped (device clocks
+    /// drift a little; more than this is refused).
+    pub max_future_ms: Millis,
+    /// Limits on what any client can make the server do.
+    pub limits: crate::guard::Limits,
+    /// Take the client's address from the last `X-Forwarded-For` entry (set only behind a
+    /// reverse proxy that writes it; otherwise any client could claim any address).
+    pub trust_forwarded_for: bool,
 }
 
 impl Default for Settings {
@@ -73,6 +77,9 @@ impl Default for Settings {
             secure_cookie: false,
             live_recheck_ms: 30 * SECOND,
             command_wait_ms: 10 * SECOND,
+            max_future_ms: 30 * SECOND,
+            limits: crate::guard::Limits::default(),
+            trust_forwarded_for: false,
         }
     }
 }
@@ -93,6 +100,8 @@ pub struct Counters {
     pub refused_consent: AtomicU64,
     pub alerts_raised: AtomicU64,
     pub store_errors: AtomicU64,
+    /// Passwords checked with argon2 (every login answer costs one, whoever asks).
+    pub password_checks: AtomicU64,
 }
 
 /// What an ingest request did.
@@ -112,8 +121,18 @@ pub struct App<S> {
     engine: Mutex<Engine>,
     directory: RwLock<(i64, Arc<Directory>)>,
     last_seen: std::sync::Mutex<HashMap<SourceId, Millis>>,
-    /// Failed logins per user name: (count, first failure) within the lock-out window.
-    failed_logins: std::sync::Mutex<HashMap<String, (u32, Millis)>>,
+    /// Password hashing, bounded.
+    pub(crate) hash_pool: crate::guard::HashPool,
+    /// Login throttling.
+    pub(crate) logins: crate::guard::LoginGuard,
+    /// Audit rows for failed logins and refused requests, rate-limited per client.
+    pub(crate) refusal_gate: crate::guard::RateGate,
+    /// Audit rows for repeated views (ward view, alert list), once per user and view a while.
+    pub(crate) view_gate: crate::guard::RateGate,
+    /// Whether the last health check could write to the store.
+    pub store_ok: std::sync::atomic::AtomicBool,
+    /// Open live-event streams.
+    pub(crate) live_counts: Arc<std::sync::Mutex<crate::guard::LiveCounts>>,
     pub live: broadcast::Sender<Live>,
     pub clock: Clock,
     pub counters: Counters,
@@ -161,6 +180,11 @@ pub(crate) async fn restore_engine<S: Store>(
     let mut outputs = Vec::new();
     for o in pending {
         if last_end.get(&o.patient).is_some_and(|&end| o.at_ms < end) {
+            continue;
+        }
+        // Stamped ahead of the clock (stored by a version that did not check): replaying it
+        // would hold the patient's window open and make every real observation late.
+        if o.at_ms > now + settings.max_future_ms {
             continue;
         }
         if let Some(out) = engine
@@ -244,13 +268,32 @@ impl<S: Store + 'static> App<S> {
         let now = clock();
         let (version, directory) = load_directory(&store).await?;
         let (live, _) = broadcast::channel(1024);
+        let limits = settings.limits.clone();
         Ok(Arc::new(App {
             store,
             settings,
             engine: Mutex::new(engine),
             directory: RwLock::new((version, Arc::new(directory))),
             last_seen: Default::default(),
-            failed_logins: Default::default(),
+            hash_pool: crate::guard::HashPool::new(
+                limits.hash_workers,
+                limits.hash_queue,
+            ),
+            logins: crate::guard::LoginGuard::new(limits.clone()),
+            refusal_gate: crate::guard::RateGate::new(
+                MINUTE,
+                limits.audit_refusals_per_min_client,
+                limits.audit_refusals_per_min_total,
+                limits.max_tracked,
+            ),
+            view_gate: crate::guard::RateGate::new(
+                limits.audit_view_every_ms,
+                1,
+                u32::MAX,
+                limits.max_tracked,
+            ),
+            live_counts: Default::default(),
+            store_ok: std::sync::atomic::AtomicBool::new(true),
             live,
             clock,
             counters: Counters::default(),
@@ -306,29 +349,25 @@ impl<S: Store + 'static> App<S> {
         }
     }
 
-    /// How long logins for `user` are refused after too many failures (`None`: not locked).
-    pub fn login_locked(&self, user: &str) -> Option<Millis> {
-        let now = self.now();
-        let map = self.failed_logins.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(&user.to_ascii_lowercase())
-            .filter(|(n, since)| *n >= MAX_FAILED_LOGINS && now - since < LOCKOUT_MS)
-            .map(|(_, since)| LOCKOUT_MS - (now - since))
-    }
-
-    /// Counts a failed login (`ok == false`) or clears the count after a successful one.
-    pub fn login_result(&self, user: &str, ok: bool) {
-        let now = self.now();
-        let mut map = self.failed_logins.lock().unwrap_or_else(|p| p.into_inner());
-        let key = user.to_ascii_lowercase();
-        if ok {
-            map.remove(&key);
-            return;
-        }
-        let e = map.entry(key).or_insert((0, now));
-        if now - e.1 >= LOCKOUT_MS {
-            *e = (0, now);
-        }
-        e.0 += 1;
+    /// Appends to the audit log unless `gate` has let through enough rows for `key` lately;
+    /// a row let through after others were held back says how many.
+    pub(crate) async fn audit_gated(
+        &self,
+        gate: &crate::guard::RateGate,
+        key: &str,
+        entry: (&str, &str, &str, &str),
+    ) -> Result<(), ApiError> {
+        let (actor, action, target, detail) = entry;
+        let Some(held) = gate.allow(key, self.now()) else {
+            return Ok(());
+        };
+        let detail = if held > 0 {
+            let sep = if detail.is_empty() { "" } else { "; " };
+            format!("{detail}{sep}{held} more like it not logged one by one")
+        } else {
+            detail.to_string()
+        };
+        self.audit(actor, action, target, &detail).await
     }
 
     /// The ward a patient's bed is on.
@@ -440,7 +479,9 @@ impl<S: Store + 'static> App<S> {
             )));
         }
         let dir = self.directory();
+        let now = self.now();
         for (i, o) in obs.iter().enumerate() {
+            self.check_observation(i, o, now)?;
             let Some((w, bed)) = dir.bed_of(&o.patient) else {
                 return Err(ApiError::Unprocessable(format!(
                     "observations[{i}].patient: '{}' is not in any bed",
@@ -453,14 +494,28 @@ impl<S: Store + 'static> App<S> {
                     o.patient, w.id
                 )));
             }
-            if !bed.sources.is_empty() && !bed.sources.contains(&o.source) {
-                return Err(ApiError::Unprocessable(format!(
-                    "observations[{i}].source: '{}' does not feed bed '{}'",
-                    o.source, bed.id
-                )));
+            // A source id belongs to the bed it is assigned to: a device must not speak for
+            // another ward's camera (it would hide that camera's outage).
+            if let Some((sw, sb)) = dir.bed_of_source(&o.source) {
+                if sw.id != ward {
+                    return Err(ApiError::Forbidden(format!(
+                        "observations[{i}].source: '{}' is a camera of ward '{}', not this device's ward '{ward}'",
+                        o.source, sw.id
+                    )));
+                }
+                if sb.id != bed.id {
+                    return Err(ApiError::invalid(
+                        format!("observations[{i}].source"),
+                        format!("'{}' feeds bed '{}', not bed '{}'", o.source, sb.id, bed.id),
+                    ));
+                }
+            } else if !bed.sources.is_empty() {
+                return Err(ApiError::invalid(
+                    format!("observations[{i}].source"),
+                    format!("'{}' does not feed bed '{}'", o.source, bed.id),
+                ));
             }
         }
-        let now = self.now();
         if let Some(c) = &self.cluster {
             return self.ingest_shared(c, obs, now).await;
         }
@@ -502,6 +557,42 @@ impl<S: Store + 'static> App<S> {
             .fetch_add(report.refused as u64, Ordering::Relaxed);
         self.commit(&engine, outputs).await?;
         Ok(report)
+    }
+
+    /// Every value in range and the time close to the server's clock: not more than
+    /// `max_future_ms` ahead (a future stamp would hold the patient's window open and turn
+    /// every real observation after it into a late one), and not older than what a restart
+    /// replays (it could never be folded into a window).
+    fn check_observation(&self, i: usize, o: &Observation, now: Millis) -> Result<(), ApiError> {
+        o.check()
+            .map_err(|e| ApiError::invalid(format!("observations[{i}].{}", e.field), e.problem))?;
+        let field = || format!("observations[{i}].at_ms");
+        let ahead = o.at_ms.saturating_sub(now);
+        if ahead > self.settings.max_future_ms {
+            return Err(ApiError::invalid(
+                field(),
+                format!(
+                    "{} is {} ahead of the server's clock ({}); at most {} s is accepted — check the device's clock",
+                    areya_core::time::iso8601_utc(o.at_ms),
+                    human_ms(ahead),
+                    areya_core::time::iso8601_utc(now),
+                    self.settings.max_future_ms / SECOND
+                ),
+            ));
+        }
+        let age = now.saturating_sub(o.at_ms);
+        if age > self.settings.replay_span() {
+            return Err(ApiError::invalid(
+                field(),
+                format!(
+                    "{} is {} old; observations older than {} min cannot be scored any more",
+                    areya_core::time::iso8601_utc(o.at_ms),
+                    human_ms(age),
+                    self.settings.replay_span() / (60 * SECOND)
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// The edge says the model fails (`Some(reason)`) or works (`None`) on a patient's frames.
@@ -820,6 +911,17 @@ impl<S: Store + 'static> App<S> {
             data: serde_json::json!({ "version": version }),
         });
         Ok(version)
+    }
+}
+
+/// A duration for an error message: "45 s", "12 min", "3 h", "74 days".
+fn human_ms(ms: Millis) -> String {
+    let s = ms / SECOND;
+    match s {
+        ..=119 => format!("{s} s"),
+        120..=7199 => format!("{} min", s / 60),
+        7200..=172_799 => format!("{} h", s / 3600),
+        _ => format!("{} days", s / 86_400),
     }
 }
 

@@ -13,10 +13,11 @@ use areya_monitor::store::Store;
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use axum::extract::FromRequestParts;
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, Method};
 use sha2::{Digest, Sha256};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 pub const COOKIE: &str = "areya_session";
@@ -39,6 +40,12 @@ pub fn verify_password(hash: &str, password: &str) -> bool {
                 .is_ok()
         })
         .unwrap_or(false)
+}
+
+/// Whether checking a password against `hash` runs argon2 (a malformed or empty hash does
+/// not, and would answer faster than a real one).
+pub fn runs_argon2(hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok()
 }
 
 /// A fresh random token: 32 bytes from the OS, as hex.
@@ -168,6 +175,51 @@ impl<S: Store + 'static> FromRequestParts<Arc<App<S>>> for User {
             staff,
             token_hash: hash,
         })
+    }
+}
+
+/// The client's address, for throttling and the audit log: the TCP peer, or behind a trusted
+/// reverse proxy the last address it appended to `X-Forwarded-For`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Client(pub IpAddr);
+
+impl Client {
+    pub fn of<S>(parts: &Parts, app: &App<S>) -> Client {
+        Client::from(&parts.headers, &parts.extensions, app.settings.trust_forwarded_for)
+    }
+
+    pub fn from(
+        headers: &axum::http::HeaderMap,
+        extensions: &axum::http::Extensions,
+        trust_forwarded_for: bool,
+    ) -> Client {
+        if trust_forwarded_for {
+            let forwarded = headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+                .last();
+            if let Some(a) = forwarded {
+                return Client(a);
+            }
+        }
+        let peer = extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        Client(peer.unwrap_or(IpAddr::from([0, 0, 0, 0])))
+    }
+}
+
+impl<S: Store + 'static> FromRequestParts<Arc<App<S>>> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &Arc<App<S>>,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Client::of(parts, app))
     }
 }
 

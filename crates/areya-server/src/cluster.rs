@@ -385,6 +385,11 @@ impl<S: Store + 'static> App<S> {
             let mut outputs = Vec::new();
             for (seq, o) in rows {
                 c.cursor.store(seq, Ordering::SeqCst);
+                let Some(o) = o else { continue };
+                // Stamped ahead of the clock (stored by a version that did not check).
+                if o.at_ms > now + self.settings.max_future_ms {
+                    continue;
+                }
                 if !engine.consent(&o.patient).allows(now) {
                     continue;
                 }

@@ -16,6 +16,9 @@ pub enum ApiError {
     BadRequest(String),
     #[error("log in first")]
     Unauthorized,
+    /// A login with a wrong name or password (which of the two is not said).
+    #[error("wrong user name or password")]
+    LoginFailed,
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -24,6 +27,10 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     Unprocessable(String),
+    /// One field of the request is out of range; the body names it in `field` too, so a
+    /// client can drop just that item of a batch (`observations[3].at_ms`).
+    #[error("{field}: {problem}")]
+    Invalid { field: String, problem: String },
     #[error("{0}")]
     TooLarge(String),
     #[error("{0}")]
@@ -48,14 +55,23 @@ impl From<StoreError> for ApiError {
 }
 
 impl ApiError {
+    pub fn invalid(field: impl Into<String>, problem: impl Into<String>) -> ApiError {
+        ApiError::Invalid {
+            field: field.into(),
+            problem: problem.into(),
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized | ApiError::LoginFailed => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unprocessable(_) | ApiError::Invalid { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMedia(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -85,7 +101,16 @@ impl IntoResponse for ApiError {
         if let ApiError::Store(e) = &self {
             tracing::error!("{e}");
         }
-        let body = serde_json::json!({ "error": self.to_string() });
+        let body = match &self {
+            // The database's own words stay in the server's log.
+            ApiError::Store(_) => serde_json::json!({
+                "error": "storage unavailable: the server could not save or read its records; try again shortly"
+            }),
+            ApiError::Invalid { field, .. } => {
+                serde_json::json!({ "error": self.to_string(), "field": field })
+            }
+            _ => serde_json::json!({ "error": self.to_string() }),
+        };
         (self.status(), Json(body)).into_response()
     }
 }

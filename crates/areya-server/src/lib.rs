@@ -11,6 +11,7 @@ pub mod auth;
 pub mod cluster;
 pub mod demo;
 pub mod error;
+pub mod guard;
 pub mod routes;
 pub mod setup;
 
@@ -25,7 +26,10 @@ use std::time::Duration;
 
 /// Serves `app` on `listener` until `shutdown` resolves, ticking the engine every second (and,
 /// on a cluster, taking part in the engine-leader election and relaying live events).
-/// Returns once in-flight requests have finished and live streams have been closed.
+/// Returns once in-flight requests have finished (at most 10 s) and live streams have been
+/// closed. A connection that does not send a whole request head within the header-read
+/// timeout is closed (idle keep-alive connections too), and at most `max_connections` are
+/// open at once (further ones wait in the kernel's backlog).
 pub async fn serve<S: Store + 'static>(
     listener: tokio::net::TcpListener,
     app: Arc<App<S>>,
@@ -42,18 +46,63 @@ pub async fn serve<S: Store + 'static>(
         app.clone(),
         wait(app.stopping.subscribe()),
     ));
-    let stopping = app.clone();
-    let signal = async move {
-        shutdown.await;
-        // Live streams end too, so the graceful shutdown does not wait on them.
-        stopping.stopping.send_replace(true);
-    };
-    let result = axum::serve(listener, routes::router(app))
-        .with_graceful_shutdown(signal)
-        .await;
+    let router = routes::router(app.clone());
+    let limits = app.settings.limits.clone();
+    let header_timeout = Duration::from_millis(limits.header_read_timeout_ms.max(1) as u64);
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a little, keep serving.
+                    tracing::warn!("accepting a connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            let mut router = router.clone();
+            async move {
+                tower_service::Service::call(&mut router, req.map(axum::body::Body::new)).await
+            }
+        });
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(permit);
+        });
+    }
+    // Live streams end too, so the graceful shutdown does not wait on them.
+    app.stopping.send_replace(true);
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(Duration::from_secs(10)) => {
+            tracing::warn!("stopping with requests still in flight after 10 s");
+        }
+    }
     let _ = ticker.await;
     let _ = cluster.await;
-    result
+    Ok(())
 }
 
 async fn wait(mut rx: tokio::sync::watch::Receiver<bool>) {

@@ -21,6 +21,8 @@ struct Queue {
     closed: bool,
     /// Dropped because the queue was full (the oldest go first).
     overflow: u64,
+    /// Dropped before sending: a value out of range.
+    invalid: u64,
     /// The newest model-health report not yet delivered: (patient, error), and its number.
     health: Option<(u64, areya_core::PatientId, Option<String>)>,
 }
@@ -79,9 +81,17 @@ impl Poster {
     }
 
     /// Queues one observation (never blocks; during a long outage the oldest are dropped).
+    /// One with a value out of range is dropped here, as the server would refuse it.
     pub fn send(&self, o: Observation) {
         let (lock, cv) = &*self.queue;
         let mut q = lock.lock().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = o.check() {
+            if q.invalid == 0 {
+                eprintln!("--server: observation of {} dropped: {e}", o.patient);
+            }
+            q.invalid += 1;
+            return;
+        }
         if q.items.len() >= self.capacity {
             q.items.pop_front();
             q.overflow += 1;
@@ -117,6 +127,7 @@ impl Poster {
             .unwrap_or_default();
         let q = self.queue.0.lock().unwrap_or_else(|p| p.into_inner());
         d.overflow = q.overflow;
+        d.rejected += q.invalid;
         d.undelivered = q.items.len() as u64;
         d
     }
@@ -129,6 +140,9 @@ enum Outcome {
     },
     /// The server refused the batch as invalid: retrying cannot help.
     Rejected(String),
+    /// The server refused one observation of the batch, naming it (`observations[3].at_ms`):
+    /// that one is dropped and the rest sent again.
+    RejectedOne { index: usize, field: String, why: String },
     /// Unreachable, restarting or overloaded: retry.
     Retry(String),
 }
@@ -170,10 +184,40 @@ fn post(
         // Wrong token: an operator must fix it; keep the observations meanwhile.
         401 => Outcome::Retry("the server refused the device token (401)".into()),
         408 | 429 | 500..=599 => Outcome::Retry(format!("server answered {status}")),
+        422 if refused_index(&v).is_some_and(|i| i < batch.len()) => Outcome::RejectedOne {
+            index: refused_index(&v).unwrap_or(0),
+            field: v["field"].as_str().unwrap_or_default().to_string(),
+            why: v["error"].as_str().unwrap_or_default().to_string(),
+        },
         _ => Outcome::Rejected(format!(
             "{status}: {}",
             v["error"].as_str().unwrap_or(text.as_str())
         )),
+    }
+}
+
+/// The index of the observation a 422 names in its `field` (`observations[3].at_ms` → 3).
+fn refused_index(v: &serde_json::Value) -> Option<usize> {
+    let field = v["field"].as_str()?;
+    let rest = field.strip_prefix("observations[")?;
+    rest.split_once(']')?.0.parse().ok()
+}
+
+/// Sequence numbers of the batch to drop when the server refused observation `index` for
+/// `field`: that one, and for a time too old to be scored every one as old or older in the
+/// batch (each would be refused in turn).
+fn to_drop(batch: &[(u64, Observation)], index: usize, field: &str, why: &str) -> Vec<u64> {
+    let Some((seq, refused)) = batch.get(index) else {
+        return vec![];
+    };
+    if field.ends_with(".at_ms") && why.contains(" old") {
+        batch
+            .iter()
+            .filter(|(_, o)| o.at_ms <= refused.at_ms)
+            .map(|(s, _)| *s)
+            .collect()
+    } else {
+        vec![*seq]
     }
 }
 
@@ -205,11 +249,12 @@ fn send_loop(
             if q.closed && closed_at.is_none() {
                 closed_at = Some(Instant::now());
             }
-            let batch: Vec<_> = q.items.iter().take(BATCH).cloned().collect();
-            let last = batch.last().map(|b| b.0);
-            let batch: Vec<Observation> = batch.into_iter().map(|b| b.1).collect();
-            (last, batch, q.health.clone())
+            let numbered: Vec<_> = q.items.iter().take(BATCH).cloned().collect();
+            let last = numbered.last().map(|b| b.0);
+            (last, numbered, q.health.clone())
         };
+        let numbered = batch;
+        let batch: Vec<Observation> = numbered.iter().map(|b| b.1.clone()).collect();
         let n = batch.len();
         let done = match post(&agent, endpoint, auth, &batch, health.as_ref()) {
             Outcome::Stored {
@@ -231,6 +276,18 @@ fn send_loop(
                 eprintln!("--server: {n} observation(s) refused and dropped: {why}");
                 d.rejected += n as u64;
                 true
+            }
+            Outcome::RejectedOne { index, field, why } => {
+                let drop = to_drop(&numbered, index, &field, &why);
+                eprintln!(
+                    "--server: {} observation(s) refused and dropped: {why}",
+                    drop.len()
+                );
+                d.rejected += drop.len() as u64;
+                let mut q = lock.lock().unwrap_or_else(|p| p.into_inner());
+                q.items.retain(|(seq, _)| !drop.contains(seq));
+                // The rest of the batch goes again at once.
+                false
             }
             Outcome::Retry(why) => {
                 if outage.is_none() {
@@ -268,7 +325,7 @@ mod tests {
         Observation {
             source: areya_core::SourceId::parse("cam").unwrap(),
             patient: areya_core::PatientId::parse("p").unwrap(),
-            at_ms: frame as i64,
+            at_ms: 1_796_000_000_000 + frame as i64,
             frame,
             face: None,
             probs: None,
@@ -276,9 +333,17 @@ mod tests {
         }
     }
 
-    /// A fake server: answers 503 to the first `fail` requests, then 200 counting what it got.
+    /// A fake server: answers 503 to the first `fail` requests, then 200 counting what it got,
+    /// but 422 naming the observation of frame `refuse` in any batch that holds it.
     /// Returns its address and the frames it stored.
     fn fake_server(fail: usize) -> (String, std::sync::Arc<Mutex<Vec<u64>>>) {
+        fake_server_refusing(fail, None)
+    }
+
+    fn fake_server_refusing(
+        fail: usize,
+        refuse: Option<u64>,
+    ) -> (String, std::sync::Arc<Mutex<Vec<u64>>>) {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = format!("http://{}", l.local_addr().unwrap());
         let got: std::sync::Arc<Mutex<Vec<u64>>> = Default::default();
@@ -308,11 +373,19 @@ mod tests {
                         .map(|a| a.iter().filter_map(|o| o["frame"].as_u64()).collect())
                         .unwrap_or_default();
                     let k = frames.len();
-                    g.lock().unwrap().extend(frames);
-                    (
-                        "200 OK",
-                        format!("{{\"accepted\":{k},\"duplicate\":0,\"refused\":0}}"),
-                    )
+                    match frames.iter().position(|f| Some(*f) == refuse) {
+                        Some(i) => (
+                            "422 Unprocessable Entity",
+                            format!("{{\"error\":\"observations[{i}].at_ms: 2100-01-01T00:00:00.000Z is 74 years ahead\",\"field\":\"observations[{i}].at_ms\"}}"),
+                        ),
+                        None => {
+                            g.lock().unwrap().extend(frames);
+                            (
+                                "200 OK",
+                                format!("{{\"accepted\":{k},\"duplicate\":0,\"refused\":0}}"),
+                            )
+                        }
+                    }
                 };
                 let _ = write!(
                     s,
@@ -337,6 +410,23 @@ mod tests {
             (450, 0, 0, 0)
         );
         assert_eq!(*got.lock().unwrap(), (0..450).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn one_refused_observation_does_not_hold_back_the_others() {
+        let (url, got) = fake_server_refusing(0, Some(7));
+        let p = Poster::start(&url, "t", 10_000, Duration::from_secs(20)).unwrap();
+        for f in 0..300 {
+            p.send(obs(f));
+        }
+        // Out of range: dropped before it is ever sent.
+        let mut bad = obs(300);
+        bad.at_ms = 0;
+        p.send(bad);
+        let d = p.finish();
+        assert_eq!((d.delivered, d.rejected, d.undelivered), (299, 2, 0));
+        let want: Vec<u64> = (0..300).filter(|f| *f != 7).collect();
+        assert_eq!(*got.lock().unwrap(), want);
     }
 
     #[test]

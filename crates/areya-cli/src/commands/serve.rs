@@ -20,7 +20,8 @@ pub struct ServeArgs {
     #[arg(long)]
     pub database: Option<String>,
     /// A TOML file with any of: bind, database, rules (a rule file's path), retention_days,
-    /// source_offline_after_s, session_hours, window_s, horizon_s, secure_cookie.
+    /// source_offline_after_s, session_hours, window_s, horizon_s, secure_cookie,
+    /// trust_forwarded_for, max_future_s, header_read_timeout_s, max_connections.
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Apply this rule file at start (stored as a new version when it differs).
@@ -43,6 +44,14 @@ pub struct ServeFile {
     pub horizon_s: Option<u32>,
     /// Mark the session cookie Secure (set when a TLS proxy is in front).
     pub secure_cookie: Option<bool>,
+    /// Take clients' addresses from X-Forwarded-For (only behind a proxy that sets it).
+    pub trust_forwarded_for: Option<bool>,
+    /// How far ahead of the server's clock an observation may be stamped (default 30).
+    pub max_future_s: Option<u32>,
+    /// Close a connection that has not sent a request head within this (default 10).
+    pub header_read_timeout_s: Option<u32>,
+    /// Open connections at most (default 1024).
+    pub max_connections: Option<u32>,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -80,6 +89,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         settings.engine.state.horizon_ms = i64::from(h.clamp(10, 24 * 3600)) * 1000;
     }
     settings.secure_cookie = file.secure_cookie.unwrap_or(false);
+    settings.trust_forwarded_for = file.trust_forwarded_for.unwrap_or(false);
+    if let Some(s) = file.max_future_s {
+        settings.max_future_ms = i64::from(s.clamp(1, 600)) * 1000;
+    }
+    if let Some(s) = file.header_read_timeout_s {
+        settings.limits.header_read_timeout_ms = i64::from(s.clamp(1, 300)) * 1000;
+    }
+    if let Some(n) = file.max_connections {
+        settings.limits.max_connections = n.clamp(16, 1 << 20) as usize;
+    }
     let retention_days = file.retention_days.unwrap_or(30).max(1);
     let rules = args.rules.or(file.rules);
     let job = Job {

@@ -278,6 +278,21 @@ pub async fn ingest_directory_and_sessions<S: Store>(s: &S) {
         .await
         .expect("consent");
     assert_eq!(s.observations_since(0).await.expect("read").len(), 6);
+    // A row an older version stored without checking (an infinite sharpness is written as
+    // null) is skipped by the replay instead of failing it.
+    let mut bad = observation("cam4", "a", 20);
+    bad.quality = Some(areya_core::Quality {
+        face_px: 10,
+        sharpness: f32::INFINITY,
+    });
+    assert_eq!(
+        s.insert_observations(&[bad, observation("cam4", "a", 21)])
+            .await
+            .expect("insert"),
+        [true, true]
+    );
+    let since = s.observations_since(20_000).await.expect("read");
+    assert_eq!(since, [observation("cam4", "a", 21)], "the bad row is skipped");
 
     assert_eq!(s.directory().await.expect("read"), None);
     let doc = r#"{"wards":[{"id":"w1","name":"Ward 1","beds":[]}]}"#;
@@ -326,4 +341,19 @@ pub async fn ingest_directory_and_sessions<S: Store>(s: &S) {
     assert_eq!(s.session("h2", 0).await.expect("read"), None);
     s.delete_session("h1").await.expect("delete");
     assert_eq!(s.session("h1", 0).await.expect("read"), None, "logged out");
+    for (h, who) in [("h3", "ana"), ("h4", "ana"), ("h5", "ben")] {
+        s.create_session(h, who, 10_000).await.expect("session");
+    }
+    assert_eq!(
+        s.delete_sessions_of("ana", Some("h3")).await.expect("end"),
+        1,
+        "all of ana's sessions but the one kept"
+    );
+    assert_eq!(s.session("h3", 0).await.expect("read").as_deref(), Some("ana"));
+    assert_eq!(s.session("h4", 0).await.expect("read"), None);
+    assert_eq!(s.session("h5", 0).await.expect("read").as_deref(), Some("ben"));
+    assert_eq!(s.delete_sessions_of("ana", None).await.expect("end"), 1);
+    assert_eq!(s.session("h3", 0).await.expect("read"), None);
+    s.check_writable(5).await.expect("heartbeat");
+    s.check_writable(6).await.expect("heartbeat again");
 }

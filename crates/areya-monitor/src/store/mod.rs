@@ -127,6 +127,34 @@ pub struct Purged {
     pub observations: u64,
 }
 
+/// Stored observation rows that can be replayed: each parses and passes
+/// [`Observation::check_values`]; the others are logged and skipped.
+pub(crate) fn replayable(rows: impl IntoIterator<Item = String>) -> Vec<Observation> {
+    let mut skipped = 0usize;
+    let out = rows
+        .into_iter()
+        .filter_map(|text| {
+            let o = serde_json::from_str::<Observation>(&text)
+                .map_err(|e| e.to_string())
+                .and_then(|o| o.check_values().map(|()| o).map_err(|e| e.to_string()));
+            match o {
+                Ok(o) => Some(o),
+                Err(e) => {
+                    if skipped == 0 {
+                        tracing::warn!("stored observation skipped in the replay: {e}");
+                    }
+                    skipped += 1;
+                    None
+                }
+            }
+        })
+        .collect();
+    if skipped > 1 {
+        tracing::warn!("{skipped} stored observations in all were skipped in the replay");
+    }
+    out
+}
+
 /// Parses and validates a directory document before it is stored.
 pub(crate) fn check_directory(doc: &str) -> Result<(), StoreError> {
     let d: crate::directory::Directory =
@@ -220,6 +248,9 @@ pub trait Store: Send + Sync {
         obs: &[Observation],
     ) -> impl Future<Output = Result<Vec<bool>, StoreError>> + Send;
     /// Observations with `at_ms >= from`, oldest first (to rebuild open windows after a restart).
+    /// A stored row that cannot be read back or holds values out of range (written by an
+    /// older version that did not check) is skipped with a warning, so it cannot keep the
+    /// server from starting.
     fn observations_since(
         &self,
         from: Millis,
@@ -252,6 +283,19 @@ pub trait Store: Send + Sync {
         &self,
         token_hash: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Ends every session of `staff` but `keep` (a token hash); returns how many ended.
+    fn delete_sessions_of(
+        &self,
+        staff: &str,
+        keep: Option<&str>,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    /// Writes a heartbeat row: fails while the store cannot write (disk full, I/O errors,
+    /// database down), which `/healthz` reports.
+    fn check_writable(&self, at_ms: Millis) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// How often the store replaced its connections after an I/O failure.
+    fn reopens(&self) -> u64 {
+        0
+    }
     /// Deletes records older than `cutoff` (resolved alerts only; the audit log is kept).
     fn purge_before(
         &self,

@@ -145,12 +145,14 @@ impl PgCluster {
             .map_err(db("read observation sequence"))
     }
 
-    /// Up to `limit` observations after sequence number `after`, in order.
+    /// Up to `limit` observations after sequence number `after`, in order; `None` for a row
+    /// that cannot be read back or holds values out of range (written by an older version
+    /// that did not check), so the tail moves past it instead of stopping there.
     pub async fn observations_after(
         &self,
         after: i64,
         limit: i64,
-    ) -> Result<Vec<(i64, Observation)>, StoreError> {
+    ) -> Result<Vec<(i64, Option<Observation>)>, StoreError> {
         let rows =
             sqlx::query("SELECT seq, json FROM observations WHERE seq > $1 ORDER BY seq LIMIT $2")
                 .bind(after)
@@ -158,9 +160,14 @@ impl PgCluster {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db("read observations"))?;
-        rows.iter()
-            .map(|r| Ok((r.get(0), parse("observation", &r.get::<String, _>(1))?)))
-            .collect()
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let seq: i64 = r.get(0);
+                let o = super::replayable([r.get::<String, _>(1)]).pop();
+                (seq, o)
+            })
+            .collect())
     }
 
     /// Observations with `at_ms >= from` and sequence number `<= upto`, in time order (what a
@@ -176,9 +183,9 @@ impl PgCluster {
             .fetch_all(&self.pool)
             .await
             .map_err(db("read observations"))?;
-        rows.iter()
-            .map(|r| parse("observation", &r.get::<String, _>(0)))
-            .collect()
+        Ok(super::replayable(
+            rows.iter().map(|r| r.get::<String, _>(0)),
+        ))
     }
 
     /// Wakes the leader: new observations are stored.

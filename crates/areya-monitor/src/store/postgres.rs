@@ -371,9 +371,9 @@ impl Store for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db("read observations"))?;
-        rows.iter()
-            .map(|r| parse("observation", &r.get::<String, _>(0)))
-            .collect()
+        Ok(super::replayable(
+            rows.iter().map(|r| r.get::<String, _>(0)),
+        ))
     }
 
     async fn directory(&self) -> Result<Option<(i64, String)>, StoreError> {
@@ -452,6 +452,25 @@ impl Store for PgStore {
             .execute(&self.pool)
             .await
             .map_err(db("delete session"))?;
+        Ok(())
+    }
+
+    async fn delete_sessions_of(&self, staff: &str, keep: Option<&str>) -> Result<u64, StoreError> {
+        let r = sqlx::query("DELETE FROM sessions WHERE staff = $1 AND token_hash IS DISTINCT FROM $2")
+            .bind(staff)
+            .bind(keep)
+            .execute(&self.pool)
+            .await
+            .map_err(db("end sessions"))?;
+        Ok(r.rows_affected())
+    }
+
+    async fn check_writable(&self, at_ms: Millis) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO health (id, at_ms) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at_ms = excluded.at_ms")
+            .bind(at_ms)
+            .execute(&self.pool)
+            .await
+            .map_err(db("write heartbeat"))?;
         Ok(())
     }
 

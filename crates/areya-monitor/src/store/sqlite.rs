@@ -1,7 +1,7 @@
 //! The SQLite store: the embedded default. WAL journal, `synchronous=FULL` (a committed batch
 //! survives a crash or power loss), migrations embedded in the binary.
 
-use super::{db, event_parts, AuditEntry, Batch, Purged, Store, StoreError};
+use super::{event_parts, AuditEntry, Batch, Purged, Store, StoreError};
 use crate::alerts::{Alert, AlertEvent};
 use crate::engine::Consent;
 use crate::state::Assessment;
@@ -11,13 +11,41 @@ use areya_core::{Observation, PatientId};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 use std::str::FromStr;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
+/// The pool is replaced after an I/O-class failure (disk full, I/O error, a lock that stays
+/// held): a connection whose transaction could not be rolled back keeps SQLite's write lock
+/// until it is closed, and every other write would fail with "database is locked" until then.
 #[derive(Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: RwLock<SqlitePool>,
+    opts: SqliteConnectOptions,
+    max: u32,
+    in_memory: bool,
+    /// Set by a failure that a fresh pool may cure; the next operation reopens.
+    reopen: AtomicBool,
+    last_reopen: Mutex<Option<Instant>>,
+    reopens: AtomicU64,
+}
+
+/// SQLite's primary result codes that say the file or its locks are in trouble, not the SQL.
+fn io_class(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(d) => d
+            .code()
+            .and_then(|c| c.parse::<i32>().ok())
+            .is_some_and(|c| matches!(c & 0xff, 5 | 6 | 8 | 10 | 13 | 14)),
+        _ => false,
+    }
 }
 
 fn json<T: serde::Serialize>(v: &T) -> String {
@@ -43,27 +71,74 @@ impl SqliteStore {
     /// Opens (creating if needed) and migrates `url`, e.g. `sqlite://areya.db` or `sqlite::memory:`.
     pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
         let opts = SqliteConnectOptions::from_str(url)
-            .map_err(db("URL"))?
+            .map_err(super::db("URL"))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
         // An in-memory database exists once per connection: keep exactly one.
-        let max = if url.contains(":memory:") { 1 } else { 4 };
+        let in_memory = url.contains(":memory:");
+        let max = if in_memory { 1 } else { 4 };
         let pool = SqlitePoolOptions::new()
             .max_connections(max)
-            .connect_with(opts)
+            .connect_with(opts.clone())
             .await
-            .map_err(db("open"))?;
+            .map_err(super::db("open"))?;
         MIGRATOR.run(&pool).await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                pool: RwLock::new(pool),
+                opts,
+                max,
+                in_memory,
+                reopen: AtomicBool::new(false),
+                last_reopen: Mutex::new(None),
+                reopens: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// The current pool; first replaces it if a failure asked for that (at most once a second).
+    fn pool(&self) -> SqlitePool {
+        let i = &self.inner;
+        if i.reopen.load(Ordering::Relaxed) && !i.in_memory {
+            let mut last = i.last_reopen.lock().unwrap_or_else(|p| p.into_inner());
+            if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                *last = Some(Instant::now());
+                i.reopen.store(false, Ordering::Relaxed);
+                let fresh = SqlitePoolOptions::new()
+                    .max_connections(i.max)
+                    .connect_lazy_with(i.opts.clone());
+                let old = {
+                    let mut g = i.pool.write().unwrap_or_else(|p| p.into_inner());
+                    std::mem::replace(&mut *g, fresh)
+                };
+                i.reopens.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!("SQLite: reopening the database after an I/O failure");
+                // Closing waits for connections still in use; their locks go with them.
+                if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                    rt.spawn(async move { old.close().await });
+                }
+            }
+        }
+        i.pool.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Like [`super::db`], and marks the pool for reopening after an I/O-class failure.
+    fn db(&self, what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
+        move |cause| {
+            if io_class(&cause) {
+                self.inner.reopen.store(true, Ordering::Relaxed);
+            }
+            StoreError::Db { what, cause }
+        }
     }
 }
 
 impl Store for SqliteStore {
     async fn save(&self, b: &Batch) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(db("begin"))?;
+        let mut tx = self.pool().begin().await.map_err(self.db("begin"))?;
         for w in &b.windows {
             sqlx::query("INSERT OR REPLACE INTO windows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
                 .bind(w.patient.as_str())
@@ -78,7 +153,7 @@ impl Store for SqliteStore {
                 .bind(w.confidence_sum)
                 .execute(&mut *tx)
                 .await
-                .map_err(db("save window"))?;
+                .map_err(self.db("save window"))?;
         }
         for (p, a) in &b.assessments {
             sqlx::query("INSERT OR REPLACE INTO assessments VALUES (?, ?, ?, ?, ?)")
@@ -89,7 +164,7 @@ impl Store for SqliteStore {
                 .bind(json(a))
                 .execute(&mut *tx)
                 .await
-                .map_err(db("save assessment"))?;
+                .map_err(self.db("save assessment"))?;
         }
         for a in &b.alerts {
             sqlx::query(
@@ -104,7 +179,7 @@ impl Store for SqliteStore {
             .bind(json(a))
             .execute(&mut *tx)
             .await
-            .map_err(db("save alert"))?;
+            .map_err(self.db("save alert"))?;
         }
         for e in &b.events {
             let (id, at, kind) = event_parts(e);
@@ -117,14 +192,14 @@ impl Store for SqliteStore {
             .bind(json(e))
             .execute(&mut *tx)
             .await
-            .map_err(db("save alert event"))?;
+            .map_err(self.db("save alert event"))?;
             if let AlertEvent::Resolved { id, at_ms } = e {
                 // The alert's snapshot says resolved too.
                 let row = sqlx::query("SELECT json FROM alerts WHERE id = ?")
                     .bind(*id as i64)
                     .fetch_optional(&mut *tx)
                     .await
-                    .map_err(db("resolve alert"))?;
+                    .map_err(self.db("resolve alert"))?;
                 if let Some(row) = row {
                     let mut a: Alert = parse("alert", &row.get::<String, _>(0))?;
                     a.state = crate::alerts::AlertState::Resolved;
@@ -135,11 +210,11 @@ impl Store for SqliteStore {
                         .bind(*id as i64)
                         .execute(&mut *tx)
                         .await
-                        .map_err(db("resolve alert"))?;
+                        .map_err(self.db("resolve alert"))?;
                 }
             }
         }
-        tx.commit().await.map_err(db("commit"))
+        tx.commit().await.map_err(self.db("commit"))
     }
 
     async fn windows(
@@ -152,9 +227,9 @@ impl Store for SqliteStore {
             .bind(p.map(|p| p.as_str()))
             .bind(from)
             .bind(to)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.pool())
             .await
-            .map_err(db("read windows"))?;
+            .map_err(self.db("read windows"))?;
         rows.into_iter()
             .map(|r| {
                 Ok(WindowAggregate {
@@ -185,9 +260,9 @@ impl Store for SqliteStore {
             .bind(p.as_str())
             .bind(from)
             .bind(to)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.pool())
             .await
-            .map_err(db("read assessments"))?;
+            .map_err(self.db("read assessments"))?;
         rows.iter()
             .map(|r| parse("assessment", &r.get::<String, _>(0)))
             .collect()
@@ -196,9 +271,9 @@ impl Store for SqliteStore {
     async fn alerts(&self, p: Option<&PatientId>) -> Result<Vec<Alert>, StoreError> {
         let rows = sqlx::query("SELECT json FROM alerts WHERE (?1 IS NULL OR patient = ?1) ORDER BY raised_ms DESC, id DESC")
             .bind(p.map(|p| p.as_str()))
-            .fetch_all(&self.pool)
+            .fetch_all(&self.pool())
             .await
-            .map_err(db("read alerts"))?;
+            .map_err(self.db("read alerts"))?;
         rows.iter()
             .map(|r| parse("alert", &r.get::<String, _>(0)))
             .collect()
@@ -207,9 +282,9 @@ impl Store for SqliteStore {
     async fn alert_events(&self, alert_id: u64) -> Result<Vec<AlertEvent>, StoreError> {
         let rows = sqlx::query("SELECT json FROM alert_events WHERE alert_id = ? ORDER BY seq")
             .bind(alert_id as i64)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.pool())
             .await
-            .map_err(db("read alert events"))?;
+            .map_err(self.db("read alert events"))?;
         rows.iter()
             .map(|r| parse("alert event", &r.get::<String, _>(0)))
             .collect()
@@ -217,9 +292,9 @@ impl Store for SqliteStore {
 
     async fn max_alert_id(&self) -> Result<u64, StoreError> {
         let row = sqlx::query("SELECT COALESCE(MAX(id), 0) FROM alerts")
-            .fetch_one(&self.pool)
+            .fetch_one(&self.pool())
             .await
-            .map_err(db("read alert ids"))?;
+            .map_err(self.db("read alert ids"))?;
         Ok(row.get::<i64, _>(0) as u64)
     }
 
@@ -229,28 +304,28 @@ impl Store for SqliteStore {
             .bind(at_ms)
             .bind(author)
             .bind(toml)
-            .execute(&self.pool)
+            .execute(&self.pool())
             .await
-            .map_err(db("save rules"))?;
+            .map_err(self.db("save rules"))?;
         Ok(r.last_insert_rowid())
     }
 
     async fn current_rules(&self) -> Result<Option<(i64, String)>, StoreError> {
         let row = sqlx::query("SELECT version, toml FROM rules ORDER BY version DESC LIMIT 1")
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.pool())
             .await
-            .map_err(db("read rules"))?;
+            .map_err(self.db("read rules"))?;
         Ok(row.map(|r| (r.get(0), r.get(1))))
     }
 
     async fn set_consent(&self, p: &PatientId, consent: Consent) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(db("begin"))?;
+        let mut tx = self.pool().begin().await.map_err(self.db("begin"))?;
         sqlx::query("INSERT OR REPLACE INTO consent VALUES (?, ?)")
             .bind(p.as_str())
             .bind(json(&consent))
             .execute(&mut *tx)
             .await
-            .map_err(db("save consent"))?;
+            .map_err(self.db("save consent"))?;
         if consent == Consent::OptedOut {
             for table in [
                 "DELETE FROM windows WHERE patient = ?",
@@ -261,17 +336,17 @@ impl Store for SqliteStore {
                     .bind(p.as_str())
                     .execute(&mut *tx)
                     .await
-                    .map_err(db("forget patient"))?;
+                    .map_err(self.db("forget patient"))?;
             }
         }
-        tx.commit().await.map_err(db("commit"))
+        tx.commit().await.map_err(self.db("commit"))
     }
 
     async fn consents(&self) -> Result<Vec<(PatientId, Consent)>, StoreError> {
         let rows = sqlx::query("SELECT patient, json FROM consent ORDER BY patient")
-            .fetch_all(&self.pool)
+            .fetch_all(&self.pool())
             .await
-            .map_err(db("read consent"))?;
+            .map_err(self.db("read consent"))?;
         rows.iter()
             .map(|r| {
                 Ok((
@@ -291,9 +366,9 @@ impl Store for SqliteStore {
         .bind(&e.action)
         .bind(&e.target)
         .bind(&e.detail)
-        .execute(&self.pool)
+        .execute(&self.pool())
         .await
-        .map_err(db("append audit"))?;
+        .map_err(self.db("append audit"))?;
         Ok(r.last_insert_rowid())
     }
 
@@ -301,9 +376,9 @@ impl Store for SqliteStore {
         let rows = sqlx::query("SELECT seq, at_ms, actor, action, target, detail FROM audit WHERE at_ms >= ? AND at_ms < ? ORDER BY seq")
             .bind(from)
             .bind(to)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.pool())
             .await
-            .map_err(db("read audit"))?;
+            .map_err(self.db("read audit"))?;
         Ok(rows
             .iter()
             .map(|r| AuditEntry {
@@ -321,7 +396,7 @@ impl Store for SqliteStore {
         // Multi-row inserts; RETURNING names the rows that were new (a key repeated within
         // the request counts once).
         let mut new = vec![false; obs.len()];
-        let mut tx = self.pool.begin().await.map_err(db("begin"))?;
+        let mut tx = self.pool().begin().await.map_err(self.db("begin"))?;
         for (c, chunk) in obs.chunks(500).enumerate() {
             let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
                 "INSERT INTO observations (source, at_ms, frame, patient, json) ",
@@ -338,7 +413,7 @@ impl Store for SqliteStore {
                 .build()
                 .fetch_all(&mut *tx)
                 .await
-                .map_err(db("save observations"))?;
+                .map_err(self.db("save observations"))?;
             let mut inserted: std::collections::HashSet<(String, i64, i64)> = rows
                 .iter()
                 .map(|r| (r.get(0), r.get(1), r.get(2)))
@@ -348,7 +423,7 @@ impl Store for SqliteStore {
                 new[c * 500 + i] = inserted.remove(&key);
             }
         }
-        tx.commit().await.map_err(db("commit"))?;
+        tx.commit().await.map_err(self.db("commit"))?;
         Ok(new)
     }
 
@@ -357,19 +432,19 @@ impl Store for SqliteStore {
             "SELECT json FROM observations WHERE at_ms >= ? ORDER BY at_ms, source, frame",
         )
         .bind(from)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.pool())
         .await
-        .map_err(db("read observations"))?;
-        rows.iter()
-            .map(|r| parse("observation", &r.get::<String, _>(0)))
-            .collect()
+        .map_err(self.db("read observations"))?;
+        Ok(super::replayable(
+            rows.iter().map(|r| r.get::<String, _>(0)),
+        ))
     }
 
     async fn directory(&self) -> Result<Option<(i64, String)>, StoreError> {
         let row = sqlx::query("SELECT version, json FROM directory ORDER BY version DESC LIMIT 1")
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.pool())
             .await
-            .map_err(db("read directory"))?;
+            .map_err(self.db("read directory"))?;
         Ok(row.map(|r| (r.get(0), r.get(1))))
     }
 
@@ -381,16 +456,16 @@ impl Store for SqliteStore {
         doc: &str,
     ) -> Result<i64, StoreError> {
         super::check_directory(doc)?;
-        let mut tx = self.pool.begin().await.map_err(db("begin"))?;
+        let mut tx = self.pool().begin().await.map_err(self.db("begin"))?;
         // Taking the write lock first makes the version check and the insert one step.
         sqlx::query("UPDATE directory SET version = version WHERE 0")
             .execute(&mut *tx)
             .await
-            .map_err(db("lock directory"))?;
+            .map_err(self.db("lock directory"))?;
         let current: Option<i64> = sqlx::query("SELECT MAX(version) FROM directory")
             .fetch_one(&mut *tx)
             .await
-            .map_err(db("read directory"))?
+            .map_err(self.db("read directory"))?
             .get(0);
         if current != expected {
             return Err(super::directory_conflict(expected, current));
@@ -403,8 +478,8 @@ impl Store for SqliteStore {
             .bind(doc)
             .execute(&mut *tx)
             .await
-            .map_err(db("save directory"))?;
-        tx.commit().await.map_err(db("commit"))?;
+            .map_err(self.db("save directory"))?;
+        tx.commit().await.map_err(self.db("commit"))?;
         Ok(version)
     }
 
@@ -418,9 +493,9 @@ impl Store for SqliteStore {
             .bind(hash)
             .bind(staff)
             .bind(expires_ms)
-            .execute(&self.pool)
+            .execute(&self.pool())
             .await
-            .map_err(db("save session"))?;
+            .map_err(self.db("save session"))?;
         Ok(())
     }
 
@@ -428,50 +503,73 @@ impl Store for SqliteStore {
         let row = sqlx::query("SELECT staff FROM sessions WHERE token_hash = ? AND expires_ms > ?")
             .bind(hash)
             .bind(now)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.pool())
             .await
-            .map_err(db("read session"))?;
+            .map_err(self.db("read session"))?;
         Ok(row.map(|r| r.get(0)))
     }
 
     async fn delete_session(&self, hash: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
             .bind(hash)
-            .execute(&self.pool)
+            .execute(&self.pool())
             .await
-            .map_err(db("delete session"))?;
+            .map_err(self.db("delete session"))?;
+        Ok(())
+    }
+
+    fn reopens(&self) -> u64 {
+        self.inner.reopens.load(Ordering::Relaxed)
+    }
+
+    async fn delete_sessions_of(&self, staff: &str, keep: Option<&str>) -> Result<u64, StoreError> {
+        let r = sqlx::query("DELETE FROM sessions WHERE staff = ? AND token_hash IS NOT ?")
+            .bind(staff)
+            .bind(keep)
+            .execute(&self.pool())
+            .await
+            .map_err(self.db("end sessions"))?;
+        Ok(r.rows_affected())
+    }
+
+    async fn check_writable(&self, at_ms: Millis) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO health (id, at_ms) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at_ms = excluded.at_ms")
+            .bind(at_ms)
+            .execute(&self.pool())
+            .await
+            .map_err(self.db("write heartbeat"))?;
         Ok(())
     }
 
     async fn purge_before(&self, cutoff: Millis) -> Result<Purged, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(db("begin"))?;
+        let mut tx = self.pool().begin().await.map_err(self.db("begin"))?;
         let n = |q: &'static str| sqlx::query(q).bind(cutoff);
         let windows = n("DELETE FROM windows WHERE end_ms <= ?")
             .execute(&mut *tx)
             .await
-            .map_err(db("purge"))?
+            .map_err(self.db("purge"))?
             .rows_affected();
         let assessments = n("DELETE FROM assessments WHERE at_ms < ?")
             .execute(&mut *tx)
             .await
-            .map_err(db("purge"))?
+            .map_err(self.db("purge"))?
             .rows_affected();
         let alert_events = n("DELETE FROM alert_events WHERE alert_id IN (SELECT id FROM alerts WHERE state = 'resolved' AND updated_ms < ?)")
             .execute(&mut *tx)
             .await
-            .map_err(db("purge"))?
+            .map_err(self.db("purge"))?
             .rows_affected();
         let alerts = n("DELETE FROM alerts WHERE state = 'resolved' AND updated_ms < ?")
             .execute(&mut *tx)
             .await
-            .map_err(db("purge"))?
+            .map_err(self.db("purge"))?
             .rows_affected();
         let observations = n("DELETE FROM observations WHERE at_ms < ?")
             .execute(&mut *tx)
             .await
-            .map_err(db("purge"))?
+            .map_err(self.db("purge"))?
             .rows_affected();
-        tx.commit().await.map_err(db("commit"))?;
+        tx.commit().await.map_err(self.db("commit"))?;
         Ok(Purged {
             windows,
             assessments,
@@ -503,7 +601,7 @@ mod tests {
             "DELETE FROM audit",
         ] {
             let err = sqlx::query(q)
-                .execute(&s.pool)
+                .execute(&s.pool())
                 .await
                 .unwrap_err()
                 .to_string();

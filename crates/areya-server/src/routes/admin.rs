@@ -3,7 +3,7 @@
 //! log itself.
 
 use crate::app::App;
-use crate::auth::{hash_password, new_token, token_hash, User};
+use crate::auth::{hash_password, new_token, token_hash, verify_password, Client, User};
 use crate::error::{ApiError, ApiJson};
 use areya_monitor::directory::{Device, Directory};
 use areya_monitor::store::Store;
@@ -79,22 +79,34 @@ pub async fn put_directory<S: Store + 'static>(
 #[serde(deny_unknown_fields)]
 pub struct PasswordBody {
     pub password: String,
+    /// The present password: needed to change one's own, so a stolen session cannot take
+    /// the account (an admin resetting someone else's does not know theirs).
+    #[serde(default)]
+    pub current: Option<String>,
 }
 
+/// Sets a password: one's own with the present one, anyone's as an admin. Every other
+/// session of that person ends (a thief logged in elsewhere is logged out).
 pub async fn set_password<S: Store + 'static>(
     State(app): State<Arc<App<S>>>,
     user: User,
+    client: Client,
     Path(staff_id): Path<String>,
     ApiJson(body): ApiJson<PasswordBody>,
 ) -> Result<Json<Value>, ApiError> {
-    if user.id() != staff_id {
+    let own = user.id() == staff_id;
+    if !own {
         user.require_admin("setting another person's password")?;
     }
     let n = body.password.chars().count();
-    if !(10..=256).contains(&n) {
-        return Err(ApiError::Unprocessable(format!(
-            "password: {n} characters; use 10 to 256"
-        )));
+    if !(10..=app.settings.limits.max_password_chars).contains(&n) {
+        return Err(ApiError::invalid(
+            "password",
+            format!(
+                "{n} characters; use 10 to {}",
+                app.settings.limits.max_password_chars
+            ),
+        ));
     }
     let mut dir = (*app.directory()).clone();
     let Some(s) = dir.staff.iter_mut().find(|s| s.id == staff_id) else {
@@ -102,16 +114,52 @@ pub async fn set_password<S: Store + 'static>(
             "staff '{staff_id}' does not exist"
         )));
     };
+    if own {
+        let Some(current) = body.current.filter(|c| c.chars().count() <= 1024) else {
+            return Err(ApiError::invalid(
+                "current",
+                "give your present password to set a new one",
+            ));
+        };
+        // The same throttle as logins: a stolen session must not be a way to guess.
+        let ip = client.0;
+        app.logins
+            .check(ip, &staff_id, app.now())
+            .map_err(|t| t.into_error())?;
+        let hash = s.password_hash.clone();
+        let ok = app
+            .hash_pool
+            .run(move || verify_password(&hash, &current))
+            .await?;
+        app.logins.record(ip, &staff_id, ok, app.now());
+        if !ok {
+            app.audit(
+                user.id(),
+                "set password refused",
+                &format!("staff {staff_id}"),
+                "the present password was wrong",
+            )
+            .await?;
+            return Err(ApiError::Forbidden(
+                "current: that is not your present password".into(),
+            ));
+        }
+    }
     let pw = body.password;
-    s.password_hash = tokio::task::spawn_blocking(move || hash_password(&pw))
-        .await
-        .map_err(|e| ApiError::Unprocessable(format!("password: {e}")))??;
+    s.password_hash = app.hash_pool.run(move || hash_password(&pw)).await??;
     let version = app
         .set_directory(app.directory_version(), user.id(), dir)
         .await?;
-    app.audit(user.id(), "set password", &format!("staff {staff_id}"), "")
-        .await?;
-    Ok(Json(json!({ "version": version })))
+    let keep = own.then_some(user.token_hash.as_str());
+    let ended = app.store.delete_sessions_of(&staff_id, keep).await?;
+    app.audit(
+        user.id(),
+        "set password",
+        &format!("staff {staff_id}"),
+        &format!("{ended} other session(s) ended"),
+    )
+    .await?;
+    Ok(Json(json!({ "version": version, "sessions_ended": ended })))
 }
 
 #[derive(Deserialize)]

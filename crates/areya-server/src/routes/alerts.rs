@@ -26,6 +26,13 @@ pub async fn list<S: Store + 'static>(
     if let Some(w) = &f.ward {
         user.require_ward(w)?;
     }
+    let scope: String = f.ward.as_deref().unwrap_or("all wards").chars().take(64).collect();
+    app.audit_gated(
+        &app.view_gate,
+        &format!("alerts {scope} {}", user.token_hash),
+        (user.id(), "view alerts", &scope, ""),
+    )
+    .await?;
     let dir = app.directory();
     let mut open: Vec<_> = app
         .open_alerts()
@@ -87,11 +94,15 @@ async fn act<S: Store + 'static>(
     act: AlertAct,
 ) -> Result<Json<Value>, ApiError> {
     user.require_clinical("acting on alerts")?;
-    let alert = app.open_alert(id).await?;
-    let ward = app
-        .ward_of(&alert.patient)
-        .ok_or_else(|| ApiError::NotFound(format!("alert {id}: its patient is not in any bed")))?;
-    user.require_ward(&ward)?;
+    // Another ward's alert gets the same answer as one that does not exist, so alert ids
+    // do not tell a user what happens on wards they do not work on.
+    let not_found = || ApiError::NotFound(format!("alert {id}: no open alert with this id on your wards"));
+    let alert = match app.open_alert(id).await {
+        Err(ApiError::NotFound(_)) => return Err(not_found()),
+        r => r?,
+    };
+    let ward = app.ward_of(&alert.patient).ok_or_else(not_found)?;
+    user.require_ward(&ward).map_err(|_| not_found())?;
     let (action, detail) = match &act {
         AlertAct::Acknowledge { actionable, reason } => (
             "acknowledge alert",

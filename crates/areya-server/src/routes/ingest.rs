@@ -35,17 +35,6 @@ pub async fn ingest<S: Store + 'static>(
     DeviceAuth(device): DeviceAuth,
     ApiJson(body): ApiJson<IngestBody>,
 ) -> Result<Json<IngestReport>, ApiError> {
-    for (i, o) in body.observations.iter().enumerate() {
-        if o.face.is_some() != o.probs.is_some() {
-            return Err(ApiError::Unprocessable(format!(
-                "observations[{i}]: face and probs come together (both or neither)"
-            )));
-        }
-        if let Some(p) = o.probs {
-            areya_core::Probabilities::new(p.angry, p.happy, p.relaxed, p.sad)
-                .map_err(|e| ApiError::Unprocessable(format!("observations[{i}].probs: {e}")))?;
-        }
-    }
     for (i, h) in body.health.iter().enumerate() {
         if h.model_error.as_ref().is_some_and(|e| e.len() > 500) {
             return Err(ApiError::Unprocessable(format!(

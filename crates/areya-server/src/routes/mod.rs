@@ -56,6 +56,10 @@ pub fn router<S: Store + 'static>(app: Arc<App<S>>) -> Router {
         .route("/api/admin/devices/{id}", put(admin::put_device::<S>))
         .route("/api/audit", get(admin::audit_log::<S>))
         .fallback(ops::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            audit_refusals::<S>,
+        ))
         .layer(DefaultBodyLimit::max(limit))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
@@ -70,4 +74,56 @@ pub fn router<S: Store + 'static>(app: Arc<App<S>>) -> Router {
             HeaderValue::from_static("no-referrer"),
         ))
         .with_state(app)
+}
+
+/// Writes refused requests (401, 403) to the audit log, at most a few rows per client a
+/// minute (the rest are counted in the next row). Failed logins are audited by the login
+/// route, and the page's own "am I logged in?" question is not an attempt.
+async fn audit_refusals<S: Store + 'static>(
+    axum::extract::State(app): axum::extract::State<Arc<App<S>>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let method = req.method().clone();
+    let path: String = req.uri().path().chars().take(120).collect();
+    let client = crate::auth::Client::from(
+        req.headers(),
+        req.extensions(),
+        app.settings.trust_forwarded_for,
+    );
+    let token = {
+        let (parts, body) = req.into_parts();
+        let t = crate::auth::session_token(&parts);
+        (t, axum::extract::Request::from_parts(parts, body))
+    };
+    let (token, req) = token;
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16();
+    let probe = method == axum::http::Method::GET && path == "/api/me";
+    if matches!(status, 401 | 403) && path != "/api/login" && !(probe && status == 401) {
+        let actor = match token {
+            Some(t) => app
+                .store
+                .session(&crate::auth::token_hash(&t), app.now())
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| "anonymous".into()),
+            None => "anonymous".into(),
+        };
+        let ip = client.0;
+        let entry = (
+            actor.as_str(),
+            "request refused",
+            &*format!("{method} {path}"),
+            &*format!("{status} from {ip}"),
+        );
+        if let Err(e) = app
+            .audit_gated(&app.refusal_gate, &format!("refused {ip}"), entry)
+            .await
+        {
+            tracing::warn!("audit of a refused request: {e}");
+        }
+    }
+    resp
 }

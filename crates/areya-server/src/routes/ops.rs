@@ -19,14 +19,28 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 
+/// 200 while the store can write; 503 "degraded" while it cannot (disk full, I/O errors,
+/// database down), so a load balancer or monitor sees it even though reads still work.
 pub async fn healthz<S: Store + 'static>(State(app): State<Arc<App<S>>>) -> Response {
-    match app.store.max_alert_id().await {
-        Ok(_) => Json(json!({ "status": "ok", "role": app.role() })).into_response(),
-        Err(e) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "unavailable", "error": e.to_string() })),
-        )
-            .into_response(),
+    match app.store.check_writable(app.now()).await {
+        Ok(()) => {
+            app.store_ok.store(true, Ordering::Relaxed);
+            Json(json!({ "status": "ok", "role": app.role() })).into_response()
+        }
+        Err(e) => {
+            app.store_ok.store(false, Ordering::Relaxed);
+            app.counters.store_errors.fetch_add(1, Ordering::Relaxed);
+            tracing::error!("health check: {e}");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({
+                    "status": "degraded",
+                    "role": app.role(),
+                    "error": "the store cannot write (see the server's log)"
+                })),
+            )
+                .into_response()
+        }
     }
 }
 
@@ -58,8 +72,18 @@ pub async fn metrics<S: Store + 'static>(State(app): State<Arc<App<S>>>) -> Resp
         ),
         (
             "areya_store_errors_total",
-            "Failed store transactions.",
+            "Failed store transactions and health-check writes.",
             c.store_errors.load(Ordering::Relaxed),
+        ),
+        (
+            "areya_password_checks_total",
+            "Passwords checked with argon2 (logins and password changes).",
+            c.password_checks.load(Ordering::Relaxed),
+        ),
+        (
+            "areya_store_reopens_total",
+            "Times the store replaced its connections after an I/O failure.",
+            app.store.reopens(),
         ),
     ];
     let mut text = String::new();
@@ -74,6 +98,11 @@ pub async fn metrics<S: Store + 'static>(State(app): State<Arc<App<S>>>) -> Resp
             "areya_alerts_escalated_unacknowledged",
             "Escalated alerts nobody acknowledged.",
             escalated,
+        ),
+        (
+            "areya_store_writable",
+            "1 if the last health check could write to the store.",
+            usize::from(app.store_ok.load(Ordering::Relaxed)),
         ),
         (
             "areya_live_subscribers",
@@ -137,15 +166,17 @@ pub async fn events<S: Store + 'static>(
     State(app): State<Arc<App<S>>>,
     user: User,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let slot = crate::guard::LiveSlot::take(&app.live_counts, &user.token_hash, &app.settings.limits)?;
     let rx = app.live.subscribe();
     let stop = app.stopping.subscribe();
     let every = Duration::from_millis(app.settings.live_recheck_ms.max(10) as u64);
     let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let state = (rx, stop, user, app, recheck);
+    // The slot lives as long as the stream and gives its place back when the stream ends.
+    let state = (rx, stop, user, app, recheck, slot);
     let stream = futures_util::stream::unfold(
         state,
-        |(mut rx, mut stop, user, app, mut recheck)| async move {
+        |(mut rx, mut stop, user, app, mut recheck, slot)| async move {
             loop {
                 let got = tokio::select! {
                     r = rx.recv() => Some(r),
@@ -173,7 +204,7 @@ pub async fn events<S: Store + 'static>(
                         .data(json!({ "missed": n }).to_string()),
                     Err(RecvError::Closed) => return None,
                 };
-                return Some((Ok(ev), (rx, stop, user, app, recheck)));
+                return Some((Ok(ev), (rx, stop, user, app, recheck, slot)));
             }
         },
     );

@@ -1,7 +1,7 @@
 //! Logging in and out: `POST /api/login`, `POST /api/logout`, `GET /api/me`.
 
 use crate::app::App;
-use crate::auth::{hash_password, new_token, token_hash, verify_password, User, COOKIE};
+use crate::auth::{hash_password, new_token, token_hash, verify_password, Client, User, COOKIE};
 use crate::error::{ApiError, ApiJson};
 use areya_monitor::store::Store;
 use axum::extract::State;
@@ -10,6 +10,7 @@ use axum::response::{AppendHeaders, IntoResponse};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 
 #[derive(Deserialize)]
@@ -27,37 +28,70 @@ fn dummy_hash() -> &'static str {
 
 pub async fn login<S: Store + 'static>(
     State(app): State<Arc<App<S>>>,
+    client: Client,
     ApiJson(body): ApiJson<Login>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let limits = &app.settings.limits;
+    // Sizes first, before any work or any row in the audit log.
     let name = body.user.trim();
-    if let Some(wait) = app.login_locked(name) {
-        app.audit(name, "login refused", "session", "too many failed logins")
-            .await?;
-        return Err(ApiError::TooMany(format!(
-            "too many failed logins for '{name}': try again in {} min",
-            (wait + 59_999) / 60_000
-        )));
+    if name.is_empty() || name.chars().count() > limits.max_name_chars {
+        return Err(ApiError::invalid(
+            "user",
+            format!("give your user name (at most {} characters)", limits.max_name_chars),
+        ));
+    }
+    if body.password.chars().count() > limits.max_password_chars {
+        return Err(ApiError::invalid(
+            "password",
+            format!("at most {} characters", limits.max_password_chars),
+        ));
+    }
+    let ip = client.0;
+    if let Err(t) = app.logins.check(ip, name, app.now()) {
+        app.audit_gated(
+            &app.refusal_gate,
+            &format!("login {ip}"),
+            (name, "login refused", "session", &format!("from {ip}: {}", t.why)),
+        )
+        .await?;
+        return Err(t.into_error());
     }
     let dir = app.directory();
     let staff = dir.staff(name);
-    let hash = staff.map_or(dummy_hash(), |s| s.password_hash.as_str());
-    let password = body.password.clone();
-    let hash_owned = hash.to_string();
-    // argon2 is deliberately slow: keep it off the async workers.
-    let ok = tokio::task::spawn_blocking(move || verify_password(&hash_owned, &password))
-        .await
-        .unwrap_or(false);
-    app.login_result(name, ok && staff.is_some());
+    // Unknown names and staff without a password are checked against a dummy hash, so every
+    // answer takes the same time and none reveals who exists.
+    let hash = staff
+        .map(|s| s.password_hash.as_str())
+        .filter(|h| !h.is_empty())
+        .unwrap_or(dummy_hash())
+        .to_string();
+    let can_log_in = staff.is_some_and(|s| !s.password_hash.is_empty());
+    let password = body.password;
+    if crate::auth::runs_argon2(&hash) {
+        app.counters.password_checks.fetch_add(1, Ordering::Relaxed);
+    }
+    let ok = app
+        .hash_pool
+        .run(move || verify_password(&hash, &password))
+        .await?
+        && can_log_in;
+    app.logins.record(ip, name, ok, app.now());
     let Some(staff) = staff.filter(|_| ok) else {
-        app.audit(name, "login failed", "session", "").await?;
-        return Err(ApiError::Unauthorized);
+        app.audit_gated(
+            &app.refusal_gate,
+            &format!("login {ip}"),
+            (name, "login failed", "session", &format!("from {ip}")),
+        )
+        .await?;
+        return Err(ApiError::LoginFailed);
     };
     let token = new_token();
     let expires = app.now() + app.settings.session_ms;
     app.store
         .create_session(&token_hash(&token), &staff.id, expires)
         .await?;
-    app.audit(&staff.id, "login", "session", "").await?;
+    app.audit(&staff.id, "login", "session", &format!("from {ip}"))
+        .await?;
     let cookie = format!(
         "{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
         app.settings.session_ms / 1000,

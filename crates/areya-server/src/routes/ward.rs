@@ -62,6 +62,13 @@ pub async fn ward<S: Store + 'static>(
     let dir = app.directory();
     let ward = find_ward(&dir, &ward_id)?;
     user.require_ward(&ward.id)?;
+    // Who looked at which ward is audited; an open page refreshing is one row a while.
+    app.audit_gated(
+        &app.view_gate,
+        &format!("ward {} {}", ward.id, user.token_hash),
+        (user.id(), "view ward", &format!("ward {}", ward.id), ""),
+    )
+    .await?;
     let now = app.now();
     let open = app.open_alerts().await?;
     let snap = app.ward_snapshot(&ward.beds).await?;
