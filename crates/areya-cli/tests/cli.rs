@@ -1598,3 +1598,113 @@ fn fit_crop_stores_the_crop_or_says_why_it_cannot() {
         "{cfg}"
     );
 }
+
+/// Sets the file-size limit of process `pid` (bytes; `None`: unlimited).
+fn set_file_size_limit(pid: u32, bytes: Option<u64>) {
+    let v = bytes.unwrap_or(libc::RLIM_INFINITY);
+    let lim = libc::rlimit {
+        rlim_cur: v,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: prlimit reads `lim` and writes nothing (the old-limit pointer is null).
+    let rc = unsafe {
+        libc::prlimit(
+            pid as libc::pid_t,
+            libc::RLIMIT_FSIZE,
+            &lim,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(rc, 0, "prlimit: {}", std::io::Error::last_os_error());
+}
+
+/// A full disk, as the server sees it: its file-size limit is set to 0 (every write that
+/// would grow a file fails, as on a full file system), then lifted. While writes fail
+/// `/healthz` says degraded and ingest answers 503; once space is back the SQLite store
+/// recovers by itself — no restart, no "database is locked" for minutes.
+#[test]
+fn serve_on_sqlite_recovers_by_itself_after_the_disk_was_full() {
+    use std::io::BufRead;
+    use std::os::unix::process::CommandExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("areya.toml");
+    let db = format!("sqlite://{}", tmp.path().join("areya.db").display());
+    std::fs::write(&config, format!("database = {db:?}\n")).unwrap();
+    let mut cmd = areya();
+    cmd.args(["serve", "--bind", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .env("AREYA_ADMIN_PASSWORD", "admin password 2026")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    // SAFETY: only async-signal-safe calls between fork and exec. A process over its file
+    // size limit gets SIGXFSZ, which would kill it; ignored, the write fails with EFBIG,
+    // which is what a full disk looks like to SQLite.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let mut server = cmd.spawn().expect("areya serve starts");
+    let mut lines = std::io::BufReader::new(server.stdout.take().unwrap()).lines();
+    let line = lines.next().and_then(|l| l.ok()).unwrap_or_default();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or_else(|| panic!("no address in '{line}'"))
+        .to_string();
+    std::thread::spawn(move || for _ in lines {});
+    let (bearer, _) = configure_ward(&addr);
+    let post = |frame: u64| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        let body = format!(
+            r#"{{"observations":[{{"source":"cam-0","patient":"p-0","at_ms":{now},"frame":{frame},"face":null,"probs":null,"quality":null}}]}}"#
+        );
+        http(&addr, "POST", "/api/ingest", &[("Authorization", &bearer)], &body).0
+    };
+    assert_eq!(post(1), 200);
+    assert_eq!(http(&addr, "GET", "/healthz", &[], "").0, 200);
+
+    set_file_size_limit(server.id(), Some(0));
+    let until = Instant::now() + Duration::from_secs(20);
+    let mut frame = 2;
+    let (mut health, mut ingest) = (0, 0);
+    while Instant::now() < until && (health != 503 || ingest != 503) {
+        health = http(&addr, "GET", "/healthz", &[], "").0;
+        ingest = post(frame);
+        frame += 1;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!((health, ingest), (503, 503), "writes fail while the disk is full");
+
+    set_file_size_limit(server.id(), None);
+    let until = Instant::now() + Duration::from_secs(20);
+    let mut ok = false;
+    while Instant::now() < until && !ok {
+        frame += 1;
+        ok = http(&addr, "GET", "/healthz", &[], "").0 == 200 && post(frame) == 200;
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(ok, "healthz and ingest recover within 20 s of the disk having space again");
+    let (status, _, body) = http(
+        &addr,
+        "POST",
+        "/api/login",
+        &[],
+        r#"{"user":"ana","password":"nurse password 2026"}"#,
+    );
+    assert_eq!(status, 200, "a login writes its session again: {body}");
+    let (_, _, metrics) = http(&addr, "GET", "/metrics", &[], "");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("areya_store_errors_total ") && !l.ends_with(" 0")),
+        "{metrics}"
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+}

@@ -9,7 +9,6 @@ use areya_monitor::{Millis, MINUTE, SECOND};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
-use tokio::sync::Semaphore;
 
 /// The limits, with their defaults (docs/operations.md lists them).
 #[derive(Debug, Clone, PartialEq)]
@@ -83,22 +82,40 @@ impl Default for Limits {
     }
 }
 
-/// Runs password hashes on at most `workers` blocking threads, with at most `queue` waiting.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Runs password hashes on `workers` threads of its own, with at most `queue` waiting.
+/// Own threads, not tokio's blocking pool: each argon2 run takes 19 MiB, and the C allocator
+/// keeps that much per thread that ever ran one, so a flood spread over the blocking pool's
+/// many threads kept hundreds of megabytes (gigabytes unbounded) after it was over.
 pub struct HashPool {
-    workers: Arc<Semaphore>,
-    slots: Arc<Semaphore>,
+    jobs: std::sync::mpsc::SyncSender<Job>,
 }
 
 impl HashPool {
     pub fn new(workers: usize, queue: usize) -> HashPool {
-        let workers = workers.max(1);
-        HashPool {
-            workers: Arc::new(Semaphore::new(workers)),
-            slots: Arc::new(Semaphore::new(workers + queue)),
+        let (jobs, rx) = std::sync::mpsc::sync_channel::<Job>(queue);
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..workers.max(1) {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("areya-hash-{i}"))
+                .spawn(move || loop {
+                    let job = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                    match job {
+                        Ok(job) => job(),
+                        // The server is gone.
+                        Err(_) => return,
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!("cannot start password-hashing thread {i}: {e}");
+            }
         }
+        HashPool { jobs }
     }
 
-    /// Runs `f` when a worker is free; 503 at once when the queue is full.
+    /// Runs `f` on a hashing thread; 503 at once when the queue is full.
     pub async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
@@ -108,9 +125,13 @@ impl HashPool {
                 "the server is busy checking passwords; try again in a few seconds".into(),
             )
         };
-        let _slot = self.slots.clone().try_acquire_owned().map_err(|_| busy())?;
-        let _worker = self.workers.clone().acquire_owned().await.map_err(|_| busy())?;
-        tokio::task::spawn_blocking(f).await.map_err(|_| busy())
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.jobs
+            .try_send(Box::new(move || {
+                let _ = tx.send(f());
+            }))
+            .map_err(|_| busy())?;
+        rx.await.map_err(|_| busy())
     }
 }
 

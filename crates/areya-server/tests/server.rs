@@ -16,6 +16,9 @@ use std::sync::Arc;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
+#[path = "server/security.rs"]
+mod security;
+
 const PASSWORD: &str = "correct horse battery";
 const DEVICE: &str = "device-token-of-ward-4b";
 const T0: i64 = 1_796_000_000_000;
@@ -34,11 +37,22 @@ impl Server<SqliteStore> {
     }
 
     async fn start_at(url: &str, fresh: bool, t: i64) -> Server {
+        Server::start_with(url, fresh, t, |_| {}).await
+    }
+
+    async fn start_with(
+        url: &str,
+        fresh: bool,
+        t: i64,
+        tweak: impl FnOnce(&mut areya_server::Settings),
+    ) -> Server {
         let clock = Arc::new(AtomicI64::new(t));
         let c = clock.clone();
         let store = SqliteStore::open(url).await.expect("store");
         let mut settings = demo_settings("test".into());
         settings.live_recheck_ms = 200;
+        settings.trust_forwarded_for = true;
+        tweak(&mut settings);
         let app = App::open(store, settings, Arc::new(move || c.load(Ordering::SeqCst)))
             .await
             .expect("app");
@@ -64,6 +78,7 @@ impl Server<PgStore> {
         let cluster = PgCluster::new(&store, node);
         let mut settings = demo_settings("test".into());
         settings.live_recheck_ms = 200;
+        settings.trust_forwarded_for = true;
         tweak(&mut settings);
         let app = App::open_cluster(
             store,
@@ -185,6 +200,23 @@ impl<S: Store + 'static> Server<S> {
         self.json("POST", "/api/login", None, Some(body)).await
     }
 
+    /// A login attempt from client address `ip` (the test servers trust X-Forwarded-For).
+    async fn try_login_from(&self, ip: &str, user: &str, password: &str) -> (u16, Value) {
+        let body = json!({ "user": user, "password": password }).to_string();
+        let (status, _, text) = self
+            .req(
+                "POST",
+                "/api/login",
+                &[("Content-Type", "application/json"), ("X-Forwarded-For", ip)],
+                Some(&body),
+            )
+            .await;
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
     async fn login(&self, user: &str) -> String {
         let body = json!({ "user": user, "password": PASSWORD }).to_string();
         let (status, head, text) = self
@@ -304,22 +336,26 @@ async fn authentication_roles_and_ward_scoping() {
     let (status, _) = s.try_login("nobody", PASSWORD).await;
     assert_eq!(status, 401);
 
-    // Five wrong passwords lock the name for 15 minutes, even for the right password.
+    // Five wrong passwords for a name from one device lock that name on that device for
+    // 15 minutes, even for the right password; Ben at his own workstation is not locked out.
     for _ in 0..5 {
-        let (status, _) = s.try_login("ben", "guess").await;
+        let (status, _) = s.try_login_from("10.1.0.1", "ben", "guess").await;
         assert_eq!(status, 401);
     }
-    let (status, v) = s.try_login("ben", PASSWORD).await;
+    let (status, v) = s.try_login_from("10.1.0.1", "ben", PASSWORD).await;
     assert_eq!(status, 429, "{v}");
     assert!(
         v["error"]
             .as_str()
             .unwrap_or("")
-            .contains("try again in 15 min"),
+            .contains("from this device: try again in 15 min"),
         "{v}"
     );
+    let (status, v) = s.try_login_from("10.1.0.2", "ben", PASSWORD).await;
+    assert_eq!(status, 200, "{v}");
     s.advance(15 * 60 * SECOND);
-    s.login("ben").await;
+    let (status, v) = s.try_login_from("10.1.0.1", "ben", PASSWORD).await;
+    assert_eq!(status, 200, "{v}");
     let ana = s.login("ana").await;
     let (status, me) = s.json("GET", "/api/me", Some(&ana), None).await;
     assert_eq!((status, me["role"].as_str()), (200, Some("nurse")));
@@ -533,7 +569,7 @@ async fn bad_requests_name_the_field() {
     for (o, want, needle) in [
         (bad_probs, 422, "observations[1].probs"),
         (stranger, 422, "'p-9999' is not in any bed"),
-        (wrong_source, 422, "'cam-07' does not feed bed 'bed-01'"),
+        (wrong_source, 422, "'cam-07' feeds bed 'bed-07', not bed 'bed-01'"),
         (face_no_probs, 422, "both or neither"),
     ] {
         let (status, v) = s.ingest(&[good.clone(), o], DEVICE).await;
@@ -847,6 +883,11 @@ async fn a_restart_loses_nothing_stored() {
         )
         .await;
     assert_eq!(status, 200);
+    let recent: Vec<Observation> = (0..5)
+        .map(|k| obs(3, s.now() - (5 - k) * SECOND, Some(0.2)))
+        .collect();
+    let (status, v) = s.ingest(&recent, DEVICE).await;
+    assert_eq!((status, &v["accepted"]), (200, &json!(5)), "{v}");
     let t = s.now();
     let max_id = s.app.store.max_alert_id().await.expect("read");
     s.stop().await;
@@ -862,11 +903,15 @@ async fn a_restart_loses_nothing_stored() {
     );
     let (status, _) = s.json("GET", "/api/me", Some(&ana), None).await;
     assert_eq!(status, 200, "sessions survive a restart");
-    let (_, v) = s.ingest(&batch, DEVICE).await;
+    let (_, v) = s.ingest(&recent, DEVICE).await;
     assert_eq!(
         v["duplicate"], 5,
         "a retry after the restart stores nothing twice: {v}"
     );
+    // The first batch is older than anything that can still be scored: refused, and the
+    // edge drops it (it was stored long ago).
+    let (status, v) = s.ingest(&batch, DEVICE).await;
+    assert_eq!((status, &v["field"]), (422, &json!("observations[0].at_ms")), "{v}");
     feed(&s, 6, 110, 0.1).await;
     feed(&s, 6, 130, 0.9).await;
     let new = negative(s.app.open_alerts().await.expect("open alerts"));
