@@ -1645,8 +1645,16 @@ fn serve_on_sqlite_recovers_by_itself_after_the_disk_was_full() {
             Ok(())
         });
     }
-    let mut server = cmd.spawn().expect("areya serve starts");
-    let mut lines = std::io::BufReader::new(server.stdout.take().unwrap()).lines();
+    /// Killed when the test ends, passed or not.
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut server = Killed(cmd.spawn().expect("areya serve starts"));
+    let mut lines = std::io::BufReader::new(server.0.stdout.take().unwrap()).lines();
     let line = lines.next().and_then(|l| l.ok()).unwrap_or_default();
     let addr = line
         .split("http://")
@@ -1669,7 +1677,7 @@ fn serve_on_sqlite_recovers_by_itself_after_the_disk_was_full() {
     assert_eq!(post(1), 200);
     assert_eq!(http(&addr, "GET", "/healthz", &[], "").0, 200);
 
-    set_file_size_limit(server.id(), Some(0));
+    set_file_size_limit(server.0.id(), Some(0));
     let until = Instant::now() + Duration::from_secs(20);
     let mut frame = 2;
     let (mut health, mut ingest) = (0, 0);
@@ -1681,7 +1689,7 @@ fn serve_on_sqlite_recovers_by_itself_after_the_disk_was_full() {
     }
     assert_eq!((health, ingest), (503, 503), "writes fail while the disk is full");
 
-    set_file_size_limit(server.id(), None);
+    set_file_size_limit(server.0.id(), None);
     let until = Instant::now() + Duration::from_secs(20);
     let mut ok = false;
     while Instant::now() < until && !ok {
@@ -1699,12 +1707,13 @@ fn serve_on_sqlite_recovers_by_itself_after_the_disk_was_full() {
     );
     assert_eq!(status, 200, "a login writes its session again: {body}");
     let (_, _, metrics) = http(&addr, "GET", "/metrics", &[], "");
+    for l in metrics.lines().filter(|l| l.starts_with("areya_store")) {
+        eprintln!("after the full disk: {l}");
+    }
     assert!(
         metrics
             .lines()
             .any(|l| l.starts_with("areya_store_errors_total ") && !l.ends_with(" 0")),
         "{metrics}"
     );
-    let _ = server.kill();
-    let _ = server.wait();
 }
