@@ -13,7 +13,8 @@ use std::sync::{Arc, Mutex};
 /// The limits, with their defaults (docs/operations.md lists them).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Limits {
-    /// Password hashes computed at once (argon2id takes 19 MiB and tens of ms each).
+    /// Password hashes computed at once (argon2id takes 19 MiB and tens of ms each): half the
+    /// CPUs, at least one and at most four, so a login flood leaves CPU for the ward.
     pub hash_workers: usize,
     /// Logins that may wait for a hashing worker; beyond that a login is answered 503.
     pub hash_queue: usize,
@@ -58,7 +59,7 @@ impl Default for Limits {
     fn default() -> Self {
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
         Limits {
-            hash_workers: cpus.clamp(1, 4),
+            hash_workers: (cpus / 2).clamp(1, 4),
             hash_queue: 32,
             max_name_chars: 64,
             max_password_chars: 256,
