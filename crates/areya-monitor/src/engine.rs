@@ -63,6 +63,41 @@ pub enum Output {
     Alert {
         event: AlertEvent,
     },
+    /// What a restart must take over for the patient (saved with the window).
+    Patient {
+        snapshot: PatientSnapshot,
+    },
+}
+
+/// Everything about a patient that the stored windows alone do not give back after a
+/// restart: the baseline (learned or being learned), the status with its hysteresis, the
+/// alert condition's run, and when a face was last seen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PatientSnapshot {
+    pub patient: PatientId,
+    /// The end of the last window folded in.
+    pub at_ms: Millis,
+    pub baseline: crate::state::Baseline,
+    pub elevated: bool,
+    pub tracker: ConditionTracker,
+    pub last_face_ms: Option<Millis>,
+    pub first_seen_ms: Millis,
+}
+
+/// Folds one closed window into a patient's state and condition: the condition is judged
+/// against the baseline as it was, and the baseline learns from the window only while no
+/// negative run is under way (minutes of distress never become the patient's "usual").
+/// Returns what the condition says (see [`ConditionTracker::on_window`]).
+pub fn fold_window(
+    state: &mut PatientState,
+    tracker: &mut ConditionTracker,
+    rule: &crate::rules::Rule,
+    w: &WindowAggregate,
+) -> Option<bool> {
+    let (baseline, learned) = state.baseline();
+    let sustained = tracker.on_window(rule, learned.then_some(baseline), w);
+    state.add_window(w.clone(), !tracker.in_run());
+    sustained
 }
 
 struct Patient {
@@ -125,25 +160,45 @@ impl Engine {
     /// and condition tracker without raising anything; `alerts` are the stored alerts, of which
     /// the open ones are taken over. Observations of still-open windows are then re-ingested by
     /// the caller.
+    /// `snapshots` (saved with each window) give back each patient's baseline, status and
+    /// condition exactly; windows up to a patient's snapshot only refill the score's horizon.
+    /// A patient without a snapshot (stored by an older version) is rebuilt from its windows.
     pub fn restore(
         &mut self,
         windows: &[WindowAggregate],
+        snapshots: Vec<PatientSnapshot>,
         alerts: Vec<crate::alerts::Alert>,
         max_alert_id: u64,
     ) -> Result<(), RuleError> {
+        let mut restored_to = BTreeMap::new();
+        for snap in snapshots {
+            let consent = self.consent(&snap.patient);
+            if consent == Consent::OptedOut {
+                continue;
+            }
+            let p = self.patient(&snap.patient, consent, snap.first_seen_ms);
+            p.state.carry_over(snap.baseline, snap.elevated);
+            p.tracker = snap.tracker;
+            p.last_face_ms = snap.last_face_ms;
+            p.first_seen_ms = snap.first_seen_ms;
+            restored_to.insert(snap.patient, snap.at_ms);
+        }
         for w in windows {
             let consent = self.consent(&w.patient);
             if consent == Consent::OptedOut {
                 continue;
             }
             let rule = self.rules.rule_for(w.patient.as_str())?;
+            let upto = restored_to.get(&w.patient).copied();
             let p = self.patient(&w.patient, consent, w.start_ms);
+            if upto.is_some_and(|t| w.end_ms <= t) {
+                p.state.restore_window(w.clone());
+                continue;
+            }
             if w.faces > 0 {
                 p.last_face_ms = Some(w.end_ms);
             }
-            p.state.add(w.clone());
-            let (baseline, learned) = p.state.baseline();
-            p.tracker.on_window(&rule, learned.then_some(baseline), w);
+            fold_window(&mut p.state, &mut p.tracker, &rule, w);
         }
         let realarm = self.rules.ward.realarm_s;
         self.alerts.restore(alerts, max_alert_id, realarm);
@@ -218,18 +273,27 @@ impl Engine {
         let Some(p) = self.patients.get_mut(&w.patient) else {
             return Ok(vec![]);
         };
-        p.state.add(w.clone());
-        let (baseline, learned) = p.state.baseline();
-        let sustained = p.tracker.on_window(&rule, learned.then_some(baseline), &w);
+        let sustained = fold_window(&mut p.state, &mut p.tracker, &rule, &w);
         let assessment = p.state.assess(w.end_ms);
         let patient = w.patient.clone();
         let no_face = w.end_ms - p.last_face_ms.unwrap_or(p.first_seen_ms) >= no_face_after;
+        let (baseline, elevated) = p.state.carried();
+        let snapshot = PatientSnapshot {
+            patient: patient.clone(),
+            at_ms: w.end_ms,
+            baseline,
+            elevated,
+            tracker: p.tracker.clone(),
+            last_face_ms: p.last_face_ms,
+            first_seen_ms: p.first_seen_ms,
+        };
         let mut out = vec![
             Output::Window { window: w },
             Output::Assessment {
                 patient: patient.clone(),
                 assessment: assessment.clone(),
             },
+            Output::Patient { snapshot },
         ];
         let info = ConditionInfo {
             priority: rule.priority_at(now, offset),

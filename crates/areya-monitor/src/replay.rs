@@ -53,9 +53,8 @@ pub fn replay(
         let mut book = AlertBook::new(rules.escalation.clone());
         let mut open: Option<usize> = None;
         for w in ws {
-            state.add(w.clone());
-            let (b, learned) = state.baseline();
-            let Some(active) = tracker.on_window(&rule, learned.then_some(b), w) else {
+            let Some(active) = crate::engine::fold_window(&mut state, &mut tracker, &rule, w)
+            else {
                 continue;
             };
             let info = ConditionInfo {

@@ -333,6 +333,11 @@ impl ConditionTracker {
         Some(self.active)
     }
 
+    /// A negative run is under way (started, alerting or not yet).
+    pub fn in_run(&self) -> bool {
+        self.since_ms.is_some()
+    }
+
     fn end_run(&mut self) {
         self.since_ms = None;
         self.below_since_ms = None;

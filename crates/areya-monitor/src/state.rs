@@ -20,6 +20,11 @@ pub struct StateConfig {
     pub baseline_ms: Millis,
     /// The negative share assumed before a baseline is learned.
     pub prior_negative: f64,
+    /// The status turns "elevated" when the negative share over the horizon reaches the
+    /// baseline plus this, and "settled" again only below the baseline plus `settle_margin`:
+    /// a steady patient's noise does not flip the card.
+    pub elevated_margin: f64,
+    pub settle_margin: f64,
 }
 
 impl Default for StateConfig {
@@ -29,6 +34,8 @@ impl Default for StateConfig {
             min_coverage: 0.3,
             baseline_ms: 4 * HOUR,
             prior_negative: 0.25,
+            elevated_margin: 0.10,
+            settle_margin: 0.05,
         }
     }
 }
@@ -63,8 +70,11 @@ pub struct Assessment {
     pub reason: String,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct Baseline {
+/// A patient's usual negative share, learned over the first `baseline_ms` of face, or being
+/// learned: kept across restarts, so it is never learned again from whatever minutes happen
+/// to follow a restart.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Baseline {
     started_ms: Option<Millis>,
     negative_sum: f64,
     faces: u64,
@@ -77,6 +87,8 @@ pub struct PatientState {
     cfg: StateConfig,
     windows: VecDeque<WindowAggregate>,
     baseline: Baseline,
+    /// The status with hysteresis (see [`StateConfig::elevated_margin`]).
+    elevated: bool,
 }
 
 struct Totals {
@@ -120,7 +132,19 @@ impl PatientState {
             cfg,
             windows: VecDeque::new(),
             baseline: Baseline::default(),
+            elevated: false,
         }
+    }
+
+    /// What must survive a restart besides the stored windows: (baseline, elevated).
+    pub fn carried(&self) -> (Baseline, bool) {
+        (self.baseline.clone(), self.elevated)
+    }
+
+    /// Takes over what [`PatientState::carried`] gave before a restart.
+    pub fn carry_over(&mut self, baseline: Baseline, elevated: bool) {
+        self.baseline = baseline;
+        self.elevated = elevated;
     }
 
     /// The patient's usual negative share: learned, or the prior until it is.
@@ -131,8 +155,50 @@ impl PatientState {
         }
     }
 
-    /// Adds a closed window and forgets windows older than the horizon.
+    /// Adds a closed window, learning the baseline from it, and forgets windows older than
+    /// the horizon.
     pub fn add(&mut self, w: WindowAggregate) {
+        self.add_window(w, true);
+    }
+
+    /// Adds a closed window; with `learn` false (the patient is in a negative run) the
+    /// baseline does not learn from it, so minutes of distress never become "usual".
+    pub fn add_window(&mut self, w: WindowAggregate, learn: bool) {
+        if learn {
+            self.learn(&w);
+        }
+        let end = w.end_ms;
+        self.keep(w);
+        // The status follows the horizon with hysteresis, decided once per closed window.
+        let all = totals(self.recent(end));
+        if let Some(neg) = all.negative().filter(|_| all.coverage() >= self.cfg.min_coverage) {
+            let (b, _) = self.baseline();
+            if !self.elevated && neg >= b + self.cfg.elevated_margin {
+                self.elevated = true;
+            } else if self.elevated && neg < b + self.cfg.settle_margin {
+                self.elevated = false;
+            }
+        }
+    }
+
+    /// Puts back a window stored before a restart (already learned from and judged).
+    pub fn restore_window(&mut self, w: WindowAggregate) {
+        self.keep(w);
+    }
+
+    fn keep(&mut self, w: WindowAggregate) {
+        let end = w.end_ms;
+        self.windows.push_back(w);
+        while self
+            .windows
+            .front()
+            .is_some_and(|f| f.end_ms <= end - self.cfg.horizon_ms)
+        {
+            self.windows.pop_front();
+        }
+    }
+
+    fn learn(&mut self, w: &WindowAggregate) {
         let b = &mut self.baseline;
         let started = *b.started_ms.get_or_insert(w.start_ms);
         if b.learned.is_none() {
@@ -145,15 +211,6 @@ impl PatientState {
                 // No face seen in the whole baseline period: keep learning from what comes.
                 b.started_ms = Some(w.start_ms);
             }
-        }
-        let end = w.end_ms;
-        self.windows.push_back(w);
-        while self
-            .windows
-            .front()
-            .is_some_and(|f| f.end_ms <= end - self.cfg.horizon_ms)
-        {
-            self.windows.pop_front();
         }
     }
 
@@ -212,7 +269,7 @@ impl PatientState {
                     dominant.map(|d| d.as_str()).unwrap_or("relaxed")
                 };
                 (
-                    if excess > 0.0 { Status::Elevated } else { Status::Settled },
+                    if self.elevated { Status::Elevated } else { Status::Settled },
                     (excess * 100.0).round() as u8,
                     format!("negative {:.0}% of the last {minutes} min{usual}, face visible {:.0}%, mostly {mood}", neg * 100.0, coverage * 100.0),
                 )

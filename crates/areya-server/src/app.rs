@@ -173,6 +173,7 @@ pub(crate) async fn restore_engine<S: Store>(
     engine
         .restore(
             &windows,
+            store.patient_states().await?,
             store.alerts(None).await?,
             store.max_alert_id().await?,
         )
@@ -430,7 +431,7 @@ impl<S: Store + 'static> App<S> {
 
     fn live_event(&self, engine: &Engine, o: Output) -> Option<Live> {
         let (patient, event, data) = match o {
-            Output::Window { .. } => return None,
+            Output::Window { .. } | Output::Patient { .. } => return None,
             Output::Assessment {
                 patient,
                 assessment,

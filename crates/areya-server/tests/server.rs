@@ -18,6 +18,8 @@ use tokio::net::TcpStream;
 
 #[path = "server/security.rs"]
 mod security;
+#[path = "server/sight.rs"]
+mod sight;
 
 const PASSWORD: &str = "correct horse battery";
 const DEVICE: &str = "device-token-of-ward-4b";

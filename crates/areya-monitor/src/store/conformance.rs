@@ -62,11 +62,22 @@ pub async fn records_round_trip<S: Store>(s: &S) {
         )
         .expect("open"),
     );
+    let (baseline, elevated) = state.carried();
+    let snapshot = crate::engine::PatientSnapshot {
+        patient: pid("a"),
+        at_ms: 5 * MINUTE,
+        baseline,
+        elevated,
+        tracker: crate::rules::ConditionTracker::default(),
+        last_face_ms: Some(4 * MINUTE),
+        first_seen_ms: 0,
+    };
     let batch = Batch {
         windows: ws.clone(),
         assessments: vec![(pid("a"), assessment.clone())],
         alerts: book.open_alerts().cloned().collect(),
         events: events.clone(),
+        patients: vec![snapshot.clone()],
     };
     s.save(&batch).await.expect("save");
     s.save(&batch)
@@ -95,6 +106,11 @@ pub async fn records_round_trip<S: Store>(s: &S) {
             .await
             .expect("read"),
         vec![assessment]
+    );
+    assert_eq!(
+        s.patient_states().await.expect("read"),
+        vec![snapshot],
+        "the patient's snapshot is kept, once"
     );
     let alerts = s.alerts(Some(&pid("a"))).await.expect("read");
     assert_eq!(alerts.len(), 1);
@@ -160,8 +176,18 @@ pub async fn rules_and_consent<S: Store>(s: &S) {
         "a refused rule file changes nothing"
     );
 
+    let snap = |p: &str| crate::engine::PatientSnapshot {
+        patient: pid(p),
+        at_ms: MINUTE,
+        baseline: Default::default(),
+        elevated: false,
+        tracker: Default::default(),
+        last_face_ms: None,
+        first_seen_ms: 0,
+    };
     s.save(&Batch {
         windows: vec![window("c", 0), window("d", 0)],
+        patients: vec![snap("c"), snap("d")],
         ..Batch::default()
     })
     .await
@@ -179,6 +205,15 @@ pub async fn rules_and_consent<S: Store>(s: &S) {
             (pid("d"), Consent::OptedOut)
         ]
     );
+    let kept: Vec<_> = s
+        .patient_states()
+        .await
+        .expect("read")
+        .into_iter()
+        .map(|p| p.patient)
+        .filter(|p| ["c", "d"].contains(&p.as_str()))
+        .collect();
+    assert_eq!(kept, [pid("c")], "opting out forgets the snapshot too");
     assert_eq!(
         s.windows(Some(&pid("c")), 0, MINUTE)
             .await

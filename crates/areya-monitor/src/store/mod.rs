@@ -59,6 +59,8 @@ pub struct Batch {
     /// Current snapshots of alerts that changed.
     pub alerts: Vec<Alert>,
     pub events: Vec<AlertEvent>,
+    /// The newest snapshot of each patient a window was closed for.
+    pub patients: Vec<crate::engine::PatientSnapshot>,
 }
 
 impl Batch {
@@ -78,6 +80,10 @@ impl Batch {
                 Output::Alert { event } => {
                     touched.insert(event_parts(event).0);
                     b.events.push(event.clone());
+                }
+                Output::Patient { snapshot } => {
+                    b.patients.retain(|p| p.patient != snapshot.patient);
+                    b.patients.push(snapshot.clone());
                 }
             }
         }
@@ -102,6 +108,7 @@ impl Batch {
             && self.assessments.is_empty()
             && self.alerts.is_empty()
             && self.events.is_empty()
+            && self.patients.is_empty()
     }
 }
 
@@ -212,6 +219,10 @@ pub trait Store: Send + Sync {
         &self,
         alert_id: u64,
     ) -> impl Future<Output = Result<Vec<AlertEvent>, StoreError>> + Send;
+    /// Every patient's newest snapshot (to continue exactly after a restart).
+    fn patient_states(
+        &self,
+    ) -> impl Future<Output = Result<Vec<crate::engine::PatientSnapshot>, StoreError>> + Send;
     /// The largest alert id stored (to continue numbering after a restart).
     fn max_alert_id(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
     /// Stores a new rule-file version; returns its number.
@@ -225,7 +236,8 @@ pub trait Store: Send + Sync {
     fn current_rules(
         &self,
     ) -> impl Future<Output = Result<Option<(i64, String)>, StoreError>> + Send;
-    /// Records consent; opting out also deletes the patient's windows and assessments.
+    /// Records consent; opting out also deletes the patient's windows, assessments,
+    /// observations and snapshot.
     fn set_consent(
         &self,
         patient: &PatientId,

@@ -141,6 +141,15 @@ impl Store for PgStore {
                 }
             }
         }
+        for snap in &b.patients {
+            sqlx::query("INSERT INTO patient_state VALUES ($1, $2, $3) ON CONFLICT(patient) DO UPDATE SET at_ms = excluded.at_ms, json = excluded.json")
+                .bind(snap.patient.as_str())
+                .bind(snap.at_ms)
+                .bind(json(snap))
+                .execute(&mut *tx)
+                .await
+                .map_err(db("save patient state"))?;
+        }
         tx.commit().await.map_err(db("commit"))
     }
 
@@ -217,6 +226,16 @@ impl Store for PgStore {
             .collect()
     }
 
+    async fn patient_states(&self) -> Result<Vec<crate::engine::PatientSnapshot>, StoreError> {
+        let rows = sqlx::query("SELECT json FROM patient_state ORDER BY patient")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("read patient states"))?;
+        rows.iter()
+            .map(|r| parse("patient state", &r.get::<String, _>(0)))
+            .collect()
+    }
+
     async fn max_alert_id(&self) -> Result<u64, StoreError> {
         let row = sqlx::query("SELECT COALESCE(MAX(id), 0)::BIGINT FROM alerts")
             .fetch_one(&self.pool)
@@ -260,6 +279,7 @@ impl Store for PgStore {
                 "DELETE FROM windows WHERE patient = $1",
                 "DELETE FROM assessments WHERE patient = $1",
                 "DELETE FROM observations WHERE patient = $1",
+                "DELETE FROM patient_state WHERE patient = $1",
             ] {
                 sqlx::query(table)
                     .bind(p.as_str())

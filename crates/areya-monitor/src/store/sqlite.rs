@@ -214,6 +214,15 @@ impl Store for SqliteStore {
                 }
             }
         }
+        for snap in &b.patients {
+            sqlx::query("INSERT INTO patient_state VALUES (?, ?, ?) ON CONFLICT(patient) DO UPDATE SET at_ms = excluded.at_ms, json = excluded.json")
+                .bind(snap.patient.as_str())
+                .bind(snap.at_ms)
+                .bind(json(snap))
+                .execute(&mut *tx)
+                .await
+                .map_err(self.db("save patient state"))?;
+        }
         tx.commit().await.map_err(self.db("commit"))
     }
 
@@ -290,6 +299,16 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn patient_states(&self) -> Result<Vec<crate::engine::PatientSnapshot>, StoreError> {
+        let rows = sqlx::query("SELECT json FROM patient_state ORDER BY patient")
+            .fetch_all(&self.pool())
+            .await
+            .map_err(self.db("read patient states"))?;
+        rows.iter()
+            .map(|r| parse("patient state", &r.get::<String, _>(0)))
+            .collect()
+    }
+
     async fn max_alert_id(&self) -> Result<u64, StoreError> {
         let row = sqlx::query("SELECT COALESCE(MAX(id), 0) FROM alerts")
             .fetch_one(&self.pool())
@@ -331,6 +350,7 @@ impl Store for SqliteStore {
                 "DELETE FROM windows WHERE patient = ?",
                 "DELETE FROM assessments WHERE patient = ?",
                 "DELETE FROM observations WHERE patient = ?",
+                "DELETE FROM patient_state WHERE patient = ?",
             ] {
                 sqlx::query(table)
                     .bind(p.as_str())

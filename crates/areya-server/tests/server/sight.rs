@@ -1,0 +1,86 @@
+//! Alerts only from what was seen, across restarts: an open alert, its escalation and the
+//! patient's baseline come back exactly as they were, on SQLite and PostgreSQL.
+
+use super::*;
+use areya_monitor::alerts::{AlertKind, Recipient};
+
+/// The sustained-negative alert of bed 0, if open.
+async fn alert_of_bed0<S: Store + 'static>(s: &Server<S>) -> Option<areya_monitor::alerts::Alert> {
+    s.app
+        .open_alerts()
+        .await
+        .expect("alerts")
+        .into_iter()
+        .find(|a| a.patient == patient(0) && a.kind == AlertKind::SustainedNegative)
+}
+
+/// Bed 0 calm long enough to learn its baseline, then sad until its alert has escalated to
+/// the charge nurse; the server restarts; then bed 0 stays sad. Returns the servers' view
+/// before and after.
+async fn escalated_alert_survives_a_restart<S: Store + 'static>(
+    first: Server<S>,
+    restart: impl AsyncFnOnce(i64) -> Server<S>,
+) {
+    let s = first;
+    feed(&s, 0, 110, 0.1).await;
+    feed(&s, 0, 130, 0.9).await;
+    let raised = alert_of_bed0(&s).await.expect("raised");
+    feed(&s, 0, 130, 0.9).await;
+    let before = alert_of_bed0(&s).await.expect("still open");
+    assert_eq!(before.id, raised.id);
+    assert_eq!(before.notified, Recipient::ChargeNurse, "{before:?}");
+    let assessed = s.app.assessment(&patient(0)).await.expect("read").expect("assessed");
+    assert!(assessed.baseline_learned && assessed.baseline < 0.3, "{assessed:?}");
+    let t = s.now();
+    s.stop().await;
+
+    let s = restart(t).await;
+    let after = alert_of_bed0(&s).await.expect("open after the restart");
+    assert_eq!(after, before, "the alert is exactly as it was");
+    let again = s.app.assessment(&patient(0)).await.expect("read").expect("assessed");
+    assert_eq!(
+        (again.baseline, again.baseline_learned),
+        (assessed.baseline, true),
+        "the baseline is restored, not learned again"
+    );
+    // Only new readings decide: still sad, so still open, the same alert.
+    feed(&s, 0, 60, 0.9).await;
+    let later = alert_of_bed0(&s).await.expect("still open after new sad minutes");
+    assert_eq!(later.id, before.id);
+    let now = s.app.assessment(&patient(0)).await.expect("read").expect("assessed");
+    assert!(now.score > 50, "the score still says so: {now:?}");
+    s.stop().await;
+}
+
+/// A single server on PostgreSQL at ward time `t`.
+async fn start_pg(url: &str, fresh: bool, t: i64) -> Server<PgStore> {
+    let clock = Arc::new(AtomicI64::new(t));
+    let c = clock.clone();
+    let store = PgStore::open(url).await.expect("store");
+    let app = App::open(
+        store,
+        demo_settings("test".into()),
+        Arc::new(move || c.load(Ordering::SeqCst)),
+    )
+    .await
+    .expect("app");
+    Server::serve(app, clock, fresh).await
+}
+
+#[tokio::test]
+async fn a_restart_leaves_an_escalated_alert_and_the_baseline_as_they_were() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let url = format!("sqlite://{}", dir.path().join("areya.db").display());
+    let first = Server::start(&url, true).await;
+    escalated_alert_survives_a_restart(first, async |t| Server::start_at(&url, false, t).await)
+        .await;
+}
+
+#[tokio::test]
+async fn a_restart_leaves_an_escalated_alert_and_the_baseline_as_they_were_on_postgres() {
+    let Some(url) = postgres_test_database_url().await else {
+        return;
+    };
+    let first = start_pg(&url, true, T0).await;
+    escalated_alert_survives_a_restart(first, async |t| start_pg(&url, false, t).await).await;
+}
