@@ -67,6 +67,11 @@ pub struct Alert {
     pub ack: Option<Ack>,
     pub reason: String,
     pub peak_score: u8,
+    /// Set while the patient has not been seen long enough to judge: since when the face was
+    /// last seen. The alert neither escalates nor re-alarms meanwhile, and resolves or
+    /// alarms again when the face is back.
+    #[serde(default)]
+    pub blind_since_ms: Option<Millis>,
 }
 
 impl Alert {
@@ -74,6 +79,7 @@ impl Alert {
     pub fn escalated_unacknowledged(&self) -> bool {
         self.notified != Recipient::AssignedNurse
             && matches!(self.state, AlertState::Raised | AlertState::Delivered)
+            && self.blind_since_ms.is_none()
     }
 }
 
@@ -103,6 +109,13 @@ pub enum AlertEvent {
     },
     Realarmed {
         id: u64,
+        at_ms: Millis,
+    },
+    /// The patient has not been seen since `since_ms`: the alert stops escalating and the
+    /// assigned nurse is told once.
+    CannotAssess {
+        id: u64,
+        since_ms: Millis,
         at_ms: Millis,
     },
     Resolved {
@@ -195,6 +208,10 @@ impl AlertBook {
                 a.updated_ms = now;
                 a.reason = info.reason.clone();
                 a.peak_score = a.peak_score.max(info.score);
+                // Seen again and it still holds: a new round, from the assigned nurse.
+                if a.blind_since_ms.take().is_some() {
+                    return realarm(a, now).to_vec();
+                }
                 vec![]
             }
             (Some(a), false) => {
@@ -228,6 +245,7 @@ impl AlertBook {
                     ack: None,
                     reason: info.reason.clone(),
                     peak_score: info.score,
+                    blind_since_ms: None,
                 };
                 self.realarm_s.insert(id, info.realarm_s);
                 self.open.insert(key, alert.clone());
@@ -244,11 +262,33 @@ impl AlertBook {
         }
     }
 
-    /// Time passes: escalations, snooze ends and re-alarms due at `now`.
+    /// The patient of open alert `id` has not been seen since `since_ms`: it stops
+    /// escalating and says so (once).
+    pub fn cannot_assess(&mut self, id: u64, since_ms: Millis, now: Millis) -> Vec<AlertEvent> {
+        let Ok(a) = self.by_id(id) else {
+            return vec![];
+        };
+        if a.blind_since_ms.is_some() {
+            return vec![];
+        }
+        a.blind_since_ms = Some(since_ms);
+        a.updated_ms = now;
+        vec![AlertEvent::CannotAssess {
+            id,
+            since_ms,
+            at_ms: now,
+        }]
+    }
+
+    /// Time passes: escalations, snooze ends and re-alarms due at `now` (none for an alert
+    /// whose patient cannot be assessed).
     pub fn tick(&mut self, now: Millis) -> Vec<AlertEvent> {
         let esc = self.escalation.clone();
         let mut events = Vec::new();
         for a in self.open.values_mut() {
+            if a.blind_since_ms.is_some() {
+                continue;
+            }
             match a.state {
                 AlertState::Raised | AlertState::Delivered => {
                     let waited = now - a.round_ms;

@@ -6,7 +6,7 @@ use crate::alerts::{AlertBook, AlertEvent, AlertKind, ConditionInfo};
 use crate::rules::{ConditionTracker, RuleError, RuleSet};
 use crate::state::{Assessment, PatientState, StateConfig};
 use crate::window::{WindowAggregate, Windower};
-use crate::{Millis, MINUTE};
+use crate::{Millis, MINUTE, SECOND};
 use areya_core::{Observation, PatientId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -246,7 +246,8 @@ impl Engine {
         Ok(Some(out))
     }
 
-    /// Time passes: closes due windows, escalates, re-alarms.
+    /// Time passes: closes due windows, stops escalating alerts of patients not seen for
+    /// `cannot_assess_after_s`, escalates, re-alarms.
     pub fn tick(&mut self, now: Millis) -> Result<Vec<Output>, RuleError> {
         let due: Vec<WindowAggregate> = self
             .patients
@@ -256,6 +257,29 @@ impl Engine {
         let mut out = Vec::new();
         for w in due {
             out.extend(self.close_window(w, now)?);
+        }
+        let blind: Vec<(u64, PatientId)> = self
+            .alerts
+            .open_alerts()
+            .filter(|a| a.kind == AlertKind::SustainedNegative && a.blind_since_ms.is_none())
+            .map(|a| (a.id, a.patient.clone()))
+            .collect();
+        for (id, patient) in blind {
+            let rule = self.rules.rule_for(patient.as_str())?;
+            let Some(p) = self.patients.get(&patient) else {
+                continue;
+            };
+            // Raised from a seen window, so there is one; a restored alert without its
+            // patient's record counts from its last update.
+            let last = p.tracker.last_seen_ms().unwrap_or(p.first_seen_ms);
+            if now - last >= rule.cannot_assess_after_s as i64 * SECOND {
+                out.extend(
+                    self.alerts
+                        .cannot_assess(id, last, now)
+                        .into_iter()
+                        .map(|event| Output::Alert { event }),
+                );
+            }
         }
         out.extend(
             self.alerts

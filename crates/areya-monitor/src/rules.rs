@@ -35,8 +35,16 @@ pub struct Rule {
     /// this long: one noisy window (a few misread frames) must not resolve an alert that the
     /// next minutes would raise again. 0 ends it on the first window below exit.
     pub clear_s: u64,
-    /// Windows with less face coverage neither start nor end the condition.
+    /// Windows with less face coverage are blind: they neither start nor end the condition,
+    /// and only windows with at least this much face count towards `min_duration_s` (seen
+    /// time, not clock time).
     pub min_coverage: f64,
+    /// A blind gap (no window with enough face) longer than this ends a run that has not yet
+    /// alerted: two seen minutes ten minutes apart are not "sustained".
+    pub max_blind_s: u64,
+    /// An open alert whose patient has not been seen (with enough face) for this long stops
+    /// escalating and says "cannot assess"; it resolves or re-alarms when the face is back.
+    pub cannot_assess_after_s: u64,
     /// After an alert resolves, no new one for this long.
     pub cooldown_s: u64,
     /// After acknowledgement, alarm again if the condition still holds this long after.
@@ -56,6 +64,8 @@ impl Default for Rule {
             min_duration_s: 600,
             clear_s: 300,
             min_coverage: 0.5,
+            max_blind_s: 180,
+            cannot_assess_after_s: 600,
             cooldown_s: 1800,
             realarm_s: 3600,
             quiet_hours: None,
@@ -138,6 +148,8 @@ impl Rule {
             ("clear_s", self.clear_s),
             ("cooldown_s", self.cooldown_s),
             ("realarm_s", self.realarm_s),
+            ("max_blind_s", self.max_blind_s),
+            ("cannot_assess_after_s", self.cannot_assess_after_s),
         ] {
             if v > WEEK_S {
                 return Err(RuleError(format!(
@@ -145,6 +157,13 @@ impl Rule {
                     f(name)
                 )));
             }
+        }
+        if self.cannot_assess_after_s < 60 {
+            return Err(RuleError(format!(
+                "{}: {} s; at least 60 (a minute without a face is no reason to stop escalating)",
+                f("cannot_assess_after_s"),
+                self.cannot_assess_after_s
+            )));
         }
         if self.min_duration_s == 0 {
             return Err(RuleError(format!(
@@ -267,13 +286,20 @@ impl RuleSet {
     }
 }
 
-/// Applies a rule to a patient's closed windows, one at a time.
+/// Applies a rule to a patient's closed windows, one at a time. Only windows with enough
+/// face count: a run's duration is the time it was *seen* (`seen_ms`), and a blind gap longer
+/// than `max_blind_s` ends a run that has not alerted yet.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ConditionTracker {
-    /// Start of the current continuous run of the condition.
+    /// Start of the current run of the condition.
     pub since_ms: Option<Millis>,
-    unknown_since_ms: Option<Millis>,
-    /// The run has held for the minimum duration (an alert may be open).
+    /// How long the current run has been seen (windows with enough face).
+    #[serde(default)]
+    seen_ms: Millis,
+    /// End of the last window with enough face.
+    #[serde(default)]
+    last_seen_ms: Option<Millis>,
+    /// The run has been seen for the minimum duration (an alert may be open).
     #[serde(default)]
     active: bool,
     /// Start of the windows below exit inside an active run (ends it after `clear_s`).
@@ -282,8 +308,9 @@ pub struct ConditionTracker {
 }
 
 impl ConditionTracker {
-    /// Folds in one window; returns whether the condition has now held for `min_duration`, or
-    /// `None` when the window had too little face to say (callers leave alerts as they are).
+    /// Folds in one window; returns whether the condition has now been seen for
+    /// `min_duration`, or `None` when the window had too little face to say (callers leave
+    /// alerts as they are).
     pub fn on_window(
         &mut self,
         rule: &Rule,
@@ -291,18 +318,21 @@ impl ConditionTracker {
         w: &WindowAggregate,
     ) -> Option<bool> {
         let min_dur = rule.min_duration_s as i64 * SECOND;
+        let max_blind = rule.max_blind_s as i64 * SECOND;
+        // Blind from the last seen window until `t` (windows that never came count too).
+        let blind_until = |t: Millis, last: Option<Millis>| last.is_some_and(|l| t - l > max_blind);
         match w.negative().filter(|_| w.coverage() >= rule.min_coverage) {
             None => {
-                // Too little face: neither starts nor ends the condition, but a gap as long as
-                // the minimum duration means nobody can say it was sustained.
-                let since = *self.unknown_since_ms.get_or_insert(w.start_ms);
-                if w.end_ms - since >= min_dur {
+                if !self.active && blind_until(w.end_ms, self.last_seen_ms) {
                     self.end_run();
                 }
                 return None;
             }
             Some(neg) => {
-                self.unknown_since_ms = None;
+                if !self.active && blind_until(w.start_ms, self.last_seen_ms) {
+                    self.end_run();
+                }
+                self.last_seen_ms = Some(w.end_ms);
                 let (enter, exit) = match baseline {
                     Some(b) => (
                         (rule.enter).max(b + rule.enter_margin).min(1.0),
@@ -315,7 +345,10 @@ impl ConditionTracker {
                     self.below_since_ms = None;
                 }
                 match self.since_ms {
-                    None if neg >= enter => self.since_ms = Some(w.start_ms),
+                    None if neg >= enter => {
+                        self.since_ms = Some(w.start_ms);
+                        self.seen_ms = 0;
+                    }
                     Some(_) if neg < exit => {
                         // A run that has not alerted ends at once (so flicker never adds up to
                         // an alert); an active one only after `clear_s` below exit.
@@ -327,10 +360,18 @@ impl ConditionTracker {
                     }
                     _ => {}
                 }
+                if self.since_ms.is_some() {
+                    self.seen_ms += w.end_ms - w.start_ms;
+                }
             }
         }
-        self.active = self.since_ms.is_some_and(|s| w.end_ms - s >= min_dur);
+        self.active = self.since_ms.is_some() && (self.active || self.seen_ms >= min_dur);
         Some(self.active)
+    }
+
+    /// End of the last window with enough face (`None`: not seen yet).
+    pub fn last_seen_ms(&self) -> Option<Millis> {
+        self.last_seen_ms
     }
 
     /// A negative run is under way (started, alerting or not yet).
@@ -340,6 +381,7 @@ impl ConditionTracker {
 
     fn end_run(&mut self) {
         self.since_ms = None;
+        self.seen_ms = 0;
         self.below_since_ms = None;
         self.active = false;
     }
@@ -442,14 +484,29 @@ mod tests {
                 vec![],
             ),
             (
-                "a short blind gap neither starts nor ends (and is not reported)",
-                [vec![sad; 3], vec![blind; 2], vec![sad; 1]].concat(),
-                vec![5],
+                "a short blind gap neither starts nor ends, and does not count",
+                [vec![sad; 3], vec![blind; 2], vec![sad; 2]].concat(),
+                vec![6],
             ),
             (
-                "a blind gap as long as the duration resets",
-                [vec![sad; 3], vec![blind; 5], vec![sad; 2]].concat(),
+                "seen time, not clock time: 4 seen minutes over 6 are not 5",
+                [vec![sad; 3], vec![blind; 2], vec![sad; 1]].concat(),
                 vec![],
+            ),
+            (
+                "a blind gap longer than max_blind ends the run",
+                [vec![sad; 3], vec![blind; 4], vec![sad; 3]].concat(),
+                vec![],
+            ),
+            (
+                "seen 1 min, hidden 9, seen 1: nothing",
+                [vec![sad; 1], vec![blind; 9], vec![sad; 1]].concat(),
+                vec![],
+            ),
+            (
+                "an active run going blind stays active (the engine says cannot assess)",
+                [vec![sad; 6], vec![blind; 8], vec![sad; 1]].concat(),
+                vec![4, 5, 14],
             ),
         ];
         for (name, seq, want) in cases {

@@ -187,6 +187,7 @@ pub fn event_parts(e: &AlertEvent) -> (u64, Millis, &'static str) {
         AlertEvent::Acknowledged { id, ack } => (*id, ack.at_ms, "acknowledged"),
         AlertEvent::Snoozed { id, until_ms } => (*id, *until_ms, "snoozed"),
         AlertEvent::Realarmed { id, at_ms } => (*id, *at_ms, "realarmed"),
+        AlertEvent::CannotAssess { id, at_ms, .. } => (*id, *at_ms, "cannot_assess"),
         AlertEvent::Resolved { id, at_ms } => (*id, *at_ms, "resolved"),
     }
 }

@@ -409,6 +409,7 @@ mod tests {
             }),
             reason: String::new(),
             peak_score: 50,
+            blind_since_ms: None,
         }
     }
 
