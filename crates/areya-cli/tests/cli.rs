@@ -1165,6 +1165,15 @@ fn replay_compares_rules_and_fhir_exports_a_bundle() {
         windows.extend((12..30).map(|m| w("a", m, 0.1)));
         windows.extend((0..7).map(|m| w("b", m, 0.8)));
         windows.extend((7..30).map(|m| w("b", m, 0.1)));
+        // Bed c is seen (sad) one minute in ten: never sustained in seen time.
+        windows.extend((0..120).map(|m| {
+            let mut x = w("c", m, 0.9);
+            if m % 10 != 0 {
+                x.faces = 0;
+                x.prob_sums = [0.0; 4];
+            }
+            x
+        }));
         s.save(&Batch {
             windows,
             ..Batch::default()
@@ -1196,6 +1205,10 @@ fn replay_compares_rules_and_fhir_exports_a_bundle() {
     );
     assert!(
         out.contains("Would appear with the candidate rules (0):"),
+        "{out}"
+    );
+    assert!(
+        out.contains("blind gaps over max_blind_s end a run: 1 fewer (clock time: 2)"),
         "{out}"
     );
     for (args, want) in [

@@ -94,9 +94,21 @@ pub fn fold_window(
     rule: &crate::rules::Rule,
     w: &WindowAggregate,
 ) -> Option<bool> {
+    fold_window_as(state, tracker, rule, w, false)
+}
+
+/// [`fold_window`], or with `learn_from_runs` the way Areya once learned the baseline (from
+/// every window): for `areya replay`'s comparison.
+pub fn fold_window_as(
+    state: &mut PatientState,
+    tracker: &mut ConditionTracker,
+    rule: &crate::rules::Rule,
+    w: &WindowAggregate,
+    learn_from_runs: bool,
+) -> Option<bool> {
     let (baseline, learned) = state.baseline();
     let sustained = tracker.on_window(rule, learned.then_some(baseline), w);
-    state.add_window(w.clone(), !tracker.in_run());
+    state.add_window(w.clone(), learn_from_runs || !tracker.in_run());
     sustained
 }
 

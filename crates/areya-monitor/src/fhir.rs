@@ -119,19 +119,29 @@ pub fn bundle(
         let req_key = format!("alert/{}", al.id);
         let req_uuid = stable_uuid(&req_key);
         let open = al.state != AlertState::Resolved;
-        entries.push(entry(
-            &req_key,
-            json!({
+        // A patient nobody could see for a while: the request waits (FHIR "on-hold") and says why.
+        let (status, status_reason) = match (open, al.blind_since_ms) {
+            (false, _) => ("completed", None),
+            (true, Some(since)) => (
+                "on-hold",
+                Some(format!("cannot assess: face not seen since {}", iso8601_utc(since))),
+            ),
+            (true, None) => ("active", None),
+        };
+        let mut request = json!({
                 "resourceType": "CommunicationRequest", "id": req_uuid,
-                "status": if open { "active" } else { "completed" },
+                "status": status,
                 "category": [code(&format!("{:?}", al.kind).to_lowercase(), kind_text(al.kind))],
                 "priority": priority(al.priority),
                 "subject": subject,
                 "authoredOn": iso8601_utc(al.raised_ms),
                 "payload": [{"contentString": format!("{}: {}", kind_text(al.kind), al.reason)}],
                 "recipient": [{"display": format!("{:?}", al.notified)}],
-            }),
-        ));
+        });
+        if let Some(why) = status_reason {
+            request["statusReason"] = json!({ "text": why });
+        }
+        entries.push(entry(&req_key, request));
         if let Some(ack) = &al.ack {
             let key = format!("ack/{}/{}", al.id, ack.at_ms);
             let verdict = if ack.actionable {
@@ -271,6 +281,17 @@ mod tests {
             .as_str()
             .unwrap()
             .contains("not actionable: visitor just left"));
+        assert_eq!(entries[4]["resource"]["status"], "active");
+        // A patient nobody could see: the request is on hold and says since when.
+        book.cannot_assess(1, 3 * MINUTE, 14 * MINUTE);
+        let blind: Vec<Alert> = book.open_alerts().cloned().collect();
+        let b2 = bundle(&p, &windows, &[state.assess(3 * MINUTE)], &blind, 15 * MINUTE);
+        let req = &b2["entry"][4]["resource"];
+        assert_eq!(req["status"], "on-hold");
+        assert_eq!(
+            req["statusReason"]["text"],
+            "cannot assess: face not seen since 1970-01-01T00:03:00.000Z"
+        );
         // Stable: the same input exports the same bundle.
         assert_eq!(
             b,

@@ -18,6 +18,19 @@ pub struct ReplayedAlert {
     pub raised_ms: Millis,
     /// `None`: still open at the end of the data.
     pub resolved_ms: Option<Millis>,
+    /// While open, the patient went unseen for `cannot_assess_after_s`: the alert would have
+    /// stopped escalating and said "cannot assess".
+    pub cannot_assess: bool,
+}
+
+/// How to replay: as Areya does now (the default), or with one of its sight rules undone, to
+/// show what that rule changes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReplayAs {
+    /// Count a run in clock time and bridge blind gaps shorter than the minimum duration.
+    pub clock_time: bool,
+    /// Learn the baseline from every window, negative runs included.
+    pub learn_from_runs: bool,
 }
 
 impl ReplayedAlert {
@@ -40,21 +53,47 @@ pub fn replay(
     rules: &RuleSet,
     state_cfg: StateConfig,
 ) -> Result<Replay, RuleError> {
+    replay_as(windows, rules, state_cfg, ReplayAs::default())
+}
+
+/// [`replay`] with some of the sight rules undone (see [`ReplayAs`]).
+pub fn replay_as(
+    windows: &[WindowAggregate],
+    rules: &RuleSet,
+    state_cfg: StateConfig,
+    how: ReplayAs,
+) -> Result<Replay, RuleError> {
     let mut by_patient: BTreeMap<&PatientId, Vec<&WindowAggregate>> = BTreeMap::new();
     for w in windows {
         by_patient.entry(&w.patient).or_default().push(w);
     }
-    let mut alerts = Vec::new();
+    let mut alerts: Vec<ReplayedAlert> = Vec::new();
     for (patient, mut ws) in by_patient {
         ws.sort_by_key(|w| w.start_ms);
-        let rule = rules.rule_for(patient.as_str())?;
+        let mut rule = rules.rule_for(patient.as_str())?;
+        rule.legacy_clock_time = how.clock_time;
+        let blind_after = rule.cannot_assess_after_s as i64 * crate::SECOND;
         let mut state = PatientState::new(state_cfg);
         let mut tracker = ConditionTracker::default();
         let mut book = AlertBook::new(rules.escalation.clone());
         let mut open: Option<usize> = None;
         for w in ws {
-            let Some(active) = crate::engine::fold_window(&mut state, &mut tracker, &rule, w)
-            else {
+            let last_seen = tracker.last_seen_ms();
+            let folded = crate::engine::fold_window_as(
+                &mut state,
+                &mut tracker,
+                &rule,
+                w,
+                how.learn_from_runs,
+            );
+            // Unseen (blind or missing windows) for long enough while an alert was open.
+            if let (Some(i), Some(seen)) = (open, last_seen) {
+                let unseen_until = if folded.is_some() { w.start_ms } else { w.end_ms };
+                if unseen_until - seen >= blind_after {
+                    alerts[i].cannot_assess = true;
+                }
+            }
+            let Some(active) = folded else {
                 continue;
             };
             let info = ConditionInfo {
@@ -78,6 +117,7 @@ pub fn replay(
                             patient: alert.patient,
                             raised_ms: alert.raised_ms,
                             resolved_ms: None,
+                            cannot_assess: false,
                         });
                     }
                     AlertEvent::Resolved { at_ms, .. } => {
@@ -136,6 +176,51 @@ mod tests {
             prob_sums: [0.0, 0.0, 30.0 * (1.0 - negative), 30.0 * negative],
             confidence_sum: 20.0,
         }
+    }
+
+    #[test]
+    fn replaying_as_before_shows_what_the_sight_rules_change() {
+        // Seen (and sad) one minute in ten for two hours: the old clock-time rule bridged the
+        // blind minutes into "sustained"; counting seen minutes does not.
+        let mut ws = Vec::new();
+        for m in 0..120 {
+            let mut x = w("a", m, 0.9);
+            if m % 10 != 0 {
+                x.faces = 0;
+                x.prob_sums = [0.0; 4];
+            }
+            ws.push(x);
+        }
+        let rules = RuleSet::default();
+        let now = replay(&ws, &rules, StateConfig::default()).unwrap();
+        let before = replay_as(
+            &ws,
+            &rules,
+            StateConfig::default(),
+            ReplayAs {
+                clock_time: true,
+                ..ReplayAs::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(now.alerts.len(), 0);
+        assert!(!before.alerts.is_empty(), "{before:?}");
+        // Sad in view for 12 minutes, out of view for 15, then calm: one alert, which would
+        // have said "cannot assess".
+        let ws: Vec<WindowAggregate> = (0..40)
+            .map(|m| match m {
+                0..12 => w("b", m, 0.9),
+                12..27 => WindowAggregate {
+                    faces: 0,
+                    prob_sums: [0.0; 4],
+                    ..w("b", m, 0.0)
+                },
+                _ => w("b", m, 0.1),
+            })
+            .collect();
+        let r = replay(&ws, &rules, StateConfig::default()).unwrap();
+        assert_eq!(r.alerts.len(), 1, "{r:?}");
+        assert!(r.alerts[0].cannot_assess, "{r:?}");
     }
 
     #[test]

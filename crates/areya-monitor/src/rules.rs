@@ -52,6 +52,10 @@ pub struct Rule {
     /// Local times ("22:00"–"06:00") when alerts are raised at info priority (no push).
     pub quiet_hours: Option<QuietHours>,
     pub priority: Priority,
+    /// Counts a run's duration in clock time and bridges blind gaps shorter than the minimum
+    /// duration, as Areya once did: only for `areya replay`'s comparison, never in a rule file.
+    #[serde(skip)]
+    pub legacy_clock_time: bool,
 }
 
 impl Default for Rule {
@@ -70,6 +74,7 @@ impl Default for Rule {
             realarm_s: 3600,
             quiet_hours: None,
             priority: Priority::Low,
+            legacy_clock_time: false,
         }
     }
 }
@@ -321,15 +326,21 @@ impl ConditionTracker {
         let max_blind = rule.max_blind_s as i64 * SECOND;
         // Blind from the last seen window until `t` (windows that never came count too).
         let blind_until = |t: Millis, last: Option<Millis>| last.is_some_and(|l| t - l > max_blind);
+        let legacy = rule.legacy_clock_time;
         match w.negative().filter(|_| w.coverage() >= rule.min_coverage) {
             None => {
-                if !self.active && blind_until(w.end_ms, self.last_seen_ms) {
+                if legacy {
+                    // Once: a blind gap as long as the minimum duration ended any run.
+                    if self.last_seen_ms.is_some_and(|l| w.end_ms - l >= min_dur) {
+                        self.end_run();
+                    }
+                } else if !self.active && blind_until(w.end_ms, self.last_seen_ms) {
                     self.end_run();
                 }
                 return None;
             }
             Some(neg) => {
-                if !self.active && blind_until(w.start_ms, self.last_seen_ms) {
+                if !legacy && !self.active && blind_until(w.start_ms, self.last_seen_ms) {
                     self.end_run();
                 }
                 self.last_seen_ms = Some(w.end_ms);
@@ -365,7 +376,11 @@ impl ConditionTracker {
                 }
             }
         }
-        self.active = self.since_ms.is_some() && (self.active || self.seen_ms >= min_dur);
+        self.active = if legacy {
+            self.since_ms.is_some_and(|s| w.end_ms - s >= min_dur)
+        } else {
+            self.since_ms.is_some() && (self.active || self.seen_ms >= min_dur)
+        };
         Some(self.active)
     }
 

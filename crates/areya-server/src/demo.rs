@@ -28,6 +28,8 @@ exit = 0.45
 min_duration_s = 60
 clear_s = 30
 min_coverage = 0.5
+max_blind_s = 20
+cannot_assess_after_s = 60
 cooldown_s = 120
 realarm_s = 300
 

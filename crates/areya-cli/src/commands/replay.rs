@@ -6,7 +6,7 @@ use crate::with_store;
 use anyhow::Context;
 use areya_core::time::{iso8601_utc, parse_iso8601_utc};
 use areya_monitor::directory::Directory;
-use areya_monitor::replay::{diff, replay, ReplayedAlert};
+use areya_monitor::replay::{diff, replay, replay_as, ReplayAs, ReplayedAlert};
 use areya_monitor::rules::RuleSet;
 use areya_monitor::state::StateConfig;
 use areya_monitor::store::Store;
@@ -130,5 +130,51 @@ async fn report<S: Store>(
     };
     show("Would appear with the candidate rules", &appear);
     show("Would vanish with the candidate rules", &vanish);
+    sight_report(&windows, candidate, new.alerts.len())
+}
+
+/// What each of the sight rules does on these windows with the candidate rules: the alerts
+/// with the rule undone against the alerts as replayed.
+fn sight_report(
+    windows: &[areya_monitor::window::WindowAggregate],
+    rules: &RuleSet,
+    alerts: usize,
+) -> anyhow::Result<()> {
+    let undone = |how: ReplayAs| -> anyhow::Result<usize> {
+        Ok(replay_as(windows, rules, StateConfig::default(), how)?
+            .alerts
+            .len())
+    };
+    let clock = undone(ReplayAs {
+        clock_time: true,
+        ..ReplayAs::default()
+    })?;
+    let learning = undone(ReplayAs {
+        learn_from_runs: true,
+        ..ReplayAs::default()
+    })?;
+    let blind = replay(windows, rules, StateConfig::default())?
+        .alerts
+        .iter()
+        .filter(|a| a.cannot_assess)
+        .count();
+    let change = |without: usize| match alerts as i64 - without as i64 {
+        0 => "no change".to_string(),
+        d if d < 0 => format!("{} fewer", -d),
+        d => format!("{d} more"),
+    };
+    println!("
+What the sight rules change here (candidate rules, {alerts} alerts):");
+    println!(
+        "  seen minutes, not clock time; blind gaps over max_blind_s end a run: {} (clock time: {clock})",
+        change(clock)
+    );
+    println!(
+        "  the baseline never learns from negative runs: {} (learning from them: {learning})",
+        change(learning)
+    );
+    println!(
+        "  alerts that would stop escalating and say \"cannot assess\" (patient unseen for cannot_assess_after_s): {blind}"
+    );
     Ok(())
 }

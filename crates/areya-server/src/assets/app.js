@@ -49,12 +49,17 @@ function ago(ms) {
 }
 const clock = (ms) => new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
 // Technical alerts say what is wrong in their title; patient alerts add the nurse-readable reason.
-const alertText = (a) => a.kind === "sustained_negative" ? `${KIND[a.kind]}: ${a.reason}`
+const hm = (ms) => new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+// An alert whose patient has not been seen for a while says so first: it is neither confirmed
+// nor over, and it no longer escalates.
+const alertText = (a) => a.blind_since_ms ? `Cannot assess — face not seen since ${hm(a.blind_since_ms)}. ${KIND[a.kind]} before that: ${a.reason}`
+  : a.kind === "sustained_negative" ? `${KIND[a.kind]}: ${a.reason}`
   : a.kind === "no_face" && a.reason ? a.reason[0].toUpperCase() + a.reason.slice(1) : KIND[a.kind] || a.kind;
 const KIND = { sustained_negative: "Sustained negative emotion", source_offline: "Camera offline", no_face: "No face seen", model_error: "Model error" };
 const WHO = { assigned_nurse: "assigned nurse", charge_nurse: "charge nurse", ward_failsafe: "ward failsafe" };
 
 function alertColour(a) {
+  if (a.blind_since_ms) return "blind";
   if (a.notified !== "assigned_nurse" && (a.state === "raised" || a.state === "delivered")) return "red";
   if (a.state === "acknowledged" || a.state === "snoozed") return "acked";
   if (a.kind !== "sustained_negative" || a.priority === "info") return "cyan";
@@ -189,14 +194,14 @@ function alertCard(item, onDone) {
       h("button", { "data-act": "not-actionable", onclick: () => { box.hidden = !box.hidden; } }, "Not actionable"),
       h("button", { "data-act": "snooze", onclick: () => act("snooze", { seconds: 600 }) }, "Snooze 10 min"));
     return h("div", { class: "alert " + colour, "data-alert": a.id },
-      h("div", { class: "head" }, h("span", {}, (item.bed || "") + " · " + a.patient), h("span", { class: "tag " + (colour === "acked" ? "" : colour) }, a.priority)),
+      h("div", { class: "head" }, h("span", {}, (item.bed || "") + " · " + a.patient), h("span", { class: "tag " + (colour === "acked" ? "" : colour) }, a.blind_since_ms ? "cannot assess" : a.priority)),
       h("div", { class: "body" }, alertText(a)),
       h("div", { class: "meta" }, `raised ${ago(a.raised_ms)} · ${a.state} · notified ${WHO[a.notified] || a.notified}` + (a.snoozed_until_ms ? ` · snoozed until ${clock(a.snoozed_until_ms)}` : "")),
       acts, box);
   }
   const ack = a.ack ? ` · acknowledged by ${a.ack.by}${a.ack.actionable ? "" : " (not actionable: " + (a.ack.reason || "") + ")"}` : "";
   return h("div", { class: "alert " + colour, "data-alert": a.id },
-    h("div", { class: "head" }, h("span", {}, (item.bed || "") + " · " + a.patient), h("span", { class: "tag" }, a.state)),
+    h("div", { class: "head" }, h("span", {}, (item.bed || "") + " · " + a.patient), h("span", { class: "tag" + (a.blind_since_ms ? " blind" : "") }, a.blind_since_ms ? "cannot assess" : a.state)),
     h("div", { class: "body" }, alertText(a)),
     h("div", { class: "meta" }, `raised ${ago(a.raised_ms)}${ack}`));
 }
@@ -267,7 +272,7 @@ async function loadPatient(id) {
     $("timeline").replaceChildren(timeline(p));
     $("patient-alerts").replaceChildren(...(p.alerts.length ? p.alerts.map((x) => h("div", { class: "palert" },
       alertCard({ alert: x.alert, bed: p.bed }, () => loadPatient(id)),
-      h("ol", {}, x.events.map((e) => h("li", {}, e.event + " " + clock(e.at_ms || (e.alert && e.alert.raised_ms) || (e.ack && e.ack.at_ms) || e.until_ms || 0) + (e.to ? " → " + (WHO[e.to] || e.to) : "") + (e.ack ? ` by ${e.ack.by}` + (e.ack.actionable ? "" : ` (not actionable: ${e.ack.reason})`) : "")))))) : [h("p", { class: "empty" }, "No alerts in this period.")]));
+      h("ol", {}, x.events.map((e) => h("li", {}, (e.event === "cannot_assess" ? `cannot assess (face not seen since ${hm(e.since_ms)})` : e.event) + " " + clock(e.at_ms || (e.alert && e.alert.raised_ms) || (e.ack && e.ack.at_ms) || e.until_ms || 0) + (e.to ? " → " + (WHO[e.to] || e.to) : "") + (e.ack ? ` by ${e.ack.by}` + (e.ack.actionable ? "" : ` (not actionable: ${e.ack.reason})`) : "")))))) : [h("p", { class: "empty" }, "No alerts in this period.")]));
     $("fhir").href = `/api/patients/${encodeURIComponent(id)}/fhir?hours=24`;
     $("fhir").setAttribute("download", `areya-${id}-fhir.json`);
   } catch (e) { $("patient-title").textContent = "Could not load the patient: " + e.message; }

@@ -84,3 +84,59 @@ async fn a_restart_leaves_an_escalated_alert_and_the_baseline_as_they_were_on_po
     let first = start_pg(&url, true, T0).await;
     escalated_alert_survives_a_restart(first, async |t| start_pg(&url, false, t).await).await;
 }
+
+#[tokio::test]
+async fn a_patient_out_of_sight_turns_the_alert_to_cannot_assess_until_seen_again() {
+    let s = Server::start("sqlite::memory:", true).await;
+    let ana = s.login("ana").await;
+    feed(&s, 0, 110, 0.1).await;
+    feed(&s, 0, 80, 0.9).await;
+    let id = alert_of_bed0(&s).await.expect("raised").id;
+    let mut lines = live(&s, &ana).await;
+    // Frames keep coming, but the patient has turned away: no face for 70 s.
+    for _ in 0..70 {
+        let (status, v) = s.ingest(&[obs(0, s.now(), None)], DEVICE).await;
+        assert_eq!(status, 200, "{v}");
+        s.advance(SECOND);
+        s.app.tick().await.expect("tick");
+    }
+    let ev = next_event(&mut lines, "alert", |v| {
+        v["event"]["event"] == "cannot_assess" && v["event"]["id"] == id
+    })
+    .await;
+    assert!(ev["alert"]["blind_since_ms"].is_i64(), "{ev}");
+    let (status, list) = s.json("GET", "/api/alerts", Some(&ana), None).await;
+    assert_eq!(status, 200);
+    let shown = list["alerts"]
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .map(|x| &x["alert"])
+        .find(|a| a["id"] == id)
+        .expect("listed");
+    assert!(shown["blind_since_ms"].is_i64(), "{shown}");
+    let (_, bundle) = s
+        .json("GET", "/api/patients/p-1001/fhir", Some(&ana), None)
+        .await;
+    let request = bundle["entry"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| &e["resource"])
+        .find(|r| r["resourceType"] == "CommunicationRequest" && r["status"] == "on-hold")
+        .expect("the alert is on hold in the export");
+    assert!(request["statusReason"]["text"].as_str().unwrap_or("").contains("face not seen since"));
+    // Still no escalation while nobody can see the patient.
+    let before = alert_of_bed0(&s).await.expect("open");
+    for _ in 0..300 {
+        s.ingest(&[obs(0, s.now(), None)], DEVICE).await;
+        s.advance(SECOND);
+        s.app.tick().await.expect("tick");
+    }
+    let after = alert_of_bed0(&s).await.expect("open");
+    assert_eq!(after.notified, before.notified, "no escalation while unseen");
+    // Back in view and calm: the alert resolves.
+    feed(&s, 0, 60, 0.1).await;
+    assert!(alert_of_bed0(&s).await.is_none(), "resolved once seen calm");
+    s.stop().await;
+}
