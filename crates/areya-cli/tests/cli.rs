@@ -1685,7 +1685,14 @@ fn serve_on_sqlite_recovers_by_itself_after_the_disk_was_full() {
         let body = format!(
             r#"{{"observations":[{{"source":"cam-0","patient":"p-0","at_ms":{now},"frame":{frame},"face":null,"probs":null,"quality":null}}]}}"#
         );
-        http(&addr, "POST", "/api/ingest", &[("Authorization", &bearer)], &body).0
+        http(
+            &addr,
+            "POST",
+            "/api/ingest",
+            &[("Authorization", &bearer)],
+            &body,
+        )
+        .0
     };
     assert_eq!(post(1), 200);
     assert_eq!(http(&addr, "GET", "/healthz", &[], "").0, 200);
@@ -1700,7 +1707,11 @@ fn serve_on_sqlite_recovers_by_itself_after_the_disk_was_full() {
         frame += 1;
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert_eq!((health, ingest), (503, 503), "writes fail while the disk is full");
+    assert_eq!(
+        (health, ingest),
+        (503, 503),
+        "writes fail while the disk is full"
+    );
 
     set_file_size_limit(server.0.id(), None);
     let until = Instant::now() + Duration::from_secs(20);
@@ -1710,7 +1721,10 @@ fn serve_on_sqlite_recovers_by_itself_after_the_disk_was_full() {
         ok = http(&addr, "GET", "/healthz", &[], "").0 == 200 && post(frame) == 200;
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert!(ok, "healthz and ingest recover within 20 s of the disk having space again");
+    assert!(
+        ok,
+        "healthz and ingest recover within 20 s of the disk having space again"
+    );
     let (status, _, body) = http(
         &addr,
         "POST",

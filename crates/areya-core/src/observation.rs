@@ -298,12 +298,27 @@ mod tests {
             (|o| o.face.as_mut().unwrap().width = 0, "face.width"),
             (|o| o.face.as_mut().unwrap().height = 1 << 20, "face.height"),
             (|o| o.face.as_mut().unwrap().x = i32::MIN, "face.x"),
-            (|o| o.face.as_mut().unwrap().score = f64::INFINITY, "face.score"),
+            (
+                |o| o.face.as_mut().unwrap().score = f64::INFINITY,
+                "face.score",
+            ),
             (|o| o.probs.as_mut().unwrap().sad = 2.0, "probs"),
-            (|o| o.quality.as_mut().unwrap().sharpness = f32::INFINITY, "quality.sharpness"),
-            (|o| o.quality.as_mut().unwrap().sharpness = f32::NAN, "quality.sharpness"),
-            (|o| o.quality.as_mut().unwrap().sharpness = -1.0, "quality.sharpness"),
-            (|o| o.quality.as_mut().unwrap().face_px = u32::MAX, "quality.face_px"),
+            (
+                |o| o.quality.as_mut().unwrap().sharpness = f32::INFINITY,
+                "quality.sharpness",
+            ),
+            (
+                |o| o.quality.as_mut().unwrap().sharpness = f32::NAN,
+                "quality.sharpness",
+            ),
+            (
+                |o| o.quality.as_mut().unwrap().sharpness = -1.0,
+                "quality.sharpness",
+            ),
+            (
+                |o| o.quality.as_mut().unwrap().face_px = u32::MAX,
+                "quality.face_px",
+            ),
         ];
         for (i, (edit, field)) in cases.into_iter().enumerate() {
             let mut o = good();
@@ -321,7 +336,8 @@ mod tests {
         o.at_ms = MAX_AT_MS;
         o.frame = i64::MAX as u64;
         let f = o.face.as_mut().unwrap();
-        (f.x, f.y, f.width, f.height) = (-(MAX_FRAME_PX as i32), MAX_FRAME_PX as i32, MAX_FRAME_PX, 1);
+        (f.x, f.y, f.width, f.height) =
+            (-(MAX_FRAME_PX as i32), MAX_FRAME_PX as i32, MAX_FRAME_PX, 1);
         f.score = -MAX_FACE_SCORE;
         o.quality = Some(Quality {
             face_px: MAX_FRAME_PX,

@@ -124,7 +124,10 @@ pub fn bundle(
             (false, _) => ("completed", None),
             (true, Some(since)) => (
                 "on-hold",
-                Some(format!("cannot assess: face not seen since {}", iso8601_utc(since))),
+                Some(format!(
+                    "cannot assess: face not seen since {}",
+                    iso8601_utc(since)
+                )),
             ),
             (true, None) => ("active", None),
         };
@@ -285,7 +288,13 @@ mod tests {
         // A patient nobody could see: the request is on hold and says since when.
         book.cannot_assess(1, 3 * MINUTE, 14 * MINUTE);
         let blind: Vec<Alert> = book.open_alerts().cloned().collect();
-        let b2 = bundle(&p, &windows, &[state.assess(3 * MINUTE)], &blind, 15 * MINUTE);
+        let b2 = bundle(
+            &p,
+            &windows,
+            &[state.assess(3 * MINUTE)],
+            &blind,
+            15 * MINUTE,
+        );
         let req = &b2["entry"][4]["resource"];
         assert_eq!(req["status"], "on-hold");
         assert_eq!(

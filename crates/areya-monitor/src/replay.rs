@@ -88,7 +88,11 @@ pub fn replay_as(
             );
             // Unseen (blind or missing windows) for long enough while an alert was open.
             if let (Some(i), Some(seen)) = (open, last_seen) {
-                let unseen_until = if folded.is_some() { w.start_ms } else { w.end_ms };
+                let unseen_until = if folded.is_some() {
+                    w.start_ms
+                } else {
+                    w.end_ms
+                };
                 if unseen_until - seen >= blind_after {
                     alerts[i].cannot_assess = true;
                 }

@@ -623,8 +623,14 @@ mod tests {
                 "escalation.failsafe_after_s: 60 s is not in [charge_nurse_after_s (600 s)",
             ),
             ("[escalation]\nmax_snooze_s = 0", "escalation.max_snooze_s"),
-            ("[escalation]\nmax_snooze_s = 604800", "escalation.max_snooze_s"),
-            ("utc_offset_minutes = 9223372036854775807", "utc_offset_minutes"),
+            (
+                "[escalation]\nmax_snooze_s = 604800",
+                "escalation.max_snooze_s",
+            ),
+            (
+                "utc_offset_minutes = 9223372036854775807",
+                "utc_offset_minutes",
+            ),
             ("[ward]\nentr = 0.5", "unknown field `entr`"),
             (
                 "[ward]\nquiet_hours = { start = \"25:00\", end = \"06:00\" }",

@@ -171,7 +171,10 @@ impl PatientState {
         self.keep(w);
         // The status follows the horizon with hysteresis, decided once per closed window.
         let all = totals(self.recent(end));
-        if let Some(neg) = all.negative().filter(|_| all.coverage() >= self.cfg.min_coverage) {
+        if let Some(neg) = all
+            .negative()
+            .filter(|_| all.coverage() >= self.cfg.min_coverage)
+        {
             let (b, _) = self.baseline();
             if !self.elevated && neg >= b + self.cfg.elevated_margin {
                 self.elevated = true;

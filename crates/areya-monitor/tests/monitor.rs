@@ -2,9 +2,9 @@
 
 use areya_core::{FaceBox, Observation, PatientId, Probabilities, SourceId};
 use areya_monitor::alerts::{AlertEvent, AlertKind, Recipient};
-use areya_monitor::state::Status;
 use areya_monitor::engine::{Consent, Engine, EngineConfig, Output};
 use areya_monitor::rules::RuleSet;
+use areya_monitor::state::Status;
 use areya_monitor::{Millis, HOUR, MINUTE, SECOND};
 
 fn obs(patient: &PatientId, at_ms: Millis, negative: Option<f32>) -> Observation {
@@ -147,7 +147,12 @@ impl Rng {
 /// Runs the engine as `areya serve` drives it: one observation per 5 s per patient,
 /// `neg(patient, t)` as the negative share (None: no face in the frame), a tick every second
 /// of ward time. Returns every output.
-fn ward(engine: &mut Engine, patients: &[PatientId], hours: f64, mut neg: impl FnMut(usize, Millis) -> Option<f32>) -> Vec<Output> {
+fn ward(
+    engine: &mut Engine,
+    patients: &[PatientId],
+    hours: f64,
+    mut neg: impl FnMut(usize, Millis) -> Option<f32>,
+) -> Vec<Output> {
     let mut out = Vec::new();
     let end = (hours * HOUR as f64) as Millis;
     let mut t = 0;
@@ -193,15 +198,28 @@ fn sparse_sight_alerts_only_at_the_coverage_the_rules_name() {
     let seen = [0.15, 0.30, 0.50];
     let mut rng = Rng(0x5eed_1234_abcd_0001);
     // Six hours of a distressed patient whose face is in view only now and then.
-    let out = ward(&mut engine, &ps, 6.0, |i, _| (rng.next() < seen[i]).then_some(0.9));
-    assert_eq!(emotion_alerts_raised(&out, &ps[0]), 0, "face seen 15% of frames");
-    assert_eq!(emotion_alerts_raised(&out, &ps[1]), 0, "face seen 30% of frames");
+    let out = ward(&mut engine, &ps, 6.0, |i, _| {
+        (rng.next() < seen[i]).then_some(0.9)
+    });
+    assert_eq!(
+        emotion_alerts_raised(&out, &ps[0]),
+        0,
+        "face seen 15% of frames"
+    );
+    assert_eq!(
+        emotion_alerts_raised(&out, &ps[1]),
+        0,
+        "face seen 30% of frames"
+    );
     assert!(
         emotion_alerts_raised(&out, &ps[2]) >= 1,
         "seen half the time (the coverage the rules name), sustained distress alerts"
     );
     for a in engine.alerts.open_alerts() {
-        assert!(!a.reason.contains("not enough to judge"), "an alert must rest on sight: {a:?}");
+        assert!(
+            !a.reason.contains("not enough to judge"),
+            "an alert must rest on sight: {a:?}"
+        );
     }
 }
 
@@ -244,8 +262,15 @@ fn an_alert_whose_patient_is_no_longer_seen_stops_escalating_and_says_so() {
             .filter(|e| matches!(e, AlertEvent::CannotAssess { id: i, .. } if *i == id))
             .collect();
         assert_eq!(blind.len(), 1, "the nurse is told once: {blind:?}");
-        if let AlertEvent::CannotAssess { since_ms, at_ms, .. } = blind[0] {
-            assert_eq!(*since_ms, 11 * MINUTE, "face last seen at the end of minute 10");
+        if let AlertEvent::CannotAssess {
+            since_ms, at_ms, ..
+        } = blind[0]
+        {
+            assert_eq!(
+                *since_ms,
+                11 * MINUTE,
+                "face last seen at the end of minute 10"
+            );
             assert!(*at_ms - since_ms >= 10 * MINUTE && *at_ms - since_ms < 11 * MINUTE);
         }
         assert!(
@@ -257,8 +282,15 @@ fn an_alert_whose_patient_is_no_longer_seen_stops_escalating_and_says_so() {
             .any(|e| matches!(e, AlertEvent::Resolved { id: i, .. } if *i == id));
         assert_eq!(resolved, want_resolved, "face back with negative {back}");
         if !want_resolved {
-            let open = engine.alerts.open_alerts().find(|a| a.id == id).expect("open");
-            assert_eq!(open.blind_since_ms, None, "seen again and still sad: alarmed again");
+            let open = engine
+                .alerts
+                .open_alerts()
+                .find(|a| a.id == id)
+                .expect("open");
+            assert_eq!(
+                open.blind_since_ms, None,
+                "seen again and still sad: alarmed again"
+            );
             assert!(events.iter().any(|e| matches!(e, AlertEvent::Realarmed { id: i, at_ms } if *i == id && *at_ms > 71 * MINUTE)));
         }
     }
@@ -281,7 +313,11 @@ fn a_calm_patient_stays_settled_for_six_hours() {
             _ => None,
         })
         .collect();
-    assert!(statuses.len() >= 359, "one assessment a minute: {}", statuses.len());
+    assert!(
+        statuses.len() >= 359,
+        "one assessment a minute: {}",
+        statuses.len()
+    );
     let elevated = statuses.iter().filter(|s| **s != Status::Settled).count();
     assert_eq!(elevated, 0, "the card never leaves settled");
     assert_eq!(emotion_alerts_raised(&out, &p), 0);

@@ -34,7 +34,11 @@ async fn request(addr: SocketAddr, head: &str, body: &str) -> (u16, String) {
     }
     let mut out = String::new();
     let _ = s.read_to_string(&mut out).await;
-    let status = out.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
     (status, out)
 }
 
@@ -72,16 +76,26 @@ async fn main() {
         trust_forwarded_for: true,
         ..Settings::default()
     };
-    let app = App::open(SqliteStore::open(&url).await.expect("store"), settings, areya_server::system_clock())
-        .await
-        .expect("app");
+    let app = App::open(
+        SqliteStore::open(&url).await.expect("store"),
+        settings,
+        areya_server::system_clock(),
+    )
+    .await
+    .expect("app");
     let hash = areya_server::auth::hash_password(PASSWORD).expect("hash");
     app.set_directory(0, "bench", demo_directory(&hash, "bench-device"))
         .await
         .expect("directory");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    tokio::spawn(areya_server::serve(listener, app.clone(), std::future::pending()));
+    tokio::spawn(areya_server::serve(
+        listener,
+        app.clone(),
+        std::future::pending(),
+    ));
     let (status, resp) = request(
         addr,
         "POST /api/login HTTP/1.1",
@@ -116,7 +130,11 @@ async fn main() {
                 );
                 let body = format!(r#"{{"user":"flood{c}-{k}","password":"a wrong guess"}}"#);
                 let (status, _) = request(addr, &head, &body).await;
-                *answers.lock().unwrap_or_else(|p| p.into_inner()).entry(status).or_default() += 1;
+                *answers
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .entry(status)
+                    .or_default() += 1;
             }
         }));
     }
@@ -143,9 +161,23 @@ async fn main() {
     let _ = sampler.await;
     under.sort_by(|a, b| a.0.total_cmp(&b.0));
     let flooded = under[under.len() / 2];
-    println!("login flood: {clients} clients for {seconds} s, logins answered {:?}", answers.lock().unwrap_or_else(|p| p.into_inner()));
-    println!("ward view, idle (reference):  median {:.2} ms, p95 {:.2} ms", idle.0, idle.1);
-    println!("ward view, during the flood:  median {:.2} ms, p95 {:.2} ms (median of {} rounds of 20)", flooded.0, flooded.1, under.len());
+    println!(
+        "login flood: {clients} clients for {seconds} s, logins answered {:?}",
+        answers.lock().unwrap_or_else(|p| p.into_inner())
+    );
+    println!(
+        "ward view, idle (reference):  median {:.2} ms, p95 {:.2} ms",
+        idle.0, idle.1
+    );
+    println!(
+        "ward view, during the flood:  median {:.2} ms, p95 {:.2} ms (median of {} rounds of 20)",
+        flooded.0,
+        flooded.1,
+        under.len()
+    );
     println!("ratio (flood / idle median): {:.1}x", flooded.0 / idle.0);
-    println!("resident memory: {before} MB before, {} MB at the peak", peak.load(Ordering::Relaxed));
+    println!(
+        "resident memory: {before} MB before, {} MB at the peak",
+        peak.load(Ordering::Relaxed)
+    );
 }

@@ -276,10 +276,7 @@ impl<S: Store + 'static> App<S> {
             engine: Mutex::new(engine),
             directory: RwLock::new((version, Arc::new(directory))),
             last_seen: Default::default(),
-            hash_pool: crate::guard::HashPool::new(
-                limits.hash_workers,
-                limits.hash_queue,
-            ),
+            hash_pool: crate::guard::HashPool::new(limits.hash_workers, limits.hash_queue),
             logins: crate::guard::LoginGuard::new(limits.clone()),
             refusal_gate: crate::guard::RateGate::new(
                 MINUTE,

@@ -185,7 +185,11 @@ pub struct Client(pub IpAddr);
 
 impl Client {
     pub fn of<S>(parts: &Parts, app: &App<S>) -> Client {
-        Client::from(&parts.headers, &parts.extensions, app.settings.trust_forwarded_for)
+        Client::from(
+            &parts.headers,
+            &parts.extensions,
+            app.settings.trust_forwarded_for,
+        )
     }
 
     pub fn from(

@@ -228,12 +228,15 @@ pub async fn prepare<S: Store + 'static>(app: &Arc<App<S>>) -> Result<(), crate:
 }
 
 /// Feeds the ward once a second until `stop` turns true, as an edge device of the demo ward.
+/// The script's second 0 is `start` (ms since the epoch): a restarted demo passes the first
+/// start again and goes on with the story where it was, instead of playing its calm first
+/// minutes to patients who were distressed.
 pub async fn run<S: Store + 'static>(
     app: Arc<App<S>>,
     mut readings: Box<dyn Readings>,
+    start: areya_monitor::Millis,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let start = app.now();
     let mut interval = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {

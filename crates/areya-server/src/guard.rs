@@ -226,7 +226,11 @@ impl LoginGuard {
         let under_attack = now - st.global.0 < MINUTE && st.global.1 >= l.global_failures_per_min;
         if let Some(f) = st.clients.get(&client) {
             let n = f.current(now, l.lockout_ms);
-            let free = if under_attack { 0 } else { l.client_free_failures };
+            let free = if under_attack {
+                0
+            } else {
+                l.client_free_failures
+            };
             if n > free {
                 let doublings = (n - free - 1).min(20);
                 let wait = (l.backoff_base_ms << doublings).min(l.backoff_max_ms);
@@ -447,9 +451,13 @@ mod tests {
         }
         let e = g.check(ip(2), "charge", t + 200).unwrap_err();
         assert!(e.retry_after_ms <= l.account_spacing_ms, "{e:?}");
-        assert!(g.check(ip(2), "charge", t + 100 + l.account_spacing_ms).is_ok());
+        assert!(g
+            .check(ip(2), "charge", t + 100 + l.account_spacing_ms)
+            .is_ok());
         g.record(ip(2), "charge", true, t + 100 + l.account_spacing_ms);
-        assert!(g.check(ip(2), "charge", t + 101 + l.account_spacing_ms).is_ok());
+        assert!(g
+            .check(ip(2), "charge", t + 101 + l.account_spacing_ms)
+            .is_ok());
     }
 
     #[test]
@@ -485,7 +493,10 @@ mod tests {
         for n in 0..10 {
             g.record(ip(n), "x", false, 0);
         }
-        assert!(g.check(ip(3), "y", 10).is_err(), "a failed client now waits");
+        assert!(
+            g.check(ip(3), "y", 10).is_err(),
+            "a failed client now waits"
+        );
         assert!(g.check(ip(200), "y", 10).is_ok(), "a clean client does not");
     }
 

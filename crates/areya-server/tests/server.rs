@@ -209,7 +209,10 @@ impl<S: Store + 'static> Server<S> {
             .req(
                 "POST",
                 "/api/login",
-                &[("Content-Type", "application/json"), ("X-Forwarded-For", ip)],
+                &[
+                    ("Content-Type", "application/json"),
+                    ("X-Forwarded-For", ip),
+                ],
                 Some(&body),
             )
             .await;
@@ -571,7 +574,11 @@ async fn bad_requests_name_the_field() {
     for (o, want, needle) in [
         (bad_probs, 422, "observations[1].probs"),
         (stranger, 422, "'p-9999' is not in any bed"),
-        (wrong_source, 422, "'cam-07' feeds bed 'bed-07', not bed 'bed-01'"),
+        (
+            wrong_source,
+            422,
+            "'cam-07' feeds bed 'bed-07', not bed 'bed-01'",
+        ),
         (face_no_probs, 422, "both or neither"),
     ] {
         let (status, v) = s.ingest(&[good.clone(), o], DEVICE).await;
@@ -913,7 +920,11 @@ async fn a_restart_loses_nothing_stored() {
     // The first batch is older than anything that can still be scored: refused, and the
     // edge drops it (it was stored long ago).
     let (status, v) = s.ingest(&batch, DEVICE).await;
-    assert_eq!((status, &v["field"]), (422, &json!("observations[0].at_ms")), "{v}");
+    assert_eq!(
+        (status, &v["field"]),
+        (422, &json!("observations[0].at_ms")),
+        "{v}"
+    );
     feed(&s, 6, 110, 0.1).await;
     feed(&s, 6, 130, 0.9).await;
     let new = negative(s.app.open_alerts().await.expect("open alerts"));

@@ -195,6 +195,28 @@ impl demo::Readings for OnThread {
     }
 }
 
+/// When the demo's script started on this data directory (ms since the epoch): read from
+/// `script-start` there, or `now` written there on the first start. A restart then goes on
+/// with the story instead of starting it again.
+fn script_start(dir: &std::path::Path, now: i64) -> anyhow::Result<i64> {
+    let file = dir.join("script-start");
+    match std::fs::read_to_string(&file) {
+        Ok(text) => match text.trim().parse::<i64>() {
+            Ok(t) if t <= now => return Ok(t),
+            _ => eprintln!(
+                "{}: not a start time in the past ('{}'); starting the script again",
+                file.display(),
+                text.trim()
+            ),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", file.display())),
+    }
+    std::fs::write(&file, format!("{now}\n"))
+        .with_context(|| format!("cannot write {}", file.display()))?;
+    Ok(now)
+}
+
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("--data-dir: cannot create {}", args.data_dir.display()))?;
@@ -238,7 +260,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         }
         println!("Database: {db}. Ctrl-C stops.");
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let feeder = tokio::spawn(demo::run(app.clone(), readings, stop_rx));
+        let start = script_start(&args.data_dir, app.now())?;
+        let feeder = tokio::spawn(demo::run(app.clone(), readings, start, stop_rx));
         let seconds = args.seconds;
         let shutdown = async move {
             match seconds {
@@ -255,4 +278,36 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         println!("Areya demo stopped.");
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_restarted_demo_goes_on_with_its_script() {
+        let tmp = tempfile::tempdir().unwrap();
+        assert_eq!(
+            script_start(tmp.path(), 1_000).unwrap(),
+            1_000,
+            "first start"
+        );
+        assert_eq!(
+            script_start(tmp.path(), 90_000).unwrap(),
+            1_000,
+            "a restart"
+        );
+        std::fs::write(tmp.path().join("script-start"), "soon").unwrap();
+        assert_eq!(
+            script_start(tmp.path(), 5_000).unwrap(),
+            5_000,
+            "unreadable: anew"
+        );
+        std::fs::write(tmp.path().join("script-start"), "99999999").unwrap();
+        assert_eq!(
+            script_start(tmp.path(), 6_000).unwrap(),
+            6_000,
+            "in the future: anew"
+        );
+    }
 }

@@ -142,7 +142,11 @@ enum Outcome {
     Rejected(String),
     /// The server refused one observation of the batch, naming it (`observations[3].at_ms`):
     /// that one is dropped and the rest sent again.
-    RejectedOne { index: usize, field: String, why: String },
+    RejectedOne {
+        index: usize,
+        field: String,
+        why: String,
+    },
     /// Unreachable, restarting or overloaded: retry.
     Retry(String),
 }

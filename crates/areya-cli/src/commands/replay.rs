@@ -163,8 +163,10 @@ fn sight_report(
         d if d < 0 => format!("{} fewer", -d),
         d => format!("{d} more"),
     };
-    println!("
-What the sight rules change here (candidate rules, {alerts} alerts):");
+    println!(
+        "
+What the sight rules change here (candidate rules, {alerts} alerts):"
+    );
     println!(
         "  seen minutes, not clock time; blind gaps over max_blind_s end a run: {} (clock time: {clock})",
         change(clock)

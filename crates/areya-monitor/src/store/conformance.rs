@@ -327,7 +327,11 @@ pub async fn ingest_directory_and_sessions<S: Store>(s: &S) {
         [true, true]
     );
     let since = s.observations_since(20_000).await.expect("read");
-    assert_eq!(since, [observation("cam4", "a", 21)], "the bad row is skipped");
+    assert_eq!(
+        since,
+        [observation("cam4", "a", 21)],
+        "the bad row is skipped"
+    );
 
     assert_eq!(s.directory().await.expect("read"), None);
     let doc = r#"{"wards":[{"id":"w1","name":"Ward 1","beds":[]}]}"#;
@@ -384,9 +388,15 @@ pub async fn ingest_directory_and_sessions<S: Store>(s: &S) {
         1,
         "all of ana's sessions but the one kept"
     );
-    assert_eq!(s.session("h3", 0).await.expect("read").as_deref(), Some("ana"));
+    assert_eq!(
+        s.session("h3", 0).await.expect("read").as_deref(),
+        Some("ana")
+    );
     assert_eq!(s.session("h4", 0).await.expect("read"), None);
-    assert_eq!(s.session("h5", 0).await.expect("read").as_deref(), Some("ben"));
+    assert_eq!(
+        s.session("h5", 0).await.expect("read").as_deref(),
+        Some("ben")
+    );
     assert_eq!(s.delete_sessions_of("ana", None).await.expect("end"), 1);
     assert_eq!(s.session("h3", 0).await.expect("read"), None);
     s.check_writable(5).await.expect("heartbeat");

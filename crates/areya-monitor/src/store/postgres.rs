@@ -476,12 +476,13 @@ impl Store for PgStore {
     }
 
     async fn delete_sessions_of(&self, staff: &str, keep: Option<&str>) -> Result<u64, StoreError> {
-        let r = sqlx::query("DELETE FROM sessions WHERE staff = $1 AND token_hash IS DISTINCT FROM $2")
-            .bind(staff)
-            .bind(keep)
-            .execute(&self.pool)
-            .await
-            .map_err(db("end sessions"))?;
+        let r =
+            sqlx::query("DELETE FROM sessions WHERE staff = $1 AND token_hash IS DISTINCT FROM $2")
+                .bind(staff)
+                .bind(keep)
+                .execute(&self.pool)
+                .await
+                .map_err(db("end sessions"))?;
         Ok(r.rows_affected())
     }
 

@@ -26,7 +26,13 @@ pub async fn list<S: Store + 'static>(
     if let Some(w) = &f.ward {
         user.require_ward(w)?;
     }
-    let scope: String = f.ward.as_deref().unwrap_or("all wards").chars().take(64).collect();
+    let scope: String = f
+        .ward
+        .as_deref()
+        .unwrap_or("all wards")
+        .chars()
+        .take(64)
+        .collect();
     app.audit_gated(
         &app.view_gate,
         &format!("alerts {scope} {}", user.token_hash),
@@ -96,7 +102,11 @@ async fn act<S: Store + 'static>(
     user.require_clinical("acting on alerts")?;
     // Another ward's alert gets the same answer as one that does not exist, so alert ids
     // do not tell a user what happens on wards they do not work on.
-    let not_found = || ApiError::NotFound(format!("alert {id}: no open alert with this id on your wards"));
+    let not_found = || {
+        ApiError::NotFound(format!(
+            "alert {id}: no open alert with this id on your wards"
+        ))
+    };
     let alert = match app.open_alert(id).await {
         Err(ApiError::NotFound(_)) => return Err(not_found()),
         r => r?,

@@ -166,7 +166,8 @@ pub async fn events<S: Store + 'static>(
     State(app): State<Arc<App<S>>>,
     user: User,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let slot = crate::guard::LiveSlot::take(&app.live_counts, &user.token_hash, &app.settings.limits)?;
+    let slot =
+        crate::guard::LiveSlot::take(&app.live_counts, &user.token_hash, &app.settings.limits)?;
     let rx = app.live.subscribe();
     let stop = app.stopping.subscribe();
     let every = Duration::from_millis(app.settings.live_recheck_ms.max(10) as u64);

@@ -37,7 +37,10 @@ pub async fn login<S: Store + 'static>(
     if name.is_empty() || name.chars().count() > limits.max_name_chars {
         return Err(ApiError::invalid(
             "user",
-            format!("give your user name (at most {} characters)", limits.max_name_chars),
+            format!(
+                "give your user name (at most {} characters)",
+                limits.max_name_chars
+            ),
         ));
     }
     if body.password.chars().count() > limits.max_password_chars {
@@ -51,7 +54,12 @@ pub async fn login<S: Store + 'static>(
         app.audit_gated(
             &app.refusal_gate,
             &format!("login {ip}"),
-            (name, "login refused", "session", &format!("from {ip}: {}", t.why)),
+            (
+                name,
+                "login refused",
+                "session",
+                &format!("from {ip}: {}", t.why),
+            ),
         )
         .await?;
         return Err(t.into_error());

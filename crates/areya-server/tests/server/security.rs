@@ -83,9 +83,18 @@ async fn out_of_range_values_are_refused_and_cannot_stop_a_restart() {
     assert_eq!(status, 422, "{v}");
     assert_eq!(v["field"], "observations[0].quality.sharpness", "{v}");
     for (edit, field) in [
-        (json!({ "face": { "x": 0, "y": 0, "width": 0, "height": 80, "score": 1.0 } }), "face.width"),
-        (json!({ "face": { "x": 0, "y": 0, "width": 80, "height": 80, "score": 1e300 } }), "face.score"),
-        (json!({ "quality": { "face_px": 80, "sharpness": -3.0 } }), "quality.sharpness"),
+        (
+            json!({ "face": { "x": 0, "y": 0, "width": 0, "height": 80, "score": 1.0 } }),
+            "face.width",
+        ),
+        (
+            json!({ "face": { "x": 0, "y": 0, "width": 80, "height": 80, "score": 1e300 } }),
+            "face.score",
+        ),
+        (
+            json!({ "quality": { "face_px": 80, "sharpness": -3.0 } }),
+            "quality.sharpness",
+        ),
         (json!({ "frame": u64::MAX }), "frame"),
     ] {
         let (status, v) = s
@@ -169,7 +178,9 @@ async fn a_stamp_far_from_the_clock_is_refused_and_cannot_blind_a_patient() {
             "at_ms {at}: {v}"
         );
     }
-    let (status, v) = s.ingest(&[obs(0, now + 29 * SECOND, Some(0.2))], DEVICE).await;
+    let (status, v) = s
+        .ingest(&[obs(0, now + 29 * SECOND, Some(0.2))], DEVICE)
+        .await;
     assert_eq!(status, 200, "a little clock drift is fine: {v}");
     // The patient is still seen: a sustained sad stream raises its alert.
     feed(&s, 0, 110, 0.1).await;
@@ -237,8 +248,15 @@ fn a_login_flood_keeps_memory_flat() {
         .env("AREYA_FLOOD_CHILD", "1")
         .output()
         .expect("run the flood in a child");
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    eprintln!("{}", text.lines().filter(|l| l.contains("login flood")).collect::<Vec<_>>().join("\n"));
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    eprintln!(
+        "{}",
+        text.lines()
+            .filter(|l| l.contains("login flood"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     assert!(
         out.status.success() && text.contains("1 passed"),
         "the flood in its own process failed:\n{text}"
@@ -276,7 +294,11 @@ async fn login_flood_in_this_process() {
         "64 clients took {} MB more than 4",
         mb(flood.saturating_sub(warm))
     );
-    assert!(mb(flood.saturating_sub(before)) < 400, "grew {} MB", mb(flood - before));
+    assert!(
+        mb(flood.saturating_sub(before)) < 400,
+        "grew {} MB",
+        mb(flood - before)
+    );
     // A nurse can still log in at once afterwards.
     s.login("ana").await;
 }
@@ -288,9 +310,19 @@ async fn failed_logins_cannot_fill_the_audit_log() {
     let (status, v) = s.try_login(&huge, "pw").await;
     assert_eq!((status, v["field"].as_str()), (422, Some("user")), "{v}");
     let (status, v) = s.try_login("ana", &huge).await;
-    assert_eq!((status, v["field"].as_str()), (422, Some("password")), "{v}");
+    assert_eq!(
+        (status, v["field"].as_str()),
+        (422, Some("password")),
+        "{v}"
+    );
     // 45 failures from one client, each name as long as allowed.
-    let before = s.app.store.audit_log(0, i64::MAX).await.expect("audit").len();
+    let before = s
+        .app
+        .store
+        .audit_log(0, i64::MAX)
+        .await
+        .expect("audit")
+        .len();
     for n in 0..45 {
         let name = format!("{n:0>64}");
         let (status, _) = s.try_login_from("10.4.0.1", &name, "guess").await;
@@ -309,10 +341,7 @@ async fn failed_logins_cannot_fill_the_audit_log() {
     let _ = s.try_login_from("10.4.0.1", "ana", "guess").await;
     let last = s.app.store.audit_log(0, i64::MAX).await.expect("audit");
     let last = last.last().expect("a row");
-    assert!(
-        last.detail.contains("35 more like it"),
-        "{last:?}"
-    );
+    assert!(last.detail.contains("35 more like it"), "{last:?}");
 }
 
 #[tokio::test]
@@ -320,9 +349,15 @@ async fn an_anonymous_client_cannot_lock_out_staff_and_is_slowed_itself() {
     let s = Server::start("sqlite::memory:", true).await;
     // Five wrong tries for the charge nurse lock that name on the attacker's device only.
     for _ in 0..5 {
-        assert_eq!(s.try_login_from("10.5.0.66", "charge", "guess").await.0, 401);
+        assert_eq!(
+            s.try_login_from("10.5.0.66", "charge", "guess").await.0,
+            401
+        );
     }
-    assert_eq!(s.try_login_from("10.5.0.66", "charge", PASSWORD).await.0, 429);
+    assert_eq!(
+        s.try_login_from("10.5.0.66", "charge", PASSWORD).await.0,
+        429
+    );
     let (status, v) = s.try_login_from("10.5.0.10", "charge", PASSWORD).await;
     assert_eq!(status, 200, "the charge nurse at the station: {v}");
     // 30 tries against 6 names from one client: after a few, each waits its backoff.
@@ -376,7 +411,12 @@ async fn a_password_change_needs_the_present_one_and_ends_other_sessions() {
     // An admin's reset ends every session of that person.
     let admin = s.login("admin").await;
     let (status, v) = s
-        .json("PUT", path, Some(&admin), Some(json!({ "password": "reset by admin 1" })))
+        .json(
+            "PUT",
+            path,
+            Some(&admin),
+            Some(json!({ "password": "reset by admin 1" })),
+        )
         .await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(s.json("GET", "/api/me", Some(&mine), None).await.0, 401);
@@ -404,7 +444,10 @@ async fn a_device_cannot_speak_for_another_wards_camera() {
     let (status, v) = s.ingest(&[o], DEVICE).await;
     assert_eq!(status, 403, "{v}");
     assert!(
-        v["error"].as_str().unwrap_or("").contains("camera of ward 'ward-2a'"),
+        v["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("camera of ward 'ward-2a'"),
         "{v}"
     );
 }
@@ -474,13 +517,21 @@ async fn views_and_refused_requests_are_audited_once_in_a_while() {
     let s = Server::start("sqlite::memory:", true).await;
     let ana = s.login("ana").await;
     for _ in 0..3 {
-        assert_eq!(s.json("GET", "/api/wards/ward-4b", Some(&ana), None).await.0, 200);
+        assert_eq!(
+            s.json("GET", "/api/wards/ward-4b", Some(&ana), None)
+                .await
+                .0,
+            200
+        );
         assert_eq!(s.json("GET", "/api/alerts", Some(&ana), None).await.0, 200);
         assert_eq!(s.json("GET", "/api/audit", Some(&ana), None).await.0, 403);
     }
     let views = s.audit_rows("view ward").await;
     assert_eq!(views.len(), 1, "{views:?}");
-    assert_eq!((views[0].actor.as_str(), views[0].target.as_str()), ("ana", "ward ward-4b"));
+    assert_eq!(
+        (views[0].actor.as_str(), views[0].target.as_str()),
+        ("ana", "ward ward-4b")
+    );
     assert_eq!(s.audit_rows("view alerts").await.len(), 1);
     let refused = s.audit_rows("request refused").await;
     assert_eq!(refused.len(), 3, "{refused:?}");
@@ -512,7 +563,11 @@ async fn staff_without_a_password_cost_the_same_check_as_everyone() {
         });
     })
     .await;
-    for (user, ip) in [("newhire", "10.7.0.1"), ("nobody", "10.7.0.2"), ("ana", "10.7.0.3")] {
+    for (user, ip) in [
+        ("newhire", "10.7.0.1"),
+        ("nobody", "10.7.0.2"),
+        ("ana", "10.7.0.3"),
+    ] {
         let before = s.app.counters.password_checks.load(Ordering::Relaxed);
         let (status, v) = s.try_login_from(ip, user, "whatever it is").await;
         assert_eq!(status, 401, "{v}");
@@ -527,12 +582,23 @@ async fn absurd_limits_are_refused_and_other_wards_alerts_look_like_none() {
     let s = Server::start("sqlite::memory:", true).await;
     let admin = s.login("admin").await;
     for (toml, field) in [
-        ("[escalation]\nfailsafe_after_s = 9000000000000", "escalation.failsafe_after_s"),
-        ("[escalation]\nmax_snooze_s = 31536000", "escalation.max_snooze_s"),
+        (
+            "[escalation]\nfailsafe_after_s = 9000000000000",
+            "escalation.failsafe_after_s",
+        ),
+        (
+            "[escalation]\nmax_snooze_s = 31536000",
+            "escalation.max_snooze_s",
+        ),
         ("utc_offset_minutes = 100000", "utc_offset_minutes"),
     ] {
         let (status, v) = s
-            .json("PUT", "/api/rules", Some(&admin), Some(json!({ "toml": toml })))
+            .json(
+                "PUT",
+                "/api/rules",
+                Some(&admin),
+                Some(json!({ "toml": toml })),
+            )
             .await;
         assert_eq!(status, 422, "{v}");
         assert!(v["error"].as_str().unwrap_or("").contains(field), "{v}");
@@ -548,7 +614,13 @@ async fn absurd_limits_are_refused_and_other_wards_alerts_look_like_none() {
         .find(|a| a.kind == AlertKind::SustainedNegative)
         .expect("an alert on ward 4B")
         .id;
-    let hash = s.app.directory().staff("ana").expect("ana").password_hash.clone();
+    let hash = s
+        .app
+        .directory()
+        .staff("ana")
+        .expect("ana")
+        .password_hash
+        .clone();
     s.edit_directory(|d| {
         d.staff.push(Staff {
             id: "zoe".into(),
@@ -600,7 +672,9 @@ async fn the_store_recovers_after_its_connections_are_cut_on_postgres() {
     assert_eq!(s.json("GET", "/healthz", None, None).await.0, 200);
     let db = url.rsplit('/').next().unwrap_or_default().to_string();
     let admin_url = url.replace(&format!("/{db}"), "/postgres");
-    let pool = sqlx::PgPool::connect(&admin_url).await.expect("admin connection");
+    let pool = sqlx::PgPool::connect(&admin_url)
+        .await
+        .expect("admin connection");
     sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()")
         .bind(&db)
         .execute(&pool)

@@ -29,15 +29,28 @@ async fn escalated_alert_survives_a_restart<S: Store + 'static>(
     let before = alert_of_bed0(&s).await.expect("still open");
     assert_eq!(before.id, raised.id);
     assert_eq!(before.notified, Recipient::ChargeNurse, "{before:?}");
-    let assessed = s.app.assessment(&patient(0)).await.expect("read").expect("assessed");
-    assert!(assessed.baseline_learned && assessed.baseline < 0.3, "{assessed:?}");
+    let assessed = s
+        .app
+        .assessment(&patient(0))
+        .await
+        .expect("read")
+        .expect("assessed");
+    assert!(
+        assessed.baseline_learned && assessed.baseline < 0.3,
+        "{assessed:?}"
+    );
     let t = s.now();
     s.stop().await;
 
     let s = restart(t).await;
     let after = alert_of_bed0(&s).await.expect("open after the restart");
     assert_eq!(after, before, "the alert is exactly as it was");
-    let again = s.app.assessment(&patient(0)).await.expect("read").expect("assessed");
+    let again = s
+        .app
+        .assessment(&patient(0))
+        .await
+        .expect("read")
+        .expect("assessed");
     assert_eq!(
         (again.baseline, again.baseline_learned),
         (assessed.baseline, true),
@@ -45,9 +58,16 @@ async fn escalated_alert_survives_a_restart<S: Store + 'static>(
     );
     // Only new readings decide: still sad, so still open, the same alert.
     feed(&s, 0, 60, 0.9).await;
-    let later = alert_of_bed0(&s).await.expect("still open after new sad minutes");
+    let later = alert_of_bed0(&s)
+        .await
+        .expect("still open after new sad minutes");
     assert_eq!(later.id, before.id);
-    let now = s.app.assessment(&patient(0)).await.expect("read").expect("assessed");
+    let now = s
+        .app
+        .assessment(&patient(0))
+        .await
+        .expect("read")
+        .expect("assessed");
     assert!(now.score > 50, "the score still says so: {now:?}");
     s.stop().await;
 }
@@ -125,7 +145,10 @@ async fn a_patient_out_of_sight_turns_the_alert_to_cannot_assess_until_seen_agai
         .map(|e| &e["resource"])
         .find(|r| r["resourceType"] == "CommunicationRequest" && r["status"] == "on-hold")
         .expect("the alert is on hold in the export");
-    assert!(request["statusReason"]["text"].as_str().unwrap_or("").contains("face not seen since"));
+    assert!(request["statusReason"]["text"]
+        .as_str()
+        .unwrap_or("")
+        .contains("face not seen since"));
     // Still no escalation while nobody can see the patient.
     let before = alert_of_bed0(&s).await.expect("open");
     for _ in 0..300 {
@@ -134,7 +157,10 @@ async fn a_patient_out_of_sight_turns_the_alert_to_cannot_assess_until_seen_agai
         s.app.tick().await.expect("tick");
     }
     let after = alert_of_bed0(&s).await.expect("open");
-    assert_eq!(after.notified, before.notified, "no escalation while unseen");
+    assert_eq!(
+        after.notified, before.notified,
+        "no escalation while unseen"
+    );
     // Back in view and calm: the alert resolves.
     feed(&s, 0, 60, 0.1).await;
     assert!(alert_of_bed0(&s).await.is_none(), "resolved once seen calm");
