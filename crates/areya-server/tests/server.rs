@@ -844,11 +844,9 @@ async fn escalation_reaches_the_charge_nurse_and_a_silent_camera_raises_a_techni
         .find(|a| a.patient == patient(0))
         .expect("raised");
     assert_eq!(a.notified, areya_monitor::alerts::Recipient::AssignedNurse);
-    // Nobody acknowledges for 2 minutes (demo escalation): the charge nurse is notified.
-    for _ in 0..125 {
-        s.advance(SECOND);
-        s.app.tick().await.expect("tick");
-    }
+    // Still sad and in view, nobody acknowledges for 2 minutes (demo escalation): the charge
+    // nurse is notified.
+    feed(&s, 0, 125, 0.9).await;
     let open = s.app.open_alerts().await.expect("open alerts");
     let a = open
         .iter()
@@ -1224,12 +1222,8 @@ mod browser {
         }
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_nurse_sees_an_alert_arrive_live_and_acknowledges_it() {
-        let Some(d) = Driver::start().await else {
-            return;
-        };
-        let s = Server::start("sqlite::memory:", true).await;
+    /// Opens the dashboard of `s` and logs in as Ana; returns once the ward is live.
+    async fn log_in_as_ana(d: &Driver, s: &Server) {
         d.cmd(
             "POST",
             "/url",
@@ -1255,6 +1249,25 @@ mod browser {
             .await;
         d.wait("#beds .bed", true).await;
         d.wait("#live.on", true).await;
+    }
+
+    async fn screenshot(d: &Driver, name: &str) {
+        let png = d.cmd("GET", "/screenshot", None).await;
+        let bytes = base64_decode(png.as_str().expect("screenshot"));
+        assert_eq!(&bytes[1..4], b"PNG");
+        let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../target")
+            .join(name);
+        std::fs::write(&target, bytes).expect("write screenshot");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_nurse_sees_an_alert_arrive_live_and_acknowledges_it() {
+        let Some(d) = Driver::start().await else {
+            return;
+        };
+        let s = Server::start("sqlite::memory:", true).await;
+        log_in_as_ana(&d, &s).await;
 
         // Bed 1 turns sad; the alert must reach the open page by itself.
         feed(&s, 0, 30, 0.1).await;
@@ -1282,11 +1295,59 @@ mod browser {
             Some(("ana", true))
         );
 
-        let png = d.cmd("GET", "/screenshot", None).await;
+        screenshot(&d, "e2e-dashboard.png").await;
+        d.quit().await;
+        s.stop().await;
+    }
+
+    /// An open alert whose patient turns away: the card on the open page turns to "cannot
+    /// assess" by itself (screenshot `target/e2e-cannot-assess.png`).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_alert_turns_to_cannot_assess_on_the_open_page() {
+        let Some(d) = Driver::start().await else {
+            return;
+        };
+        let s = Server::start("sqlite::memory:", true).await;
+        log_in_as_ana(&d, &s).await;
+        feed(&s, 0, 30, 0.1).await;
+        feed(&s, 0, 100, 0.9).await;
+        let id = s
+            .app
+            .open_alerts()
+            .await
+            .expect("open alerts")
+            .iter()
+            .find(|a| a.patient == patient(0))
+            .map(|a| a.id)
+            .expect("raised");
+        let card = format!("#inbox [data-alert=\"{id}\"]");
+        d.wait(&card, true).await;
+        for _ in 0..70 {
+            s.ingest(&[obs(0, s.now(), None)], DEVICE).await;
+            s.advance(SECOND);
+            s.app.tick().await.expect("tick");
+        }
+        d.wait(&format!("{card}.blind"), true).await;
+        let text = d
+            .cmd(
+                "POST",
+                "/execute/sync",
+                Some(json!({ "script": format!("return document.querySelector('{}').innerText", card.replace('\'', "\\'")), "args": [] })),
+            )
+            .await;
+        let text = text.as_str().unwrap_or_default().to_lowercase();
+        assert!(
+            text.contains("cannot assess") && text.contains("face not seen since"),
+            "{text}"
+        );
+        // The card itself (the inbox may scroll it out of the page's first screen).
+        let el = d.find(&card).await;
+        let png = d
+            .cmd("GET", &format!("/element/{}/screenshot", el[0]), None)
+            .await;
         let bytes = base64_decode(png.as_str().expect("screenshot"));
-        assert_eq!(&bytes[1..4], b"PNG");
-        let target =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/e2e-dashboard.png");
+        let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../target/e2e-cannot-assess.png");
         std::fs::write(&target, bytes).expect("write screenshot");
         d.quit().await;
         s.stop().await;
