@@ -851,15 +851,24 @@ fn serve(config: &Path) -> (std::process::Child, String) {
 }
 
 fn serve_at(config: &Path, bind: &str) -> (std::process::Child, String) {
-    use std::io::BufRead;
-    let mut child = areya()
-        .args(["serve", "--bind", bind, "--config"])
+    spawn_serve(serve_command(config, bind))
+}
+
+/// `areya serve --bind BIND --config CONFIG` with the first admin's password set.
+fn serve_command(config: &Path, bind: &str) -> Command {
+    let mut cmd = areya();
+    cmd.args(["serve", "--bind", bind, "--config"])
         .arg(config)
         .env("AREYA_ADMIN_PASSWORD", "admin password 2026")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("areya serve starts");
+        .stderr(Stdio::null());
+    cmd
+}
+
+/// Starts `cmd` (an `areya serve`) and returns it with the address it printed.
+fn spawn_serve(mut cmd: Command) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = cmd.spawn().expect("areya serve starts");
     let out = child.stdout.take().expect("stdout");
     let mut lines = std::io::BufReader::new(out).lines();
     let line = lines.next().and_then(|l| l.ok()).unwrap_or_default();
@@ -1637,18 +1646,12 @@ fn set_file_size_limit(pid: u32, bytes: Option<u64>) {
 /// recovers by itself — no restart, no "database is locked" for minutes.
 #[test]
 fn serve_on_sqlite_recovers_by_itself_after_the_disk_was_full() {
-    use std::io::BufRead;
     use std::os::unix::process::CommandExt;
     let tmp = tempfile::tempdir().unwrap();
     let config = tmp.path().join("areya.toml");
     let db = format!("sqlite://{}", tmp.path().join("areya.db").display());
     std::fs::write(&config, format!("database = {db:?}\n")).unwrap();
-    let mut cmd = areya();
-    cmd.args(["serve", "--bind", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .env("AREYA_ADMIN_PASSWORD", "admin password 2026")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+    let mut cmd = serve_command(&config, "127.0.0.1:0");
     // SAFETY: only async-signal-safe calls between fork and exec. A process over its file
     // size limit gets SIGXFSZ, which would kill it; ignored, the write fails with EFBIG,
     // which is what a full disk looks like to SQLite.
@@ -1666,16 +1669,8 @@ fn serve_on_sqlite_recovers_by_itself_after_the_disk_was_full() {
             let _ = self.0.wait();
         }
     }
-    let mut server = Killed(cmd.spawn().expect("areya serve starts"));
-    let mut lines = std::io::BufReader::new(server.0.stdout.take().unwrap()).lines();
-    let line = lines.next().and_then(|l| l.ok()).unwrap_or_default();
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .unwrap_or_else(|| panic!("no address in '{line}'"))
-        .to_string();
-    std::thread::spawn(move || for _ in lines {});
+    let (child, addr) = spawn_serve(cmd);
+    let server = Killed(child);
     let (bearer, _) = configure_ward(&addr);
     let post = |frame: u64| {
         let now = std::time::SystemTime::now()

@@ -63,6 +63,21 @@ impl Server<SqliteStore> {
 }
 
 impl Server<PgStore> {
+    /// A single server (no cluster) on the PostgreSQL database `url` at ward time `t`.
+    async fn start_pg(url: &str, fresh: bool, t: i64) -> Self {
+        let clock = Arc::new(AtomicI64::new(t));
+        let c = clock.clone();
+        let store = PgStore::open(url).await.expect("store");
+        let app = App::open(
+            store,
+            demo_settings("test".into()),
+            Arc::new(move || c.load(Ordering::SeqCst)),
+        )
+        .await
+        .expect("app");
+        Server::serve(app, clock, fresh).await
+    }
+
     /// One of several servers on the PostgreSQL database `url`, all on the same `clock`.
     async fn start_cluster(url: &str, node: &str, clock: Arc<AtomicI64>, fresh: bool) -> Self {
         Self::start_cluster_with(url, node, clock, fresh, |_| {}).await
@@ -1251,6 +1266,25 @@ mod browser {
         d.wait("#live.on", true).await;
     }
 
+    /// Bed 1 turns sad until its alert is raised; returns the alert's id and its card's CSS
+    /// selector once the card is on the open page.
+    async fn alert_reaches_the_page(d: &Driver, s: &Server) -> (u64, String) {
+        feed(s, 0, 30, 0.1).await;
+        feed(s, 0, 100, 0.9).await;
+        let id = s
+            .app
+            .open_alerts()
+            .await
+            .expect("open alerts")
+            .iter()
+            .find(|a| a.patient == patient(0))
+            .map(|a| a.id)
+            .expect("raised");
+        let card = format!("#inbox [data-alert=\"{id}\"]");
+        d.wait(&card, true).await;
+        (id, card)
+    }
+
     async fn screenshot(d: &Driver, name: &str) {
         let png = d.cmd("GET", "/screenshot", None).await;
         let bytes = base64_decode(png.as_str().expect("screenshot"));
@@ -1270,19 +1304,7 @@ mod browser {
         log_in_as_ana(&d, &s).await;
 
         // Bed 1 turns sad; the alert must reach the open page by itself.
-        feed(&s, 0, 30, 0.1).await;
-        feed(&s, 0, 100, 0.9).await;
-        let id = s
-            .app
-            .open_alerts()
-            .await
-            .expect("open alerts")
-            .iter()
-            .find(|a| a.patient == patient(0))
-            .map(|a| a.id)
-            .expect("raised");
-        let card = format!("#inbox [data-alert=\"{id}\"]");
-        d.wait(&card, true).await;
+        let (id, card) = alert_reaches_the_page(&d, &s).await;
         let ack = d.wait(&format!("{card} button[data-act=ack]"), true).await;
         d.cmd("POST", &format!("/element/{}/click", ack[0]), None)
             .await;
@@ -1309,19 +1331,7 @@ mod browser {
         };
         let s = Server::start("sqlite::memory:", true).await;
         log_in_as_ana(&d, &s).await;
-        feed(&s, 0, 30, 0.1).await;
-        feed(&s, 0, 100, 0.9).await;
-        let id = s
-            .app
-            .open_alerts()
-            .await
-            .expect("open alerts")
-            .iter()
-            .find(|a| a.patient == patient(0))
-            .map(|a| a.id)
-            .expect("raised");
-        let card = format!("#inbox [data-alert=\"{id}\"]");
-        d.wait(&card, true).await;
+        let (_, card) = alert_reaches_the_page(&d, &s).await;
         for _ in 0..70 {
             s.ingest(&[obs(0, s.now(), None)], DEVICE).await;
             s.advance(SECOND);

@@ -658,17 +658,7 @@ async fn the_store_recovers_after_its_connections_are_cut_on_postgres() {
     let Some(url) = postgres_test_database_url().await else {
         return;
     };
-    let clock = Arc::new(AtomicI64::new(T0));
-    let c = clock.clone();
-    let store = PgStore::open(&url).await.expect("store");
-    let app = App::open(
-        store,
-        demo_settings("test".into()),
-        Arc::new(move || c.load(Ordering::SeqCst)),
-    )
-    .await
-    .expect("app");
-    let s = Server::serve(app, clock, true).await;
+    let s = Server::start_pg(&url, true, T0).await;
     assert_eq!(s.json("GET", "/healthz", None, None).await.0, 200);
     let db = url.rsplit('/').next().unwrap_or_default().to_string();
     let admin_url = url.replace(&format!("/{db}"), "/postgres");

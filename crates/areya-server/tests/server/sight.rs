@@ -72,21 +72,6 @@ async fn escalated_alert_survives_a_restart<S: Store + 'static>(
     s.stop().await;
 }
 
-/// A single server on PostgreSQL at ward time `t`.
-async fn start_pg(url: &str, fresh: bool, t: i64) -> Server<PgStore> {
-    let clock = Arc::new(AtomicI64::new(t));
-    let c = clock.clone();
-    let store = PgStore::open(url).await.expect("store");
-    let app = App::open(
-        store,
-        demo_settings("test".into()),
-        Arc::new(move || c.load(Ordering::SeqCst)),
-    )
-    .await
-    .expect("app");
-    Server::serve(app, clock, fresh).await
-}
-
 #[tokio::test]
 async fn a_restart_leaves_an_escalated_alert_and_the_baseline_as_they_were() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -101,8 +86,9 @@ async fn a_restart_leaves_an_escalated_alert_and_the_baseline_as_they_were_on_po
     let Some(url) = postgres_test_database_url().await else {
         return;
     };
-    let first = start_pg(&url, true, T0).await;
-    escalated_alert_survives_a_restart(first, async |t| start_pg(&url, false, t).await).await;
+    let first = Server::start_pg(&url, true, T0).await;
+    escalated_alert_survives_a_restart(first, async |t| Server::start_pg(&url, false, t).await)
+        .await;
 }
 
 #[tokio::test]
