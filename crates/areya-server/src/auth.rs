@@ -198,13 +198,15 @@ impl Client {
         trust_forwarded_for: bool,
     ) -> Client {
         if trust_forwarded_for {
+            // Only the last entry is the proxy's own; the ones before it are whatever the
+            // client sent, so an unreadable last entry falls back to the peer, not to them.
             let forwarded = headers
                 .get_all("x-forwarded-for")
                 .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .filter_map(|a| a.trim().parse::<IpAddr>().ok())
-                .last();
+                .next_back()
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit(',').next())
+                .and_then(|a| a.trim().parse::<IpAddr>().ok());
             if let Some(a) = forwarded {
                 return Client(a);
             }
@@ -270,6 +272,32 @@ mod tests {
             token_hash("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn the_client_address_is_the_peer_or_the_proxys_last_entry() {
+        let peer: SocketAddr = "192.0.2.7:5555".parse().unwrap();
+        let mut ext = axum::http::Extensions::new();
+        ext.insert(ConnectInfo(peer));
+        let with = |xff: &str| {
+            let mut h = axum::http::HeaderMap::new();
+            h.insert("x-forwarded-for", xff.parse().unwrap());
+            h
+        };
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let cases = [
+            (with("203.0.113.1, 10.0.0.9"), true, ip("10.0.0.9")),
+            (with("10.0.0.9, unknown"), true, ip("192.0.2.7")),
+            (with("10.0.0.9"), false, ip("192.0.2.7")),
+            (axum::http::HeaderMap::new(), true, ip("192.0.2.7")),
+        ];
+        for (h, trust, want) in cases {
+            assert_eq!(
+                Client::from(&h, &ext, trust),
+                Client(want),
+                "{h:?} trust {trust}"
+            );
+        }
     }
 
     #[test]
