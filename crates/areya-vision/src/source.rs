@@ -104,12 +104,25 @@ pub struct Ffmpeg {
     fps: f64,
     index: u64,
     started_ms: i64,
-    live: bool,
+    /// Stamp frames with the wall clock (live sources, and files played as a camera) rather
+    /// than from the frame index.
+    wall_clock: bool,
 }
 
 impl Ffmpeg {
     /// Starts ffmpeg on `url` (a file path, rtsp://, http(s)://, or /dev/videoN).
     pub fn open(url: &str, fps: f64, width: u32, height: u32) -> Result<Self, VisionError> {
+        Ffmpeg::open_with(url, fps, width, height, &[])
+    }
+
+    /// [`Ffmpeg::open`] with extra input options (before `-i`).
+    fn open_with(
+        url: &str,
+        fps: f64,
+        width: u32,
+        height: u32,
+        input_options: &[&str],
+    ) -> Result<Self, VisionError> {
         if !(fps > 0.0 && fps <= 60.0) {
             return Err(VisionError::config("--fps", "must be in (0, 60]"));
         }
@@ -131,6 +144,7 @@ impl Ffmpeg {
         if url.starts_with("/dev/video") {
             cmd.args(["-f", "v4l2"]);
         }
+        cmd.args(input_options);
         let filter = format!("fps={fps},scale={width}:{height}:force_original_aspect_ratio=decrease,pad={width}:{height}:(ow-iw)/2:(oh-ih)/2");
         cmd.args([
             "-i", url, "-vf", &filter, "-pix_fmt", "gray", "-f", "rawvideo", "pipe:1",
@@ -153,8 +167,26 @@ impl Ffmpeg {
             fps,
             index: 0,
             started_ms: now_ms(),
-            live,
+            wall_clock: live,
         })
+    }
+
+    /// Opens a video file to be played as if it were a camera: read at its own frame rate
+    /// and stamped with the wall clock, so a server (which refuses times far from its own
+    /// clock) takes its observations as it takes a live camera's. Live sources open as usual.
+    pub fn open_as_camera(
+        url: &str,
+        fps: f64,
+        width: u32,
+        height: u32,
+    ) -> Result<Self, VisionError> {
+        let live = url.contains("://") || url.starts_with("/dev/video");
+        if live {
+            return Ffmpeg::open(url, fps, width, height);
+        }
+        let mut f = Ffmpeg::open_with(url, fps, width, height, &["-re"])?;
+        f.wall_clock = true;
+        Ok(f)
     }
 
     fn stderr_tail(&mut self) -> String {
@@ -211,7 +243,7 @@ impl FrameSource for Ffmpeg {
         let index = self.index;
         self.index += 1;
         // Files: time from the frame index (replay-exact); live streams: wall clock.
-        let at_ms = if self.live {
+        let at_ms = if self.wall_clock {
             now_ms()
         } else {
             self.started_ms + (index as f64 * 1000.0 / self.fps) as i64

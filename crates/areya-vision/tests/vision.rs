@@ -301,6 +301,21 @@ fn ffmpeg_reads_an_encoded_video_back_frame_exactly_and_reports_bad_ones() {
     }
     assert_eq!(levels, (0..10u8).map(|i| 20 + 20 * i).collect::<Vec<_>>());
     assert!(times.windows(2).all(|w| w[1] - w[0] == 200), "{times:?}");
+    // Played as a camera (for a server, which refuses times far from its clock): every frame
+    // is stamped with the wall clock when it is read, never ahead of it.
+    let mut cam = Ffmpeg::open_as_camera(video.to_str().unwrap(), 5.0, 160, 120).unwrap();
+    let mut n = 0;
+    while let Some(f) = cam.next_frame() {
+        let f = f.unwrap();
+        let now = areya_vision::source::now_ms();
+        assert!(
+            f.at_ms <= now && now - f.at_ms < 1000,
+            "frame {n}: {} vs {now}",
+            f.at_ms
+        );
+        n += 1;
+    }
+    assert_eq!(n, 10);
 
     // A corrupt video: a clear message, not a panic.
     let bad = tmp.path().join("bad.mp4");

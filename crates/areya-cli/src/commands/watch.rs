@@ -63,7 +63,9 @@ pub struct WatchArgs {
     /// Frames classified together.
     #[arg(long, default_value_t = 8)]
     pub batch: usize,
-    /// Post observations to an Areya server (http://HOST:PORT), batched and retried.
+    /// Post observations to an Areya server (http://HOST:PORT), batched and retried. A video
+    /// file then plays as a camera: in real time, stamped with the wall clock (the server
+    /// refuses times far from its own).
     #[arg(long)]
     pub server: Option<String>,
     /// The device token for --server [env: AREYA_DEVICE_TOKEN].
@@ -165,6 +167,8 @@ struct Open {
     width: u32,
     height: u32,
     retry: Retry,
+    /// Posting to a server: a video file plays as a camera would (real time, wall clock).
+    as_camera: bool,
 }
 
 fn is_live(url: &str) -> bool {
@@ -188,7 +192,11 @@ fn open_source(inputs: &[String], o: Open) -> Result<Box<dyn FrameSource>, Visio
         ));
     };
     if !is_live(one) {
-        return Ok(Box::new(Ffmpeg::open(one, o.fps, o.width, o.height)?));
+        return Ok(Box::new(if o.as_camera {
+            Ffmpeg::open_as_camera(one, o.fps, o.width, o.height)?
+        } else {
+            Ffmpeg::open(one, o.fps, o.width, o.height)?
+        }));
     }
     // Check the settings now; connection failures are retried.
     drop(
@@ -278,6 +286,7 @@ fn load_ward(a: &WatchArgs) -> anyhow::Result<(Vec<Bed>, Open, u32)> {
             ),
             ..Retry::default()
         },
+        as_camera: a.server.is_some(),
     };
     Ok((beds, open, file.min_face.unwrap_or(a.min_face)))
 }
