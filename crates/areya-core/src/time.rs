@@ -64,6 +64,19 @@ pub fn parse_iso8601_utc(s: &str) -> Option<i64> {
     Some(days * 86_400_000 + ms)
 }
 
+/// A duration for people, rounded up: "45 s", "12 min", "3 h", "74 days" (seconds below two
+/// minutes, minutes below two hours, hours below two days).
+pub fn human_duration(ms: i64) -> String {
+    let up = |n: i64, unit: i64| (n + unit - 1) / unit;
+    let s = up(ms.max(0), 1000).max(1);
+    match s {
+        ..120 => format!("{s} s"),
+        120..7200 => format!("{} min", up(s, 60)),
+        7200..172_800 => format!("{} h", up(s, 3600)),
+        _ => format!("{} days", up(s, 86_400)),
+    }
+}
+
 /// ISO 8601 UTC with milliseconds.
 pub fn iso8601_utc(ms: i64) -> String {
     let (days, rem) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
@@ -81,6 +94,21 @@ pub fn iso8601_utc(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_as_people_say_them() {
+        for (ms, want) in [
+            (0, "1 s"),
+            (2_500, "3 s"),
+            (119_000, "119 s"),
+            (120_000, "2 min"),
+            (15 * 60_000, "15 min"),
+            (3 * 3_600_000, "3 h"),
+            (74 * 86_400_000, "74 days"),
+        ] {
+            assert_eq!(human_duration(ms), want, "{ms}");
+        }
+    }
 
     #[test]
     fn known_dates() {

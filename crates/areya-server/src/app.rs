@@ -368,6 +368,23 @@ impl<S: Store + 'static> App<S> {
         self.audit(actor, action, target, &detail).await
     }
 
+    /// Checks `password` against `hash` on the hashing pool (503 when its queue is full),
+    /// counting every check that runs argon2.
+    pub(crate) async fn check_password(
+        &self,
+        hash: String,
+        password: String,
+    ) -> Result<bool, ApiError> {
+        if crate::auth::runs_argon2(&hash) {
+            self.counters
+                .password_checks
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        self.hash_pool
+            .run(move || crate::auth::verify_password(&hash, &password))
+            .await
+    }
+
     /// The ward a patient's bed is on.
     pub fn ward_of(&self, patient: &PatientId) -> Option<String> {
         self.directory().bed_of(patient).map(|(w, _)| w.id.clone())
@@ -481,10 +498,10 @@ impl<S: Store + 'static> App<S> {
         for (i, o) in obs.iter().enumerate() {
             self.check_observation(i, o, now)?;
             let Some((w, bed)) = dir.bed_of(&o.patient) else {
-                return Err(ApiError::Unprocessable(format!(
-                    "observations[{i}].patient: '{}' is not in any bed",
-                    o.patient
-                )));
+                return Err(ApiError::invalid(
+                    format!("observations[{i}].patient"),
+                    format!("'{}' is not in any bed", o.patient),
+                ));
             };
             if w.id != ward {
                 return Err(ApiError::Forbidden(format!(
@@ -572,7 +589,7 @@ impl<S: Store + 'static> App<S> {
                 format!(
                     "{} is {} ahead of the server's clock ({}); at most {} s is accepted — check the device's clock",
                     areya_core::time::iso8601_utc(o.at_ms),
-                    human_ms(ahead),
+                    areya_core::time::human_duration(ahead),
                     areya_core::time::iso8601_utc(now),
                     self.settings.max_future_ms / SECOND
                 ),
@@ -585,8 +602,8 @@ impl<S: Store + 'static> App<S> {
                 format!(
                     "{} is {} old; observations older than {} min cannot be scored any more",
                     areya_core::time::iso8601_utc(o.at_ms),
-                    human_ms(age),
-                    self.settings.replay_span() / (60 * SECOND)
+                    areya_core::time::human_duration(age),
+                    self.settings.replay_span() / MINUTE
                 ),
             ));
         }
@@ -909,17 +926,6 @@ impl<S: Store + 'static> App<S> {
             data: serde_json::json!({ "version": version }),
         });
         Ok(version)
-    }
-}
-
-/// A duration for an error message: "45 s", "12 min", "3 h", "74 days".
-fn human_ms(ms: Millis) -> String {
-    let s = ms / SECOND;
-    match s {
-        ..=119 => format!("{s} s"),
-        120..=7199 => format!("{} min", s / 60),
-        7200..=172_799 => format!("{} h", s / 3600),
-        _ => format!("{} days", s / 86_400),
     }
 }
 

@@ -66,8 +66,12 @@ fn hex(bytes: &[u8]) -> String {
 
 /// The session token from the `Cookie` header.
 pub fn session_token(parts: &Parts) -> Option<String> {
-    parts
-        .headers
+    session_token_in(&parts.headers)
+}
+
+/// The session token from these request headers' `Cookie`.
+pub fn session_token_in(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())

@@ -5,6 +5,7 @@
 //! All time comes from the caller (the server's injected clock).
 
 use crate::error::ApiError;
+use areya_core::time::human_duration;
 use areya_monitor::{Millis, MINUTE, SECOND};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -194,18 +195,6 @@ pub struct LoginGuard {
     state: Mutex<LoginState>,
 }
 
-fn secs(ms: Millis) -> Millis {
-    (ms + 999) / 1000
-}
-
-fn wait_text(ms: Millis) -> String {
-    if ms >= 2 * MINUTE {
-        format!("{} min", (ms + MINUTE - 1) / MINUTE)
-    } else {
-        format!("{} s", secs(ms).max(1))
-    }
-}
-
 impl LoginGuard {
     pub fn new(limits: Limits) -> LoginGuard {
         LoginGuard {
@@ -240,7 +229,7 @@ impl LoginGuard {
                         retry_after_ms: until - now,
                         why: format!(
                             "too many failed logins from this device: try again in {}",
-                            wait_text(until - now)
+                            human_duration(until - now)
                         ),
                     });
                 }
@@ -253,7 +242,7 @@ impl LoginGuard {
                     retry_after_ms: left,
                     why: format!(
                         "too many failed logins for '{name}' from this device: try again in {}",
-                        wait_text(left)
+                        human_duration(left)
                     ),
                 });
             }
@@ -264,7 +253,7 @@ impl LoginGuard {
                     retry_after_ms: next - now,
                     why: format!(
                         "many failed logins for '{name}' recently: try again in {}",
-                        wait_text(next - now)
+                        human_duration(next - now)
                     ),
                 });
             }

@@ -3,7 +3,7 @@
 //! log itself.
 
 use crate::app::App;
-use crate::auth::{hash_password, new_token, token_hash, verify_password, Client, User};
+use crate::auth::{hash_password, new_token, token_hash, Client, User};
 use crate::error::{ApiError, ApiJson};
 use areya_monitor::directory::{Device, Directory};
 use areya_monitor::store::Store;
@@ -126,11 +126,7 @@ pub async fn set_password<S: Store + 'static>(
         app.logins
             .check(ip, &staff_id, app.now())
             .map_err(|t| t.into_error())?;
-        let hash = s.password_hash.clone();
-        let ok = app
-            .hash_pool
-            .run(move || verify_password(&hash, &current))
-            .await?;
+        let ok = app.check_password(s.password_hash.clone(), current).await?;
         app.logins.record(ip, &staff_id, ok, app.now());
         if !ok {
             app.audit(

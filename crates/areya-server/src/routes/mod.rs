@@ -91,12 +91,7 @@ async fn audit_refusals<S: Store + 'static>(
         req.extensions(),
         app.settings.trust_forwarded_for,
     );
-    let token = {
-        let (parts, body) = req.into_parts();
-        let t = crate::auth::session_token(&parts);
-        (t, axum::extract::Request::from_parts(parts, body))
-    };
-    let (token, req) = token;
+    let token = crate::auth::session_token_in(req.headers());
     let resp = next.run(req).await;
     let status = resp.status().as_u16();
     let probe = method == axum::http::Method::GET && path == "/api/me";
@@ -119,7 +114,7 @@ async fn audit_refusals<S: Store + 'static>(
             &*format!("{status} from {ip}"),
         );
         if let Err(e) = app
-            .audit_gated(&app.refusal_gate, &format!("refused {ip}"), entry)
+            .audit_gated(&app.refusal_gate, &ip.to_string(), entry)
             .await
         {
             tracing::warn!("audit of a refused request: {e}");

@@ -1,7 +1,7 @@
 //! Logging in and out: `POST /api/login`, `POST /api/logout`, `GET /api/me`.
 
 use crate::app::App;
-use crate::auth::{hash_password, new_token, token_hash, verify_password, Client, User, COOKIE};
+use crate::auth::{hash_password, new_token, token_hash, Client, User, COOKIE};
 use crate::error::{ApiError, ApiJson};
 use areya_monitor::store::Store;
 use axum::extract::State;
@@ -10,7 +10,6 @@ use axum::response::{AppendHeaders, IntoResponse};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 
 #[derive(Deserialize)]
@@ -53,7 +52,7 @@ pub async fn login<S: Store + 'static>(
     if let Err(t) = app.logins.check(ip, name, app.now()) {
         app.audit_gated(
             &app.refusal_gate,
-            &format!("login {ip}"),
+            &ip.to_string(),
             (
                 name,
                 "login refused",
@@ -74,20 +73,12 @@ pub async fn login<S: Store + 'static>(
         .unwrap_or(dummy_hash())
         .to_string();
     let can_log_in = staff.is_some_and(|s| !s.password_hash.is_empty());
-    let password = body.password;
-    if crate::auth::runs_argon2(&hash) {
-        app.counters.password_checks.fetch_add(1, Ordering::Relaxed);
-    }
-    let ok = app
-        .hash_pool
-        .run(move || verify_password(&hash, &password))
-        .await?
-        && can_log_in;
+    let ok = app.check_password(hash, body.password).await? && can_log_in;
     app.logins.record(ip, name, ok, app.now());
     let Some(staff) = staff.filter(|_| ok) else {
         app.audit_gated(
             &app.refusal_gate,
-            &format!("login {ip}"),
+            &ip.to_string(),
             (name, "login failed", "session", &format!("from {ip}")),
         )
         .await?;
