@@ -281,8 +281,8 @@ impl Engine {
             let Some(p) = self.patients.get(&patient) else {
                 continue;
             };
-            // Raised from a seen window, so there is one; a restored alert without its
-            // patient's record counts from its last update.
+            // Raised from a seen window, so there is one; a patient rebuilt from windows of an
+            // older version may have none and counts from when it was first seen.
             let last = p.tracker.last_seen_ms().unwrap_or(p.first_seen_ms);
             if now - last >= rule.cannot_assess_after_s as i64 * SECOND {
                 out.extend(
