@@ -208,13 +208,14 @@ fn refused_index(v: &serde_json::Value) -> Option<usize> {
 }
 
 /// Sequence numbers of the batch to drop when the server refused observation `index` for
-/// `field`: that one, and for a time too old to be scored every one as old or older in the
-/// batch (each would be refused in turn).
-fn to_drop(batch: &[(u64, Observation)], index: usize, field: &str, why: &str) -> Vec<u64> {
+/// `field`: that one, and when it was refused for its time and that time is in the past by
+/// this host's clock (`now_ms`; too old to be scored), every one as old or older in the batch,
+/// as each would be refused in turn.
+fn to_drop(batch: &[(u64, Observation)], index: usize, field: &str, now_ms: i64) -> Vec<u64> {
     let Some((seq, refused)) = batch.get(index) else {
         return vec![];
     };
-    if field.ends_with(".at_ms") && why.contains(" old") {
+    if field.ends_with(".at_ms") && refused.at_ms < now_ms - 60_000 {
         batch
             .iter()
             .filter(|(_, o)| o.at_ms <= refused.at_ms)
@@ -282,7 +283,7 @@ fn send_loop(
                 true
             }
             Outcome::RejectedOne { index, field, why } => {
-                let drop = to_drop(&numbered, index, &field, &why);
+                let drop = to_drop(&numbered, index, &field, areya_vision::source::now_ms());
                 eprintln!(
                     "--server: {} observation(s) refused and dropped: {why}",
                     drop.len()
@@ -431,6 +432,22 @@ mod tests {
         assert_eq!((d.delivered, d.rejected, d.undelivered), (299, 2, 0));
         let want: Vec<u64> = (0..300).filter(|f| *f != 7).collect();
         assert_eq!(*got.lock().unwrap(), want);
+    }
+
+    #[test]
+    fn a_refused_time_drops_the_older_ones_only_when_it_is_too_old() {
+        let batch: Vec<(u64, Observation)> = (0..4).map(|f| (f, obs(f * 60_000))).collect();
+        let now = obs(0).at_ms + 10 * 60_000;
+        // Observation 2 refused for its time, ten minutes back: 0, 1 and 2 are as old or older.
+        assert_eq!(to_drop(&batch, 2, "observations[2].at_ms", now), [0, 1, 2]);
+        // Refused as ahead of the server's clock (by this host's clock it is not old): just it.
+        assert_eq!(
+            to_drop(&batch, 2, "observations[2].at_ms", obs(0).at_ms),
+            [2]
+        );
+        // Any other field: just it.
+        assert_eq!(to_drop(&batch, 1, "observations[1].patient", now), [1]);
+        assert!(to_drop(&batch, 9, "observations[9].at_ms", now).is_empty());
     }
 
     #[test]
