@@ -330,7 +330,8 @@ mod tests {
         Observation {
             source: areya_core::SourceId::parse("cam").unwrap(),
             patient: areya_core::PatientId::parse("p").unwrap(),
-            at_ms: 1_796_000_000_000 + frame as i64,
+            // Stamped now, as a camera stamps them (the server and the edge judge times by it).
+            at_ms: areya_vision::source::now_ms() + frame as i64,
             frame,
             face: None,
             probs: None,

@@ -130,16 +130,17 @@ async fn report<S: Store>(
     };
     show("Would appear with the candidate rules", &appear);
     show("Would vanish with the candidate rules", &vanish);
-    sight_report(&windows, candidate, new.alerts.len())
+    sight_report(&windows, candidate, &new)
 }
 
-/// What each of the sight rules does on these windows with the candidate rules: the alerts
-/// with the rule undone against the alerts as replayed.
+/// What each of the sight rules does on these windows with the candidate rules (`replayed`):
+/// the alerts with the rule undone against the alerts as replayed.
 fn sight_report(
     windows: &[areya_monitor::window::WindowAggregate],
     rules: &RuleSet,
-    alerts: usize,
+    replayed: &areya_monitor::replay::Replay,
 ) -> anyhow::Result<()> {
+    let alerts = replayed.alerts.len();
     let undone = |how: ReplayAs| -> anyhow::Result<usize> {
         Ok(replay_as(windows, rules, StateConfig::default(), how)?
             .alerts
@@ -153,11 +154,7 @@ fn sight_report(
         learn_from_runs: true,
         ..ReplayAs::default()
     })?;
-    let blind = replay(windows, rules, StateConfig::default())?
-        .alerts
-        .iter()
-        .filter(|a| a.cannot_assess)
-        .count();
+    let blind = replayed.alerts.iter().filter(|a| a.cannot_assess).count();
     let change = |without: usize| match alerts as i64 - without as i64 {
         0 => "no change".to_string(),
         d if d < 0 => format!("{} fewer", -d),
