@@ -687,10 +687,24 @@ fn watch_writes_one_observation_per_frame_and_rejects_bad_input() {
         .unwrap()
         .starts_with("source,patient,at_ms,frame,face_x"));
 
-    let cases: [(&[&str], &str); 4] = [
+    let corrupt = tmp.path().join("detector.onnx");
+    std::fs::write(&corrupt, b"\x08\x07garbage").unwrap();
+    let cases: [(&[&str], &str); 7] = [
         (
             &["watch", "/no/such/video.mp4", "--model", model],
             "/no/such/video.mp4: no such file",
+        ),
+        (
+            &["watch", frames.to_str().unwrap(), "--model", model, "--detector-model", "/no/such/detector.onnx"],
+            "/no/such/detector.onnx: cannot read the face detector",
+        ),
+        (
+            &["watch", frames.to_str().unwrap(), "--model", model, "--detector-model", corrupt.to_str().unwrap()],
+            "detector.onnx: not a BlazeFace short-range ONNX model",
+        ),
+        (
+            &["watch", frames.to_str().unwrap(), "--model", model, "--detector", "haar"],
+            "'haar' is not a face detector (blazeface, seetaface)",
         ),
         (
             &[

@@ -34,6 +34,45 @@ impl FaceBox {
     }
 }
 
+/// The face detectors Areya runs. A [`FaceCrop`] is measured against one of them, since each
+/// draws its box differently around the same face.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FaceDetectorKind {
+    /// BlazeFace short-range (MediaPipe) with Areya's rotation search, alignment and tracking:
+    /// the bedside detector.
+    BlazeFace,
+    /// SeetaFace's frontal cascade (the rustface crate): upright faces only.
+    SeetaFace,
+}
+
+impl FaceDetectorKind {
+    pub const ALL: [FaceDetectorKind; 2] = [FaceDetectorKind::BlazeFace, FaceDetectorKind::SeetaFace];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaceDetectorKind::BlazeFace => "blazeface",
+            FaceDetectorKind::SeetaFace => "seetaface",
+        }
+    }
+}
+
+impl std::fmt::Display for FaceDetectorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for FaceDetectorKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("'{s}' is not a face detector (blazeface, seetaface)"))
+    }
+}
+
 /// How a model's training images frame a face, relative to the face detector's box: the crop
 /// that reproduces that framing is a square `scale` × the box's longer side, centred `dx`, `dy`
 /// box sides (right, down) from the box's centre. Measured once per model on its training

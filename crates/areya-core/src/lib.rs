@@ -10,7 +10,7 @@ pub mod observation;
 pub mod time;
 
 pub use emotion::{Emotion, ParseEmotionError};
-pub use face::{FaceBox, FaceCrop, InvalidFaceCrop};
+pub use face::{FaceBox, FaceCrop, FaceDetectorKind, InvalidFaceCrop};
 pub use observation::{
     InvalidId, InvalidObservation, InvalidProbabilities, Observation, PatientId, Probabilities,
     Quality, SourceId, MAX_AT_MS, MAX_FACE_SCORE, MAX_FRAME_PX, MAX_SHARPNESS, MIN_AT_MS,

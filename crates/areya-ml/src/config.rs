@@ -285,6 +285,20 @@ pub struct Preprocessing {
     /// `areya fit-crop`; the vision pipeline crops live faces this way. Absent: a fixed margin.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub face_crop: Option<areya_core::FaceCrop>,
+    /// The detector `face_crop` was measured against; absent in run directories measured before
+    /// there was a choice, which used SeetaFace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub face_crop_detector: Option<areya_core::FaceDetectorKind>,
+}
+
+impl Preprocessing {
+    /// The measured crop for faces found by `detector`, if one was measured against it.
+    pub fn face_crop_for(&self, detector: areya_core::FaceDetectorKind) -> Option<areya_core::FaceCrop> {
+        let measured_with = self
+            .face_crop_detector
+            .unwrap_or(areya_core::FaceDetectorKind::SeetaFace);
+        self.face_crop.filter(|_| measured_with == detector)
+    }
 }
 
 /// Facts about the data a run was trained on.

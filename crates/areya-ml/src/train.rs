@@ -334,6 +334,7 @@ fn start(cfg: TrainConfig, out: &Path, opts: TrainOptions) -> Result<TrainOutcom
             grayscale: true,
             scale: 255.0,
             face_crop: None,
+            face_crop_detector: None,
         },
         architecture: cfg.architecture.clone(),
         train: cfg.clone(),

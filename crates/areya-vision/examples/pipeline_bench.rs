@@ -20,8 +20,7 @@ use areya_core::{FaceCrop, PatientId, SourceId};
 use areya_ml::augment::hflip_in_place;
 use areya_ml::Classifier;
 use areya_vision::crop::{crop_face, face_in_frame};
-use areya_vision::detect::{DetectConfig, FaceDetector};
-use areya_vision::pipeline::{FrameMeta, Pipeline};
+use areya_vision::pipeline::{FrameMeta, Locator, Pipeline};
 use areya_vision::GrayFrame;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -148,12 +147,12 @@ fn mean_argmax(sets: &[Vec<Vec<f32>>]) -> Vec<usize> {
 fn accuracy(val: &Path, model: &Path, per_class: usize) {
     let clf = Classifier::load(model).expect("model");
     let size = clf.image_size();
-    let mut det = FaceDetector::new(detect_config()).expect("detector");
+    let mut det = locator();
     let mut crops: Vec<(String, FaceCrop)> = [0.0, 0.1, 0.2, 0.3]
         .iter()
         .map(|&m| (format!("margin {m:.1}"), FaceCrop::margin(m)))
         .collect();
-    let fitted = clf.config.preprocessing.face_crop;
+    let fitted = clf.config.preprocessing.face_crop_for(det.kind());
     if let Some(c) = fitted {
         crops.push((
             format!(
@@ -211,8 +210,8 @@ fn accuracy(val: &Path, model: &Path, per_class: usize) {
             ];
             i += 1;
             for (s, frame) in frames.iter().enumerate() {
-                let boxes = det.detect(frame);
-                let largest = boxes.iter().max_by_key(|b| b.area());
+                let largest = det.largest_upright(frame).expect("detect");
+                let largest = largest.as_ref();
                 found[s].push(largest.is_some());
                 if let Some(b) = largest {
                     for ((_, crop), out) in crops.iter().zip(via[s].iter_mut()) {
@@ -325,17 +324,21 @@ fn load(dir: &Path) -> Vec<GrayFrame> {
         .collect()
 }
 
-/// The same smallest face as the reference (`FER()`'s `min_face_size=50`).
-fn detect_config() -> DetectConfig {
-    DetectConfig {
-        min_face: 50,
-        ..DetectConfig::default()
-    }
+/// The detector `DETECTOR` names (blazeface, the default, or seetaface), with the same
+/// smallest face as the reference (`FER()`'s `min_face_size=50`).
+fn locator() -> Locator {
+    let kind = std::env::var("DETECTOR")
+        .unwrap_or_else(|_| "blazeface".into())
+        .parse()
+        .expect("DETECTOR: blazeface or seetaface");
+    Locator::of_kind(kind, 50, None).expect("detector")
 }
 
+/// Each frame from a camera of its own: faces jump from frame to frame here, which no camera
+/// shows, so no frame should be judged by the track of another.
 fn meta(i: usize) -> FrameMeta {
     FrameMeta {
-        source: SourceId::parse("bench").expect("valid id"),
+        source: SourceId::parse(&format!("bench-{i}")).expect("valid id"),
         patient: PatientId::parse("bench").expect("valid id"),
         at_ms: i as i64,
         frame: i as u64,
@@ -346,7 +349,7 @@ fn meta(i: usize) -> FrameMeta {
 /// End-to-end frames/s of one pipeline over `frames`, 8 frames a batch.
 fn end_to_end(model: &Path, frames: &[GrayFrame]) -> (f64, usize) {
     let clf = Classifier::load(model).expect("model");
-    let mut pipe = Pipeline::new(clf, detect_config()).expect("pipeline");
+    let mut pipe = Pipeline::new(clf, locator()).expect("pipeline");
     // Warm-up (libtorch's first call allocates).
     let _ = pipe.observe(&[(frames[0].clone(), meta(0))]);
     let start = Instant::now();
@@ -373,9 +376,13 @@ fn run(dir: &Path, model: &Path) {
     tch::set_num_threads(1);
     let n = frames.len();
 
-    let mut det = FaceDetector::new(detect_config()).expect("detector");
+    let mut det = locator();
+    println!("detector: {}", det.kind());
     let start = Instant::now();
-    let found: Vec<_> = frames.iter().map(|f| det.detect(f)).collect();
+    let found: Vec<Vec<_>> = frames
+        .iter()
+        .map(|f| det.largest_upright(f).expect("detect").into_iter().collect())
+        .collect();
     let det_fps = n as f64 / start.elapsed().as_secs_f64();
     let with_face = found.iter().filter(|f| !f.is_empty()).count();
     println!(

@@ -1,10 +1,11 @@
 //! Annotated frames for `areya watch --annotate DIR` (the only way a frame reaches the disk):
-//! the bed area, the patient's face box, and the top emotion with its probability.
+//! the bed area, the patient's face box, its landmarks, the top emotion with its probability,
+//! and in the top-right corner the aligned crop the model classified.
 
+use crate::pipeline::Seen;
 use crate::roi::Roi;
 use crate::GrayFrame;
 use ab_glyph::{FontRef, PxScale};
-use areya_core::Observation;
 use image::{Rgb, RgbImage};
 use imageproc::drawing::{draw_filled_rect_mut, draw_hollow_rect_mut, draw_text_mut};
 use imageproc::rect::Rect;
@@ -12,10 +13,13 @@ use imageproc::rect::Rect;
 const CYAN: Rgb<u8> = Rgb([0, 151, 167]);
 const YELLOW: Rgb<u8> = Rgb([242, 183, 5]);
 const GREEN: Rgb<u8> = Rgb([46, 125, 50]);
+const MAGENTA: Rgb<u8> = Rgb([216, 27, 96]);
 
 /// The frame in colour with the ROI (cyan), the face box (yellow when the negative share is
-/// over one half, green otherwise, two pixels wide) and a label such as `sad 72%`.
-pub fn annotate(frame: &GrayFrame, roi: Option<&Roi>, o: &Observation) -> RgbImage {
+/// over one half, green otherwise, two pixels wide), the landmarks (magenta; the eyes larger),
+/// a label such as `sad 72%`, and the crop the model saw, three times its size, top right.
+pub fn annotate(frame: &GrayFrame, roi: Option<&Roi>, seen: &Seen) -> RgbImage {
+    let o = &seen.observation;
     let gray = frame.as_image();
     let mut img = RgbImage::from_fn(gray.width(), gray.height(), |x, y| {
         let v = gray.get_pixel(x, y)[0];
@@ -47,6 +51,42 @@ pub fn annotate(frame: &GrayFrame, roi: Option<&Roi>, o: &Observation) -> RgbIma
             );
         }
     }
+    if let Some(points) = &seen.landmarks {
+        for (i, &(x, y)) in points.iter().enumerate() {
+            let r = if i < 2 { 3 } else { 2 };
+            imageproc::drawing::draw_filled_circle_mut(
+                &mut img,
+                (x.round() as i32, y.round() as i32),
+                r,
+                MAGENTA,
+            );
+        }
+    }
+    if let Some(crop) = &seen.crop {
+        let side = (crop.len() as f64).sqrt() as u32;
+        if side > 0 && side as usize * side as usize == crop.len() {
+            let small = image::GrayImage::from_raw(side, side, crop.clone()).unwrap_or_default();
+            let big = image::imageops::resize(
+                &small,
+                side * 3,
+                side * 3,
+                image::imageops::FilterType::Nearest,
+            );
+            let x0 = i64::from(img.width()) - i64::from(side * 3) - 4;
+            if x0 >= 0 && img.height() >= side * 3 + 8 {
+                let rgb = RgbImage::from_fn(big.width(), big.height(), |x, y| {
+                    let v = big.get_pixel(x, y)[0];
+                    Rgb([v, v, v])
+                });
+                image::imageops::overlay(&mut img, &rgb, x0, 4);
+                draw_hollow_rect_mut(
+                    &mut img,
+                    Rect::at(x0 as i32 - 1, 3).of_size(side * 3 + 2, side * 3 + 2),
+                    colour,
+                );
+            }
+        }
+    }
     let top = p.top();
     let label = format!("{top} {:.0}%", p.get(top) * 100.0);
     if let Ok(font) = FontRef::try_from_slice(dejavu::sans::bold()) {
@@ -70,7 +110,7 @@ pub fn annotate(frame: &GrayFrame, roi: Option<&Roi>, o: &Observation) -> RgbIma
 #[cfg(test)]
 mod tests {
     use super::*;
-    use areya_core::{FaceBox, PatientId, Probabilities, SourceId};
+    use areya_core::{FaceBox, Observation, PatientId, Probabilities, SourceId};
 
     #[test]
     fn draws_the_box_the_label_and_the_roi() {
@@ -101,7 +141,14 @@ mod tests {
             width: 180,
             height: 140,
         };
-        let img = annotate(&frame, Some(&roi), &o);
+        let seen = |o: Observation| Seen {
+            observation: o,
+            landmarks: Some([(70.0, 70.0), (100.0, 70.0), (85.0, 85.0), (85.0, 100.0), (62.0, 75.0), (108.0, 75.0)]),
+            roll_deg: Some(0.0),
+            crop: None,
+            tracked: false,
+        };
+        let img = annotate(&frame, Some(&roi), &seen(o.clone()));
         assert_eq!(img.dimensions(), (200, 160));
         assert_eq!(*img.get_pixel(10, 80), CYAN, "ROI edge");
         assert_eq!(*img.get_pixel(60, 80), YELLOW, "negative face box");
@@ -115,13 +162,14 @@ mod tests {
             .filter(|&(x, y)| *img.get_pixel(x, y) == Rgb([0, 0, 0]))
             .count();
         assert!(label_pixels > 20, "label text drawn: {label_pixels}");
+        assert_eq!(*img.get_pixel(70, 70), MAGENTA, "the right eye");
         let none = Observation {
             face: None,
             probs: None,
             ..o
         };
         assert_eq!(
-            *annotate(&frame, None, &none).get_pixel(60, 80),
+            *annotate(&frame, None, &seen(none)).get_pixel(60, 80),
             Rgb([100, 100, 100])
         );
     }

@@ -3,7 +3,9 @@
 //! [`fit_crop`], which measures the `FaceCrop` that frames live faces as a model's training
 //! images were framed.
 
-use crate::detect::FaceDetector;
+use crate::bedside::Face;
+use crate::pipeline::Locator;
+use crate::view::View;
 use crate::{GrayFrame, VisionError};
 use areya_core::{FaceBox, FaceCrop};
 
@@ -20,6 +22,56 @@ pub fn crop_face(frame: &GrayFrame, face: &FaceBox, crop: &FaceCrop, size: u32) 
         let sy = (y0 + y as i64).clamp(0, h - 1);
         p.0[0] = frame.pixels[(sy * w + sx) as usize];
     }
+    image::imageops::resize(&square, size, size, image::imageops::FilterType::Lanczos3).into_raw()
+}
+
+/// Roll below which a face is cut out without turning it: the model was trained with ±15° of
+/// random rotation, FER-2013's own faces lean a few degrees either way, and an unturned crop on
+/// the pixel grid adds no resampling blur. On the bedside benchmark, turning upright faces
+/// (|roll| ≤ 10°) by their eye line cost 4.6 points of accuracy (docs/benchmarks.md).
+pub const ALIGN_FROM_DEG: f32 = 10.0;
+
+/// Views larger than this are sampled down to it before the final resize (a face that fills a
+/// 4K frame needs no more detail than this for a 48 px model).
+const MAX_NATIVE: f32 = 384.0;
+
+/// The crop of `face` turned upright by its eye line: the square `crop` places around the
+/// face's box in the face's own axes, sampled at the frame's resolution (twice it when turned) and resized to
+/// `size`×`size` with Lanczos as [`crop_face`] does. Faces within [`ALIGN_FROM_DEG`] of upright
+/// are cut on the pixel grid, exactly as [`crop_face`] cuts them.
+pub fn aligned_crop(frame: &GrayFrame, face: &Face, crop: &FaceCrop, size: u32) -> Vec<u8> {
+    let s = face.side;
+    let side = (s * crop.scale as f32).max(1.0);
+    let roll = if face.roll.abs() < ALIGN_FROM_DEG.to_radians() {
+        0.0
+    } else {
+        face.roll
+    };
+    let (sin, cos) = roll.sin_cos();
+    let (ox, oy) = (crop.dx as f32 * s, crop.dy as f32 * s);
+    let (mut cx, mut cy) = (face.cx + ox * cos - oy * sin, face.cy + ox * sin + oy * cos);
+    let mut side_px = side.round().max(1.0);
+    if roll == 0.0 {
+        // On the pixel grid: a plain copy, no interpolation.
+        cx = (cx - side_px / 2.0).round() + side_px / 2.0;
+        cy = (cy - side_px / 2.0).round() + side_px / 2.0;
+    }
+    // A turned crop is sampled at twice the frame's resolution, so that the bilinear
+    // interpolation blurs by half a frame pixel rather than one before the Lanczos resize: the
+    // model is sensitive to blur (see `crop_face`).
+    let want = if roll == 0.0 { side_px } else { 2.0 * side_px };
+    let native = want.min(MAX_NATIVE) as usize;
+    if roll != 0.0 || (native as f32) < side_px {
+        side_px = side;
+    }
+    let view = View {
+        cx,
+        cy,
+        side: side_px,
+        angle: roll,
+    };
+    let square = image::GrayImage::from_raw(native as u32, native as u32, view.sample(frame, native))
+        .unwrap_or_default();
     image::imageops::resize(&square, size, size, image::imageops::FilterType::Lanczos3).into_raw()
 }
 
@@ -60,7 +112,7 @@ const FIT_SIDES: [u32; 4] = [128, 160, 192, 224];
 /// found (or under a fifth of the images) is an error, since those images are not framed faces.
 pub fn fit_crop(
     images: impl IntoIterator<Item = image::GrayImage>,
-    detector: &mut FaceDetector,
+    detector: &mut Locator,
 ) -> Result<CropFit, VisionError> {
     let (mut scales, mut dxs, mut dys) = (vec![], vec![], vec![]);
     let mut tried = 0usize;
@@ -70,8 +122,7 @@ pub fn fit_crop(
         let x = 40 + (i * 97 % (600 - side as usize)) as i64;
         let y = 20 + (i * 61 % (460 - side as usize)) as i64;
         let frame = face_in_frame(&img, side, (x, y), 70 + (i % 7) as u8 * 15);
-        let boxes = detector.detect(&frame);
-        let Some(b) = boxes.iter().max_by_key(|b| b.area()) else {
+        let Some(b) = detector.largest_upright(&frame)? else {
             continue;
         };
         let (cx, cy) = (
@@ -81,7 +132,7 @@ pub fn fit_crop(
         if !(x..x + side as i64).contains(&cx) || !(y..y + side as i64).contains(&cy) {
             continue;
         }
-        let (s, dx, dy) = FaceCrop::between(b, (x, y, side as i64));
+        let (s, dx, dy) = FaceCrop::between(&b, (x, y, side as i64));
         scales.push(s);
         dxs.push(dx);
         dys.push(dy);

@@ -1,15 +1,21 @@
 //! Areya's vision: frame sources (image files, and video files, streams and cameras decoded by
-//! an `ffmpeg` child process), face detection (rustface's SeetaFace model, embedded), and the
-//! frame → [`areya_core::Observation`] pipeline (ROI, largest face, crop, classify).
+//! an `ffmpeg` child process), face detection for bedside poses (BlazeFace, embedded, run with
+//! tract; a rotation search, alignment by the eyes and a track per camera) with SeetaFace's
+//! upright cascade kept to compare against, and the frame → [`areya_core::Observation`]
+//! pipeline (bed area, the patient's face, aligned crop, classify).
 
 pub mod annotate;
+pub mod bedside;
+pub mod blazeface;
 pub mod crop;
 pub mod detect;
 pub mod error;
 pub mod pipeline;
 pub mod reconnect;
 pub mod roi;
+pub mod scene;
 pub mod source;
+pub mod view;
 
 pub use error::VisionError;
 

@@ -1,14 +1,23 @@
-//! Frame → Observation: detect faces, keep the patient's (ROI, largest), crop it as the model's
-//! training images were framed (its `config.json`'s `face_crop`, else a fixed margin), classify
-//! with the emotion model (batched across frames), and report probabilities with the face box,
-//! detector score and quality — or a "no face" observation.
+//! Frame → Observation: find the patient's face in the bed area ([`Locator`]: BlazeFace with
+//! rotation search, alignment and a track per camera, or SeetaFace's upright-only cascade), cut
+//! it out upright and framed as the model's training images were (its `config.json`'s
+//! `face_crop`, measured against the same detector, else a fixed margin), classify it with the
+//! emotion model (batched across frames), and report probabilities with the face box, detector
+//! score and quality — or a "no face" observation.
 
-use crate::crop::{crop_face, sharpness};
+use crate::bedside::{Face, FaceFinder, FinderConfig, Found, Track};
+use crate::blazeface::BlazeFace;
+use crate::crop::{aligned_crop, crop_face, sharpness};
 use crate::detect::{DetectConfig, FaceDetector};
 use crate::roi::{patient_face, Roi};
 use crate::{GrayFrame, VisionError};
-use areya_core::{Emotion, FaceCrop, Observation, PatientId, Probabilities, Quality, SourceId};
+use areya_core::{
+    Emotion, FaceBox, FaceCrop, FaceDetectorKind, Observation, PatientId, Probabilities, Quality,
+    SourceId,
+};
 use areya_ml::Classifier;
+use std::collections::HashMap;
+use std::path::Path;
 
 /// Where a frame came from.
 #[derive(Debug, Clone)]
@@ -20,24 +29,125 @@ pub struct FrameMeta {
     pub roi: Option<Roi>,
 }
 
+/// The face detector a pipeline runs.
+pub enum Locator {
+    /// BlazeFace with the bedside search and a track per source (the default).
+    Bedside(FaceFinder),
+    /// SeetaFace's frontal cascade: upright faces only; kept to compare against.
+    Frontal(FaceDetector),
+}
+
+impl Locator {
+    /// The bedside detector: the embedded BlazeFace model, or `model_file` instead.
+    pub fn bedside(cfg: FinderConfig, model_file: Option<&Path>) -> Result<Self, VisionError> {
+        let net = match model_file {
+            Some(p) => BlazeFace::from_file(p)?,
+            None => BlazeFace::embedded()?,
+        };
+        Ok(Locator::Bedside(FaceFinder::new(net, cfg)?))
+    }
+
+    pub fn frontal(cfg: DetectConfig) -> Result<Self, VisionError> {
+        Ok(Locator::Frontal(FaceDetector::new(cfg)?))
+    }
+
+    /// `kind` with the smallest face `min_face` and otherwise default settings.
+    pub fn of_kind(
+        kind: FaceDetectorKind,
+        min_face: u32,
+        model_file: Option<&Path>,
+    ) -> Result<Self, VisionError> {
+        match kind {
+            FaceDetectorKind::BlazeFace => Self::bedside(
+                FinderConfig {
+                    min_face,
+                    ..FinderConfig::default()
+                },
+                model_file,
+            ),
+            FaceDetectorKind::SeetaFace => {
+                if model_file.is_some() {
+                    return Err(VisionError::config(
+                        "--detector-model",
+                        "only the blazeface detector loads a model file",
+                    ));
+                }
+                Self::frontal(DetectConfig {
+                    min_face,
+                    ..DetectConfig::default()
+                })
+            }
+        }
+    }
+
+    pub fn kind(&self) -> FaceDetectorKind {
+        match self {
+            Locator::Bedside(_) => FaceDetectorKind::BlazeFace,
+            Locator::Frontal(_) => FaceDetectorKind::SeetaFace,
+        }
+    }
+
+    /// The upright box of the largest face in `frame`, searched afresh (no track): what
+    /// `fit_crop` measures training images against.
+    pub fn largest_upright(&mut self, frame: &GrayFrame) -> Result<Option<FaceBox>, VisionError> {
+        Ok(match self {
+            Locator::Bedside(f) => f
+                .find(frame, None, &mut Track::default())?
+                .map(|(face, _)| upright_box(&face)),
+            Locator::Frontal(d) => d.detect(frame).into_iter().max_by_key(|b| b.area()),
+        })
+    }
+}
+
+/// The face's box in its own upright axes, as an axis-aligned [`FaceBox`] around its centre.
+fn upright_box(f: &Face) -> FaceBox {
+    let side = f.side.round().max(1.0) as u32;
+    FaceBox {
+        x: (f.cx - f.side / 2.0).round() as i32,
+        y: (f.cy - f.side / 2.0).round() as i32,
+        width: side,
+        height: side,
+        score: f64::from(f.score),
+    }
+}
+
+/// What the pipeline saw in one frame beyond its observation: for `watch --annotate` and the
+/// bedside benchmark.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Seen {
+    pub observation: Observation,
+    /// Eyes, nose, mouth and ears (BlazeFace only), frame pixels.
+    pub landmarks: Option<[(f32, f32); 6]>,
+    /// The face's roll in degrees (0 = upright; BlazeFace only).
+    pub roll_deg: Option<f32>,
+    /// The crop the model classified (`image_size`² gray pixels).
+    pub crop: Option<Vec<u8>>,
+    /// Whether the face came from the track rather than a search (BlazeFace only).
+    pub tracked: bool,
+}
+
 pub struct Pipeline {
-    detector: FaceDetector,
+    locator: Locator,
     classifier: Classifier,
     /// Model class index of angry, happy, relaxed, sad.
     order: [usize; 4],
     /// Where the crop goes around the detector's box.
     pub crop: FaceCrop,
+    /// Turn faces upright by their eyes before cropping (BlazeFace only; on by default).
+    pub align: bool,
+    /// The patient's face followed per camera.
+    tracks: HashMap<SourceId, Track>,
 }
 
-/// The crop for models without a measured one (`areya fit-crop`): 10% of the box's side on
-/// each side. On FER-2013 val faces through the pipeline, margins 0 and 0.1 were within half a
-/// point of each other and of a measured crop, 0.2 lost 3–4 points, 0.3 about 9
-/// (docs/benchmarks.md).
+/// The crop for models without a crop measured against the detector in use (`areya fit-crop`):
+/// 10% of the box's side on each side. On FER-2013 val faces through the pipeline, margins 0 and
+/// 0.1 were within half a point of each other and of a measured crop, 0.2 lost 3–4 points, 0.3
+/// about 9 (docs/benchmarks.md).
 pub const DEFAULT_MARGIN: f64 = 0.1;
 
 impl Pipeline {
     /// Checks that the model's classes are Areya's four emotions.
-    pub fn new(classifier: Classifier, detect: DetectConfig) -> Result<Self, VisionError> {
+    pub fn new(classifier: Classifier, locator: Locator) -> Result<Self, VisionError> {
         let names = classifier.class_names();
         let mut order = [usize::MAX; 4];
         for (i, e) in Emotion::ALL.iter().enumerate() {
@@ -51,18 +161,42 @@ impl Pipeline {
                 names.len()
             )));
         }
-        let crop = match classifier.config.preprocessing.face_crop {
+        let pre = &classifier.config.preprocessing;
+        let crop = match pre.face_crop_for(locator.kind()) {
             Some(c) => FaceCrop::new(c.scale, c.dx, c.dy).map_err(|e| {
                 VisionError::Model(format!("config.json: preprocessing.face_crop: {e}"))
             })?,
-            None => FaceCrop::margin(DEFAULT_MARGIN),
+            None => {
+                if pre.face_crop.is_some() {
+                    tracing::warn!(
+                        "the model's face crop was measured against another detector than {}; \
+                         cropping with a {DEFAULT_MARGIN} margin (areya fit-crop measures it)",
+                        locator.kind()
+                    );
+                }
+                FaceCrop::margin(DEFAULT_MARGIN)
+            }
         };
         Ok(Pipeline {
-            detector: FaceDetector::new(detect)?,
+            locator,
             classifier,
             order,
             crop,
+            align: true,
+            tracks: HashMap::new(),
         })
+    }
+
+    pub fn detector(&self) -> FaceDetectorKind {
+        self.locator.kind()
+    }
+
+    /// Views BlazeFace has looked at so far (0 for SeetaFace).
+    pub fn detector_views(&self) -> u64 {
+        match &self.locator {
+            Locator::Bedside(f) => f.views(),
+            Locator::Frontal(_) => 0,
+        }
     }
 
     /// Observations for a batch of frames (one classifier call for all faces found).
@@ -70,16 +204,41 @@ impl Pipeline {
         &mut self,
         frames: &[(GrayFrame, FrameMeta)],
     ) -> Result<Vec<Observation>, VisionError> {
+        Ok(self
+            .observe_seen(frames)?
+            .into_iter()
+            .map(|s| s.observation)
+            .collect())
+    }
+
+    /// As [`Pipeline::observe`], with the landmarks and crops.
+    pub fn observe_seen(
+        &mut self,
+        frames: &[(GrayFrame, FrameMeta)],
+    ) -> Result<Vec<Seen>, VisionError> {
         let size = self.classifier.image_size();
         let mut crops = Vec::new();
-        let mut found = Vec::with_capacity(frames.len());
+        let mut found: Vec<Option<(FaceBox, Option<Face>, bool)>> = Vec::with_capacity(frames.len());
         for (frame, meta) in frames {
-            let faces = self.detector.detect(frame);
-            let face = patient_face(&faces, meta.roi.as_ref());
-            if let Some(f) = &face {
-                crops.push(crop_face(frame, f, &self.crop, size));
+            let hit = match &mut self.locator {
+                Locator::Bedside(finder) => {
+                    let track = self.tracks.entry(meta.source.clone()).or_default();
+                    finder
+                        .find(frame, meta.roi.as_ref(), track)?
+                        .map(|(f, how)| (f.bounding_box(), Some(f), how == Found::Tracked))
+                }
+                Locator::Frontal(d) => {
+                    patient_face(&d.detect(frame), meta.roi.as_ref()).map(|b| (b, None, false))
+                }
+            };
+            if let Some((b, face, _)) = &hit {
+                crops.push(match face {
+                    Some(f) if self.align => aligned_crop(frame, f, &self.crop, size),
+                    Some(f) => aligned_crop(frame, &Face { roll: 0.0, ..*f }, &self.crop, size),
+                    None => crop_face(frame, b, &self.crop, size),
+                });
             }
-            found.push(face);
+            found.push(hit);
         }
         let pixels: Vec<u8> = crops.concat();
         let probs = self.classifier.predict(&pixels, crops.len())?;
@@ -88,36 +247,44 @@ impl Pipeline {
         Ok(frames
             .iter()
             .zip(found)
-            .map(|((_, meta), face)| {
-                let (p, q) = match face {
-                    Some(f) => {
-                        let p = probs.next().unwrap_or_default();
-                        let crop = crops.next().unwrap_or_default();
-                        let [a, h, r, s] = self.order.map(|i| p.get(i).copied().unwrap_or(0.0));
-                        (
-                            Some(Probabilities {
-                                angry: a,
-                                happy: h,
-                                relaxed: r,
-                                sad: s,
-                            }),
-                            Some(Quality {
-                                face_px: f.height,
-                                sharpness: sharpness(&crop, size),
-                            }),
-                        )
-                    }
-                    None => (None, None),
+            .map(|((_, meta), hit)| {
+                let mut seen = Seen {
+                    observation: Observation {
+                        source: meta.source.clone(),
+                        patient: meta.patient.clone(),
+                        at_ms: meta.at_ms,
+                        frame: meta.frame,
+                        face: None,
+                        probs: None,
+                        quality: None,
+                    },
+                    landmarks: None,
+                    roll_deg: None,
+                    crop: None,
+                    tracked: false,
                 };
-                Observation {
-                    source: meta.source.clone(),
-                    patient: meta.patient.clone(),
-                    at_ms: meta.at_ms,
-                    frame: meta.frame,
-                    face,
-                    probs: p,
-                    quality: q,
+                if let Some((b, face, tracked)) = hit {
+                    let p = probs.next().unwrap_or_default();
+                    let crop = crops.next().unwrap_or_default();
+                    let [a, h, r, s] = self.order.map(|i| p.get(i).copied().unwrap_or(0.0));
+                    let o = &mut seen.observation;
+                    o.face = Some(b);
+                    o.probs = Some(Probabilities {
+                        angry: a,
+                        happy: h,
+                        relaxed: r,
+                        sad: s,
+                    });
+                    o.quality = Some(Quality {
+                        face_px: face.map_or(b.height, |f| f.side.round().max(1.0) as u32),
+                        sharpness: sharpness(&crop, size),
+                    });
+                    seen.landmarks = face.map(|f| f.landmarks);
+                    seen.roll_deg = face.map(|f| f.roll.to_degrees());
+                    seen.crop = Some(crop);
+                    seen.tracked = tracked;
                 }
+                seen
             })
             .collect())
     }

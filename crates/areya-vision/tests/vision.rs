@@ -5,7 +5,7 @@
 use areya_core::{FaceBox, FaceCrop, PatientId, SourceId};
 use areya_vision::crop::{face_in_frame, fit_crop};
 use areya_vision::detect::{DetectConfig, FaceDetector};
-use areya_vision::pipeline::{FrameMeta, Pipeline};
+use areya_vision::pipeline::{FrameMeta, Locator, Pipeline};
 use areya_vision::roi::Roi;
 use areya_vision::source::{Ffmpeg, FrameSource, ImageFiles};
 use areya_vision::GrayFrame;
@@ -14,6 +14,16 @@ use std::path::{Path, PathBuf};
 fn group_photo() -> GrayFrame {
     let path = Path::new(env!("AREYA_RUSTFACE_DIR")).join("test.png");
     GrayFrame::from_image(&image::open(path).unwrap()).unwrap()
+}
+
+/// SeetaFace's upright cascade, as the pipeline ran before BlazeFace.
+fn frontal() -> Locator {
+    Locator::frontal(DetectConfig::default()).unwrap()
+}
+
+/// The default bedside detector.
+fn bedside() -> Locator {
+    Locator::bedside(Default::default(), None).unwrap()
 }
 
 fn full_res() -> DetectConfig {
@@ -125,8 +135,12 @@ fn meta(i: u64, roi: Option<Roi>) -> FrameMeta {
 #[test]
 fn pipeline_classifies_only_the_patient_in_the_bed_area() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut pipe = Pipeline::new(tiny_model(tmp.path()), DetectConfig::default()).unwrap();
+    tiny_model(tmp.path());
     let (photo, faces) = photo_faces();
+    for locator in [bedside(), frontal()] {
+    let kind = locator.kind();
+    let clf = areya_ml::Classifier::load(&tmp.path().join("run")).unwrap();
+    let mut pipe = Pipeline::new(clf, locator).unwrap();
     // Patient (large) in the bed area on the left; a visitor on the right.
     let (frame, truth) = frame_with_faces(&photo, &faces[..2], &[(60, 150), (430, 150)], 170);
     let bed = Roi {
@@ -151,7 +165,7 @@ fn pipeline_classifies_only_the_patient_in_the_bed_area() {
         .unwrap();
     assert_eq!(obs.len(), 3);
     let face = obs[0].face.expect("the patient's face");
-    assert!(face.iou(&truth[0]) > 0.3, "{face:?} vs {:?}", truth[0]);
+    assert!(face.iou(&truth[0]) > 0.3, "{kind}: {face:?} vs {:?}", truth[0]);
     let p = obs[0].probs.unwrap();
     assert!((p.angry + p.happy + p.relaxed + p.sad - 1.0).abs() < 1e-4);
     assert!(obs[0].quality.unwrap().face_px > 50);
@@ -165,6 +179,7 @@ fn pipeline_classifies_only_the_patient_in_the_bed_area() {
         "faces outside the bed area are never classified"
     );
     assert_eq!(obs[0].patient.as_str(), "bed-1");
+    }
 }
 
 #[test]
@@ -188,7 +203,7 @@ fn a_model_without_areyas_classes_is_refused() {
     )
     .unwrap();
     let clf = areya_ml::Classifier::load(&tmp.path().join("r")).unwrap();
-    let err = Pipeline::new(clf, DetectConfig::default())
+    let err = Pipeline::new(clf, frontal())
         .err()
         .unwrap()
         .to_string();
@@ -373,7 +388,7 @@ fn framed_faces(crop: &FaceCrop) -> Vec<image::GrayImage> {
 #[test]
 fn fit_crop_recovers_how_training_faces_were_framed() {
     let (_, faces) = photo_faces();
-    let mut det = FaceDetector::new(DetectConfig::default()).unwrap();
+    let mut det = frontal();
     // (how the faces were cut, tolerance on scale / on dx and dy)
     let cases = [
         (FaceCrop::new(1.6, 0.0, 0.1).unwrap(), 0.16, 0.06),
@@ -410,7 +425,7 @@ fn the_pipeline_crops_as_the_model_says_and_refuses_a_bad_crop() {
     let tmp = tempfile::tempdir().unwrap();
     let clf = tiny_model(tmp.path());
     let run = tmp.path().join("run");
-    let pipe = Pipeline::new(clf, DetectConfig::default()).unwrap();
+    let pipe = Pipeline::new(clf, frontal()).unwrap();
     assert_eq!(
         pipe.crop,
         FaceCrop::margin(areya_vision::pipeline::DEFAULT_MARGIN)
@@ -418,19 +433,13 @@ fn the_pipeline_crops_as_the_model_says_and_refuses_a_bad_crop() {
     let mut cfg = areya_ml::rundir::read_config(&run).unwrap();
     cfg.preprocessing.face_crop = Some(FaceCrop::new(1.1, 0.02, -0.03).unwrap());
     areya_ml::rundir::write_config(&run, &cfg).unwrap();
-    let pipe = Pipeline::new(
-        areya_ml::Classifier::load(&run).unwrap(),
-        DetectConfig::default(),
-    )
+    let pipe = Pipeline::new(areya_ml::Classifier::load(&run).unwrap(), frontal())
     .unwrap();
     assert_eq!(pipe.crop, FaceCrop::new(1.1, 0.02, -0.03).unwrap());
     // A hand-edited config.json with a crop no detector produces.
     let text = std::fs::read_to_string(run.join("config.json")).unwrap();
     std::fs::write(run.join("config.json"), text.replace("1.1", "9.5")).unwrap();
-    let err = Pipeline::new(
-        areya_ml::Classifier::load(&run).unwrap(),
-        DetectConfig::default(),
-    )
+    let err = Pipeline::new(areya_ml::Classifier::load(&run).unwrap(), frontal())
     .err()
     .unwrap()
     .to_string();
@@ -471,7 +480,7 @@ fn on_fer2013_the_fitted_crop_classifies_better_than_a_loose_one() {
             })
             .collect()
     };
-    let mut det = FaceDetector::new(DetectConfig::default()).unwrap();
+    let mut det = bedside();
     let fit = fit_crop(pick("train", 75, 13).into_iter().map(|(i, _)| i), &mut det).unwrap();
     let c = fit.crop;
     assert!(
@@ -480,10 +489,7 @@ fn on_fer2013_the_fitted_crop_classifies_better_than_a_loose_one() {
     );
 
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/areya-fer4-small");
-    let mut pipe = Pipeline::new(
-        areya_ml::Classifier::load(&model).unwrap(),
-        DetectConfig::default(),
-    )
+    let mut pipe = Pipeline::new(areya_ml::Classifier::load(&model).unwrap(), bedside())
     .unwrap();
     let val = pick("val", 100, 3);
     let frames: Vec<(GrayFrame, FrameMeta)> = val
@@ -519,4 +525,234 @@ fn on_fer2013_the_fitted_crop_classifies_better_than_a_loose_one() {
         "of {} faces: fitted crop {fitted} right, margin 0.3 {loose}",
         val.len()
     );
+}
+
+// ---- The bedside detector (BlazeFace with search, alignment and tracking) ----
+
+use areya_vision::bedside::{Face, FaceFinder, FinderConfig, Track};
+use areya_vision::blazeface::BlazeFace;
+use areya_vision::crop::aligned_crop;
+use areya_vision::scene::{self, Pose, Rng};
+
+fn finder() -> FaceFinder {
+    FaceFinder::new(BlazeFace::embedded().unwrap(), FinderConfig::default()).unwrap()
+}
+
+/// Face `i` of the group photo cut with 60% margin (head and some shoulders), as a face image
+/// to lay on the pillow.
+fn photo_face(i: usize) -> image::GrayImage {
+    let (photo, faces) = photo_faces();
+    let f = faces[i];
+    let m = f.width as i32 * 6 / 10;
+    let (x, y) = ((f.x - m).max(0) as u32, (f.y - m).max(0) as u32);
+    let side = f.width + 2 * m as u32;
+    image::imageops::crop_imm(&photo.as_image(), x, y, side, side).to_image()
+}
+
+fn on_pillow(face: &image::GrayImage, cx: f32, cy: f32, side: f32, roll_deg: f32) -> GrayFrame {
+    let pose = Pose {
+        cx,
+        cy,
+        side,
+        roll_deg,
+        light: 1.0,
+        noise: 0.0,
+    };
+    scene::compose(&scene::bed(7), face, &pose, &mut Rng(1))
+}
+
+fn bed_roi() -> Roi {
+    let (x, y, width, height) = scene::BED;
+    Roi {
+        x,
+        y,
+        width,
+        height,
+    }
+}
+
+fn correlation(a: &[u8], b: &[u8]) -> f64 {
+    let n = a.len() as f64;
+    let (ma, mb) = (
+        a.iter().map(|&v| v as f64).sum::<f64>() / n,
+        b.iter().map(|&v| v as f64).sum::<f64>() / n,
+    );
+    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+    for (&x, &y) in a.iter().zip(b) {
+        let (x, y) = (x as f64 - ma, y as f64 - mb);
+        sab += x * y;
+        saa += x * x;
+        sbb += y * y;
+    }
+    sab / (saa * sbb).sqrt().max(1e-9)
+}
+
+#[test]
+fn rotated_faces_are_found_and_their_aligned_crop_matches_the_upright_one() {
+    let finder = finder();
+    let crop = FaceCrop::margin(0.1);
+    for i in [0, 5] {
+        let face = photo_face(i);
+        let find = |roll: f32| -> Face {
+            let frame = on_pillow(&face, 320.0, 190.0, 210.0, roll);
+            let (f, _) = finder
+                .find(&frame, Some(&bed_roi()), &mut Track::default())
+                .unwrap()
+                .unwrap_or_else(|| panic!("face {i} at {roll}°: not found"));
+            f
+        };
+        let upright = find(0.0);
+        let frame0 = on_pillow(&face, 320.0, 190.0, 210.0, 0.0);
+        let reference = aligned_crop(&frame0, &upright, &crop, 48);
+        let mut total = 0.0;
+        for step in -6..=6 {
+            let roll = step as f32 * 15.0;
+            let f = find(roll);
+            let frame = on_pillow(&face, 320.0, 190.0, 210.0, roll);
+            // Relative to the roll read upright: the face in the photo has a tilt of its own.
+            let err = (f.roll.to_degrees() - upright.roll.to_degrees() - roll + 540.0)
+                .rem_euclid(360.0)
+                - 180.0;
+            assert!(err.abs() < 12.0, "face {i} at {roll}°: roll read as {:.1}°", f.roll.to_degrees());
+            assert!(
+                (f.cx - 320.0).abs() < 20.0 && (f.cy - 190.0).abs() < 20.0,
+                "face {i} at {roll}°: centre {:.0},{:.0}",
+                f.cx,
+                f.cy
+            );
+            let r = correlation(&aligned_crop(&frame, &f, &crop, 48), &reference);
+            let unaligned = correlation(
+                &aligned_crop(&frame, &Face { roll: 0.0, ..f }, &crop, 48),
+                &reference,
+            );
+            eprintln!("face {i} at {roll}°: roll {:.1}, centre {:.0},{:.0} side {:.0} (upright {:.0}), r {r:.3}, unaligned {unaligned:.3}", f.roll.to_degrees(), f.cx, f.cy, f.side, upright.side);
+            assert!(r > 0.65, "face {i} at {roll}°: aligned crop correlates {r:.3} with the upright one");
+            if roll.abs() >= 45.0 {
+                assert!(
+                    r > unaligned + 0.3,
+                    "face {i} at {roll}°: aligned {r:.3}, not turned {unaligned:.3}"
+                );
+            }
+            total += r;
+        }
+        assert!(total / 13.0 > 0.8, "face {i}: mean correlation {:.3}", total / 13.0);
+    }
+}
+
+#[test]
+fn a_face_outside_the_bed_area_is_never_reported_even_when_followed_there() {
+    let finder = finder();
+    let face = photo_face(0);
+    let roi = Roi {
+        x: 80,
+        y: 40,
+        width: 300,
+        height: 300,
+    };
+    let mut track = Track::default();
+    // In the bed area: found and followed.
+    let inside = on_pillow(&face, 230.0, 190.0, 200.0, 20.0);
+    assert!(finder.find(&inside, Some(&roi), &mut track).unwrap().is_some());
+    // The same face a little outside the bed area (centre right of x = 380): never reported,
+    // neither by the track nor by a search, frame after frame.
+    let outside = on_pillow(&face, 430.0, 190.0, 200.0, 20.0);
+    for _ in 0..3 {
+        assert_eq!(finder.find(&outside, Some(&roi), &mut track).unwrap(), None);
+    }
+    // Without a bed area the whole frame counts, and the face is there.
+    assert!(finder
+        .find(&outside, None, &mut Track::default())
+        .unwrap()
+        .is_some());
+}
+
+/// Two faces in the bed area: `a` at (cx, cy) size `sa`, `b` at (bx, by) size `sb`.
+fn two_faces(a: (&image::GrayImage, f32, f32, f32), b: (&image::GrayImage, f32, f32, f32)) -> GrayFrame {
+    let bg = scene::bed(7);
+    let pose = |cx, cy, side| Pose {
+        cx,
+        cy,
+        side,
+        roll_deg: 0.0,
+        light: 1.0,
+        noise: 0.0,
+    };
+    let first = scene::compose(&bg, a.0, &pose(a.1, a.2, a.3), &mut Rng(1));
+    let bg: Vec<f32> = first.pixels.iter().map(|&v| v as f32).collect();
+    scene::compose(&bg, b.0, &pose(b.1, b.2, b.3), &mut Rng(1))
+}
+
+#[test]
+fn a_second_face_entering_the_bed_area_does_not_steal_the_track() {
+    let finder = finder();
+    let (patient, visitor) = (photo_face(0), photo_face(5));
+    let mut track = Track::default();
+    let alone = on_pillow(&patient, 220.0, 200.0, 170.0, 0.0);
+    let (p, _) = finder.find(&alone, Some(&bed_roi()), &mut track).unwrap().unwrap();
+    assert!((p.cx - 220.0).abs() < 20.0);
+    // A visitor leans in: larger, inside the bed area. The patient stays the patient.
+    let both = two_faces((&patient, 220.0, 200.0, 170.0), (&visitor, 430.0, 260.0, 230.0));
+    for k in 0..3 {
+        let (f, _) = finder
+            .find(&both, Some(&bed_roi()), &mut track)
+            .unwrap()
+            .expect("the patient");
+        assert!((f.cx - 220.0).abs() < 20.0, "frame {k}: took the face at {:.0},{:.0}", f.cx, f.cy);
+    }
+    // Without a track (a fresh camera), the largest face in the bed area is the patient's.
+    let (f, _) = finder
+        .find(&both, Some(&bed_roi()), &mut Track::default())
+        .unwrap()
+        .unwrap();
+    assert!((f.cx - 430.0).abs() < 25.0, "{f:?}");
+}
+
+#[test]
+fn one_missed_frame_keeps_the_track_and_two_end_it() {
+    let finder = finder();
+    let (patient, visitor) = (photo_face(0), photo_face(5));
+    let roi = bed_roi();
+    let empty = GrayFrame::new(640, 480, scene::bed(7).iter().map(|&v| v as u8).collect()).unwrap();
+    let with_visitor = on_pillow(&visitor, 430.0, 260.0, 230.0, 0.0);
+    let both = two_faces((&patient, 220.0, 200.0, 170.0), (&visitor, 430.0, 260.0, 230.0));
+    let alone = on_pillow(&patient, 220.0, 200.0, 170.0, 0.0);
+    // Followed; one frame where the patient is hidden and only the visitor shows: no face is
+    // reported (the visitor is not the patient), and the patient is still followed after it.
+    let mut track = Track::default();
+    assert!(finder.find(&alone, Some(&roi), &mut track).unwrap().is_some());
+    assert_eq!(finder.find(&with_visitor, Some(&roi), &mut track).unwrap(), None);
+    let (f, _) = finder.find(&both, Some(&roi), &mut track).unwrap().unwrap();
+    assert!((f.cx - 220.0).abs() < 20.0, "{f:?}");
+    // Two frames without the patient: the track ends, and the face in the bed is taken.
+    assert_eq!(finder.find(&empty, Some(&roi), &mut track).unwrap(), None);
+    assert_eq!(finder.find(&empty, Some(&roi), &mut track).unwrap(), None);
+    assert!(track.face().is_none());
+    let (f, _) = finder.find(&with_visitor, Some(&roi), &mut track).unwrap().unwrap();
+    assert!((f.cx - 430.0).abs() < 25.0, "{f:?}");
+}
+
+#[test]
+fn a_missing_or_corrupt_detector_file_is_one_clear_error_naming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("nowhere.onnx");
+    let err = BlazeFace::from_file(&missing).err().unwrap().to_string();
+    assert!(err.contains("nowhere.onnx") && err.contains("cannot read"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let corrupt = tmp.path().join("corrupt.onnx");
+    let mut bytes = areya_vision::blazeface::EMBEDDED_ONNX.to_vec();
+    bytes.truncate(bytes.len() / 2);
+    std::fs::write(&corrupt, &bytes).unwrap();
+    let err = BlazeFace::from_file(&corrupt).err().unwrap().to_string();
+    assert!(err.starts_with("model: ") && err.contains("corrupt.onnx") && err.contains("not a BlazeFace"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    std::fs::write(&corrupt, b"not a model at all").unwrap();
+    let err = BlazeFace::from_file(&corrupt).err().unwrap().to_string();
+    assert!(err.contains("corrupt.onnx"), "{err}");
+    // A good copy loads.
+    let good = tmp.path().join("good.onnx");
+    std::fs::write(&good, areya_vision::blazeface::EMBEDDED_ONNX).unwrap();
+    assert!(BlazeFace::from_file(&good).is_ok());
+    // Through the pipeline's constructor too.
+    let err = Locator::bedside(FinderConfig::default(), Some(&missing)).err().unwrap().to_string();
+    assert!(err.contains("nowhere.onnx"), "{err}");
 }

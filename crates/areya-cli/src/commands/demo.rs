@@ -49,10 +49,8 @@ struct FaceReadings {
 impl FaceReadings {
     fn open(dir: &std::path::Path, model: Option<PathBuf>) -> anyhow::Result<FaceReadings> {
         let clf = areya_ml::Classifier::load(&super::default_model(model)?)?;
-        let pipeline = areya_vision::pipeline::Pipeline::new(
-            clf,
-            areya_vision::detect::DetectConfig::default(),
-        )?;
+        let locator = areya_vision::pipeline::Locator::bedside(Default::default(), None)?;
+        let pipeline = areya_vision::pipeline::Pipeline::new(clf, locator)?;
         let list = |names: &[&str]| -> anyhow::Result<Vec<PathBuf>> {
             let mut out = Vec::new();
             for n in names {

@@ -4,11 +4,11 @@
 
 use super::default_model;
 use anyhow::{bail, Context};
-use areya_core::FaceCrop;
+use areya_core::{FaceCrop, FaceDetectorKind};
 use areya_ml::rundir::write_config;
 use areya_ml::Classifier;
 use areya_vision::crop::fit_crop;
-use areya_vision::detect::{DetectConfig, FaceDetector};
+use areya_vision::pipeline::Locator;
 use areya_vision::pipeline::DEFAULT_MARGIN;
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -26,6 +26,9 @@ pub struct FitCropArgs {
     /// Images to measure, spread evenly over the split's classes.
     #[arg(long, default_value_t = 2000)]
     pub limit: usize,
+    /// The face detector to measure against (`areya watch --detector`).
+    #[arg(long, default_value = "blazeface")]
+    pub detector: FaceDetectorKind,
 }
 
 pub fn run(a: FitCropArgs) -> anyhow::Result<()> {
@@ -33,12 +36,18 @@ pub fn run(a: FitCropArgs) -> anyhow::Result<()> {
         bail!("--limit: {} is too few; at least 20 images", a.limit);
     }
     let model = default_model(a.model)?;
-    measure(&model, &a.data, &a.split, a.limit)
+    measure(&model, &a.data, &a.split, a.limit, a.detector)
 }
 
 /// Measures the crop of `model` on up to `limit` images of `data/split`, prints it and stores
 /// it in the model's config.json. Also run by `areya train` at the end of a run.
-pub fn measure(model: &Path, data: &Path, split: &str, limit: usize) -> anyhow::Result<()> {
+pub fn measure(
+    model: &Path,
+    data: &Path,
+    split: &str,
+    limit: usize,
+    detector: FaceDetectorKind,
+) -> anyhow::Result<()> {
     let mut clf = Classifier::load(model)?;
     let dir = data.join(split);
     let listing = areya_ml::dataset::list_split(&dir, &clf.config.classes)?;
@@ -58,11 +67,12 @@ pub fn measure(model: &Path, data: &Path, split: &str, limit: usize) -> anyhow::
             None
         }
     });
-    let mut detector = FaceDetector::new(DetectConfig::default())?;
-    let fit = fit_crop(images, &mut detector).with_context(|| format!("{}", dir.display()))?;
+    // Faces are shown at 128 px and more (`FIT_SIDES`): no need to tile for small ones.
+    let mut locator = Locator::of_kind(detector, 80, None)?;
+    let fit = fit_crop(images, &mut locator).with_context(|| format!("{}", dir.display()))?;
     let c = fit.crop;
     println!(
-        "Face crop measured on {} images of {} (the detector found the face in {}, {:.1}%{}):",
+        "Face crop measured on {} images of {} (the {detector} detector found the face in {}, {:.1}%{}):",
         fit.images,
         dir.display(),
         fit.found,
@@ -78,10 +88,14 @@ pub fn measure(model: &Path, data: &Path, split: &str, limit: usize) -> anyhow::
          of its centre (IQR {:.3} / {:.3})",
         c.scale, fit.iqr[0], c.dx, c.dy, fit.iqr[1], fit.iqr[2]
     );
-    let before = match clf.config.preprocessing.face_crop {
+    let pre = &clf.config.preprocessing;
+    let before = match pre.face_crop {
         Some(old) => format!(
-            "scale {:.3}, dx {:+.3}, dy {:+.3}",
-            old.scale, old.dx, old.dy
+            "scale {:.3}, dx {:+.3}, dy {:+.3}, against {}",
+            old.scale,
+            old.dx,
+            old.dy,
+            pre.face_crop_detector.unwrap_or(FaceDetectorKind::SeetaFace)
         ),
         None => format!(
             "none: a {DEFAULT_MARGIN} margin, scale {:.3}",
@@ -90,6 +104,7 @@ pub fn measure(model: &Path, data: &Path, split: &str, limit: usize) -> anyhow::
     };
     println!("  before: {before}");
     clf.config.preprocessing.face_crop = Some(c);
+    clf.config.preprocessing.face_crop_detector = Some(detector);
     write_config(model, &clf.config)?;
     println!("Stored in {}", model.join("config.json").display());
     Ok(())

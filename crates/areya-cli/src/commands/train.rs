@@ -209,6 +209,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
         &run.train.data.root,
         "train",
         FIT_CROP_IMAGES.min(run.train.data.limit.unwrap_or(usize::MAX).max(20)),
+        areya_core::FaceDetectorKind::BlazeFace,
     ) {
         println!("No face crop measured ({e:#}); the vision pipeline will use a fixed margin (`areya fit-crop` measures one later).");
     }

@@ -8,8 +8,7 @@ use super::default_model;
 use anyhow::Context;
 use areya_core::{Observation, PatientId, SourceId};
 use areya_ml::Classifier;
-use areya_vision::detect::DetectConfig;
-use areya_vision::pipeline::{FrameMeta, Pipeline};
+use areya_vision::pipeline::{FrameMeta, Locator, Pipeline};
 use areya_vision::reconnect::{Reconnecting, Retry};
 use areya_vision::roi::Roi;
 use areya_vision::source::{is_image_path, Ffmpeg, FrameSource, ImageFiles, Timed};
@@ -54,6 +53,17 @@ pub struct WatchArgs {
     /// Smallest face to find, in frame pixels.
     #[arg(long, default_value_t = 40)]
     pub min_face: u32,
+    /// The face detector. blazeface: Google MediaPipe's BlazeFace short-range (Apache-2.0,
+    /// from the mediapipe==0.10.21 wheel, converted to ONNX by models/detector/convert.sh and
+    /// embedded in this binary), run with a rotation search (0°, ±90°), tiles for small faces,
+    /// alignment by the eyes and a track per camera: faces tilted or lying on their side on the
+    /// pillow, down to about 40 px, dim at night. seetaface: the rustface crate's upright-only
+    /// cascade, kept for comparison.
+    #[arg(long, default_value = "blazeface")]
+    pub detector: areya_core::FaceDetectorKind,
+    /// Load the BlazeFace model from this ONNX file instead of the embedded copy.
+    #[arg(long)]
+    pub detector_model: Option<PathBuf>,
     /// Write JSON Lines here ("-" = standard output, the default).
     #[arg(long)]
     pub jsonl: Option<String>,
@@ -298,13 +308,8 @@ pub fn run(a: WatchArgs) -> anyhow::Result<()> {
             .with_context(|| format!("--annotate: cannot create {}", dir.display()))?;
     }
     let clf = Classifier::load(&default_model(a.model.clone())?)?;
-    let mut pipe = Pipeline::new(
-        clf,
-        DetectConfig {
-            min_face,
-            ..DetectConfig::default()
-        },
-    )?;
+    let locator = Locator::of_kind(a.detector, min_face, a.detector_model.as_deref())?;
+    let mut pipe = Pipeline::new(clf, locator)?;
     // Open every source first, so a bad path or setting fails at once with its name.
     let mut sources = Vec::new();
     for b in &beds {
@@ -414,7 +419,7 @@ pub fn run(a: WatchArgs) -> anyhow::Result<()> {
             let which: Vec<usize> = batch.iter().map(|b| b.2).collect();
             let frames_in: Vec<(areya_vision::GrayFrame, FrameMeta)> =
                 batch.drain(..).map(|(f, m, _)| (f, m)).collect();
-            let observed = match (pipe.observe(&frames_in), &poster) {
+            let observed = match (pipe.observe_seen(&frames_in), &poster) {
                 (Ok(obs), _) => {
                     for &i in &which {
                         if std::mem::take(&mut model_failing[i]) {
@@ -438,14 +443,15 @@ pub fn run(a: WatchArgs) -> anyhow::Result<()> {
                 (Err(e), None) => return Err(e.into()),
             };
             if let Some(dir) = &a.annotate {
-                for ((frame, meta), o) in frames_in.iter().zip(&observed) {
-                    let img = areya_vision::annotate::annotate(frame, meta.roi.as_ref(), o);
+                for ((frame, meta), seen) in frames_in.iter().zip(&observed) {
+                    let img = areya_vision::annotate::annotate(frame, meta.roi.as_ref(), seen);
+                    let o = &seen.observation;
                     let path = dir.join(format!("{}-{:06}.png", o.source, o.frame));
                     img.save(&path)
                         .with_context(|| format!("--annotate: cannot write {}", path.display()))?;
                 }
             }
-            for o in observed {
+            for o in observed.into_iter().map(|s| s.observation) {
                 frames += 1;
                 faces += u64::from(o.face.is_some());
                 if let Some(s) = &mut sink {

@@ -1,0 +1,348 @@
+//! The bedside benchmark: FER-2013 val faces lying on a pillow in a 640×480 bed scene
+//! (`areya_vision::scene`), in six conditions a bed camera sees — upright, tilted 20–35°,
+//! tilted 50–70°, lying on the side (80–100°), night (a quarter of the light and sensor noise)
+//! and a small face (60–80 px, a camera across the room) — each as clips of consecutive frames
+//! in which the head keeps its pose (moving a little) while the face image changes, as an
+//! expression does. Per condition and pipeline: the share of frames in which the patient's
+//! face was found (a face reported anywhere else counts as a false face, not as found),
+//! accuracy among the frames found, accuracy over all frames (a missed face is wrong), and
+//! milliseconds per frame on one thread (detection, crop and classification in batches of a
+//! clip).
+//!
+//! - `bedside_bench run FER_VAL_DIR MODEL_DIR [CLIPS] [FRAMES]`: builds the frames in memory
+//!   (default 20 clips of 8 frames per condition: 160 frames) and compares SeetaFace (the
+//!   pipeline before), plain BlazeFace on the bed area (one view, no turns, tiles, alignment or
+//!   tracking: the best single configuration of an established detector) and Areya's bedside
+//!   pipeline, and each of Areya's parts taken away in turn.
+//! - `bedside_bench make FER_VAL_DIR OUT_DIR [CLIPS] [FRAMES]`: writes the same frames as PNG
+//!   with `truth.csv`, for peers outside Rust (bench/bedside_peer.py).
+
+use areya_core::{FaceDetectorKind, PatientId, SourceId};
+use areya_ml::Classifier;
+use areya_vision::bedside::FinderConfig;
+use areya_vision::pipeline::{FrameMeta, Locator, Pipeline};
+use areya_vision::roi::Roi;
+use areya_vision::scene::{self, Pose, Rng};
+use areya_vision::GrayFrame;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+const CLASSES: [&str; 4] = ["angry", "happy", "neutral", "sad"];
+
+struct Condition {
+    name: &'static str,
+    roll: (f32, f32),
+    side: (f32, f32),
+    light: f32,
+    noise: f32,
+}
+
+const CONDITIONS: [Condition; 6] = [
+    Condition { name: "upright", roll: (0.0, 10.0), side: (140.0, 180.0), light: 1.0, noise: 0.0 },
+    Condition { name: "tilt 30", roll: (20.0, 35.0), side: (140.0, 180.0), light: 1.0, noise: 0.0 },
+    Condition { name: "tilt 60", roll: (50.0, 70.0), side: (140.0, 180.0), light: 1.0, noise: 0.0 },
+    Condition { name: "side 90", roll: (80.0, 100.0), side: (140.0, 180.0), light: 1.0, noise: 0.0 },
+    Condition { name: "night", roll: (0.0, 10.0), side: (140.0, 180.0), light: 0.25, noise: 4.0 },
+    Condition { name: "small", roll: (0.0, 10.0), side: (60.0, 80.0), light: 1.0, noise: 0.0 },
+];
+
+/// One frame with what is true about it.
+struct Shot {
+    frame: GrayFrame,
+    clip: usize,
+    class: usize,
+    pose: Pose,
+}
+
+fn images(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// The frames of one condition. The same faces in every condition (only the pose differs);
+/// within a clip the head moves up to 3 px and 2° from frame to frame; rolls alternate in sign
+/// between clips (lying on the left side and on the right).
+fn shots(val: &[Vec<PathBuf>], k: usize, clips: usize, per_clip: usize) -> Vec<Shot> {
+    let c = &CONDITIONS[k];
+    let background = scene::bed(7);
+    let mut out = Vec::with_capacity(clips * per_clip);
+    for clip in 0..clips {
+        let mut rng = Rng(1000 + clip as u64);
+        let sign = if clip % 2 == 0 { 1.0 } else { -1.0 };
+        let base = Pose {
+            cx: 320.0 + rng.range(-60.0, 60.0),
+            cy: 175.0 + rng.range(-30.0, 30.0),
+            side: rng.range(c.side.0, c.side.1),
+            roll_deg: sign * rng.range(c.roll.0, c.roll.1),
+            light: c.light,
+            noise: c.noise,
+        };
+        let mut noise = Rng(5000 + (k * clips + clip) as u64);
+        for f in 0..per_clip {
+            let class = (clip + f) % 4;
+            let list = &val[class];
+            let n = clip * per_clip + f;
+            let face = image::open(&list[(n / 4 * 7 + n % 4) % list.len()])
+                .expect("readable face")
+                .to_luma8();
+            let pose = Pose {
+                cx: base.cx + rng.range(-3.0, 3.0),
+                cy: base.cy + rng.range(-3.0, 3.0),
+                roll_deg: base.roll_deg + rng.range(-2.0, 2.0),
+                ..base
+            };
+            out.push(Shot {
+                frame: scene::compose(&background, &face, &pose, &mut noise),
+                clip,
+                class,
+                pose,
+            });
+        }
+    }
+    out
+}
+
+fn load_val(dir: &Path) -> Vec<Vec<PathBuf>> {
+    let val: Vec<Vec<PathBuf>> = CLASSES.iter().map(|c| images(&dir.join(c))).collect();
+    assert!(
+        val.iter().all(|c| !c.is_empty()),
+        "{} must hold angry, happy, neutral and sad",
+        dir.display()
+    );
+    val
+}
+
+#[derive(Default, Clone, Copy)]
+struct Tally {
+    frames: usize,
+    found: usize,
+    correct: usize,
+    false_faces: usize,
+    secs: f64,
+    views: u64,
+}
+
+fn measure(pipe: &mut Pipeline, shots: &[Shot], per_clip: usize) -> Tally {
+    let (x, y, w, h) = scene::BED;
+    let roi = Roi { x, y, width: w, height: h };
+    let mut t = Tally::default();
+    for (i, clip) in shots.chunks(per_clip).enumerate() {
+        let batch: Vec<(GrayFrame, FrameMeta)> = clip
+            .iter()
+            .enumerate()
+            .map(|(f, s)| {
+                (
+                    s.frame.clone(),
+                    FrameMeta {
+                        source: SourceId::parse(&format!("clip-{i}-{}", s.clip)).expect("id"),
+                        patient: PatientId::parse("bench").expect("id"),
+                        at_ms: f as i64 * 500,
+                        frame: f as u64,
+                        roi: Some(roi),
+                    },
+                )
+            })
+            .collect();
+        let (start, views) = (Instant::now(), pipe.detector_views());
+        let obs = pipe.observe(&batch).expect("observe");
+        t.secs += start.elapsed().as_secs_f64();
+        t.views += pipe.detector_views() - views;
+        for (o, s) in obs.iter().zip(clip) {
+            t.frames += 1;
+            let (Some(b), Some(p)) = (o.face, o.probs) else {
+                continue;
+            };
+            let (bx, by) = (
+                b.x as f32 + b.width as f32 / 2.0,
+                b.y as f32 + b.height as f32 / 2.0,
+            );
+            let off = ((bx - s.pose.cx).powi(2) + (by - s.pose.cy).powi(2)).sqrt();
+            if off > 0.5 * s.pose.side {
+                t.false_faces += 1;
+                continue;
+            }
+            t.found += 1;
+            let v = [p.angry, p.happy, p.relaxed, p.sad];
+            let top = (0..4).max_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap_or(0);
+            t.correct += usize::from(top == s.class);
+        }
+    }
+    t
+}
+
+fn pipelines(model: &Path) -> Vec<(String, Pipeline)> {
+    let clf = || {
+        let c = Classifier::load(model).expect("model");
+        c
+    };
+    let bedside = |cfg: FinderConfig| Locator::bedside(cfg, None).expect("detector");
+    let mut v = vec![
+        (
+            "seetaface (before)".to_string(),
+            Pipeline::new(clf(), Locator::of_kind(FaceDetectorKind::SeetaFace, 40, None).unwrap())
+                .expect("pipeline"),
+        ),
+        (
+            "blazeface, bed area, one view".to_string(),
+            {
+                let mut p = Pipeline::new(
+                    clf(),
+                    bedside(FinderConfig {
+                        sweep: vec![0.0],
+                        tiles: false,
+                        refine: false,
+                        track: false,
+                        ..FinderConfig::default()
+                    }),
+                )
+                .expect("pipeline");
+                p.align = false;
+                p
+            },
+        ),
+        (
+            "areya bedside".to_string(),
+            Pipeline::new(clf(), bedside(FinderConfig::default())).expect("pipeline"),
+        ),
+    ];
+    if std::env::var_os("BEDSIDE_ABLATION").is_some() {
+        v.push((
+            "  without turns".into(),
+            Pipeline::new(clf(), bedside(FinderConfig { sweep: vec![0.0], ..FinderConfig::default() }))
+                .expect("pipeline"),
+        ));
+        v.push((
+            "  without tiles".into(),
+            Pipeline::new(clf(), bedside(FinderConfig { tiles: false, ..FinderConfig::default() }))
+                .expect("pipeline"),
+        ));
+        v.push((
+            "  without tracking".into(),
+            Pipeline::new(clf(), bedside(FinderConfig { track: false, ..FinderConfig::default() }))
+                .expect("pipeline"),
+        ));
+        v.push(("  without alignment".into(), {
+            let mut p = Pipeline::new(clf(), bedside(FinderConfig::default())).expect("pipeline");
+            p.align = false;
+            p
+        }));
+    }
+    v
+}
+
+/// Milliseconds per BlazeFace view and per view sampled from a frame, on one thread.
+fn unit_costs() {
+    let net = areya_vision::blazeface::BlazeFace::embedded().expect("detector");
+    let frame = scene::compose(&scene::bed(7), &image::GrayImage::new(48, 48), &Pose { cx: 320.0, cy: 200.0, side: 150.0, roll_deg: 30.0, light: 1.0, noise: 0.0 }, &mut Rng(1));
+    let view = areya_vision::view::View { cx: 320.0, cy: 260.0, side: 440.0, angle: 0.5 };
+    let px = areya_vision::view::detector_input(&view.sample(&frame, 128));
+    let _ = net.detect(&px);
+    let start = Instant::now();
+    for _ in 0..50 {
+        net.detect(&px).expect("detect");
+    }
+    let net_ms = start.elapsed().as_secs_f64() * 1000.0 / 50.0;
+    let start = Instant::now();
+    for _ in 0..50 {
+        std::hint::black_box(view.sample(&frame, 128));
+    }
+    let view_ms = start.elapsed().as_secs_f64() * 1000.0 / 50.0;
+    println!("BlazeFace (tract): {net_ms:.2} ms per view; sampling a 440 px view to 128 px: {view_ms:.2} ms");
+}
+
+fn run(val: &Path, model: &Path, clips: usize, per_clip: usize) {
+    tch::set_num_threads(1);
+    unit_costs();
+    let val = load_val(val);
+    let mut pipes = pipelines(model);
+    println!(
+        "Bedside benchmark: {clips} clips × {per_clip} frames per condition, FER-2013 val faces, \
+         model {}, one thread",
+        model.display()
+    );
+    println!(
+        "{:<30} {:<9} {:>7} {:>10} {:>9} {:>7} {:>8} {:>6}",
+        "pipeline", "condition", "found", "acc|found", "acc all", "false", "ms/frame", "views"
+    );
+    let mut totals = vec![Tally::default(); pipes.len()];
+    let mut worst = vec![(f64::MAX, f64::MAX); pipes.len()];
+    for k in 0..CONDITIONS.len() {
+        let shots = shots(&val, k, clips, per_clip);
+        for (j, (name, pipe)) in pipes.iter_mut().enumerate() {
+            let t = measure(pipe, &shots, per_clip);
+            let pct = |a: usize, b: usize| 100.0 * a as f64 / b.max(1) as f64;
+            println!(
+                "{:<30} {:<9} {:>6.1}% {:>9.1}% {:>8.1}% {:>7} {:>8.2} {:>6.2}",
+                name,
+                CONDITIONS[k].name,
+                pct(t.found, t.frames),
+                pct(t.correct, t.found),
+                pct(t.correct, t.frames),
+                t.false_faces,
+                1000.0 * t.secs / t.frames.max(1) as f64,
+                t.views as f64 / t.frames.max(1) as f64
+            );
+            let tot = &mut totals[j];
+            tot.frames += t.frames;
+            tot.found += t.found;
+            tot.correct += t.correct;
+            tot.false_faces += t.false_faces;
+            tot.secs += t.secs;
+            worst[j].0 = worst[j].0.min(pct(t.found, t.frames));
+            worst[j].1 = worst[j].1.min(pct(t.correct, t.frames));
+        }
+        println!();
+    }
+    for (j, (name, _)) in pipes.iter().enumerate() {
+        let t = totals[j];
+        println!(
+            "{name}: worst condition {:.1}% found, {:.1}% accuracy over all frames; all conditions \
+             {:.1} frames/s on one thread ({} false faces)",
+            worst[j].0,
+            worst[j].1,
+            t.frames as f64 / t.secs.max(1e-9),
+            t.false_faces
+        );
+    }
+}
+
+fn make(val: &Path, out: &Path, clips: usize, per_clip: usize) {
+    let val = load_val(val);
+    std::fs::create_dir_all(out).expect("output folder");
+    let mut truth = String::from("file,condition,clip,frame,class,cx,cy,side,roll_deg\n");
+    for (k, c) in CONDITIONS.iter().enumerate() {
+        for (i, s) in shots(&val, k, clips, per_clip).iter().enumerate() {
+            let file = format!("{}-{:03}-{:02}.png", c.name.replace(' ', ""), s.clip, i % per_clip);
+            s.frame.as_image().save(out.join(&file)).expect("write frame");
+            truth.push_str(&format!(
+                "{file},{},{},{},{},{:.1},{:.1},{:.1},{:.1}\n",
+                c.name,
+                s.clip,
+                i % per_clip,
+                CLASSES[s.class],
+                s.pose.cx,
+                s.pose.cy,
+                s.pose.side,
+                s.pose.roll_deg
+            ));
+        }
+    }
+    std::fs::write(out.join("truth.csv"), truth).expect("write truth.csv");
+    println!("wrote {} frames and truth.csv to {}", CONDITIONS.len() * clips * per_clip, out.display());
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let num = |i: usize, d: usize| args.get(i).and_then(|s| s.parse().ok()).unwrap_or(d);
+    match args.first().map(String::as_str) {
+        Some("run") if args.len() >= 3 => run(Path::new(&args[1]), Path::new(&args[2]), num(3, 20), num(4, 8)),
+        Some("make") if args.len() >= 3 => make(Path::new(&args[1]), Path::new(&args[2]), num(3, 20), num(4, 8)),
+        _ => eprintln!(
+            "usage: bedside_bench run FER_VAL_DIR MODEL_DIR [CLIPS] [FRAMES] | \
+             make FER_VAL_DIR OUT_DIR [CLIPS] [FRAMES]   (BEDSIDE_ABLATION=1: each part taken away)"
+        ),
+    }
+}

@@ -1,0 +1,481 @@
+//! Finding the patient's face the way a bed camera sees it: tilted or lying on its side on the
+//! pillow, small in a wide view, dim at night. BlazeFace ([`crate::blazeface`]) looks at square
+//! views of the bed area; this module decides which views, and keeps the patient's face from
+//! frame to frame:
+//!
+//! - **Search** (no face being followed): the whole bed area, turned 0°, then +90° and −90°
+//!   until one shows a face (the network itself copes with about ±45° of roll, so three turns
+//!   cover every in-plane rotation a lying head takes); only if none does, overlapping tiles of
+//!   it at the same turns, for faces too small to see in the whole view.
+//! - **Confirm**: a view around the face found, twice its size, turned by the roll its eyes
+//!   show, so the face stands upright and fills the view: a tighter box, better landmarks, and
+//!   a second chance to reject what was not a face. BlazeFace also finds faces upside down in a
+//!   view (reading their landmarks as if upright), so the opposite turn is looked at as well
+//!   and the surer view wins.
+//! - **Track**: the next frame looks there first. A single missed frame keeps the track (the
+//!   frame itself reports no face: nothing is classified that was not seen), and while a track
+//!   lives a face elsewhere in the bed area is not taken for the patient; after two misses in a
+//!   row the search starts again and the largest face in the bed area is the patient.
+//! - A face whose centre leaves the bed area is never reported, tracked or not.
+
+use crate::blazeface::{
+    BlazeFace, Detection, INPUT, LEFT_EAR, LEFT_EYE, MOUTH, RIGHT_EAR, RIGHT_EYE,
+};
+use crate::roi::Roi;
+use crate::view::{detector_input, turned, View};
+use crate::{GrayFrame, VisionError};
+use areya_core::FaceBox;
+
+/// What the finder is told.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinderConfig {
+    /// Smallest face to report, in frame pixels (its box side).
+    pub min_face: u32,
+    /// BlazeFace score a face needs, 0..1.
+    pub threshold: f32,
+    /// The turns a search tries, in degrees, in order.
+    pub sweep: Vec<f32>,
+    /// Search tiles of the bed area when the whole of it shows no face (small faces).
+    pub tiles: bool,
+    /// Confirm each face found by a search in an upright view of it (see the module's notes).
+    pub refine: bool,
+    /// Follow the face from frame to frame (looking first where it was).
+    pub track: bool,
+}
+
+impl Default for FinderConfig {
+    fn default() -> Self {
+        FinderConfig {
+            min_face: 40,
+            threshold: 0.6,
+            sweep: vec![0.0, 90.0, -90.0],
+            tiles: true,
+            refine: true,
+            track: true,
+        }
+    }
+}
+
+impl FinderConfig {
+    pub fn validate(&self) -> Result<(), VisionError> {
+        if !(20..=4096).contains(&self.min_face) {
+            return Err(VisionError::config("--min-face", "must be 20 to 4096 pixels"));
+        }
+        if !(0.05..1.0).contains(&self.threshold) {
+            return Err(VisionError::config(
+                "--detect-threshold",
+                "must be in [0.05, 1)",
+            ));
+        }
+        if self.sweep.is_empty() || self.sweep.iter().any(|a| !(-180.0..=180.0).contains(a)) {
+            return Err(VisionError::config(
+                "sweep",
+                "one or more turns in [-180, 180] degrees",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A face in frame coordinates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Face {
+    /// Centre of the face box, frame pixels.
+    pub cx: f32,
+    pub cy: f32,
+    /// Side of the face box in the face's own upright axes, frame pixels.
+    pub side: f32,
+    /// In-plane rotation: the direction of the line from the right eye to the left eye in the
+    /// frame (radians, clockwise on screen; 0 is upright, ±π/2 a head lying on its side).
+    pub roll: f32,
+    /// BlazeFace's probability, 0..1.
+    pub score: f32,
+    /// Right eye, left eye, nose tip, mouth, right ear, left ear; frame pixels.
+    pub landmarks: [(f32, f32); 6],
+}
+
+impl Face {
+    /// The smallest upright box holding the face's (rotated) square: what an observation
+    /// reports and the bed area is checked against.
+    pub fn bounding_box(&self) -> FaceBox {
+        let (sin, cos) = self.roll.sin_cos();
+        let half = self.side / 2.0 * (sin.abs() + cos.abs());
+        let side = (2.0 * half).round().max(1.0) as u32;
+        FaceBox {
+            x: (self.cx - half).round() as i32,
+            y: (self.cy - half).round() as i32,
+            width: side,
+            height: side,
+            score: f64::from(self.score),
+        }
+    }
+
+    fn distance(&self, o: &Face) -> f32 {
+        ((self.cx - o.cx).powi(2) + (self.cy - o.cy).powi(2)).sqrt()
+    }
+
+    fn from_detection(d: &Detection, view: &View) -> Face {
+        let mut landmarks = [(0.0, 0.0); 6];
+        for (l, p) in landmarks.iter_mut().zip(d.landmarks) {
+            *l = view.to_frame(p.0, p.1, INPUT);
+        }
+        let (cx, cy) = view.to_frame(d.cx, d.cy, INPUT);
+        Face {
+            cx,
+            cy,
+            side: (d.w + d.h) / 2.0 * view.side / INPUT as f32,
+            roll: roll_of(&landmarks),
+            score: d.score,
+            landmarks,
+        }
+    }
+}
+
+/// The roll the landmarks show: the eye line, the ear line and the line from between the eyes
+/// to the mouth (turned a quarter) each give the face's horizontal direction; their weighted
+/// mean is steadier than the eyes alone (whose two points a few pixels apart make a noisy
+/// angle on a small face).
+fn roll_of(l: &[(f32, f32); 6]) -> f32 {
+    let unit = |x: f32, y: f32| {
+        let n = (x * x + y * y).sqrt().max(1e-6);
+        (x / n, y / n)
+    };
+    let (re, le, mouth) = (l[RIGHT_EYE], l[LEFT_EYE], l[MOUTH]);
+    let (rt, lt) = (l[RIGHT_EAR], l[LEFT_EAR]);
+    let eyes = unit(le.0 - re.0, le.1 - re.1);
+    let ears = unit(lt.0 - rt.0, lt.1 - rt.1);
+    let mid = ((re.0 + le.0) / 2.0, (re.1 + le.1) / 2.0);
+    let down = unit(mouth.0 - mid.0, mouth.1 - mid.1);
+    // "Down" turned a quarter counter-clockwise on screen points the way the eye line does.
+    let across = (down.1, -down.0);
+    let (x, y) = (
+        eyes.0 + 0.5 * ears.0 + across.0,
+        eyes.1 + 0.5 * ears.1 + across.1,
+    );
+    y.atan2(x)
+}
+
+/// The patient's face followed from frame to frame, one per camera.
+#[derive(Debug, Clone, Default)]
+pub struct Track {
+    last: Option<Face>,
+    misses: u32,
+}
+
+impl Track {
+    /// The face being followed, if any.
+    pub fn face(&self) -> Option<&Face> {
+        self.last.as_ref()
+    }
+}
+
+/// How a face was found (for the annotation and the benchmark).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// Where the track said it would be.
+    Tracked,
+    /// By a search of the bed area.
+    Searched,
+}
+
+/// Views of a refine or track step: twice the face's size, turned upright.
+const AROUND: f32 = 2.0;
+/// A detection in a refine view farther than this (× the face's side) from where the face was
+/// is another face.
+const SAME_FACE: f32 = 0.6;
+
+pub struct FaceFinder {
+    net: BlazeFace,
+    cfg: FinderConfig,
+    /// Views run through the network so far (the cost the benchmark reports).
+    views: std::cell::Cell<u64>,
+}
+
+impl FaceFinder {
+    pub fn new(net: BlazeFace, cfg: FinderConfig) -> Result<Self, VisionError> {
+        cfg.validate()?;
+        let mut net = net;
+        net.threshold = cfg.threshold;
+        Ok(FaceFinder {
+            net,
+            cfg,
+            views: Default::default(),
+        })
+    }
+
+    pub fn config(&self) -> &FinderConfig {
+        &self.cfg
+    }
+
+    /// How many views the network has looked at.
+    pub fn views(&self) -> u64 {
+        self.views.get()
+    }
+
+    /// Faces in one view, in frame coordinates.
+    fn look(&self, frame: &GrayFrame, view: &View) -> Result<Vec<Face>, VisionError> {
+        self.look_at(&view.sample(frame, INPUT), view)
+    }
+
+    /// Faces in `px`, the sample of `view`.
+    fn look_at(&self, px: &[u8], view: &View) -> Result<Vec<Face>, VisionError> {
+        self.views.set(self.views.get() + 1);
+        Ok(self
+            .net
+            .detect(&detector_input(px))?
+            .iter()
+            .map(|d| Face::from_detection(d, view))
+            .collect())
+    }
+
+    fn acceptable(&self, f: &Face, area: &Area) -> bool {
+        f.side >= self.cfg.min_face as f32 && area.contains(f.cx, f.cy)
+    }
+
+    /// The faces a search of the area finds: the whole area at each turn of the sweep in order,
+    /// and only if none shows a face, its tiles the same way; the first turn that shows a face
+    /// ends the search (BlazeFace finds most faces turned even 90° in the upright view, less
+    /// surely; [`FaceFinder::confirm`] then sets their roll right). Each place keeps its
+    /// best-scored face.
+    fn search(&self, frame: &GrayFrame, area: &Area) -> Result<Vec<Face>, VisionError> {
+        let side = area.w.max(area.h);
+        let whole = View {
+            cx: area.x + area.w / 2.0,
+            cy: area.y + area.h / 2.0,
+            side,
+            angle: 0.0,
+        };
+        // Tiles: a face is seen reliably when its side is at least a fifth of the view's.
+        let tile = (self.cfg.min_face as f32 * 5.0).clamp(INPUT as f32, side.max(INPUT as f32));
+        let mut levels = vec![vec![whole]];
+        if self.cfg.tiles && tile < side * 0.8 {
+            let along = |len: f32, at: f32| -> Vec<f32> {
+                let n = ((len - tile) / (tile / 2.0)).ceil().max(0.0) as usize + 1;
+                (0..n)
+                    .map(|i| {
+                        let t = if n == 1 { 0.5 } else { i as f32 / (n - 1) as f32 };
+                        at + tile / 2.0 + t * (len - tile).max(0.0)
+                    })
+                    .collect()
+            };
+            let mut tiles = vec![];
+            for cy in along(area.h, area.y) {
+                for cx in along(area.w, area.x) {
+                    tiles.push(View {
+                        cx,
+                        cy,
+                        side: tile,
+                        angle: 0.0,
+                    });
+                }
+            }
+            levels.push(tiles);
+        }
+        for views in levels {
+            // Each view sampled once, when first needed, for all its turns.
+            let mut samples: Vec<Option<Vec<u8>>> = vec![None; views.len()];
+            for turn in &self.cfg.sweep {
+                let mut faces = vec![];
+                for (v, upright) in views.iter().zip(samples.iter_mut()) {
+                    let turned_view = View {
+                        angle: turn.to_radians(),
+                        ..*v
+                    };
+                    // Quarter turns of a square view are the same pixels rearranged.
+                    let quarters = (turn / 90.0).round();
+                    let found = if (turn - quarters * 90.0).abs() < 1e-3 {
+                        let px = upright.get_or_insert_with(|| v.sample(frame, INPUT));
+                        self.look_at(&turned(px, INPUT, quarters as i32), &turned_view)?
+                    } else {
+                        self.look(frame, &turned_view)?
+                    };
+                    faces.extend(found.into_iter().filter(|f| self.acceptable(f, area)));
+                }
+                if !faces.is_empty() {
+                    return Ok(dedupe(faces));
+                }
+            }
+        }
+        Ok(vec![])
+    }
+
+    /// A face from a search seen again upright, or nothing if it does not hold up. The box and
+    /// roll read in a view where the face was small or leaned far are only roughly right, so
+    /// the face is looked at twice, each time centred and turned by the last reading; and
+    /// since a face upside down in a view is still found (with its landmarks read as if
+    /// upright), the opposite turn is tried too and the surer of the two wins.
+    fn confirm(
+        &self,
+        frame: &GrayFrame,
+        area: &Area,
+        rough: &Face,
+    ) -> Result<Option<Face>, VisionError> {
+        let mut best = self.refine(frame, area, rough)?;
+        if let Some(f) = best {
+            if let Some(g) = self.refine(frame, area, &f)? {
+                best = Some(g);
+            }
+        }
+        let base = best.unwrap_or(*rough);
+        let flipped = Face {
+            roll: base.roll + std::f32::consts::PI,
+            ..base
+        };
+        if let Some(g) = self.refine(frame, area, &flipped)? {
+            if best.is_none_or(|b| g.score > b.score) {
+                best = Some(g);
+            }
+        }
+        Ok(best)
+    }
+
+    /// The face near `around` seen in an upright view of it, if any.
+    fn refine(
+        &self,
+        frame: &GrayFrame,
+        area: &Area,
+        around: &Face,
+    ) -> Result<Option<Face>, VisionError> {
+        let view = View {
+            cx: around.cx,
+            cy: around.cy,
+            side: (around.side * AROUND).max(INPUT as f32 / 2.0),
+            angle: around.roll,
+        };
+        Ok(self
+            .look(frame, &view)?
+            .into_iter()
+            .filter(|f| f.distance(around) <= SAME_FACE * around.side)
+            .filter(|f| self.acceptable(f, area))
+            .min_by(|a, b| a.distance(around).total_cmp(&b.distance(around))))
+    }
+
+    /// The patient's face in `frame`: followed from `track`, else searched for in the bed area
+    /// (`roi`; the whole frame without one). Updates `track`.
+    pub fn find(
+        &self,
+        frame: &GrayFrame,
+        roi: Option<&Roi>,
+        track: &mut Track,
+    ) -> Result<Option<(Face, Found)>, VisionError> {
+        let area = Area::of(frame, roi);
+        if !self.cfg.track {
+            let Some(rough) = largest(&self.search(frame, &area)?) else {
+                return Ok(None);
+            };
+            let face = if self.cfg.refine {
+                self.confirm(frame, &area, &rough)?
+            } else {
+                Some(rough)
+            };
+            return Ok(face.map(|f| (f, Found::Searched)));
+        }
+        if let Some(last) = track.last {
+            if let Some(f) = self.refine(frame, &area, &last)? {
+                *track = Track {
+                    last: Some(f),
+                    misses: 0,
+                };
+                return Ok(Some((f, Found::Tracked)));
+            }
+        }
+        let faces = self.search(frame, &area)?;
+        let pick = match track.last {
+            // The patient may have moved; a face far from them is someone else unless the
+            // track has already been missing for a frame.
+            Some(last) => {
+                let near = faces
+                    .iter()
+                    .filter(|f| f.distance(&last) <= 2.0 * last.side)
+                    .min_by(|a, b| a.distance(&last).total_cmp(&b.distance(&last)));
+                match near {
+                    Some(f) => Some(*f),
+                    None if track.misses >= 1 => largest(&faces),
+                    None => None,
+                }
+            }
+            None => largest(&faces),
+        };
+        let Some(rough) = pick else {
+            if track.last.is_some() {
+                track.misses += 1;
+                if track.misses >= 2 {
+                    *track = Track::default();
+                }
+            }
+            return Ok(None);
+        };
+        let Some(face) = self.confirm(frame, &area, &rough)? else {
+            if track.last.is_some() {
+                track.misses += 1;
+                if track.misses >= 2 {
+                    *track = Track::default();
+                }
+            }
+            return Ok(None);
+        };
+        *track = Track {
+            last: Some(face),
+            misses: 0,
+        };
+        Ok(Some((face, Found::Searched)))
+    }
+}
+
+fn largest(faces: &[Face]) -> Option<Face> {
+    faces
+        .iter()
+        .max_by(|a, b| a.side.total_cmp(&b.side))
+        .copied()
+}
+
+/// Faces from overlapping tiles: one per place, the best-scored.
+fn dedupe(mut faces: Vec<Face>) -> Vec<Face> {
+    faces.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let mut out: Vec<Face> = vec![];
+    for f in faces {
+        if out
+            .iter()
+            .all(|o| o.distance(&f) > 0.5 * o.side.max(f.side))
+        {
+            out.push(f);
+        }
+    }
+    out
+}
+
+/// The bed area within the frame, in continuous frame coordinates.
+struct Area {
+    x: f32,
+    y: f32,
+    w: f32,
+    h: f32,
+}
+
+impl Area {
+    fn of(frame: &GrayFrame, roi: Option<&Roi>) -> Area {
+        let (fw, fh) = (frame.width as f32, frame.height as f32);
+        match roi {
+            Some(r) => {
+                let x = (r.x as f32).min(fw - 1.0);
+                let y = (r.y as f32).min(fh - 1.0);
+                Area {
+                    x,
+                    y,
+                    w: (r.width as f32).min(fw - x).max(1.0),
+                    h: (r.height as f32).min(fh - y).max(1.0),
+                }
+            }
+            None => Area {
+                x: 0.0,
+                y: 0.0,
+                w: fw,
+                h: fh,
+            },
+        }
+    }
+
+    fn contains(&self, x: f32, y: f32) -> bool {
+        x >= self.x && y >= self.y && x < self.x + self.w && y < self.y + self.h
+    }
+}
