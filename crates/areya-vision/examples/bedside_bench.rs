@@ -192,7 +192,7 @@ fn pipelines(model: &Path) -> Vec<(String, Pipeline)> {
                     clf(),
                     bedside(FinderConfig {
                         sweep: vec![0.0],
-                        tiles: false,
+                        tiles_per_frame: 0,
                         refine: false,
                         track: false,
                         ..FinderConfig::default()
@@ -216,7 +216,7 @@ fn pipelines(model: &Path) -> Vec<(String, Pipeline)> {
         ));
         v.push((
             "  without tiles".into(),
-            Pipeline::new(clf(), bedside(FinderConfig { tiles: false, ..FinderConfig::default() }))
+            Pipeline::new(clf(), bedside(FinderConfig { tiles_per_frame: 0, ..FinderConfig::default() }))
                 .expect("pipeline"),
         ));
         v.push((

@@ -5,8 +5,9 @@
 //!
 //! - **Search** (no face being followed): the whole bed area, turned 0°, then +90° and −90°
 //!   until one shows a face (the network itself copes with about ±45° of roll, so three turns
-//!   cover every in-plane rotation a lying head takes); only if none does, overlapping tiles of
-//!   it at the same turns, for faces too small to see in the whole view.
+//!   cover every in-plane rotation a lying head takes); only if none does, three of its
+//!   overlapping tiles, upright, for faces too small to see in the whole view — the next three
+//!   on the next frame, so that an empty bed costs at most six views a frame.
 //! - **Confirm**: a view around the face found, twice its size, turned by the roll its eyes
 //!   show, so the face stands upright and fills the view: a tighter box, better landmarks, and
 //!   a second chance to reject what was not a face. BlazeFace also finds faces upside down in a
@@ -35,8 +36,9 @@ pub struct FinderConfig {
     pub threshold: f32,
     /// The turns a search tries, in degrees, in order.
     pub sweep: Vec<f32>,
-    /// Search tiles of the bed area when the whole of it shows no face (small faces).
-    pub tiles: bool,
+    /// Tiles of the bed area a search looks at, per frame, when the whole of it shows no face
+    /// (small faces); 0: none.
+    pub tiles_per_frame: usize,
     /// Confirm each face found by a search in an upright view of it (see the module's notes).
     pub refine: bool,
     /// Follow the face from frame to frame (looking first where it was).
@@ -49,7 +51,7 @@ impl Default for FinderConfig {
             min_face: 40,
             threshold: 0.6,
             sweep: vec![0.0, 90.0, -90.0],
-            tiles: true,
+            tiles_per_frame: 3,
             refine: true,
             track: true,
         }
@@ -160,6 +162,8 @@ fn roll_of(l: &[(f32, f32); 6]) -> f32 {
 pub struct Track {
     last: Option<Face>,
     misses: u32,
+    /// The tile a search looks at next.
+    next_tile: usize,
 }
 
 impl Track {
@@ -232,12 +236,18 @@ impl FaceFinder {
         f.side >= self.cfg.min_face as f32 && area.contains(f.cx, f.cy)
     }
 
-    /// The faces a search of the area finds: the whole area at each turn of the sweep in order,
-    /// and only if none shows a face, its tiles the same way; the first turn that shows a face
-    /// ends the search (BlazeFace finds most faces turned even 90° in the upright view, less
-    /// surely; [`FaceFinder::confirm`] then sets their roll right). Each place keeps its
-    /// best-scored face.
-    fn search(&self, frame: &GrayFrame, area: &Area) -> Result<Vec<Face>, VisionError> {
+    /// The faces a search of the area finds: the whole area at each turn of the sweep in order
+    /// until one shows a face (BlazeFace finds most faces turned even 90° in the upright view,
+    /// less surely; [`FaceFinder::confirm`] then sets their roll right); if none does, the next
+    /// `tiles_per_frame` tiles of the area, upright, taking the tiles in turn from frame to frame
+    /// (`next_tile`), so that a bed with nobody in it costs a bounded few views a frame. Each
+    /// place keeps its best-scored face.
+    fn search(
+        &self,
+        frame: &GrayFrame,
+        area: &Area,
+        next_tile: &mut usize,
+    ) -> Result<Vec<Face>, VisionError> {
         let side = area.w.max(area.h);
         let whole = View {
             cx: area.x + area.w / 2.0,
@@ -245,58 +255,64 @@ impl FaceFinder {
             side,
             angle: 0.0,
         };
+        let upright = whole.sample(frame, INPUT);
+        for turn in &self.cfg.sweep {
+            let view = View {
+                angle: turn.to_radians(),
+                ..whole
+            };
+            // Quarter turns of a square view are the same pixels rearranged.
+            let quarters = (turn / 90.0).round();
+            let found = if (turn - quarters * 90.0).abs() < 1e-3 {
+                self.look_at(&turned(&upright, INPUT, quarters as i32), &view)?
+            } else {
+                self.look(frame, &view)?
+            };
+            let faces: Vec<Face> = found
+                .into_iter()
+                .filter(|f| self.acceptable(f, area))
+                .collect();
+            if !faces.is_empty() {
+                return Ok(dedupe(faces));
+            }
+        }
         // Tiles: a face is seen reliably when its side is at least a fifth of the view's.
         let tile = (self.cfg.min_face as f32 * 5.0).clamp(INPUT as f32, side.max(INPUT as f32));
-        let mut levels = vec![vec![whole]];
-        if self.cfg.tiles && tile < side * 0.8 {
-            let along = |len: f32, at: f32| -> Vec<f32> {
-                let n = ((len - tile) / (tile / 2.0)).ceil().max(0.0) as usize + 1;
-                (0..n)
-                    .map(|i| {
-                        let t = if n == 1 { 0.5 } else { i as f32 / (n - 1) as f32 };
-                        at + tile / 2.0 + t * (len - tile).max(0.0)
-                    })
-                    .collect()
-            };
-            let mut tiles = vec![];
-            for cy in along(area.h, area.y) {
-                for cx in along(area.w, area.x) {
-                    tiles.push(View {
-                        cx,
-                        cy,
-                        side: tile,
-                        angle: 0.0,
-                    });
-                }
-            }
-            levels.push(tiles);
+        if self.cfg.tiles_per_frame == 0 || tile >= side * 0.8 {
+            return Ok(vec![]);
         }
-        for views in levels {
-            // Each view sampled once, when first needed, for all its turns.
-            let mut samples: Vec<Option<Vec<u8>>> = vec![None; views.len()];
-            for turn in &self.cfg.sweep {
-                let mut faces = vec![];
-                for (v, upright) in views.iter().zip(samples.iter_mut()) {
-                    let turned_view = View {
-                        angle: turn.to_radians(),
-                        ..*v
-                    };
-                    // Quarter turns of a square view are the same pixels rearranged.
-                    let quarters = (turn / 90.0).round();
-                    let found = if (turn - quarters * 90.0).abs() < 1e-3 {
-                        let px = upright.get_or_insert_with(|| v.sample(frame, INPUT));
-                        self.look_at(&turned(px, INPUT, quarters as i32), &turned_view)?
-                    } else {
-                        self.look(frame, &turned_view)?
-                    };
-                    faces.extend(found.into_iter().filter(|f| self.acceptable(f, area)));
-                }
-                if !faces.is_empty() {
-                    return Ok(dedupe(faces));
-                }
+        let along = |len: f32, at: f32| -> Vec<f32> {
+            // A quarter of a tile's overlap: a face at least a fifth of it lies whole in one.
+            let n = ((len - tile) / (tile * 0.75)).ceil().max(0.0) as usize + 1;
+            (0..n)
+                .map(|i| {
+                    let t = if n == 1 { 0.5 } else { i as f32 / (n - 1) as f32 };
+                    at + tile / 2.0 + t * (len - tile).max(0.0)
+                })
+                .collect()
+        };
+        let mut tiles = vec![];
+        for cy in along(area.h, area.y) {
+            for cx in along(area.w, area.x) {
+                tiles.push(View {
+                    cx,
+                    cy,
+                    side: tile,
+                    angle: 0.0,
+                });
             }
         }
-        Ok(vec![])
+        let mut faces = vec![];
+        for _ in 0..self.cfg.tiles_per_frame.min(tiles.len()) {
+            let v = tiles[*next_tile % tiles.len()];
+            *next_tile = (*next_tile + 1) % tiles.len();
+            faces.extend(
+                self.look(frame, &v)?
+                    .into_iter()
+                    .filter(|f| self.acceptable(f, area)),
+            );
+        }
+        Ok(dedupe(faces))
     }
 
     /// A face from a search seen again upright, or nothing if it does not hold up. The box and
@@ -360,7 +376,7 @@ impl FaceFinder {
     ) -> Result<Option<(Face, Found)>, VisionError> {
         let area = Area::of(frame, roi);
         if !self.cfg.track {
-            let Some(rough) = largest(&self.search(frame, &area)?) else {
+            let Some(rough) = largest(&self.search(frame, &area, &mut track.next_tile)?) else {
                 return Ok(None);
             };
             let face = if self.cfg.refine {
@@ -375,11 +391,12 @@ impl FaceFinder {
                 *track = Track {
                     last: Some(f),
                     misses: 0,
+                    next_tile: track.next_tile,
                 };
                 return Ok(Some((f, Found::Tracked)));
             }
         }
-        let faces = self.search(frame, &area)?;
+        let faces = self.search(frame, &area, &mut track.next_tile)?;
         let pick = match track.last {
             // The patient may have moved; a face far from them is someone else unless the
             // track has already been missing for a frame.
@@ -400,7 +417,8 @@ impl FaceFinder {
             if track.last.is_some() {
                 track.misses += 1;
                 if track.misses >= 2 {
-                    *track = Track::default();
+                    track.last = None;
+                    track.misses = 0;
                 }
             }
             return Ok(None);
@@ -409,7 +427,8 @@ impl FaceFinder {
             if track.last.is_some() {
                 track.misses += 1;
                 if track.misses >= 2 {
-                    *track = Track::default();
+                    track.last = None;
+                    track.misses = 0;
                 }
             }
             return Ok(None);
@@ -417,6 +436,7 @@ impl FaceFinder {
         *track = Track {
             last: Some(face),
             misses: 0,
+            next_tile: track.next_tile,
         };
         Ok(Some((face, Found::Searched)))
     }
