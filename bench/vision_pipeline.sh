@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Areya's vision pipeline vs. the `fer` package's, back-to-back on the same 640x480 frames
 # (FER-2013 val faces pasted into plain frames), on one core and on two; prints the ratios.
-# usage: bench/vision_pipeline.sh [N_FRAMES]   (needs bench/setup and ../shared/fer2013)
+# usage: [DETECTOR=blazeface|seetaface] bench/vision_pipeline.sh [N_FRAMES]   (needs bench/setup and
+# ../shared/fer2013; DETECTOR picks Areya's face detector, blazeface by default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${1:-200}"

@@ -1549,10 +1549,9 @@ fn fit_crop_stores_the_crop_or_says_why_it_cannot() {
     }
     let mut cfg: serde_json::Value =
         serde_json::from_slice(&std::fs::read(model.join("config.json")).unwrap()).unwrap();
-    cfg["preprocessing"]
-        .as_object_mut()
-        .unwrap()
-        .remove("face_crop");
+    let pre = cfg["preprocessing"].as_object_mut().unwrap();
+    pre.remove("face_crop");
+    pre.remove("face_crop_detector");
     std::fs::write(model.join("config.json"), cfg.to_string()).unwrap();
     let data = tmp.path().join("d");
     areya_ml::testdata::write_dataset(&data, 24).unwrap();
@@ -1608,6 +1607,10 @@ fn fit_crop_stores_the_crop_or_says_why_it_cannot() {
         serde_json::from_slice(&std::fs::read(model.join("config.json")).unwrap()).unwrap();
     let scale = cfg["preprocessing"]["face_crop"]["scale"].as_f64().unwrap();
     assert!((0.95..1.35).contains(&scale), "{scale}");
+    assert_eq!(
+        cfg["preprocessing"]["face_crop_detector"], "blazeface",
+        "the crop names the detector it was measured against"
+    );
 
     // `areya train` measures it at the end of a run on the images it trained on.
     let out = tmp.path().join("run");

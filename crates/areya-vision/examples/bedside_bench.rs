@@ -70,7 +70,7 @@ fn shots(val: &[Vec<PathBuf>], k: usize, clips: usize, per_clip: usize) -> Vec<S
     let background = scene::bed(7);
     let mut out = Vec::with_capacity(clips * per_clip);
     for clip in 0..clips {
-        let mut rng = Rng(1000 + clip as u64);
+        let mut rng = Rng::new(1000 + clip as u64);
         let sign = if clip % 2 == 0 { 1.0 } else { -1.0 };
         let base = Pose {
             cx: 320.0 + rng.range(-60.0, 60.0),
@@ -80,7 +80,7 @@ fn shots(val: &[Vec<PathBuf>], k: usize, clips: usize, per_clip: usize) -> Vec<S
             light: c.light,
             noise: c.noise,
         };
-        let mut noise = Rng(5000 + (k * clips + clip) as u64);
+        let mut noise = Rng::new(5000 + (k * clips + clip) as u64);
         for f in 0..per_clip {
             let class = (clip + f) % 4;
             let list = &val[class];
@@ -236,7 +236,7 @@ fn pipelines(model: &Path) -> Vec<(String, Pipeline)> {
 /// Milliseconds per BlazeFace view and per view sampled from a frame, on one thread.
 fn unit_costs() {
     let net = areya_vision::blazeface::BlazeFace::embedded().expect("detector");
-    let frame = scene::compose(&scene::bed(7), &image::GrayImage::new(48, 48), &Pose { cx: 320.0, cy: 200.0, side: 150.0, roll_deg: 30.0, light: 1.0, noise: 0.0 }, &mut Rng(1));
+    let frame = scene::compose(&scene::bed(7), &image::GrayImage::new(48, 48), &Pose { cx: 320.0, cy: 200.0, side: 150.0, roll_deg: 30.0, light: 1.0, noise: 0.0 }, &mut Rng::new(1));
     let view = areya_vision::view::View { cx: 320.0, cy: 260.0, side: 440.0, angle: 0.5 };
     let px = areya_vision::view::detector_input(&view.sample(&frame, 128));
     let _ = net.detect(&px);

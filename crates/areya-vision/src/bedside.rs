@@ -167,6 +167,17 @@ pub struct Track {
 }
 
 impl Track {
+    /// A frame without the followed face: one is bridged, the second ends the track.
+    fn missed(&mut self) {
+        if self.last.is_some() {
+            self.misses += 1;
+            if self.misses >= 2 {
+                self.last = None;
+                self.misses = 0;
+            }
+        }
+    }
+
     /// The face being followed, if any.
     pub fn face(&self) -> Option<&Face> {
         self.last.as_ref()
@@ -414,23 +425,11 @@ impl FaceFinder {
             None => largest(&faces),
         };
         let Some(rough) = pick else {
-            if track.last.is_some() {
-                track.misses += 1;
-                if track.misses >= 2 {
-                    track.last = None;
-                    track.misses = 0;
-                }
-            }
+            track.missed();
             return Ok(None);
         };
         let Some(face) = self.confirm(frame, &area, &rough)? else {
-            if track.last.is_some() {
-                track.misses += 1;
-                if track.misses >= 2 {
-                    track.last = None;
-                    track.misses = 0;
-                }
-            }
+            track.missed();
             return Ok(None);
         };
         *track = Track {

@@ -4,6 +4,7 @@
 //! emotion is known.
 
 use crate::GrayFrame;
+use areya_ml::rng::SplitMix64;
 
 pub const WIDTH: u32 = 640;
 pub const HEIGHT: u32 = 480;
@@ -28,21 +29,17 @@ pub struct Pose {
     pub noise: f32,
 }
 
-/// A small deterministic generator (SplitMix64) so that scenes repeat exactly.
+/// The scenes' random stream: Areya's version-stable SplitMix64, so that scenes repeat exactly.
 #[derive(Debug, Clone)]
-pub struct Rng(pub u64);
+pub struct Rng(SplitMix64);
 
 impl Rng {
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+    pub fn new(seed: u64) -> Self {
+        Rng(SplitMix64::new(seed))
     }
     /// Uniform in [lo, hi).
     pub fn range(&mut self, lo: f32, hi: f32) -> f32 {
-        lo + (hi - lo) * (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
+        lo + (hi - lo) * (self.0.next_u64() >> 40) as f32 / (1u64 << 24) as f32
     }
     /// Standard normal (Box–Muller).
     pub fn normal(&mut self) -> f32 {
@@ -55,7 +52,7 @@ impl Rng {
 /// The empty bed: wall, bed frame, sheet, pillow and a folded blanket; the same for every scene
 /// (`seed` varies the blanket's folds).
 pub fn bed(seed: u64) -> Vec<f32> {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let phase = rng.range(0.0, 6.28);
     let (w, h) = (WIDTH as usize, HEIGHT as usize);
     let mut px = vec![0f32; w * h];

@@ -484,8 +484,8 @@ fn on_fer2013_the_fitted_crop_classifies_better_than_a_loose_one() {
     let fit = fit_crop(pick("train", 75, 13).into_iter().map(|(i, _)| i), &mut det).unwrap();
     let c = fit.crop;
     assert!(
-        (0.95..1.35).contains(&c.scale) && c.dx.abs() < 0.1 && c.dy.abs() < 0.1,
-        "FER-2013 faces fill their images: {fit:?}"
+        (0.95..1.35).contains(&c.scale) && c.dx.abs() < 0.1 && (-0.2..0.05).contains(&c.dy),
+        "FER-2013 faces fill their images, a little above BlazeFace's box centre: {fit:?}"
     );
 
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/areya-fer4-small");
@@ -558,7 +558,7 @@ fn on_pillow(face: &image::GrayImage, cx: f32, cy: f32, side: f32, roll_deg: f32
         light: 1.0,
         noise: 0.0,
     };
-    scene::compose(&scene::bed(7), face, &pose, &mut Rng(1))
+    scene::compose(&scene::bed(7), face, &pose, &mut Rng::new(1))
 }
 
 fn bed_roi() -> Roi {
@@ -677,9 +677,9 @@ fn two_faces(a: (&image::GrayImage, f32, f32, f32), b: (&image::GrayImage, f32, 
         light: 1.0,
         noise: 0.0,
     };
-    let first = scene::compose(&bg, a.0, &pose(a.1, a.2, a.3), &mut Rng(1));
+    let first = scene::compose(&bg, a.0, &pose(a.1, a.2, a.3), &mut Rng::new(1));
     let bg: Vec<f32> = first.pixels.iter().map(|&v| v as f32).collect();
-    scene::compose(&bg, b.0, &pose(b.1, b.2, b.3), &mut Rng(1))
+    scene::compose(&bg, b.0, &pose(b.1, b.2, b.3), &mut Rng::new(1))
 }
 
 #[test]
