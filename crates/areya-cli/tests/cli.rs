@@ -695,15 +695,36 @@ fn watch_writes_one_observation_per_frame_and_rejects_bad_input() {
             "/no/such/video.mp4: no such file",
         ),
         (
-            &["watch", frames.to_str().unwrap(), "--model", model, "--detector-model", "/no/such/detector.onnx"],
+            &[
+                "watch",
+                frames.to_str().unwrap(),
+                "--model",
+                model,
+                "--detector-model",
+                "/no/such/detector.onnx",
+            ],
             "/no/such/detector.onnx: cannot read the face detector",
         ),
         (
-            &["watch", frames.to_str().unwrap(), "--model", model, "--detector-model", corrupt.to_str().unwrap()],
+            &[
+                "watch",
+                frames.to_str().unwrap(),
+                "--model",
+                model,
+                "--detector-model",
+                corrupt.to_str().unwrap(),
+            ],
             "detector.onnx: not a BlazeFace short-range ONNX model",
         ),
         (
-            &["watch", frames.to_str().unwrap(), "--model", model, "--detector", "haar"],
+            &[
+                "watch",
+                frames.to_str().unwrap(),
+                "--model",
+                model,
+                "--detector",
+                "haar",
+            ],
             "'haar' is not a face detector (blazeface, seetaface)",
         ),
         (

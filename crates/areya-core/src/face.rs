@@ -47,7 +47,8 @@ pub enum FaceDetectorKind {
 }
 
 impl FaceDetectorKind {
-    pub const ALL: [FaceDetectorKind; 2] = [FaceDetectorKind::BlazeFace, FaceDetectorKind::SeetaFace];
+    pub const ALL: [FaceDetectorKind; 2] =
+        [FaceDetectorKind::BlazeFace, FaceDetectorKind::SeetaFace];
 
     pub fn as_str(self) -> &'static str {
         match self {

@@ -293,7 +293,10 @@ pub struct Preprocessing {
 
 impl Preprocessing {
     /// The measured crop for faces found by `detector`, if one was measured against it.
-    pub fn face_crop_for(&self, detector: areya_core::FaceDetectorKind) -> Option<areya_core::FaceCrop> {
+    pub fn face_crop_for(
+        &self,
+        detector: areya_core::FaceDetectorKind,
+    ) -> Option<areya_core::FaceCrop> {
         let measured_with = self
             .face_crop_detector
             .unwrap_or(areya_core::FaceDetectorKind::SeetaFace);

@@ -38,12 +38,48 @@ struct Condition {
 }
 
 const CONDITIONS: [Condition; 6] = [
-    Condition { name: "upright", roll: (0.0, 10.0), side: (140.0, 180.0), light: 1.0, noise: 0.0 },
-    Condition { name: "tilt 30", roll: (20.0, 35.0), side: (140.0, 180.0), light: 1.0, noise: 0.0 },
-    Condition { name: "tilt 60", roll: (50.0, 70.0), side: (140.0, 180.0), light: 1.0, noise: 0.0 },
-    Condition { name: "side 90", roll: (80.0, 100.0), side: (140.0, 180.0), light: 1.0, noise: 0.0 },
-    Condition { name: "night", roll: (0.0, 10.0), side: (140.0, 180.0), light: 0.25, noise: 4.0 },
-    Condition { name: "small", roll: (0.0, 10.0), side: (60.0, 80.0), light: 1.0, noise: 0.0 },
+    Condition {
+        name: "upright",
+        roll: (0.0, 10.0),
+        side: (140.0, 180.0),
+        light: 1.0,
+        noise: 0.0,
+    },
+    Condition {
+        name: "tilt 30",
+        roll: (20.0, 35.0),
+        side: (140.0, 180.0),
+        light: 1.0,
+        noise: 0.0,
+    },
+    Condition {
+        name: "tilt 60",
+        roll: (50.0, 70.0),
+        side: (140.0, 180.0),
+        light: 1.0,
+        noise: 0.0,
+    },
+    Condition {
+        name: "side 90",
+        roll: (80.0, 100.0),
+        side: (140.0, 180.0),
+        light: 1.0,
+        noise: 0.0,
+    },
+    Condition {
+        name: "night",
+        roll: (0.0, 10.0),
+        side: (140.0, 180.0),
+        light: 0.25,
+        noise: 4.0,
+    },
+    Condition {
+        name: "small",
+        roll: (0.0, 10.0),
+        side: (60.0, 80.0),
+        light: 1.0,
+        noise: 0.0,
+    },
 ];
 
 /// One frame with what is true about it.
@@ -127,7 +163,12 @@ struct Tally {
 
 fn measure(pipe: &mut Pipeline, shots: &[Shot], per_clip: usize) -> Tally {
     let (x, y, w, h) = scene::BED;
-    let roi = Roi { x, y, width: w, height: h };
+    let roi = Roi {
+        x,
+        y,
+        width: w,
+        height: h,
+    };
     let mut t = Tally::default();
     for (i, clip) in shots.chunks(per_clip).enumerate() {
         let batch: Vec<(GrayFrame, FrameMeta)> = clip
@@ -182,27 +223,27 @@ fn pipelines(model: &Path) -> Vec<(String, Pipeline)> {
     let mut v = vec![
         (
             "seetaface (before)".to_string(),
-            Pipeline::new(clf(), Locator::of_kind(FaceDetectorKind::SeetaFace, 40, None).unwrap())
-                .expect("pipeline"),
+            Pipeline::new(
+                clf(),
+                Locator::of_kind(FaceDetectorKind::SeetaFace, 40, None).unwrap(),
+            )
+            .expect("pipeline"),
         ),
-        (
-            "blazeface, bed area, one view".to_string(),
-            {
-                let mut p = Pipeline::new(
-                    clf(),
-                    bedside(FinderConfig {
-                        sweep: vec![0.0],
-                        tiles_per_frame: 0,
-                        refine: false,
-                        track: false,
-                        ..FinderConfig::default()
-                    }),
-                )
-                .expect("pipeline");
-                p.align = false;
-                p
-            },
-        ),
+        ("blazeface, bed area, one view".to_string(), {
+            let mut p = Pipeline::new(
+                clf(),
+                bedside(FinderConfig {
+                    sweep: vec![0.0],
+                    tiles_per_frame: 0,
+                    refine: false,
+                    track: false,
+                    ..FinderConfig::default()
+                }),
+            )
+            .expect("pipeline");
+            p.align = false;
+            p
+        }),
         (
             "areya bedside".to_string(),
             Pipeline::new(clf(), bedside(FinderConfig::default())).expect("pipeline"),
@@ -211,18 +252,36 @@ fn pipelines(model: &Path) -> Vec<(String, Pipeline)> {
     if std::env::var_os("BEDSIDE_ABLATION").is_some() {
         v.push((
             "  without turns".into(),
-            Pipeline::new(clf(), bedside(FinderConfig { sweep: vec![0.0], ..FinderConfig::default() }))
-                .expect("pipeline"),
+            Pipeline::new(
+                clf(),
+                bedside(FinderConfig {
+                    sweep: vec![0.0],
+                    ..FinderConfig::default()
+                }),
+            )
+            .expect("pipeline"),
         ));
         v.push((
             "  without tiles".into(),
-            Pipeline::new(clf(), bedside(FinderConfig { tiles_per_frame: 0, ..FinderConfig::default() }))
-                .expect("pipeline"),
+            Pipeline::new(
+                clf(),
+                bedside(FinderConfig {
+                    tiles_per_frame: 0,
+                    ..FinderConfig::default()
+                }),
+            )
+            .expect("pipeline"),
         ));
         v.push((
             "  without tracking".into(),
-            Pipeline::new(clf(), bedside(FinderConfig { track: false, ..FinderConfig::default() }))
-                .expect("pipeline"),
+            Pipeline::new(
+                clf(),
+                bedside(FinderConfig {
+                    track: false,
+                    ..FinderConfig::default()
+                }),
+            )
+            .expect("pipeline"),
         ));
         v.push(("  without alignment".into(), {
             let mut p = Pipeline::new(clf(), bedside(FinderConfig::default())).expect("pipeline");
@@ -236,8 +295,25 @@ fn pipelines(model: &Path) -> Vec<(String, Pipeline)> {
 /// Milliseconds per BlazeFace view and per view sampled from a frame, on one thread.
 fn unit_costs() {
     let net = areya_vision::blazeface::BlazeFace::embedded().expect("detector");
-    let frame = scene::compose(&scene::bed(7), &image::GrayImage::new(48, 48), &Pose { cx: 320.0, cy: 200.0, side: 150.0, roll_deg: 30.0, light: 1.0, noise: 0.0 }, &mut Rng::new(1));
-    let view = areya_vision::view::View { cx: 320.0, cy: 260.0, side: 440.0, angle: 0.5 };
+    let frame = scene::compose(
+        &scene::bed(7),
+        &image::GrayImage::new(48, 48),
+        &Pose {
+            cx: 320.0,
+            cy: 200.0,
+            side: 150.0,
+            roll_deg: 30.0,
+            light: 1.0,
+            noise: 0.0,
+        },
+        &mut Rng::new(1),
+    );
+    let view = areya_vision::view::View {
+        cx: 320.0,
+        cy: 260.0,
+        side: 440.0,
+        angle: 0.5,
+    };
     let px = areya_vision::view::detector_input(&view.sample(&frame, 128));
     let _ = net.detect(&px);
     let start = Instant::now();
@@ -315,8 +391,16 @@ fn make(val: &Path, out: &Path, clips: usize, per_clip: usize) {
     let mut truth = String::from("file,condition,clip,frame,class,cx,cy,side,roll_deg\n");
     for (k, c) in CONDITIONS.iter().enumerate() {
         for (i, s) in shots(&val, k, clips, per_clip).iter().enumerate() {
-            let file = format!("{}-{:03}-{:02}.png", c.name.replace(' ', ""), s.clip, i % per_clip);
-            s.frame.as_image().save(out.join(&file)).expect("write frame");
+            let file = format!(
+                "{}-{:03}-{:02}.png",
+                c.name.replace(' ', ""),
+                s.clip,
+                i % per_clip
+            );
+            s.frame
+                .as_image()
+                .save(out.join(&file))
+                .expect("write frame");
             truth.push_str(&format!(
                 "{file},{},{},{},{},{:.1},{:.1},{:.1},{:.1}\n",
                 c.name,
@@ -331,15 +415,29 @@ fn make(val: &Path, out: &Path, clips: usize, per_clip: usize) {
         }
     }
     std::fs::write(out.join("truth.csv"), truth).expect("write truth.csv");
-    println!("wrote {} frames and truth.csv to {}", CONDITIONS.len() * clips * per_clip, out.display());
+    println!(
+        "wrote {} frames and truth.csv to {}",
+        CONDITIONS.len() * clips * per_clip,
+        out.display()
+    );
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let num = |i: usize, d: usize| args.get(i).and_then(|s| s.parse().ok()).unwrap_or(d);
     match args.first().map(String::as_str) {
-        Some("run") if args.len() >= 3 => run(Path::new(&args[1]), Path::new(&args[2]), num(3, 20), num(4, 8)),
-        Some("make") if args.len() >= 3 => make(Path::new(&args[1]), Path::new(&args[2]), num(3, 20), num(4, 8)),
+        Some("run") if args.len() >= 3 => run(
+            Path::new(&args[1]),
+            Path::new(&args[2]),
+            num(3, 20),
+            num(4, 8),
+        ),
+        Some("make") if args.len() >= 3 => make(
+            Path::new(&args[1]),
+            Path::new(&args[2]),
+            num(3, 20),
+            num(4, 8),
+        ),
         _ => eprintln!(
             "usage: bedside_bench run FER_VAL_DIR MODEL_DIR [CLIPS] [FRAMES] | \
              make FER_VAL_DIR OUT_DIR [CLIPS] [FRAMES]   (BEDSIDE_ABLATION=1: each part taken away)"

@@ -381,7 +381,12 @@ fn run(dir: &Path, model: &Path) {
     let start = Instant::now();
     let found: Vec<Vec<_>> = frames
         .iter()
-        .map(|f| det.largest_upright(f).expect("detect").into_iter().collect())
+        .map(|f| {
+            det.largest_upright(f)
+                .expect("detect")
+                .into_iter()
+                .collect()
+        })
         .collect();
     let det_fps = n as f64 / start.elapsed().as_secs_f64();
     let with_face = found.iter().filter(|f| !f.is_empty()).count();

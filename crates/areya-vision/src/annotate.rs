@@ -143,7 +143,14 @@ mod tests {
         };
         let seen = |o: Observation| Seen {
             observation: o,
-            landmarks: Some([(70.0, 70.0), (100.0, 70.0), (85.0, 85.0), (85.0, 100.0), (62.0, 75.0), (108.0, 75.0)]),
+            landmarks: Some([
+                (70.0, 70.0),
+                (100.0, 70.0),
+                (85.0, 85.0),
+                (85.0, 100.0),
+                (62.0, 75.0),
+                (108.0, 75.0),
+            ]),
             roll_deg: Some(0.0),
             crop: None,
             tracked: false,

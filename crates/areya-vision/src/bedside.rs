@@ -61,7 +61,10 @@ impl Default for FinderConfig {
 impl FinderConfig {
     pub fn validate(&self) -> Result<(), VisionError> {
         if !(20..=4096).contains(&self.min_face) {
-            return Err(VisionError::config("--min-face", "must be 20 to 4096 pixels"));
+            return Err(VisionError::config(
+                "--min-face",
+                "must be 20 to 4096 pixels",
+            ));
         }
         if !(0.05..1.0).contains(&self.threshold) {
             return Err(VisionError::config(
@@ -297,7 +300,11 @@ impl FaceFinder {
             let n = ((len - tile) / (tile * 0.75)).ceil().max(0.0) as usize + 1;
             (0..n)
                 .map(|i| {
-                    let t = if n == 1 { 0.5 } else { i as f32 / (n - 1) as f32 };
+                    let t = if n == 1 {
+                        0.5
+                    } else {
+                        i as f32 / (n - 1) as f32
+                    };
                     at + tile / 2.0 + t * (len - tile).max(0.0)
                 })
                 .collect()

@@ -74,8 +74,9 @@ impl BlazeFace {
     /// A model file (`--detector-model`); every failure names the file.
     pub fn from_file(path: &Path) -> Result<Self, VisionError> {
         let name = path.display().to_string();
-        let bytes = std::fs::read(path)
-            .map_err(|e| VisionError::Model(format!("{name}: cannot read the face detector: {e}")))?;
+        let bytes = std::fs::read(path).map_err(|e| {
+            VisionError::Model(format!("{name}: cannot read the face detector: {e}"))
+        })?;
         Self::from_bytes(&bytes, &name)
     }
 

@@ -70,8 +70,9 @@ pub fn aligned_crop(frame: &GrayFrame, face: &Face, crop: &FaceCrop, size: u32) 
         side: side_px,
         angle: roll,
     };
-    let square = image::GrayImage::from_raw(native as u32, native as u32, view.sample(frame, native))
-        .unwrap_or_default();
+    let square =
+        image::GrayImage::from_raw(native as u32, native as u32, view.sample(frame, native))
+            .unwrap_or_default();
     image::imageops::resize(&square, size, size, image::imageops::FilterType::Lanczos3).into_raw()
 }
 

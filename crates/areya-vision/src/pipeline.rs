@@ -218,7 +218,8 @@ impl Pipeline {
     ) -> Result<Vec<Seen>, VisionError> {
         let size = self.classifier.image_size();
         let mut crops = Vec::new();
-        let mut found: Vec<Option<(FaceBox, Option<Face>, bool)>> = Vec::with_capacity(frames.len());
+        let mut found: Vec<Option<(FaceBox, Option<Face>, bool)>> =
+            Vec::with_capacity(frames.len());
         for (frame, meta) in frames {
             let hit = match &mut self.locator {
                 Locator::Bedside(finder) => {

@@ -68,7 +68,7 @@ pub fn bed(seed: u64) -> Vec<f32> {
             }
             if in_bed {
                 v = 185.0; // sheet
-                // Pillow: a rounded light band at the head of the bed.
+                           // Pillow: a rounded light band at the head of the bed.
                 let (px0, py0) = ((xf - 320.0) / 170.0, (yf - 170.0) / 95.0);
                 let d = px0 * px0 + py0 * py0;
                 if d < 1.0 {
@@ -88,7 +88,12 @@ pub fn bed(seed: u64) -> Vec<f32> {
 /// `face` (a gray face image, any size) placed on `background` (from [`bed`]) as `pose` says:
 /// scaled, turned, blended in with a soft oval edge so that its square border does not show,
 /// then lit and given sensor noise.
-pub fn compose(background: &[f32], face: &image::GrayImage, pose: &Pose, rng: &mut Rng) -> GrayFrame {
+pub fn compose(
+    background: &[f32],
+    face: &image::GrayImage,
+    pose: &Pose,
+    rng: &mut Rng,
+) -> GrayFrame {
     let (w, h) = (WIDTH as usize, HEIGHT as usize);
     let mut px = background.to_vec();
     let (fw, fh) = (face.width() as f32, face.height() as f32);
@@ -102,7 +107,10 @@ pub fn compose(background: &[f32], face: &image::GrayImage, pose: &Pose, rng: &m
             (v * fh - 0.5).clamp(0.0, fh - 1.0),
         );
         let (x0, y0) = (x as u32, y as u32);
-        let (x1, y1) = ((x0 + 1).min(face.width() - 1), (y0 + 1).min(face.height() - 1));
+        let (x1, y1) = (
+            (x0 + 1).min(face.width() - 1),
+            (y0 + 1).min(face.height() - 1),
+        );
         let (ax, ay) = (x - x0 as f32, y - y0 as f32);
         let p = |x, y| face.get_pixel(x, y)[0] as f32;
         (p(x0, y0) * (1.0 - ax) + p(x1, y0) * ax) * (1.0 - ay)
@@ -130,7 +138,11 @@ pub fn compose(background: &[f32], face: &image::GrayImage, pose: &Pose, rng: &m
     let pixels = px
         .iter()
         .map(|&v| {
-            let n = if pose.noise > 0.0 { rng.normal() * pose.noise } else { 0.0 };
+            let n = if pose.noise > 0.0 {
+                rng.normal() * pose.noise
+            } else {
+                0.0
+            };
             (v * pose.light + n).round().clamp(0.0, 255.0) as u8
         })
         .collect();

@@ -156,13 +156,20 @@ mod tests {
         assert_eq!(s[0], s[15], "a view row runs along one frame column");
         assert!(s[15 * 16] < s[0], "view rows go left in the frame");
         let (x, y) = v.to_frame(16.0, 8.0, 16);
-        assert!((x - 32.0).abs() < 1e-4 && (y - 32.0).abs() < 1e-4, "{x},{y}");
+        assert!(
+            (x - 32.0).abs() < 1e-4 && (y - 32.0).abs() < 1e-4,
+            "{x},{y}"
+        );
     }
 
     #[test]
     fn a_turned_sample_equals_sampling_the_turned_view() {
-        let f = GrayFrame::new(64, 48, (0..64 * 48).map(|i| ((i * 7919) % 251) as u8).collect())
-            .unwrap();
+        let f = GrayFrame::new(
+            64,
+            48,
+            (0..64 * 48).map(|i| ((i * 7919) % 251) as u8).collect(),
+        )
+        .unwrap();
         for side in [16.0, 40.0] {
             let v = View {
                 cx: 30.0,
@@ -176,7 +183,11 @@ mod tests {
                     angle: q as f32 * std::f32::consts::FRAC_PI_2,
                     ..v
                 };
-                assert_eq!(turned(&px, 16, q), turned_view.sample(&f, 16), "side {side}, {q} quarter(s)");
+                assert_eq!(
+                    turned(&px, 16, q),
+                    turned_view.sample(&f, 16),
+                    "side {side}, {q} quarter(s)"
+                );
             }
         }
     }
@@ -185,7 +196,9 @@ mod tests {
     fn detector_input_stretches_dim_views_but_not_flat_ones() {
         let dim: Vec<u8> = (0..1000).map(|i| 20 + (i % 40) as u8).collect();
         let x = detector_input(&dim);
-        let (lo, hi) = x.iter().fold((1f32, -1f32), |(a, b), &v| (a.min(v), b.max(v)));
+        let (lo, hi) = x
+            .iter()
+            .fold((1f32, -1f32), |(a, b), &v| (a.min(v), b.max(v)));
         assert!(lo < -0.5 && hi > 0.5, "{lo}..{hi}");
         let flat = vec![100u8; 1000];
         assert!(detector_input(&flat).iter().all(|&v| v == 0.0));

@@ -138,47 +138,51 @@ fn pipeline_classifies_only_the_patient_in_the_bed_area() {
     tiny_model(tmp.path());
     let (photo, faces) = photo_faces();
     for locator in [bedside(), frontal()] {
-    let kind = locator.kind();
-    let clf = areya_ml::Classifier::load(&tmp.path().join("run")).unwrap();
-    let mut pipe = Pipeline::new(clf, locator).unwrap();
-    // Patient (large) in the bed area on the left; a visitor on the right.
-    let (frame, truth) = frame_with_faces(&photo, &faces[..2], &[(60, 150), (430, 150)], 170);
-    let bed = Roi {
-        x: 0,
-        y: 0,
-        width: 320,
-        height: 480,
-    };
-    let empty = GrayFrame::new(640, 480, vec![100; 640 * 480]).unwrap();
-    let outside_only = Roi {
-        x: 600,
-        y: 0,
-        width: 40,
-        height: 40,
-    };
-    let obs = pipe
-        .observe(&[
-            (frame.clone(), meta(0, Some(bed))),
-            (empty, meta(1, None)),
-            (frame, meta(2, Some(outside_only))),
-        ])
-        .unwrap();
-    assert_eq!(obs.len(), 3);
-    let face = obs[0].face.expect("the patient's face");
-    assert!(face.iou(&truth[0]) > 0.3, "{kind}: {face:?} vs {:?}", truth[0]);
-    let p = obs[0].probs.unwrap();
-    assert!((p.angry + p.happy + p.relaxed + p.sad - 1.0).abs() < 1e-4);
-    assert!(obs[0].quality.unwrap().face_px > 50);
-    assert_eq!(
-        (obs[1].face, obs[1].probs),
-        (None, None),
-        "no face → a no-face observation"
-    );
-    assert_eq!(
-        obs[2].probs, None,
-        "faces outside the bed area are never classified"
-    );
-    assert_eq!(obs[0].patient.as_str(), "bed-1");
+        let kind = locator.kind();
+        let clf = areya_ml::Classifier::load(&tmp.path().join("run")).unwrap();
+        let mut pipe = Pipeline::new(clf, locator).unwrap();
+        // Patient (large) in the bed area on the left; a visitor on the right.
+        let (frame, truth) = frame_with_faces(&photo, &faces[..2], &[(60, 150), (430, 150)], 170);
+        let bed = Roi {
+            x: 0,
+            y: 0,
+            width: 320,
+            height: 480,
+        };
+        let empty = GrayFrame::new(640, 480, vec![100; 640 * 480]).unwrap();
+        let outside_only = Roi {
+            x: 600,
+            y: 0,
+            width: 40,
+            height: 40,
+        };
+        let obs = pipe
+            .observe(&[
+                (frame.clone(), meta(0, Some(bed))),
+                (empty, meta(1, None)),
+                (frame, meta(2, Some(outside_only))),
+            ])
+            .unwrap();
+        assert_eq!(obs.len(), 3);
+        let face = obs[0].face.expect("the patient's face");
+        assert!(
+            face.iou(&truth[0]) > 0.3,
+            "{kind}: {face:?} vs {:?}",
+            truth[0]
+        );
+        let p = obs[0].probs.unwrap();
+        assert!((p.angry + p.happy + p.relaxed + p.sad - 1.0).abs() < 1e-4);
+        assert!(obs[0].quality.unwrap().face_px > 50);
+        assert_eq!(
+            (obs[1].face, obs[1].probs),
+            (None, None),
+            "no face → a no-face observation"
+        );
+        assert_eq!(
+            obs[2].probs, None,
+            "faces outside the bed area are never classified"
+        );
+        assert_eq!(obs[0].patient.as_str(), "bed-1");
     }
 }
 
@@ -203,10 +207,7 @@ fn a_model_without_areyas_classes_is_refused() {
     )
     .unwrap();
     let clf = areya_ml::Classifier::load(&tmp.path().join("r")).unwrap();
-    let err = Pipeline::new(clf, frontal())
-        .err()
-        .unwrap()
-        .to_string();
+    let err = Pipeline::new(clf, frontal()).err().unwrap().to_string();
     assert!(err.contains("not Areya's four emotions"), "{err}");
 }
 
@@ -433,16 +434,15 @@ fn the_pipeline_crops_as_the_model_says_and_refuses_a_bad_crop() {
     let mut cfg = areya_ml::rundir::read_config(&run).unwrap();
     cfg.preprocessing.face_crop = Some(FaceCrop::new(1.1, 0.02, -0.03).unwrap());
     areya_ml::rundir::write_config(&run, &cfg).unwrap();
-    let pipe = Pipeline::new(areya_ml::Classifier::load(&run).unwrap(), frontal())
-    .unwrap();
+    let pipe = Pipeline::new(areya_ml::Classifier::load(&run).unwrap(), frontal()).unwrap();
     assert_eq!(pipe.crop, FaceCrop::new(1.1, 0.02, -0.03).unwrap());
     // A hand-edited config.json with a crop no detector produces.
     let text = std::fs::read_to_string(run.join("config.json")).unwrap();
     std::fs::write(run.join("config.json"), text.replace("1.1", "9.5")).unwrap();
     let err = Pipeline::new(areya_ml::Classifier::load(&run).unwrap(), frontal())
-    .err()
-    .unwrap()
-    .to_string();
+        .err()
+        .unwrap()
+        .to_string();
     assert!(
         err.contains(
             "config.json: preprocessing.face_crop: face crop: scale 9.5 is not in [0.5, 4]"
@@ -489,8 +489,7 @@ fn on_fer2013_the_fitted_crop_classifies_better_than_a_loose_one() {
     );
 
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/areya-fer4-small");
-    let mut pipe = Pipeline::new(areya_ml::Classifier::load(&model).unwrap(), bedside())
-    .unwrap();
+    let mut pipe = Pipeline::new(areya_ml::Classifier::load(&model).unwrap(), bedside()).unwrap();
     let val = pick("val", 100, 3);
     let frames: Vec<(GrayFrame, FrameMeta)> = val
         .iter()
@@ -613,7 +612,11 @@ fn rotated_faces_are_found_and_their_aligned_crop_matches_the_upright_one() {
             let err = (f.roll.to_degrees() - upright.roll.to_degrees() - roll + 540.0)
                 .rem_euclid(360.0)
                 - 180.0;
-            assert!(err.abs() < 12.0, "face {i} at {roll}°: roll read as {:.1}°", f.roll.to_degrees());
+            assert!(
+                err.abs() < 12.0,
+                "face {i} at {roll}°: roll read as {:.1}°",
+                f.roll.to_degrees()
+            );
             assert!(
                 (f.cx - 320.0).abs() < 20.0 && (f.cy - 190.0).abs() < 20.0,
                 "face {i} at {roll}°: centre {:.0},{:.0}",
@@ -626,7 +629,10 @@ fn rotated_faces_are_found_and_their_aligned_crop_matches_the_upright_one() {
                 &reference,
             );
             eprintln!("face {i} at {roll}°: roll {:.1}, centre {:.0},{:.0} side {:.0} (upright {:.0}), r {r:.3}, unaligned {unaligned:.3}", f.roll.to_degrees(), f.cx, f.cy, f.side, upright.side);
-            assert!(r > 0.65, "face {i} at {roll}°: aligned crop correlates {r:.3} with the upright one");
+            assert!(
+                r > 0.65,
+                "face {i} at {roll}°: aligned crop correlates {r:.3} with the upright one"
+            );
             if roll.abs() >= 45.0 {
                 assert!(
                     r > unaligned + 0.3,
@@ -635,7 +641,11 @@ fn rotated_faces_are_found_and_their_aligned_crop_matches_the_upright_one() {
             }
             total += r;
         }
-        assert!(total / 13.0 > 0.8, "face {i}: mean correlation {:.3}", total / 13.0);
+        assert!(
+            total / 13.0 > 0.8,
+            "face {i}: mean correlation {:.3}",
+            total / 13.0
+        );
     }
 }
 
@@ -652,7 +662,10 @@ fn a_face_outside_the_bed_area_is_never_reported_even_when_followed_there() {
     let mut track = Track::default();
     // In the bed area: found and followed.
     let inside = on_pillow(&face, 230.0, 190.0, 200.0, 20.0);
-    assert!(finder.find(&inside, Some(&roi), &mut track).unwrap().is_some());
+    assert!(finder
+        .find(&inside, Some(&roi), &mut track)
+        .unwrap()
+        .is_some());
     // The same face a little outside the bed area (centre right of x = 380): never reported,
     // neither by the track nor by a search, frame after frame.
     let outside = on_pillow(&face, 430.0, 190.0, 200.0, 20.0);
@@ -667,7 +680,10 @@ fn a_face_outside_the_bed_area_is_never_reported_even_when_followed_there() {
 }
 
 /// Two faces in the bed area: `a` at (cx, cy) size `sa`, `b` at (bx, by) size `sb`.
-fn two_faces(a: (&image::GrayImage, f32, f32, f32), b: (&image::GrayImage, f32, f32, f32)) -> GrayFrame {
+fn two_faces(
+    a: (&image::GrayImage, f32, f32, f32),
+    b: (&image::GrayImage, f32, f32, f32),
+) -> GrayFrame {
     let bg = scene::bed(7);
     let pose = |cx, cy, side| Pose {
         cx,
@@ -688,16 +704,27 @@ fn a_second_face_entering_the_bed_area_does_not_steal_the_track() {
     let (patient, visitor) = (photo_face(0), photo_face(5));
     let mut track = Track::default();
     let alone = on_pillow(&patient, 220.0, 200.0, 170.0, 0.0);
-    let (p, _) = finder.find(&alone, Some(&bed_roi()), &mut track).unwrap().unwrap();
+    let (p, _) = finder
+        .find(&alone, Some(&bed_roi()), &mut track)
+        .unwrap()
+        .unwrap();
     assert!((p.cx - 220.0).abs() < 20.0);
     // A visitor leans in: larger, inside the bed area. The patient stays the patient.
-    let both = two_faces((&patient, 220.0, 200.0, 170.0), (&visitor, 430.0, 260.0, 230.0));
+    let both = two_faces(
+        (&patient, 220.0, 200.0, 170.0),
+        (&visitor, 430.0, 260.0, 230.0),
+    );
     for k in 0..3 {
         let (f, _) = finder
             .find(&both, Some(&bed_roi()), &mut track)
             .unwrap()
             .expect("the patient");
-        assert!((f.cx - 220.0).abs() < 20.0, "frame {k}: took the face at {:.0},{:.0}", f.cx, f.cy);
+        assert!(
+            (f.cx - 220.0).abs() < 20.0,
+            "frame {k}: took the face at {:.0},{:.0}",
+            f.cx,
+            f.cy
+        );
     }
     // Without a track (a fresh camera), the largest face in the bed area is the patient's.
     let (f, _) = finder
@@ -714,20 +741,32 @@ fn one_missed_frame_keeps_the_track_and_two_end_it() {
     let roi = bed_roi();
     let empty = GrayFrame::new(640, 480, scene::bed(7).iter().map(|&v| v as u8).collect()).unwrap();
     let with_visitor = on_pillow(&visitor, 430.0, 260.0, 230.0, 0.0);
-    let both = two_faces((&patient, 220.0, 200.0, 170.0), (&visitor, 430.0, 260.0, 230.0));
+    let both = two_faces(
+        (&patient, 220.0, 200.0, 170.0),
+        (&visitor, 430.0, 260.0, 230.0),
+    );
     let alone = on_pillow(&patient, 220.0, 200.0, 170.0, 0.0);
     // Followed; one frame where the patient is hidden and only the visitor shows: no face is
     // reported (the visitor is not the patient), and the patient is still followed after it.
     let mut track = Track::default();
-    assert!(finder.find(&alone, Some(&roi), &mut track).unwrap().is_some());
-    assert_eq!(finder.find(&with_visitor, Some(&roi), &mut track).unwrap(), None);
+    assert!(finder
+        .find(&alone, Some(&roi), &mut track)
+        .unwrap()
+        .is_some());
+    assert_eq!(
+        finder.find(&with_visitor, Some(&roi), &mut track).unwrap(),
+        None
+    );
     let (f, _) = finder.find(&both, Some(&roi), &mut track).unwrap().unwrap();
     assert!((f.cx - 220.0).abs() < 20.0, "{f:?}");
     // Two frames without the patient: the track ends, and the face in the bed is taken.
     assert_eq!(finder.find(&empty, Some(&roi), &mut track).unwrap(), None);
     assert_eq!(finder.find(&empty, Some(&roi), &mut track).unwrap(), None);
     assert!(track.face().is_none());
-    let (f, _) = finder.find(&with_visitor, Some(&roi), &mut track).unwrap().unwrap();
+    let (f, _) = finder
+        .find(&with_visitor, Some(&roi), &mut track)
+        .unwrap()
+        .unwrap();
     assert!((f.cx - 430.0).abs() < 25.0, "{f:?}");
 }
 
@@ -736,14 +775,22 @@ fn a_missing_or_corrupt_detector_file_is_one_clear_error_naming_it() {
     let tmp = tempfile::tempdir().unwrap();
     let missing = tmp.path().join("nowhere.onnx");
     let err = BlazeFace::from_file(&missing).err().unwrap().to_string();
-    assert!(err.contains("nowhere.onnx") && err.contains("cannot read"), "{err}");
+    assert!(
+        err.contains("nowhere.onnx") && err.contains("cannot read"),
+        "{err}"
+    );
     assert_eq!(err.lines().count(), 1, "{err}");
     let corrupt = tmp.path().join("corrupt.onnx");
     let mut bytes = areya_vision::blazeface::EMBEDDED_ONNX.to_vec();
     bytes.truncate(bytes.len() / 2);
     std::fs::write(&corrupt, &bytes).unwrap();
     let err = BlazeFace::from_file(&corrupt).err().unwrap().to_string();
-    assert!(err.starts_with("model: ") && err.contains("corrupt.onnx") && err.contains("not a BlazeFace"), "{err}");
+    assert!(
+        err.starts_with("model: ")
+            && err.contains("corrupt.onnx")
+            && err.contains("not a BlazeFace"),
+        "{err}"
+    );
     assert_eq!(err.lines().count(), 1, "{err}");
     std::fs::write(&corrupt, b"not a model at all").unwrap();
     let err = BlazeFace::from_file(&corrupt).err().unwrap().to_string();
@@ -753,6 +800,9 @@ fn a_missing_or_corrupt_detector_file_is_one_clear_error_naming_it() {
     std::fs::write(&good, areya_vision::blazeface::EMBEDDED_ONNX).unwrap();
     assert!(BlazeFace::from_file(&good).is_ok());
     // Through the pipeline's constructor too.
-    let err = Locator::bedside(FinderConfig::default(), Some(&missing)).err().unwrap().to_string();
+    let err = Locator::bedside(FinderConfig::default(), Some(&missing))
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("nowhere.onnx"), "{err}");
 }

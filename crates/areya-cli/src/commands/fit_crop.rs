@@ -95,7 +95,8 @@ pub fn measure(
             old.scale,
             old.dx,
             old.dy,
-            pre.face_crop_detector.unwrap_or(FaceDetectorKind::SeetaFace)
+            pre.face_crop_detector
+                .unwrap_or(FaceDetectorKind::SeetaFace)
         ),
         None => format!(
             "none: a {DEFAULT_MARGIN} margin, scale {:.3}",
