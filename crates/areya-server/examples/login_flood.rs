@@ -15,32 +15,11 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+
+mod common;
+use common::request;
 
 const PASSWORD: &str = "bench password 2026";
-
-/// One HTTP/1.1 request on a fresh connection: (status, whole response).
-async fn request(addr: SocketAddr, head: &str, body: &str) -> (u16, String) {
-    let Ok(mut s) = TcpStream::connect(addr).await else {
-        return (0, String::new());
-    };
-    let req = format!(
-        "{head}\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    if s.write_all(req.as_bytes()).await.is_err() {
-        return (0, String::new());
-    }
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out).await;
-    let status = out
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (status, out)
-}
 
 fn rss_mb() -> u64 {
     std::fs::read_to_string("/proc/self/status")

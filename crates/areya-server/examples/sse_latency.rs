@@ -21,8 +21,11 @@ use areya_server::{App, Settings};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
+
+mod common;
+use common::request;
 
 const WINDOW_MS: i64 = 5_000;
 const AHEAD_MS: i64 = 500;
@@ -31,25 +34,10 @@ const PASSWORD: &str = "bench password 2026";
 
 type Sent = Arc<Mutex<HashMap<(String, i64), Instant>>>;
 
+/// A POST with `headers` (each ending in `\r\n`) through the shared raw request.
 async fn post(addr: std::net::SocketAddr, path: &str, headers: &str, body: &str) -> (u16, String) {
-    let Ok(mut s) = TcpStream::connect(addr).await else {
-        return (0, String::new());
-    };
-    let req = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\n{headers}Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    if s.write_all(req.as_bytes()).await.is_err() {
-        return (0, String::new());
-    }
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out).await;
-    let status = out
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (status, out)
+    let head = format!("POST {path} HTTP/1.1\r\n{headers}");
+    request(addr, head.trim_end_matches("\r\n"), body).await
 }
 
 fn millis() -> i64 {

@@ -17,7 +17,7 @@
 //! - `bedside_bench make FER_VAL_DIR OUT_DIR [CLIPS] [FRAMES]`: writes the same frames as PNG
 //!   with `truth.csv`, for peers outside Rust (bench/bedside_peer.py).
 
-use areya_core::{FaceDetectorKind, PatientId, SourceId};
+use areya_core::{Emotion, FaceDetectorKind, PatientId, SourceId};
 use areya_ml::Classifier;
 use areya_vision::bedside::FinderConfig;
 use areya_vision::pipeline::{FrameMeta, Locator, Pipeline};
@@ -26,6 +26,9 @@ use areya_vision::scene::{self, Pose, Rng};
 use areya_vision::GrayFrame;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+mod common;
+use common::images;
 
 const CLASSES: [&str; 4] = ["angry", "happy", "neutral", "sad"];
 
@@ -37,49 +40,28 @@ struct Condition {
     noise: f32,
 }
 
+/// A condition by day, without sensor noise.
+const fn day(name: &'static str, roll: (f32, f32), side: (f32, f32)) -> Condition {
+    Condition {
+        name,
+        roll,
+        side,
+        light: 1.0,
+        noise: 0.0,
+    }
+}
+
 const CONDITIONS: [Condition; 6] = [
+    day("upright", (0.0, 10.0), (140.0, 180.0)),
+    day("tilt 30", (20.0, 35.0), (140.0, 180.0)),
+    day("tilt 60", (50.0, 70.0), (140.0, 180.0)),
+    day("side 90", (80.0, 100.0), (140.0, 180.0)),
     Condition {
-        name: "upright",
-        roll: (0.0, 10.0),
-        side: (140.0, 180.0),
-        light: 1.0,
-        noise: 0.0,
-    },
-    Condition {
-        name: "tilt 30",
-        roll: (20.0, 35.0),
-        side: (140.0, 180.0),
-        light: 1.0,
-        noise: 0.0,
-    },
-    Condition {
-        name: "tilt 60",
-        roll: (50.0, 70.0),
-        side: (140.0, 180.0),
-        light: 1.0,
-        noise: 0.0,
-    },
-    Condition {
-        name: "side 90",
-        roll: (80.0, 100.0),
-        side: (140.0, 180.0),
-        light: 1.0,
-        noise: 0.0,
-    },
-    Condition {
-        name: "night",
-        roll: (0.0, 10.0),
-        side: (140.0, 180.0),
         light: 0.25,
         noise: 4.0,
+        ..day("night", (0.0, 10.0), (140.0, 180.0))
     },
-    Condition {
-        name: "small",
-        roll: (0.0, 10.0),
-        side: (60.0, 80.0),
-        light: 1.0,
-        noise: 0.0,
-    },
+    day("small", (0.0, 10.0), (60.0, 80.0)),
 ];
 
 /// One frame with what is true about it.
@@ -88,14 +70,6 @@ struct Shot {
     clip: usize,
     class: usize,
     pose: Pose,
-}
-
-fn images(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
-        .unwrap_or_default();
-    v.sort();
-    v
 }
 
 /// The frames of one condition. The same faces in every condition (only the pose differs);
@@ -206,19 +180,15 @@ fn measure(pipe: &mut Pipeline, shots: &[Shot], per_clip: usize) -> Tally {
                 continue;
             }
             t.found += 1;
-            let v = [p.angry, p.happy, p.relaxed, p.sad];
-            let top = (0..4).max_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap_or(0);
-            t.correct += usize::from(top == s.class);
+            // CLASSES are in Areya's order: angry, happy, relaxed (neutral), sad.
+            t.correct += usize::from(p.top() == Emotion::ALL[s.class]);
         }
     }
     t
 }
 
 fn pipelines(model: &Path) -> Vec<(String, Pipeline)> {
-    let clf = || {
-        let c = Classifier::load(model).expect("model");
-        c
-    };
+    let clf = || Classifier::load(model).expect("model");
     let bedside = |cfg: FinderConfig| Locator::bedside(cfg, None).expect("detector");
     let mut v = vec![
         (

@@ -25,6 +25,9 @@ use areya_vision::GrayFrame;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+mod common;
+use common::images;
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
@@ -44,14 +47,6 @@ fn main() {
              accuracy FER_VAL_DIR MODEL_DIR [N_PER_CLASS]"
         ),
     }
-}
-
-fn images(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
-        .unwrap_or_default();
-    v.sort();
-    v
 }
 
 fn make(val: &Path, out: &Path, n: usize) {

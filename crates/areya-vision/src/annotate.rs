@@ -151,9 +151,7 @@ mod tests {
                 (62.0, 75.0),
                 (108.0, 75.0),
             ]),
-            roll_deg: Some(0.0),
             crop: None,
-            tracked: false,
         };
         let img = annotate(&frame, Some(&roi), &seen(o.clone()));
         assert_eq!(img.dimensions(), (200, 160));

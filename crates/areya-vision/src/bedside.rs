@@ -115,6 +115,19 @@ impl Face {
         }
     }
 
+    /// The face's box in its own upright axes, as an axis-aligned [`FaceBox`] around its
+    /// centre: what a crop is measured against.
+    pub fn upright_box(&self) -> FaceBox {
+        let side = self.side.round().max(1.0) as u32;
+        FaceBox {
+            x: (self.cx - self.side / 2.0).round() as i32,
+            y: (self.cy - self.side / 2.0).round() as i32,
+            width: side,
+            height: side,
+            score: f64::from(self.score),
+        }
+    }
+
     fn distance(&self, o: &Face) -> f32 {
         ((self.cx - o.cx).powi(2) + (self.cy - o.cy).powi(2)).sqrt()
     }
@@ -187,15 +200,6 @@ impl Track {
     }
 }
 
-/// How a face was found (for the annotation and the benchmark).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Found {
-    /// Where the track said it would be.
-    Tracked,
-    /// By a search of the bed area.
-    Searched,
-}
-
 /// Views of a refine or track step: twice the face's size, turned upright.
 const AROUND: f32 = 2.0;
 /// A detection in a refine view farther than this (× the face's side) from where the face was
@@ -219,10 +223,6 @@ impl FaceFinder {
             cfg,
             views: Default::default(),
         })
-    }
-
-    pub fn config(&self) -> &FinderConfig {
-        &self.cfg
     }
 
     /// How many views the network has looked at.
@@ -391,7 +391,7 @@ impl FaceFinder {
         frame: &GrayFrame,
         roi: Option<&Roi>,
         track: &mut Track,
-    ) -> Result<Option<(Face, Found)>, VisionError> {
+    ) -> Result<Option<Face>, VisionError> {
         let area = Area::of(frame, roi);
         if !self.cfg.track {
             let Some(rough) = largest(&self.search(frame, &area, &mut track.next_tile)?) else {
@@ -402,7 +402,7 @@ impl FaceFinder {
             } else {
                 Some(rough)
             };
-            return Ok(face.map(|f| (f, Found::Searched)));
+            return Ok(face);
         }
         if let Some(last) = track.last {
             if let Some(f) = self.refine(frame, &area, &last)? {
@@ -411,7 +411,7 @@ impl FaceFinder {
                     misses: 0,
                     next_tile: track.next_tile,
                 };
-                return Ok(Some((f, Found::Tracked)));
+                return Ok(Some(f));
             }
         }
         let faces = self.search(frame, &area, &mut track.next_tile)?;
@@ -444,7 +444,7 @@ impl FaceFinder {
             misses: 0,
             next_tile: track.next_tile,
         };
-        Ok(Some((face, Found::Searched)))
+        Ok(Some(face))
     }
 }
 

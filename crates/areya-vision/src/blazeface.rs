@@ -23,7 +23,6 @@ const MERGE_IOU: f32 = 0.3;
 /// seen from the front it is on the image's left.
 pub const RIGHT_EYE: usize = 0;
 pub const LEFT_EYE: usize = 1;
-pub const NOSE: usize = 2;
 pub const MOUTH: usize = 3;
 pub const RIGHT_EAR: usize = 4;
 pub const LEFT_EAR: usize = 5;

@@ -31,45 +31,46 @@ pub fn crop_face(frame: &GrayFrame, face: &FaceBox, crop: &FaceCrop, size: u32) 
 /// (|roll| ≤ 10°) by their eye line cost 4.6 points of accuracy (docs/benchmarks.md).
 pub const ALIGN_FROM_DEG: f32 = 10.0;
 
-/// Views larger than this are sampled down to it before the final resize (a face that fills a
+/// Crops larger than this are sampled down to it before the final resize (a face that fills a
 /// 4K frame needs no more detail than this for a 48 px model).
 const MAX_NATIVE: f32 = 384.0;
 
-/// The crop of `face` turned upright by its eye line: the square `crop` places around the
-/// face's box in the face's own axes, sampled at the frame's resolution (twice it when turned) and resized to
-/// `size`×`size` with Lanczos as [`crop_face`] does. Faces within [`ALIGN_FROM_DEG`] of upright
-/// are cut on the pixel grid, exactly as [`crop_face`] cuts them.
+/// The crop of `face` turned upright by its landmarks: the square `crop` places around the
+/// face's box in the face's own axes, resized to `size`×`size` with Lanczos as [`crop_face`]
+/// does. A turned face is sampled at twice the frame's resolution, so that the bilinear
+/// interpolation blurs by half a frame pixel rather than one (the model is sensitive to blur,
+/// see [`crop_face`]); a face within [`ALIGN_FROM_DEG`] of upright is copied off the pixel grid
+/// without interpolation.
 pub fn aligned_crop(frame: &GrayFrame, face: &Face, crop: &FaceCrop, size: u32) -> Vec<u8> {
+    let upright = face.roll.abs() < ALIGN_FROM_DEG.to_radians();
+    let roll = if upright { 0.0 } else { face.roll };
     let s = face.side;
-    let side = (s * crop.scale as f32).max(1.0);
-    let roll = if face.roll.abs() < ALIGN_FROM_DEG.to_radians() {
-        0.0
-    } else {
-        face.roll
-    };
     let (sin, cos) = roll.sin_cos();
     let (ox, oy) = (crop.dx as f32 * s, crop.dy as f32 * s);
-    let (mut cx, mut cy) = (face.cx + ox * cos - oy * sin, face.cy + ox * sin + oy * cos);
-    let mut side_px = side.round().max(1.0);
-    if roll == 0.0 {
-        // On the pixel grid: a plain copy, no interpolation.
-        cx = (cx - side_px / 2.0).round() + side_px / 2.0;
-        cy = (cy - side_px / 2.0).round() + side_px / 2.0;
-    }
-    // A turned crop is sampled at twice the frame's resolution, so that the bilinear
-    // interpolation blurs by half a frame pixel rather than one before the Lanczos resize: the
-    // model is sensitive to blur (see `crop_face`).
-    let want = if roll == 0.0 { side_px } else { 2.0 * side_px };
-    let native = want.min(MAX_NATIVE) as usize;
-    if roll != 0.0 || (native as f32) < side_px {
-        side_px = side;
-    }
-    let view = View {
-        cx,
-        cy,
-        side: side_px,
-        angle: roll,
+    let (cx, cy) = (face.cx + ox * cos - oy * sin, face.cy + ox * sin + oy * cos);
+    let side = (s * crop.scale as f32).max(1.0);
+    let rounded = side.round().max(1.0);
+    let (view, native) = if upright {
+        let snap = |c: f32| (c - rounded / 2.0).round() + rounded / 2.0;
+        let native = rounded.min(MAX_NATIVE);
+        let view = View {
+            cx: snap(cx),
+            cy: snap(cy),
+            // Past MAX_NATIVE the square is sampled down, no longer copied.
+            side: if native < rounded { side } else { rounded },
+            angle: 0.0,
+        };
+        (view, native)
+    } else {
+        let view = View {
+            cx,
+            cy,
+            side,
+            angle: roll,
+        };
+        (view, (2.0 * rounded).min(MAX_NATIVE))
     };
+    let native = native as usize;
     let square =
         image::GrayImage::from_raw(native as u32, native as u32, view.sample(frame, native))
             .unwrap_or_default();

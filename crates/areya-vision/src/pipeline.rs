@@ -5,7 +5,7 @@
 //! emotion model (batched across frames), and report probabilities with the face box, detector
 //! score and quality — or a "no face" observation.
 
-use crate::bedside::{Face, FaceFinder, FinderConfig, Found, Track};
+use crate::bedside::{Face, FaceFinder, FinderConfig, Track};
 use crate::blazeface::BlazeFace;
 use crate::crop::{aligned_crop, crop_face, sharpness};
 use crate::detect::{DetectConfig, FaceDetector};
@@ -93,21 +93,9 @@ impl Locator {
         Ok(match self {
             Locator::Bedside(f) => f
                 .find(frame, None, &mut Track::default())?
-                .map(|(face, _)| upright_box(&face)),
+                .map(|face| face.upright_box()),
             Locator::Frontal(d) => d.detect(frame).into_iter().max_by_key(|b| b.area()),
         })
-    }
-}
-
-/// The face's box in its own upright axes, as an axis-aligned [`FaceBox`] around its centre.
-fn upright_box(f: &Face) -> FaceBox {
-    let side = f.side.round().max(1.0) as u32;
-    FaceBox {
-        x: (f.cx - f.side / 2.0).round() as i32,
-        y: (f.cy - f.side / 2.0).round() as i32,
-        width: side,
-        height: side,
-        score: f64::from(f.score),
     }
 }
 
@@ -118,12 +106,8 @@ pub struct Seen {
     pub observation: Observation,
     /// Eyes, nose, mouth and ears (BlazeFace only), frame pixels.
     pub landmarks: Option<[(f32, f32); 6]>,
-    /// The face's roll in degrees (0 = upright; BlazeFace only).
-    pub roll_deg: Option<f32>,
     /// The crop the model classified (`image_size`² gray pixels).
     pub crop: Option<Vec<u8>>,
-    /// Whether the face came from the track rather than a search (BlazeFace only).
-    pub tracked: bool,
 }
 
 pub struct Pipeline {
@@ -218,21 +202,20 @@ impl Pipeline {
     ) -> Result<Vec<Seen>, VisionError> {
         let size = self.classifier.image_size();
         let mut crops = Vec::new();
-        let mut found: Vec<Option<(FaceBox, Option<Face>, bool)>> =
-            Vec::with_capacity(frames.len());
+        let mut found: Vec<Option<(FaceBox, Option<Face>)>> = Vec::with_capacity(frames.len());
         for (frame, meta) in frames {
             let hit = match &mut self.locator {
                 Locator::Bedside(finder) => {
                     let track = self.tracks.entry(meta.source.clone()).or_default();
                     finder
                         .find(frame, meta.roi.as_ref(), track)?
-                        .map(|(f, how)| (f.bounding_box(), Some(f), how == Found::Tracked))
+                        .map(|f| (f.bounding_box(), Some(f)))
                 }
                 Locator::Frontal(d) => {
-                    patient_face(&d.detect(frame), meta.roi.as_ref()).map(|b| (b, None, false))
+                    patient_face(&d.detect(frame), meta.roi.as_ref()).map(|b| (b, None))
                 }
             };
-            if let Some((b, face, _)) = &hit {
+            if let Some((b, face)) = &hit {
                 crops.push(match face {
                     Some(f) if self.align => aligned_crop(frame, f, &self.crop, size),
                     Some(f) => aligned_crop(frame, &Face { roll: 0.0, ..*f }, &self.crop, size),
@@ -260,11 +243,9 @@ impl Pipeline {
                         quality: None,
                     },
                     landmarks: None,
-                    roll_deg: None,
                     crop: None,
-                    tracked: false,
                 };
-                if let Some((b, face, tracked)) = hit {
+                if let Some((b, face)) = hit {
                     let p = probs.next().unwrap_or_default();
                     let crop = crops.next().unwrap_or_default();
                     let [a, h, r, s] = self.order.map(|i| p.get(i).copied().unwrap_or(0.0));
@@ -281,9 +262,7 @@ impl Pipeline {
                         sharpness: sharpness(&crop, size),
                     });
                     seen.landmarks = face.map(|f| f.landmarks);
-                    seen.roll_deg = face.map(|f| f.roll.to_degrees());
                     seen.crop = Some(crop);
-                    seen.tracked = tracked;
                 }
                 seen
             })

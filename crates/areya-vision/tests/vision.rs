@@ -594,7 +594,7 @@ fn rotated_faces_are_found_and_their_aligned_crop_matches_the_upright_one() {
         let face = photo_face(i);
         let find = |roll: f32| -> Face {
             let frame = on_pillow(&face, 320.0, 190.0, 210.0, roll);
-            let (f, _) = finder
+            let f = finder
                 .find(&frame, Some(&bed_roi()), &mut Track::default())
                 .unwrap()
                 .unwrap_or_else(|| panic!("face {i} at {roll}°: not found"));
@@ -704,7 +704,7 @@ fn a_second_face_entering_the_bed_area_does_not_steal_the_track() {
     let (patient, visitor) = (photo_face(0), photo_face(5));
     let mut track = Track::default();
     let alone = on_pillow(&patient, 220.0, 200.0, 170.0, 0.0);
-    let (p, _) = finder
+    let p = finder
         .find(&alone, Some(&bed_roi()), &mut track)
         .unwrap()
         .unwrap();
@@ -715,7 +715,7 @@ fn a_second_face_entering_the_bed_area_does_not_steal_the_track() {
         (&visitor, 430.0, 260.0, 230.0),
     );
     for k in 0..3 {
-        let (f, _) = finder
+        let f = finder
             .find(&both, Some(&bed_roi()), &mut track)
             .unwrap()
             .expect("the patient");
@@ -727,7 +727,7 @@ fn a_second_face_entering_the_bed_area_does_not_steal_the_track() {
         );
     }
     // Without a track (a fresh camera), the largest face in the bed area is the patient's.
-    let (f, _) = finder
+    let f = finder
         .find(&both, Some(&bed_roi()), &mut Track::default())
         .unwrap()
         .unwrap();
@@ -757,13 +757,13 @@ fn one_missed_frame_keeps_the_track_and_two_end_it() {
         finder.find(&with_visitor, Some(&roi), &mut track).unwrap(),
         None
     );
-    let (f, _) = finder.find(&both, Some(&roi), &mut track).unwrap().unwrap();
+    let f = finder.find(&both, Some(&roi), &mut track).unwrap().unwrap();
     assert!((f.cx - 220.0).abs() < 20.0, "{f:?}");
     // Two frames without the patient: the track ends, and the face in the bed is taken.
     assert_eq!(finder.find(&empty, Some(&roi), &mut track).unwrap(), None);
     assert_eq!(finder.find(&empty, Some(&roi), &mut track).unwrap(), None);
     assert!(track.face().is_none());
-    let (f, _) = finder
+    let f = finder
         .find(&with_visitor, Some(&roi), &mut track)
         .unwrap()
         .unwrap();
