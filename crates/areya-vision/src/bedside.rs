@@ -183,6 +183,12 @@ pub struct Track {
 }
 
 impl Track {
+    /// A frame in which the face was seen.
+    fn seen(&mut self, face: Face) {
+        self.last = Some(face);
+        self.misses = 0;
+    }
+
     /// A frame without the followed face: one is bridged, the second ends the track.
     fn missed(&mut self) {
         if self.last.is_some() {
@@ -406,11 +412,7 @@ impl FaceFinder {
         }
         if let Some(last) = track.last {
             if let Some(f) = self.refine(frame, &area, &last)? {
-                *track = Track {
-                    last: Some(f),
-                    misses: 0,
-                    next_tile: track.next_tile,
-                };
+                track.seen(f);
                 return Ok(Some(f));
             }
         }
@@ -439,11 +441,7 @@ impl FaceFinder {
             track.missed();
             return Ok(None);
         };
-        *track = Track {
-            last: Some(face),
-            misses: 0,
-            next_tile: track.next_tile,
-        };
+        track.seen(face);
         Ok(Some(face))
     }
 }
