@@ -68,6 +68,7 @@ impl Command {
 /// Restores the default action of SIGPIPE (ending the process), which Rust's runtime turns
 /// off at start-up. Files these commands write are written atomically, so ending at any
 /// write loses nothing already saved.
+#[allow(unsafe_code)] // std has no safe way to set a signal's disposition.
 fn default_sigpipe() {
     #[cfg(unix)]
     // SAFETY: signal() with SIG_DFL touches no memory of ours; it only changes how the

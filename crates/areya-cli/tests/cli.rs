@@ -1199,7 +1199,12 @@ fn replay_compares_rules_and_fhir_exports_a_bundle() {
         end_ms: day + (minute + 1) * 60_000,
         frames: 30,
         faces: 30,
-        prob_sums: [0.0, 0.0, 30.0 * (1.0 - negative), 30.0 * negative],
+        prob_sums: areya_core::EmotionSums::from_array([
+            0.0,
+            0.0,
+            30.0 * (1.0 - negative),
+            30.0 * negative,
+        ]),
         confidence_sum: 20.0,
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -1214,7 +1219,7 @@ fn replay_compares_rules_and_fhir_exports_a_bundle() {
             let mut x = w("c", m, 0.9);
             if m % 10 != 0 {
                 x.faces = 0;
-                x.prob_sums = [0.0; 4];
+                x.prob_sums = Default::default();
             }
             x
         }));
@@ -1660,6 +1665,7 @@ fn fit_crop_stores_the_crop_or_says_why_it_cannot() {
 }
 
 /// Sets the file-size limit of process `pid` (bytes; `None`: unlimited).
+#[allow(unsafe_code)]
 fn set_file_size_limit(pid: u32, bytes: Option<u64>) {
     let v = bytes.unwrap_or(libc::RLIM_INFINITY);
     let lim = libc::rlimit {
@@ -1683,6 +1689,7 @@ fn set_file_size_limit(pid: u32, bytes: Option<u64>) {
 /// `/healthz` says degraded and ingest answers 503; once space is back the SQLite store
 /// recovers by itself — no restart, no "database is locked" for minutes.
 #[test]
+#[allow(unsafe_code)]
 fn serve_on_sqlite_recovers_by_itself_after_the_disk_was_full() {
     use std::os::unix::process::CommandExt;
     let tmp = tempfile::tempdir().unwrap();

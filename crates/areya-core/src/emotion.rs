@@ -23,6 +23,14 @@ impl Emotion {
         Emotion::Sad,
     ];
 
+    /// The emotions that count as negative ([`Emotion::is_negative`]).
+    pub const NEGATIVE: [Emotion; 2] = [Emotion::Angry, Emotion::Sad];
+
+    /// The position in [`Emotion::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     /// The lower-case name used in files, APIs and class folders.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -6,12 +6,15 @@
 
 pub mod emotion;
 pub mod face;
+pub mod ingest;
 pub mod observation;
 pub mod time;
 
 pub use emotion::{Emotion, ParseEmotionError};
 pub use face::{FaceBox, FaceCrop, FaceDetectorKind, InvalidFaceCrop};
+pub use ingest::{CheckedIngest, ErrorBody, IngestReport, IngestRequest, InvalidItem, ModelHealth};
 pub use observation::{
-    InvalidId, InvalidObservation, InvalidProbabilities, Observation, PatientId, Probabilities,
-    Quality, SourceId, MAX_AT_MS, MAX_FACE_SCORE, MAX_FRAME_PX, MAX_SHARPNESS, MIN_AT_MS,
+    EmotionSums, InvalidId, InvalidObservation, InvalidProbabilities, Observation, ObservationWire,
+    PatientId, Probabilities, Quality, RawProbabilities, SeenFace, SourceId, MAX_AT_MS,
+    MAX_FACE_SCORE, MAX_FRAME_PX, MAX_SHARPNESS, MIN_AT_MS,
 };

@@ -36,6 +36,7 @@ pub struct CpuAutocast {
     was: bool,
 }
 
+#[allow(unsafe_code)] // libtorch's autocast switch has no safe binding in tch.
 impl CpuAutocast {
     pub fn enter() -> CpuAutocast {
         // SAFETY: these set and read thread-local flags of libtorch; no pointers are involved.
@@ -54,6 +55,7 @@ impl CpuAutocast {
     }
 }
 
+#[allow(unsafe_code)]
 impl Drop for CpuAutocast {
     fn drop(&mut self) {
         // SAFETY: as in `enter`.

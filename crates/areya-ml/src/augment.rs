@@ -501,7 +501,7 @@ mod tests {
         let size = 48u32;
         let src: Vec<u8> = (0..size * size)
             .map(|i| {
-                if ((i % size) / 4 + (i / size) / 4) % 2 == 0 {
+                if ((i % size) / 4 + (i / size) / 4).is_multiple_of(2) {
                     30
                 } else {
                     220

@@ -22,7 +22,7 @@ impl ClassMap {
     /// Parses `folder[=name],…`. The special value `all` means every folder found (see
     /// [`ClassMap::all_folders`]) and is resolved by the caller.
     pub fn parse(spec: &str) -> Result<Self> {
-        Self::new(parse_parts(spec, "--classes")?)
+        Self::new(parse_parts(spec, "data.classes")?)
     }
 
     /// Parses `--auxiliary-classes folder[=name],…`: extra classes trained as outputs of their
@@ -31,7 +31,7 @@ impl ClassMap {
         if spec.trim().is_empty() {
             return Ok(Vec::new());
         }
-        parse_parts(spec, "--auxiliary-classes")
+        parse_parts(spec, "data.auxiliary")
     }
 
     /// These classes, then `auxiliary` (by name): the outputs a network trained with auxiliary
@@ -57,7 +57,7 @@ impl ClassMap {
                 format!("{}={}", a.folder, a.name)
             };
             return Err(MlError::config(
-                "--auxiliary-classes",
+                "data.auxiliary",
                 format!("'{shown}' {msg}"),
             ));
         }
@@ -80,7 +80,7 @@ impl ClassMap {
     fn new(mut specs: Vec<ClassSpec>) -> Result<Self> {
         if specs.len() < 2 {
             return Err(MlError::config(
-                "--classes",
+                "data.classes",
                 "at least two classes are needed",
             ));
         }
@@ -88,7 +88,7 @@ impl ClassMap {
         for w in specs.windows(2) {
             if w[0].name == w[1].name {
                 return Err(MlError::config(
-                    "--classes",
+                    "data.classes",
                     format!("class name '{}' given twice", w[0].name),
                 ));
             }
@@ -98,7 +98,7 @@ impl ClassMap {
         for w in folders.windows(2) {
             if w[0] == w[1] {
                 return Err(MlError::config(
-                    "--classes",
+                    "data.classes",
                     format!("folder '{}' given twice", w[0]),
                 ));
             }
@@ -233,7 +233,7 @@ mod tests {
                 .and_then(|a| m.with_auxiliary(&a))
                 .expect_err(aux)
                 .to_string();
-            assert!(err.starts_with("--auxiliary-classes:"), "{aux}: {err}");
+            assert!(err.starts_with("data.auxiliary:"), "{aux}: {err}");
             assert!(err.contains(why), "{aux}: {err}");
         }
     }
@@ -253,7 +253,7 @@ mod tests {
         ];
         for c in cases {
             let err = ClassMap::parse(c).expect_err(c);
-            assert!(err.to_string().starts_with("--classes:"), "{c}: {err}");
+            assert!(err.to_string().starts_with("data.classes:"), "{c}: {err}");
         }
     }
 }

@@ -170,79 +170,82 @@ impl TrainConfig {
     pub fn validate(&self) -> Result<()> {
         let d = &self.data;
         if !(8..=512).contains(&d.image_size) {
-            return Err(MlError::config("--image-size", "must be between 8 and 512"));
+            return Err(MlError::config(
+                "data.image_size",
+                "must be between 8 and 512",
+            ));
         }
         if !(d.val_fraction > 0.0 && d.val_fraction < 1.0) {
-            return Err(MlError::config("--val-fraction", "must be in (0, 1)"));
+            return Err(MlError::config("data.val_fraction", "must be in (0, 1)"));
         }
         if d.limit == Some(0) {
-            return Err(MlError::config("--limit", "must be ≥ 1"));
+            return Err(MlError::config("data.limit", "must be ≥ 1"));
         }
         let a = &self.augment;
         if !(0.0..=180.0).contains(&a.rotation) {
-            return Err(MlError::config("--rotation", "must be in [0, 180] degrees"));
+            return Err(MlError::config(
+                "augment.rotation",
+                "must be in [0, 180] degrees",
+            ));
         }
         if !(0.0..=1.0).contains(&a.shear) {
-            return Err(MlError::config("--shear", "must be in [0, 1]"));
+            return Err(MlError::config("augment.shear", "must be in [0, 1]"));
         }
         if !(0.0..0.9).contains(&a.zoom) {
-            return Err(MlError::config("--zoom", "must be in [0, 0.9)"));
+            return Err(MlError::config("augment.zoom", "must be in [0, 0.9)"));
         }
         if !(0.0..=0.5).contains(&a.shift) {
             return Err(MlError::config(
-                "--shift",
+                "augment.shift",
                 "must be in [0, 0.5] (a fraction of the image)",
             ));
         }
         if !(0.0..=1.0).contains(&a.erase) {
             return Err(MlError::config(
-                "--erase",
+                "augment.erase",
                 "must be a probability in [0, 1]",
             ));
         }
         if !(0.0..=3.0).contains(&a.blur) {
             return Err(MlError::config(
-                "--blur",
+                "augment.blur",
                 "must be in [0, 3] pixels (the largest Gaussian σ)",
             ));
         }
         if !(1.0..=4.0).contains(&a.gamma) {
             return Err(MlError::config(
-                "--gamma",
+                "augment.gamma",
                 "must be in [1, 4] (the largest tone-curve exponent; 1 = off)",
             ));
         }
         self.architecture.validate(d.image_size)?;
         if self.init.is_some() && self.architecture != Architecture::Vgg16 {
             return Err(MlError::config(
-                "--init",
-                "initial weights are only supported for --arch vgg16",
+                "init",
+                "initial weights are only supported for architecture vgg16",
             ));
         }
         if self.freeze_base && self.init.is_none() {
             return Err(MlError::config(
-                "--freeze-base",
-                "needs --init (freezing random weights is pointless)",
+                "freeze_base",
+                "needs init (freezing random weights is pointless)",
             ));
         }
         self.optimizer.validate()?;
         if !(0.0..1.0).contains(&self.label_smoothing) {
-            return Err(MlError::config("--label-smoothing", "must be in [0, 1)"));
+            return Err(MlError::config("label_smoothing", "must be in [0, 1)"));
         }
         if self.batch_size == 0 || self.batch_size > 65_536 {
-            return Err(MlError::config(
-                "--batch-size",
-                "must be between 1 and 65536",
-            ));
+            return Err(MlError::config("batch_size", "must be between 1 and 65536"));
         }
         if self.epochs == 0 {
-            return Err(MlError::config("--epochs", "must be ≥ 1"));
+            return Err(MlError::config("epochs", "must be ≥ 1"));
         }
         if let Schedule::Cosine { warmup_epochs } = self.schedule {
             if !(warmup_epochs >= 0.0 && warmup_epochs < self.epochs as f64) {
                 return Err(MlError::config(
-                    "--warmup-epochs",
-                    "must be ≥ 0 and less than --epochs",
+                    "schedule.warmup_epochs",
+                    "must be ≥ 0 and less than epochs",
                 ));
             }
         }
@@ -251,14 +254,17 @@ impl TrainConfig {
             dc.validate()?;
             if !d.auxiliary.is_empty() {
                 return Err(MlError::config(
-                    "--auxiliary-classes",
-                    "cannot be combined with --teacher (the teachers have no auxiliary outputs)",
+                    "data.auxiliary",
+                    "cannot be combined with distill (the teachers have no auxiliary outputs)",
                 ));
             }
         }
         if let Some(r) = &self.callbacks.reduce_lr {
             if !(r.factor > 0.0 && r.factor < 1.0) {
-                return Err(MlError::config("--reduce-lr-factor", "must be in (0, 1)"));
+                return Err(MlError::config(
+                    "callbacks.reduce_lr.factor",
+                    "must be in (0, 1)",
+                ));
             }
         }
         Ok(())
@@ -358,7 +364,7 @@ impl Precision {
             "float32" | "f32" => Ok(Precision::Float32),
             "bfloat16" | "bf16" => Ok(Precision::Bfloat16),
             other => Err(MlError::config(
-                "--precision",
+                "precision",
                 format!("unknown precision '{other}' (auto, float32, bfloat16)"),
             )),
         }
@@ -414,40 +420,37 @@ mod tests {
     type Mutation = Box<dyn Fn(&mut TrainConfig)>;
 
     #[test]
-    fn defaults_validate_and_bad_values_name_their_flag() {
+    fn defaults_validate_and_bad_values_name_their_setting() {
         let ok = TrainConfig::new("/data".into()).unwrap();
         ok.validate().unwrap();
         let cases: Vec<(&str, Mutation)> = vec![
-            ("--image-size", Box::new(|c| c.data.image_size = 4)),
-            ("--val-fraction", Box::new(|c| c.data.val_fraction = 1.0)),
-            ("--limit", Box::new(|c| c.data.limit = Some(0))),
-            ("--rotation", Box::new(|c| c.augment.rotation = 400.0)),
-            ("--zoom", Box::new(|c| c.augment.zoom = 1.5)),
-            ("--shift", Box::new(|c| c.augment.shift = 0.6)),
-            ("--shift", Box::new(|c| c.augment.shift = f32::NAN)),
-            ("--erase", Box::new(|c| c.augment.erase = -0.1)),
-            ("--erase", Box::new(|c| c.augment.erase = 1.5)),
-            ("--blur", Box::new(|c| c.augment.blur = -1.0)),
-            ("--blur", Box::new(|c| c.augment.blur = 4.0)),
-            ("--gamma", Box::new(|c| c.augment.gamma = 0.5)),
-            ("--gamma", Box::new(|c| c.augment.gamma = f32::NAN)),
-            ("--lr", Box::new(|c| c.optimizer.lr = -1.0)),
-            ("--batch-size", Box::new(|c| c.batch_size = 0)),
-            ("--epochs", Box::new(|c| c.epochs = 0)),
-            ("--label-smoothing", Box::new(|c| c.label_smoothing = 1.0)),
+            ("data.image_size", Box::new(|c| c.data.image_size = 4)),
+            ("data.val_fraction", Box::new(|c| c.data.val_fraction = 1.0)),
+            ("data.limit", Box::new(|c| c.data.limit = Some(0))),
+            ("augment.rotation", Box::new(|c| c.augment.rotation = 400.0)),
+            ("augment.zoom", Box::new(|c| c.augment.zoom = 1.5)),
+            ("augment.shift", Box::new(|c| c.augment.shift = 0.6)),
+            ("augment.shift", Box::new(|c| c.augment.shift = f32::NAN)),
+            ("augment.erase", Box::new(|c| c.augment.erase = -0.1)),
+            ("augment.erase", Box::new(|c| c.augment.erase = 1.5)),
+            ("augment.blur", Box::new(|c| c.augment.blur = -1.0)),
+            ("augment.blur", Box::new(|c| c.augment.blur = 4.0)),
+            ("augment.gamma", Box::new(|c| c.augment.gamma = 0.5)),
+            ("augment.gamma", Box::new(|c| c.augment.gamma = f32::NAN)),
+            ("optimizer.lr", Box::new(|c| c.optimizer.lr = -1.0)),
+            ("batch_size", Box::new(|c| c.batch_size = 0)),
+            ("epochs", Box::new(|c| c.epochs = 0)),
+            ("label_smoothing", Box::new(|c| c.label_smoothing = 1.0)),
+            ("init", Box::new(|c| c.init = Some("w.safetensors".into()))),
+            ("freeze_base", Box::new(|c| c.freeze_base = true)),
             (
-                "--init",
-                Box::new(|c| c.init = Some("w.safetensors".into())),
-            ),
-            ("--freeze-base", Box::new(|c| c.freeze_base = true)),
-            (
-                "--auxiliary-classes",
+                "data.auxiliary",
                 Box::new(|c| {
                     c.data.auxiliary = ClassMap::parse_auxiliary("neutral=calm").unwrap();
                 }),
             ),
             (
-                "--auxiliary-classes",
+                "data.auxiliary",
                 Box::new(|c| {
                     c.data.auxiliary = ClassMap::parse_auxiliary("fear").unwrap();
                     c.distill = Some(crate::distill::DistillConfig {
@@ -459,7 +462,7 @@ mod tests {
                 }),
             ),
             (
-                "--warmup-epochs",
+                "schedule.warmup_epochs",
                 Box::new(|c| {
                     c.schedule = Schedule::Cosine {
                         warmup_epochs: 99.0,
@@ -497,7 +500,7 @@ mod tests {
             assert_eq!(Precision::parse(s).unwrap(), p, "{s}");
         }
         let err = Precision::parse("fp8").unwrap_err().to_string();
-        assert!(err.starts_with("--precision"), "{err}");
+        assert!(err.starts_with("precision"), "{err}");
         assert_ne!(Precision::Auto.resolve(), Precision::Auto);
         assert_eq!(Precision::Float32.resolve(), Precision::Float32);
         assert_eq!(Precision::Bfloat16.resolve(), Precision::Bfloat16);

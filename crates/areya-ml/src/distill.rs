@@ -39,16 +39,16 @@ impl DistillConfig {
     pub fn validate(&self) -> Result<()> {
         if self.teachers.is_empty() {
             return Err(MlError::config(
-                "--teacher",
+                "distill.teachers",
                 "at least one teacher run is needed",
             ));
         }
         if !(self.alpha > 0.0 && self.alpha <= 1.0) {
-            return Err(MlError::config("--distill-alpha", "must be in (0, 1]"));
+            return Err(MlError::config("distill.alpha", "must be in (0, 1]"));
         }
         if !(self.temperature >= 0.5 && self.temperature <= 20.0) {
             return Err(MlError::config(
-                "--distill-temperature",
+                "distill.temperature",
                 "must be between 0.5 and 20",
             ));
         }
@@ -227,12 +227,12 @@ mod tests {
         };
         ok.validate().unwrap();
         let cases: Vec<(&str, Mutation)> = vec![
-            ("--teacher", Box::new(|c| c.teachers.clear())),
-            ("--distill-alpha", Box::new(|c| c.alpha = 0.0)),
-            ("--distill-alpha", Box::new(|c| c.alpha = 1.5)),
-            ("--distill-alpha", Box::new(|c| c.alpha = f64::NAN)),
-            ("--distill-temperature", Box::new(|c| c.temperature = 0.0)),
-            ("--distill-temperature", Box::new(|c| c.temperature = 100.0)),
+            ("distill.teachers", Box::new(|c| c.teachers.clear())),
+            ("distill.alpha", Box::new(|c| c.alpha = 0.0)),
+            ("distill.alpha", Box::new(|c| c.alpha = 1.5)),
+            ("distill.alpha", Box::new(|c| c.alpha = f64::NAN)),
+            ("distill.temperature", Box::new(|c| c.temperature = 0.0)),
+            ("distill.temperature", Box::new(|c| c.temperature = 100.0)),
         ];
         for (flag, mutate) in cases {
             let mut c = ok.clone();

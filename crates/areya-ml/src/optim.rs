@@ -34,15 +34,18 @@ impl Default for AdamConfig {
 impl AdamConfig {
     pub fn validate(&self) -> Result<()> {
         if !(self.lr > 0.0 && self.lr.is_finite()) {
-            return Err(MlError::config("--lr", "must be a positive number"));
+            return Err(MlError::config("optimizer.lr", "must be a positive number"));
         }
-        for (f, b) in [("--beta1", self.beta1), ("--beta2", self.beta2)] {
+        for (f, b) in [
+            ("optimizer.beta1", self.beta1),
+            ("optimizer.beta2", self.beta2),
+        ] {
             if !(0.0..1.0).contains(&b) {
                 return Err(MlError::config(f, "must be in [0, 1)"));
             }
         }
         if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
-            return Err(MlError::config("--weight-decay", "must be ≥ 0"));
+            return Err(MlError::config("optimizer.weight_decay", "must be ≥ 0"));
         }
         Ok(())
     }

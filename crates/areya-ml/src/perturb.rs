@@ -53,7 +53,7 @@ impl Perturbation {
             .ok_or_else(|| {
                 let names: Vec<_> = Self::ALL.iter().map(|p| p.name()).collect();
                 MlError::config(
-                    "--perturb",
+                    "perturbation",
                     format!("unknown condition '{name}' ({})", names.join(", ")),
                 )
             })
@@ -105,7 +105,8 @@ mod tests {
         let src = ramp();
         let range = |px: &[u8]| (px.iter().max().unwrap() - px.iter().min().unwrap()) as u32;
         let mean = |px: &[u8]| px.iter().map(|&v| v as f64).sum::<f64>() / px.len() as f64;
-        let cases: [(Perturbation, &dyn Fn(&[u8], &[u8]) -> bool); 6] = [
+        type Check<'a> = &'a dyn Fn(&[u8], &[u8]) -> bool;
+        let cases: [(Perturbation, Check); 6] = [
             (Perturbation::Dim, &|_, b| b[15] == 99 && b[0] == 10),
             (Perturbation::LowContrast, &|a, b| {
                 range(b) * 2 <= range(a) + 1 && (mean(b) - 128.0).abs() < 1.0
@@ -136,7 +137,7 @@ mod tests {
         assert_eq!(&c[16..], &src[16..]);
         let e = Perturbation::parse("fog").unwrap_err().to_string();
         assert!(
-            e.contains("--perturb") && e.contains("dim, low-contrast"),
+            e.contains("perturbation") && e.contains("dim, low-contrast"),
             "{e}"
         );
     }

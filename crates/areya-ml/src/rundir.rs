@@ -193,7 +193,10 @@ pub fn read_config(dir: &Path) -> Result<RunConfig> {
             "architecture.standardize needs run format 2 (format 1 readers would skip it)",
         ));
     }
-    cfg.architecture.validate(cfg.preprocessing.image_size)?;
+    // A bad setting read from the file names the file, not a flag.
+    cfg.architecture
+        .validate(cfg.preprocessing.image_size)
+        .map_err(|e| MlError::run_dir(&path, e.to_string()))?;
     Ok(cfg)
 }
 

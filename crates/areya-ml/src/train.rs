@@ -196,7 +196,7 @@ fn prepare_data(cfg: &TrainConfig, log: &mut Log) -> Result<PreparedData> {
         let vidx = dataset::stratified_sample(&val.labels, k, n_val, cfg.seed);
         val = val.subset(&vidx);
         log.line(&format!(
-            "--limit {limit}: using {} train and {} val images (stratified, seed {}).",
+            "limit {limit}: using {} train and {} val images (stratified, seed {}).",
             train.len(),
             val.len(),
             cfg.seed
@@ -425,7 +425,13 @@ pub fn resume(dir: &Path, epochs: Option<usize>, opts: TrainOptions) -> Result<T
     if let Some(e) = epochs {
         cfg.epochs = e;
     }
-    cfg.validate()?;
+    // Named by the run's config.json, where the settings come from.
+    cfg.validate().map_err(|e| match e {
+        MlError::Config { field, msg } => {
+            MlError::run_dir(dir.join(CONFIG_FILE), format!("train.{field}: {msg}"))
+        }
+        e => e,
+    })?;
     set_threads(cfg.threads);
     let last = dir.join(LAST_FILE);
     let tensors = rundir::read_tensors(&last)?;

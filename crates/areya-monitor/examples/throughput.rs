@@ -4,7 +4,7 @@
 //! in a second transaction (`synchronous=FULL`, on a file).
 //! `cargo run --release -p areya-monitor --example throughput [BEDS] [HOURS] [STORE_MINUTES]`
 
-use areya_core::{FaceBox, Observation, PatientId, Probabilities, SourceId};
+use areya_core::{FaceBox, Observation, PatientId, Probabilities, SeenFace, SourceId};
 use areya_monitor::engine::{Engine, EngineConfig};
 use areya_monitor::rules::RuleSet;
 use areya_monitor::store::{Batch, SqliteStore, Store};
@@ -33,20 +33,18 @@ fn main() {
                 patient: p.clone(),
                 at_ms: s * SECOND,
                 frame: s as u64,
-                face: face.then_some(FaceBox {
-                    x: 0,
-                    y: 0,
-                    width: 80,
-                    height: 80,
-                    score: 3.0,
+                face: face.then(|| SeenFace {
+                    bbox: FaceBox {
+                        x: 0,
+                        y: 0,
+                        width: 80,
+                        height: 80,
+                        score: 3.0,
+                    },
+                    probs: Probabilities::new(n * 0.4, (1.0 - n) * 0.5, (1.0 - n) * 0.5, n * 0.6)
+                        .expect("a distribution"),
+                    quality: None,
                 }),
-                probs: face.then_some(Probabilities {
-                    angry: n * 0.4,
-                    happy: (1.0 - n) * 0.5,
-                    relaxed: (1.0 - n) * 0.5,
-                    sad: n * 0.6,
-                }),
-                quality: None,
             });
         }
     }

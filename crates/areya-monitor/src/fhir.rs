@@ -204,7 +204,7 @@ mod tests {
                 end_ms: (m + 1) * MINUTE,
                 frames: 30,
                 faces: 20,
-                prob_sums: [4.0, 2.0, 4.0, 10.0],
+                prob_sums: areya_core::EmotionSums::from_array([4.0, 2.0, 4.0, 10.0]),
                 confidence_sum: 12.0,
             })
             .collect();

@@ -177,7 +177,12 @@ mod tests {
             end_ms: (minute + 1) * MINUTE,
             frames: 30,
             faces: 30,
-            prob_sums: [0.0, 0.0, 30.0 * (1.0 - negative), 30.0 * negative],
+            prob_sums: areya_core::EmotionSums::from_array([
+                0.0,
+                0.0,
+                30.0 * (1.0 - negative),
+                30.0 * negative,
+            ]),
             confidence_sum: 20.0,
         }
     }
@@ -191,7 +196,7 @@ mod tests {
             let mut x = w("a", m, 0.9);
             if m % 10 != 0 {
                 x.faces = 0;
-                x.prob_sums = [0.0; 4];
+                x.prob_sums = Default::default();
             }
             ws.push(x);
         }
@@ -216,7 +221,7 @@ mod tests {
                 0..12 => w("b", m, 0.9),
                 12..27 => WindowAggregate {
                     faces: 0,
-                    prob_sums: [0.0; 4],
+                    prob_sums: areya_core::EmotionSums::from_array([0.0; 4]),
                     ..w("b", m, 0.0)
                 },
                 _ => w("b", m, 0.1),

@@ -418,7 +418,12 @@ mod tests {
             end_ms: (minute + 1) * MINUTE,
             frames,
             faces,
-            prob_sums: [0.0, 0.0, n * (1.0 - negative), n * negative],
+            prob_sums: areya_core::EmotionSums::from_array([
+                0.0,
+                0.0,
+                n * (1.0 - negative),
+                n * negative,
+            ]),
             confidence_sum: n * 0.7,
         }
     }

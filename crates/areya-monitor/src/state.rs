@@ -4,7 +4,7 @@
 
 use crate::window::WindowAggregate;
 use crate::{Millis, HOUR, MINUTE};
-use areya_core::Emotion;
+use areya_core::{Emotion, EmotionSums};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
@@ -94,28 +94,26 @@ pub struct PatientState {
 struct Totals {
     frames: u64,
     faces: u64,
-    sums: [f64; 4],
+    sums: EmotionSums,
 }
 
 fn totals<'a>(ws: impl Iterator<Item = &'a WindowAggregate>) -> Totals {
     let mut t = Totals {
         frames: 0,
         faces: 0,
-        sums: [0.0; 4],
+        sums: EmotionSums::default(),
     };
     for w in ws {
         t.frames += w.frames as u64;
         t.faces += w.faces as u64;
-        for i in 0..4 {
-            t.sums[i] += w.prob_sums[i];
-        }
+        t.sums.merge(&w.prob_sums);
     }
     t
 }
 
 impl Totals {
     fn negative(&self) -> Option<f64> {
-        (self.faces > 0).then(|| (self.sums[0] + self.sums[3]) / self.faces as f64)
+        (self.faces > 0).then(|| self.sums.negative() / self.faces as f64)
     }
     fn coverage(&self) -> f64 {
         if self.frames == 0 {
@@ -206,7 +204,7 @@ impl PatientState {
         let started = *b.started_ms.get_or_insert(w.start_ms);
         if b.learned.is_none() {
             if w.end_ms <= started + self.cfg.baseline_ms {
-                b.negative_sum += w.prob_sums[0] + w.prob_sums[3];
+                b.negative_sum += w.prob_sums.negative();
                 b.faces += w.faces as u64;
             } else if b.faces > 0 {
                 b.learned = Some(b.negative_sum / b.faces as f64);
@@ -234,12 +232,7 @@ impl PatientState {
         let coverage = all.coverage();
         let minutes = self.cfg.horizon_ms / MINUTE;
         let negative = all.negative();
-        let dominant = (all.faces > 0).then(|| {
-            let i = (0..4)
-                .max_by(|&a, &b| all.sums[a].total_cmp(&all.sums[b]))
-                .unwrap_or(2);
-            Emotion::ALL[i]
-        });
+        let dominant = (all.faces > 0).then(|| all.sums.top());
         let trend = match (last5.negative(), before.negative()) {
             (Some(a), Some(b)) => Some(a - b),
             _ => None,
@@ -256,7 +249,7 @@ impl PatientState {
             ),
             Some(neg) => {
                 let excess = ((neg - baseline) / (1.0 - baseline).max(1e-6)).clamp(0.0, 1.0);
-                let mostly = if all.sums[3] >= all.sums[0] {
+                let mostly = if all.sums.get(Emotion::Sad) >= all.sums.get(Emotion::Angry) {
                     "sad"
                 } else {
                     "angry"
@@ -297,7 +290,7 @@ impl PatientState {
 mod tests {
     use super::*;
     use crate::window::Windower;
-    use areya_core::{FaceBox, Observation, PatientId, Probabilities, SourceId};
+    use areya_core::{FaceBox, Observation, PatientId, Probabilities, SeenFace, SourceId};
 
     /// Feeds one observation per second from `from` for `secs` seconds.
     fn feed(
@@ -313,20 +306,17 @@ mod tests {
                 patient: PatientId::parse("p").unwrap(),
                 at_ms: from + i * 1000,
                 frame: i as u64,
-                face: p.map(|_| FaceBox {
-                    x: 0,
-                    y: 0,
-                    width: 60,
-                    height: 60,
-                    score: 3.0,
+                face: p.map(|p| SeenFace {
+                    bbox: FaceBox {
+                        x: 0,
+                        y: 0,
+                        width: 60,
+                        height: 60,
+                        score: 3.0,
+                    },
+                    probs: Probabilities::from_array(p).unwrap(),
+                    quality: None,
                 }),
-                probs: p.map(|[a, h, r, s]| Probabilities {
-                    angry: a,
-                    happy: h,
-                    relaxed: r,
-                    sad: s,
-                }),
-                quality: None,
             };
             for w in win.push(&o) {
                 state.add(w);

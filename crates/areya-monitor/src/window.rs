@@ -2,7 +2,7 @@
 //! mean class probabilities, negative share and confidence.
 
 use crate::Millis;
-use areya_core::{Emotion, Observation, PatientId, Probabilities};
+use areya_core::{EmotionSums, Observation, PatientId, Probabilities};
 use serde::{Deserialize, Serialize};
 
 /// Aggregates of one patient's observations in `[start_ms, end_ms)`.
@@ -15,8 +15,8 @@ pub struct WindowAggregate {
     pub frames: u32,
     /// Frames with a classified face.
     pub faces: u32,
-    /// Sums over face frames of P(angry), P(happy), P(relaxed), P(sad).
-    pub prob_sums: [f64; 4],
+    /// Sums over face frames of each emotion's probability.
+    pub prob_sums: EmotionSums,
     /// Sum over face frames of the top class probability.
     pub confidence_sum: f64,
 }
@@ -29,7 +29,7 @@ impl WindowAggregate {
             end_ms: start_ms + size,
             frames: 0,
             faces: 0,
-            prob_sums: [0.0; 4],
+            prob_sums: EmotionSums::default(),
             confidence_sum: 0.0,
         }
     }
@@ -45,22 +45,12 @@ impl WindowAggregate {
 
     /// Mean probabilities over face frames (`None` without faces).
     pub fn mean(&self) -> Option<Probabilities> {
-        if self.faces == 0 {
-            return None;
-        }
-        let n = self.faces as f64;
-        let [a, h, r, s] = self.prob_sums.map(|x| (x / n) as f32);
-        Some(Probabilities {
-            angry: a,
-            happy: h,
-            relaxed: r,
-            sad: s,
-        })
+        self.prob_sums.mean(self.faces as u64)
     }
 
-    /// Mean P(angry) + P(sad) over face frames.
+    /// Mean probability of a negative emotion over face frames.
     pub fn negative(&self) -> Option<f64> {
-        self.mean().map(|m| m.negative() as f64)
+        (self.faces > 0).then(|| self.prob_sums.negative() / self.faces as f64)
     }
 
     pub fn confidence(&self) -> Option<f64> {
@@ -69,11 +59,9 @@ impl WindowAggregate {
 
     fn add(&mut self, o: &Observation) {
         self.frames += 1;
-        if let (Some(_), Some(p)) = (&o.face, &o.probs) {
+        if let Some(p) = o.probs() {
             self.faces += 1;
-            for (i, e) in Emotion::ALL.iter().enumerate() {
-                self.prob_sums[i] += p.get(*e) as f64;
-            }
+            self.prob_sums.add(p);
             self.confidence_sum += p.get(p.top()) as f64;
         }
     }
@@ -136,7 +124,7 @@ impl Windower {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use areya_core::{FaceBox, SourceId};
+    use areya_core::{FaceBox, SeenFace, SourceId};
 
     pub fn obs(at_ms: Millis, probs: Option<[f32; 4]>) -> Observation {
         Observation {
@@ -144,20 +132,17 @@ pub(crate) mod tests {
             patient: PatientId::parse("p-1").unwrap(),
             at_ms,
             frame: at_ms as u64 / 1000,
-            face: probs.map(|_| FaceBox {
-                x: 0,
-                y: 0,
-                width: 80,
-                height: 80,
-                score: 5.0,
+            face: probs.map(|p| SeenFace {
+                bbox: FaceBox {
+                    x: 0,
+                    y: 0,
+                    width: 80,
+                    height: 80,
+                    score: 5.0,
+                },
+                probs: Probabilities::from_array(p).unwrap(),
+                quality: None,
             }),
-            probs: probs.map(|[a, h, r, s]| Probabilities {
-                angry: a,
-                happy: h,
-                relaxed: r,
-                sad: s,
-            }),
-            quality: None,
         }
     }
 

@@ -1,6 +1,6 @@
 //! Hours of a simulated ward through the engine, in milliseconds of test time.
 
-use areya_core::{FaceBox, Observation, PatientId, Probabilities, SourceId};
+use areya_core::{FaceBox, Observation, PatientId, Probabilities, SeenFace, SourceId};
 use areya_monitor::alerts::{AlertEvent, AlertKind, Recipient};
 use areya_monitor::engine::{Consent, Engine, EngineConfig, Output};
 use areya_monitor::rules::RuleSet;
@@ -13,20 +13,18 @@ fn obs(patient: &PatientId, at_ms: Millis, negative: Option<f32>) -> Observation
         patient: patient.clone(),
         at_ms,
         frame: (at_ms / SECOND) as u64,
-        face: negative.map(|_| FaceBox {
-            x: 10,
-            y: 10,
-            width: 90,
-            height: 90,
-            score: 4.0,
+        face: negative.map(|n| SeenFace {
+            bbox: FaceBox {
+                x: 10,
+                y: 10,
+                width: 90,
+                height: 90,
+                score: 4.0,
+            },
+            probs: Probabilities::new(n * 0.3, (1.0 - n) * 0.3, (1.0 - n) * 0.7, n * 0.7)
+                .expect("a distribution"),
+            quality: None,
         }),
-        probs: negative.map(|n| Probabilities {
-            angry: n * 0.3,
-            happy: (1.0 - n) * 0.3,
-            relaxed: (1.0 - n) * 0.7,
-            sad: n * 0.7,
-        }),
-        quality: None,
     }
 }
 

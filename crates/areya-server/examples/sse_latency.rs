@@ -13,7 +13,7 @@
 //!
 //! `cargo run --release -p areya-server --example sse_latency -- [beds] [seconds] [agents] [postgres://… [servers]]`
 
-use areya_core::{FaceBox, Observation, PatientId, Probabilities};
+use areya_core::{FaceBox, Observation, PatientId, Probabilities, SeenFace};
 use areya_monitor::engine::EngineConfig;
 use areya_monitor::store::{PgCluster, PgStore, SqliteStore, Store};
 use areya_server::setup::{demo_source, large_ward};
@@ -236,20 +236,23 @@ async fn bench<S: Store + 'static>(
                                 .expect("valid id"),
                             at_ms,
                             frame,
-                            face: Some(FaceBox {
-                                x: 200,
-                                y: 120,
-                                width: 120,
-                                height: 120,
-                                score: 4.0,
+                            face: Some(SeenFace {
+                                bbox: FaceBox {
+                                    x: 200,
+                                    y: 120,
+                                    width: 120,
+                                    height: 120,
+                                    score: 4.0,
+                                },
+                                probs: Probabilities::new(
+                                    n * 0.3,
+                                    (1.0 - n) * 0.4,
+                                    (1.0 - n) * 0.6,
+                                    n * 0.7,
+                                )
+                                .expect("a distribution"),
+                                quality: None,
                             }),
-                            probs: Some(Probabilities {
-                                angry: n * 0.3,
-                                happy: (1.0 - n) * 0.4,
-                                relaxed: (1.0 - n) * 0.6,
-                                sad: n * 0.7,
-                            }),
-                            quality: None,
                         }
                     })
                     .collect();

@@ -104,16 +104,7 @@ pub struct Counters {
     pub password_checks: AtomicU64,
 }
 
-/// What an ingest request did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct IngestReport {
-    /// New observations processed.
-    pub accepted: usize,
-    /// Already stored (a retried delivery).
-    pub duplicate: usize,
-    /// Refused: the patient is paused or opted out (never stored).
-    pub refused: usize,
-}
+pub use areya_core::IngestReport;
 
 pub struct App<S> {
     pub store: S,

@@ -12,7 +12,7 @@
 
 use crate::app::{App, Settings};
 use crate::setup::{demo_patient, demo_source, DEMO_BEDS, DEMO_WARD};
-use areya_core::{FaceBox, Observation, Probabilities, Quality};
+use areya_core::{FaceBox, Observation, Probabilities, Quality, SeenFace};
 use areya_monitor::engine::{Consent, EngineConfig};
 use areya_monitor::state::StateConfig;
 use areya_monitor::store::Store;
@@ -132,7 +132,7 @@ pub fn scene(i: usize, t: u64) -> Scene {
 pub trait Readings: Send + 'static {
     /// A face box, class probabilities and quality for bed `bed` showing `mix`, or `None`
     /// when no face was found.
-    fn read(&mut self, bed: usize, mix: [f32; 4]) -> Option<(FaceBox, Probabilities, Quality)>;
+    fn read(&mut self, bed: usize, mix: [f32; 4]) -> Option<SeenFace>;
 }
 
 /// Probabilities drawn around the script's mix (seeded, reproducible).
@@ -156,11 +156,10 @@ impl Simulated {
 }
 
 impl Readings for Simulated {
-    fn read(&mut self, _bed: usize, mix: [f32; 4]) -> Option<(FaceBox, Probabilities, Quality)> {
+    fn read(&mut self, _bed: usize, mix: [f32; 4]) -> Option<SeenFace> {
         let noisy = mix.map(|m| (m + (self.next() - 0.5) * 0.16).max(0.001));
         let sum: f32 = noisy.iter().sum();
-        let [angry, happy, relaxed, sad] = noisy.map(|v| v / sum);
-        let face = FaceBox {
+        let bbox = FaceBox {
             x: 260 + (self.next() * 20.0) as i32,
             y: 140 + (self.next() * 20.0) as i32,
             width: 120,
@@ -171,16 +170,11 @@ impl Readings for Simulated {
             face_px: 120,
             sharpness: 150.0 + self.next() * 50.0,
         };
-        Some((
-            face,
-            Probabilities {
-                angry,
-                happy,
-                relaxed,
-                sad,
-            },
-            quality,
-        ))
+        Some(SeenFace {
+            bbox,
+            probs: Probabilities::from_array(noisy.map(|v| v / sum)).ok()?,
+            quality: Some(quality),
+        })
     }
 }
 
@@ -191,13 +185,10 @@ pub fn observations(readings: &mut dyn Readings, t: u64, at_ms: i64) -> Vec<Obse
         let Some(patient) = demo_patient(i) else {
             continue;
         };
-        let (face, probs, quality) = match scene(i, t) {
+        let face = match scene(i, t) {
             Scene::Offline => continue,
-            Scene::NoFace => (None, None, None),
-            Scene::Face(mix) => match readings.read(i, mix) {
-                Some((f, p, q)) => (Some(f), Some(p), Some(q)),
-                None => (None, None, None),
-            },
+            Scene::NoFace => None,
+            Scene::Face(mix) => readings.read(i, mix),
         };
         out.push(Observation {
             source: demo_source(i),
@@ -205,8 +196,6 @@ pub fn observations(readings: &mut dyn Readings, t: u64, at_ms: i64) -> Vec<Obse
             at_ms,
             frame: t,
             face,
-            probs,
-            quality,
         });
     }
     out
@@ -291,10 +280,9 @@ mod tests {
     fn simulated_readings_are_distributions_near_the_mix() {
         let mut r = Simulated::new(7);
         for _ in 0..200 {
-            let (_, p, _) = r.read(0, SAD).unwrap();
-            let sum = p.angry + p.happy + p.relaxed + p.sad;
+            let p = r.read(0, SAD).unwrap().probs;
+            let sum: f32 = p.to_array().iter().sum();
             assert!((sum - 1.0).abs() < 1e-4);
-            assert!(Probabilities::new(p.angry, p.happy, p.relaxed, p.sad).is_ok());
             assert!(p.negative() > 0.6, "{p:?}");
         }
         let obs = observations(&mut Simulated::new(1), 0, 0);

@@ -3,7 +3,10 @@
 //! subscriber and being acknowledged, consent, and a restart that loses nothing stored.
 //! Time comes from a manual clock, so minutes of ward time pass in milliseconds.
 
-use areya_core::{FaceBox, Observation, PatientId, Probabilities, SourceId};
+use areya_core::{
+    FaceBox, Observation, ObservationWire, PatientId, Probabilities, RawProbabilities, SeenFace,
+    SourceId,
+};
 use areya_monitor::store::{postgres_test_database_url, PgCluster, PgStore, SqliteStore, Store};
 use areya_monitor::SECOND;
 use areya_server::demo::{demo_settings, DEMO_RULES};
@@ -265,7 +268,7 @@ impl<S: Store + 'static> Server<S> {
         self.json("POST", &path, Some(cookie), Some(body)).await
     }
 
-    async fn ingest(&self, obs: &[Observation], token: &str) -> (u16, Value) {
+    async fn ingest(&self, obs: &[impl serde::Serialize], token: &str) -> (u16, Value) {
         let body = json!({ "observations": obs }).to_string();
         let auth = format!("Bearer {token}");
         let (status, _, text) = self
@@ -310,20 +313,18 @@ fn obs(i: usize, at_ms: i64, negative: Option<f32>) -> Observation {
         patient: patient(i),
         at_ms,
         frame: (at_ms / SECOND) as u64,
-        face: negative.map(|_| FaceBox {
-            x: 100,
-            y: 80,
-            width: 120,
-            height: 120,
-            score: 4.0,
+        face: negative.map(|n| SeenFace {
+            bbox: FaceBox {
+                x: 100,
+                y: 80,
+                width: 120,
+                height: 120,
+                score: 4.0,
+            },
+            probs: Probabilities::new(n * 0.3, (1.0 - n) * 0.4, (1.0 - n) * 0.6, n * 0.7)
+                .expect("a distribution"),
+            quality: None,
         }),
-        probs: negative.map(|n| Probabilities {
-            angry: n * 0.3,
-            happy: (1.0 - n) * 0.4,
-            relaxed: (1.0 - n) * 0.6,
-            sad: n * 0.7,
-        }),
-        quality: None,
     }
 }
 
@@ -573,18 +574,20 @@ async fn bad_requests_name_the_field() {
     let good = obs(0, s.now(), Some(0.2));
     let (status, _) = s.ingest(std::slice::from_ref(&good), "not-a-device").await;
     assert_eq!(status, 401);
-    let mut bad_probs = good.clone();
-    bad_probs.probs = Some(Probabilities {
+    // What a broken client may send, written as the wire carries it.
+    let wire = || ObservationWire::from(good.clone());
+    let mut bad_probs = wire();
+    bad_probs.probs = Some(RawProbabilities {
         angry: 0.9,
         happy: 0.9,
         relaxed: 0.0,
         sad: 0.0,
     });
-    let mut stranger = good.clone();
+    let mut stranger = wire();
     stranger.patient = PatientId::parse("p-9999").expect("id");
-    let mut wrong_source = good.clone();
+    let mut wrong_source = wire();
     wrong_source.source = SourceId::parse("cam-07").expect("id");
-    let mut face_no_probs = good.clone();
+    let mut face_no_probs = wire();
     face_no_probs.probs = None;
     for (o, want, needle) in [
         (bad_probs, 422, "observations[1].probs"),
@@ -596,7 +599,7 @@ async fn bad_requests_name_the_field() {
         ),
         (face_no_probs, 422, "both or neither"),
     ] {
-        let (status, v) = s.ingest(&[good.clone(), o], DEVICE).await;
+        let (status, v) = s.ingest(&[wire(), o], DEVICE).await;
         assert_eq!(status, want, "{v}");
         assert!(
             v["error"].as_str().unwrap_or("").contains(needle),

@@ -167,7 +167,10 @@ fn measure(pipe: &mut Pipeline, shots: &[Shot], per_clip: usize) -> Tally {
         t.views += pipe.detector_views() - views;
         for (o, s) in obs.iter().zip(clip) {
             t.frames += 1;
-            let (Some(b), Some(p)) = (o.face, o.probs) else {
+            let Some(areya_core::SeenFace {
+                bbox: b, probs: p, ..
+            }) = o.face
+            else {
                 continue;
             };
             let (bx, by) = (
@@ -315,7 +318,7 @@ fn run(val: &Path, model: &Path, clips: usize, per_clip: usize) {
     );
     let mut totals = vec![Tally::default(); pipes.len()];
     let mut worst = vec![(f64::MAX, f64::MAX); pipes.len()];
-    for k in 0..CONDITIONS.len() {
+    for (k, condition) in CONDITIONS.iter().enumerate() {
         let shots = shots(&val, k, clips, per_clip);
         for (j, (name, pipe)) in pipes.iter_mut().enumerate() {
             let t = measure(pipe, &shots, per_clip);
@@ -323,7 +326,7 @@ fn run(val: &Path, model: &Path, clips: usize, per_clip: usize) {
             println!(
                 "{:<30} {:<9} {:>6.1}% {:>9.1}% {:>8.1}% {:>7} {:>8.2} {:>6.2}",
                 name,
-                CONDITIONS[k].name,
+                condition.name,
                 pct(t.found, t.frames),
                 pct(t.correct, t.found),
                 pct(t.correct, t.frames),

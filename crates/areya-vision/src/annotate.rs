@@ -6,6 +6,7 @@ use crate::pipeline::Seen;
 use crate::roi::Roi;
 use crate::GrayFrame;
 use ab_glyph::{FontRef, PxScale};
+use areya_core::SeenFace;
 use image::{Rgb, RgbImage};
 use imageproc::drawing::{draw_filled_rect_mut, draw_hollow_rect_mut, draw_text_mut};
 use imageproc::rect::Rect;
@@ -34,7 +35,10 @@ pub fn annotate(frame: &GrayFrame, roi: Option<&Roi>, seen: &Seen) -> RgbImage {
             );
         }
     }
-    let (Some(f), Some(p)) = (o.face, o.probs) else {
+    let Some(SeenFace {
+        bbox: f, probs: p, ..
+    }) = o.face
+    else {
         return img;
     };
     let colour = if p.negative() > 0.5 { YELLOW } else { GREEN };
@@ -120,20 +124,17 @@ mod tests {
             patient: PatientId::parse("p").unwrap(),
             at_ms: 0,
             frame: 0,
-            face: Some(FaceBox {
-                x: 60,
-                y: 50,
-                width: 60,
-                height: 60,
-                score: 3.0,
+            face: Some(SeenFace {
+                bbox: FaceBox {
+                    x: 60,
+                    y: 50,
+                    width: 60,
+                    height: 60,
+                    score: 3.0,
+                },
+                probs: Probabilities::new(0.1, 0.05, 0.15, 0.7).unwrap(),
+                quality: None,
             }),
-            probs: Some(Probabilities {
-                angry: 0.1,
-                happy: 0.05,
-                relaxed: 0.15,
-                sad: 0.7,
-            }),
-            quality: None,
         };
         let roi = Roi {
             x: 10,
@@ -168,11 +169,7 @@ mod tests {
             .count();
         assert!(label_pixels > 20, "label text drawn: {label_pixels}");
         assert_eq!(*img.get_pixel(70, 70), MAGENTA, "the right eye");
-        let none = Observation {
-            face: None,
-            probs: None,
-            ..o
-        };
+        let none = Observation { face: None, ..o };
         assert_eq!(
             *annotate(&frame, None, &seen(none)).get_pixel(60, 80),
             Rgb([100, 100, 100])

@@ -61,16 +61,10 @@ impl Default for FinderConfig {
 impl FinderConfig {
     pub fn validate(&self) -> Result<(), VisionError> {
         if !(20..=4096).contains(&self.min_face) {
-            return Err(VisionError::config(
-                "--min-face",
-                "must be 20 to 4096 pixels",
-            ));
+            return Err(VisionError::config("min_face", "must be 20 to 4096 pixels"));
         }
         if !(0.05..1.0).contains(&self.threshold) {
-            return Err(VisionError::config(
-                "--detect-threshold",
-                "must be in [0.05, 1)",
-            ));
+            return Err(VisionError::config("threshold", "must be in [0.05, 1)"));
         }
         if self.sweep.is_empty() || self.sweep.iter().any(|a| !(-180.0..=180.0).contains(a)) {
             return Err(VisionError::config(

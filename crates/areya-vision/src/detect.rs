@@ -39,19 +39,19 @@ impl Default for DetectConfig {
 impl DetectConfig {
     pub fn validate(&self) -> Result<(), VisionError> {
         if self.min_face < 20 {
-            return Err(VisionError::config("--min-face", "must be ≥ 20 pixels"));
+            return Err(VisionError::config("min_face", "must be ≥ 20 pixels"));
         }
         if !(0.1..0.99).contains(&self.pyramid_scale) {
             return Err(VisionError::config(
-                "--pyramid-scale",
+                "pyramid_scale",
                 "must be in [0.1, 0.99)",
             ));
         }
         if self.step == 0 {
-            return Err(VisionError::config("--detect-step", "must be ≥ 1"));
+            return Err(VisionError::config("step", "must be ≥ 1"));
         }
         if self.max_width < 64 {
-            return Err(VisionError::config("--detect-width", "must be ≥ 64"));
+            return Err(VisionError::config("max_width", "must be ≥ 64"));
         }
         Ok(())
     }

@@ -13,7 +13,7 @@ use crate::roi::{patient_face, Roi};
 use crate::{GrayFrame, VisionError};
 use areya_core::{
     Emotion, FaceBox, FaceCrop, FaceDetectorKind, Observation, PatientId, Probabilities, Quality,
-    SourceId,
+    SeenFace, SourceId,
 };
 use areya_ml::Classifier;
 use std::collections::HashMap;
@@ -30,6 +30,8 @@ pub struct FrameMeta {
 }
 
 /// The face detector a pipeline runs.
+// One per pipeline, never in a collection: the size of the larger variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Locator {
     /// BlazeFace with the bedside search and a track per source (the default).
     Bedside(FaceFinder),
@@ -68,7 +70,7 @@ impl Locator {
             FaceDetectorKind::SeetaFace => {
                 if model_file.is_some() {
                     return Err(VisionError::config(
-                        "--detector-model",
+                        "detector_model",
                         "only the blazeface detector loads a model file",
                     ));
                 }
@@ -228,7 +230,7 @@ impl Pipeline {
         let probs = self.classifier.predict(&pixels, crops.len())?;
         let mut probs = probs.into_iter();
         let mut crops = crops.into_iter();
-        Ok(frames
+        frames
             .iter()
             .zip(found)
             .map(|((_, meta), hit)| {
@@ -239,8 +241,6 @@ impl Pipeline {
                         at_ms: meta.at_ms,
                         frame: meta.frame,
                         face: None,
-                        probs: None,
-                        quality: None,
                     },
                     landmarks: None,
                     crop: None,
@@ -248,24 +248,25 @@ impl Pipeline {
                 if let Some((b, face)) = hit {
                     let p = probs.next().unwrap_or_default();
                     let crop = crops.next().unwrap_or_default();
-                    let [a, h, r, s] = self.order.map(|i| p.get(i).copied().unwrap_or(0.0));
-                    let o = &mut seen.observation;
-                    o.face = Some(b);
-                    o.probs = Some(Probabilities {
-                        angry: a,
-                        happy: h,
-                        relaxed: r,
-                        sad: s,
-                    });
-                    o.quality = Some(Quality {
-                        face_px: face.map_or(b.height, |f| f.side.round().max(1.0) as u32),
-                        sharpness: sharpness(&crop, size),
+                    // Renormalised: a reduced-precision softmax may sum a little off 1.
+                    let v = self.order.map(|i| p.get(i).copied().unwrap_or(0.0));
+                    let sum: f32 = v.iter().sum();
+                    let probs = Probabilities::from_array(v.map(|x| x / sum)).map_err(|e| {
+                        VisionError::Model(format!("the model's output is not a distribution: {e}"))
+                    })?;
+                    seen.observation.face = Some(SeenFace {
+                        bbox: b,
+                        probs,
+                        quality: Some(Quality {
+                            face_px: face.map_or(b.height, |f| f.side.round().max(1.0) as u32),
+                            sharpness: sharpness(&crop, size),
+                        }),
                     });
                     seen.landmarks = face.map(|f| f.landmarks);
                     seen.crop = Some(crop);
                 }
-                seen
+                Ok(seen)
             })
-            .collect())
+            .collect()
     }
 }

@@ -18,7 +18,7 @@ impl Roi {
     pub fn parse(s: &str) -> Result<Roi, VisionError> {
         let bad = || {
             VisionError::config(
-                "--roi",
+                "roi",
                 format!("'{s}' is not x,y,w,h in pixels with w, h > 0"),
             )
         };
@@ -85,10 +85,7 @@ mod tests {
         );
         for bad in ["", "1,2,3", "1,2,3,0", "a,b,c,d", "-1,2,3,4", "1,2,3,4,5"] {
             assert!(
-                Roi::parse(bad)
-                    .unwrap_err()
-                    .to_string()
-                    .starts_with("--roi"),
+                Roi::parse(bad).unwrap_err().to_string().starts_with("roi"),
                 "{bad}"
             );
         }

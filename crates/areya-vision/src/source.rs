@@ -124,11 +124,11 @@ impl Ffmpeg {
         input_options: &[&str],
     ) -> Result<Self, VisionError> {
         if !(fps > 0.0 && fps <= 60.0) {
-            return Err(VisionError::config("--fps", "must be in (0, 60]"));
+            return Err(VisionError::config("fps", "must be in (0, 60]"));
         }
         if width < 32 || height < 32 || width > 4096 || height > 4096 {
             return Err(VisionError::config(
-                "--size",
+                "size",
                 "must be between 32×32 and 4096×4096",
             ));
         }

@@ -164,22 +164,19 @@ fn pipeline_classifies_only_the_patient_in_the_bed_area() {
             ])
             .unwrap();
         assert_eq!(obs.len(), 3);
-        let face = obs[0].face.expect("the patient's face");
+        let seen = obs[0].face.expect("the patient's face");
+        let face = seen.bbox;
         assert!(
             face.iou(&truth[0]) > 0.3,
             "{kind}: {face:?} vs {:?}",
             truth[0]
         );
-        let p = obs[0].probs.unwrap();
-        assert!((p.angry + p.happy + p.relaxed + p.sad - 1.0).abs() < 1e-4);
-        assert!(obs[0].quality.unwrap().face_px > 50);
+        let p = seen.probs;
+        assert!((p.to_array().iter().sum::<f32>() - 1.0).abs() < 1e-4);
+        assert!(seen.quality.unwrap().face_px > 50);
+        assert_eq!(obs[1].face, None, "no face → a no-face observation");
         assert_eq!(
-            (obs[1].face, obs[1].probs),
-            (None, None),
-            "no face → a no-face observation"
-        );
-        assert_eq!(
-            obs[2].probs, None,
+            obs[2].face, None,
             "faces outside the bed area are never classified"
         );
         assert_eq!(obs[0].patient.as_str(), "bed-1");
@@ -213,27 +210,28 @@ fn a_model_without_areyas_classes_is_refused() {
 
 #[test]
 fn bad_detector_settings_are_refused_before_rustface_can_panic() {
+    // Each named by its setting (the CLI names the flag that set it).
     for (cfg, flag) in [
         (
             DetectConfig {
                 min_face: 10,
                 ..Default::default()
             },
-            "--min-face",
+            "min_face",
         ),
         (
             DetectConfig {
                 pyramid_scale: 1.5,
                 ..Default::default()
             },
-            "--pyramid-scale",
+            "pyramid_scale",
         ),
         (
             DetectConfig {
                 step: 0,
                 ..Default::default()
             },
-            "--detect-step",
+            "step",
         ),
     ] {
         assert!(FaceDetector::new(cfg)
@@ -361,7 +359,7 @@ fn ffmpeg_reads_an_encoded_video_back_frame_exactly_and_reports_bad_ones() {
         .err()
         .unwrap()
         .to_string()
-        .starts_with("--fps"));
+        .starts_with("fps"));
 }
 
 /// Faces of the group photo cut as `crop` frames them around the detector's box, 48×48: a
@@ -504,13 +502,7 @@ fn on_fer2013_the_fitted_crop_classifies_better_than_a_loose_one() {
         let obs = pipe.observe(&frames).unwrap();
         obs.iter()
             .zip(&val)
-            .filter(|(o, (_, truth))| {
-                o.probs.is_some_and(|p| {
-                    let v = [p.angry, p.happy, p.relaxed, p.sad];
-                    let best = (0..4).max_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap();
-                    best == *truth
-                })
-            })
+            .filter(|(o, (_, truth))| o.probs().is_some_and(|p| p.top().index() == *truth))
             .count()
     };
     let fitted = correct(c);

@@ -121,11 +121,7 @@ impl FaceReadings {
     }
 }
 
-type Reading = (
-    areya_core::FaceBox,
-    areya_core::Probabilities,
-    areya_core::Quality,
-);
+type Reading = areya_core::SeenFace;
 
 impl FaceReadings {
     fn read(&mut self, bed: usize, mix: [f32; 4]) -> Option<Reading> {
@@ -140,7 +136,7 @@ impl FaceReadings {
         match self.pipeline.observe(&[(frame, meta)]) {
             Ok(mut o) => {
                 let o = o.pop()?;
-                Some((o.face?, o.probs?, o.quality?))
+                o.face
             }
             Err(e) => {
                 tracing::warn!("demo --faces: {e}");

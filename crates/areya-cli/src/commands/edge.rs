@@ -5,7 +5,7 @@
 //! Plain HTTP: put TLS in front with the hospital's reverse proxy.
 
 use anyhow::{bail, Context};
-use areya_core::Observation;
+use areya_core::{ErrorBody, IngestReport, IngestRequest, ModelHealth, Observation};
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -158,13 +158,14 @@ fn post(
     batch: &[Observation],
     health: Option<&(u64, areya_core::PatientId, Option<String>)>,
 ) -> Outcome {
-    let health: Vec<_> = health
-        .iter()
-        .map(|(_, p, e)| serde_json::json!({ "patient": p, "model_error": e }))
+    let health = health
+        .map(|(_, patient, e)| ModelHealth {
+            patient: patient.clone(),
+            model_error: e.clone(),
+        })
+        .into_iter()
         .collect();
-    let body = match serde_json::to_string(
-        &serde_json::json!({ "observations": batch, "health": health }),
-    ) {
+    let body = match serde_json::to_string(&IngestRequest::new(batch.to_vec(), health)) {
         Ok(b) => b,
         Err(e) => return Outcome::Rejected(e.to_string()),
     };
@@ -179,30 +180,46 @@ fn post(
     };
     let status = resp.status().as_u16();
     let text = resp.body_mut().read_to_string().unwrap_or_default();
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    if status == 200 {
+        return match serde_json::from_str::<IngestReport>(&text) {
+            Ok(r) => Outcome::Stored {
+                accepted: r.accepted as u64,
+                duplicate: (r.duplicate + r.refused) as u64,
+            },
+            // Stored, but the answer is not what this version reads: nothing to count.
+            Err(e) => {
+                tracing::warn!("--server: unexpected answer to a delivery: {e}");
+                Outcome::Stored {
+                    accepted: 0,
+                    duplicate: 0,
+                }
+            }
+        };
+    }
+    let err: Option<ErrorBody> = serde_json::from_str(&text).ok();
+    let why = err.as_ref().map_or(text.as_str(), |e| e.error.as_str());
     match status {
-        200 => Outcome::Stored {
-            accepted: v["accepted"].as_u64().unwrap_or(0),
-            duplicate: v["duplicate"].as_u64().unwrap_or(0) + v["refused"].as_u64().unwrap_or(0),
-        },
         // Wrong token: an operator must fix it; keep the observations meanwhile.
         401 => Outcome::Retry("the server refused the device token (401)".into()),
         408 | 429 | 500..=599 => Outcome::Retry(format!("server answered {status}")),
-        422 if refused_index(&v).is_some_and(|i| i < batch.len()) => Outcome::RejectedOne {
-            index: refused_index(&v).unwrap_or(0),
-            field: v["field"].as_str().unwrap_or_default().to_string(),
-            why: v["error"].as_str().unwrap_or_default().to_string(),
+        422 => match err
+            .as_ref()
+            .and_then(|e| e.field.as_deref())
+            .and_then(|f| refused_index(f).map(|i| (i, f)))
+        {
+            Some((index, field)) if index < batch.len() => Outcome::RejectedOne {
+                index,
+                field: field.to_string(),
+                why: why.to_string(),
+            },
+            _ => Outcome::Rejected(format!("{status}: {why}")),
         },
-        _ => Outcome::Rejected(format!(
-            "{status}: {}",
-            v["error"].as_str().unwrap_or(text.as_str())
-        )),
+        _ => Outcome::Rejected(format!("{status}: {why}")),
     }
 }
 
 /// The index of the observation a 422 names in its `field` (`observations[3].at_ms` → 3).
-fn refused_index(v: &serde_json::Value) -> Option<usize> {
-    let field = v["field"].as_str()?;
+fn refused_index(field: &str) -> Option<usize> {
     let rest = field.strip_prefix("observations[")?;
     rest.split_once(']')?.0.parse().ok()
 }
@@ -334,8 +351,6 @@ mod tests {
             at_ms: areya_vision::source::now_ms() + frame as i64,
             frame,
             face: None,
-            probs: None,
-            quality: None,
         }
     }
 

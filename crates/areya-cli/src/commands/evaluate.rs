@@ -48,8 +48,18 @@ pub struct EvaluateArgs {
 }
 
 pub fn run(a: EvaluateArgs) -> anyhow::Result<()> {
-    let precision = a.precision.as_deref().map(Precision::parse).transpose()?;
-    let perturb = a.perturb.as_deref().map(Perturbation::parse).transpose()?;
+    let precision = a
+        .precision
+        .as_deref()
+        .map(Precision::parse)
+        .transpose()
+        .map_err(super::flags::by_flag)?;
+    let perturb = a
+        .perturb
+        .as_deref()
+        .map(Perturbation::parse)
+        .transpose()
+        .map_err(super::flags::by_flag)?;
     let model = default_model(a.on.model)?;
     let mut clf = Classifier::load(&model)?;
     if let Some(p) = precision {

@@ -8,6 +8,7 @@ pub mod evaluate;
 pub mod features;
 pub mod fhir;
 pub mod fit_crop;
+pub mod flags;
 pub mod graph;
 pub mod predict;
 pub mod replay;

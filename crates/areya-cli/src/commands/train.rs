@@ -221,7 +221,12 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
 const FIT_CROP_IMAGES: usize = 2000;
 
 /// Builds and checks the training configuration from the flags.
+/// The run's settings from the flags; a bad value is named by its flag.
 pub fn config_from_args(a: &TrainArgs) -> anyhow::Result<TrainConfig> {
+    settings_from_args(a).map_err(super::flags::by_flag)
+}
+
+fn settings_from_args(a: &TrainArgs) -> anyhow::Result<TrainConfig> {
     let Some(root) = a.data.clone() else {
         bail!("--data is required")
     };

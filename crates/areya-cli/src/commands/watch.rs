@@ -6,7 +6,7 @@
 
 use super::default_model;
 use anyhow::Context;
-use areya_core::{Observation, PatientId, SourceId};
+use areya_core::{Emotion, Observation, PatientId, SourceId};
 use areya_ml::Classifier;
 use areya_vision::pipeline::{FrameMeta, Locator, Pipeline};
 use areya_vision::reconnect::{Reconnecting, Retry};
@@ -109,7 +109,7 @@ impl Sink {
         match self {
             Sink::Jsonl(w) => writeln!(w, "{}", serde_json::to_string(o)?)?,
             Sink::Csv(w) => {
-                let (f, p) = (o.face, o.probs);
+                let (f, p) = (o.face.map(|s| s.bbox), o.probs());
                 let cell = |v: Option<String>| v.unwrap_or_default();
                 writeln!(
                     w,
@@ -123,10 +123,10 @@ impl Sink {
                     cell(f.map(|f| f.width.to_string())),
                     cell(f.map(|f| f.height.to_string())),
                     cell(f.map(|f| format!("{:.3}", f.score))),
-                    cell(p.map(|p| format!("{:.4}", p.angry))),
-                    cell(p.map(|p| format!("{:.4}", p.happy))),
-                    cell(p.map(|p| format!("{:.4}", p.relaxed))),
-                    cell(p.map(|p| format!("{:.4}", p.sad))),
+                    cell(p.map(|p| format!("{:.4}", p[Emotion::Angry]))),
+                    cell(p.map(|p| format!("{:.4}", p[Emotion::Happy]))),
+                    cell(p.map(|p| format!("{:.4}", p[Emotion::Relaxed]))),
+                    cell(p.map(|p| format!("{:.4}", p[Emotion::Sad]))),
                 )?
             }
         }
@@ -308,12 +308,27 @@ pub fn run(a: WatchArgs) -> anyhow::Result<()> {
             .with_context(|| format!("--annotate: cannot create {}", dir.display()))?;
     }
     let clf = Classifier::load(&default_model(a.model.clone())?)?;
-    let locator = Locator::of_kind(a.detector, min_face, a.detector_model.as_deref())?;
+    // Settings from flags are named by their flag; from a ward file, by their key there.
+    let named = |e: VisionError| match &a.config {
+        Some(file) => anyhow::anyhow!("{}: {e}", file.display()),
+        None => super::flags::by_flag(e),
+    };
+    let locator = Locator::of_kind(a.detector, min_face, a.detector_model.as_deref()).map_err(
+        |e| match e {
+            VisionError::Config { ref field, .. } if field == "detector_model" => {
+                super::flags::by_flag(e)
+            }
+            e => named(e),
+        },
+    )?;
     let mut pipe = Pipeline::new(clf, locator)?;
     // Open every source first, so a bad path or setting fails at once with its name.
     let mut sources = Vec::new();
     for b in &beds {
-        sources.push(open_source(&b.inputs, open)?);
+        sources.push(open_source(&b.inputs, open).map_err(|e| match e {
+            VisionError::Config { .. } => named(e),
+            e => e.into(),
+        })?);
     }
     let names: Vec<String> = sources.iter().map(|s| s.name()).collect();
     let (tx, rx) = std::sync::mpsc::sync_channel::<Event>(64);

@@ -78,7 +78,7 @@ impl Monitor {
             "loss" => Ok(Monitor::Loss),
             "accuracy" => Ok(Monitor::Accuracy),
             _ => Err(MlError::config(
-                "--monitor",
+                "monitor",
                 format!("unknown metric '{s}' (val_loss, val_accuracy, loss, accuracy)"),
             )),
         }

@@ -63,7 +63,7 @@ impl Architecture {
             "seed-cnn" => Ok(Architecture::SeedCnn),
             "vgg16" => Ok(Architecture::Vgg16),
             other => Err(MlError::config(
-                "--arch",
+                "architecture",
                 format!("unknown architecture '{other}' (areya-cnn, seed-cnn, vgg16)"),
             )),
         }
@@ -125,7 +125,7 @@ impl Architecture {
         };
         if image_size >> pools == 0 {
             return Err(MlError::config(
-                "--image-size",
+                "data.image_size",
                 format!(
                     "{image_size} px is too small for {} ({pools} halvings need ≥ {} px)",
                     self.name(),

@@ -21,7 +21,7 @@ fn window(p: &str, minute: i64) -> WindowAggregate {
         end_ms: (minute + 1) * MINUTE,
         frames: 30,
         faces: 24,
-        prob_sums: [3.0, 6.0, 9.0, 6.0],
+        prob_sums: areya_core::EmotionSums::from_array([3.0, 6.0, 9.0, 6.0]),
         confidence_sum: 14.4,
     }
 }
@@ -279,8 +279,6 @@ fn observation(source: &str, patient: &str, second: i64) -> areya_core::Observat
         at_ms: second * 1000,
         frame: second as u64,
         face: None,
-        probs: None,
-        quality: None,
     }
 }
 
@@ -316,9 +314,19 @@ pub async fn ingest_directory_and_sessions<S: Store>(s: &S) {
     // A row an older version stored without checking (an infinite sharpness is written as
     // null) is skipped by the replay instead of failing it.
     let mut bad = observation("cam4", "a", 20);
-    bad.quality = Some(areya_core::Quality {
-        face_px: 10,
-        sharpness: f32::INFINITY,
+    bad.face = Some(areya_core::SeenFace {
+        bbox: areya_core::FaceBox {
+            x: 0,
+            y: 0,
+            width: 10,
+            height: 10,
+            score: 1.0,
+        },
+        probs: areya_core::Probabilities::new(0.25, 0.25, 0.25, 0.25).expect("valid"),
+        quality: Some(areya_core::Quality {
+            face_px: 10,
+            sharpness: f32::INFINITY,
+        }),
     });
     assert_eq!(
         s.insert_observations(&[bad, observation("cam4", "a", 21)])

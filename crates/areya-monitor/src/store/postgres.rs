@@ -8,7 +8,7 @@ use crate::engine::Consent;
 use crate::state::Assessment;
 use crate::window::WindowAggregate;
 use crate::Millis;
-use areya_core::{Observation, PatientId};
+use areya_core::{Emotion, EmotionSums, Observation, PatientId};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
 use std::str::FromStr;
@@ -73,10 +73,10 @@ impl Store for PgStore {
                 .bind(w.end_ms)
                 .bind(w.frames as i64)
                 .bind(w.faces as i64)
-                .bind(w.prob_sums[0])
-                .bind(w.prob_sums[1])
-                .bind(w.prob_sums[2])
-                .bind(w.prob_sums[3])
+                .bind(w.prob_sums.get(Emotion::Angry))
+                .bind(w.prob_sums.get(Emotion::Happy))
+                .bind(w.prob_sums.get(Emotion::Relaxed))
+                .bind(w.prob_sums.get(Emotion::Sad))
                 .bind(w.confidence_sum)
                 .execute(&mut *tx)
                 .await
@@ -174,12 +174,12 @@ impl Store for PgStore {
                     end_ms: r.get("end_ms"),
                     frames: r.get::<i64, _>("frames") as u32,
                     faces: r.get::<i64, _>("faces") as u32,
-                    prob_sums: [
+                    prob_sums: EmotionSums::from_array([
                         r.get("sum_angry"),
                         r.get("sum_happy"),
                         r.get("sum_relaxed"),
                         r.get("sum_sad"),
-                    ],
+                    ]),
                     confidence_sum: r.get("confidence_sum"),
                 })
             })

@@ -121,10 +121,12 @@ async fn out_of_range_values_are_refused_and_cannot_stop_a_restart() {
     // What an older version let in: an infinite sharpness (stored as null) and a time a year
     // ahead on bed 0's camera, written straight into the store.
     let mut inf = obs(2, s.now(), Some(0.3));
-    inf.quality = Some(areya_core::Quality {
-        face_px: 80,
-        sharpness: f32::INFINITY,
-    });
+    if let Some(f) = inf.face.as_mut() {
+        f.quality = Some(areya_core::Quality {
+            face_px: 80,
+            sharpness: f32::INFINITY,
+        });
+    }
     let ahead = obs(0, s.now() + 365 * 24 * 3600 * SECOND, Some(0.9));
     s.app
         .store
