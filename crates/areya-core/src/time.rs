@@ -1,67 +1,20 @@
-//! UTC timestamps as text, without a calendar crate: milliseconds since the Unix epoch to
-//! ISO 8601 (`2026-11-29T21:04:05.123Z`).
+//! Times as text and a ward's local time, by the `jiff` calendar and time-zone library. Its
+//! copy of the IANA time-zone database is built into the binary, so a server whose host has
+//! no `/usr/share/zoneinfo` (a slim container) still knows every zone and its daylight-saving
+//! rules.
 
-/// (year, month, day) of a day number since 1970-01-01 (Howard Hinnant's civil-from-days).
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
+use jiff::tz::{Offset, TimeZone};
+use jiff::{civil, Timestamp};
+use std::fmt;
 
-/// Day number since 1970-01-01 of a civil date (the inverse of [`civil_from_days`]).
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (i64::from(m) + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// Parses `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM`, `…:SS`, `…:SS.fff`, each with an optional `Z`
-/// (always UTC), into milliseconds since the Unix epoch.
+/// Parses `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM`, `…:SS`, `…:SS.fff` (`T` or a space between), each
+/// with an optional `Z` (always UTC), into milliseconds since the Unix epoch.
 pub fn parse_iso8601_utc(s: &str) -> Option<i64> {
     let s = s.trim().trim_end_matches('Z');
-    let (date, time) = s.split_once(['T', ' ']).unwrap_or((s, ""));
-    let mut d = date.split('-');
-    let (y, m, day) = (
-        d.next()?.parse::<i64>().ok()?,
-        d.next()?.parse::<u32>().ok()?,
-        d.next()?.parse::<u32>().ok()?,
-    );
-    if d.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&day) {
-        return None;
-    }
-    let days = days_from_civil(y, m, day);
-    if civil_from_days(days) != (y, m, day) {
-        return None; // 2026-02-30
-    }
-    let mut ms = 0i64;
-    if !time.is_empty() {
-        let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
-        let parts: Vec<&str> = hms.split(':').collect();
-        if !(2..=3).contains(&parts.len()) {
-            return None;
-        }
-        let n = |i: usize, max: i64| {
-            parts.get(i).map_or(Some(0), |p| {
-                p.parse::<i64>().ok().filter(|v| (0..max).contains(v))
-            })
-        };
-        ms = (n(0, 24)? * 3600 + n(1, 60)? * 60 + n(2, 60)?) * 1000;
-        if !frac.is_empty() {
-            let f: String = frac.chars().chain("000".chars()).take(3).collect();
-            ms += f.parse::<i64>().ok()?;
-        }
-    }
-    Some(days * 86_400_000 + ms)
+    let dt: civil::DateTime = s.parse().ok()?;
+    dt.to_zoned(TimeZone::UTC)
+        .ok()
+        .map(|z| z.timestamp().as_millisecond())
 }
 
 /// A duration for people, rounded up: "45 s", "12 min", "3 h", "74 days" (seconds below two
@@ -77,18 +30,88 @@ pub fn human_duration(ms: i64) -> String {
     }
 }
 
-/// ISO 8601 UTC with milliseconds.
+/// ISO 8601 UTC with milliseconds (`2026-11-29T21:04:05.123Z`); a time outside the years
+/// −9999 to 9999 is written as its milliseconds.
 pub fn iso8601_utc(ms: i64) -> String {
-    let (days, rem) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
-    let (y, m, d) = civil_from_days(days);
-    let s = rem / 1000;
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        s / 3600,
-        s % 3600 / 60,
-        s % 60,
-        rem % 1000
-    )
+    match Timestamp::from_millisecond(ms) {
+        Ok(t) => t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        Err(_) => format!("{ms} ms since 1970-01-01 UTC"),
+    }
+}
+
+/// A ward's clock: an IANA time zone (`Europe/Berlin`, which follows daylight-saving time) or
+/// a fixed offset from UTC.
+#[derive(Clone, PartialEq)]
+pub struct WardZone {
+    name: String,
+    tz: TimeZone,
+}
+
+/// A time-zone name the built-in IANA database does not know, or an offset beyond ±14 h.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct UnknownZone(pub String);
+
+impl WardZone {
+    /// Coordinated Universal Time.
+    pub fn utc() -> WardZone {
+        WardZone {
+            name: "UTC".into(),
+            tz: TimeZone::UTC,
+        }
+    }
+
+    /// An IANA zone by name (`Europe/Berlin`, `America/New_York`).
+    pub fn named(name: &str) -> Result<WardZone, UnknownZone> {
+        let tz = TimeZone::get(name).map_err(|_| {
+            UnknownZone(format!(
+                "'{name}' is not a time zone of the IANA database (like Europe/Berlin)"
+            ))
+        })?;
+        Ok(WardZone {
+            name: name.to_string(),
+            tz,
+        })
+    }
+
+    /// A fixed offset from UTC in minutes, within ±14 h (no daylight-saving changes).
+    pub fn fixed(offset_minutes: i64) -> Result<WardZone, UnknownZone> {
+        let bad = || {
+            UnknownZone(format!(
+                "{offset_minutes} is not in [-840, 840] (UTC-14 to UTC+14)"
+            ))
+        };
+        if !(-14 * 60..=14 * 60).contains(&offset_minutes) {
+            return Err(bad());
+        }
+        let offset = Offset::from_seconds((offset_minutes * 60) as i32).map_err(|_| bad())?;
+        Ok(WardZone {
+            name: offset.to_string(),
+            tz: TimeZone::fixed(offset),
+        })
+    }
+
+    /// The zone's name (`Europe/Berlin`) or offset (`+01:00`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The local minute of the day (0–1439) at `ms` since the epoch.
+    pub fn minute_of_day(&self, ms: i64) -> i64 {
+        match Timestamp::from_millisecond(ms) {
+            Ok(t) => {
+                let local = t.to_zoned(self.tz.clone());
+                i64::from(local.hour()) * 60 + i64::from(local.minute())
+            }
+            Err(_) => (ms / 60_000).rem_euclid(24 * 60),
+        }
+    }
+}
+
+impl fmt::Debug for WardZone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "WardZone({})", self.name)
+    }
 }
 
 #[cfg(test)]
@@ -122,6 +145,7 @@ mod tests {
             assert_eq!(iso8601_utc(ms), want, "{ms}");
             assert_eq!(parse_iso8601_utc(want), Some(ms), "{want}");
         }
+        assert!(iso8601_utc(i64::MAX).contains("ms since 1970"));
     }
 
     #[test]
@@ -130,6 +154,10 @@ mod tests {
             ("2026-11-30", Some(1_795_996_800_000)),
             (
                 "2026-11-30T08:15",
+                Some(1_795_996_800_000 + (8 * 60 + 15) * 60_000),
+            ),
+            (
+                "2026-11-30 08:15",
                 Some(1_795_996_800_000 + (8 * 60 + 15) * 60_000),
             ),
             (
@@ -145,5 +173,23 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(parse_iso8601_utc(text), want, "{text}");
         }
+    }
+
+    #[test]
+    fn a_named_zone_follows_daylight_saving_time_and_a_fixed_one_does_not() {
+        let berlin = WardZone::named("Europe/Berlin").unwrap();
+        let at = |s: &str| parse_iso8601_utc(s).unwrap();
+        // Winter: UTC+1. Summer (from 2026-03-29 01:00 UTC): UTC+2. Winter again from
+        // 2026-10-25 01:00 UTC.
+        assert_eq!(berlin.minute_of_day(at("2026-03-29T00:30")), 90); // 01:30 CET
+        assert_eq!(berlin.minute_of_day(at("2026-03-29T01:30")), 3 * 60 + 30); // 03:30 CEST
+        assert_eq!(berlin.minute_of_day(at("2026-10-25T00:30")), 2 * 60 + 30); // 02:30 CEST
+        assert_eq!(berlin.minute_of_day(at("2026-10-25T01:30")), 2 * 60 + 30); // 02:30 CET
+        let fixed = WardZone::fixed(60).unwrap();
+        assert_eq!(fixed.minute_of_day(at("2026-03-29T01:30")), 2 * 60 + 30);
+        assert_eq!(fixed.name(), "+01");
+        assert!(WardZone::named("Mars/Olympus").is_err());
+        assert!(WardZone::fixed(15 * 60).is_err());
+        assert_eq!(WardZone::utc().minute_of_day(at("2026-11-30T23:59")), 1439);
     }
 }

@@ -7,6 +7,7 @@ use crate::rules::{ConditionTracker, RuleError, RuleSet};
 use crate::state::{Assessment, PatientState, StateConfig};
 use crate::window::{WindowAggregate, Windower};
 use crate::{Millis, MINUTE, SECOND};
+use areya_core::time::WardZone;
 use areya_core::{Observation, PatientId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -125,6 +126,8 @@ struct Patient {
 pub struct Engine {
     cfg: EngineConfig,
     rules: RuleSet,
+    /// The rules' clock, looked up once per rule change.
+    zone: WardZone,
     patients: BTreeMap<PatientId, Patient>,
     consent: BTreeMap<PatientId, Consent>,
     pub alerts: AlertBook,
@@ -137,6 +140,7 @@ impl Engine {
         let alerts = AlertBook::new(rules.escalation.clone());
         Engine {
             cfg,
+            zone: rules.zone(),
             rules,
             patients: BTreeMap::new(),
             consent: BTreeMap::new(),
@@ -162,9 +166,15 @@ impl Engine {
             .unwrap_or(Consent::Active)
     }
 
+    /// The rules in force.
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
     /// Replaces the rules (checked by the caller with `RuleSet::from_toml`).
     pub fn set_rules(&mut self, rules: RuleSet) {
         self.alerts.escalation = rules.escalation.clone();
+        self.zone = rules.zone();
         self.rules = rules;
     }
 
@@ -304,7 +314,7 @@ impl Engine {
 
     fn close_window(&mut self, w: WindowAggregate, now: Millis) -> Result<Vec<Output>, RuleError> {
         let rule = self.rules.rule_for(w.patient.as_str())?;
-        let offset = self.rules.utc_offset_minutes;
+
         let no_face_after = self.cfg.no_face_after_ms;
         let Some(p) = self.patients.get_mut(&w.patient) else {
             return Ok(vec![]);
@@ -332,7 +342,7 @@ impl Engine {
             Output::Patient { snapshot },
         ];
         let info = ConditionInfo {
-            priority: rule.priority_at(now, offset),
+            priority: rule.priority_at(now, &self.zone),
             reason: assessment.reason.clone(),
             score: assessment.score,
             cooldown_s: rule.cooldown_s,

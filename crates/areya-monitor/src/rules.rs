@@ -5,6 +5,7 @@
 
 use crate::window::WindowAggregate;
 use crate::{Millis, SECOND};
+use areya_core::time::WardZone;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -183,9 +184,10 @@ impl Rule {
         Ok(())
     }
 
-    /// The priority of an alert raised at `now` (quiet hours lower it to info).
-    pub fn priority_at(&self, now: Millis, utc_offset_minutes: i64) -> Priority {
-        let minute = (now / 60_000 + utc_offset_minutes).rem_euclid(24 * 60);
+    /// The priority of an alert raised at `now` (quiet hours, on the ward's clock, lower it to
+    /// info).
+    pub fn priority_at(&self, now: Millis, zone: &WardZone) -> Priority {
+        let minute = zone.minute_of_day(now);
         match &self.quiet_hours {
             Some(q) if q.contains(minute) => Priority::Info,
             _ => self.priority,
@@ -247,7 +249,11 @@ impl Escalation {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RuleSet {
-    /// Local time = UTC + this (for quiet hours).
+    /// The ward's IANA time zone (`Europe/Berlin`) for quiet hours: the ward's clock,
+    /// daylight-saving changes included.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+    /// Without `time_zone`: local time = UTC + this, all year (0 = UTC).
     pub utc_offset_minutes: i64,
     pub ward: Rule,
     pub escalation: Escalation,
@@ -262,16 +268,30 @@ impl RuleSet {
             toml::from_str(text).map_err(|e| RuleError(format!("rules: {}", e.message())))?;
         set.ward.validate("ward")?;
         set.escalation.validate()?;
-        if !(-14 * 60..=14 * 60).contains(&set.utc_offset_minutes) {
-            return Err(RuleError(format!(
-                "utc_offset_minutes: {} is not in [-840, 840] (UTC-14 to UTC+14)",
-                set.utc_offset_minutes
-            )));
+        WardZone::fixed(set.utc_offset_minutes)
+            .map_err(|e| RuleError(format!("utc_offset_minutes: {e}")))?;
+        if let Some(name) = &set.time_zone {
+            WardZone::named(name).map_err(|e| RuleError(format!("time_zone: {e}")))?;
+            if set.utc_offset_minutes != 0 {
+                return Err(RuleError(
+                    "utc_offset_minutes: give time_zone or utc_offset_minutes, not both".into(),
+                ));
+            }
         }
         for id in set.patients.keys() {
             set.rule_for(id)?;
         }
         Ok(set)
+    }
+
+    /// The ward's clock: `time_zone`, else the fixed `utc_offset_minutes` (UTC when neither
+    /// can be used; [`RuleSet::from_toml`] refuses such a file).
+    pub fn zone(&self) -> WardZone {
+        match &self.time_zone {
+            Some(name) => WardZone::named(name).ok(),
+            None => WardZone::fixed(self.utc_offset_minutes).ok(),
+        }
+        .unwrap_or_else(WardZone::utc)
     }
 
     /// The ward rule with the patient's overrides applied.
@@ -564,12 +584,70 @@ mod tests {
         let guide = include_str!("../../../docs/operations.md");
         let block = guide
             .split("```toml\n")
-            .find(|b| b.trim_start().starts_with("[ward]"))
+            .find(|b| {
+                b.lines()
+                    .map(str::trim)
+                    .find(|l| !l.is_empty() && !l.starts_with('#'))
+                    .is_some_and(|l| l.starts_with("[ward]"))
+            })
             .and_then(|b| b.split("```").next())
             .expect("a [ward] toml block in docs/operations.md");
         // Indented inside a list item there; TOML does not mind.
         let set = RuleSet::from_toml(block).unwrap();
         assert_eq!(set.ward, Rule::default());
+    }
+
+    #[test]
+    fn quiet_hours_follow_the_ward_clock_across_daylight_saving_changes() {
+        let set = RuleSet::from_toml(
+            r#"
+            time_zone = "Europe/Berlin"
+            [ward]
+            priority = "medium"
+            quiet_hours = { start = "22:00", end = "06:00" }
+            "#,
+        )
+        .unwrap();
+        let zone = set.zone();
+        assert_eq!(zone.name(), "Europe/Berlin");
+        let at = |s: &str| areya_core::time::parse_iso8601_utc(s).unwrap();
+        for (utc, want, why) in [
+            ("2026-03-28T21:30", Priority::Info, "22:30 CET: quiet"),
+            (
+                "2026-03-29T04:30",
+                Priority::Medium,
+                "06:30 CEST, the first summer morning",
+            ),
+            ("2026-07-01T20:30", Priority::Info, "22:30 CEST"),
+            ("2026-07-01T19:30", Priority::Medium, "21:30 CEST"),
+            (
+                "2026-10-25T04:30",
+                Priority::Info,
+                "05:30 CET, the first winter morning",
+            ),
+            ("2026-10-25T05:30", Priority::Medium, "06:30 CET"),
+        ] {
+            assert_eq!(set.ward.priority_at(at(utc), &zone), want, "{utc}: {why}");
+        }
+        // A fixed offset cannot follow: in summer it is an hour off.
+        let fixed = WardZone::fixed(60).unwrap();
+        assert_eq!(
+            set.ward.priority_at(at("2026-03-29T04:30"), &fixed),
+            Priority::Info
+        );
+        for (text, want) in [
+            (
+                "time_zone = \"Europe/Berln\"",
+                "time_zone: 'Europe/Berln' is not a time zone",
+            ),
+            (
+                "time_zone = \"Europe/Berlin\"\nutc_offset_minutes = 60",
+                "not both",
+            ),
+        ] {
+            let err = RuleSet::from_toml(text).unwrap_err().to_string();
+            assert!(err.contains(want), "{text}: {err}");
+        }
     }
 
     #[test]
@@ -599,13 +677,9 @@ mod tests {
         assert_eq!(set.rule_for("other").unwrap(), set.ward);
         // 21:30 UTC is 22:30 local: quiet → info.
         let t = (21 * 60 + 30) * MINUTE;
+        assert_eq!(set.ward.priority_at(t, &set.zone()), Priority::Info);
         assert_eq!(
-            set.ward.priority_at(t, set.utc_offset_minutes),
-            Priority::Info
-        );
-        assert_eq!(
-            set.ward
-                .priority_at(t - 3 * 60 * MINUTE, set.utc_offset_minutes),
+            set.ward.priority_at(t - 3 * 60 * MINUTE, &set.zone()),
             Priority::Low
         );
 

@@ -736,10 +736,15 @@ impl<S: Store + 'static> App<S> {
                     .await?
                     .into_iter()
                     .collect();
+            snap.time_zone = match self.store.current_rules().await? {
+                Some((_, text)) => RuleSet::from_toml(&text).ok().and_then(|r| r.time_zone),
+                None => None,
+            };
             return Ok(snap);
         }
         {
             let engine = self.engine.lock().await;
+            snap.time_zone = engine.rules().time_zone.clone();
             for p in &patients {
                 snap.consent.insert(p.clone(), engine.consent(p));
                 if let Some(a) = engine.assess(p, now) {
@@ -927,6 +932,9 @@ pub struct WardSnapshot {
     pub assessment: HashMap<PatientId, areya_monitor::state::Assessment>,
     /// By source name.
     pub last_seen: HashMap<String, Millis>,
+    /// The ward's IANA time zone from the rules, for the dashboard's clock (`None`: the
+    /// rules give a fixed offset or none; the browser's own zone is shown).
+    pub time_zone: Option<String>,
 }
 
 impl WardSnapshot {

@@ -1550,6 +1550,26 @@ async fn servers_sharing_one_postgres_act_as_one_ward_and_fail_over() {
         .await;
     assert_eq!(status, 200, "{v}");
     assert!(v["version"].as_i64().unwrap_or(0) >= 2, "{v}");
+    // The ward's time zone from the rules reaches both ward views (the dashboard's clock).
+    let zoned = format!("time_zone = \"Europe/Berlin\"\n{DEMO_RULES}");
+    let (status, v) = b
+        .json(
+            "PUT",
+            "/api/rules",
+            Some(&admin),
+            Some(json!({ "toml": zoned })),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    wait_until("A applies the rules", async || {
+        let (_, w) = a
+            .json("GET", "/api/wards/ward-4b", Some(&ana_a), None)
+            .await;
+        w["ward"]["time_zone"] == "Europe/Berlin"
+    })
+    .await;
+    let (_, w) = b.json("GET", "/api/wards/ward-4b", Some(&ana), None).await;
+    assert_eq!(w["ward"]["time_zone"], "Europe/Berlin", "{w}");
     // A directory change on A reaches B.
     let before = b.app.directory_version();
     let dir = a.app.directory().as_ref().clone();

@@ -47,9 +47,12 @@ function ago(ms) {
   if (s < 3600) return Math.round(s / 60) + " min ago";
   return Math.round(s / 3600) + " h ago";
 }
-const clock = (ms) => new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+// Times on the ward's clock (its IANA zone from the rules) when the rules name one.
+let wardZone;
+const zoned = (o) => (wardZone ? { ...o, timeZone: wardZone } : o);
+const clock = (ms) => new Date(ms).toLocaleTimeString([], zoned({ hour: "2-digit", minute: "2-digit", second: "2-digit" }));
 // Technical alerts say what is wrong in their title; patient alerts add the nurse-readable reason.
-const hm = (ms) => new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+const hm = (ms) => new Date(ms).toLocaleTimeString([], zoned({ hour: "2-digit", minute: "2-digit" }));
 // An alert whose patient has not been seen for a while says so first: it is neither confirmed
 // nor over, and it no longer escalates.
 const alertText = (a) => a.blind_since_ms ? `Cannot assess — face not seen since ${hm(a.blind_since_ms)}. ${KIND[a.kind]} before that: ${a.reason}`
@@ -215,6 +218,7 @@ async function loadWard() {
     const wait = k.median_seconds_to_acknowledge === null ? "" : ` · median ${Math.round(k.median_seconds_to_acknowledge / 60)} min to acknowledge`;
     $("kpi").textContent = `Last 24 h: ${k.patient_alerts} patient alert${k.patient_alerts === 1 ? "" : "s"}, ${k.acknowledged} acknowledged${share}${wait}; ${k.technical_alerts} technical`;
     skew = w.now_ms - Date.now();
+    wardZone = w.ward.time_zone || undefined;
     $("ward-title").textContent = w.ward.name;
     document.title = "Areya — " + w.ward.name;
     $("beds").replaceChildren(...w.beds.map((b) => bedCard(b, w.now_ms)));
@@ -290,7 +294,7 @@ $("rules-save").addEventListener("click", async () => {
 });
 async function loadAudit() {
   const r = await api("/api/audit");
-  $("audit-rows").replaceChildren(...r.entries.slice().reverse().map((e) => h("tr", {}, h("td", {}, new Date(e.at_ms).toLocaleString()), h("td", {}, e.actor), h("td", {}, e.action), h("td", {}, e.target), h("td", {}, e.detail))));
+  $("audit-rows").replaceChildren(...r.entries.slice().reverse().map((e) => h("tr", {}, h("td", {}, new Date(e.at_ms).toLocaleString([], zoned({}))), h("td", {}, e.actor), h("td", {}, e.action), h("td", {}, e.target), h("td", {}, e.detail))));
 }
 
 setInterval(() => { if (me && !$("ward-view").hidden) loadWard(); }, 30000);

@@ -130,7 +130,7 @@ pub async fn ward<S: Store + 'static>(
     }
     beds.sort_by_key(|b| std::cmp::Reverse(b.0));
     Ok(Json(json!({
-        "ward": { "id": ward.id, "name": ward.name },
+        "ward": { "id": ward.id, "name": ward.name, "time_zone": snap.time_zone },
         "now_ms": now,
         "beds": beds.into_iter().map(|b| b.1).collect::<Vec<_>>(),
     })))
