@@ -159,6 +159,38 @@ impl Engine {
         }
     }
 
+    /// A consent change from the ward: set, and when monitoring stops (paused, opted out)
+    /// the patient's open alerts end now.
+    pub fn change_consent(
+        &mut self,
+        patient: &PatientId,
+        consent: Consent,
+        now: Millis,
+    ) -> Vec<Output> {
+        self.set_consent(patient, consent);
+        if consent.allows(now) {
+            return vec![];
+        }
+        let kinds: Vec<AlertKind> = self
+            .alerts
+            .open_alerts()
+            .filter(|a| &a.patient == patient)
+            .map(|a| a.kind)
+            .collect();
+        let info = ConditionInfo {
+            priority: crate::rules::Priority::Info,
+            reason: String::new(),
+            score: 0,
+            cooldown_s: 0,
+            realarm_s: 0,
+        };
+        kinds
+            .into_iter()
+            .flat_map(|k| self.alerts.on_condition(patient, k, false, now, &info))
+            .map(|event| Output::Alert { event })
+            .collect()
+    }
+
     pub fn consent(&self, patient: &PatientId) -> Consent {
         self.consent
             .get(patient)

@@ -118,6 +118,45 @@ fn a_simulated_ward_raises_what_it_should_and_nothing_else() {
 }
 
 #[test]
+fn pausing_or_opting_out_ends_the_patients_open_alerts_and_only_theirs() {
+    let rules = RuleSet::from_toml("[ward]\nmin_duration_s = 600\n").unwrap();
+    for consent in [
+        Consent::PausedUntil {
+            until_ms: 10 * HOUR,
+        },
+        Consent::OptedOut,
+    ] {
+        let mut engine = Engine::new(EngineConfig::default(), rules.clone());
+        let ps: Vec<PatientId> = ["a", "b"]
+            .iter()
+            .map(|s| PatientId::parse(s).unwrap())
+            .collect();
+        simulate(&mut engine, &ps, 2, |_, _| Some(0.9));
+        let open =
+            |e: &Engine, p: &PatientId| e.alerts.open_alerts().filter(|a| &a.patient == p).count();
+        assert_eq!((open(&engine, &ps[0]), open(&engine, &ps[1])), (1, 1));
+        let out = engine.change_consent(&ps[0], consent, 2 * HOUR);
+        assert!(
+            out.iter().any(|o| matches!(
+                o,
+                Output::Alert {
+                    event: AlertEvent::Resolved { .. }
+                }
+            )),
+            "{consent:?}: {out:?}"
+        );
+        assert_eq!(
+            (open(&engine, &ps[0]), open(&engine, &ps[1])),
+            (0, 1),
+            "{consent:?}"
+        );
+        assert!(engine
+            .change_consent(&ps[1], Consent::Active, 2 * HOUR)
+            .is_empty());
+    }
+}
+
+#[test]
 fn paused_consent_resumes_and_no_face_raises_a_technical_alert() {
     let mut engine = Engine::new(EngineConfig::default(), RuleSet::default());
     let p = PatientId::parse("p").unwrap();

@@ -1,14 +1,16 @@
 //! The server's state and the work behind the routes: ingest observations (idempotent,
-//! consent first), let time pass (windows close, alerts escalate, cameras go offline), act on
-//! alerts, change rules, consent and the directory — each step saved in one store transaction
-//! before it is broadcast as a live event. Restarting rebuilds the engine from the store.
-//! With several servers on one PostgreSQL ([`App::open_cluster`]) one of them runs the engine
-//! and the others hand it their work through the database (see `cluster`).
+//! consent first), let time pass (windows close, alerts escalate, cameras go offline), change
+//! the directory, and read what the dashboard shows — each step saved in one store transaction
+//! before it is broadcast as a live event. User actions on the ward engine (alerts, consent,
+//! rules) are `command::Command`s run through one seam, `App::run`. Restarting rebuilds the
+//! engine from the store. With several servers on one PostgreSQL ([`App::open_cluster`]) one
+//! of them runs the engine and the others hand it their commands through the database (see
+//! `cluster`).
 
-use crate::cluster::{Cluster, Command};
+use crate::cluster::Cluster;
 use crate::error::ApiError;
 use areya_core::{Observation, PatientId, SourceId};
-use areya_monitor::alerts::{AlertEvent, AlertKind};
+use areya_monitor::alerts::AlertEvent;
 use areya_monitor::directory::{Bed, Directory};
 use areya_monitor::engine::{Consent, Engine, EngineConfig, Output};
 use areya_monitor::rules::RuleSet;
@@ -601,36 +603,6 @@ impl<S: Store + 'static> App<S> {
         Ok(())
     }
 
-    /// The edge says the model fails (`Some(reason)`) or works (`None`) on a patient's frames.
-    pub async fn model_health(
-        &self,
-        ward: &str,
-        p: &PatientId,
-        error: Option<&str>,
-    ) -> Result<(), ApiError> {
-        match self.directory().bed_of(p) {
-            Some((w, _)) if w.id == ward => {}
-            _ => {
-                return Err(ApiError::Unprocessable(format!(
-                    "health.patient: '{p}' is not in a bed of this device's ward '{ward}'"
-                )))
-            }
-        }
-        if let Some(c) = self.follower() {
-            let cmd = Command::ModelHealth {
-                ward: ward.to_string(),
-                patient: p.clone(),
-                error: error.map(str::to_string),
-            };
-            return self.forward(c, cmd).await.map(|_| ());
-        }
-        let now = self.now();
-        let mut engine = self.engine.lock().await;
-        let reason = error.map_or(String::new(), |e| format!("emotion model failed: {e}"));
-        let outputs = engine.model_error(p, error.is_some(), &reason, now);
-        self.commit(&engine, outputs).await
-    }
-
     /// Time passes: windows close, alerts escalate, silent cameras go offline.
     pub async fn tick(&self) -> Result<(), ApiError> {
         if self.cluster.as_ref().is_some_and(|c| !c.is_leading()) {
@@ -770,124 +742,6 @@ impl<S: Store + 'static> App<S> {
             .ok_or_else(|| {
                 ApiError::NotFound(format!("alert {id} does not exist or is already resolved"))
             })
-    }
-
-    /// Alerts shown to a clinician of their ward have reached a device: raised → delivered.
-    pub async fn delivered(&self, ids: &[u64]) -> Result<(), ApiError> {
-        if let Some(c) = self.follower() {
-            let cmd = Command::Delivered { ids: ids.to_vec() };
-            return self.forward(c, cmd).await.map(|_| ());
-        }
-        let now = self.now();
-        let mut engine = self.engine.lock().await;
-        let mut outputs = Vec::new();
-        for &id in ids {
-            // Already resolved meanwhile: nothing to deliver.
-            if let Ok(events) = engine.alerts.delivered(id, now) {
-                outputs.extend(events.into_iter().map(|event| Output::Alert { event }));
-            }
-        }
-        self.commit(&engine, outputs).await
-    }
-
-    /// Acknowledges (actionable or not, with a reason) or snoozes an open alert.
-    pub async fn act_on_alert(&self, id: u64, by: &str, act: AlertAct) -> Result<(), ApiError> {
-        if let Some(c) = self.follower() {
-            let cmd = Command::Act {
-                id,
-                by: by.to_string(),
-                act,
-            };
-            return self.forward(c, cmd).await.map(|_| ());
-        }
-        let now = self.now();
-        let mut engine = self.engine.lock().await;
-        let events = match act {
-            AlertAct::Acknowledge { actionable, reason } => {
-                engine.alerts.acknowledge(id, by, actionable, reason, now)
-            }
-            AlertAct::Snooze { seconds } => engine.alerts.snooze(id, seconds, now),
-        }
-        .map_err(|e| match e {
-            areya_monitor::alerts::AlertError::NotOpen(_) => ApiError::NotFound(e.to_string()),
-            e => ApiError::Unprocessable(e.to_string()),
-        })?;
-        let outputs = events
-            .into_iter()
-            .map(|event| Output::Alert { event })
-            .collect();
-        self.commit(&engine, outputs).await
-    }
-
-    /// Changes a patient's consent (stored first; opting out forgets what was stored).
-    pub async fn set_consent(&self, p: &PatientId, c: Consent) -> Result<(), ApiError> {
-        if let Some(cl) = self.follower() {
-            let cmd = Command::Consent {
-                patient: p.clone(),
-                consent: c,
-            };
-            return self.forward(cl, cmd).await.map(|_| ());
-        }
-        let mut engine = self.engine.lock().await;
-        self.store.set_consent(p, c).await?;
-        engine.set_consent(p, c);
-        // Paused or opted out: open alerts of the patient end now.
-        if !c.allows(self.now()) {
-            let now = self.now();
-            let kinds: Vec<AlertKind> = engine
-                .alerts
-                .open_alerts()
-                .filter(|a| &a.patient == p)
-                .map(|a| a.kind)
-                .collect();
-            let info = areya_monitor::alerts::ConditionInfo {
-                priority: areya_monitor::rules::Priority::Info,
-                reason: String::new(),
-                score: 0,
-                cooldown_s: 0,
-                realarm_s: 0,
-            };
-            let mut outputs = Vec::new();
-            for k in kinds {
-                outputs.extend(
-                    engine
-                        .alerts
-                        .on_condition(p, k, false, now, &info)
-                        .into_iter()
-                        .map(|event| Output::Alert { event }),
-                );
-            }
-            self.commit(&engine, outputs).await?;
-        }
-        drop(engine);
-        self.emit(vec![Live {
-            ward: self.ward_of(p),
-            event: "consent",
-            data: serde_json::json!({ "patient": p, "consent": c }),
-        }])
-        .await;
-        Ok(())
-    }
-
-    /// Replaces the rule file (validated, versioned, applied at once).
-    pub async fn set_rules(&self, author: &str, toml: &str) -> Result<i64, ApiError> {
-        let rules = RuleSet::from_toml(toml).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
-        if let Some(c) = self.follower() {
-            let cmd = Command::Rules {
-                author: author.to_string(),
-                toml: toml.to_string(),
-            };
-            let version = self.forward(c, cmd).await?;
-            return version.as_i64().ok_or_else(|| {
-                ApiError::Unavailable(format!(
-                    "the engine leader answered {version}, not a version"
-                ))
-            });
-        }
-        let mut engine = self.engine.lock().await;
-        let version = self.store.save_rules(self.now(), author, toml).await?;
-        engine.set_rules(rules);
-        Ok(version)
     }
 
     /// Replaces the directory if `expected` is still the current version.

@@ -17,7 +17,8 @@
 //!   next server to take it rebuilds the engine from the store exactly as a restart does and
 //!   continues the tail where the rebuilt state ends.
 
-use crate::app::{restore_engine, AlertAct, App, IngestReport, Live};
+use crate::app::{restore_engine, App, IngestReport, Live};
+use crate::command::Command;
 use crate::error::ApiError;
 use areya_core::{Observation, PatientId};
 use areya_monitor::engine::Consent;
@@ -45,33 +46,6 @@ pub(crate) struct Cluster {
     /// Woken when the leader has answered a command.
     done: tokio::sync::Notify,
     last_purge: AtomicI64,
-}
-
-/// Work a follower hands to the leader.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "command", rename_all = "snake_case")]
-pub(crate) enum Command {
-    Act {
-        id: u64,
-        by: String,
-        act: AlertAct,
-    },
-    Delivered {
-        ids: Vec<u64>,
-    },
-    ModelHealth {
-        ward: String,
-        patient: PatientId,
-        error: Option<String>,
-    },
-    Consent {
-        patient: PatientId,
-        consent: Consent,
-    },
-    Rules {
-        author: String,
-        toml: String,
-    },
 }
 
 /// The leader's answer to a command.
@@ -277,29 +251,6 @@ impl<S: Store + 'static> App<S> {
             tokio::select! {
                 _ = notified => {}
                 _ = tokio::time::sleep(Duration::from_millis(250).min(wait)) => {}
-            }
-        }
-    }
-
-    /// The leader applies a follower's command as it would its own request.
-    async fn apply(&self, cmd: Command) -> Result<serde_json::Value, ApiError> {
-        let null = serde_json::Value::Null;
-        match cmd {
-            Command::Act { id, by, act } => self.act_on_alert(id, &by, act).await.map(|_| null),
-            Command::Delivered { ids } => self.delivered(&ids).await.map(|_| null),
-            Command::ModelHealth {
-                ward,
-                patient,
-                error,
-            } => self
-                .model_health(&ward, &patient, error.as_deref())
-                .await
-                .map(|_| null),
-            Command::Consent { patient, consent } => {
-                self.set_consent(&patient, consent).await.map(|_| null)
-            }
-            Command::Rules { author, toml } => {
-                self.set_rules(&author, &toml).await.map(|v| v.into())
             }
         }
     }

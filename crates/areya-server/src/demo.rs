@@ -204,7 +204,11 @@ pub fn observations(readings: &mut dyn Readings, t: u64, at_ms: i64) -> Vec<Obse
 /// Opts the demo's third patient out, as the script says.
 pub async fn prepare<S: Store + 'static>(app: &Arc<App<S>>) -> Result<(), crate::ApiError> {
     if let Some(p) = demo_patient(2) {
-        app.set_consent(&p, Consent::OptedOut).await?;
+        app.run(crate::command::Command::Consent {
+            patient: p.clone(),
+            consent: Consent::OptedOut,
+        })
+        .await?;
         app.audit(
             "demo",
             "change consent",

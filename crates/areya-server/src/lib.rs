@@ -9,6 +9,7 @@
 pub mod app;
 pub mod auth;
 pub mod cluster;
+pub mod command;
 pub mod demo;
 pub mod error;
 pub mod guard;
@@ -17,6 +18,7 @@ pub mod setup;
 
 pub use app::{system_clock, App, Clock, Settings};
 pub use cluster::Role;
+pub use command::Command;
 pub use error::ApiError;
 
 use areya_monitor::store::Store;

@@ -3,6 +3,7 @@
 
 use crate::app::{AlertAct, App};
 use crate::auth::User;
+use crate::command::Command;
 use crate::error::{ApiError, ApiJson};
 use areya_monitor::alerts::AlertKind;
 use areya_monitor::store::Store;
@@ -66,7 +67,10 @@ pub async fn list<S: Store + 'static>(
         .map(|(a, _, _)| a.id)
         .collect();
     if !raised.is_empty() && user.require_clinical("").is_ok() {
-        app.delivered(&raised).await?;
+        app.run(Command::Delivered {
+            ids: raised.clone(),
+        })
+        .await?;
         for (a, _, _) in &mut open {
             if raised.contains(&a.id) {
                 a.state = areya_monitor::alerts::AlertState::Delivered;
@@ -141,7 +145,12 @@ async fn act<S: Store + 'static>(
             ));
         }
     }
-    app.act_on_alert(id, user.id(), act).await?;
+    app.run(Command::Act {
+        id,
+        by: user.id().to_string(),
+        act,
+    })
+    .await?;
     app.audit(
         user.id(),
         action,

@@ -5,6 +5,7 @@
 
 use crate::app::App;
 use crate::auth::DeviceAuth;
+use crate::command::Command;
 use crate::error::{ApiError, ApiJson};
 use areya_core::{IngestReport, IngestRequest};
 use areya_monitor::store::Store;
@@ -27,9 +28,13 @@ pub async fn ingest<S: Store + 'static>(
     let body = body
         .check()
         .map_err(|e| ApiError::invalid(e.field, e.problem))?;
-    for h in &body.health {
-        app.model_health(&device.ward, &h.patient, h.model_error.as_deref())
-            .await?;
+    for h in body.health {
+        app.run(Command::ModelHealth {
+            ward: device.ward.clone(),
+            patient: h.patient,
+            error: h.model_error,
+        })
+        .await?;
     }
     Ok(Json(app.ingest(&device.ward, body.observations).await?))
 }

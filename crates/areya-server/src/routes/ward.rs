@@ -3,6 +3,7 @@
 
 use crate::app::App;
 use crate::auth::User;
+use crate::command::Command;
 use crate::error::ApiError;
 use areya_core::PatientId;
 use areya_monitor::alerts::Alert;
@@ -283,7 +284,11 @@ pub async fn set_consent<S: Store + 'static>(
             )))
         }
     };
-    app.set_consent(&p, c).await?;
+    app.run(Command::Consent {
+        patient: p.clone(),
+        consent: c,
+    })
+    .await?;
     app.audit(
         user.id(),
         "change consent",
