@@ -410,6 +410,21 @@ mod sqlite_store {
     }
 }
 
+mod db {
+    use areya_monitor::store::{conformance, is_postgres, Db};
+
+    /// The server's one store type opens the back end its URL names and passes the suite.
+    #[tokio::test]
+    async fn the_url_picks_the_back_end_and_the_suite_passes_through_it() {
+        let db = Db::open("sqlite::memory:").await.expect("in-memory SQLite");
+        assert!(matches!(db, Db::Sqlite(_)) && db.postgres().is_none());
+        conformance::records_round_trip(&db).await;
+        conformance::rules_and_consent(&db).await;
+        assert!(is_postgres("postgres://u@h/db") && is_postgres("postgresql://h/db"));
+        assert!(!is_postgres("sqlite://x.db"));
+    }
+}
+
 mod postgres_store {
     use areya_monitor::store::{conformance, postgres_test_database};
 

@@ -117,12 +117,7 @@ async fn main() {
 }
 
 /// `apps[0]` runs the engine; agents and the dashboard use the last one.
-async fn bench<S: Store + 'static>(
-    apps: Vec<Arc<App<S>>>,
-    beds: usize,
-    seconds: u64,
-    agents: usize,
-) {
+async fn bench(apps: Vec<Arc<App>>, beds: usize, seconds: u64, agents: usize) {
     let mut stops = Vec::new();
     let mut servers = Vec::new();
     let mut addr = None;

@@ -14,8 +14,8 @@ use areya_monitor::alerts::AlertEvent;
 use areya_monitor::directory::{Bed, Directory};
 use areya_monitor::engine::{Consent, Engine, EngineConfig, Output};
 use areya_monitor::rules::RuleSet;
-use areya_monitor::store::PgCluster;
 use areya_monitor::store::{AuditEntry, Batch, Store};
+use areya_monitor::store::{Db, PgCluster, PgStore};
 use areya_monitor::{Millis, MINUTE, SECOND};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -108,8 +108,8 @@ pub struct Counters {
 
 pub use areya_core::IngestReport;
 
-pub struct App<S> {
-    pub store: S,
+pub struct App {
+    pub store: Db,
     pub settings: Settings,
     engine: Mutex<Engine>,
     directory: RwLock<(i64, Arc<Directory>)>,
@@ -218,10 +218,15 @@ impl Settings {
     }
 }
 
-impl<S: Store + 'static> App<S> {
+impl App {
     /// Opens the server's state on `store`: the newest rules, directory and consents, and the
     /// engine rebuilt from stored windows, open alerts and the observations of open windows.
-    pub async fn open(store: S, settings: Settings, clock: Clock) -> Result<Arc<App<S>>, ApiError> {
+    pub async fn open(
+        store: impl Into<Db>,
+        settings: Settings,
+        clock: Clock,
+    ) -> Result<Arc<App>, ApiError> {
+        let store: Db = store.into();
         let now = clock();
         let pending = store
             .observations_since(now - settings.replay_span())
@@ -239,26 +244,32 @@ impl<S: Store + 'static> App<S> {
     /// now if nobody does, or later when the leader goes away. [`crate::serve`] keeps the
     /// election, the leader's work and the live-event relay going.
     pub async fn open_cluster(
-        store: S,
+        store: PgStore,
         cluster: PgCluster,
         settings: Settings,
         clock: Clock,
-    ) -> Result<Arc<App<S>>, ApiError> {
+    ) -> Result<Arc<App>, ApiError> {
         // Rules and consents come with the engine when this server becomes the leader.
         let engine = Engine::new(settings.engine, RuleSet::default());
-        let app =
-            App::assemble(store, settings, clock, engine, Some(Cluster::new(cluster))).await?;
+        let app = App::assemble(
+            store.into(),
+            settings,
+            clock,
+            engine,
+            Some(Cluster::new(cluster)),
+        )
+        .await?;
         app.cluster_step().await;
         Ok(app)
     }
 
     async fn assemble(
-        store: S,
+        store: Db,
         settings: Settings,
         clock: Clock,
         engine: Engine,
         cluster: Option<Cluster>,
-    ) -> Result<Arc<App<S>>, ApiError> {
+    ) -> Result<Arc<App>, ApiError> {
         let now = clock();
         let (version, directory) = load_directory(&store).await?;
         let (live, _) = broadcast::channel(1024);
@@ -816,8 +827,8 @@ pub enum AlertAct {
 
 /// Runs `tick` every `every` until `shutdown` resolves. Storage errors are logged and retried
 /// at the next tick; nothing already stored is touched.
-pub async fn run_ticker<S: Store + 'static>(
-    app: Arc<App<S>>,
+pub async fn run_ticker(
+    app: Arc<App>,
     every: std::time::Duration,
     shutdown: impl std::future::Future<Output = ()>,
 ) {

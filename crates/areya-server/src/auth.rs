@@ -157,10 +157,10 @@ impl User {
     }
 }
 
-impl<S: Store + 'static> FromRequestParts<Arc<App<S>>> for User {
+impl FromRequestParts<Arc<App>> for User {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, app: &Arc<App<S>>) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
         let token = session_token(parts).ok_or(ApiError::Unauthorized)?;
         check_origin(parts)?;
         let hash = token_hash(&token);
@@ -188,7 +188,7 @@ impl<S: Store + 'static> FromRequestParts<Arc<App<S>>> for User {
 pub struct Client(pub IpAddr);
 
 impl Client {
-    pub fn of<S>(parts: &Parts, app: &App<S>) -> Client {
+    pub fn of(parts: &Parts, app: &App) -> Client {
         Client::from(
             &parts.headers,
             &parts.extensions,
@@ -222,12 +222,12 @@ impl Client {
     }
 }
 
-impl<S: Store + 'static> FromRequestParts<Arc<App<S>>> for Client {
+impl FromRequestParts<Arc<App>> for Client {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(
         parts: &mut Parts,
-        app: &Arc<App<S>>,
+        app: &Arc<App>,
     ) -> Result<Self, Self::Rejection> {
         Ok(Client::of(parts, app))
     }
@@ -237,10 +237,10 @@ impl<S: Store + 'static> FromRequestParts<Arc<App<S>>> for Client {
 #[derive(Debug, Clone)]
 pub struct DeviceAuth(pub Device);
 
-impl<S: Store + 'static> FromRequestParts<Arc<App<S>>> for DeviceAuth {
+impl FromRequestParts<Arc<App>> for DeviceAuth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, app: &Arc<App<S>>) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
         let token = parts
             .headers
             .get(header::AUTHORIZATION)

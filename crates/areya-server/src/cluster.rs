@@ -60,10 +60,16 @@ impl Answer {
     fn of(r: Result<serde_json::Value, ApiError>) -> Answer {
         match r {
             Ok(v) => Answer::Ok(v),
-            Err(e) => Answer::Err {
-                status: e.status().as_u16(),
-                message: e.to_string(),
-            },
+            // The follower shows it to its client: no database text (logged here instead).
+            Err(e) => {
+                if let ApiError::Store(s) = &e {
+                    tracing::error!("applying a follower's command: {s}");
+                }
+                Answer::Err {
+                    status: e.status().as_u16(),
+                    message: e.client_message(),
+                }
+            }
         }
     }
 
@@ -147,7 +153,7 @@ pub enum Role {
     Follower,
 }
 
-impl<S: Store + 'static> App<S> {
+impl App {
     pub fn role(&self) -> Role {
         match &self.cluster {
             None => Role::Single,
@@ -430,7 +436,7 @@ impl<S: Store + 'static> App<S> {
 /// Keeps a cluster member going until `shutdown`: the election every second, the leader's
 /// work, and the notifications (wake-ups and live events) as they come. On shutdown the
 /// leader lock is given up so another server takes over at once.
-pub async fn run_cluster<S: Store + 'static>(app: Arc<App<S>>, shutdown: impl Future<Output = ()>) {
+pub async fn run_cluster(app: Arc<App>, shutdown: impl Future<Output = ()>) {
     let Some(c) = &app.cluster else {
         return;
     };
@@ -455,7 +461,7 @@ pub async fn run_cluster<S: Store + 'static>(app: Arc<App<S>>, shutdown: impl Fu
 
 /// Forwards the cluster's notifications to `tx`, reconnecting after a second when the
 /// connection cannot be made (what is missed meanwhile, the leader's poll makes up for).
-async fn listen<S: Store + 'static>(app: Arc<App<S>>, tx: tokio::sync::mpsc::Sender<ClusterEvent>) {
+async fn listen(app: Arc<App>, tx: tokio::sync::mpsc::Sender<ClusterEvent>) {
     let Some(c) = &app.cluster else {
         return;
     };
@@ -481,5 +487,30 @@ async fn listen<S: Store + 'static>(app: Arc<App<S>>, tx: tokio::sync::mpsc::Sen
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use areya_monitor::store::StoreError;
+
+    #[test]
+    fn a_leader_store_failure_reaches_the_follower_without_database_text() {
+        let e = ApiError::Store(StoreError::Db {
+            what: "save alerts",
+            cause: sqlx::Error::Protocol("relation \"alerts\" is locked by pid 4242".into()),
+        });
+        let text = Answer::of(Err(e)).encode();
+        let err = Answer::decode(&text).expect_err("an error");
+        assert_eq!(err.status().as_u16(), 503);
+        let shown = err.client_message();
+        assert!(shown.contains("storage unavailable"), "{shown}");
+        assert!(
+            !shown.contains("pid 4242") && !shown.contains("alerts"),
+            "{shown}"
+        );
+        let ok = Answer::decode(&Answer::of(Ok(serde_json::json!(7))).encode()).expect("ok");
+        assert_eq!(ok, 7);
     }
 }

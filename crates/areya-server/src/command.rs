@@ -37,7 +37,7 @@ pub enum Command {
     Rules { author: String, toml: String },
 }
 
-impl<S: Store + 'static> App<S> {
+impl App {
     /// Runs `cmd` where the ward engine is: here, or on the engine leader of a cluster.
     pub async fn run(&self, cmd: Command) -> Result<Value, ApiError> {
         match self.follower() {

@@ -15,7 +15,6 @@ use crate::setup::{demo_patient, demo_source, DEMO_BEDS, DEMO_WARD};
 use areya_core::{FaceBox, Observation, Probabilities, Quality, SeenFace};
 use areya_monitor::engine::{Consent, EngineConfig};
 use areya_monitor::state::StateConfig;
-use areya_monitor::store::Store;
 use areya_monitor::{MINUTE, SECOND};
 use std::sync::Arc;
 use std::time::Duration;
@@ -202,7 +201,7 @@ pub fn observations(readings: &mut dyn Readings, t: u64, at_ms: i64) -> Vec<Obse
 }
 
 /// Opts the demo's third patient out, as the script says.
-pub async fn prepare<S: Store + 'static>(app: &Arc<App<S>>) -> Result<(), crate::ApiError> {
+pub async fn prepare(app: &Arc<App>) -> Result<(), crate::ApiError> {
     if let Some(p) = demo_patient(2) {
         app.run(crate::command::Command::Consent {
             patient: p.clone(),
@@ -224,8 +223,8 @@ pub async fn prepare<S: Store + 'static>(app: &Arc<App<S>>) -> Result<(), crate:
 /// The script's second 0 is `start` (ms since the epoch): a restarted demo passes the first
 /// start again and goes on with the story where it was, instead of playing its calm first
 /// minutes to patients who were distressed.
-pub async fn run<S: Store + 'static>(
-    app: Arc<App<S>>,
+pub async fn run(
+    app: Arc<App>,
     mut readings: Box<dyn Readings>,
     start: areya_monitor::Millis,
     mut stop: tokio::sync::watch::Receiver<bool>,

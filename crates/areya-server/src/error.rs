@@ -96,20 +96,29 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// What a client is told: the database's own words stay in the server's log.
+    pub fn client_message(&self) -> String {
+        match self {
+            ApiError::Store(_) => "storage unavailable: the server could not save or read its \
+                                  records; try again shortly"
+                .into(),
+            _ => self.to_string(),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let ApiError::Store(e) = &self {
             tracing::error!("{e}");
         }
-        let body = match &self {
-            // The database's own words stay in the server's log.
-            ApiError::Store(_) => serde_json::json!({
-                "error": "storage unavailable: the server could not save or read its records; try again shortly"
-            }),
-            ApiError::Invalid { field, .. } => {
-                serde_json::json!({ "error": self.to_string(), "field": field })
-            }
-            _ => serde_json::json!({ "error": self.to_string() }),
+        let body = areya_core::ErrorBody {
+            error: self.client_message(),
+            field: match &self {
+                ApiError::Invalid { field, .. } => Some(field.clone()),
+                _ => None,
+            },
         };
         (self.status(), Json(body)).into_response()
     }

@@ -21,7 +21,6 @@ pub use cluster::Role;
 pub use command::Command;
 pub use error::ApiError;
 
-use areya_monitor::store::Store;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,9 +31,9 @@ use std::time::Duration;
 /// closed. A connection that does not send a whole request head within the header-read
 /// timeout is closed (idle keep-alive connections too), and at most `max_connections` are
 /// open at once (further ones wait in the kernel's backlog).
-pub async fn serve<S: Store + 'static>(
+pub async fn serve(
     listener: tokio::net::TcpListener,
-    app: Arc<App<S>>,
+    app: Arc<App>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     // One stop signal for the ticker and the live streams alike.

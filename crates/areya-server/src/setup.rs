@@ -6,15 +6,11 @@ use crate::auth::{hash_password, token_hash};
 use crate::error::ApiError;
 use areya_core::{PatientId, SourceId};
 use areya_monitor::directory::{Bed, Device, Directory, Role, Staff, Ward};
-use areya_monitor::store::Store;
 use std::sync::Arc;
 
 /// When the directory is empty, stores one admin (`admin`) with `password`. Returns whether it
 /// did.
-pub async fn bootstrap_admin<S: Store + 'static>(
-    app: &Arc<App<S>>,
-    password: &str,
-) -> Result<bool, ApiError> {
+pub async fn bootstrap_admin(app: &Arc<App>, password: &str) -> Result<bool, ApiError> {
     if app.directory_version() > 0 {
         return Ok(false);
     }
@@ -121,8 +117,8 @@ pub fn demo_directory(password_hash: &str, device_token: &str) -> Directory {
 }
 
 /// Stores the demo directory (replacing whatever is there).
-pub async fn install_demo<S: Store + 'static>(
-    app: &Arc<App<S>>,
+pub async fn install_demo(
+    app: &Arc<App>,
     password: &str,
     device_token: &str,
 ) -> Result<(), ApiError> {

@@ -28,15 +28,15 @@ const PASSWORD: &str = "correct horse battery";
 const DEVICE: &str = "device-token-of-ward-4b";
 const T0: i64 = 1_796_000_000_000;
 
-struct Server<S: Store + 'static = SqliteStore> {
+struct Server {
     addr: SocketAddr,
-    app: Arc<App<S>>,
+    app: Arc<App>,
     clock: Arc<AtomicI64>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
-impl Server<SqliteStore> {
+impl Server {
     async fn start(url: &str, fresh: bool) -> Server {
         Server::start_at(url, fresh, T0).await
     }
@@ -65,7 +65,7 @@ impl Server<SqliteStore> {
     }
 }
 
-impl Server<PgStore> {
+impl Server {
     /// A single server (no cluster) on the PostgreSQL database `url` at ward time `t`.
     async fn start_pg(url: &str, fresh: bool, t: i64) -> Self {
         let clock = Arc::new(AtomicI64::new(t));
@@ -112,8 +112,8 @@ impl Server<PgStore> {
     }
 }
 
-impl<S: Store + 'static> Server<S> {
-    async fn serve(app: Arc<App<S>>, clock: Arc<AtomicI64>, fresh: bool) -> Self {
+impl Server {
+    async fn serve(app: Arc<App>, clock: Arc<AtomicI64>, fresh: bool) -> Self {
         if fresh {
             install_demo(&app, PASSWORD, DEVICE)
                 .await
@@ -329,7 +329,7 @@ fn obs(i: usize, at_ms: i64, negative: Option<f32>) -> Observation {
 }
 
 /// `seconds` of one observation per second for bed `i`, each posted as it happens.
-async fn feed<S: Store + 'static>(s: &Server<S>, i: usize, seconds: i64, negative: f32) {
+async fn feed(s: &Server, i: usize, seconds: i64, negative: f32) {
     for _ in 0..seconds {
         let (status, v) = s.ingest(&[obs(i, s.now(), Some(negative))], DEVICE).await;
         assert_eq!(status, 200, "{v}");
@@ -1388,10 +1388,7 @@ mod browser {
 }
 
 /// A live-event subscriber on `s`, as the dashboard is.
-async fn live<S: Store + 'static>(
-    s: &Server<S>,
-    cookie: &str,
-) -> tokio::io::Lines<BufReader<TcpStream>> {
+async fn live(s: &Server, cookie: &str) -> tokio::io::Lines<BufReader<TcpStream>> {
     let mut sse = TcpStream::connect(s.addr).await.expect("connect");
     sse.write_all(
         format!(
@@ -1408,13 +1405,7 @@ async fn live<S: Store + 'static>(
 /// Like [`feed`], posting to `post` while `leader` runs the engine. After each post the leader
 /// takes its step at once (what the notification does a moment later anyway), so ward time
 /// and processing stay in step.
-async fn feed_via(
-    post: &Server<PgStore>,
-    leader: &Server<PgStore>,
-    i: usize,
-    seconds: i64,
-    negative: f32,
-) {
+async fn feed_via(post: &Server, leader: &Server, i: usize, seconds: i64, negative: f32) {
     for _ in 0..seconds {
         let (status, v) = post
             .ingest(&[obs(i, post.now(), Some(negative))], DEVICE)

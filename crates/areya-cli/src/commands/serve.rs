@@ -141,7 +141,7 @@ struct Job {
 }
 
 impl Job {
-    async fn run<S: Store + 'static>(self, app: Arc<App<S>>) -> anyhow::Result<()> {
+    async fn run(self, app: Arc<App>) -> anyhow::Result<()> {
         let shown_db = redact(&self.database);
         if let Some(path) = self.rules {
             apply_rules(&app, &path).await?;
@@ -204,9 +204,7 @@ macro_rules! with_store {
     }};
 }
 
-pub fn is_postgres(url: &str) -> bool {
-    url.starts_with("postgres://") || url.starts_with("postgresql://")
-}
+pub use areya_monitor::store::is_postgres;
 
 /// The URL without its password, for messages.
 pub fn redact(url: &str) -> String {
@@ -243,10 +241,7 @@ pub async fn bind_listener(bind: &str) -> anyhow::Result<tokio::net::TcpListener
 }
 
 /// Stores and applies a rule file when it differs from the current one.
-pub async fn apply_rules<S: Store + 'static>(
-    app: &Arc<App<S>>,
-    path: &std::path::Path,
-) -> anyhow::Result<()> {
+pub async fn apply_rules(app: &Arc<App>, path: &std::path::Path) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("--rules: cannot read {}", path.display()))?;
     let current = app.store.current_rules().await?.map(|r| r.1);
@@ -285,7 +280,7 @@ pub async fn shutdown_signal() {
 }
 
 /// Purges records older than the retention period, hourly (the audit log is kept).
-async fn purge_loop<S: Store + 'static>(app: Arc<App<S>>, days: u32) {
+async fn purge_loop(app: Arc<App>, days: u32) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {
         every.tick().await;

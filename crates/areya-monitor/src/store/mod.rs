@@ -315,3 +315,151 @@ pub trait Store: Send + Sync {
         cutoff: Millis,
     ) -> impl Future<Output = Result<Purged, StoreError>> + Send;
 }
+
+/// The store a server runs on, chosen by its database URL: SQLite (one server) or
+/// PostgreSQL (one or several). One concrete type, so the server needs no type parameter.
+pub enum Db {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+impl Db {
+    /// `postgres://…`/`postgresql://…` opens PostgreSQL; anything else SQLite.
+    pub async fn open(url: &str) -> Result<Db, StoreError> {
+        if is_postgres(url) {
+            Ok(Db::Postgres(PgStore::open(url).await?))
+        } else {
+            Ok(Db::Sqlite(SqliteStore::open(url).await?))
+        }
+    }
+
+    /// The PostgreSQL store, for the cluster coordination that only it offers.
+    pub fn postgres(&self) -> Option<&PgStore> {
+        match self {
+            Db::Postgres(s) => Some(s),
+            Db::Sqlite(_) => None,
+        }
+    }
+}
+
+impl From<SqliteStore> for Db {
+    fn from(s: SqliteStore) -> Db {
+        Db::Sqlite(s)
+    }
+}
+
+impl From<PgStore> for Db {
+    fn from(s: PgStore) -> Db {
+        Db::Postgres(s)
+    }
+}
+
+/// Whether a database URL names PostgreSQL.
+pub fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+macro_rules! both {
+    ($db:expr, $s:ident => $e:expr) => {
+        match $db {
+            Db::Sqlite($s) => $e,
+            Db::Postgres($s) => $e,
+        }
+    };
+}
+
+impl Store for Db {
+    async fn save(&self, batch: &Batch) -> Result<(), StoreError> {
+        both!(self, s => s.save(batch).await)
+    }
+    async fn windows(
+        &self,
+        patient: Option<&PatientId>,
+        from: Millis,
+        to: Millis,
+    ) -> Result<Vec<WindowAggregate>, StoreError> {
+        both!(self, s => s.windows(patient, from, to).await)
+    }
+    async fn assessments(
+        &self,
+        patient: &PatientId,
+        from: Millis,
+        to: Millis,
+    ) -> Result<Vec<Assessment>, StoreError> {
+        both!(self, s => s.assessments(patient, from, to).await)
+    }
+    async fn alerts(&self, patient: Option<&PatientId>) -> Result<Vec<Alert>, StoreError> {
+        both!(self, s => s.alerts(patient).await)
+    }
+    async fn alert_events(&self, alert_id: u64) -> Result<Vec<AlertEvent>, StoreError> {
+        both!(self, s => s.alert_events(alert_id).await)
+    }
+    async fn patient_states(&self) -> Result<Vec<crate::engine::PatientSnapshot>, StoreError> {
+        both!(self, s => s.patient_states().await)
+    }
+    async fn max_alert_id(&self) -> Result<u64, StoreError> {
+        both!(self, s => s.max_alert_id().await)
+    }
+    async fn save_rules(&self, at_ms: Millis, author: &str, toml: &str) -> Result<i64, StoreError> {
+        both!(self, s => s.save_rules(at_ms, author, toml).await)
+    }
+    async fn current_rules(&self) -> Result<Option<(i64, String)>, StoreError> {
+        both!(self, s => s.current_rules().await)
+    }
+    async fn set_consent(&self, patient: &PatientId, consent: Consent) -> Result<(), StoreError> {
+        both!(self, s => s.set_consent(patient, consent).await)
+    }
+    async fn consents(&self) -> Result<Vec<(PatientId, Consent)>, StoreError> {
+        both!(self, s => s.consents().await)
+    }
+    async fn audit(&self, entry: &AuditEntry) -> Result<i64, StoreError> {
+        both!(self, s => s.audit(entry).await)
+    }
+    async fn audit_log(&self, from: Millis, to: Millis) -> Result<Vec<AuditEntry>, StoreError> {
+        both!(self, s => s.audit_log(from, to).await)
+    }
+    async fn insert_observations(&self, obs: &[Observation]) -> Result<Vec<bool>, StoreError> {
+        both!(self, s => s.insert_observations(obs).await)
+    }
+    async fn observations_since(&self, from: Millis) -> Result<Vec<Observation>, StoreError> {
+        both!(self, s => s.observations_since(from).await)
+    }
+    async fn directory(&self) -> Result<Option<(i64, String)>, StoreError> {
+        both!(self, s => s.directory().await)
+    }
+    async fn save_directory(
+        &self,
+        expected: Option<i64>,
+        at_ms: Millis,
+        author: &str,
+        json: &str,
+    ) -> Result<i64, StoreError> {
+        both!(self, s => s.save_directory(expected, at_ms, author, json).await)
+    }
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        staff: &str,
+        expires_ms: Millis,
+    ) -> Result<(), StoreError> {
+        both!(self, s => s.create_session(token_hash, staff, expires_ms).await)
+    }
+    async fn session(&self, token_hash: &str, now: Millis) -> Result<Option<String>, StoreError> {
+        both!(self, s => s.session(token_hash, now).await)
+    }
+    async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        both!(self, s => s.delete_session(token_hash).await)
+    }
+    async fn delete_sessions_of(&self, staff: &str, keep: Option<&str>) -> Result<u64, StoreError> {
+        both!(self, s => s.delete_sessions_of(staff, keep).await)
+    }
+    async fn check_writable(&self, at_ms: Millis) -> Result<(), StoreError> {
+        both!(self, s => s.check_writable(at_ms).await)
+    }
+    async fn purge_before(&self, cutoff: Millis) -> Result<Purged, StoreError> {
+        both!(self, s => s.purge_before(cutoff).await)
+    }
+    fn reopens(&self) -> u64 {
+        both!(self, s => s.reopens())
+    }
+}

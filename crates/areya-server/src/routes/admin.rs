@@ -22,8 +22,8 @@ fn redacted(dir: &Directory) -> Directory {
     d
 }
 
-pub async fn get_directory<S: Store + 'static>(
-    State(app): State<Arc<App<S>>>,
+pub async fn get_directory(
+    State(app): State<Arc<App>>,
     user: User,
 ) -> Result<Json<Value>, ApiError> {
     user.require_admin("reading the directory")?;
@@ -40,8 +40,8 @@ pub struct PutDirectory {
     pub directory: Directory,
 }
 
-pub async fn put_directory<S: Store + 'static>(
-    State(app): State<Arc<App<S>>>,
+pub async fn put_directory(
+    State(app): State<Arc<App>>,
     user: User,
     ApiJson(body): ApiJson<PutDirectory>,
 ) -> Result<Json<Value>, ApiError> {
@@ -87,8 +87,8 @@ pub struct PasswordBody {
 
 /// Sets a password: one's own with the present one, anyone's as an admin. Every other
 /// session of that person ends (a thief logged in elsewhere is logged out).
-pub async fn set_password<S: Store + 'static>(
-    State(app): State<Arc<App<S>>>,
+pub async fn set_password(
+    State(app): State<Arc<App>>,
     user: User,
     client: Client,
     Path(staff_id): Path<String>,
@@ -165,8 +165,8 @@ pub struct DeviceBody {
 }
 
 /// Creates (or re-keys) a device; the token is shown once and only its hash is kept.
-pub async fn put_device<S: Store + 'static>(
-    State(app): State<Arc<App<S>>>,
+pub async fn put_device(
+    State(app): State<Arc<App>>,
     user: User,
     Path(device_id): Path<String>,
     ApiJson(body): ApiJson<DeviceBody>,
@@ -195,10 +195,7 @@ pub async fn put_device<S: Store + 'static>(
     ))
 }
 
-pub async fn get_rules<S: Store + 'static>(
-    State(app): State<Arc<App<S>>>,
-    user: User,
-) -> Result<Json<Value>, ApiError> {
+pub async fn get_rules(State(app): State<Arc<App>>, user: User) -> Result<Json<Value>, ApiError> {
     let _ = user;
     let (version, toml) = app
         .store
@@ -214,8 +211,8 @@ pub struct RulesBody {
     pub toml: String,
 }
 
-pub async fn put_rules<S: Store + 'static>(
-    State(app): State<Arc<App<S>>>,
+pub async fn put_rules(
+    State(app): State<Arc<App>>,
     user: User,
     ApiJson(body): ApiJson<RulesBody>,
 ) -> Result<Json<Value>, ApiError> {
@@ -238,8 +235,8 @@ pub struct AuditQuery {
     pub to_ms: Option<i64>,
 }
 
-pub async fn audit_log<S: Store + 'static>(
-    State(app): State<Arc<App<S>>>,
+pub async fn audit_log(
+    State(app): State<Arc<App>>,
     user: User,
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<Value>, ApiError> {

@@ -6,7 +6,6 @@ use crate::auth::User;
 use crate::command::Command;
 use crate::error::{ApiError, ApiJson};
 use areya_monitor::alerts::AlertKind;
-use areya_monitor::store::Store;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde::Deserialize;
@@ -19,8 +18,8 @@ pub struct Filter {
     pub ward: Option<String>,
 }
 
-pub async fn list<S: Store + 'static>(
-    State(app): State<Arc<App<S>>>,
+pub async fn list(
+    State(app): State<Arc<App>>,
     user: User,
     Query(f): Query<Filter>,
 ) -> Result<Json<Value>, ApiError> {
@@ -97,12 +96,7 @@ pub struct SnoozeBody {
     pub seconds: u64,
 }
 
-async fn act<S: Store + 'static>(
-    app: &App<S>,
-    user: &User,
-    id: u64,
-    act: AlertAct,
-) -> Result<Json<Value>, ApiError> {
+async fn act(app: &App, user: &User, id: u64, act: AlertAct) -> Result<Json<Value>, ApiError> {
     user.require_clinical("acting on alerts")?;
     // Another ward's alert gets the same answer as one that does not exist, so alert ids
     // do not tell a user what happens on wards they do not work on.
@@ -162,8 +156,8 @@ async fn act<S: Store + 'static>(
     Ok(Json(json!({ "alert": alert })))
 }
 
-pub async fn acknowledge<S: Store + 'static>(
-    State(app): State<Arc<App<S>>>,
+pub async fn acknowledge(
+    State(app): State<Arc<App>>,
     user: User,
     Path(id): Path<u64>,
     ApiJson(body): ApiJson<AckBody>,
@@ -175,8 +169,8 @@ pub async fn acknowledge<S: Store + 'static>(
     act(&app, &user, id, a).await
 }
 
-pub async fn snooze<S: Store + 'static>(
-    State(app): State<Arc<App<S>>>,
+pub async fn snooze(
+    State(app): State<Arc<App>>,
     user: User,
     Path(id): Path<u64>,
     ApiJson(body): ApiJson<SnoozeBody>,

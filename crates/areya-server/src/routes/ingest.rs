@@ -8,13 +8,12 @@ use crate::auth::DeviceAuth;
 use crate::command::Command;
 use crate::error::{ApiError, ApiJson};
 use areya_core::{IngestReport, IngestRequest};
-use areya_monitor::store::Store;
 use axum::extract::State;
 use axum::Json;
 use std::sync::Arc;
 
-pub async fn ingest<S: Store + 'static>(
-    State(app): State<Arc<App<S>>>,
+pub async fn ingest(
+    State(app): State<Arc<App>>,
     DeviceAuth(device): DeviceAuth,
     ApiJson(body): ApiJson<IngestRequest>,
 ) -> Result<Json<IngestReport>, ApiError> {

@@ -18,47 +18,41 @@ use axum::Router;
 use std::sync::Arc;
 use tower_http::set_header::SetResponseHeaderLayer;
 
-pub fn router<S: Store + 'static>(app: Arc<App<S>>) -> Router {
+pub fn router(app: Arc<App>) -> Router {
     let limit = app.settings.body_limit;
     let csp = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'";
     Router::new()
         .route("/", get(ops::index))
         .route("/app.js", get(ops::script))
         .route("/style.css", get(ops::style))
-        .route("/healthz", get(ops::healthz::<S>))
-        .route("/metrics", get(ops::metrics::<S>))
+        .route("/healthz", get(ops::healthz))
+        .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))
-        .route("/api/login", post(session::login::<S>))
-        .route("/api/logout", post(session::logout::<S>))
-        .route("/api/me", get(session::me::<S>))
-        .route("/api/events", get(ops::events::<S>))
-        .route("/api/wards/{ward}", get(ward::ward::<S>))
-        .route("/api/wards/{ward}/kpi", get(ward::kpi::<S>))
-        .route("/api/patients/{id}", get(ward::patient::<S>))
-        .route("/api/patients/{id}/fhir", get(ward::fhir::<S>))
-        .route("/api/patients/{id}/consent", put(ward::set_consent::<S>))
-        .route("/api/alerts", get(alerts::list::<S>))
-        .route("/api/alerts/{id}/ack", post(alerts::acknowledge::<S>))
-        .route("/api/alerts/{id}/snooze", post(alerts::snooze::<S>))
-        .route("/api/ingest", post(ingest::ingest::<S>))
-        .route(
-            "/api/rules",
-            get(admin::get_rules::<S>).put(admin::put_rules::<S>),
-        )
+        .route("/api/login", post(session::login))
+        .route("/api/logout", post(session::logout))
+        .route("/api/me", get(session::me))
+        .route("/api/events", get(ops::events))
+        .route("/api/wards/{ward}", get(ward::ward))
+        .route("/api/wards/{ward}/kpi", get(ward::kpi))
+        .route("/api/patients/{id}", get(ward::patient))
+        .route("/api/patients/{id}/fhir", get(ward::fhir))
+        .route("/api/patients/{id}/consent", put(ward::set_consent))
+        .route("/api/alerts", get(alerts::list))
+        .route("/api/alerts/{id}/ack", post(alerts::acknowledge))
+        .route("/api/alerts/{id}/snooze", post(alerts::snooze))
+        .route("/api/ingest", post(ingest::ingest))
+        .route("/api/rules", get(admin::get_rules).put(admin::put_rules))
         .route(
             "/api/admin/directory",
-            get(admin::get_directory::<S>).put(admin::put_directory::<S>),
+            get(admin::get_directory).put(admin::put_directory),
         )
-        .route(
-            "/api/admin/staff/{id}/password",
-            put(admin::set_password::<S>),
-        )
-        .route("/api/admin/devices/{id}", put(admin::put_device::<S>))
-        .route("/api/audit", get(admin::audit_log::<S>))
+        .route("/api/admin/staff/{id}/password", put(admin::set_password))
+        .route("/api/admin/devices/{id}", put(admin::put_device))
+        .route("/api/audit", get(admin::audit_log))
         .fallback(ops::not_found)
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
-            audit_refusals::<S>,
+            audit_refusals,
         ))
         .layer(DefaultBodyLimit::max(limit))
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -79,8 +73,8 @@ pub fn router<S: Store + 'static>(app: Arc<App<S>>) -> Router {
 /// Writes refused requests (401, 403) to the audit log, at most a few rows per client a
 /// minute (the rest are counted in the next row). Failed logins are audited by the login
 /// route, and the page's own "am I logged in?" question is not an attempt.
-async fn audit_refusals<S: Store + 'static>(
-    axum::extract::State(app): axum::extract::State<Arc<App<S>>>,
+async fn audit_refusals(
+    axum::extract::State(app): axum::extract::State<Arc<App>>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {

@@ -21,7 +21,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 /// 200 while the store can write; 503 "degraded" while it cannot (disk full, I/O errors,
 /// database down), so a load balancer or monitor sees it even though reads still work.
-pub async fn healthz<S: Store + 'static>(State(app): State<Arc<App<S>>>) -> Response {
+pub async fn healthz(State(app): State<Arc<App>>) -> Response {
     match app.store.check_writable(app.now()).await {
         Ok(()) => {
             app.store_ok.store(true, Ordering::Relaxed);
@@ -44,7 +44,7 @@ pub async fn healthz<S: Store + 'static>(State(app): State<Arc<App<S>>>) -> Resp
     }
 }
 
-pub async fn metrics<S: Store + 'static>(State(app): State<Arc<App<S>>>) -> Response {
+pub async fn metrics(State(app): State<Arc<App>>) -> Response {
     let c = &app.counters;
     // A failing store shows in areya_store_errors_total and /healthz; the rest still reports.
     let open = app.open_alerts().await.unwrap_or_default();
@@ -162,8 +162,8 @@ pub async fn style() -> Response {
 
 /// Live changes for the user's wards: `score`, `alert`, `consent`, `directory`, and `resync`
 /// when this stream fell behind (the page then reloads what it shows).
-pub async fn events<S: Store + 'static>(
-    State(app): State<Arc<App<S>>>,
+pub async fn events(
+    State(app): State<Arc<App>>,
     user: User,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let slot =

@@ -25,8 +25,8 @@ fn dummy_hash() -> &'static str {
     H.get_or_init(|| hash_password("areya-dummy-password").unwrap_or_default())
 }
 
-pub async fn login<S: Store + 'static>(
-    State(app): State<Arc<App<S>>>,
+pub async fn login(
+    State(app): State<Arc<App>>,
     client: Client,
     ApiJson(body): ApiJson<Login>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -108,8 +108,8 @@ pub async fn login<S: Store + 'static>(
     ))
 }
 
-pub async fn logout<S: Store + 'static>(
-    State(app): State<Arc<App<S>>>,
+pub async fn logout(
+    State(app): State<Arc<App>>,
     user: User,
 ) -> Result<impl IntoResponse, ApiError> {
     app.store.delete_session(&user.token_hash).await?;
@@ -121,7 +121,7 @@ pub async fn logout<S: Store + 'static>(
     ))
 }
 
-pub async fn me<S: Store + 'static>(State(app): State<Arc<App<S>>>, user: User) -> Json<Value> {
+pub async fn me(State(app): State<Arc<App>>, user: User) -> Json<Value> {
     let dir = app.directory();
     let wards: Vec<Value> = dir
         .wards

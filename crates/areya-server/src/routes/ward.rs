@@ -55,8 +55,8 @@ fn alert_rank(alert: Option<&Alert>) -> u32 {
     }
 }
 
-pub async fn ward<S: Store + 'static>(
-    State(app): State<Arc<App<S>>>,
+pub async fn ward(
+    State(app): State<Arc<App>>,
     user: User,
     Path(ward_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
@@ -156,8 +156,8 @@ impl Span {
     }
 }
 
-pub async fn patient<S: Store + 'static>(
-    State(app): State<Arc<App<S>>>,
+pub async fn patient(
+    State(app): State<Arc<App>>,
     user: User,
     Path(id): Path<String>,
     Query(span): Query<Span>,
@@ -219,8 +219,8 @@ pub async fn patient<S: Store + 'static>(
     })))
 }
 
-pub async fn fhir<S: Store + 'static>(
-    State(app): State<Arc<App<S>>>,
+pub async fn fhir(
+    State(app): State<Arc<App>>,
     user: User,
     Path(id): Path<String>,
     Query(span): Query<Span>,
@@ -253,8 +253,8 @@ pub struct ConsentBody {
     pub minutes: Option<i64>,
 }
 
-pub async fn set_consent<S: Store + 'static>(
-    State(app): State<Arc<App<S>>>,
+pub async fn set_consent(
+    State(app): State<Arc<App>>,
     user: User,
     Path(id): Path<String>,
     crate::error::ApiJson(body): crate::error::ApiJson<ConsentBody>,
@@ -307,8 +307,8 @@ pub struct KpiQuery {
     pub hours: Option<i64>,
 }
 
-pub async fn kpi<S: Store + 'static>(
-    State(app): State<Arc<App<S>>>,
+pub async fn kpi(
+    State(app): State<Arc<App>>,
     user: User,
     Path(ward_id): Path<String>,
     Query(q): Query<KpiQuery>,

@@ -16,7 +16,7 @@ fn obs_json(i: usize, at_ms: i64, edit: impl FnOnce(&mut Value)) -> String {
     json!({ "observations": [o] }).to_string()
 }
 
-impl<S: Store + 'static> Server<S> {
+impl Server {
     async fn ingest_text(&self, body: &str) -> (u16, Value) {
         let auth = format!("Bearer {DEVICE}");
         let (status, _, text) = self

@@ -5,7 +5,7 @@ use super::*;
 use areya_monitor::alerts::{AlertKind, Recipient};
 
 /// The sustained-negative alert of bed 0, if open.
-async fn alert_of_bed0<S: Store + 'static>(s: &Server<S>) -> Option<areya_monitor::alerts::Alert> {
+async fn alert_of_bed0(s: &Server) -> Option<areya_monitor::alerts::Alert> {
     s.app
         .open_alerts()
         .await
@@ -17,9 +17,9 @@ async fn alert_of_bed0<S: Store + 'static>(s: &Server<S>) -> Option<areya_monito
 /// Bed 0 calm long enough to learn its baseline, then sad until its alert has escalated to
 /// the charge nurse; the server restarts; then bed 0 stays sad. Returns the servers' view
 /// before and after.
-async fn escalated_alert_survives_a_restart<S: Store + 'static>(
-    first: Server<S>,
-    restart: impl AsyncFnOnce(i64) -> Server<S>,
+async fn escalated_alert_survives_a_restart(
+    first: Server,
+    restart: impl AsyncFnOnce(i64) -> Server,
 ) {
     let s = first;
     feed(&s, 0, 110, 0.1).await;
