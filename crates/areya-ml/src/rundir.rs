@@ -14,7 +14,8 @@
 
 use crate::config::{Precision, RunConfig, RUN_FORMATS_READ};
 use crate::error::{MlError, Result};
-use crate::model::{InferenceNet, Network};
+use crate::model::{InferenceNet, LayerKind, Network};
+use crate::plots::FeatureMaps;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -311,6 +312,56 @@ impl Classifier {
             .chunks(self.config.classes.len())
             .map(|c| c.to_vec())
             .collect())
+    }
+
+    /// The activations of one image (`image_size`² u8 pixels) at every layer `wanted` picks
+    /// that gives maps (conv, activation, pooling), in network order, at most `max_channels`
+    /// channels each, titled "name: shown of all channels, h×w".
+    pub fn feature_maps(
+        &self,
+        pixels: &[u8],
+        wanted: impl Fn(&LayerKind) -> bool,
+        max_channels: usize,
+    ) -> Result<Vec<(String, FeatureMaps)>> {
+        let s = self.image_size() as usize;
+        if pixels.len() != s * s {
+            return Err(MlError::config(
+                "image",
+                format!("expected {s}×{s} pixels, got {}", pixels.len()),
+            ));
+        }
+        let x = Tensor::from_slice(pixels)
+            .view([1, 1, s as i64, s as i64])
+            .to_kind(tch::Kind::Float)
+            / self.config.preprocessing.scale;
+        let mut outputs: Vec<(String, Tensor)> = Vec::new();
+        tch::no_grad(|| {
+            let _ = self.net.forward_visit(&x, false, |layer, out| {
+                if wanted(&layer.kind) && out.dim() == 4 {
+                    outputs.push((layer.name.clone(), out.shallow_clone()));
+                }
+            });
+        });
+        outputs
+            .into_iter()
+            .map(|(name, t)| {
+                let (c, h, w) = (
+                    t.size()[1] as usize,
+                    t.size()[2] as usize,
+                    t.size()[3] as usize,
+                );
+                let shown = c.min(max_channels.max(1));
+                let flat =
+                    Vec::<f32>::try_from(t.get(0).narrow(0, 0, shown as i64).flatten(0, -1))?;
+                let maps = FeatureMaps {
+                    maps: flat.chunks(h * w).map(|m| m.to_vec()).collect(),
+                    height: h,
+                    width: w,
+                    title: format!("{name}: {shown} of {c} channels, {h}×{w}"),
+                };
+                Ok((name, maps))
+            })
+            .collect()
     }
 }
 

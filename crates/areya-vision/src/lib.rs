@@ -16,6 +16,7 @@ pub mod roi;
 pub mod scene;
 pub mod source;
 pub mod view;
+pub mod watch;
 
 pub use error::VisionError;
 

@@ -183,6 +183,109 @@ fn pipeline_classifies_only_the_patient_in_the_bed_area() {
     }
 }
 
+/// Records what the watcher hands its sink.
+#[derive(Default)]
+struct Recorder {
+    /// (patient, frame number, face seen) per observed frame.
+    seen: Vec<(String, u64, bool)>,
+    batches: Vec<usize>,
+    errors: Vec<(usize, String)>,
+}
+
+impl areya_vision::watch::WatchSink for Recorder {
+    fn observed(
+        &mut self,
+        frames: &[(GrayFrame, FrameMeta)],
+        seen: Vec<areya_vision::pipeline::Seen>,
+    ) -> std::io::Result<()> {
+        assert_eq!(frames.len(), seen.len());
+        self.batches.push(seen.len());
+        for s in seen {
+            let o = s.observation;
+            self.seen
+                .push((o.patient.to_string(), o.frame, o.face.is_some()));
+        }
+        Ok(())
+    }
+    fn source_error(&mut self, bed: usize, e: &areya_vision::VisionError) -> std::io::Result<()> {
+        self.errors.push((bed, e.to_string()));
+        Ok(())
+    }
+    fn model_health(&mut self, _: usize, _: Option<&str>) {}
+}
+
+#[test]
+fn the_watcher_reads_every_bed_batches_across_beds_and_reports_bad_frames() {
+    use areya_vision::watch::{open_source, watch, Bed, OnModelError, OpenOptions};
+    let tmp = tempfile::tempdir().unwrap();
+    let clf = tiny_model(tmp.path());
+    let mut pipe = Pipeline::new(clf, bedside()).unwrap();
+    let (photo, faces) = photo_faces();
+    let (frame, _) = frame_with_faces(&photo, &faces[..1], &[(200, 150)], 170);
+    let mut beds = Vec::new();
+    for (b, n) in [("bed-a", 5), ("bed-b", 3)] {
+        let dir = tmp.path().join(b);
+        std::fs::create_dir_all(&dir).unwrap();
+        for i in 0..n {
+            let img = image::GrayImage::from_raw(frame.width, frame.height, frame.pixels.clone())
+                .unwrap();
+            img.save(dir.join(format!("{i:03}.png"))).unwrap();
+        }
+        beds.push(Bed {
+            patient: PatientId::parse(b).unwrap(),
+            source: SourceId::parse(&format!("cam-{b}")).unwrap(),
+            roi: None,
+            inputs: vec![dir.display().to_string()],
+        });
+    }
+    std::fs::write(tmp.path().join("bed-b").join("001x.png"), b"not a png").unwrap();
+    let open = OpenOptions {
+        fps: 2.0,
+        width: 640,
+        height: 480,
+        retry: Default::default(),
+        as_camera: false,
+    };
+    let sources = beds
+        .iter()
+        .map(|b| open_source(&b.inputs, open).unwrap())
+        .collect();
+    let mut rec = Recorder::default();
+    let summary = watch(&mut pipe, &beds, sources, 4, OnModelError::Stop, &mut rec).unwrap();
+    assert_eq!((summary.frames, summary.unreadable), (8, 1), "{summary:?}");
+    assert_eq!(
+        summary.faces,
+        rec.seen.iter().filter(|s| s.2).count() as u64
+    );
+    assert!(
+        summary.faces >= 6,
+        "the face is found on most frames: {summary:?}"
+    );
+    for (b, n) in [("bed-a", 5), ("bed-b", 3)] {
+        let mine: Vec<u64> = rec.seen.iter().filter(|s| s.0 == b).map(|s| s.1).collect();
+        assert_eq!(mine.len(), n, "{b}: {mine:?}");
+        assert!(
+            mine.windows(2).all(|w| w[0] < w[1]),
+            "{b} in order: {mine:?}"
+        );
+    }
+    assert!(
+        rec.batches.iter().all(|&n| (1..=4).contains(&n)),
+        "{:?}",
+        rec.batches
+    );
+    assert_eq!(rec.errors.len(), 1, "{:?}", rec.errors);
+    assert_eq!(rec.errors[0].0, 1, "the bad file is bed-b's");
+    let bad = open_source(
+        &["rtsp://camera.invalid/1".into()],
+        OpenOptions { fps: 500.0, ..open },
+    );
+    assert!(
+        bad.err().is_some_and(|e| e.to_string().starts_with("fps")),
+        "a live source's bad setting is refused at once, not retried"
+    );
+}
+
 #[test]
 fn a_model_without_areyas_classes_is_refused() {
     let tmp = tempfile::tempdir().unwrap();

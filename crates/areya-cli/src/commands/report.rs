@@ -5,7 +5,7 @@
 use super::{default_model, write_file};
 use anyhow::Context;
 use areya_ml::evaluate::{evaluate_set, load_split};
-use areya_ml::plots::{self, FeatureMaps, PredictionBars};
+use areya_ml::plots::{self, PredictionBars};
 use areya_ml::Classifier;
 use base64::Engine;
 use clap::Args;
@@ -76,47 +76,17 @@ pub fn run(a: ReportArgs) -> anyhow::Result<()> {
     // Feature maps of the first conv layer and of the last pooling layer for the first image.
     let mut features = String::new();
     if !set.is_empty() {
-        let s = set.size as i64;
-        let x = tch::Tensor::from_slice(set.image(0))
-            .view([1, 1, s, s])
-            .to_kind(tch::Kind::Float)
-            / clf.config.preprocessing.scale;
-        let mut maps: Vec<(String, tch::Tensor)> = Vec::new();
-        tch::no_grad(|| {
-            let _ = clf.net.forward_visit(&x, false, |layer, out| {
-                if out.dim() == 4
-                    && matches!(
-                        layer.kind,
-                        areya_ml::model::LayerKind::Relu
-                            | areya_ml::model::LayerKind::MaxPool { .. }
-                    )
-                {
-                    maps.push((layer.name.clone(), out.shallow_clone()));
-                }
-            });
-        });
-        let picks: Vec<&(String, tch::Tensor)> =
-            [maps.first(), maps.last()].into_iter().flatten().collect();
-        for (i, (name, t)) in picks.into_iter().enumerate() {
-            let (c, h, w) = (
-                t.size()[1] as usize,
-                t.size()[2] as usize,
-                t.size()[3] as usize,
-            );
-            let shown = c.min(32);
-            let flat = Vec::<f32>::try_from(t.get(0).narrow(0, 0, shown as i64).flatten(0, -1))?;
+        use areya_ml::model::LayerKind;
+        let maps = clf.feature_maps(
+            set.image(0),
+            |k| matches!(k, LayerKind::Relu | LayerKind::MaxPool { .. }),
+            32,
+        )?;
+        let picks = [maps.first(), maps.last()].into_iter().flatten();
+        for (i, (_, m)) in picks.enumerate() {
             let f = dir.join(format!("features_{i}.png"));
-            let title = format!("{name}: {shown} of {c} channels, {h}×{w}");
-            plots::save(
-                &FeatureMaps {
-                    maps: flat.chunks(h * w).map(|m| m.to_vec()).collect(),
-                    height: h,
-                    width: w,
-                    title: title.clone(),
-                },
-                &f,
-            )?;
-            features += &img(&f, &title)?;
+            plots::save(m, &f)?;
+            features += &img(&f, &m.title)?;
         }
     }
 

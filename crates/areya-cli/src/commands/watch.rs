@@ -8,15 +8,15 @@ use super::default_model;
 use anyhow::Context;
 use areya_core::{Emotion, Observation, PatientId, SourceId};
 use areya_ml::Classifier;
-use areya_vision::pipeline::{FrameMeta, Locator, Pipeline};
-use areya_vision::reconnect::{Reconnecting, Retry};
+use areya_vision::pipeline::{FrameMeta, Locator, Pipeline, Seen};
+use areya_vision::reconnect::Retry;
 use areya_vision::roi::Roi;
-use areya_vision::source::{is_image_path, Ffmpeg, FrameSource, ImageFiles, Timed};
-use areya_vision::VisionError;
+use areya_vision::watch::{open_source, watch, Bed, OnModelError, OpenOptions, WatchSink};
+use areya_vision::{GrayFrame, VisionError};
 use clap::Args;
 use serde::Deserialize;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {
@@ -105,7 +105,7 @@ enum Sink {
 }
 
 impl Sink {
-    fn write(&mut self, o: &Observation) -> anyhow::Result<()> {
+    fn write(&mut self, o: &Observation) -> std::io::Result<()> {
         match self {
             Sink::Jsonl(w) => writeln!(w, "{}", serde_json::to_string(o)?)?,
             Sink::Csv(w) => {
@@ -132,7 +132,7 @@ impl Sink {
         }
         Ok(())
     }
-    fn flush(&mut self) -> anyhow::Result<()> {
+    fn flush(&mut self) -> std::io::Result<()> {
         match self {
             Sink::Jsonl(w) | Sink::Csv(w) => w.flush()?,
         }
@@ -162,78 +162,7 @@ pub struct WardFile {
     pub bed: Vec<BedSource>,
 }
 
-/// A bed checked once: ids parsed, ROI parsed.
-struct Bed {
-    patient: PatientId,
-    source: SourceId,
-    inputs: Vec<String>,
-    roi: Option<Roi>,
-}
-
-/// How sources are opened.
-#[derive(Clone, Copy)]
-struct Open {
-    fps: f64,
-    width: u32,
-    height: u32,
-    retry: Retry,
-    /// Posting to a server: a video file plays as a camera would (real time, wall clock).
-    as_camera: bool,
-}
-
-fn is_live(url: &str) -> bool {
-    url.contains("://") || url.starts_with("/dev/video")
-}
-
-/// Images and folders, a video file, or a live source that reconnects by itself.
-fn open_source(inputs: &[String], o: Open) -> Result<Box<dyn FrameSource>, VisionError> {
-    if inputs
-        .iter()
-        .all(|s| Path::new(s).is_dir() || is_image_path(Path::new(s)))
-    {
-        return Ok(Box::new(ImageFiles::new(
-            &inputs.iter().map(PathBuf::from).collect::<Vec<_>>(),
-        )?));
-    }
-    let [one] = inputs else {
-        return Err(VisionError::config(
-            "source",
-            "give one video, stream or camera, or any number of image files and folders",
-        ));
-    };
-    if !is_live(one) {
-        return Ok(Box::new(if o.as_camera {
-            Ffmpeg::open_as_camera(one, o.fps, o.width, o.height)?
-        } else {
-            Ffmpeg::open(one, o.fps, o.width, o.height)?
-        }));
-    }
-    // Check the settings now; connection failures are retried.
-    drop(
-        Ffmpeg::open(one, o.fps, o.width, o.height).map_err(|e| match e {
-            VisionError::Config { .. } => e,
-            _ => VisionError::source(one, "ffmpeg could not be started"),
-        }),
-    );
-    let url = one.clone();
-    Ok(Box::new(Reconnecting::new(
-        one.clone(),
-        o.retry,
-        Box::new(move || {
-            Ffmpeg::open(&url, o.fps, o.width, o.height)
-                .map(|f| Box::new(f) as Box<dyn FrameSource>)
-        }),
-    )))
-}
-
-/// What a source thread sends: a frame, an error, or its end.
-enum Event {
-    Frame(usize, Timed),
-    Error(usize, VisionError),
-    Ended,
-}
-
-fn load_ward(a: &WatchArgs) -> anyhow::Result<(Vec<Bed>, Open, u32)> {
+fn load_ward(a: &WatchArgs) -> anyhow::Result<(Vec<Bed>, OpenOptions, u32)> {
     let (file, from_file) = match &a.config {
         Some(p) => {
             let text = std::fs::read_to_string(p)
@@ -286,7 +215,7 @@ fn load_ward(a: &WatchArgs) -> anyhow::Result<(Vec<Bed>, Open, u32)> {
         });
     }
     let (width, height) = parse_size(file.size.as_deref().unwrap_or(&a.size))?;
-    let open = Open {
+    let open = OpenOptions {
         fps: file.fps.unwrap_or(a.fps),
         width,
         height,
@@ -331,30 +260,6 @@ pub fn run(a: WatchArgs) -> anyhow::Result<()> {
         })?);
     }
     let names: Vec<String> = sources.iter().map(|s| s.name()).collect();
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Event>(64);
-    for (i, mut src) in sources.into_iter().enumerate() {
-        let tx = tx.clone();
-        let file_source = !is_live(&beds[i].inputs[0]);
-        std::thread::spawn(move || loop {
-            let event = match src.next_frame() {
-                None => Event::Ended,
-                Some(Ok(t)) => Event::Frame(i, t),
-                Some(Err(e)) => Event::Error(i, e),
-            };
-            let ended = matches!(event, Event::Ended);
-            // A video or image source whose stream broke ends there; live ones reconnect.
-            let broke =
-                file_source && matches!(&event, Event::Error(_, VisionError::Source { .. }));
-            if tx.send(event).is_err() || ended {
-                return;
-            }
-            if broke {
-                let _ = tx.send(Event::Ended);
-                return;
-            }
-        });
-    }
-    drop(tx);
     let poster = match &a.server {
         Some(url) => {
             let token = a
@@ -372,7 +277,7 @@ pub fn run(a: WatchArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let mut sink = match (&a.csv, a.jsonl.as_deref()) {
+    let out = match (&a.csv, a.jsonl.as_deref()) {
         (None, None) if poster.is_some() => None,
         (Some(p), _) => {
             let mut f = std::fs::File::create(p)
@@ -385,110 +290,35 @@ pub fn run(a: WatchArgs) -> anyhow::Result<()> {
             std::fs::File::create(p).with_context(|| format!("cannot write {p}"))?,
         )))),
     };
-    let (mut frames, mut faces, mut bad) = (0u64, 0u64, 0u64);
-    let mut model_failing = vec![false; beds.len()];
-    let mut open_sources = beds.len();
-    let mut batch: Vec<(areya_vision::GrayFrame, FrameMeta, usize)> =
-        Vec::with_capacity(a.batch.max(1));
-    let wait = std::time::Duration::from_millis(50);
-    loop {
-        let event = match rx.recv_timeout(wait) {
-            Ok(e) => Some(e),
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                open_sources = 0;
-                None
-            }
-        };
-        let idle = event.is_none();
-        match event {
-            Some(Event::Frame(i, t)) => {
-                let b = &beds[i];
-                let meta = FrameMeta {
-                    source: b.source.clone(),
-                    patient: b.patient.clone(),
-                    at_ms: t.at_ms,
-                    frame: t.index,
-                    roi: b.roi,
-                };
-                batch.push((t.frame, meta, i));
-            }
-            Some(Event::Error(i, e)) => {
-                eprintln!("{e}");
-                if let (VisionError::Offline { seconds, .. }, Some(Sink::Jsonl(w))) =
-                    (&e, &mut sink)
-                {
-                    let b = &beds[i];
-                    let line = serde_json::json!({ "event": "source_offline", "source": b.source, "patient": b.patient, "at_ms": areya_vision::source::now_ms(), "offline_s": seconds });
-                    writeln!(w, "{line}")?;
-                    w.flush()?;
-                } else if !matches!(e, VisionError::Offline { .. }) {
-                    bad += 1;
-                }
-            }
-            Some(Event::Ended) => open_sources = open_sources.saturating_sub(1),
-            None => {}
-        }
-        let flush = batch.len() >= a.batch.max(1) || idle || open_sources == 0;
-        if flush && !batch.is_empty() {
-            let which: Vec<usize> = batch.iter().map(|b| b.2).collect();
-            let frames_in: Vec<(areya_vision::GrayFrame, FrameMeta)> =
-                batch.drain(..).map(|(f, m, _)| (f, m)).collect();
-            let observed = match (pipe.observe_seen(&frames_in), &poster) {
-                (Ok(obs), _) => {
-                    for &i in &which {
-                        if std::mem::take(&mut model_failing[i]) {
-                            if let Some(p) = &poster {
-                                p.health(beds[i].patient.clone(), None);
-                            }
-                        }
-                    }
-                    obs
-                }
-                // Reported to the server (a technical alert) and watching goes on.
-                (Err(e), Some(p)) => {
-                    eprintln!("{e}");
-                    for &i in &which {
-                        if !std::mem::replace(&mut model_failing[i], true) {
-                            p.health(beds[i].patient.clone(), Some(e.to_string()));
-                        }
-                    }
-                    vec![]
-                }
-                (Err(e), None) => return Err(e.into()),
-            };
-            if let Some(dir) = &a.annotate {
-                for ((frame, meta), seen) in frames_in.iter().zip(&observed) {
-                    let img = areya_vision::annotate::annotate(frame, meta.roi.as_ref(), seen);
-                    let o = &seen.observation;
-                    let path = dir.join(format!("{}-{:06}.png", o.source, o.frame));
-                    img.save(&path)
-                        .with_context(|| format!("--annotate: cannot write {}", path.display()))?;
-                }
-            }
-            for o in observed.into_iter().map(|s| s.observation) {
-                frames += 1;
-                faces += u64::from(o.face.is_some());
-                if let Some(s) = &mut sink {
-                    s.write(&o)?;
-                }
-                if let Some(p) = &poster {
-                    p.send(o);
-                }
-            }
-            if let Some(s) = &mut sink {
-                s.flush()?;
-            }
-        }
-        if open_sources == 0 && batch.is_empty() {
-            break;
-        }
-    }
+    // With a server the model's failures become a technical alert there and watching goes
+    // on; without one the first failure ends the command.
+    let on_model_error = if poster.is_some() {
+        OnModelError::Report
+    } else {
+        OnModelError::Stop
+    };
+    let mut sink = Outputs {
+        beds: &beds,
+        out,
+        annotate: a.annotate.clone(),
+        poster,
+    };
+    let summary = watch(
+        &mut pipe,
+        &beds,
+        sources,
+        a.batch,
+        on_model_error,
+        &mut sink,
+    )?;
     eprintln!(
-        "{}: {frames} frame(s), {faces} with the patient's face, {bad} unreadable",
-        names.join(", ")
+        "{}: {} frame(s), {} with the patient's face, {} unreadable",
+        names.join(", "),
+        summary.frames,
+        summary.faces,
+        summary.unreadable
     );
-    if let Some(p) = poster {
+    if let Some(p) = sink.poster.take() {
         let d = p.finish();
         eprintln!(
             "--server: {} delivered, {} already there, {} refused, {} dropped in an outage, {} undelivered",
@@ -502,8 +332,70 @@ pub fn run(a: WatchArgs) -> anyhow::Result<()> {
             );
         }
     }
-    if frames == 0 {
+    if summary.frames == 0 {
         anyhow::bail!("{}: no frame could be read", names.join(", "));
     }
     Ok(())
+}
+
+/// Where `areya watch` sends what it sees: JSON Lines or CSV, annotated frames, a server.
+struct Outputs<'a> {
+    beds: &'a [Bed],
+    out: Option<Sink>,
+    annotate: Option<PathBuf>,
+    poster: Option<super::edge::Poster>,
+}
+
+impl WatchSink for Outputs<'_> {
+    fn observed(
+        &mut self,
+        frames: &[(GrayFrame, FrameMeta)],
+        seen: Vec<Seen>,
+    ) -> std::io::Result<()> {
+        if let Some(dir) = &self.annotate {
+            for ((frame, meta), s) in frames.iter().zip(&seen) {
+                let img = areya_vision::annotate::annotate(frame, meta.roi.as_ref(), s);
+                let o = &s.observation;
+                let path = dir.join(format!("{}-{:06}.png", o.source, o.frame));
+                img.save(&path).map_err(|e| {
+                    std::io::Error::other(format!(
+                        "--annotate: cannot write {}: {e}",
+                        path.display()
+                    ))
+                })?;
+            }
+        }
+        for o in seen.into_iter().map(|s| s.observation) {
+            if let Some(s) = &mut self.out {
+                s.write(&o)?;
+            }
+            if let Some(p) = &self.poster {
+                p.send(o);
+            }
+        }
+        if let Some(s) = &mut self.out {
+            s.flush()?;
+        }
+        Ok(())
+    }
+
+    fn source_error(&mut self, bed: usize, e: &VisionError) -> std::io::Result<()> {
+        eprintln!("{e}");
+        if let (VisionError::Offline { seconds, .. }, Some(Sink::Jsonl(w))) = (e, &mut self.out) {
+            let b = &self.beds[bed];
+            let line = serde_json::json!({ "event": "source_offline", "source": b.source, "patient": b.patient, "at_ms": areya_vision::source::now_ms(), "offline_s": seconds });
+            writeln!(w, "{line}")?;
+            w.flush()?;
+        }
+        Ok(())
+    }
+
+    fn model_health(&mut self, bed: usize, error: Option<&str>) {
+        if let Some(e) = error {
+            eprintln!("{e}");
+        }
+        if let Some(p) = &self.poster {
+            p.health(self.beds[bed].patient.clone(), error.map(str::to_string));
+        }
+    }
 }
