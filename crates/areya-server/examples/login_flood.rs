@@ -17,9 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::request;
-
-const PASSWORD: &str = "bench password 2026";
+use common::{login, request, PASSWORD};
 
 fn rss_mb() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -75,19 +73,7 @@ async fn main() {
         app.clone(),
         std::future::pending(),
     ));
-    let (status, resp) = request(
-        addr,
-        "POST /api/login HTTP/1.1",
-        &format!(r#"{{"user":"ana","password":"{PASSWORD}"}}"#),
-    )
-    .await;
-    assert_eq!(status, 200, "login: {resp}");
-    let cookie = resp
-        .lines()
-        .find_map(|l| l.strip_prefix("set-cookie: "))
-        .and_then(|c| c.split(';').next())
-        .expect("cookie")
-        .to_string();
+    let cookie = login(addr).await;
 
     let before = rss_mb();
     let idle = ward_views(addr, &cookie, 200).await;

@@ -25,12 +25,11 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 mod common;
-use common::request;
+use common::{login, request, PASSWORD};
 
 const WINDOW_MS: i64 = 5_000;
 const AHEAD_MS: i64 = 500;
 const DEVICE: &str = "bench-device-token";
-const PASSWORD: &str = "bench password 2026";
 
 type Sent = Arc<Mutex<HashMap<(String, i64), Instant>>>;
 
@@ -142,20 +141,7 @@ async fn bench(apps: Vec<Arc<App>>, beds: usize, seconds: u64, agents: usize) {
     println!("roles: {roles:?}");
 
     // The dashboard: log in and subscribe.
-    let (status, resp) = post(
-        addr,
-        "/api/login",
-        "",
-        &format!(r#"{{"user":"ana","password":"{PASSWORD}"}}"#),
-    )
-    .await;
-    assert_eq!(status, 200, "login: {resp}");
-    let cookie = resp
-        .lines()
-        .find_map(|l| l.strip_prefix("set-cookie: "))
-        .and_then(|c| c.split(';').next())
-        .expect("cookie")
-        .to_string();
+    let cookie = login(addr).await;
     let mut sse = TcpStream::connect(addr).await.expect("connect");
     sse.write_all(
         format!("GET /api/events HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\n\r\n").as_bytes(),

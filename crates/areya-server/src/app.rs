@@ -86,13 +86,7 @@ impl Default for Settings {
     }
 }
 
-/// A change the dashboard should see now, for the staff of `ward`.
-#[derive(Debug, Clone, Serialize)]
-pub struct Live {
-    pub ward: Option<String>,
-    pub event: &'static str,
-    pub data: serde_json::Value,
-}
+pub use crate::live::{Live, LiveEvent};
 
 /// Counters for `/metrics`.
 #[derive(Debug, Default)]
@@ -448,15 +442,18 @@ impl App {
     }
 
     fn live_event(&self, engine: &Engine, o: Output) -> Option<Live> {
-        let (patient, event, data) = match o {
+        let (patient, event) = match o {
             Output::Window { .. } | Output::Patient { .. } => return None,
             Output::Assessment {
                 patient,
                 assessment,
-            } => {
-                let data = serde_json::json!({ "patient": patient, "assessment": assessment });
-                (patient, "score", data)
-            }
+            } => (
+                patient.clone(),
+                LiveEvent::Score {
+                    patient,
+                    assessment,
+                },
+            ),
             Output::Alert { event } => {
                 if matches!(event, AlertEvent::Raised { .. }) {
                     self.counters.alerts_raised.fetch_add(1, Ordering::Relaxed);
@@ -470,17 +467,24 @@ impl App {
                         // Resolved: the dashboard drops it by id, on every ward it is shown.
                         return Some(Live {
                             ward: None,
-                            event: "alert",
-                            data: serde_json::json!({ "event": event, "alert": null }),
+                            event: LiveEvent::Alert {
+                                event: Box::new(event),
+                                alert: None,
+                            },
                         });
                     }
                 };
-                let data = serde_json::json!({ "event": event, "alert": alert });
-                (patient, "alert", data)
+                (
+                    patient,
+                    LiveEvent::Alert {
+                        event: Box::new(event),
+                        alert: alert.map(Box::new),
+                    },
+                )
             }
         };
         let ward = self.ward_of(&patient);
-        Some(Live { ward, event, data })
+        Some(Live { ward, event })
     }
 
     /// Takes observations from an edge device of `ward`. Each must come from a source of a
@@ -783,8 +787,7 @@ impl App {
         }
         let _ = self.live.send(Live {
             ward: None,
-            event: "directory",
-            data: serde_json::json!({ "version": version }),
+            event: LiveEvent::Directory { version },
         });
         Ok(version)
     }

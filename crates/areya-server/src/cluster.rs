@@ -17,9 +17,10 @@
 //!   next server to take it rebuilds the engine from the store exactly as a restart does and
 //!   continues the tail where the rebuilt state ends.
 
-use crate::app::{restore_engine, App, IngestReport, Live};
+use crate::app::{restore_engine, App, IngestReport};
 use crate::command::Command;
 use crate::error::ApiError;
+use crate::live::{Live, LiveEvent};
 use areya_core::{Observation, PatientId};
 use areya_monitor::engine::Consent;
 use areya_monitor::store::{ClusterEvent, PgCluster, PgEvents, Store, MAX_PAYLOAD};
@@ -97,9 +98,6 @@ struct Relayed {
     data: serde_json::Value,
 }
 
-/// Live event names a dashboard knows (anything else is dropped).
-const EVENTS: [&str; 5] = ["score", "alert", "consent", "directory", "resync"];
-
 impl Cluster {
     pub fn new(pg: PgCluster) -> Cluster {
         Cluster {
@@ -126,15 +124,16 @@ impl Cluster {
                 let mut r = Relayed {
                     node: self.pg.node().to_string(),
                     ward: l.ward.clone(),
-                    event: l.event.to_string(),
-                    data: l.data.clone(),
+                    event: l.event.name().to_string(),
+                    data: l.event.data(),
                 };
                 let text = serde_json::to_string(&r).unwrap_or_default();
                 if text.len() <= MAX_PAYLOAD {
                     return text;
                 }
-                r.event = "resync".into();
-                r.data = serde_json::json!({});
+                let resync = LiveEvent::Resync { missed: None };
+                r.event = resync.name().into();
+                r.data = resync.data();
                 serde_json::to_string(&r).unwrap_or_default()
             })
             .collect();
@@ -396,13 +395,13 @@ impl App {
                 if r.node == c.pg.node() {
                     return;
                 }
-                let Some(event) = EVENTS.iter().copied().find(|e| *e == r.event) else {
+                // An event this version does not know is skipped.
+                let Some(event) = LiveEvent::from_parts(&r.event, r.data) else {
                     return;
                 };
                 let _ = self.live.send(Live {
                     ward: r.ward,
                     event,
-                    data: r.data,
                 });
             }
             ClusterEvent::Work(w) => match w.as_str() {
@@ -421,8 +420,9 @@ impl App {
                     Ok(()) => {
                         let _ = self.live.send(Live {
                             ward: None,
-                            event: "directory",
-                            data: serde_json::json!({ "version": self.directory_version() }),
+                            event: LiveEvent::Directory {
+                                version: self.directory_version(),
+                            },
                         });
                     }
                     Err(e) => tracing::warn!("reloading the directory: {e}"),

@@ -4,8 +4,9 @@
 //! it with [`App::apply`], the same code a single server runs). A new action is a variant, an
 //! arm of `apply` and a route.
 
-use crate::app::{AlertAct, App, Live};
+use crate::app::{AlertAct, App};
 use crate::error::ApiError;
+use crate::live::{Live, LiveEvent};
 use areya_core::PatientId;
 use areya_monitor::engine::{Consent, Output};
 use areya_monitor::rules::RuleSet;
@@ -151,8 +152,10 @@ impl App {
         drop(engine);
         self.emit(vec![Live {
             ward: self.ward_of(p),
-            event: "consent",
-            data: serde_json::json!({ "patient": p, "consent": c }),
+            event: LiveEvent::Consent {
+                patient: p.clone(),
+                consent: c,
+            },
         }])
         .await;
         Ok(())

@@ -13,6 +13,7 @@ pub mod command;
 pub mod demo;
 pub mod error;
 pub mod guard;
+pub mod live;
 pub mod routes;
 pub mod setup;
 

@@ -48,18 +48,13 @@ pub struct EvaluateArgs {
 }
 
 pub fn run(a: EvaluateArgs) -> anyhow::Result<()> {
-    let precision = a
-        .precision
-        .as_deref()
-        .map(Precision::parse)
-        .transpose()
-        .map_err(super::flags::by_flag)?;
-    let perturb = a
-        .perturb
-        .as_deref()
-        .map(Perturbation::parse)
-        .transpose()
-        .map_err(super::flags::by_flag)?;
+    let (precision, perturb) = (|| {
+        Ok::<_, areya_ml::MlError>((
+            a.precision.as_deref().map(Precision::parse).transpose()?,
+            a.perturb.as_deref().map(Perturbation::parse).transpose()?,
+        ))
+    })()
+    .map_err(super::flags::by_flag)?;
     let model = default_model(a.on.model)?;
     let mut clf = Classifier::load(&model)?;
     if let Some(p) = precision {

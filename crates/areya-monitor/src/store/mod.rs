@@ -47,6 +47,74 @@ pub enum StoreError {
     Conflict(String),
 }
 
+/// A record as the JSON text both back ends store.
+pub(crate) fn json<T: serde::Serialize>(v: &T) -> String {
+    // Serialising these plain data types cannot fail.
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+/// A stored JSON record, read back (a row that does not parse is corrupt, naming `what`).
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    s: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt {
+        what,
+        msg: e.to_string(),
+    })
+}
+
+/// An `audit` row (`seq, at_ms, actor, action, target, detail`), the same on both back ends.
+pub(crate) fn audit_row<R>(r: &R) -> AuditEntry
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'q> String: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+    for<'q> i64: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+{
+    AuditEntry {
+        seq: r.get(0),
+        at_ms: r.get(1),
+        actor: r.get(2),
+        action: r.get(3),
+        target: r.get(4),
+        detail: r.get(5),
+    }
+}
+
+/// A stored patient id, checked again on the way out.
+pub(crate) fn patient(what: &'static str, s: String) -> Result<PatientId, StoreError> {
+    PatientId::parse(&s).map_err(|e| StoreError::Corrupt {
+        what,
+        msg: e.to_string(),
+    })
+}
+
+/// A `windows` row, the same on both back ends.
+pub(crate) fn window_row<R>(r: &R) -> Result<WindowAggregate, StoreError>
+where
+    R: sqlx::Row,
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    for<'q> String: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+    for<'q> i64: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+    for<'q> f64: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(WindowAggregate {
+        patient: patient("window", r.get("patient"))?,
+        start_ms: r.get("start_ms"),
+        end_ms: r.get("end_ms"),
+        frames: r.get::<i64, _>("frames") as u32,
+        faces: r.get::<i64, _>("faces") as u32,
+        prob_sums: areya_core::EmotionSums::from_array([
+            r.get("sum_angry"),
+            r.get("sum_happy"),
+            r.get("sum_relaxed"),
+            r.get("sum_sad"),
+        ]),
+        confidence_sum: r.get("confidence_sum"),
+    })
+}
+
 pub(crate) fn db(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |cause| StoreError::Db { what, cause }
 }

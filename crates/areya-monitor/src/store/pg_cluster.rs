@@ -4,7 +4,8 @@
 //! (`LISTEN`/`NOTIFY`) that wake the leader and fan live events out to every server, and the
 //! reads a follower answers from the database instead of an engine in memory.
 
-use super::postgres::{parse, PgStore};
+use super::parse;
+use super::postgres::PgStore;
 use super::{db, StoreError};
 use crate::alerts::Alert;
 use crate::engine::Consent;
@@ -367,7 +368,7 @@ impl PgCluster {
         rows.iter()
             .map(|r| {
                 Ok((
-                    super::postgres::patient("assessment", r.get(0))?,
+                    super::patient("assessment", r.get(0))?,
                     parse("assessment", &r.get::<String, _>(1))?,
                 ))
             })

@@ -2,13 +2,13 @@
 //! conformance suite as SQLite; migrations embedded in the binary; the audit log is made
 //! append-only by triggers.
 
-use super::{db, event_parts, AuditEntry, Batch, Purged, Store, StoreError};
+use super::{db, event_parts, json, parse, patient, AuditEntry, Batch, Purged, Store, StoreError};
 use crate::alerts::{Alert, AlertEvent};
 use crate::engine::Consent;
 use crate::state::Assessment;
 use crate::window::WindowAggregate;
 use crate::Millis;
-use areya_core::{Emotion, EmotionSums, Observation, PatientId};
+use areya_core::{Emotion, Observation, PatientId};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
 use std::str::FromStr;
@@ -19,28 +19,6 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 #[derive(Clone)]
 pub struct PgStore {
     pub(crate) pool: PgPool,
-}
-
-pub(super) fn json<T: serde::Serialize>(v: &T) -> String {
-    // Serialising these plain data types cannot fail.
-    serde_json::to_string(v).unwrap_or_default()
-}
-
-pub(super) fn parse<T: serde::de::DeserializeOwned>(
-    what: &'static str,
-    s: &str,
-) -> Result<T, StoreError> {
-    serde_json::from_str(s).map_err(|e| StoreError::Corrupt {
-        what,
-        msg: e.to_string(),
-    })
-}
-
-pub(super) fn patient(what: &'static str, s: String) -> Result<PatientId, StoreError> {
-    PatientId::parse(&s).map_err(|e| StoreError::Corrupt {
-        what,
-        msg: e.to_string(),
-    })
 }
 
 impl PgStore {
@@ -166,24 +144,7 @@ impl Store for PgStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db("read windows"))?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(WindowAggregate {
-                    patient: patient("window", r.get("patient"))?,
-                    start_ms: r.get("start_ms"),
-                    end_ms: r.get("end_ms"),
-                    frames: r.get::<i64, _>("frames") as u32,
-                    faces: r.get::<i64, _>("faces") as u32,
-                    prob_sums: EmotionSums::from_array([
-                        r.get("sum_angry"),
-                        r.get("sum_happy"),
-                        r.get("sum_relaxed"),
-                        r.get("sum_sad"),
-                    ]),
-                    confidence_sum: r.get("confidence_sum"),
-                })
-            })
-            .collect()
+        rows.iter().map(super::window_row).collect()
     }
 
     async fn assessments(
@@ -328,17 +289,7 @@ impl Store for PgStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db("read audit"))?;
-        Ok(rows
-            .iter()
-            .map(|r| AuditEntry {
-                seq: r.get(0),
-                at_ms: r.get(1),
-                actor: r.get(2),
-                action: r.get(3),
-                target: r.get(4),
-                detail: r.get(5),
-            })
-            .collect())
+        Ok(rows.iter().map(super::audit_row).collect())
     }
 
     async fn insert_observations(&self, obs: &[Observation]) -> Result<Vec<bool>, StoreError> {

@@ -1,13 +1,13 @@
 //! The SQLite store: the embedded default. WAL journal, `synchronous=FULL` (a committed batch
 //! survives a crash or power loss), migrations embedded in the binary.
 
-use super::{event_parts, AuditEntry, Batch, Purged, Store, StoreError};
+use super::{event_parts, json, parse, patient, AuditEntry, Batch, Purged, Store, StoreError};
 use crate::alerts::{Alert, AlertEvent};
 use crate::engine::Consent;
 use crate::state::Assessment;
 use crate::window::WindowAggregate;
 use crate::Millis;
-use areya_core::{Emotion, EmotionSums, Observation, PatientId};
+use areya_core::{Emotion, Observation, PatientId};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 use std::str::FromStr;
@@ -46,25 +46,6 @@ fn io_class(e: &sqlx::Error) -> bool {
             .is_some_and(|c| matches!(c & 0xff, 5 | 6 | 8 | 10 | 13 | 14)),
         _ => false,
     }
-}
-
-fn json<T: serde::Serialize>(v: &T) -> String {
-    // Serialising these plain data types cannot fail.
-    serde_json::to_string(v).unwrap_or_default()
-}
-
-fn parse<T: serde::de::DeserializeOwned>(what: &'static str, s: &str) -> Result<T, StoreError> {
-    serde_json::from_str(s).map_err(|e| StoreError::Corrupt {
-        what,
-        msg: e.to_string(),
-    })
-}
-
-fn patient(what: &'static str, s: String) -> Result<PatientId, StoreError> {
-    PatientId::parse(&s).map_err(|e| StoreError::Corrupt {
-        what,
-        msg: e.to_string(),
-    })
 }
 
 impl SqliteStore {
@@ -239,24 +220,7 @@ impl Store for SqliteStore {
             .fetch_all(&self.pool())
             .await
             .map_err(self.db("read windows"))?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(WindowAggregate {
-                    patient: patient("window", r.get("patient"))?,
-                    start_ms: r.get("start_ms"),
-                    end_ms: r.get("end_ms"),
-                    frames: r.get::<i64, _>("frames") as u32,
-                    faces: r.get::<i64, _>("faces") as u32,
-                    prob_sums: EmotionSums::from_array([
-                        r.get("sum_angry"),
-                        r.get("sum_happy"),
-                        r.get("sum_relaxed"),
-                        r.get("sum_sad"),
-                    ]),
-                    confidence_sum: r.get("confidence_sum"),
-                })
-            })
-            .collect()
+        rows.iter().map(super::window_row).collect()
     }
 
     async fn assessments(
@@ -399,17 +363,7 @@ impl Store for SqliteStore {
             .fetch_all(&self.pool())
             .await
             .map_err(self.db("read audit"))?;
-        Ok(rows
-            .iter()
-            .map(|r| AuditEntry {
-                seq: r.get(0),
-                at_ms: r.get(1),
-                actor: r.get(2),
-                action: r.get(3),
-                target: r.get(4),
-                detail: r.get(5),
-            })
-            .collect())
+        Ok(rows.iter().map(super::audit_row).collect())
     }
 
     async fn insert_observations(&self, obs: &[Observation]) -> Result<Vec<bool>, StoreError> {

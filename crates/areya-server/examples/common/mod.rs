@@ -28,3 +28,22 @@ pub async fn request(addr: SocketAddr, head: &str, body: &str) -> (u16, String) 
         .unwrap_or(0);
     (status, out)
 }
+
+/// The password the benchmarks give their staff.
+pub const PASSWORD: &str = "bench password 2026";
+
+/// Logs `ana` in; returns her session cookie (`name=value`).
+pub async fn login(addr: SocketAddr) -> String {
+    let (status, resp) = request(
+        addr,
+        "POST /api/login HTTP/1.1",
+        &format!(r#"{{"user":"ana","password":"{PASSWORD}"}}"#),
+    )
+    .await;
+    assert_eq!(status, 200, "login: {resp}");
+    resp.lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .expect("cookie")
+        .to_string()
+}

@@ -2,9 +2,10 @@
 //! the live event stream (`/api/events`, server-sent events scoped to the user's wards), and
 //! the dashboard's files, compiled into the binary (no CDN; works offline).
 
-use crate::app::{App, Live};
+use crate::app::App;
 use crate::auth::User;
 use crate::error::ApiError;
+use crate::live::{Live, LiveEvent};
 use areya_monitor::store::Store;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -194,15 +195,13 @@ pub async fn events(
                     continue;
                 };
                 let ev = match got {
-                    Ok(Live { ward, event, data }) => {
+                    Ok(Live { ward, event }) => {
                         if ward.as_ref().is_some_and(|w| !user.sees_ward(w)) {
                             continue;
                         }
-                        Event::default().event(event).data(data.to_string())
+                        sse(&event)
                     }
-                    Err(RecvError::Lagged(n)) => Event::default()
-                        .event("resync")
-                        .data(json!({ "missed": n }).to_string()),
+                    Err(RecvError::Lagged(n)) => sse(&LiveEvent::Resync { missed: Some(n) }),
                     Err(RecvError::Closed) => return None,
                 };
                 return Some((Ok(ev), (rx, stop, user, app, recheck, slot)));
@@ -210,6 +209,10 @@ pub async fn events(
         },
     );
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+fn sse(e: &LiveEvent) -> Event {
+    Event::default().event(e.name()).data(e.data().to_string())
 }
 
 pub async fn not_found() -> ApiError {
