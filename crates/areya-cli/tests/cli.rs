@@ -764,7 +764,7 @@ fn watch_writes_one_observation_per_frame_and_rejects_bad_input() {
 
 /// Every observation in the ingest log of a `sqlite:` or `postgres:` database.
 fn stored_observations(db: &str) -> Vec<areya_core::Observation> {
-    use areya_monitor::store::{PgStore, SqliteStore, Store};
+    use areya_store::{PgStore, SqliteStore, Store};
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         if db.starts_with("postgres") {
@@ -954,7 +954,7 @@ fn two_servers_on_postgres_survive_kill_9_of_the_engine_leader_under_load() {
 /// A fresh PostgreSQL test database (None: skipped, see scripts/postgres-env).
 fn postgres_url() -> Option<String> {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(areya_monitor::store::postgres_test_database_url())
+    rt.block_on(areya_store::postgres_test_database_url())
 }
 
 fn role_of(addr: &str) -> String {
@@ -1188,8 +1188,8 @@ fn demo_runs_a_ward_then_stops_and_names_a_bad_faces_folder() {
 
 #[test]
 fn replay_compares_rules_and_fhir_exports_a_bundle() {
-    use areya_monitor::store::{Batch, SqliteStore, Store};
     use areya_monitor::window::WindowAggregate;
+    use areya_store::{Batch, SqliteStore, Store};
     let tmp = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", tmp.path().join("ward.db").display());
     let day = 1_795_996_800_000i64; // 2026-11-30

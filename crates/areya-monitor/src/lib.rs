@@ -16,7 +16,6 @@ pub mod fhir;
 pub mod replay;
 pub mod rules;
 pub mod state;
-pub mod store;
 pub mod window;
 
 /// Milliseconds since the Unix epoch.

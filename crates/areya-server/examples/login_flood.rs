@@ -7,9 +7,9 @@
 //!
 //! `cargo run --release -p areya-server --example login_flood -- [clients] [seconds]`
 
-use areya_monitor::store::SqliteStore;
 use areya_server::setup::{demo_directory, DEMO_WARD};
 use areya_server::{App, Settings};
+use areya_store::SqliteStore;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -15,9 +15,9 @@
 
 use areya_core::{FaceBox, Observation, PatientId, Probabilities, SeenFace};
 use areya_monitor::engine::EngineConfig;
-use areya_monitor::store::{PgCluster, PgStore, SqliteStore, Store};
 use areya_server::setup::{demo_source, large_ward};
 use areya_server::{App, Settings};
+use areya_store::{PgCluster, PgStore, SqliteStore, Store};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

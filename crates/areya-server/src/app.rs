@@ -14,9 +14,9 @@ use areya_monitor::alerts::AlertEvent;
 use areya_monitor::directory::{Bed, Directory};
 use areya_monitor::engine::{Consent, Engine, EngineConfig, Output};
 use areya_monitor::rules::RuleSet;
-use areya_monitor::store::{AuditEntry, Batch, Store};
-use areya_monitor::store::{Db, PgCluster, PgStore};
 use areya_monitor::{Millis, MINUTE, SECOND};
+use areya_store::{AuditEntry, Batch, Store};
+use areya_store::{Db, PgCluster, PgStore};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -458,7 +458,7 @@ impl App {
                 if matches!(event, AlertEvent::Raised { .. }) {
                     self.counters.alerts_raised.fetch_add(1, Ordering::Relaxed);
                 }
-                let id = areya_monitor::store::event_parts(&event).0;
+                let id = areya_store::event_parts(&event).0;
                 let alert = engine.alerts.open_alerts().find(|a| a.id == id).cloned();
                 let patient = match (&event, &alert) {
                     (_, Some(a)) => a.patient.clone(),

@@ -9,7 +9,7 @@
 use crate::app::App;
 use crate::error::ApiError;
 use areya_monitor::directory::{Device, Role, Staff};
-use areya_monitor::store::Store;
+use areya_store::Store;
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;

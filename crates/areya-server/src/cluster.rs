@@ -23,8 +23,8 @@ use crate::error::ApiError;
 use crate::live::{Live, LiveEvent};
 use areya_core::{Observation, PatientId};
 use areya_monitor::engine::Consent;
-use areya_monitor::store::{ClusterEvent, PgCluster, PgEvents, Store, MAX_PAYLOAD};
 use areya_monitor::{Millis, SECOND};
+use areya_store::{ClusterEvent, PgCluster, PgEvents, Store, MAX_PAYLOAD};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::future::Future;
@@ -493,7 +493,7 @@ async fn listen(app: Arc<App>, tx: tokio::sync::mpsc::Sender<ClusterEvent>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use areya_monitor::store::StoreError;
+    use areya_store::StoreError;
 
     #[test]
     fn a_leader_store_failure_reaches_the_follower_without_database_text() {

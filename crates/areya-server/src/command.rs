@@ -10,7 +10,7 @@ use crate::live::{Live, LiveEvent};
 use areya_core::PatientId;
 use areya_monitor::engine::{Consent, Output};
 use areya_monitor::rules::RuleSet;
-use areya_monitor::store::Store;
+use areya_store::Store;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

@@ -2,7 +2,7 @@
 //! names the field or record at fault. JSON bodies are read through [`ApiJson`], so a missing
 //! or mistyped field is a 422 that says which, not a bare 400.
 
-use areya_monitor::store::StoreError;
+use areya_store::StoreError;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;

@@ -7,11 +7,11 @@ use areya_core::{
     FaceBox, Observation, ObservationWire, PatientId, Probabilities, RawProbabilities, SeenFace,
     SourceId,
 };
-use areya_monitor::store::{postgres_test_database_url, PgCluster, PgStore, SqliteStore, Store};
 use areya_monitor::SECOND;
 use areya_server::demo::{demo_settings, DEMO_RULES};
 use areya_server::setup::install_demo;
 use areya_server::{App, Role};
+use areya_store::{postgres_test_database_url, PgCluster, PgStore, SqliteStore, Store};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, Ordering};

@@ -7,10 +7,10 @@
 
 use super::serve::{bind_listener, open_sqlite, runtime, shutdown_signal};
 use anyhow::Context;
-use areya_monitor::store::Store;
 use areya_server::demo::{self, Simulated};
 use areya_server::setup::{install_demo, DEMO_STAFF};
 use areya_server::App;
+use areya_store::Store;
 use clap::Args;
 use std::path::PathBuf;
 

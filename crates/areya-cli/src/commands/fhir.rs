@@ -5,7 +5,7 @@ use crate::with_store;
 use anyhow::Context;
 use areya_core::time::parse_iso8601_utc;
 use areya_core::PatientId;
-use areya_monitor::store::{AuditEntry, Store};
+use areya_store::{AuditEntry, Store};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 

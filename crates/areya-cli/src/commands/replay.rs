@@ -9,7 +9,7 @@ use areya_monitor::directory::Directory;
 use areya_monitor::replay::{diff, replay, replay_as, ReplayAs, ReplayedAlert};
 use areya_monitor::rules::RuleSet;
 use areya_monitor::state::StateConfig;
-use areya_monitor::store::Store;
+use areya_store::Store;
 use clap::Args;
 use std::collections::BTreeSet;
 use std::path::PathBuf;

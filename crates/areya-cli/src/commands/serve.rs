@@ -3,8 +3,8 @@
 //! then `--config FILE` (TOML), then defaults. Stops gracefully on Ctrl-C or SIGTERM.
 
 use anyhow::{bail, Context};
-use areya_monitor::store::{PgCluster, PgStore, SqliteStore, Store};
 use areya_server::{App, Role, Settings};
+use areya_store::{PgCluster, PgStore, SqliteStore, Store};
 use clap::Args;
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -193,7 +193,7 @@ macro_rules! with_store {
     ($url:expr, |$store:ident| $body:expr) => {{
         let url: &str = $url;
         if $crate::commands::serve::is_postgres(url) {
-            let $store = areya_monitor::store::PgStore::open(url)
+            let $store = areya_store::PgStore::open(url)
                 .await
                 .with_context(|| format!("--database {}", $crate::commands::serve::redact(url)))?;
             $body
@@ -204,7 +204,7 @@ macro_rules! with_store {
     }};
 }
 
-pub use areya_monitor::store::is_postgres;
+pub use areya_store::is_postgres;
 
 /// The URL without its password, for messages.
 pub fn redact(url: &str) -> String {

@@ -6,7 +6,7 @@ use crate::app::App;
 use crate::auth::{hash_password, new_token, token_hash, Client, User};
 use crate::error::{ApiError, ApiJson};
 use areya_monitor::directory::{Device, Directory};
-use areya_monitor::store::Store;
+use areya_store::Store;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde::Deserialize;

@@ -10,7 +10,7 @@ pub mod session;
 pub mod ward;
 
 use crate::app::App;
-use areya_monitor::store::Store;
+use areya_store::Store;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue};
 use axum::routing::{get, post, put};
@@ -115,4 +115,64 @@ async fn audit_refusals(
         }
     }
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    /// (path, methods) of every route in `router`, read from this file's source.
+    fn routes() -> Vec<(String, Vec<String>)> {
+        let src = include_str!("mod.rs");
+        let body = src
+            .split("pub fn router(")
+            .nth(1)
+            .and_then(|s| s.split(".fallback(").next())
+            .unwrap_or_default();
+        body.split(".route(")
+            .skip(1)
+            .map(|call| {
+                let path = call.split('"').nth(1).unwrap_or_default().to_string();
+                let methods = ["get", "post", "put", "delete", "patch"]
+                    .into_iter()
+                    .filter(|m| call.contains(&format!("{m}(")))
+                    .map(str::to_string)
+                    .collect();
+                (path, methods)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_openapi_document_describes_every_api_route_and_nothing_else() {
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("../assets/openapi.json")).expect("valid JSON");
+        let paths = doc["paths"].as_object().expect("paths");
+        let routes = routes();
+        assert!(routes.len() >= 20, "{routes:?}");
+        let assets = ["/", "/app.js", "/style.css"];
+        for (path, methods) in &routes {
+            if assets.contains(&path.as_str()) {
+                continue;
+            }
+            assert!(!methods.is_empty(), "{path}: no method read");
+            for m in methods {
+                assert!(
+                    paths.get(path).and_then(|p| p.get(m)).is_some(),
+                    "{} {path} is served but not in openapi.json",
+                    m.to_uppercase()
+                );
+            }
+        }
+        for (path, ops) in paths {
+            let served = routes.iter().find(|(p, _)| p == path);
+            for m in ["get", "post", "put", "delete", "patch"] {
+                if ops.get(m).is_some() {
+                    assert!(
+                        served.is_some_and(|(_, ms)| ms.iter().any(|x| x == m)),
+                        "openapi.json documents {} {path}, which is not served",
+                        m.to_uppercase()
+                    );
+                }
+            }
+        }
+    }
 }

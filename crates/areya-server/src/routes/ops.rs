@@ -6,7 +6,7 @@ use crate::app::App;
 use crate::auth::User;
 use crate::error::ApiError;
 use crate::live::{Live, LiveEvent};
-use areya_monitor::store::Store;
+use areya_store::Store;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};

@@ -3,7 +3,7 @@
 use crate::app::App;
 use crate::auth::{hash_password, new_token, token_hash, Client, User, COOKIE};
 use crate::error::{ApiError, ApiJson};
-use areya_monitor::store::Store;
+use areya_store::Store;
 use axum::extract::State;
 use axum::http::header::SET_COOKIE;
 use axum::response::{AppendHeaders, IntoResponse};

@@ -37,7 +37,7 @@ impl Server {
     }
 
     /// Audit rows with `action`.
-    async fn audit_rows(&self, action: &str) -> Vec<areya_monitor::store::AuditEntry> {
+    async fn audit_rows(&self, action: &str) -> Vec<areya_store::AuditEntry> {
         self.app
             .store
             .audit_log(0, i64::MAX)

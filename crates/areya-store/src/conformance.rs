@@ -2,13 +2,13 @@
 //! it exists). Each check starts from an empty store.
 
 use super::{AuditEntry, Batch, Store};
-use crate::alerts::{AlertBook, AlertEvent, AlertKind, AlertState, ConditionInfo};
-use crate::engine::Consent;
-use crate::rules::{Escalation, Priority};
-use crate::state::{PatientState, StateConfig};
-use crate::window::WindowAggregate;
-use crate::MINUTE;
 use areya_core::PatientId;
+use areya_monitor::alerts::{AlertBook, AlertEvent, AlertKind, AlertState, ConditionInfo};
+use areya_monitor::engine::Consent;
+use areya_monitor::rules::{Escalation, Priority};
+use areya_monitor::state::{PatientState, StateConfig};
+use areya_monitor::window::WindowAggregate;
+use areya_monitor::MINUTE;
 
 fn pid(s: &str) -> PatientId {
     PatientId::parse(s).expect("valid id")
@@ -63,12 +63,12 @@ pub async fn records_round_trip<S: Store>(s: &S) {
         .expect("open"),
     );
     let (baseline, elevated) = state.carried();
-    let snapshot = crate::engine::PatientSnapshot {
+    let snapshot = areya_monitor::engine::PatientSnapshot {
         patient: pid("a"),
         at_ms: 5 * MINUTE,
         baseline,
         elevated,
-        tracker: crate::rules::ConditionTracker::default(),
+        tracker: areya_monitor::rules::ConditionTracker::default(),
         last_face_ms: Some(4 * MINUTE),
         first_seen_ms: 0,
     };
@@ -176,7 +176,7 @@ pub async fn rules_and_consent<S: Store>(s: &S) {
         "a refused rule file changes nothing"
     );
 
-    let snap = |p: &str| crate::engine::PatientSnapshot {
+    let snap = |p: &str| areya_monitor::engine::PatientSnapshot {
         patient: pid(p),
         at_ms: MINUTE,
         baseline: Default::default(),
@@ -307,7 +307,7 @@ pub async fn ingest_directory_and_sessions<S: Store>(s: &S) {
     let since = s.observations_since(3000).await.expect("read");
     assert_eq!(since.len(), 4);
     assert_eq!(since[0], first[3]);
-    s.set_consent(&pid("g"), crate::engine::Consent::OptedOut)
+    s.set_consent(&pid("g"), areya_monitor::engine::Consent::OptedOut)
         .await
         .expect("consent");
     assert_eq!(s.observations_since(0).await.expect("read").len(), 6);

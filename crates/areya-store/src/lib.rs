@@ -16,13 +16,13 @@ pub use postgres::{
 };
 pub use sqlite::SqliteStore;
 
-use crate::alerts::{Alert, AlertBook, AlertEvent};
-use crate::engine::Consent;
-use crate::engine::Output;
-use crate::state::Assessment;
-use crate::window::WindowAggregate;
-use crate::Millis;
 use areya_core::{Observation, PatientId};
+use areya_monitor::alerts::{Alert, AlertBook, AlertEvent};
+use areya_monitor::engine::Consent;
+use areya_monitor::engine::Output;
+use areya_monitor::state::Assessment;
+use areya_monitor::window::WindowAggregate;
+use areya_monitor::Millis;
 use serde::{Deserialize, Serialize};
 use std::future::Future;
 
@@ -128,7 +128,7 @@ pub struct Batch {
     pub alerts: Vec<Alert>,
     pub events: Vec<AlertEvent>,
     /// The newest snapshot of each patient a window was closed for.
-    pub patients: Vec<crate::engine::PatientSnapshot>,
+    pub patients: Vec<areya_monitor::engine::PatientSnapshot>,
 }
 
 impl Batch {
@@ -232,7 +232,7 @@ pub(crate) fn replayable(rows: impl IntoIterator<Item = String>) -> Vec<Observat
 
 /// Parses and validates a directory document before it is stored.
 pub(crate) fn check_directory(doc: &str) -> Result<(), StoreError> {
-    let d: crate::directory::Directory =
+    let d: areya_monitor::directory::Directory =
         serde_json::from_str(doc).map_err(|e| StoreError::Refused(format!("directory: {e}")))?;
     d.validate().map_err(|e| StoreError::Refused(e.to_string()))
 }
@@ -291,7 +291,7 @@ pub trait Store: Send + Sync {
     /// Every patient's newest snapshot (to continue exactly after a restart).
     fn patient_states(
         &self,
-    ) -> impl Future<Output = Result<Vec<crate::engine::PatientSnapshot>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<areya_monitor::engine::PatientSnapshot>, StoreError>> + Send;
     /// The largest alert id stored (to continue numbering after a restart).
     fn max_alert_id(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
     /// Stores a new rule-file version; returns its number.
@@ -462,7 +462,9 @@ impl Store for Db {
     async fn alert_events(&self, alert_id: u64) -> Result<Vec<AlertEvent>, StoreError> {
         both!(self, s => s.alert_events(alert_id).await)
     }
-    async fn patient_states(&self) -> Result<Vec<crate::engine::PatientSnapshot>, StoreError> {
+    async fn patient_states(
+        &self,
+    ) -> Result<Vec<areya_monitor::engine::PatientSnapshot>, StoreError> {
         both!(self, s => s.patient_states().await)
     }
     async fn max_alert_id(&self) -> Result<u64, StoreError> {

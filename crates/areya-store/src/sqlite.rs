@@ -2,12 +2,12 @@
 //! survives a crash or power loss), migrations embedded in the binary.
 
 use super::{event_parts, json, parse, patient, AuditEntry, Batch, Purged, Store, StoreError};
-use crate::alerts::{Alert, AlertEvent};
-use crate::engine::Consent;
-use crate::state::Assessment;
-use crate::window::WindowAggregate;
-use crate::Millis;
 use areya_core::{Emotion, Observation, PatientId};
+use areya_monitor::alerts::{Alert, AlertEvent};
+use areya_monitor::engine::Consent;
+use areya_monitor::state::Assessment;
+use areya_monitor::window::WindowAggregate;
+use areya_monitor::Millis;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 use std::str::FromStr;
@@ -183,7 +183,7 @@ impl Store for SqliteStore {
                     .map_err(self.db("resolve alert"))?;
                 if let Some(row) = row {
                     let mut a: Alert = parse("alert", &row.get::<String, _>(0))?;
-                    a.state = crate::alerts::AlertState::Resolved;
+                    a.state = areya_monitor::alerts::AlertState::Resolved;
                     a.updated_ms = *at_ms;
                     sqlx::query("UPDATE alerts SET state = 'resolved', updated_ms = ?, json = ? WHERE id = ?")
                         .bind(at_ms)
@@ -263,7 +263,9 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn patient_states(&self) -> Result<Vec<crate::engine::PatientSnapshot>, StoreError> {
+    async fn patient_states(
+        &self,
+    ) -> Result<Vec<areya_monitor::engine::PatientSnapshot>, StoreError> {
         let rows = sqlx::query("SELECT json FROM patient_state ORDER BY patient")
             .fetch_all(&self.pool())
             .await
@@ -282,7 +284,8 @@ impl Store for SqliteStore {
     }
 
     async fn save_rules(&self, at_ms: Millis, author: &str, toml: &str) -> Result<i64, StoreError> {
-        crate::rules::RuleSet::from_toml(toml).map_err(|e| StoreError::Refused(e.to_string()))?;
+        areya_monitor::rules::RuleSet::from_toml(toml)
+            .map_err(|e| StoreError::Refused(e.to_string()))?;
         let r = sqlx::query("INSERT INTO rules (at_ms, author, toml) VALUES (?, ?, ?)")
             .bind(at_ms)
             .bind(author)

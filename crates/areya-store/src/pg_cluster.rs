@@ -7,11 +7,11 @@
 use super::parse;
 use super::postgres::PgStore;
 use super::{db, StoreError};
-use crate::alerts::Alert;
-use crate::engine::Consent;
-use crate::state::Assessment;
-use crate::Millis;
 use areya_core::{Observation, PatientId, SourceId};
+use areya_monitor::alerts::Alert;
+use areya_monitor::engine::Consent;
+use areya_monitor::state::Assessment;
+use areya_monitor::Millis;
 use sqlx::postgres::{PgConnection, PgListener};
 use sqlx::{Connection, PgPool, Row};
 use std::time::Duration;

@@ -2,13 +2,13 @@
 //! with the SQLite store as the server uses it: each second's observations of all beds go into
 //! the ingest log in one transaction, through the engine, and what the engine produced is saved
 //! in a second transaction (`synchronous=FULL`, on a file).
-//! `cargo run --release -p areya-monitor --example throughput [BEDS] [HOURS] [STORE_MINUTES]`
+//! `cargo run --release -p areya-store --example throughput [BEDS] [HOURS] [STORE_MINUTES]`
 
 use areya_core::{FaceBox, Observation, PatientId, Probabilities, SeenFace, SourceId};
 use areya_monitor::engine::{Engine, EngineConfig};
 use areya_monitor::rules::RuleSet;
-use areya_monitor::store::{Batch, SqliteStore, Store};
 use areya_monitor::SECOND;
+use areya_store::{Batch, SqliteStore, Store};
 use std::time::Instant;
 
 fn main() {

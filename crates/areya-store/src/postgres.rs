@@ -3,12 +3,12 @@
 //! append-only by triggers.
 
 use super::{db, event_parts, json, parse, patient, AuditEntry, Batch, Purged, Store, StoreError};
-use crate::alerts::{Alert, AlertEvent};
-use crate::engine::Consent;
-use crate::state::Assessment;
-use crate::window::WindowAggregate;
-use crate::Millis;
 use areya_core::{Emotion, Observation, PatientId};
+use areya_monitor::alerts::{Alert, AlertEvent};
+use areya_monitor::engine::Consent;
+use areya_monitor::state::Assessment;
+use areya_monitor::window::WindowAggregate;
+use areya_monitor::Millis;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
 use std::str::FromStr;
@@ -107,7 +107,7 @@ impl Store for PgStore {
                     .map_err(db("resolve alert"))?;
                 if let Some(row) = row {
                     let mut a: Alert = parse("alert", &row.get::<String, _>(0))?;
-                    a.state = crate::alerts::AlertState::Resolved;
+                    a.state = areya_monitor::alerts::AlertState::Resolved;
                     a.updated_ms = *at_ms;
                     sqlx::query("UPDATE alerts SET state = 'resolved', updated_ms = $1, json = $2 WHERE id = $3")
                         .bind(at_ms)
@@ -187,7 +187,9 @@ impl Store for PgStore {
             .collect()
     }
 
-    async fn patient_states(&self) -> Result<Vec<crate::engine::PatientSnapshot>, StoreError> {
+    async fn patient_states(
+        &self,
+    ) -> Result<Vec<areya_monitor::engine::PatientSnapshot>, StoreError> {
         let rows = sqlx::query("SELECT json FROM patient_state ORDER BY patient")
             .fetch_all(&self.pool)
             .await
@@ -206,7 +208,8 @@ impl Store for PgStore {
     }
 
     async fn save_rules(&self, at_ms: Millis, author: &str, toml: &str) -> Result<i64, StoreError> {
-        crate::rules::RuleSet::from_toml(toml).map_err(|e| StoreError::Refused(e.to_string()))?;
+        areya_monitor::rules::RuleSet::from_toml(toml)
+            .map_err(|e| StoreError::Refused(e.to_string()))?;
         let r = sqlx::query(
             "INSERT INTO rules (at_ms, author, toml) VALUES ($1, $2, $3) RETURNING version",
         )

@@ -1,0 +1,103 @@
+//! The store conformance suite on both back ends (PostgreSQL where `scripts/postgres-env`
+//! provides one), and the server's store type that picks between them.
+
+mod sqlite_store {
+    use areya_store::{conformance, SqliteStore, Store};
+
+    async fn fresh() -> SqliteStore {
+        SqliteStore::open("sqlite::memory:")
+            .await
+            .expect("in-memory SQLite")
+    }
+
+    #[tokio::test]
+    async fn conformance_records_round_trip() {
+        conformance::records_round_trip(&fresh().await).await;
+    }
+
+    #[tokio::test]
+    async fn conformance_rules_and_consent() {
+        conformance::rules_and_consent(&fresh().await).await;
+    }
+
+    #[tokio::test]
+    async fn conformance_audit_and_retention() {
+        conformance::audit_and_retention(&fresh().await).await;
+    }
+
+    #[tokio::test]
+    async fn conformance_ingest_directory_and_sessions() {
+        conformance::ingest_directory_and_sessions(&fresh().await).await;
+    }
+
+    #[tokio::test]
+    async fn a_file_database_survives_reopening_and_bad_urls_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("areya.db").display());
+        {
+            let s = SqliteStore::open(&url).await.unwrap();
+            s.save_rules(1, "admin", "[ward]\nenter = 0.7")
+                .await
+                .unwrap();
+        }
+        let s = SqliteStore::open(&url).await.unwrap();
+        assert_eq!(s.current_rules().await.unwrap().map(|r| r.0), Some(1));
+        let err = SqliteStore::open("sqlite:///no/such/dir/x.db")
+            .await
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.starts_with("database open"), "{err}");
+    }
+}
+
+mod db {
+    use areya_store::{conformance, is_postgres, Db};
+
+    /// The server's one store type opens the back end its URL names and passes the suite.
+    #[tokio::test]
+    async fn the_url_picks_the_back_end_and_the_suite_passes_through_it() {
+        let db = Db::open("sqlite::memory:").await.expect("in-memory SQLite");
+        assert!(matches!(db, Db::Sqlite(_)) && db.postgres().is_none());
+        conformance::records_round_trip(&db).await;
+        conformance::rules_and_consent(&db).await;
+        assert!(is_postgres("postgres://u@h/db") && is_postgres("postgresql://h/db"));
+        assert!(!is_postgres("sqlite://x.db"));
+    }
+}
+
+mod postgres_store {
+    use areya_store::{conformance, postgres_test_database};
+
+    #[tokio::test]
+    async fn conformance_records_round_trip() {
+        let Some(s) = postgres_test_database().await else {
+            return;
+        };
+        conformance::records_round_trip(&s).await;
+    }
+
+    #[tokio::test]
+    async fn conformance_rules_and_consent() {
+        let Some(s) = postgres_test_database().await else {
+            return;
+        };
+        conformance::rules_and_consent(&s).await;
+    }
+
+    #[tokio::test]
+    async fn conformance_audit_and_retention() {
+        let Some(s) = postgres_test_database().await else {
+            return;
+        };
+        conformance::audit_and_retention(&s).await;
+    }
+
+    #[tokio::test]
+    async fn conformance_ingest_directory_and_sessions() {
+        let Some(s) = postgres_test_database().await else {
+            return;
+        };
+        conformance::ingest_directory_and_sessions(&s).await;
+    }
+}
