@@ -8,8 +8,9 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("AREYA_LOG")
-                // Warnings, and which server of a cluster runs the ward engine.
-                .unwrap_or_else(|_| "warn,areya_server::cluster=info".into()),
+                // Warnings, which server of a cluster runs the ward engine, and when an edge
+                // agent delivers again after an outage.
+                .unwrap_or_else(|_| "warn,areya_server::cluster=info,areya_edge=info".into()),
         )
         .with_writer(std::io::stderr)
         .init();

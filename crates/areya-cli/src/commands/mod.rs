@@ -3,7 +3,6 @@
 pub mod average;
 pub mod calibrate;
 pub mod demo;
-pub mod edge;
 pub mod evaluate;
 pub mod features;
 pub mod fhir;

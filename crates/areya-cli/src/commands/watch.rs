@@ -7,6 +7,7 @@
 use super::default_model;
 use anyhow::Context;
 use areya_core::{Emotion, Observation, PatientId, SourceId};
+use areya_edge::{EdgeError, Poster};
 use areya_ml::Classifier;
 use areya_vision::pipeline::{FrameMeta, Locator, Pipeline, Seen};
 use areya_vision::reconnect::Retry;
@@ -268,12 +269,14 @@ pub fn run(a: WatchArgs) -> anyhow::Result<()> {
                 .or_else(|| std::env::var("AREYA_DEVICE_TOKEN").ok())
                 .unwrap_or_default();
             // An hour of observations at 2 frames/s for 30 cameras.
-            Some(super::edge::Poster::start(
-                url,
-                &token,
-                216_000,
-                std::time::Duration::from_secs(a.give_up_s),
-            )?)
+            let give_up = std::time::Duration::from_secs(a.give_up_s);
+            Some(
+                Poster::start(url, &token, 216_000, give_up).map_err(|e| match e {
+                    EdgeError::NoToken => anyhow::anyhow!("--token: {e}"),
+                    EdgeError::Thread(_) => anyhow::anyhow!("{e}"),
+                    e => anyhow::anyhow!("--server {e}"),
+                })?,
+            )
         }
         None => None,
     };
@@ -343,7 +346,7 @@ struct Outputs<'a> {
     beds: &'a [Bed],
     out: Option<Sink>,
     annotate: Option<PathBuf>,
-    poster: Option<super::edge::Poster>,
+    poster: Option<Poster>,
 }
 
 impl WatchSink for Outputs<'_> {

@@ -2,13 +2,37 @@
 //! queued (bounded), posted in batches from a thread of their own so a slow or restarting
 //! server never stalls the camera, retried with backoff until the server answers, and never
 //! sent twice in a way that matters (the server keys them by source, time and frame).
-//! Plain HTTP: put TLS in front with the hospital's reverse proxy.
+//! Plain HTTP: put TLS in front with the hospital's reverse proxy. What happens to deliveries
+//! (an outage, refusals) is logged with `tracing`; the totals come back from `finish`.
 
-use anyhow::{bail, Context};
 use areya_core::{ErrorBody, IngestReport, IngestRequest, ModelHealth, Observation};
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex};
+use std::time::SystemTime;
 use std::time::{Duration, Instant};
+
+/// The server URL or token cannot be used, or the sending thread cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum EdgeError {
+    #[error(
+        "{0}: this build speaks plain HTTP; terminate TLS in a reverse proxy on the edge host"
+    )]
+    Https(String),
+    #[error("{0}: expected http://HOST[:PORT]")]
+    BadUrl(String),
+    #[error("give the device token the server's admin issued (PUT /api/admin/devices/ID)")]
+    NoToken,
+    #[error("cannot start the sending thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// This host's clock, in milliseconds since the Unix epoch.
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
 
 /// Most observations in one request.
 const BATCH: usize = 200;
@@ -54,16 +78,16 @@ impl Poster {
         token: &str,
         capacity: usize,
         give_up: Duration,
-    ) -> anyhow::Result<Poster> {
+    ) -> Result<Poster, EdgeError> {
         let base = url.trim_end_matches('/');
         if base.starts_with("https://") {
-            bail!("--server {url}: this build speaks plain HTTP; terminate TLS in a reverse proxy on the edge host");
+            return Err(EdgeError::Https(url.to_string()));
         }
         if !base.starts_with("http://") || base.len() <= "http://".len() {
-            bail!("--server {url}: expected http://HOST[:PORT]");
+            return Err(EdgeError::BadUrl(url.to_string()));
         }
         if token.trim().is_empty() {
-            bail!("--token: give the device token the server's admin issued (PUT /api/admin/devices/ID)");
+            return Err(EdgeError::NoToken);
         }
         let endpoint = format!("{base}/api/ingest");
         let auth = format!("Bearer {}", token.trim());
@@ -72,7 +96,7 @@ impl Poster {
         let thread = std::thread::Builder::new()
             .name("areya-post".into())
             .spawn(move || send_loop(&endpoint, &auth, &q, give_up))
-            .context("cannot start the sending thread")?;
+            .map_err(EdgeError::Thread)?;
         Ok(Poster {
             queue,
             capacity: capacity.max(BATCH),
@@ -87,7 +111,7 @@ impl Poster {
         let mut q = lock.lock().unwrap_or_else(|p| p.into_inner());
         if let Err(e) = o.check() {
             if q.invalid == 0 {
-                eprintln!("--server: observation of {} dropped: {e}", o.patient);
+                tracing::warn!("observation of {} dropped: {e}", o.patient);
             }
             q.invalid += 1;
             return;
@@ -284,10 +308,7 @@ fn send_loop(
                 duplicate,
             } => {
                 if let Some(t) = outage.take() {
-                    eprintln!(
-                        "--server: delivering again after {:.0} s",
-                        t.elapsed().as_secs_f64()
-                    );
+                    tracing::info!("delivering again after {:.0} s", t.elapsed().as_secs_f64());
                 }
                 d.delivered += accepted;
                 d.duplicates += duplicate;
@@ -295,16 +316,13 @@ fn send_loop(
                 true
             }
             Outcome::Rejected(why) => {
-                eprintln!("--server: {n} observation(s) refused and dropped: {why}");
+                tracing::warn!("{n} observation(s) refused and dropped: {why}");
                 d.rejected += n as u64;
                 true
             }
             Outcome::RejectedOne { index, field, why } => {
-                let drop = to_drop(&numbered, index, &field, areya_vision::source::now_ms());
-                eprintln!(
-                    "--server: {} observation(s) refused and dropped: {why}",
-                    drop.len()
-                );
+                let drop = to_drop(&numbered, index, &field, now_ms());
+                tracing::warn!("{} observation(s) refused and dropped: {why}", drop.len());
                 d.rejected += drop.len() as u64;
                 let mut q = lock.lock().unwrap_or_else(|p| p.into_inner());
                 q.items.retain(|(seq, _)| !drop.contains(seq));
@@ -313,7 +331,7 @@ fn send_loop(
             }
             Outcome::Retry(why) => {
                 if outage.is_none() {
-                    eprintln!("--server: {why}; keeping observations and retrying");
+                    tracing::warn!("{why}; keeping observations and retrying");
                     outage = Some(Instant::now());
                 }
                 if closed_at.is_some_and(|t| t.elapsed() >= give_up) {
@@ -348,7 +366,7 @@ mod tests {
             source: areya_core::SourceId::parse("cam").unwrap(),
             patient: areya_core::PatientId::parse("p").unwrap(),
             // Stamped now, as a camera stamps them (the server and the edge judge times by it).
-            at_ms: areya_vision::source::now_ms() + frame as i64,
+            at_ms: now_ms() + frame as i64,
             frame,
             face: None,
         }
@@ -487,7 +505,7 @@ mod tests {
         for (url, token, want) in [
             ("https://x", "t", "plain HTTP"),
             ("x:80", "t", "expected http://HOST"),
-            ("http://x", " ", "--token"),
+            ("http://x", " ", "device token"),
         ] {
             let err = Poster::start(url, token, 10, Duration::from_secs(1))
                 .err()
