@@ -7,7 +7,9 @@
 //!
 //! `window` folds observations into fixed windows → `state` keeps a patient's recent windows,
 //! baseline and attention score → `rules` decides when a condition holds → `alerts` runs each
-//! alert's lifecycle and escalation.
+//! alert's lifecycle and escalation → `engine` runs them for a ward; `replay` re-runs stored
+//! windows through candidate rules and `fhir` exports a patient. Storing any of it is
+//! `areya-store`'s.
 
 pub mod alerts;
 pub mod directory;

@@ -1,8 +1,9 @@
 //! Areya's vision: frame sources (image files, and video files, streams and cameras decoded by
 //! an `ffmpeg` child process), face detection for bedside poses (BlazeFace, embedded, run with
 //! tract; a rotation search, alignment by the eyes and a track per camera) with SeetaFace's
-//! upright cascade kept to compare against, and the frame → [`areya_core::Observation`]
-//! pipeline (bed area, the patient's face, aligned crop, classify).
+//! upright cascade kept to compare against, the frame → [`areya_core::Observation`]
+//! pipeline (bed area, the patient's face, aligned crop, classify), and [`watch`], which runs it
+//! over many beds' sources at once.
 
 pub mod annotate;
 pub mod bedside;
