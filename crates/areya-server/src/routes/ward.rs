@@ -166,8 +166,13 @@ pub async fn patient(
     let (ward, bed) = locate(&app.directory(), &user, &p)?;
     let now = app.now();
     let from = span.from(now)?;
-    app.audit(user.id(), "view patient", &format!("patient {p}"), "")
-        .await?;
+    // As for the ward view: an open page reloading on live updates is one row a while.
+    app.audit_gated(
+        &app.view_gate,
+        &format!("patient {p} {}", user.token_hash),
+        (user.id(), "view patient", &format!("patient {p}"), ""),
+    )
+    .await?;
     let consent = app.consent(&p).await?;
     let windows: Vec<Value> = app
         .store

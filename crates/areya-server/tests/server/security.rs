@@ -552,6 +552,37 @@ async fn views_and_refused_requests_are_audited_once_in_a_while() {
     assert_eq!(s.audit_rows("view ward").await.len(), 2);
 }
 
+/// An open patient page reloads on every live update: one audit row per patient a while, not
+/// one per reload (it was five rows in 45 s, about 400 an hour per tablet).
+#[tokio::test]
+async fn an_open_patient_page_is_audited_once_per_patient_not_per_reload() {
+    let s = Server::start("sqlite::memory:", true).await;
+    let ana = s.login("ana").await;
+    let view = |p: &'static str| {
+        let ana = ana.clone();
+        let s = &s;
+        async move {
+            let path = format!("/api/patients/{p}");
+            assert_eq!(s.json("GET", &path, Some(&ana), None).await.0, 200);
+        }
+    };
+    for _ in 0..5 {
+        view("p-1001").await;
+    }
+    view("p-1002").await;
+    let targets: Vec<String> = s
+        .audit_rows("view patient")
+        .await
+        .into_iter()
+        .map(|e| e.target)
+        .collect();
+    assert_eq!(targets, ["patient p-1001", "patient p-1002"]);
+    // Later, the same page is audited again.
+    s.advance(11 * MINUTE);
+    view("p-1001").await;
+    assert_eq!(s.audit_rows("view patient").await.len(), 3);
+}
+
 #[tokio::test]
 async fn staff_without_a_password_cost_the_same_check_as_everyone() {
     let s = Server::start("sqlite::memory:", true).await;
