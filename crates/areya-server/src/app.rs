@@ -19,7 +19,7 @@ use areya_store::{AuditEntry, Batch, Store};
 use areya_store::{Db, PgCluster, PgStore};
 use serde::Serialize;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 use tokio::sync::{broadcast, Mutex};
 
@@ -88,18 +88,6 @@ impl Default for Settings {
 
 pub use crate::live::{Live, LiveEvent};
 
-/// Counters for `/metrics`.
-#[derive(Debug, Default)]
-pub struct Counters {
-    pub ingested: AtomicU64,
-    pub duplicates: AtomicU64,
-    pub refused_consent: AtomicU64,
-    pub alerts_raised: AtomicU64,
-    pub store_errors: AtomicU64,
-    /// Passwords checked with argon2 (every login answer costs one, whoever asks).
-    pub password_checks: AtomicU64,
-}
-
 pub use areya_core::IngestReport;
 
 pub struct App {
@@ -122,7 +110,8 @@ pub struct App {
     pub(crate) live_counts: Arc<std::sync::Mutex<crate::guard::LiveCounts>>,
     pub live: broadcast::Sender<Live>,
     pub clock: Clock,
-    pub counters: Counters,
+    /// What `/metrics` reports.
+    pub counters: crate::metrics::Metrics,
     /// Since when this server has run the engine (cameras never heard from count from here).
     pub(crate) engine_since: AtomicI64,
     /// Becomes true when the server shuts down, so live streams end.
@@ -292,7 +281,7 @@ impl App {
             store_ok: std::sync::atomic::AtomicBool::new(true),
             live,
             clock,
-            counters: Counters::default(),
+            counters: crate::metrics::Metrics::new(),
             engine_since: AtomicI64::new(now),
             stopping: tokio::sync::watch::Sender::new(false),
             cluster,
@@ -374,9 +363,7 @@ impl App {
         password: String,
     ) -> Result<bool, ApiError> {
         if crate::auth::runs_argon2(&hash) {
-            self.counters
-                .password_checks
-                .fetch_add(1, Ordering::Relaxed);
+            self.counters.password_checks.inc();
         }
         self.hash_pool
             .run(move || crate::auth::verify_password(&hash, &password))
@@ -419,7 +406,7 @@ impl App {
             return Ok(());
         }
         if let Err(e) = self.store.save(&batch).await {
-            self.counters.store_errors.fetch_add(1, Ordering::Relaxed);
+            self.counters.store_errors.inc();
             return Err(e.into());
         }
         let lives = outputs
@@ -456,7 +443,7 @@ impl App {
             ),
             Output::Alert { event } => {
                 if matches!(event, AlertEvent::Raised { .. }) {
-                    self.counters.alerts_raised.fetch_add(1, Ordering::Relaxed);
+                    self.counters.alerts_raised.inc();
                 }
                 let id = areya_store::event_parts(&event).0;
                 let alert = engine.alerts.open_alerts().find(|a| a.id == id).cloned();
@@ -569,15 +556,9 @@ impl App {
                 outputs.extend(out);
             }
         }
-        self.counters
-            .ingested
-            .fetch_add(report.accepted as u64, Ordering::Relaxed);
-        self.counters
-            .duplicates
-            .fetch_add(report.duplicate as u64, Ordering::Relaxed);
-        self.counters
-            .refused_consent
-            .fetch_add(report.refused as u64, Ordering::Relaxed);
+        self.counters.ingested.inc_by(report.accepted as u64);
+        self.counters.duplicates.inc_by(report.duplicate as u64);
+        self.counters.refused_consent.inc_by(report.refused as u64);
         self.commit(&engine, outputs).await?;
         Ok(report)
     }

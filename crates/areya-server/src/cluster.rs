@@ -190,15 +190,9 @@ impl App {
             refused: refused.len(),
         };
         let counters = &self.counters;
-        counters
-            .ingested
-            .fetch_add(report.accepted as u64, Ordering::Relaxed);
-        counters
-            .duplicates
-            .fetch_add(report.duplicate as u64, Ordering::Relaxed);
-        counters
-            .refused_consent
-            .fetch_add(report.refused as u64, Ordering::Relaxed);
+        counters.ingested.inc_by(report.accepted as u64);
+        counters.duplicates.inc_by(report.duplicate as u64);
+        counters.refused_consent.inc_by(report.refused as u64);
         // Stored is accepted. If reading the log fails here the next poll reads it again; a
         // failed save of what the engine produced is counted in areya_store_errors_total, as
         // on a single server.

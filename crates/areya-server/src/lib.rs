@@ -14,6 +14,7 @@ pub mod demo;
 pub mod error;
 pub mod guard;
 pub mod live;
+pub mod metrics;
 pub mod routes;
 pub mod setup;
 

@@ -30,7 +30,7 @@ pub async fn healthz(State(app): State<Arc<App>>) -> Response {
         }
         Err(e) => {
             app.store_ok.store(false, Ordering::Relaxed);
-            app.counters.store_errors.fetch_add(1, Ordering::Relaxed);
+            app.counters.store_errors.inc();
             tracing::error!("health check: {e}");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -46,81 +46,18 @@ pub async fn healthz(State(app): State<Arc<App>>) -> Response {
 }
 
 pub async fn metrics(State(app): State<Arc<App>>) -> Response {
-    let c = &app.counters;
     // A failing store shows in areya_store_errors_total and /healthz; the rest still reports.
     let open = app.open_alerts().await.unwrap_or_default();
-    let escalated = open.iter().filter(|a| a.escalated_unacknowledged()).count();
-    let counters = [
-        (
-            "areya_observations_ingested_total",
-            "Observations processed.",
-            c.ingested.load(Ordering::Relaxed),
-        ),
-        (
-            "areya_observations_duplicate_total",
-            "Retried observations already stored.",
-            c.duplicates.load(Ordering::Relaxed),
-        ),
-        (
-            "areya_observations_refused_total",
-            "Observations refused for lack of consent (never stored).",
-            c.refused_consent.load(Ordering::Relaxed),
-        ),
-        (
-            "areya_alerts_raised_total",
-            "Alerts raised.",
-            c.alerts_raised.load(Ordering::Relaxed),
-        ),
-        (
-            "areya_store_errors_total",
-            "Failed store transactions and health-check writes.",
-            c.store_errors.load(Ordering::Relaxed),
-        ),
-        (
-            "areya_password_checks_total",
-            "Passwords checked with argon2 (logins and password changes).",
-            c.password_checks.load(Ordering::Relaxed),
-        ),
-        (
-            "areya_store_reopens_total",
-            "Times the store replaced its connections after an I/O failure.",
-            app.store.reopens(),
-        ),
-    ];
-    let mut text = String::new();
-    for (name, help, v) in counters {
-        text.push_str(&format!(
-            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}\n"
-        ));
-    }
-    for (name, help, v) in [
-        ("areya_alerts_open", "Alerts open now.", open.len()),
-        (
-            "areya_alerts_escalated_unacknowledged",
-            "Escalated alerts nobody acknowledged.",
-            escalated,
-        ),
-        (
-            "areya_store_writable",
-            "1 if the last health check could write to the store.",
-            usize::from(app.store_ok.load(Ordering::Relaxed)),
-        ),
-        (
-            "areya_live_subscribers",
-            "Dashboards connected.",
-            app.live.receiver_count(),
-        ),
-        (
-            "areya_engine_leader",
-            "1 if this server runs the ward engine (alone or as the cluster's leader).",
-            usize::from(app.role() != crate::cluster::Role::Follower),
-        ),
-    ] {
-        text.push_str(&format!(
-            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}\n"
-        ));
-    }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+    let now = crate::metrics::Now {
+        store_reopens: app.store.reopens(),
+        alerts_open: open.len(),
+        alerts_escalated: open.iter().filter(|a| a.escalated_unacknowledged()).count(),
+        store_writable: app.store_ok.load(Ordering::Relaxed),
+        live_subscribers: app.live.receiver_count(),
+        engine_leader: app.role() != crate::cluster::Role::Follower,
+    };
+    let (text, kind) = app.counters.render(now);
+    ([(header::CONTENT_TYPE, kind)], text).into_response()
 }
 
 pub async fn openapi() -> Response {
