@@ -1193,19 +1193,14 @@ fn replay_compares_rules_and_fhir_exports_a_bundle() {
     let tmp = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", tmp.path().join("ward.db").display());
     let day = 1_795_996_800_000i64; // 2026-11-30
-    let w = |p: &str, minute: i64, negative: f64| WindowAggregate {
-        patient: areya_core::PatientId::parse(p).unwrap(),
-        start_ms: day + minute * 60_000,
-        end_ms: day + (minute + 1) * 60_000,
-        frames: 30,
-        faces: 30,
-        prob_sums: areya_core::EmotionSums::from_array([
-            0.0,
-            0.0,
-            30.0 * (1.0 - negative),
-            30.0 * negative,
-        ]),
-        confidence_sum: 20.0,
+    let w = |p: &str, minute: i64, negative: f64| {
+        WindowAggregate::seen(
+            areya_core::PatientId::parse(p).unwrap(),
+            (day + minute * 60_000, day + (minute + 1) * 60_000),
+            (30, 30),
+            negative,
+            20.0,
+        )
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {

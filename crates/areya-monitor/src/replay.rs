@@ -171,20 +171,13 @@ mod tests {
     use crate::MINUTE;
 
     fn w(p: &str, minute: i64, negative: f64) -> WindowAggregate {
-        WindowAggregate {
-            patient: PatientId::parse(p).unwrap(),
-            start_ms: minute * MINUTE,
-            end_ms: (minute + 1) * MINUTE,
-            frames: 30,
-            faces: 30,
-            prob_sums: areya_core::EmotionSums::from_array([
-                0.0,
-                0.0,
-                30.0 * (1.0 - negative),
-                30.0 * negative,
-            ]),
-            confidence_sum: 20.0,
-        }
+        WindowAggregate::seen(
+            PatientId::parse(p).unwrap(),
+            (minute * MINUTE, (minute + 1) * MINUTE),
+            (30, 30),
+            negative,
+            20.0,
+        )
     }
 
     #[test]

@@ -431,21 +431,13 @@ mod tests {
     fn window(minute: i64, negative: f64, coverage: f64) -> WindowAggregate {
         let frames = 60;
         let faces = (coverage * frames as f64).round() as u32;
-        let n = faces as f64;
-        WindowAggregate {
-            patient: PatientId::parse("p").unwrap(),
-            start_ms: minute * MINUTE,
-            end_ms: (minute + 1) * MINUTE,
-            frames,
-            faces,
-            prob_sums: areya_core::EmotionSums::from_array([
-                0.0,
-                0.0,
-                n * (1.0 - negative),
-                n * negative,
-            ]),
-            confidence_sum: n * 0.7,
-        }
+        WindowAggregate::seen(
+            PatientId::parse("p").unwrap(),
+            (minute * MINUTE, (minute + 1) * MINUTE),
+            (frames, faces),
+            negative,
+            faces as f64 * 0.7,
+        )
     }
 
     /// Runs a sequence of (negative, coverage) minutes; returns the minutes where sustained.

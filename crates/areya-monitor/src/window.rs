@@ -34,6 +34,27 @@ impl WindowAggregate {
         }
     }
 
+    /// A minute as replays and tests describe it: `faces` of `frames` seen, each showing
+    /// `negative` as sad and the rest as relaxed, with `confidence_sum` over the faces.
+    pub fn seen(
+        patient: PatientId,
+        (start_ms, end_ms): (Millis, Millis),
+        (frames, faces): (u32, u32),
+        negative: f64,
+        confidence_sum: f64,
+    ) -> Self {
+        let n = faces as f64;
+        WindowAggregate {
+            patient,
+            start_ms,
+            end_ms,
+            frames,
+            faces,
+            prob_sums: EmotionSums::from_array([0.0, 0.0, n * (1.0 - negative), n * negative]),
+            confidence_sum,
+        }
+    }
+
     /// Share of frames with a face, in [0, 1].
     pub fn coverage(&self) -> f64 {
         if self.frames == 0 {
