@@ -99,10 +99,6 @@ impl Probabilities {
         }
         Ok(Probabilities(v))
     }
-    /// The same check on `f(emotion)` for each emotion.
-    pub fn from_fn(f: impl FnMut(Emotion) -> f32) -> Result<Self, InvalidProbabilities> {
-        Self::from_array(Emotion::ALL.map(f))
-    }
     pub fn get(&self, e: Emotion) -> f32 {
         self.0[e.index()]
     }
@@ -163,9 +159,6 @@ impl EmotionSums {
     /// Sums in [`Emotion::ALL`] order (as a store keeps them).
     pub fn from_array(v: [f64; 4]) -> Self {
         EmotionSums(v)
-    }
-    pub fn to_array(&self) -> [f64; 4] {
-        self.0
     }
     pub fn get(&self, e: Emotion) -> f64 {
         self.0[e.index()]

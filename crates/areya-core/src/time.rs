@@ -7,6 +7,11 @@ use jiff::tz::{Offset, TimeZone};
 use jiff::{civil, Timestamp};
 use std::fmt;
 
+/// This host's clock, in milliseconds since the Unix epoch (UTC).
+pub fn now_ms() -> i64 {
+    Timestamp::now().as_millisecond()
+}
+
 /// Parses `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM`, `…:SS`, `…:SS.fff` (`T` or a space between), each
 /// with an optional `Z` (always UTC), into milliseconds since the Unix epoch.
 pub fn parse_iso8601_utc(s: &str) -> Option<i64> {

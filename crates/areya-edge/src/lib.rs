@@ -5,10 +5,10 @@
 //! Plain HTTP: put TLS in front with the hospital's reverse proxy. What happens to deliveries
 //! (an outage, refusals) is logged with `tracing`; the totals come back from `finish`.
 
+use areya_core::time::now_ms;
 use areya_core::{ErrorBody, IngestReport, IngestRequest, ModelHealth, Observation};
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::SystemTime;
 use std::time::{Duration, Instant};
 
 /// The server URL or token cannot be used, or the sending thread cannot start.
@@ -24,14 +24,6 @@ pub enum EdgeError {
     NoToken,
     #[error("cannot start the sending thread: {0}")]
     Thread(std::io::Error),
-}
-
-/// This host's clock, in milliseconds since the Unix epoch.
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// Most observations in one request.

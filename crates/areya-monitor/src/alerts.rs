@@ -185,6 +185,11 @@ impl AlertBook {
         self.open.values()
     }
 
+    /// The open alert of `patient` for `kind`, if any.
+    pub fn open_alert(&self, patient: &PatientId, kind: AlertKind) -> Option<&Alert> {
+        self.open.get(&(patient.clone(), kind))
+    }
+
     fn by_id(&mut self, id: u64) -> Result<&mut Alert, AlertError> {
         self.open
             .values_mut()

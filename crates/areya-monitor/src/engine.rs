@@ -68,6 +68,11 @@ pub enum Output {
     Patient {
         snapshot: PatientSnapshot,
     },
+    /// An open alert changed in place (its time, reason, peak score) without an event: saved,
+    /// so a restart shows it as it was, but not announced.
+    AlertUpdated {
+        id: u64,
+    },
 }
 
 /// Everything about a patient that the stored windows alone do not give back after a
@@ -381,24 +386,14 @@ impl Engine {
             realarm_s: rule.realarm_s,
         };
         if let Some(active) = sustained {
-            out.extend(
-                self.alerts
-                    .on_condition(&patient, AlertKind::SustainedNegative, active, now, &info)
-                    .into_iter()
-                    .map(|event| Output::Alert { event }),
-            );
+            out.extend(self.condition(&patient, AlertKind::SustainedNegative, active, now, &info));
         }
         let tech = ConditionInfo {
             priority: crate::rules::Priority::Low,
             reason: format!("no face seen for {} min", no_face_after / MINUTE),
             ..info
         };
-        out.extend(
-            self.alerts
-                .on_condition(&patient, AlertKind::NoFace, no_face, now, &tech)
-                .into_iter()
-                .map(|event| Output::Alert { event }),
-        );
+        out.extend(self.condition(&patient, AlertKind::NoFace, no_face, now, &tech));
         Ok(out)
     }
 
@@ -445,10 +440,28 @@ impl Engine {
             cooldown_s: 0,
             realarm_s: 3600,
         };
-        self.alerts
-            .on_condition(patient, kind, active, now, &info)
+        self.condition(patient, kind, active, now, &info)
+    }
+
+    /// [`AlertBook::on_condition`] as outputs: its events, and an open alert it updated in
+    /// place, so that what is saved is what is shown.
+    fn condition(
+        &mut self,
+        patient: &PatientId,
+        kind: AlertKind,
+        active: bool,
+        now: Millis,
+        info: &ConditionInfo,
+    ) -> Vec<Output> {
+        let events = self.alerts.on_condition(patient, kind, active, now, info);
+        let updated = (active && events.is_empty())
+            .then(|| self.alerts.open_alert(patient, kind))
+            .flatten()
+            .map(|a| Output::AlertUpdated { id: a.id });
+        events
             .into_iter()
             .map(|event| Output::Alert { event })
+            .chain(updated)
             .collect()
     }
 }

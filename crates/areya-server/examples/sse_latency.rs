@@ -39,13 +39,6 @@ async fn post(addr: std::net::SocketAddr, path: &str, headers: &str, body: &str)
     request(addr, head.trim_end_matches("\r\n"), body).await
 }
 
-fn millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     tracing_subscriber::fmt()
@@ -205,7 +198,7 @@ async fn bench(apps: Vec<Arc<App>>, beds: usize, seconds: u64, agents: usize) {
             while Instant::now() < end {
                 every.tick().await;
                 frame += 1;
-                let at_ms = millis() + AHEAD_MS;
+                let at_ms = areya_core::time::now_ms() + AHEAD_MS;
                 let window = at_ms.div_euclid(WINDOW_MS) * WINDOW_MS;
                 let obs: Vec<Observation> = my_beds
                     .iter()

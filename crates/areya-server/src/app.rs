@@ -28,12 +28,7 @@ pub type Clock = Arc<dyn Fn() -> Millis + Send + Sync>;
 
 /// The wall clock.
 pub fn system_clock() -> Clock {
-    Arc::new(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as Millis)
-            .unwrap_or(0)
-    })
+    Arc::new(areya_core::time::now_ms)
 }
 
 /// Server settings (from the config file, environment and flags).
@@ -430,7 +425,9 @@ impl App {
 
     fn live_event(&self, engine: &Engine, o: Output) -> Option<Live> {
         let (patient, event) = match o {
-            Output::Window { .. } | Output::Patient { .. } => return None,
+            Output::Window { .. } | Output::Patient { .. } | Output::AlertUpdated { .. } => {
+                return None
+            }
             Output::Assessment {
                 patient,
                 assessment,
@@ -481,13 +478,7 @@ impl App {
         ward: &str,
         obs: Vec<Observation>,
     ) -> Result<IngestReport, ApiError> {
-        if obs.len() > self.settings.max_batch {
-            return Err(ApiError::TooLarge(format!(
-                "observations: {} in one request; at most {}",
-                obs.len(),
-                self.settings.max_batch
-            )));
-        }
+        self.check_batch(obs.len())?;
         let dir = self.directory();
         let now = self.now();
         for (i, o) in obs.iter().enumerate() {
@@ -561,6 +552,17 @@ impl App {
         self.counters.refused_consent.inc_by(report.refused as u64);
         self.commit(&engine, outputs).await?;
         Ok(report)
+    }
+
+    /// At most `max_batch` observations in one request.
+    pub fn check_batch(&self, n: usize) -> Result<(), ApiError> {
+        if n > self.settings.max_batch {
+            return Err(ApiError::TooLarge(format!(
+                "observations: {n} in one request; at most {}",
+                self.settings.max_batch
+            )));
+        }
+        Ok(())
     }
 
     /// Every value in range and the time close to the server's clock: not more than

@@ -149,6 +149,9 @@ impl Batch {
                     touched.insert(event_parts(event).0);
                     b.events.push(event.clone());
                 }
+                Output::AlertUpdated { id } => {
+                    touched.insert(*id);
+                }
                 Output::Patient { snapshot } => {
                     b.patients.retain(|p| p.patient != snapshot.patient);
                     b.patients.push(snapshot.clone());
@@ -398,14 +401,6 @@ impl Db {
             Ok(Db::Postgres(PgStore::open(url).await?))
         } else {
             Ok(Db::Sqlite(SqliteStore::open(url).await?))
-        }
-    }
-
-    /// The PostgreSQL store, for the cluster coordination that only it offers.
-    pub fn postgres(&self) -> Option<&PgStore> {
-        match self {
-            Db::Postgres(s) => Some(s),
-            Db::Sqlite(_) => None,
         }
     }
 }

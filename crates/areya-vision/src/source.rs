@@ -23,12 +23,7 @@ pub trait FrameSource: Send {
     fn next_frame(&mut self) -> Option<Result<Timed, VisionError>>;
 }
 
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub use areya_core::time::now_ms;
 
 pub const IMAGE_EXTENSIONS: [&str; 4] = ["jpg", "jpeg", "png", "bmp"];
 

@@ -42,10 +42,7 @@ pub struct ExportArgs {
 pub fn run(a: FhirArgs) -> anyhow::Result<()> {
     let FhirCommand::Export(a) = a.command;
     let patient = PatientId::parse(&a.patient).context("--patient")?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
+    let now = areya_core::time::now_ms();
     let parse = |flag: &str, v: &Option<String>, default: i64| -> anyhow::Result<i64> {
         v.as_deref().map_or(Ok(default), |s| {
             parse_iso8601_utc(s).with_context(|| {

@@ -346,10 +346,7 @@ fn settings_from_args(a: &TrainArgs) -> anyhow::Result<TrainConfig> {
 
 /// `YYYYMMDD-HHMMSS` in UTC, for default run directory names.
 fn utc_stamp() -> String {
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
+    let ms = areya_core::time::now_ms();
     // 2026-11-29T21:04:05.123Z → 20261129-210405
     let iso = areya_core::time::iso8601_utc(ms);
     format!(

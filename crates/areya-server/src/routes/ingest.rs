@@ -17,13 +17,8 @@ pub async fn ingest(
     DeviceAuth(device): DeviceAuth,
     ApiJson(body): ApiJson<IngestRequest>,
 ) -> Result<Json<IngestReport>, ApiError> {
-    if body.observations.len() > app.settings.max_batch {
-        return Err(ApiError::TooLarge(format!(
-            "observations: {} in one request; at most {}",
-            body.observations.len(),
-            app.settings.max_batch
-        )));
-    }
+    // Before checking each item: an oversized batch is refused as a whole.
+    app.check_batch(body.observations.len())?;
     let body = body
         .check()
         .map_err(|e| ApiError::invalid(e.field, e.problem))?;
