@@ -238,27 +238,22 @@ pub fn run(a: WatchArgs) -> anyhow::Result<()> {
             .with_context(|| format!("--annotate: cannot create {}", dir.display()))?;
     }
     let clf = Classifier::load(&default_model(a.model.clone())?)?;
-    // Settings from flags are named by their flag; from a ward file, by their key there.
-    let named = |e: VisionError| match &a.config {
-        Some(file) => anyhow::anyhow!("{}: {e}", file.display()),
-        None => super::flags::by_flag(e),
+    // A setting a ward file gives is named with the file; one from a flag, by its flag.
+    let named = |e: VisionError| {
+        let ward_key = matches!(&e, VisionError::Config { field, .. }
+            if ["fps", "size", "min_face", "roi", "source"].contains(&field.as_str()));
+        match &a.config {
+            Some(file) if ward_key => anyhow::anyhow!("{}: {e}", file.display()),
+            _ => super::flags::by_flag(e),
+        }
     };
-    let locator = Locator::of_kind(a.detector, min_face, a.detector_model.as_deref()).map_err(
-        |e| match e {
-            VisionError::Config { ref field, .. } if field == "detector_model" => {
-                super::flags::by_flag(e)
-            }
-            e => named(e),
-        },
-    )?;
+    let locator =
+        Locator::of_kind(a.detector, min_face, a.detector_model.as_deref()).map_err(named)?;
     let mut pipe = Pipeline::new(clf, locator)?;
     // Open every source first, so a bad path or setting fails at once with its name.
     let mut sources = Vec::new();
     for b in &beds {
-        sources.push(open_source(&b.inputs, open).map_err(|e| match e {
-            VisionError::Config { .. } => named(e),
-            e => e.into(),
-        })?);
+        sources.push(open_source(&b.inputs, open).map_err(named)?);
     }
     let names: Vec<String> = sources.iter().map(|s| s.name()).collect();
     let poster = match &a.server {
