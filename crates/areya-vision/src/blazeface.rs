@@ -54,7 +54,7 @@ impl Detection {
     }
 }
 
-type Plan = TypedRunnableModel<TypedModel>;
+type Plan = std::sync::Arc<TypedRunnableModel>;
 
 pub struct BlazeFace {
     plan: Plan,
@@ -131,8 +131,8 @@ impl BlazeFace {
         let get = |i: usize| -> Result<Vec<f32>, VisionError> {
             out.get(i)
                 .ok_or_else(|| VisionError::Model(format!("face detector: no output {i}")))?
-                .as_slice::<f32>()
-                .map(<[f32]>::to_vec)
+                .try_as_plain_ram()
+                .and_then(|v| v.as_slice::<f32>().map(<[f32]>::to_vec))
                 .map_err(|e| VisionError::Model(format!("face detector output {i}: {e}")))
         };
         Ok((get(0)?, get(1)?))

@@ -31,14 +31,16 @@ pub fn crop_face(frame: &GrayFrame, face: &FaceBox, crop: &FaceCrop, size: u32) 
 /// (|roll| ≤ 10°) by their eye line cost 4.6 points of accuracy (docs/benchmarks.md).
 pub const ALIGN_FROM_DEG: f32 = 10.0;
 
-/// Crops larger than this are sampled down to it before the final resize (a face that fills a
-/// 4K frame needs no more detail than this for a 48 px model).
-const MAX_NATIVE: f32 = 384.0;
+/// Crops larger than this many times the model's input are sampled down to it before the final
+/// resize: at 4× the bilinear sampling's own blur is a quarter of a model pixel, and a face that
+/// fills a 4K frame needs no more detail than this.
+const MAX_OVERSAMPLE: f32 = 4.0;
 
 /// The crop of `face` turned upright by its landmarks: the square `crop` places around the
 /// face's box in the face's own axes, resized to `size`×`size` with Lanczos as [`crop_face`]
-/// does. A turned face is sampled at twice the frame's resolution, so that the bilinear
-/// interpolation blurs by half a frame pixel rather than one (the model is sensitive to blur,
+/// does. A turned face is sampled at twice the frame's resolution (at most [`MAX_OVERSAMPLE`]
+/// times the model's input), so that the bilinear interpolation blurs by half a frame pixel
+/// rather than one (the model is sensitive to blur,
 /// see [`crop_face`]); a face within [`ALIGN_FROM_DEG`] of upright is copied off the pixel grid
 /// without interpolation.
 pub fn aligned_crop(frame: &GrayFrame, face: &Face, crop: &FaceCrop, size: u32) -> Vec<u8> {
@@ -50,13 +52,14 @@ pub fn aligned_crop(frame: &GrayFrame, face: &Face, crop: &FaceCrop, size: u32) 
     let (cx, cy) = (face.cx + ox * cos - oy * sin, face.cy + ox * sin + oy * cos);
     let side = (s * crop.scale as f32).max(1.0);
     let rounded = side.round().max(1.0);
+    let max_native = MAX_OVERSAMPLE * size as f32;
     let (view, native) = if upright {
         let snap = |c: f32| (c - rounded / 2.0).round() + rounded / 2.0;
-        let native = rounded.min(MAX_NATIVE);
+        let native = rounded.min(max_native);
         let view = View {
             cx: snap(cx),
             cy: snap(cy),
-            // Past MAX_NATIVE the square is sampled down, no longer copied.
+            // Past `max_native` the square is sampled down, no longer copied.
             side: if native < rounded { side } else { rounded },
             angle: 0.0,
         };
@@ -68,7 +71,7 @@ pub fn aligned_crop(frame: &GrayFrame, face: &Face, crop: &FaceCrop, size: u32) 
             side,
             angle: roll,
         };
-        (view, (2.0 * rounded).min(MAX_NATIVE))
+        (view, (2.0 * rounded).min(max_native))
     };
     let native = native as usize;
     let square =

@@ -4,6 +4,63 @@
 //! (i, j) covers [i, i+1) × [j, j+1).
 
 use crate::GrayFrame;
+use std::cell::OnceCell;
+
+/// A frame and its halvings (2×2 averages), made when first asked for: a view several times
+/// larger than its sample is read from the level whose pixels are closest to (not smaller than)
+/// the sample's, so that sampling costs a few bilinear reads a pixel however large the view —
+/// the finder samples the bed area and the tracked face on every frame.
+pub struct Mipmap<'a> {
+    frame: &'a GrayFrame,
+    halves: [OnceCell<GrayFrame>; 2],
+}
+
+impl<'a> Mipmap<'a> {
+    pub fn new(frame: &'a GrayFrame) -> Self {
+        Mipmap {
+            frame,
+            halves: Default::default(),
+        }
+    }
+
+    pub fn frame(&self) -> &'a GrayFrame {
+        self.frame
+    }
+
+    /// Level `l`: the frame halved `l` times (0: the frame itself); `None` past the last level
+    /// or when a halving would leave fewer than 16 pixels a side.
+    fn level(&self, l: usize) -> Option<&GrayFrame> {
+        if l == 0 {
+            return Some(self.frame);
+        }
+        let below = self.level(l - 1)?;
+        if below.width < 32 || below.height < 32 {
+            return None;
+        }
+        let cell = self.halves.get(l - 1)?;
+        Some(cell.get_or_init(|| halve(below)))
+    }
+}
+
+/// Each 2×2 block averaged (rounded) into one pixel; an odd last row or column is dropped.
+fn halve(f: &GrayFrame) -> GrayFrame {
+    let (w, h) = (f.width as usize / 2, f.height as usize / 2);
+    let src = f.width as usize;
+    let mut pixels = Vec::with_capacity(w * h);
+    for y in 0..h {
+        let (r0, r1) = (&f.pixels[2 * y * src..], &f.pixels[(2 * y + 1) * src..]);
+        for x in 0..w {
+            let sum =
+                r0[2 * x] as u16 + r0[2 * x + 1] as u16 + r1[2 * x] as u16 + r1[2 * x + 1] as u16;
+            pixels.push(((sum + 2) / 4) as u8);
+        }
+    }
+    GrayFrame {
+        width: w as u32,
+        height: h as u32,
+        pixels,
+    }
+}
 
 /// A square of `side` frame pixels centred at (`cx`, `cy`) whose own x axis points along
 /// `angle` (radians, clockwise on screen since y points down). Sampled upright, a face whose
@@ -25,11 +82,42 @@ impl View {
         (self.cx + x * cos - y * sin, self.cy + x * sin + y * cos)
     }
 
+    /// The view as `out`×`out` gray pixels, read from the coarsest level of `mip` that still has
+    /// at least one pixel per output pixel (see [`View::sample`]).
+    pub fn sample_mip(&self, mip: &Mipmap, out: usize) -> Vec<u8> {
+        let mut l = 0;
+        while self.side / (1u32 << (l + 1)) as f32 >= out as f32 && mip.level(l + 1).is_some() {
+            l += 1;
+        }
+        let k = (1u32 << l) as f32;
+        let scaled = View {
+            cx: self.cx / k,
+            cy: self.cy / k,
+            side: self.side / k,
+            angle: self.angle,
+        };
+        match mip.level(l) {
+            // A halving's pixel already averages four: a 2×2 grid of samples a pixel where
+            // the frame's own pixels would take up to 3×3 (found faces on the bedside
+            // benchmark as often, at a fifth of the cost).
+            Some(level) if l > 0 => {
+                let ss = ((scaled.side / out as f32).ceil() as usize).clamp(1, 3);
+                scaled.sample_with(level, out, ss)
+            }
+            _ => self.sample(mip.frame, out),
+        }
+    }
+
     /// The view as `out`×`out` gray pixels. Bilinear, edges replicated; when the view is more
     /// than 1.5 times larger than `out`, each pixel averages a 2×2 or 3×3 grid of samples so that
     /// a downscaled frame does not alias (noise at night would otherwise become texture).
     pub fn sample(&self, frame: &GrayFrame, out: usize) -> Vec<u8> {
         let ss = ((self.side / out as f32).round() as usize).clamp(1, 3);
+        self.sample_with(frame, out, ss)
+    }
+
+    /// The view as `out`×`out` pixels, each the mean of an `ss`×`ss` grid of bilinear samples.
+    fn sample_with(&self, frame: &GrayFrame, out: usize, ss: usize) -> Vec<u8> {
         let k = self.side / (out * ss) as f32;
         let (sin, cos) = self.angle.sin_cos();
         let (w, h) = (frame.width as usize, frame.height as usize);
@@ -49,22 +137,30 @@ impl View {
             let bottom = px[row1 + x0] as f32 * (1.0 - fx) + px[row1 + x1] as f32 * fx;
             top * (1.0 - fy) + bottom * fy
         };
-        let half = (out * ss) as f32 / 2.0;
-        let mut v = Vec::with_capacity(out * out);
-        for oy in 0..out {
-            for ox in 0..out {
-                let mut sum = 0.0;
-                for sy in 0..ss {
-                    let y = ((oy * ss + sy) as f32 + 0.5 - half) * k;
-                    for sx in 0..ss {
-                        let x = ((ox * ss + sx) as f32 + 0.5 - half) * k;
-                        sum += at(self.cx + x * cos - y * sin, self.cy + x * sin + y * cos);
-                    }
+        // The same sums as sampling each output pixel's ss×ss grid in turn, laid out so that
+        // the per-sample rotation is two table reads: this runs on every view of every frame.
+        let n = out * ss;
+        let half = n as f32 / 2.0;
+        let along: Vec<(f32, f32)> = (0..n)
+            .map(|i| {
+                let x = (i as f32 + 0.5 - half) * k;
+                (x * cos, x * sin)
+            })
+            .collect();
+        let mut sums = vec![0f32; out * out];
+        for j in 0..n {
+            let y = (j as f32 + 0.5 - half) * k;
+            let (ys, yc) = (y * sin, y * cos);
+            let row = &mut sums[(j / ss) * out..(j / ss + 1) * out];
+            for (o, cells) in row.iter_mut().zip(along.chunks_exact(ss)) {
+                for &(xc, xs) in cells {
+                    *o += at(self.cx + xc - ys, self.cy + xs + yc);
                 }
-                v.push((sum / (ss * ss) as f32).round() as u8);
             }
         }
-        v
+        let cells = (ss * ss) as f32;
+        // Sums are ≥ 0: adding ½ and truncating rounds, without a libm call per pixel.
+        sums.iter().map(|&t| (t / cells + 0.5) as u8).collect()
     }
 }
 
@@ -190,6 +286,61 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn halvings_average_blocks_and_a_large_view_reads_them_like_the_frame() {
+        let f = GrayFrame::new(
+            65,
+            48,
+            (0..65 * 48)
+                .map(|i| ((i % 65) * 3 + (i / 65) * 2) as u8)
+                .collect(),
+        )
+        .unwrap();
+        let h = halve(&f);
+        assert_eq!(
+            (h.width, h.height),
+            (32, 24),
+            "the odd last column is dropped"
+        );
+        let block = |x: usize, y: usize| {
+            [(0, 0), (1, 0), (0, 1), (1, 1)]
+                .iter()
+                .map(|&(dx, dy)| f.pixels[(2 * y + dy) * 65 + 2 * x + dx] as u32)
+                .sum::<u32>()
+        };
+        assert_eq!(h.pixels[5 * 32 + 7] as u32, (block(7, 5) + 2) / 4);
+        // A smooth frame: a view four times its sample, turned, reads (nearly) the same from
+        // the halvings as from the frame, and far fewer halvings than a level per view exist.
+        let smooth = GrayFrame::new(
+            640,
+            480,
+            (0..640 * 480)
+                .map(|i| {
+                    (100.0
+                        + 80.0 * ((i % 640) as f32 / 90.0).sin() * ((i / 640) as f32 / 70.0).cos())
+                        as u8
+                })
+                .collect(),
+        )
+        .unwrap();
+        let mip = Mipmap::new(&smooth);
+        for (side, angle) in [(440.0, 0.0), (320.0, 0.7), (130.0, -1.2)] {
+            let v = View {
+                cx: 300.0,
+                cy: 220.0,
+                side,
+                angle,
+            };
+            let (a, b) = (v.sample(&smooth, 128), v.sample_mip(&mip, 128));
+            let worst = a.iter().zip(&b).map(|(x, y)| x.abs_diff(*y)).max().unwrap();
+            assert!(worst <= 3, "side {side}: {worst} gray levels apart");
+        }
+        assert!(mip.level(3).is_none());
+        let tiny = GrayFrame::new(40, 40, vec![9; 1600]).unwrap();
+        let m = Mipmap::new(&tiny);
+        assert!(m.level(1).is_some() && m.level(2).is_none());
     }
 
     #[test]
