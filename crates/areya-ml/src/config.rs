@@ -102,7 +102,8 @@ pub struct TrainConfig {
     pub data: DataConfig,
     pub augment: Augment,
     pub architecture: Architecture,
-    /// Initial weights for the conv base (vgg16).
+    /// Initial weights: the conv base (vgg16), or every weight of the same network (any other
+    /// architecture: fine-tuning from a run's `model.safetensors`).
     pub init: Option<PathBuf>,
     pub freeze_base: bool,
     pub optimizer: AdamConfig,
@@ -218,11 +219,17 @@ impl TrainConfig {
                 "must be in [1, 4] (the largest tone-curve exponent; 1 = off)",
             ));
         }
-        self.architecture.validate(d.image_size)?;
-        if self.init.is_some() && self.architecture != Architecture::Vgg16 {
+        if !(0.0..=1.0).contains(&a.surround) {
             return Err(MlError::config(
-                "init",
-                "initial weights are only supported for architecture vgg16",
+                "augment.surround",
+                "must be a probability in [0, 1]",
+            ));
+        }
+        self.architecture.validate(d.image_size)?;
+        if self.freeze_base && self.architecture != Architecture::Vgg16 {
+            return Err(MlError::config(
+                "freeze_base",
+                "only vgg16 has a pretrained base to freeze",
             ));
         }
         if self.freeze_base && self.init.is_none() {
@@ -437,11 +444,18 @@ mod tests {
             ("augment.blur", Box::new(|c| c.augment.blur = 4.0)),
             ("augment.gamma", Box::new(|c| c.augment.gamma = 0.5)),
             ("augment.gamma", Box::new(|c| c.augment.gamma = f32::NAN)),
+            ("augment.surround", Box::new(|c| c.augment.surround = 1.5)),
             ("optimizer.lr", Box::new(|c| c.optimizer.lr = -1.0)),
             ("batch_size", Box::new(|c| c.batch_size = 0)),
             ("epochs", Box::new(|c| c.epochs = 0)),
             ("label_smoothing", Box::new(|c| c.label_smoothing = 1.0)),
-            ("init", Box::new(|c| c.init = Some("w.safetensors".into()))),
+            (
+                "freeze_base",
+                Box::new(|c| {
+                    c.init = Some("w.safetensors".into());
+                    c.freeze_base = true;
+                }),
+            ),
             ("freeze_base", Box::new(|c| c.freeze_base = true)),
             (
                 "data.auxiliary",

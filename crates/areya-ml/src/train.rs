@@ -17,7 +17,7 @@ use crate::config::{
 use crate::dataset::{self, ImageSet, Skipped};
 use crate::distill;
 use crate::error::{MlError, Result};
-use crate::model::{init_vgg16_from_file, Network};
+use crate::model::{init_all_from_file, init_vgg16_from_file, Architecture, Network};
 use crate::optim::Adam;
 use crate::rng::{SplitMix64, STREAM_SHUFFLE, STREAM_TORCH};
 use crate::rundir::{self, CONFIG_FILE, LAST_FILE, LOG_FILE, MODEL_FILE, SNAPSHOT_DIR, STATE_FILE};
@@ -247,8 +247,10 @@ fn build_model(cfg: &TrainConfig, k: usize) -> Result<(nn::VarStore, Network)> {
     tch::manual_seed(cfg.seed as i64);
     let mut vs = nn::VarStore::new(tch::Device::Cpu);
     let net = Network::build(&vs.root(), &cfg.architecture, cfg.data.image_size, k)?;
-    if let Some(init) = &cfg.init {
-        init_vgg16_from_file(&mut vs, init, cfg.freeze_base)?;
+    match (&cfg.init, &cfg.architecture) {
+        (Some(init), Architecture::Vgg16) => init_vgg16_from_file(&mut vs, init, cfg.freeze_base)?,
+        (Some(init), _) => init_all_from_file(&mut vs, init)?,
+        (None, _) => {}
     }
     if mixed(cfg) {
         amp::vars_to_channels_last(&vs);

@@ -709,6 +709,59 @@ fn vgg16_from_a_weights_file_with_a_frozen_base_trains_only_the_head() {
 }
 
 #[test]
+fn areya_cnn_fine_tunes_from_a_runs_weights_and_refuses_another_networks() {
+    let _torch = torch_lock();
+    let tmp = tempfile::tempdir().unwrap();
+    make_dataset(tmp.path(), 8);
+    let mut cfg = small_config(tmp.path());
+    cfg.epochs = 1;
+    let first = tmp.path().join("first");
+    train::train(cfg.clone(), &first, Q).unwrap();
+    let weights = first.join("model.safetensors");
+    // A learning rate too small to move anything: what comes out is what went in.
+    let mut ft = cfg.clone();
+    ft.seed = 8;
+    ft.optimizer.lr = 1e-9;
+    let (tuned, scratch) = (tmp.path().join("tuned"), tmp.path().join("scratch"));
+    train::train(ft.clone(), &scratch, Q).unwrap();
+    ft.init = Some(weights.clone());
+    train::train(ft, &tuned, Q).unwrap();
+    let vars = |dir: &Path| Classifier::load(dir).unwrap().vs.variables();
+    let (a, b, c) = (vars(&first), vars(&tuned), vars(&scratch));
+    let learnt: Vec<&String> = a.keys().filter(|k| !k.contains("running")).collect();
+    assert!(learnt.len() >= 6, "{learnt:?}");
+    for name in learnt {
+        assert!(
+            a[name].allclose(&b[name], 1e-5, 1e-6, false),
+            "{name} not carried over"
+        );
+        if (name.contains("_conv") || name.starts_with("head")) && name.ends_with(".weight") {
+            assert!(
+                !a[name].allclose(&c[name], 1e-5, 1e-6, false),
+                "{name}: same without init"
+            );
+        }
+    }
+    // Weights of another network are refused, naming the file and the first misfit.
+    let mut other = cfg;
+    other.architecture = areya_ml::model::Architecture::AreyaCnn {
+        widths: vec![8, 32],
+        convs_per_block: 1,
+        dropout: 0.1,
+        head_dropout: 0.1,
+        standardize: false,
+    };
+    other.init = Some(weights.clone());
+    let err = train::train(other, &tmp.path().join("other"), Q)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&weights.display().to_string()) && err.contains("shape"),
+        "{err}"
+    );
+}
+
+#[test]
 fn vgg16_init_reads_a_pytorch_state_dict() {
     let _torch = torch_lock();
     // A real `torch.save(state_dict)` file needs Python's torch: the project's venv has it.

@@ -19,6 +19,7 @@ const FLAGS: &[(&str, &str)] = &[
     ("augment.erase", "--erase"),
     ("augment.blur", "--blur"),
     ("augment.gamma", "--gamma"),
+    ("augment.surround", "--surround"),
     ("architecture", "--arch"),
     ("init", "--init"),
     ("freeze_base", "--freeze-base"),

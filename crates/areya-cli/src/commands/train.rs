@@ -73,7 +73,9 @@ pub struct TrainArgs {
     /// brightness and contrast do not change the prediction.
     #[arg(long)]
     pub standardize: bool,
-    /// vgg16: initial conv weights (.safetensors, or a PyTorch state dict .pt/.pth/.bin).
+    /// Initial weights. vgg16: its conv base (.safetensors, or a PyTorch state dict
+    /// .pt/.pth/.bin); areya-cnn: every weight of the same network (a run's model.safetensors),
+    /// to fine-tune a trained model.
     #[arg(long)]
     pub init: Option<PathBuf>,
     /// vgg16 with --init: train only the dense head.
@@ -106,6 +108,11 @@ pub struct TrainArgs {
     /// [1/G, G] (a camera's exposure and gamma, which standardization does not undo; 1 = off).
     #[arg(long, value_name = "G", default_value_t = 1.0)]
     pub gamma: f32,
+    /// Augmentation: probability of replacing everything outside a random soft ellipse around
+    /// the face by a random flat gray (what lies around a head in a camera's crop: pillow,
+    /// sheet, wall; 0 = off).
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    pub surround: f32,
     #[arg(long, default_value_t = 1e-3)]
     pub lr: f64,
     #[arg(long, default_value_t = 0.9)]
@@ -297,6 +304,7 @@ fn settings_from_args(a: &TrainArgs) -> anyhow::Result<TrainConfig> {
     c.augment.erase = a.erase;
     c.augment.blur = a.blur;
     c.augment.gamma = a.gamma;
+    c.augment.surround = a.surround;
     c.optimizer.lr = a.lr;
     c.optimizer.beta1 = a.beta1;
     c.optimizer.beta2 = a.beta2;

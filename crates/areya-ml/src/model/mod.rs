@@ -14,6 +14,9 @@ pub use inference::InferenceNet;
 
 pub use vgg16::init_vgg16_from_file;
 
+mod init;
+pub use init::init_all_from_file;
+
 use crate::error::{MlError, Result};
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module, ModuleT};
