@@ -53,7 +53,7 @@ fn bad_flags_fail_with_one_clear_line() {
         ),
         (
             &["evaluate", "--data", data, "--perturb", "fog"],
-            "--perturb: unknown condition 'fog' (dim, low-contrast, washed-out, dark-gamma, noise, blur)",
+            "--perturb: unknown condition 'fog' (dim, low-contrast, washed-out, dark-gamma, noise, blur, pillow)",
         ),
         (&["train", "--data", "/no/such/folder"], "/no/such/folder"),
         (

@@ -1,5 +1,6 @@
 //! Camera conditions for evaluation: fixed, documented changes to every image of a split —
-//! a dim room, low contrast, a washed-out picture, dark mid-tones, sensor noise, soft focus —
+//! a dim room, low contrast, a washed-out picture, dark mid-tones, sensor noise, soft focus, a
+//! head on a pillow —
 //! so `areya evaluate --perturb NAME` shows how much a model loses to each before a ward
 //! meets them. FER-2013 faces are well-lit web photos; bedside cameras at night are not.
 
@@ -22,16 +23,21 @@ pub enum Perturbation {
     Noise,
     /// Soft focus: Gaussian blur, σ 1 pixel (of the 48×48 face).
     Blur,
+    /// A head on a pillow: outside a soft oval the face fades into the pillow's flat gray 215
+    /// (full face within 0.42 of the side from the centre, 0.9 as wide as high; pillow from
+    /// 0.5) — what the bedside benchmark's scenes (`areya_vision::scene`) put around a face.
+    Pillow,
 }
 
 impl Perturbation {
-    pub const ALL: [Perturbation; 6] = [
+    pub const ALL: [Perturbation; 7] = [
         Perturbation::Dim,
         Perturbation::LowContrast,
         Perturbation::WashedOut,
         Perturbation::DarkGamma,
         Perturbation::Noise,
         Perturbation::Blur,
+        Perturbation::Pillow,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -42,6 +48,7 @@ impl Perturbation {
             Perturbation::DarkGamma => "dark-gamma",
             Perturbation::Noise => "noise",
             Perturbation::Blur => "blur",
+            Perturbation::Pillow => "pillow",
         }
     }
 
@@ -84,8 +91,23 @@ impl Perturbation {
                     }
                 }
                 Perturbation::Blur => gaussian_blur(img, size, 1.0),
+                Perturbation::Pillow => pillow(img, size),
             }
         }
+    }
+}
+
+/// [`Perturbation::Pillow`] on one image.
+fn pillow(img: &mut [u8], size: u32) {
+    let s = size as f64;
+    for (i, v) in img.iter_mut().enumerate() {
+        let (u, w) = (
+            ((i as u32 % size) as f64 + 0.5) / s - 0.5,
+            ((i as u32 / size) as f64 + 0.5) / s - 0.5,
+        );
+        let r = (u * u / 0.9 + w * w).sqrt();
+        let face = ((0.5 - r) / 0.08).clamp(0.0, 1.0);
+        *v = (*v as f64 * face + 215.0 * (1.0 - face)).round() as u8;
     }
 }
 
@@ -106,7 +128,7 @@ mod tests {
         let range = |px: &[u8]| (px.iter().max().unwrap() - px.iter().min().unwrap()) as u32;
         let mean = |px: &[u8]| px.iter().map(|&v| v as f64).sum::<f64>() / px.len() as f64;
         type Check<'a> = &'a dyn Fn(&[u8], &[u8]) -> bool;
-        let cases: [(Perturbation, Check); 6] = [
+        let cases: [(Perturbation, Check); 7] = [
             (Perturbation::Dim, &|_, b| b[15] == 99 && b[0] == 10),
             (Perturbation::LowContrast, &|a, b| {
                 range(b) * 2 <= range(a) + 1 && (mean(b) - 128.0).abs() < 1.0
@@ -120,6 +142,10 @@ mod tests {
                 a != b && (mean(a) - mean(b)).abs() < 6.0
             }),
             (Perturbation::Blur, &|a, b| range(b) < range(a)),
+            // Corners are pillow, the middle is the face.
+            (Perturbation::Pillow, &|a, b| {
+                b[0] == 215 && b[15] == 215 && b[5] == a[5] && b[10] == a[10]
+            }),
         ];
         for (p, ok) in cases {
             let mut px = src.clone();

@@ -41,8 +41,8 @@ pub struct EvaluateArgs {
     /// Compute in this precision instead of the model's (auto, float32, bfloat16).
     #[arg(long)]
     pub precision: Option<String>,
-    /// Evaluate under a camera condition: dim, low-contrast, washed-out, dark-gamma, noise or
-    /// blur (each image changed at a fixed strength; see `areya_ml::perturb`).
+    /// Evaluate under a camera condition: dim, low-contrast, washed-out, dark-gamma, noise, blur
+    /// or pillow (each image changed at a fixed strength; see `areya_ml::perturb`).
     #[arg(long)]
     pub perturb: Option<String>,
 }
