@@ -97,17 +97,24 @@ impl Perturbation {
     }
 }
 
+/// How much of a face shows at an offset (`dx`, `dy`) from its image's centre, in image sides,
+/// when it lies on a pillow: all of it within 0.42 of the side (the oval 0.9 as wide as high),
+/// none from 0.5. [`Perturbation::Pillow`] and the bedside scenes (`areya_vision::scene`) blend
+/// faces into a pillow with it.
+pub fn pillow_oval(dx: f32, dy: f32) -> f32 {
+    let r = (dx * dx / 0.9 + dy * dy).sqrt();
+    ((0.5 - r) / 0.08).clamp(0.0, 1.0)
+}
+
 /// [`Perturbation::Pillow`] on one image.
 fn pillow(img: &mut [u8], size: u32) {
-    let s = size as f64;
+    let s = size as f32;
     for (i, v) in img.iter_mut().enumerate() {
-        let (u, w) = (
-            ((i as u32 % size) as f64 + 0.5) / s - 0.5,
-            ((i as u32 / size) as f64 + 0.5) / s - 0.5,
+        let face = pillow_oval(
+            ((i as u32 % size) as f32 + 0.5) / s - 0.5,
+            ((i as u32 / size) as f32 + 0.5) / s - 0.5,
         );
-        let r = (u * u / 0.9 + w * w).sqrt();
-        let face = ((0.5 - r) / 0.08).clamp(0.0, 1.0);
-        *v = (*v as f64 * face + 215.0 * (1.0 - face)).round() as u8;
+        *v = (*v as f32 * face + 215.0 * (1.0 - face)).round() as u8;
     }
 }
 

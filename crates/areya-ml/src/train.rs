@@ -17,7 +17,7 @@ use crate::config::{
 use crate::dataset::{self, ImageSet, Skipped};
 use crate::distill;
 use crate::error::{MlError, Result};
-use crate::model::{init_all_from_file, init_vgg16_from_file, Architecture, Network};
+use crate::model::{init_vgg16_from_file, Architecture, Network};
 use crate::optim::Adam;
 use crate::rng::{SplitMix64, STREAM_SHUFFLE, STREAM_TORCH};
 use crate::rundir::{self, CONFIG_FILE, LAST_FILE, LOG_FILE, MODEL_FILE, SNAPSHOT_DIR, STATE_FILE};
@@ -249,7 +249,10 @@ fn build_model(cfg: &TrainConfig, k: usize) -> Result<(nn::VarStore, Network)> {
     let net = Network::build(&vs.root(), &cfg.architecture, cfg.data.image_size, k)?;
     match (&cfg.init, &cfg.architecture) {
         (Some(init), Architecture::Vgg16) => init_vgg16_from_file(&mut vs, init, cfg.freeze_base)?,
-        (Some(init), _) => init_all_from_file(&mut vs, init)?,
+        // Any other network: every variable from a run's weights of the same network.
+        (Some(init), arch) => {
+            rundir::load_variables(&vs, &rundir::read_tensors(init)?, init, arch.name())?
+        }
         (None, _) => {}
     }
     if mixed(cfg) {

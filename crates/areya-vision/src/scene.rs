@@ -128,9 +128,7 @@ pub fn compose(
             if !(0.0..1.0).contains(&u) || !(0.0..1.0).contains(&v) {
                 continue;
             }
-            // Soft oval: full inside 0.42 of the side from the centre, gone at 0.5.
-            let r = ((u - 0.5).powi(2) / 0.9 + (v - 0.5).powi(2) / 1.0).sqrt();
-            let alpha = ((0.5 - r) / 0.08).clamp(0.0, 1.0);
+            let alpha = areya_ml::perturb::pillow_oval(u - 0.5, v - 0.5);
             if alpha > 0.0 {
                 let i = y as usize * w + x as usize;
                 px[i] = px[i] * (1.0 - alpha) + sample(u, v) * alpha;

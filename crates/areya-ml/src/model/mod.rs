@@ -14,9 +14,6 @@ pub use inference::InferenceNet;
 
 pub use vgg16::init_vgg16_from_file;
 
-mod init;
-pub use init::init_all_from_file;
-
 use crate::error::{MlError, Result};
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module, ModuleT};
