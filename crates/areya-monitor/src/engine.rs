@@ -94,6 +94,25 @@ pub struct PatientSnapshot {
 /// against the baseline as it was, and the baseline learns from the window only while no
 /// negative run is under way (minutes of distress never become the patient's "usual").
 /// Returns what the condition says (see [`ConditionTracker::on_window`]).
+/// "negative 68% for 12 min, mostly sad, usual 15%": a negative run as its alert tells it.
+pub fn run_reason(
+    r: &crate::rules::RunSummary,
+    now: Millis,
+    (baseline, learned): (f64, bool),
+) -> String {
+    let minutes = ((now - r.since_ms) as f64 / MINUTE as f64).round().max(1.0);
+    let usual = if learned {
+        format!(", usual {:.0}%", baseline * 100.0)
+    } else {
+        String::new()
+    };
+    format!(
+        "negative {:.0}% for {minutes} min, mostly {}{usual}",
+        r.negative * 100.0,
+        r.mostly.as_str()
+    )
+}
+
 pub fn fold_window(
     state: &mut PatientState,
     tracker: &mut ConditionTracker,
@@ -358,6 +377,11 @@ impl Engine {
         };
         let sustained = fold_window(&mut p.state, &mut p.tracker, &rule, &w);
         let assessment = p.state.assess(w.end_ms);
+        // An alert says what raised it: the run, not the last few minutes.
+        let run = p
+            .tracker
+            .run_summary()
+            .map(|r| run_reason(&r, w.end_ms, p.state.baseline()));
         let patient = w.patient.clone();
         let no_face = w.end_ms - p.last_face_ms.unwrap_or(p.first_seen_ms) >= no_face_after;
         let (baseline, elevated) = p.state.carried();
@@ -380,7 +404,7 @@ impl Engine {
         ];
         let info = ConditionInfo {
             priority: rule.priority_at(now, &self.zone),
-            reason: assessment.reason.clone(),
+            reason: run.unwrap_or_else(|| assessment.reason.clone()),
             score: assessment.score,
             cooldown_s: rule.cooldown_s,
             realarm_s: rule.realarm_s,

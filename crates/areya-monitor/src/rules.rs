@@ -261,11 +261,43 @@ pub struct RuleSet {
     pub patients: BTreeMap<String, toml::Table>,
 }
 
+/// The TOML reader's words for a person editing the rules: "unknown field `min_duration`,
+/// expected one of `enter`, …" becomes "'min_duration' is not a setting here (did you mean
+/// 'min_duration_s'?); the settings are: enter, …". Other messages pass unchanged.
+fn plain_toml_message(msg: &str) -> String {
+    let Some(rest) = msg.strip_prefix("unknown field `") else {
+        return msg.to_string();
+    };
+    let Some((name, rest)) = rest.split_once('`') else {
+        return msg.to_string();
+    };
+    let known: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+    let near = known
+        .iter()
+        .filter(|k| k.starts_with(name) || strsim::levenshtein(k, name) <= 2)
+        .min_by_key(|k| strsim::levenshtein(k, name));
+    let hint = near.map_or(String::new(), |k| format!(" (did you mean '{k}'?)"));
+    if known.is_empty() {
+        format!("'{name}' is not a setting here{hint}")
+    } else {
+        format!(
+            "'{name}' is not a setting here{hint}; the settings are: {}",
+            known.join(", ")
+        )
+    }
+}
+
 impl RuleSet {
     /// Parses and checks a rule file's text.
     pub fn from_toml(text: &str) -> Result<RuleSet, RuleError> {
-        let set: RuleSet =
-            toml::from_str(text).map_err(|e| RuleError(format!("rules: {}", e.message())))?;
+        let set: RuleSet = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .and_then(|r| text.get(..r.start))
+                .map(|before| before.matches('\n').count() + 1);
+            let at = line.map_or("rules".to_string(), |l| format!("rules, line {l}"));
+            RuleError(format!("{at}: {}", plain_toml_message(e.message())))
+        })?;
         set.ward.validate("ward")?;
         set.escalation.validate()?;
         WardZone::fixed(set.utc_offset_minutes)
@@ -304,7 +336,10 @@ impl RuleSet {
             table.insert(k.clone(), v.clone());
         }
         let rule: Rule = table.try_into().map_err(|e: toml::de::Error| {
-            RuleError(format!("patients.{patient}: {}", e.message()))
+            RuleError(format!(
+                "patients.{patient}: {}",
+                plain_toml_message(e.message())
+            ))
         })?;
         rule.validate(&format!("patients.{patient}"))?;
         Ok(rule)
@@ -330,6 +365,22 @@ pub struct ConditionTracker {
     /// Start of the windows below exit inside an active run (ends it after `clear_s`).
     #[serde(default)]
     below_since_ms: Option<Millis>,
+    /// Faces and their summed probabilities over the run's seen windows: what raised an alert.
+    #[serde(default)]
+    run_faces: u64,
+    #[serde(default)]
+    run_sums: areya_core::EmotionSums,
+}
+
+/// What a negative run looked like, for the alert it raises: "negative 68% for 12 min,
+/// mostly sad".
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunSummary {
+    pub since_ms: Millis,
+    /// Negative share over the run's face frames.
+    pub negative: f64,
+    /// The larger of the negative emotions.
+    pub mostly: areya_core::Emotion,
 }
 
 impl ConditionTracker {
@@ -393,6 +444,8 @@ impl ConditionTracker {
                 }
                 if self.since_ms.is_some() {
                     self.seen_ms += w.end_ms - w.start_ms;
+                    self.run_faces += u64::from(w.faces);
+                    self.run_sums.merge(&w.prob_sums);
                 }
             }
         }
@@ -414,11 +467,32 @@ impl ConditionTracker {
         self.since_ms.is_some()
     }
 
+    /// The current run, once it has faces to describe.
+    pub fn run_summary(&self) -> Option<RunSummary> {
+        let since_ms = self.since_ms?;
+        if self.run_faces == 0 {
+            return None;
+        }
+        let sad = self.run_sums.get(areya_core::Emotion::Sad);
+        let angry = self.run_sums.get(areya_core::Emotion::Angry);
+        Some(RunSummary {
+            since_ms,
+            negative: self.run_sums.negative() / self.run_faces as f64,
+            mostly: if sad >= angry {
+                areya_core::Emotion::Sad
+            } else {
+                areya_core::Emotion::Angry
+            },
+        })
+    }
+
     fn end_run(&mut self) {
         self.since_ms = None;
         self.seen_ms = 0;
         self.below_since_ms = None;
         self.active = false;
+        self.run_faces = 0;
+        self.run_sums = areya_core::EmotionSums::default();
     }
 }
 
@@ -702,14 +776,21 @@ mod tests {
                 "utc_offset_minutes = 9223372036854775807",
                 "utc_offset_minutes",
             ),
-            ("[ward]\nentr = 0.5", "unknown field `entr`"),
+            (
+                "[ward]\nentr = 0.5",
+                "rules, line 2: 'entr' is not a setting here (did you mean 'enter'?); the settings are: enter, ",
+            ),
+            (
+                "[ward]\nmin_duration = 60",
+                "'min_duration' is not a setting here (did you mean 'min_duration_s'?)",
+            ),
             (
                 "[ward]\nquiet_hours = { start = \"25:00\", end = \"06:00\" }",
                 "ward.quiet_hours.start",
             ),
             ("[patients.x]\nexit = 0.9", "patients.x.exit"),
             ("[patients.x]\nenter = \"high\"", "patients.x"),
-            ("not toml", "rules:"),
+            ("not toml", "rules, line 1: key with no value"),
         ];
         for (text, want) in bad {
             let err = RuleSet::from_toml(text).unwrap_err().to_string();

@@ -107,6 +107,30 @@ fn a_simulated_ward_raises_what_it_should_and_nothing_else() {
     assert_eq!(engine.refused, 8 * 3600 / 2);
     let a = engine.assess(&ps[0], 8 * HOUR).unwrap();
     assert!(a.score > 60 && a.reason.contains("mostly sad"), "{a:?}");
+    // The alert says what raised it: the run since the drift, against the learned usual.
+    let raised = events
+        .iter()
+        .find_map(|e| match e {
+            AlertEvent::Raised { alert } if alert.patient == ps[0] => Some(alert),
+            _ => None,
+        })
+        .expect("raised");
+    assert!(
+        raised.reason.starts_with("negative 85% for 1")
+            && raised.reason.ends_with(" min, mostly sad, usual 15%"),
+        "{}",
+        raised.reason
+    );
+    let open = engine
+        .alerts
+        .open_alert(&ps[0], areya_monitor::alerts::AlertKind::SustainedNegative)
+        .expect("open");
+    assert!(
+        open.reason.starts_with("negative 85% for 180 min")
+            || open.reason.starts_with("negative 85% for 179 min"),
+        "updated in place as the run goes on: {}",
+        open.reason
+    );
     // The drifting patient's alert escalated while nobody acknowledged it.
     assert!(events.iter().any(|e| matches!(
         e,
