@@ -431,13 +431,25 @@ impl App {
             Output::Assessment {
                 patient,
                 assessment,
-            } => (
-                patient.clone(),
-                LiveEvent::Score {
-                    patient,
-                    assessment,
-                },
-            ),
+            } => {
+                let sources = self
+                    .directory()
+                    .bed_of(&patient)
+                    .map(|(_, b)| b.sources.clone())
+                    .unwrap_or_default();
+                let camera_seen_ms = {
+                    let seen = self.last_seen.lock().unwrap_or_else(|p| p.into_inner());
+                    sources.iter().filter_map(|s| seen.get(s).copied()).max()
+                };
+                (
+                    patient.clone(),
+                    LiveEvent::Score {
+                        patient,
+                        assessment,
+                        camera_seen_ms,
+                    },
+                )
+            }
             Output::Alert { event } => {
                 if matches!(event, AlertEvent::Raised { .. }) {
                     self.counters.alerts_raised.inc();

@@ -12,10 +12,13 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "event", content = "data", rename_all = "snake_case")]
 pub enum LiveEvent {
-    /// A patient's newest assessment (score, status, reason).
+    /// A patient's newest assessment (score, status, reason), and when the bed's camera was
+    /// last heard from (so a card shows a camera back before the next full reload).
     Score {
         patient: PatientId,
         assessment: Assessment,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        camera_seen_ms: Option<areya_monitor::Millis>,
     },
     /// An alert changed: what happened, and the alert as it is now (`None` once resolved:
     /// the dashboard drops it by the event's id).

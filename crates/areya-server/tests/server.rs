@@ -45,6 +45,23 @@ impl Server {
         Server::start_with(url, fresh, t, |_| {}).await
     }
 
+    /// The server on `url` again at ward time `t`, listening on `addr` (a restart, as a
+    /// dashboard left open sees it).
+    async fn restart_on(url: &str, t: i64, addr: SocketAddr) -> Server {
+        let clock = Arc::new(AtomicI64::new(t));
+        let c = clock.clone();
+        let store = SqliteStore::open(url).await.expect("store");
+        let mut settings = demo_settings("test".into());
+        settings.live_recheck_ms = 200;
+        let app = App::open(store, settings, Arc::new(move || c.load(Ordering::SeqCst)))
+            .await
+            .expect("app");
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .expect("bind the same address again");
+        Server::serve_on(listener, app, clock, false).await
+    }
+
     async fn start_with(
         url: &str,
         fresh: bool,
@@ -114,15 +131,24 @@ impl Server {
 
 impl Server {
     async fn serve(app: Arc<App>, clock: Arc<AtomicI64>, fresh: bool) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        Server::serve_on(listener, app, clock, fresh).await
+    }
+
+    async fn serve_on(
+        listener: tokio::net::TcpListener,
+        app: Arc<App>,
+        clock: Arc<AtomicI64>,
+        fresh: bool,
+    ) -> Self {
         if fresh {
             install_demo(&app, PASSWORD, DEVICE)
                 .await
                 .expect("demo ward");
             app.set_rules("test", DEMO_RULES).await.expect("rules");
         }
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(areya_server::serve(listener, app.clone(), async move {
@@ -1233,6 +1259,31 @@ mod browser {
             }
         }
 
+        /// Runs `script` (a function body) in the page; returns what it returns.
+        async fn exec(&self, script: &str) -> Value {
+            self.cmd(
+                "POST",
+                "/execute/sync",
+                Some(json!({ "script": script, "args": [] })),
+            )
+            .await
+        }
+
+        /// Clicks the first element matching `css` (waiting for it).
+        async fn click(&self, css: &str) {
+            let el = self.wait(css, true).await;
+            self.cmd("POST", &format!("/element/{}/click", el[0]), None)
+                .await;
+        }
+
+        /// The beds on the page, in order.
+        async fn bed_order(&self) -> Vec<String> {
+            let v = self
+                .exec("return [...document.querySelectorAll('#beds .bed')].map(e => e.dataset.key)")
+                .await;
+            serde_json::from_value(v).unwrap_or_default()
+        }
+
         async fn quit(mut self) {
             self.cmd("DELETE", "", None).await;
             let _ = self.child.kill();
@@ -1362,6 +1413,280 @@ mod browser {
         let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../target/e2e-cannot-assess.png");
         std::fs::write(&target, bytes).expect("write screenshot");
+        d.quit().await;
+        s.stop().await;
+    }
+
+    /// A nurse has opened "Not actionable" and chosen a reason; live updates arrive (scores,
+    /// another bed's alert, the inbox reloading): the box, the reason and the focus stay, and
+    /// confirming records that reason. A phone-width screenshot goes to
+    /// `target/e2e-phone.png`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_chosen_reason_survives_live_updates_and_is_recorded() {
+        let Some(d) = Driver::start().await else {
+            return;
+        };
+        let s = Server::start("sqlite::memory:", true).await;
+        log_in_as_ana(&d, &s).await;
+        let (id, card) = alert_reaches_the_page(&d, &s).await;
+        d.click(&format!("{card} button[data-act=not-actionable]"))
+            .await;
+        let reason = "watching TV / talking";
+        let chose = d
+            .exec(&format!(
+                "const s = document.querySelector('{card} .reasonbox select'); s.value = '{reason}'; s.focus(); return s.value"
+            ))
+            .await;
+        assert_eq!(chose, reason);
+        // Bed 1 goes on, bed 2 turns sad until its own alert reaches the page.
+        feed(&s, 0, 20, 0.9).await;
+        feed(&s, 1, 30, 0.1).await;
+        feed(&s, 1, 100, 0.9).await;
+        let second = s
+            .app
+            .open_alerts()
+            .await
+            .expect("open alerts")
+            .iter()
+            .find(|a| a.patient == patient(1))
+            .map(|a| a.id)
+            .expect("bed 2 alerts");
+        d.wait(&format!("#inbox [data-alert=\"{second}\"]"), true)
+            .await;
+        // Let the inbox's own reload (it delivers the new alert) land too.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let state = d
+            .exec(&format!(
+                "const c = document.querySelector('{card}'); const s = c.querySelector('.reasonbox select'); \
+                 return [c.querySelector('.reasonbox').hidden, s.value, document.activeElement === s]"
+            ))
+            .await;
+        assert_eq!(
+            state,
+            json!([false, reason, true]),
+            "box open, reason kept, focus kept"
+        );
+        d.click(&format!("{card} button[data-act=confirm]")).await;
+        d.wait(&format!("#acked [data-alert=\"{id}\"]"), true).await;
+        let open = s.app.open_alerts().await.expect("open alerts");
+        let a = open.iter().find(|a| a.id == id).expect("open");
+        let ack = a.ack.as_ref().expect("acknowledged");
+        assert_eq!(
+            (ack.by.as_str(), ack.actionable, ack.reason.as_deref()),
+            ("ana", false, Some(reason))
+        );
+        let text = d
+            .exec(&format!(
+                "return document.querySelector('#acked [data-alert=\"{id}\"]').innerText"
+            ))
+            .await;
+        let text = text.as_str().unwrap_or_default();
+        assert!(
+            text.contains("Acknowledged by Nurse Ana Costa at ") && !text.contains("by ana"),
+            "people by name: {text}"
+        );
+
+        d.cmd(
+            "POST",
+            "/window/rect",
+            Some(json!({ "width": 390, "height": 844 })),
+        )
+        .await;
+        d.exec("window.scrollTo(0, 0); return 1").await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        screenshot(&d, "e2e-phone.png").await;
+        d.quit().await;
+        s.stop().await;
+    }
+
+    /// The server stops under an open dashboard: within 5 s a banner says so, every action is
+    /// disabled and no browser dialog appears; when it is back the banner goes and the page is
+    /// live again (screenshot `target/e2e-offline.png`).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_outage_is_unmistakable_and_the_page_recovers() {
+        let Some(d) = Driver::start().await else {
+            return;
+        };
+        let dir = tempfile::tempdir().expect("tmp");
+        let url = format!("sqlite://{}", dir.path().join("areya.db").display());
+        let s = Server::start(&url, true).await;
+        log_in_as_ana(&d, &s).await;
+        let (_, card) = alert_reaches_the_page(&d, &s).await;
+        let (addr, t) = (s.addr, s.now());
+        s.stop().await;
+        let stopped = Instant::now();
+        d.wait("#offline:not([hidden])", true).await;
+        assert!(
+            stopped.elapsed() < Duration::from_secs(5),
+            "banner after {:?}",
+            stopped.elapsed()
+        );
+        let banner = d
+            .exec("return document.getElementById('offline').innerText")
+            .await;
+        assert!(
+            banner
+                .as_str()
+                .unwrap_or_default()
+                .contains("No connection to the Areya server since"),
+            "{banner}"
+        );
+        let disabled = d
+            .exec(&format!(
+                "const b = [...document.querySelectorAll('{card} button')]; return [b.length, b.every(x => x.disabled)]"
+            ))
+            .await;
+        assert_eq!(disabled, json!([4, true]), "actions disabled");
+        // Clicking anyway does nothing, and never opens a browser dialog.
+        d.exec(&format!(
+            "document.querySelector('{card} button[data-act=ack]').click(); return 1"
+        ))
+        .await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let dialog = d.cmd("GET", "/alert/text", None).await;
+        assert_eq!(dialog["error"], "no such alert", "{dialog}");
+        let body = d.exec("return document.body.innerText").await;
+        assert!(
+            !body
+                .as_str()
+                .unwrap_or_default()
+                .contains("Failed to fetch"),
+            "{body}"
+        );
+        screenshot(&d, "e2e-offline.png").await;
+
+        let s = Server::restart_on(&url, t, addr).await;
+        d.wait("#offline:not([hidden])", false).await;
+        d.wait("#live.on", true).await;
+        // The page is current and live: bed 3 turns sad and its alert arrives by itself.
+        feed(&s, 2, 30, 0.1).await;
+        feed(&s, 2, 100, 0.9).await;
+        let id = s
+            .app
+            .open_alerts()
+            .await
+            .expect("open alerts")
+            .iter()
+            .find(|a| a.patient == patient(2))
+            .map(|a| a.id)
+            .expect("bed 3 alerts");
+        d.wait(&format!("#inbox [data-alert=\"{id}\"]"), true).await;
+        let enabled = d
+            .exec(&format!(
+                "return [...document.querySelectorAll('{card} button')].every(x => !x.disabled)"
+            ))
+            .await;
+        assert_eq!(enabled, json!(true), "actions work again");
+        d.quit().await;
+        s.stop().await;
+    }
+
+    /// A bed whose camera has gone silent shows "No camera since …", greyed, and never a score;
+    /// beds keep their order while scores change (20 updates); a wrong password is told as such.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_silent_camera_shows_no_score_and_beds_keep_their_order() {
+        let Some(d) = Driver::start().await else {
+            return;
+        };
+        let s = Server::start("sqlite::memory:", true).await;
+        d.cmd(
+            "POST",
+            "/url",
+            Some(json!({ "url": format!("http://{}/", s.addr) })),
+        )
+        .await;
+        let user = d.wait("#login:not([hidden]) input[name=user]", true).await;
+        d.cmd(
+            "POST",
+            &format!("/element/{}/value", user[0]),
+            Some(json!({ "text": "ana" })),
+        )
+        .await;
+        let pw = d.find("input[name=password]").await;
+        d.cmd(
+            "POST",
+            &format!("/element/{}/value", pw[0]),
+            Some(json!({ "text": "wrong" })),
+        )
+        .await;
+        let live = d
+            .exec("return document.getElementById('live').hidden")
+            .await;
+        assert_eq!(
+            live,
+            json!(true),
+            "no connection badge before anyone logs in"
+        );
+        d.click("#login-form button").await;
+        d.wait("#login-error:not(:empty)", true).await;
+        let said = d
+            .exec("return document.getElementById('login-error').innerText")
+            .await;
+        assert_eq!(said, "Wrong user name or password.");
+        log_in_as_ana(&d, &s).await;
+
+        // Beds 1–4 seen; scores differ (beds 3 and 4 more negative, below the alert level).
+        for i in 0..4 {
+            feed(&s, i, 1, 0.1).await;
+        }
+        for _ in 0..120 {
+            let batch: Vec<Observation> = (0..4)
+                .map(|i| obs(i, s.now(), Some(if i < 2 { 0.1 } else { 0.5 })))
+                .collect();
+            s.ingest(&batch, DEVICE).await;
+            s.advance(SECOND);
+        }
+        s.app.tick().await.expect("tick");
+        d.wait("#beds [data-key=\"bed-02\"] .score", true).await;
+        let order = d.bed_order().await;
+        let seen: Vec<&String> = order
+            .iter()
+            .filter(|b| ["bed-01", "bed-02", "bed-03", "bed-04"].contains(&b.as_str()))
+            .collect();
+        assert_eq!(
+            seen,
+            ["bed-01", "bed-02", "bed-03", "bed-04"],
+            "by bed: {order:?}"
+        );
+        for k in 0..20 {
+            for _ in 0..15 {
+                let batch: Vec<Observation> = (0..4)
+                    .map(|i| obs(i, s.now(), Some(if (i + k) % 3 == 0 { 0.55 } else { 0.1 })))
+                    .collect();
+                s.ingest(&batch, DEVICE).await;
+                s.advance(SECOND);
+            }
+            s.app.tick().await.expect("tick");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            assert_eq!(d.bed_order().await, order, "update {k}");
+        }
+
+        // Bed 2's camera goes silent while the others go on: past the offline time its card
+        // says so and shows no score.
+        for _ in 0..40 {
+            let batch: Vec<Observation> = [0, 2, 3]
+                .iter()
+                .map(|&i| obs(i, s.now(), Some(0.1)))
+                .collect();
+            s.ingest(&batch, DEVICE).await;
+            s.advance(SECOND);
+            s.app.tick().await.expect("tick");
+        }
+        let bed2 = "#beds [data-key=\"bed-02\"]";
+        d.wait(&format!("{bed2}.nocam"), true).await;
+        let card = d
+            .exec(&format!("const c = document.querySelector('{bed2}'); return [c.querySelector('.score') === null, c.innerText]"))
+            .await;
+        let text = card[1].as_str().unwrap_or_default();
+        assert_eq!(
+            card[0],
+            json!(true),
+            "no score on a silent camera's card: {text}"
+        );
+        assert!(
+            text.contains("No camera since") && !text.contains("face visible"),
+            "{text}"
+        );
         d.quit().await;
         s.stop().await;
     }

@@ -1,10 +1,12 @@
-// Areya dashboard: ward view ordered by attention, alert inbox, patient timeline, and (for
-// admins) rules and the audit log. Plain JS, no dependencies; live updates by server-sent events.
+// Areya dashboard: ward view (beds in a stable order, alerting ones pinned on top), alert inbox,
+// patient timeline, and (for admins) rules and the audit log. Plain JS, no dependencies.
+// Live updates patch a model of the ward (the events carry what changed) and the page is
+// updated in place, so an open dialog, a chosen reason, focus and scroll survive every update.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 const SVGNS = "http://www.w3.org/2000/svg";
-let me = null, wardId = null, source = null, refreshTimer = null, currentPatient = null;
+let me = null, wardId = null, source = null, currentPatient = null;
 let skew = 0; // server clock minus this device's clock, so "3 min ago" is right on any tablet
 const serverNow = () => Date.now() + skew;
 
@@ -25,57 +27,142 @@ function s(tag, attrs, ...kids) {
   for (const k of kids) el.append(k);
   return el;
 }
+function svgText(x, y, text, attrs = {}) {
+  const t = s("text", { x, y, "font-size": 11, fill: "#5d6873", ...attrs });
+  t.textContent = text;
+  return t;
+}
+
+// ---- talking to the server: every failure becomes a sentence for the person using the page ----
+class Problem extends Error {}
+const UNREACHABLE = "Cannot reach the Areya server. Check your patients in person; this screen catches up when the connection is back.";
+
+function plainError(status, data) {
+  const said = data && typeof data.error === "string" ? data.error : "";
+  if (status === 403) return "You are not allowed to do this.";
+  if (status === 404) return "This is no longer there: someone may have closed it already.";
+  if (status === 429) return "Too many tries. Wait a minute, then try again.";
+  if (status >= 500) return "The server could not do this just now. Try again in a moment.";
+  return said ? said[0].toUpperCase() + said.slice(1) : "That did not work (error " + status + ").";
+}
 
 async function api(path, opts = {}) {
-  const init = { method: opts.method || "GET", headers: {}, credentials: "same-origin" };
+  const init = { method: opts.method || "GET", headers: {}, credentials: "same-origin", cache: "no-store" };
   if (opts.body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(opts.body);
   }
-  const r = await fetch(path, init);
+  let r;
+  try { r = await fetch(path, init); } catch (_) { lostContact(); throw new Problem(UNREACHABLE); }
   let data = null;
   try { data = await r.json(); } catch (_) { /* empty body */ }
-  if (r.status === 401 && path !== "/api/login") { showLogin(); throw new Error("log in first"); }
-  if (!r.ok) throw new Error((data && data.error) || r.statusText);
+  if (r.status === 401 && path !== "/api/login") {
+    showLogin("Your session has ended. Please log in again.");
+    throw new Problem("Please log in again.");
+  }
+  if (!r.ok) throw new Problem(plainError(r.status, data));
   return data;
 }
 
-const pct = (x) => (x === null || x === undefined ? "–" : Math.round(x * 100) + "%");
-function ago(ms) {
-  const s = Math.max(0, Math.round((serverNow() - ms) / 1000));
-  if (s < 60) return s + " s ago";
-  if (s < 3600) return Math.round(s / 60) + " min ago";
-  return Math.round(s / 3600) + " h ago";
-}
-// Times on the ward's clock (its IANA zone from the rules) when the rules name one.
+// ---- clocks: the ward's 24-hour clock (its IANA zone from the rules), and "… ago" ----
 let wardZone;
 const zoned = (o) => (wardZone ? { ...o, timeZone: wardZone } : o);
-const clock = (ms) => new Date(ms).toLocaleTimeString([], zoned({ hour: "2-digit", minute: "2-digit", second: "2-digit" }));
-// Technical alerts say what is wrong in their title; patient alerts add the nurse-readable reason.
-const hm = (ms) => new Date(ms).toLocaleTimeString([], zoned({ hour: "2-digit", minute: "2-digit" }));
-// An alert whose patient has not been seen for a while says so first: it is neither confirmed
-// nor over, and it no longer escalates.
-const alertText = (a) => a.blind_since_ms ? `Cannot assess — face not seen since ${hm(a.blind_since_ms)}. ${KIND[a.kind]} before that: ${a.reason}`
-  : a.kind === "sustained_negative" ? `${KIND[a.kind]}: ${a.reason}`
-  : a.kind === "no_face" && a.reason ? a.reason[0].toUpperCase() + a.reason.slice(1) : KIND[a.kind] || a.kind;
-const KIND = { sustained_negative: "Sustained negative emotion", source_offline: "Camera offline", no_face: "No face seen", model_error: "Model error" };
-const WHO = { assigned_nurse: "assigned nurse", charge_nurse: "charge nurse", ward_failsafe: "ward failsafe" };
+const fmtCache = new Map();
+function fmt(opts) {
+  const key = JSON.stringify(zoned(opts));
+  if (!fmtCache.has(key)) fmtCache.set(key, new Intl.DateTimeFormat([], zoned({ hourCycle: "h23", ...opts })));
+  return fmtCache.get(key);
+}
+const hm = (ms) => fmt({ hour: "2-digit", minute: "2-digit" }).format(new Date(ms));
+function ago(ms) {
+  const sec = Math.max(0, Math.round((serverNow() - ms) / 1000));
+  if (sec < 60) return "just now";
+  if (sec < 3600) return Math.round(sec / 60) + " min ago";
+  const hrs = Math.floor(sec / 3600), min = Math.round((sec % 3600) / 60);
+  return hrs + " h" + (min ? " " + min + " min" : "") + " ago";
+}
+// "02:41 (14 min ago)": the clock time to write down, and how long it has been.
+const when = (ms) => `${hm(ms)} (${ago(ms)})`;
+const pct = (x) => (x === null || x === undefined ? "–" : Math.round(x * 100) + "%");
+const cap = (t) => (t ? t[0].toUpperCase() + t.slice(1) : t);
 
-function alertColour(a) {
-  if (a.blind_since_ms) return "blind";
-  if (a.notified !== "assigned_nurse" && (a.state === "raised" || a.state === "delivered")) return "red";
-  if (a.state === "acknowledged" || a.state === "snoozed") return "acked";
-  if (a.kind !== "sustained_negative" || a.priority === "info") return "cyan";
-  return "yellow";
+// ---- the connection: an unmistakable offline state, and a clean recovery ----
+let offline = false, lastGood = null, recovering = false;
+
+function lostContact() {
+  if (!me) return;
+  if (!offline) {
+    offline = true;
+    document.body.classList.add("offline");
+    renderConnection();
+    for (const b of document.querySelectorAll(".alert button, .alert select")) b.disabled = true;
+  }
+}
+function renderConnection() {
+  const l = $("live");
+  l.hidden = !me;
+  l.className = "live " + (offline ? "off" : "on");
+  l.textContent = offline ? "offline" : "live";
+  const b = $("offline");
+  b.hidden = !(me && offline);
+  if (me && offline) {
+    b.replaceChildren(h("strong", {}, "No connection to the Areya server" + (lastGood ? " since " + hm(lastGood) : "") + "."),
+      " This screen is not up to date and new alerts will not appear. Check your patients in person. Reconnecting…");
+  }
+}
+// Back in touch: reconnect the live stream, reload what is shown, then lift the banner.
+async function recover() {
+  if (recovering || !me) return;
+  recovering = true;
+  try {
+    if (!source || source.readyState === EventSource.CLOSED) connect();
+    // The page reloaded behind the stream: whatever it missed meanwhile.
+    if (await loadCurrent()) {
+      offline = false;
+      document.body.classList.remove("offline");
+      renderConnection();
+      renderAll();
+    }
+  } finally { recovering = false; }
+}
+// The stream says "heartbeat" every 5 s when the ward is quiet: silence for 12 s means a dead
+// link or a hung server, shown as offline like a refused connection.
+let lastHeard = 0;
+setInterval(() => {
+  if (!me) return;
+  if (!offline && source && Date.now() - lastHeard > 12000) lostContact();
+  // The browser retries a dropped stream by itself, but not one it gave up on.
+  if (offline && (!source || source.readyState === EventSource.CLOSED)) recover();
+}, 2000);
+
+function connect() {
+  if (source) source.close();
+  lastHeard = Date.now();
+  source = new EventSource("/api/events");
+  source.onopen = () => { lastHeard = Date.now(); if (offline) recover(); else renderConnection(); };
+  source.onerror = () => lostContact();
+  const heard = () => { lastHeard = Date.now(); lastGood = serverNow(); if (offline) recover(); };
+  source.addEventListener("heartbeat", heard);
+  for (const ev of ["score", "alert", "consent", "directory", "resync"]) {
+    source.addEventListener(ev, (e) => {
+      let data = null;
+      try { data = JSON.parse(e.data); } catch (_) { /* not ours */ }
+      heard();
+      onEvent(ev, data);
+    });
+  }
 }
 
 // ---- login / session ----
-function showLogin() {
+function showLogin(message) {
   if (source) { source.close(); source = null; }
-  me = null;
+  me = null; offline = false;
+  document.body.classList.remove("offline");
   for (const id of ["ward-view", "patient-view", "rules-view", "audit-view"]) $(id).hidden = true;
   $("login").hidden = false; $("ward").hidden = true; $("tabs").hidden = true; $("logout").hidden = true;
-  $("who").textContent = ""; setLive(false);
+  $("who").textContent = "";
+  $("login-error").textContent = message || "";
+  renderConnection();
 }
 async function start() {
   try { me = await api("/api/me"); } catch (_) { showLogin(); return; }
@@ -86,6 +173,8 @@ async function start() {
   sel.hidden = me.wards.length < 2;
   $("tabs").hidden = me.role !== "admin";
   wardId = (me.wards[0] || {}).id || null;
+  lastGood = serverNow();
+  renderConnection();
   connect();
   route();
 }
@@ -97,32 +186,18 @@ $("login-form").addEventListener("submit", async (e) => {
     await api("/api/login", { method: "POST", body: { user: f.user.value, password: f.password.value } });
     f.password.value = "";
     start();
-  } catch (err) { $("login-error").textContent = "Login failed: " + err.message; }
+  } catch (err) {
+    const m = err.message;
+    $("login-error").textContent = m === UNREACHABLE ? "Cannot reach the Areya server. Try again in a moment."
+      : /too many/i.test(m) ? m : "Wrong user name or password.";
+  }
 });
-$("logout").addEventListener("click", async () => { try { await api("/api/logout", { method: "POST", body: {} }); } finally { showLogin(); } });
-$("ward").addEventListener("change", (e) => { wardId = e.target.value; location.hash = ""; route(); });
+$("logout").addEventListener("click", async () => { try { await api("/api/logout", { method: "POST", body: {} }); } catch (_) { /* logged out here anyway */ } finally { showLogin(); } });
+$("ward").addEventListener("change", (e) => { wardId = e.target.value; W.view = null; location.hash = ""; route(); });
 $("back").addEventListener("click", () => { location.hash = ""; });
 for (const b of document.querySelectorAll("#tabs button")) b.addEventListener("click", () => { location.hash = b.dataset.tab === "ward" ? "" : b.dataset.tab; });
+for (const b of document.querySelectorAll("#scope button")) b.addEventListener("click", () => { localStorage.setItem("areya.scope", b.dataset.scope); renderWard(); });
 window.addEventListener("hashchange", route);
-
-// ---- live updates ----
-function setLive(on) { const l = $("live"); l.className = "live " + (on ? "on" : "off"); l.textContent = on ? "live" : "reconnecting…"; }
-function connect() {
-  if (source) source.close();
-  source = new EventSource("/api/events");
-  source.onopen = () => setLive(true);
-  source.onerror = () => setLive(false);
-  for (const ev of ["score", "alert", "consent", "directory", "resync"]) source.addEventListener(ev, () => scheduleRefresh());
-}
-function scheduleRefresh() {
-  if (refreshTimer) return;
-  refreshTimer = setTimeout(() => { refreshTimer = null; refresh(); }, 400);
-}
-function refresh() {
-  if (!me) return;
-  if (!$("ward-view").hidden) loadWard();
-  else if (!$("patient-view").hidden && currentPatient) loadPatient(currentPatient);
-}
 
 function route() {
   if (!me) return;
@@ -130,10 +205,143 @@ function route() {
   for (const id of ["ward-view", "patient-view", "rules-view", "audit-view"]) $(id).hidden = true;
   for (const b of document.querySelectorAll("#tabs button")) b.classList.toggle("on", (b.dataset.tab === "ward" && (!hash || hash.startsWith("patient/"))) || b.dataset.tab === hash);
   currentPatient = null;
-  if (hash.startsWith("patient/")) { currentPatient = decodeURIComponent(hash.slice(8)); $("patient-view").hidden = false; loadPatient(currentPatient); }
+  if (hash.startsWith("patient/")) { currentPatient = decodeURIComponent(hash.slice(8)); P.data = null; $("patient-alerts").replaceChildren(); $("patient-view").hidden = false; loadPatient(currentPatient); }
   else if (hash === "rules" && me.role === "admin") { $("rules-view").hidden = false; loadRules(); }
   else if (hash === "audit" && me.role === "admin") { $("audit-view").hidden = false; loadAudit(); }
   else { $("ward-view").hidden = false; loadWard(); }
+}
+async function loadCurrent() {
+  if (!$("ward-view").hidden) return loadWard();
+  if (!$("patient-view").hidden && currentPatient) return loadPatient(currentPatient);
+  try { await api("/api/me"); return true; } catch (_) { return false; }
+}
+
+// ---- the ward model, patched by live events ----
+const W = { view: null, alerts: new Map(), staff: new Map(), kpi: null };
+let reloadTimer = null, renderTimer = null;
+function scheduleReload() {
+  if (reloadTimer) return;
+  reloadTimer = setTimeout(() => { reloadTimer = null; loadCurrent(); }, 400);
+}
+function scheduleRender() {
+  if (renderTimer) return;
+  renderTimer = requestAnimationFrame(() => { renderTimer = null; renderAll(); });
+}
+function renderAll() {
+  if (!me) return;
+  if (!$("ward-view").hidden) renderWard();
+  if (!$("patient-view").hidden) renderPatient();
+}
+const bedOf = (patient) => (W.view ? W.view.beds.find((b) => b.patient === patient) : undefined);
+
+function onEvent(name, data) {
+  if (!data) { scheduleReload(); return; }
+  let patient = null;
+  if (name === "score") {
+    patient = data.patient;
+    const b = bedOf(patient);
+    if (b && data.assessment) {
+      b.assessment = data.assessment;
+      if (data.camera_seen_ms && data.camera_seen_ms > (b.camera.last_seen_ms || 0)) {
+        b.camera.last_seen_ms = data.camera_seen_ms;
+        b.camera.online = data.assessment.at_ms - data.camera_seen_ms < (W.view.offline_after_ms || 60e3);
+      }
+      const t = data.assessment.at_ms;
+      b.sparkline = [...(b.sparkline || []).filter(([x]) => x > t - 3600e3 && x < t), [t, data.assessment.score]];
+    }
+  } else if (name === "alert") {
+    const a = data.alert;
+    if (a) {
+      patient = a.patient;
+      const b = bedOf(a.patient);
+      if (b) W.alerts.set(a.id, { alert: a, bed: b.bed });
+      // A new alert is delivered to this inbox by the inbox's own reload.
+      if (a.state === "raised") scheduleReload();
+    } else {
+      const old = W.alerts.get(data.event && data.event.id);
+      if (old) patient = old.alert.patient;
+      W.alerts.delete(data.event && data.event.id);
+    }
+  } else {
+    scheduleReload();
+    return;
+  }
+  scheduleRender();
+  if (currentPatient && patient === currentPatient) scheduleReload();
+}
+
+// ---- one word and one colour per state, everywhere ----
+const KIND = { sustained_negative: "Sustained negative emotion", source_offline: "Camera offline", no_face: "No face seen", model_error: "Model error" };
+const TECH = { source_offline: "camera offline", no_face: "no face seen", model_error: "model error" };
+const RANK = { red: 5, yellow: 4, cyan: 3, blind: 2, grey: 2, acked: 1 };
+
+function alertState(a) {
+  if (a.state === "acknowledged") return { cls: "acked", word: "acknowledged" };
+  if (a.state === "snoozed") return { cls: "acked", word: "snoozed" };
+  if (a.blind_since_ms) return { cls: "blind", word: "cannot assess" };
+  if (a.notified !== "assigned_nurse") return { cls: "red", word: "escalated" };
+  if (a.kind !== "sustained_negative") return { cls: "grey", word: TECH[a.kind] || "technical" };
+  if (a.priority === "info") return { cls: "cyan", word: "information" };
+  return { cls: "yellow", word: "needs attention" };
+}
+const needsAction = (a) => a.state === "raised" || a.state === "delivered";
+
+function staffName(id) { const p = W.staff.get(id); return p ? p.name : id; }
+function notifiedText(a, bed) {
+  if (a.notified === "assigned_nurse") {
+    const n = bed && bed.nurse;
+    return n ? `notified ${n.name} (assigned nurse)` : "notified the assigned nurse";
+  }
+  if (a.notified === "charge_nurse") {
+    const names = [...W.staff.values()].filter((p) => p.role === "charge_nurse").map((p) => p.name);
+    // "(charge nurse)" unless the names say so already.
+    const role = names.every((n) => /charge nurse/i.test(n)) ? "" : " (charge nurse)";
+    return `escalated to ${names.length ? names.join(", ") + role : "the charge nurse"}`;
+  }
+  return "escalated to every nurse on the ward";
+}
+// What raised the alert, in a nurse's words, with the clock time.
+function alertText(a) {
+  if (a.blind_since_ms) return `Cannot assess: face not seen since ${hm(a.blind_since_ms)}. Before that: ${a.reason}.`;
+  if (a.kind === "sustained_negative") return `${KIND[a.kind]}: ${a.reason}.`;
+  return KIND[a.kind] + (a.reason && a.kind !== "source_offline" ? ": " + a.reason : "") + ".";
+}
+function ackText(k) {
+  return `Acknowledged by ${staffName(k.by)} at ${hm(k.at_ms)}` + (k.actionable ? "" : ` — not actionable: ${k.reason || ""}`);
+}
+
+// Reasons a nurse may give for "not actionable", by what raised the alert.
+const REASONS = {
+  sustained_negative: ["patient in pain, being treated", "watching TV / talking", "camera angle or lighting", "visitor upset, not patient", "already known to team"],
+  source_offline: ["camera moved or unplugged, being fixed", "camera switched off for care or privacy", "patient out of bed or off the ward", "known outage, IT told"],
+  no_face: ["patient out of bed or off the ward", "patient turned away or face covered", "camera moved, being fixed", "staff or visitor in the way"],
+  model_error: ["known to IT", "camera picture unusable"],
+};
+
+// ---- keyed rendering: elements are kept and updated, never rebuilt under the user's hands ----
+function reconcile(box, items, key, sig, build, update, empty) {
+  const old = new Map();
+  for (const e of box.children) if (e.dataset.key) old.set(e.dataset.key, e);
+  const want = items.map((it) => {
+    const k = String(key(it));
+    let el = old.get(k);
+    if (el && update) update(el, it);
+    else {
+      const sg = sig ? sig(it) : "";
+      if (!el || el.dataset.sig !== sg) {
+        const n = build(it);
+        n.dataset.key = k; n.dataset.sig = sg;
+        if (el) el.replaceWith(n);
+        el = n;
+      }
+    }
+    el.dataset.key = k;
+    return el;
+  });
+  const keep = new Set(want);
+  for (const e of [...box.children]) if (!keep.has(e)) e.remove();
+  want.forEach((el, i) => { if (box.children[i] !== el) box.insertBefore(el, box.children[i] || null); });
+  if (!want.length && empty) box.append(h("p", { class: "empty" }, empty));
 }
 
 // ---- ward view ----
@@ -149,153 +357,323 @@ function sparkline(points, now) {
   }
   return svg;
 }
+const alertsOfBed = (b) => [...W.alerts.values()].filter((x) => x.alert.patient === b.patient).map((x) => x.alert);
+const worstOf = (alerts) => alerts.map(alertState).sort((x, y) => RANK[y.cls] - RANK[x.cls])[0];
+const pinned = (b) => alertsOfBed(b).some(needsAction);
+const bedOrder = (x, y) => (pinned(y) - pinned(x)) || x.bed.localeCompare(y.bed, undefined, { numeric: true });
+const cameraDown = (b, alerts) => !b.camera.online || alerts.some((a) => a.kind === "source_offline" && a.state !== "resolved");
+function usualText(a) { return a.baseline_learned ? ` (usual ${pct(a.baseline)})` : " (usual: still learning)"; }
+function statusWord(a) { return a.status === "elevated" && a.score >= 10 ? "above usual" : "settled"; }
 
-function bedCard(b, now) {
-  const a = b.assessment, alerts = b.alerts || [];
-  const cam = b.camera.online ? h("span", { class: "cam ok" }, "camera ok")
-    : h("span", { class: "cam down" }, b.camera.last_seen_ms ? "camera silent " + ago(b.camera.last_seen_ms) : "camera not seen");
-  if (!b.patient) {
-    return h("div", { class: "bed off" }, h("div", { class: "row" }, h("span", { class: "name" }, b.bed), h("span", { class: "tag" }, "empty")), h("div", { class: "nurse" }, b.nurse ? b.nurse.name : ""));
-  }
+function bedCard(b) {
+  const a = b.assessment, alerts = alertsOfBed(b);
+  const nurse = h("div", { class: "nurse" }, b.nurse ? b.nurse.name : "no nurse assigned");
+  if (!b.patient) return h("div", { class: "bed off" }, h("div", { class: "row" }, h("span", { class: "name" }, b.bed), h("span", { class: "tag" }, "empty bed")), nurse);
   const consent = b.consent && b.consent.consent;
   if (consent && consent !== "active") {
-    const label = consent === "opted_out" ? "opted out — not monitored" : "paused until " + clock(b.consent.until_ms);
-    return h("div", { class: "bed off" }, h("div", { class: "row" }, h("span", { class: "name" }, b.bed + " · " + b.patient), h("span", { class: "tag" }, label)), h("div", { class: "nurse" }, b.nurse ? b.nurse.name : ""));
+    const label = consent === "opted_out" ? "opted out: not monitored" : "paused until " + hm(b.consent.until_ms);
+    return h("div", { class: "bed off" }, h("div", { class: "row" }, h("span", { class: "name" }, b.bed + " · " + b.patient), h("span", { class: "tag" }, label)), nurse);
   }
-  const worst = alerts.map(alertColour).sort((x, y) => ["red", "yellow", "cyan", "acked"].indexOf(x) - ["red", "yellow", "cyan", "acked"].indexOf(y))[0];
-  let cls = "bed";
-  if (worst === "red") cls += " red";
-  // Yellow needs attention: an unacknowledged patient alert, or a high score.
-  else if (worst === "yellow" || (a && a.status === "elevated" && a.score >= 50)) cls += " attn";
-  else if (worst === "cyan") cls += " info";
-  if (!a || a.status === "unknown") cls += " unknown";
-  const score = a ? a.score : "–";
-  // "elevated" by a hair (score under 10) reads as settled: the number says the rest.
-  const status = !a ? "waiting for data" : a.status === "unknown" ? "unknown (too little face)"
-    : a.status === "elevated" && a.score < 10 ? "settled" : a.status;
-  const emotion = a && a.dominant ? `mostly ${a.dominant} · negative ${pct(a.negative)}` : "";
-  const trend = a && a.trend !== null && a.trend !== undefined ? (a.trend > 0.05 ? " ↑" : a.trend < -0.05 ? " ↓" : " →") : "";
-  return h("div", { class: cls, role: "button", tabindex: 0, "data-patient": b.patient, onclick: () => { location.hash = "patient/" + encodeURIComponent(b.patient); } },
-    h("div", { class: "row" }, h("span", { class: "name" }, b.bed + " · " + b.patient), alerts.length ? h("span", { class: "tag " + (worst === "acked" ? "" : worst) }, alerts.length + " alert" + (alerts.length > 1 ? "s" : "")) : null),
-    h("div", { class: "nurse" }, b.nurse ? b.nurse.name : "no nurse assigned"),
-    h("div", { class: "row" }, h("span", { class: "score" }, score, h("small", {}, trend + " " + status)), cam),
-    sparkline(b.sparkline || [], now),
-    h("div", { class: "emotion" }, emotion),
-    h("div", { class: "meta" }, a ? `face visible ${pct(a.coverage)}` : ""));
+  const worst = worstOf(alerts);
+  const tag = worst ? h("span", { class: "tag " + worst.cls }, worst.word + (alerts.length > 1 ? ` +${alerts.length - 1}` : "")) : null;
+  const head = h("div", { class: "row" }, h("span", { class: "name" }, b.bed + " · " + b.patient), tag);
+  const open = { role: "button", tabindex: 0, "data-patient": b.patient, onclick: () => { location.hash = "patient/" + encodeURIComponent(b.patient); } };
+  // A silent camera says so, greyed, and shows nothing that looks like a reading.
+  if (cameraDown(b, alerts)) {
+    const since = b.camera.last_seen_ms ? "No camera since " + hm(b.camera.last_seen_ms) : "No camera picture yet";
+    return h("div", { class: "bed grey nocam", ...open }, head, nurse,
+      h("div", { class: "note" }, since), h("div", { class: "meta" }, "The patient cannot be watched until the camera is back."));
+  }
+  const cls = "bed " + (worst ? worst.cls : !a || a.status === "unknown" ? "grey" : "");
+  if (!a) return h("div", { class: cls, ...open }, head, nurse, h("div", { class: "note" }, "Waiting for the first readings"), h("div", { class: "meta cam-ok" }, "camera ok"));
+  if (a.status === "unknown") {
+    return h("div", { class: cls, ...open }, head, nurse,
+      h("div", { class: "row" }, h("span", { class: "score" }, "–", h("small", {}, " not enough face to judge")), h("span", { class: "cam ok" }, "camera ok")),
+      sparkline(b.sparkline || [], a.at_ms),
+      h("div", { class: "meta" }, `face seen ${pct(a.coverage)} of the time`));
+  }
+  const trend = a.trend !== null && a.trend !== undefined ? (a.trend > 0.05 ? " ↑" : a.trend < -0.05 ? " ↓" : " →") : "";
+  return h("div", { class: cls, ...open }, head, nurse,
+    h("div", { class: "row" }, h("span", { class: "score", title: "attention score, 0–100" }, a.score, h("small", {}, trend + " " + statusWord(a))), h("span", { class: "cam ok" }, "camera ok")),
+    sparkline(b.sparkline || [], a.at_ms),
+    h("div", { class: "emotion" }, a.dominant ? `mostly ${a.dominant} · negative ${pct(a.negative)}${usualText(a)}` : ""),
+    h("div", { class: "meta" }, `face visible ${pct(a.coverage)}`));
 }
 
-function alertCard(item, onDone) {
-  const a = item.alert, colour = alertColour(a);
-  const acts = h("div", { class: "actions" });
-  const clinical = me && me.role !== "admin";
-  if (clinical && (a.state === "raised" || a.state === "delivered" || a.state === "snoozed")) {
-    const act = async (path, body) => { try { await api(`/api/alerts/${a.id}/${path}`, { method: "POST", body }); onDone(); } catch (e) { alert(e.message); } };
-    const reasons = h("select", { "aria-label": "Reason" }, ["", "patient in pain, being treated", "watching TV / talking", "camera angle or lighting", "visitor upset, not patient", "already known to team"].map((r) => h("option", { value: r }, r || "Reason it was not actionable…")));
-    const box = h("div", { class: "reasonbox", hidden: true }, reasons, h("button", { onclick: () => { if (!reasons.value) { reasons.focus(); return; } act("ack", { actionable: false, reason: reasons.value }); } }, "Confirm"));
-    acts.append(
-      h("button", { class: "primary", "data-act": "ack", onclick: () => act("ack", { actionable: true }) }, "Acknowledge"),
-      h("button", { "data-act": "not-actionable", onclick: () => { box.hidden = !box.hidden; } }, "Not actionable"),
-      h("button", { "data-act": "snooze", onclick: () => act("snooze", { seconds: 600 }) }, "Snooze 10 min"));
-    return h("div", { class: "alert " + colour, "data-alert": a.id },
-      h("div", { class: "head" }, h("span", {}, (item.bed || "") + " · " + a.patient), h("span", { class: "tag " + (colour === "acked" ? "" : colour) }, a.blind_since_ms ? "cannot assess" : a.priority)),
-      h("div", { class: "body" }, alertText(a)),
-      h("div", { class: "meta" }, `raised ${ago(a.raised_ms)} · ${a.state} · notified ${WHO[a.notified] || a.notified}` + (a.snoozed_until_ms ? ` · snoozed until ${clock(a.snoozed_until_ms)}` : "")),
-      acts, box);
-  }
-  const ack = a.ack ? ` · acknowledged by ${a.ack.by}${a.ack.actionable ? "" : " (not actionable: " + (a.ack.reason || "") + ")"}` : "";
-  return h("div", { class: "alert " + colour, "data-alert": a.id },
-    h("div", { class: "head" }, h("span", {}, (item.bed || "") + " · " + a.patient), h("span", { class: "tag" + (a.blind_since_ms ? " blind" : "") }, a.blind_since_ms ? "cannot assess" : a.state)),
-    h("div", { class: "body" }, alertText(a)),
-    h("div", { class: "meta" }, `raised ${ago(a.raised_ms)}${ack}`));
+function alertCard(item) {
+  const el = h("div", { class: "alert", "data-alert": item.alert.id });
+  el._p = { head: h("div", { class: "head" }), body: h("div", { class: "body" }), meta: h("div", { class: "meta" }), acts: h("div", { class: "actions" }), msg: h("p", { class: "msg", role: "alert" }) };
+  el.append(el._p.head, el._p.body, el._p.meta, el._p.acts, el._p.msg);
+  fillAlert(el, item);
+  return el;
 }
-
-async function loadWard() {
-  if (!wardId) { $("beds").replaceChildren(h("p", { class: "empty" }, "You are not assigned to a ward.")); return; }
+// Updates a card in place; its buttons and reason box are made once and kept.
+function fillAlert(el, item) {
+  const a = item.alert, st = alertState(a), bed = W.view && bedOf(a.patient);
+  el.className = "alert " + st.cls;
+  el._p.head.replaceChildren(h("span", {}, (item.bed || "") + " · " + a.patient), h("span", { class: "tag " + st.cls }, st.word));
+  el._p.body.textContent = alertText(a);
+  const bits = [`Raised ${when(a.raised_ms)}`];
+  if (a.state === "acknowledged" && a.ack) bits.push(ackText(a.ack));
+  else if (a.state === "snoozed" && a.snoozed_until_ms) bits.push(`snoozed until ${hm(a.snoozed_until_ms)}`);
+  else bits.push(notifiedText(a, bed || (P.data && P.data.patient === a.patient ? { nurse: P.data.nurse } : null)));
+  el._p.meta.textContent = bits.join(" · ");
+  const canAct = me && me.role !== "admin" && (needsAction(a) || a.state === "snoozed");
+  if (canAct && !el._acts) {
+    el._acts = true;
+    const reasons = h("select", { "aria-label": "Reason it was not actionable" }, ["", ...(REASONS[a.kind] || REASONS.sustained_negative)].map((r) => h("option", { value: r }, r || "Reason it was not actionable…")));
+    const box = h("div", { class: "reasonbox", hidden: true }, reasons,
+      h("button", { "data-act": "confirm", onclick: () => { if (!reasons.value) { reasons.focus(); return; } act(el, "ack", { actionable: false, reason: reasons.value }); } }, "Confirm"));
+    el._p.acts.append(
+      h("button", { class: "primary", "data-act": "ack", onclick: () => act(el, "ack", { actionable: true }) }, "Acknowledge"),
+      h("button", { "data-act": "not-actionable", onclick: () => { box.hidden = !box.hidden; if (!box.hidden) reasons.focus(); } }, "Not actionable"),
+      h("button", { "data-act": "snooze", onclick: () => act(el, "snooze", { seconds: 600 }) }, "Snooze 10 min"));
+    el.insertBefore(box, el._p.msg);
+  } else if (!canAct && el._acts) {
+    el._acts = false;
+    el._p.acts.replaceChildren();
+    const box = el.querySelector(".reasonbox");
+    if (box) box.remove();
+  }
+  for (const b of el.querySelectorAll("button, select")) b.disabled = offline || el._busy === true;
+}
+async function act(el, path, body) {
+  if (offline) return;
+  const id = el.dataset.alert;
+  el._p.msg.textContent = "";
+  el._busy = true;
+  for (const b of el.querySelectorAll("button, select")) b.disabled = true;
   try {
-    const ward = encodeURIComponent(wardId);
-    const [w, al, k] = await Promise.all([api("/api/wards/" + ward), api("/api/alerts?ward=" + ward), api(`/api/wards/${ward}/kpi?hours=24`)]);
+    const r = await api(`/api/alerts/${id}/${path}`, { method: "POST", body });
+    const old = W.alerts.get(Number(id));
+    if (r && r.alert) W.alerts.set(r.alert.id, { alert: r.alert, bed: old ? old.bed : "" });
+    el._busy = false;
+    renderAll();
+    scheduleReload();
+  } catch (e) {
+    el._busy = false;
+    el._p.msg.textContent = e.message;
+    for (const b of el.querySelectorAll("button, select")) b.disabled = offline;
+  }
+}
+
+const scope = () => localStorage.getItem("areya.scope") || (me && me.role === "nurse" ? "mine" : "all");
+function inboxOrder(x, y) {
+  const a = x.alert, b = y.alert, pr = { high: 2, low: 1, info: 0 };
+  const esc = (z) => needsAction(z) && z.notified !== "assigned_nurse" && !z.blind_since_ms;
+  return (esc(b) - esc(a)) || ((a.kind !== "sustained_negative") - (b.kind !== "sustained_negative")) || ((pr[b.priority] || 0) - (pr[a.priority] || 0)) || (a.raised_ms - b.raised_ms);
+}
+
+function renderWard() {
+  const v = W.view;
+  if (!v) return;
+  const mineBeds = v.beds.filter((b) => b.nurse && b.nurse.id === me.id);
+  const canFilter = mineBeds.length > 0 && mineBeds.length < v.beds.length;
+  const mine = canFilter && scope() === "mine";
+  $("scope").hidden = !canFilter;
+  for (const b of document.querySelectorAll("#scope button")) { const on = (b.dataset.scope === "mine") === mine; b.classList.toggle("on", on); b.setAttribute("aria-pressed", on); }
+  const beds = (mine ? mineBeds : v.beds).slice().sort(bedOrder);
+  const minute = Math.floor(serverNow() / 60000);
+  reconcile($("beds"), beds, (b) => b.bed, (b) => JSON.stringify([b, alertsOfBed(b), minute]), bedCard, null, mine ? "None of your patients are in a bed." : "No beds on this ward.");
+
+  // The inbox: with "my patients", her beds' alerts and those escalated to everyone.
+  const myPatients = new Set(mineBeds.map((b) => b.patient));
+  const all = [...W.alerts.values()];
+  const shown = mine ? all.filter((x) => myPatients.has(x.alert.patient) || x.alert.notified === "ward_failsafe") : all;
+  const open = shown.filter((x) => x.alert.state !== "acknowledged").sort(inboxOrder);
+  const acked = shown.filter((x) => x.alert.state === "acknowledged").sort(inboxOrder);
+  $("alert-count").textContent = open.length;
+  reconcile($("inbox"), open, (x) => x.alert.id, null, alertCard, fillAlert, "No alerts waiting.");
+  $("acked-head").hidden = acked.length === 0;
+  reconcile($("acked"), acked, (x) => x.alert.id, null, alertCard, fillAlert);
+  const others = all.length - shown.length;
+  $("more-alerts").hidden = others === 0;
+  $("more-alerts").textContent = others ? `${others} more alert${others > 1 ? "s" : ""} on the ward — show the whole ward` : "";
+  const k = W.kpi;
+  if (k) {
     const share = k.actionable_share === null ? "" : ` · ${pct(k.actionable_share)} actionable`;
     const wait = k.median_seconds_to_acknowledge === null ? "" : ` · median ${Math.round(k.median_seconds_to_acknowledge / 60)} min to acknowledge`;
     $("kpi").textContent = `Last 24 h: ${k.patient_alerts} patient alert${k.patient_alerts === 1 ? "" : "s"}, ${k.acknowledged} acknowledged${share}${wait}; ${k.technical_alerts} technical`;
+  }
+}
+$("more-alerts").addEventListener("click", () => { localStorage.setItem("areya.scope", "all"); renderWard(); });
+
+async function loadWard() {
+  if (!wardId) { $("beds").replaceChildren(h("p", { class: "empty" }, "You are not assigned to a ward.")); return true; }
+  try {
+    const ward = encodeURIComponent(wardId);
+    const [w, al, k] = await Promise.all([api("/api/wards/" + ward), api("/api/alerts?ward=" + ward), api(`/api/wards/${ward}/kpi?hours=24`)]);
     skew = w.now_ms - Date.now();
+    lastGood = w.now_ms;
     wardZone = w.ward.time_zone || undefined;
+    fmtCache.clear();
+    W.view = w;
+    W.staff = new Map((w.staff || []).map((p) => [p.id, p]));
+    W.alerts = new Map(al.alerts.map((x) => [x.alert.id, { alert: x.alert, bed: x.bed }]));
+    W.kpi = k;
     $("ward-title").textContent = w.ward.name;
     document.title = "Areya — " + w.ward.name;
-    $("beds").replaceChildren(...w.beds.map((b) => bedCard(b, w.now_ms)));
-    const open = al.alerts.filter((x) => x.alert.state !== "acknowledged");
-    const acked = al.alerts.filter((x) => x.alert.state === "acknowledged");
-    $("alert-count").textContent = open.length;
-    const cards = open.map((x) => alertCard(x, loadWard));
-    $("inbox").replaceChildren(...(cards.length ? cards : [h("p", { class: "empty" }, "No alerts waiting.")]));
-    $("acked-head").hidden = acked.length === 0;
-    $("acked").replaceChildren(...acked.map((x) => alertCard(x, loadWard)));
-  } catch (e) { if (me) $("beds").replaceChildren(h("p", { class: "error" }, "Could not load the ward: " + e.message)); }
+    $("ward-error").textContent = "";
+    renderWard();
+    return true;
+  } catch (e) {
+    // Keep what is shown (greyed while offline) and say what went wrong above it.
+    if (me && !offline) $("ward-error").textContent = "Could not update the ward: " + e.message;
+    return false;
+  }
 }
 
 // ---- patient page ----
+const P = { data: null };
 function timeline(p) {
-  const W = 900, H = 260, top = 10, mid = 170, bottom = 240, left = 36;
+  // As wide as its box (a phone or a desktop), so text and bars keep their size.
+  const W_ = Math.max(320, Math.round(($("timeline").clientWidth || 916) - 16)), H = 270, top = 10, mid = 170, bottom = 240, left = 36;
   // The requested span, zoomed in to where there is data (at least 10 minutes).
   const to = p.now_ms;
   const first = Math.min(to, ...p.windows.map((w) => w.start_ms), ...p.alerts.map((i) => i.alert.raised_ms));
   const from = Math.max(p.from_ms, Math.min(first, to - 600e3) - 30e3);
-  const x = (t) => left + ((t - from) / (to - from)) * (W - left - 4);
-  const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "timeline" });
+  const x = (t) => left + ((Math.min(Math.max(t, from), to) - from) / (to - from)) * (W_ - left - 4);
+  const svg = s("svg", { viewBox: `0 0 ${W_} ${H}`, role: "img", "aria-label": "timeline of the last hour" });
   for (const item of p.alerts) {
     const a = item.alert, end = a.state === "resolved" ? a.updated_ms : to;
     if (end < from) continue;
-    svg.append(s("rect", { x: x(Math.max(a.raised_ms, from)), y: top, width: Math.max(2, x(end) - x(Math.max(a.raised_ms, from))), height: bottom - top, fill: "#fff6d6", stroke: "#f2b705" }));
+    svg.append(s("rect", { x: x(a.raised_ms), y: top, width: Math.max(2, x(end) - x(a.raised_ms)), height: bottom - top, fill: "#fff6d6", stroke: "#f2b705" }));
+  }
+  // Hour (or finer) ticks on the ward's 24-hour clock.
+  const span = to - from, step = [5, 10, 15, 30, 60, 120, 180, 360].map((m) => m * 60e3).find((st) => span / st <= 7) || 720 * 60e3;
+  const offset = zoneOffset(from);
+  for (let t = Math.ceil((from + offset) / step) * step - offset; t <= to; t += step) {
+    svg.append(s("line", { x1: x(t), x2: x(t), y1: top, y2: bottom, stroke: "#eef1f4" }));
+    svg.append(svgText(x(t) - 15, H - 14, hm(t)));
   }
   for (const v of [0, 0.5, 1]) {
     const y = mid - v * (mid - top);
-    svg.append(s("line", { x1: left, x2: W, y1: y, y2: y, stroke: "#e3e7eb" }));
-    const t = s("text", { x: 2, y: y + 4, "font-size": 11, fill: "#5d6873" }); t.textContent = Math.round(v * 100) + "%"; svg.append(t);
+    svg.append(s("line", { x1: left, x2: W_, y1: y, y2: y, stroke: "#e3e7eb" }));
+    svg.append(svgText(2, y + 4, String(Math.round(v * 100))));
   }
   const bw = Math.max(1, x(from + p.window_ms) - x(from) - 0.5);
   for (const w of p.windows) {
     svg.append(s("rect", { x: x(w.start_ms), y: bottom - 40 * w.coverage, width: bw, height: 40 * w.coverage, fill: "#cfd8dc" }));
     if (w.negative !== null) svg.append(s("rect", { x: x(w.start_ms), y: mid - w.negative * (mid - top), width: bw, height: w.negative * (mid - top), fill: "#8c6bb1" }));
   }
+  // Gaps say why there is nothing: no readings at all (camera offline, paused) or no face.
+  for (const g of gaps(p, from, to)) {
+    const x0 = x(g.from), x1 = Math.max(x0 + 2, x(g.to));
+    svg.append(s("rect", { x: x0, y: top, width: x1 - x0, height: bottom - top, fill: "url(#hatch)", class: "gap" }));
+    if (x1 - x0 > 40) svg.append(svgText(x0 + 3, top + 14, g.label, { fill: "#3b4650" }));
+  }
   if (p.scores.length > 1) {
-    const d = p.scores.map(([t, v], i) => `${i ? "L" : "M"}${x(t).toFixed(1)},${(mid - (v / 100) * (mid - top)).toFixed(1)}`).join(" ");
+    const d = p.scores.filter(([t]) => t >= from).map(([t, v], i) => `${i ? "L" : "M"}${x(t).toFixed(1)},${(mid - (v / 100) * (mid - top)).toFixed(1)}`).join(" ");
     svg.append(s("path", { d, fill: "none", stroke: "#1d4f91", "stroke-width": 2 }));
   }
-  for (const [t, label] of [[from, clock(from)], [to, clock(to)]]) {
-    const el = s("text", { x: Math.min(x(t), W - 60), y: H - 4, "font-size": 11, fill: "#5d6873" }); el.textContent = label; svg.append(el);
-  }
-  const cap = s("text", { x: 2, y: bottom - 16, "font-size": 11, fill: "#5d6873" }); cap.textContent = "face"; svg.append(cap);
+  svg.append(svgText(2, bottom - 16, "face"));
+  const defs = s("defs", {}, s("pattern", { id: "hatch", width: 6, height: 6, patternUnits: "userSpaceOnUse", patternTransform: "rotate(45)" }, s("rect", { width: 6, height: 6, fill: "#f4f6f8" }), s("line", { x1: 0, y1: 0, x2: 0, y2: 6, stroke: "#c3ccd5", "stroke-width": 2 })));
+  svg.prepend(defs);
   return svg;
 }
-
+// Minutes the ward's clock is ahead of UTC at `ms` (so ticks fall on its whole hours).
+function zoneOffset(ms) {
+  const parts = Object.fromEntries(fmt({ year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" }).formatToParts(new Date(ms)).map((q) => [q.type, q.value]));
+  const local = Date.UTC(+parts.year, +parts.month - 1, +parts.day, +parts.hour % 24, +parts.minute, +parts.second);
+  return Math.round((local - ms) / 60e3) * 60e3;
+}
+function consentAt(p, t) {
+  let c = "active";
+  for (const ch of p.consent_changes || []) if (ch.at_ms <= t) c = ch.consent.consent === "paused" && ch.consent.until_ms <= t ? "active" : ch.consent.consent;
+  return c;
+}
+function gaps(p, from, to) {
+  const out = [], wins = p.windows.slice().sort((a, b) => a.start_ms - b.start_ms);
+  const offlineAt = (t) => p.alerts.some((i) => i.alert.kind === "source_offline" && i.alert.raised_ms <= t + p.window_ms && (i.alert.state !== "resolved" || i.alert.updated_ms >= t));
+  const label = (t) => { const c = consentAt(p, t); return c === "paused" ? "paused" : c === "opted_out" ? "opted out" : offlineAt(t) ? "camera offline" : "no readings"; };
+  let t = from;
+  const push = (a, b, l) => { if (b - a >= p.window_ms * 1.5) out.push({ from: a, to: b, label: l }); };
+  let noFace = null;
+  for (const w of wins) {
+    if (w.end_ms < from) continue;
+    push(t, w.start_ms, label(t));
+    if (w.negative === null) { if (!noFace) noFace = { from: w.start_ms, to: w.end_ms, label: "no face" }; else noFace.to = w.end_ms; }
+    else if (noFace) { push(noFace.from, noFace.to, "no face"); noFace = null; }
+    t = Math.max(t, w.end_ms);
+  }
+  if (noFace) push(noFace.from, noFace.to, "no face");
+  push(t, to, label(t));
+  return out;
+}
+function summaryText(p) {
+  const a = p.assessment;
+  if (p.consent.consent !== "active") return "Not monitored: " + (p.consent.consent === "opted_out" ? "the patient opted out." : "paused until " + hm(p.consent.until_ms) + ".");
+  if (!a) return "No readings yet.";
+  if (a.status === "unknown") return `Not enough face to judge: ${a.reason}.`;
+  return `Attention ${a.score} of 100, ${statusWord(a)}: ${a.reason}.`;
+}
+function renderPatient() {
+  const p = P.data;
+  if (!p) return;
+  $("patient-title").textContent = `${p.bed} · ${p.patient} — ${p.ward.name}`;
+  $("patient-nurse").textContent = p.nurse ? "Assigned nurse: " + p.nurse.name : "No nurse assigned";
+  $("patient-summary").textContent = summaryText(p);
+  $("timeline").replaceChildren(timeline(p));
+  reconcile($("patient-alerts"), p.alerts, (x) => x.alert.id, null,
+    (x) => { const el = h("div", { class: "palert" }); el._card = alertCard({ alert: x.alert, bed: p.bed }); el._ol = h("ol"); el.append(el._card, el._ol); fillPatientAlert(el, x); return el; },
+    fillPatientAlert, "No alerts in this period.");
+}
+function fillPatientAlert(el, x) {
+  const live = W.alerts.get(x.alert.id);
+  fillAlert(el._card, { alert: live ? live.alert : x.alert, bed: P.data.bed });
+  el._ol.replaceChildren(...x.events.map((e) => h("li", {}, eventText(e))));
+}
+function eventText(e) {
+  const at = e.at_ms || (e.alert && e.alert.raised_ms) || (e.ack && e.ack.at_ms) || e.until_ms || 0;
+  const what = {
+    raised: "raised", notified: "notified " + ({ assigned_nurse: "the assigned nurse", charge_nurse: "the charge nurse", ward_failsafe: "every nurse on the ward" }[e.to] || e.to),
+    delivered: "shown on a dashboard", acknowledged: e.ack ? (e.ack.actionable ? "acknowledged by " : "marked not actionable by ") + staffName(e.ack.by) + (e.ack.actionable ? "" : ` (${e.ack.reason})`) : "acknowledged",
+    snoozed: "snoozed until " + hm(e.until_ms || 0), realarmed: "alarmed again", resolved: "over", cannot_assess: `cannot assess (face not seen since ${hm(e.since_ms)})`,
+  }[e.event] || e.event.replace("_", " ");
+  return hm(at) + " — " + what;
+}
 async function loadPatient(id) {
   try {
     const p = await api(`/api/patients/${encodeURIComponent(id)}?hours=1`);
-    $("patient-title").textContent = `${p.bed} · ${p.patient} — ${p.ward.name}`;
-    const a = p.assessment;
-    $("patient-summary").textContent = a ? `Attention ${a.score}/100 (${a.status}). ${a.reason}` : (p.consent.consent !== "active" ? "Not monitored (" + p.consent.consent.replace("_", " ") + ")." : "No data yet.");
-    $("timeline").replaceChildren(timeline(p));
-    $("patient-alerts").replaceChildren(...(p.alerts.length ? p.alerts.map((x) => h("div", { class: "palert" },
-      alertCard({ alert: x.alert, bed: p.bed }, () => loadPatient(id)),
-      h("ol", {}, x.events.map((e) => h("li", {}, (e.event === "cannot_assess" ? `cannot assess (face not seen since ${hm(e.since_ms)})` : e.event) + " " + clock(e.at_ms || (e.alert && e.alert.raised_ms) || (e.ack && e.ack.at_ms) || e.until_ms || 0) + (e.to ? " → " + (WHO[e.to] || e.to) : "") + (e.ack ? ` by ${e.ack.by}` + (e.ack.actionable ? "" : ` (not actionable: ${e.ack.reason})`) : "")))))) : [h("p", { class: "empty" }, "No alerts in this period.")]));
+    if (currentPatient !== id) return true;
+    skew = p.now_ms - Date.now();
+    lastGood = p.now_ms;
+    if (p.staff) W.staff = new Map(p.staff.map((q) => [q.id, q]));
+    if ((p.ward.time_zone || undefined) !== wardZone) { wardZone = p.ward.time_zone || undefined; fmtCache.clear(); }
+    P.data = p;
+    renderPatient();
     $("fhir").href = `/api/patients/${encodeURIComponent(id)}/fhir?hours=24`;
     $("fhir").setAttribute("download", `areya-${id}-fhir.json`);
-  } catch (e) { $("patient-title").textContent = "Could not load the patient: " + e.message; }
+    return true;
+  } catch (e) {
+    if (!P.data) $("patient-title").textContent = "Could not load the patient: " + e.message;
+    return false;
+  }
 }
 
 // ---- admin ----
 async function loadRules() {
-  const r = await api("/api/rules");
-  $("rules-text").value = r.toml || "";
-  $("rules-msg").textContent = r.version ? "version " + r.version : "defaults (no rule file saved yet)";
+  try {
+    const r = await api("/api/rules");
+    $("rules-text").value = r.toml || "";
+    $("rules-msg").textContent = r.version ? "Version " + r.version : "The defaults (no rule file saved yet)";
+    return true;
+  } catch (e) { $("rules-msg").textContent = e.message; return false; }
 }
 $("rules-save").addEventListener("click", async () => {
-  try { const r = await api("/api/rules", { method: "PUT", body: { toml: $("rules-text").value } }); $("rules-msg").textContent = "saved as version " + r.version; }
-  catch (e) { $("rules-msg").textContent = e.message; }
+  try { const r = await api("/api/rules", { method: "PUT", body: { toml: $("rules-text").value } }); $("rules-msg").textContent = "Saved as version " + r.version + "."; }
+  catch (e) { $("rules-msg").textContent = "Not saved. " + e.message; }
 });
 async function loadAudit() {
-  const r = await api("/api/audit");
-  $("audit-rows").replaceChildren(...r.entries.slice().reverse().map((e) => h("tr", {}, h("td", {}, new Date(e.at_ms).toLocaleString([], zoned({}))), h("td", {}, e.actor), h("td", {}, e.action), h("td", {}, e.target), h("td", {}, e.detail))));
+  try {
+    const r = await api("/api/audit");
+    $("audit-rows").replaceChildren(...r.entries.slice().reverse().map((e) => h("tr", {}, h("td", {}, fmt({ dateStyle: "short", timeStyle: "short" }).format(new Date(e.at_ms))), h("td", {}, e.actor), h("td", {}, e.action), h("td", {}, e.target), h("td", {}, e.detail))));
+    return true;
+  } catch (e) { $("audit-rows").replaceChildren(h("tr", {}, h("td", { colspan: 5 }, e.message))); return false; }
 }
 
-setInterval(() => { if (me && !$("ward-view").hidden) loadWard(); }, 30000);
+// The full picture every 30 s (camera health, KPI), and "… ago" kept current in between.
+setInterval(() => { if (me && !offline && !$("ward-view").hidden) loadWard(); }, 30000);
+setInterval(() => { if (me) { renderConnection(); renderAll(); } }, 15000);
+window.addEventListener("resize", () => { if (me && !$("patient-view").hidden) renderPatient(); });
 start();

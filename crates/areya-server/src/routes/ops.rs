@@ -100,6 +100,9 @@ pub async fn style() -> Response {
 
 /// Live changes for the user's wards: `score`, `alert`, `consent`, `directory`, and `resync`
 /// when this stream fell behind (the page then reloads what it shows).
+/// Seconds between heartbeats on a quiet live stream.
+pub const HEARTBEAT_S: u64 = 5;
+
 pub async fn events(
     State(app): State<Arc<App>>,
     user: User,
@@ -145,7 +148,13 @@ pub async fn events(
             }
         },
     );
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    // A quiet stream still says "heartbeat" every 5 s, so a dashboard can tell a hung
+    // server or a dead link from a calm ward and say so.
+    Ok(Sse::new(stream).keep_alive(
+        KeepAlive::new()
+            .interval(Duration::from_secs(HEARTBEAT_S))
+            .event(Event::default().event("heartbeat").data("{}")),
+    ))
 }
 
 fn sse(e: &LiveEvent) -> Event {

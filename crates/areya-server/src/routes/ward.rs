@@ -130,9 +130,18 @@ pub async fn ward(
         ));
     }
     beds.sort_by_key(|b| std::cmp::Reverse(b.0));
+    // The people an alert names (who was notified, who acknowledged), by name.
+    let staff: Vec<Value> = dir
+        .staff
+        .iter()
+        .filter(|s| s.wards.iter().any(|w| w == &ward.id))
+        .map(|s| json!({ "id": s.id, "name": s.name, "role": s.role }))
+        .collect();
     Ok(Json(json!({
         "ward": { "id": ward.id, "name": ward.name, "time_zone": snap.time_zone },
         "now_ms": now,
+        "offline_after_ms": app.settings.source_offline_after_ms,
+        "staff": staff,
         "beds": beds.into_iter().map(|b| b.1).collect::<Vec<_>>(),
     })))
 }
@@ -209,9 +218,33 @@ pub async fn patient(
     } else {
         None
     };
+    // Consent changes in the span, so the timeline can say a gap was a pause.
+    let target = format!("patient {p}");
+    let consent_changes: Vec<Value> = app
+        .store
+        .audit_log(from - 24 * HOUR, now + 1)
+        .await?
+        .into_iter()
+        .filter(|e| e.action == "change consent" && e.target == target)
+        .filter_map(|e| {
+            let c: Consent = serde_json::from_str(&e.detail).ok()?;
+            Some(json!({ "at_ms": e.at_ms, "consent": c }))
+        })
+        .collect();
+    let dir = app.directory();
+    let staff: Vec<Value> = dir
+        .staff
+        .iter()
+        .filter(|s| s.wards.iter().any(|w| w == &ward.id))
+        .map(|s| json!({ "id": s.id, "name": s.name, "role": s.role }))
+        .collect();
+    let time_zone = app.ward_snapshot(&[]).await?.time_zone;
     Ok(Json(json!({
         "patient": p,
-        "ward": { "id": ward.id, "name": ward.name },
+        "consent_changes": consent_changes,
+        "staff": staff,
+        "nurse": bed.assigned_nurse.as_ref().and_then(|n| dir.staff(n)).map(|s| json!({ "id": s.id, "name": s.name })),
+        "ward": { "id": ward.id, "name": ward.name, "time_zone": time_zone },
         "bed": bed.id,
         "consent": consent,
         "assessment": assessment,
