@@ -30,7 +30,7 @@ pub enum Command {
     FitCrop(commands::fit_crop::FitCropArgs),
     /// Average several weight files of one run (snapshot averaging) into a new run directory.
     Average(commands::average::AverageArgs),
-    /// Print the architecture as a Graphviz DOT graph (SVG with --svg when dot is installed).
+    /// Print the architecture as a Graphviz DOT graph (and draw it as SVG with --svg).
     Graph(commands::graph::GraphArgs),
     /// Write one self-contained HTML report: curves, metrics, plots, summary, architecture.
     Report(commands::report::ReportArgs),

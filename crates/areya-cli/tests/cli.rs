@@ -455,6 +455,29 @@ fn a_model_with_auxiliary_classes_says_so_and_predicts_its_four() {
         g.contains("softmax\\nangry, happy, relaxed, sad\\n(auxiliary outputs dropped: fear)"),
         "{g}"
     );
+    // The report's summary: the table in a block of its own, the note a paragraph that wraps
+    // (inside the table's block it ran off the page); the drawing names what it drops.
+    let html = tmp.path().join("report.html");
+    let o = run(&[
+        "report",
+        "--model",
+        model,
+        "--data",
+        data,
+        "--out",
+        html.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let page = std::fs::read_to_string(&html).unwrap();
+    let summary = &page[page.find("<section id=\"summary\">").unwrap()..];
+    let summary = &summary[..summary.find("</section>").unwrap()];
+    let table_end = summary.find("</pre>").unwrap();
+    assert!(
+        !summary[..table_end].contains("auxiliary")
+            && summary[table_end..].contains("<p>The head's last 1 outputs are auxiliary"),
+        "{summary}"
+    );
+    assert!(page.contains("softmax (drops fear)"));
     let o = run(&[
         "predict",
         "--model",
@@ -547,6 +570,13 @@ fn predict_features_graph_calibrate_and_report() {
         .starts_with("path,class,p_angry,p_happy,p_relaxed,p_sad\n"));
     let o = run(&["predict", "--model", model, broken.to_str().unwrap()]);
     assert!(!o.status.success() && stderr(&o).contains("none of the 1 input(s)"));
+    let missing = tmp.path().join("no-such-face.png");
+    let o = run(&["predict", "--model", model, missing.to_str().unwrap()]);
+    assert!(
+        !o.status.success() && o.stdout.is_empty(),
+        "an error alone, no table header: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
 
     // features: conv, relu and pool of both blocks.
     let feats = tmp.path().join("feats");
@@ -624,6 +654,22 @@ fn predict_features_graph_calibrate_and_report() {
         );
     }
     assert!(page.matches("data:image/png;base64,").count() >= 8);
+    // The architecture is drawn (every layer a box), not DOT text.
+    let arch = &page[page.find("<section id=\"architecture\">").unwrap()..];
+    assert!(
+        arch.contains("<svg") && arch.contains("block1_conv1 (") && !arch.contains("digraph"),
+        "architecture section: {}",
+        &arch[..arch.len().min(400)]
+    );
+    // areya graph --svg draws the same, as a file of its own.
+    let svg = tmp.path().join("arch.svg");
+    let o = run(&["graph", "--model", model, "--svg", svg.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let drawn = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        drawn.starts_with("<svg xmlns=") && drawn.contains("softmax"),
+        "{drawn}"
+    );
     assert!(
         !page.contains("http://") && !page.contains("https://"),
         "the report must work offline"

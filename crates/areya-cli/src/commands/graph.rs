@@ -1,12 +1,10 @@
-//! `areya graph`: the architecture as a Graphviz DOT graph (and SVG when `dot` is installed).
+//! `areya graph`: the architecture as a Graphviz DOT graph, and as SVG drawn here (no Graphviz
+//! needed).
 
 use super::{default_model, write_file};
-use anyhow::{bail, Context};
 use areya_ml::Classifier;
 use clap::Args;
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 #[derive(Debug, Args)]
 pub struct GraphArgs {
@@ -16,7 +14,7 @@ pub struct GraphArgs {
     /// Write DOT here instead of standard output.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Also render SVG here with Graphviz' `dot`.
+    /// Also draw the architecture as SVG here.
     #[arg(long)]
     pub svg: Option<PathBuf>,
 }
@@ -61,6 +59,103 @@ pub fn dot(clf: &Classifier) -> String {
     d
 }
 
+/// The same chain drawn as SVG, without Graphviz: boxes top to bottom in columns of at most
+/// ten, each with its layer, type, output shape and parameters. `standalone` adds the XML
+/// namespace a separate `.svg` file needs (inline in HTML it must not: the report stays free
+/// of addresses).
+pub fn svg(clf: &Classifier, standalone: bool) -> String {
+    let rows = clf.net.summary(&clf.vs);
+    let s = clf.image_size();
+    let mut boxes: Vec<(String, String, bool)> =
+        vec![("input".into(), format!("1×{s}×{s} grayscale"), true)];
+    for r in &rows {
+        let shape: Vec<String> = r.output_shape[1..].iter().map(|x| x.to_string()).collect();
+        let params = if r.params > 0 {
+            format!(" · {} params", r.params)
+        } else {
+            String::new()
+        };
+        boxes.push((
+            format!("{} ({})", r.name, r.kind),
+            format!("{}{params}", shape.join("×")),
+            false,
+        ));
+    }
+    let aux = &clf.config.train.data.auxiliary;
+    let title = if aux.is_empty() {
+        "softmax".to_string()
+    } else {
+        let dropped: Vec<&str> = aux.iter().map(|c| c.name.as_str()).collect();
+        format!("softmax (drops {})", dropped.join(", "))
+    };
+    boxes.push((title, clf.class_names().join(", "), true));
+    let (bw, bh, gap, col_gap, per_col) = (250.0, 40.0, 16.0, 40.0, 10usize);
+    let cols = boxes.len().div_ceil(per_col);
+    let width = cols as f64 * (bw + col_gap) - col_gap + 20.0;
+    let height = per_col.min(boxes.len()) as f64 * (bh + gap) - gap + 32.0;
+    let esc = |t: &str| {
+        t.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let ns = if standalone {
+        " xmlns=\"http://www.w3.org/2000/svg\""
+    } else {
+        ""
+    };
+    let mut out = format!(
+        "<svg{ns} viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\" font-family=\"DejaVu Sans, sans-serif\" font-size=\"11\" role=\"img\" aria-label=\"{} architecture\">\n",
+        clf.config.architecture.name()
+    );
+    let pos = |i: usize| {
+        let (c, r) = (i / per_col, i % per_col);
+        (
+            10.0 + c as f64 * (bw + col_gap),
+            16.0 + r as f64 * (bh + gap),
+        )
+    };
+    for i in 1..boxes.len() {
+        let (x0, y0) = pos(i - 1);
+        let (x1, y1) = pos(i);
+        let d = if x0 == x1 {
+            format!("M{} {} V{}", x0 + bw / 2.0, y0 + bh, y1 - 3.0)
+        } else {
+            // Bottom of one column to the top of the next.
+            let mid = x0 + bw + col_gap / 2.0;
+            format!(
+                "M{} {} V{} H{mid} V{} H{} V{}",
+                x0 + bw / 2.0,
+                y0 + bh,
+                y0 + bh + gap / 2.0,
+                y1 - gap / 2.0 + 2.0,
+                x1 + bw / 2.0,
+                y1 - 3.0
+            )
+        };
+        out += &format!("<path d=\"{d}\" fill=\"none\" stroke=\"#7a8591\"/>\n");
+        out += &format!(
+            "<path d=\"M{} {} l-4 -6 h8 z\" fill=\"#7a8591\"/>\n",
+            x1 + bw / 2.0,
+            y1
+        );
+    }
+    for (i, (title, detail, io)) in boxes.iter().enumerate() {
+        let (x, y) = pos(i);
+        let fill = if *io { "#ffffff" } else { "#eef3fb" };
+        out += &format!(
+            "<rect x=\"{x}\" y=\"{y}\" width=\"{bw}\" height=\"{bh}\" rx=\"6\" fill=\"{fill}\" stroke=\"#5b7db1\"/>\n<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-weight=\"bold\">{}</text>\n<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"#39434d\">{}</text>\n",
+            x + bw / 2.0,
+            y + 16.0,
+            esc(title),
+            x + bw / 2.0,
+            y + 31.0,
+            esc(detail)
+        );
+    }
+    out += "</svg>\n";
+    out
+}
+
 pub fn run(a: GraphArgs) -> anyhow::Result<()> {
     let clf = Classifier::load(&default_model(a.model)?)?;
     let text = dot(&clf);
@@ -69,21 +164,8 @@ pub fn run(a: GraphArgs) -> anyhow::Result<()> {
         None if a.svg.is_none() => print!("{text}"),
         None => {}
     }
-    if let Some(svg) = &a.svg {
-        let mut child = match Command::new("dot").arg("-Tsvg").arg("-o").arg(svg).stdin(Stdio::piped()).spawn() {
-            Ok(c) => c,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!("--svg: Graphviz 'dot' is not installed (apt-get install graphviz); the DOT text needs no Graphviz"),
-            Err(e) => return Err(e).context("cannot run dot"),
-        };
-        child
-            .stdin
-            .take()
-            .context("dot stdin")?
-            .write_all(text.as_bytes())?;
-        let st = child.wait()?;
-        if !st.success() {
-            bail!("dot failed ({st}) rendering {}", svg.display());
-        }
+    if let Some(path) = &a.svg {
+        write_file(path, svg(&clf, true).as_bytes())?;
     }
     Ok(())
 }

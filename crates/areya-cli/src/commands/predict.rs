@@ -115,13 +115,14 @@ pub fn run(a: PredictArgs) -> anyhow::Result<()> {
         }
         rows.push((f.clone(), probs));
     }
-    print!("{}", render(&rows, &names, a.json, a.csv));
+    // Nothing readable: the error alone, not an empty table above it.
     if rows.is_empty() {
         bail!(
             "none of the {} input(s) could be read as an image",
             files.len().max(failed)
         );
     }
+    print!("{}", render(&rows, &names, a.json, a.csv));
     Ok(())
 }
 

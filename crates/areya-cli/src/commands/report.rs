@@ -97,7 +97,7 @@ pub fn run(a: ReportArgs) -> anyhow::Result<()> {
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Areya model report — {m}</title><style>\
          body{{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1250px;color:#222;padding:0 1rem}}\
          h1{{margin-bottom:0}} h2{{border-bottom:1px solid #ccc;padding-bottom:.2rem;margin-top:2rem}}\
-         img{{max-width:100%;margin:.3rem}} pre{{background:#f6f6f6;padding:.8rem;overflow-x:auto;font-size:13px}}\
+         img{{max-width:100%;margin:.3rem}} pre{{background:#f6f6f6;padding:.8rem 1rem 1.4rem;overflow-x:auto;font-size:13px;line-height:1.35;white-space:pre}} .arch{{overflow-x:auto}}\
          table{{border-collapse:collapse}} td,th{{border:1px solid #ccc;padding:.25rem .6rem;text-align:right}}\
          .kpi{{display:inline-block;margin-right:2rem;font-size:1.3rem}}</style></head><body>\
          <h1>Areya model report</h1><p>Model <code>{m}</code> ({arch}) evaluated on <code>{d}</code>: {n} images{tta}{skipped}.</p>\
@@ -168,19 +168,23 @@ pub fn run(a: ReportArgs) -> anyhow::Result<()> {
         &mut h,
         "summary",
         "Model summary",
+        // The note is prose: a paragraph that wraps, not a line running out of the table.
         &format!(
-            "<pre>{}{}</pre>",
+            "<pre>{}</pre>{}",
             esc(&super::summary::table(&clf.net.summary(&clf.vs))),
             super::summary::auxiliary_note(&clf)
-                .map(|n| esc(&n))
+                .map(|n| format!("<p>{}</p>", esc(&n)))
                 .unwrap_or_default()
         ),
     );
     section(
         &mut h,
         "architecture",
-        "Architecture (Graphviz DOT)",
-        &format!("<pre>{}</pre>", esc(&super::graph::dot(&clf))),
+        "Architecture",
+        &format!(
+            "<div class=\"arch\">{}</div><p>The same as Graphviz DOT: <code>areya graph</code>.</p>",
+            super::graph::svg(&clf, false)
+        ),
     );
     h += "</body></html>\n";
     write_file(&a.out, h.as_bytes())?;
