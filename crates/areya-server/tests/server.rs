@@ -1486,12 +1486,40 @@ mod browser {
             "people by name: {text}"
         );
 
+        // The patient's page: the alert with its history, and the timeline.
+        d.exec("location.hash = 'patient/p-1001'; return 1").await;
+        d.wait(&format!("#patient-alerts [data-alert=\"{id}\"]"), true)
+            .await;
+        let page = d
+            .exec("return [document.getElementById('patient-alerts').innerText, document.querySelectorAll('#timeline svg text').length, document.getElementById('timeline').textContent]")
+            .await;
+        let history = page[0].as_str().unwrap_or_default();
+        assert!(
+            history.contains("raised")
+                && history.contains("notified the assigned nurse")
+                && history
+                    .contains("marked not actionable by Nurse Ana Costa (watching TV / talking)"),
+            "{history}"
+        );
+        assert!(page[1].as_u64().unwrap_or(0) >= 4, "timeline drawn: {page}");
+        // Bed 1's camera fell silent while bed 2 was fed: the gap says so.
+        assert!(
+            page[2]
+                .as_str()
+                .unwrap_or_default()
+                .contains("camera offline"),
+            "gap labelled: {page}"
+        );
+        screenshot(&d, "e2e-patient.png").await;
+
         d.cmd(
             "POST",
             "/window/rect",
             Some(json!({ "width": 390, "height": 844 })),
         )
         .await;
+        d.exec("location.hash = ''; return 1").await;
+        d.wait("#beds .bed", true).await;
         d.exec("window.scrollTo(0, 0); return 1").await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         screenshot(&d, "e2e-phone.png").await;

@@ -73,7 +73,7 @@ function fmt(opts) {
   if (!fmtCache.has(key)) fmtCache.set(key, new Intl.DateTimeFormat([], zoned({ hourCycle: "h23", ...opts })));
   return fmtCache.get(key);
 }
-const hm = (ms) => fmt({ hour: "2-digit", minute: "2-digit" }).format(new Date(ms));
+const hm = (ms) => (Number.isFinite(ms) ? fmt({ hour: "2-digit", minute: "2-digit" }).format(new Date(ms)) : "–");
 function ago(ms) {
   const sec = Math.max(0, Math.round((serverNow() - ms) / 1000));
   if (sec < 60) return "just now";
@@ -536,7 +536,8 @@ function timeline(p) {
   const svg = s("svg", { viewBox: `0 0 ${W_} ${H}`, role: "img", "aria-label": "timeline of the last hour" });
   for (const item of p.alerts) {
     const a = item.alert, end = a.state === "resolved" ? a.updated_ms : to;
-    if (end < from) continue;
+    // Technical alerts show as the labelled gaps they leave.
+    if (end < from || a.kind === "source_offline") continue;
     svg.append(s("rect", { x: x(a.raised_ms), y: top, width: Math.max(2, x(end) - x(a.raised_ms)), height: bottom - top, fill: "#fff6d6", stroke: "#f2b705" }));
   }
   // Hour (or finer) ticks on the ward's 24-hour clock.
@@ -584,20 +585,21 @@ function consentAt(p, t) {
 }
 function gaps(p, from, to) {
   const out = [], wins = p.windows.slice().sort((a, b) => a.start_ms - b.start_ms);
-  const offlineAt = (t) => p.alerts.some((i) => i.alert.kind === "source_offline" && i.alert.raised_ms <= t + p.window_ms && (i.alert.state !== "resolved" || i.alert.updated_ms >= t));
-  const label = (t) => { const c = consentAt(p, t); return c === "paused" ? "paused" : c === "opted_out" ? "opted out" : offlineAt(t) ? "camera offline" : "no readings"; };
+  // A camera-offline alert is raised a while after the last frame: any overlap names the gap.
+  const offline = (a, b) => p.alerts.some((i) => i.alert.kind === "source_offline" && i.alert.raised_ms < b && (i.alert.state !== "resolved" || i.alert.updated_ms > a));
+  const label = (a, b) => { const c = consentAt(p, (a + b) / 2); return c === "paused" ? "paused" : c === "opted_out" ? "opted out" : offline(a, b) ? "camera offline" : "no readings"; };
   let t = from;
-  const push = (a, b, l) => { if (b - a >= p.window_ms * 1.5) out.push({ from: a, to: b, label: l }); };
+  const push = (a, b, l) => { if (b - a >= p.window_ms * 1.5) out.push({ from: a, to: b, label: l || label(a, b) }); };
   let noFace = null;
   for (const w of wins) {
     if (w.end_ms < from) continue;
-    push(t, w.start_ms, label(t));
+    push(t, w.start_ms);
     if (w.negative === null) { if (!noFace) noFace = { from: w.start_ms, to: w.end_ms, label: "no face" }; else noFace.to = w.end_ms; }
     else if (noFace) { push(noFace.from, noFace.to, "no face"); noFace = null; }
     t = Math.max(t, w.end_ms);
   }
   if (noFace) push(noFace.from, noFace.to, "no face");
-  push(t, to, label(t));
+  push(t, to);
   return out;
 }
 function summaryText(p) {
@@ -625,11 +627,19 @@ function fillPatientAlert(el, x) {
 }
 function eventText(e) {
   const at = e.at_ms || (e.alert && e.alert.raised_ms) || (e.ack && e.ack.at_ms) || e.until_ms || 0;
-  const what = {
-    raised: "raised", notified: "notified " + ({ assigned_nurse: "the assigned nurse", charge_nurse: "the charge nurse", ward_failsafe: "every nurse on the ward" }[e.to] || e.to),
-    delivered: "shown on a dashboard", acknowledged: e.ack ? (e.ack.actionable ? "acknowledged by " : "marked not actionable by ") + staffName(e.ack.by) + (e.ack.actionable ? "" : ` (${e.ack.reason})`) : "acknowledged",
-    snoozed: "snoozed until " + hm(e.until_ms || 0), realarmed: "alarmed again", resolved: "over", cannot_assess: `cannot assess (face not seen since ${hm(e.since_ms)})`,
-  }[e.event] || e.event.replace("_", " ");
+  const to = { assigned_nurse: "the assigned nurse", charge_nurse: "the charge nurse", ward_failsafe: "every nurse on the ward" };
+  let what;
+  switch (e.event) {
+    case "raised": what = "raised"; break;
+    case "notified": what = "notified " + (to[e.to] || e.to); break;
+    case "delivered": what = "shown on a dashboard"; break;
+    case "acknowledged": what = !e.ack ? "acknowledged" : e.ack.actionable ? "acknowledged by " + staffName(e.ack.by) : `marked not actionable by ${staffName(e.ack.by)} (${e.ack.reason})`; break;
+    case "snoozed": what = "snoozed until " + hm(e.until_ms); break;
+    case "realarmed": what = "alarmed again"; break;
+    case "resolved": what = "over"; break;
+    case "cannot_assess": what = `cannot assess (face not seen since ${hm(e.since_ms)})`; break;
+    default: what = String(e.event || "").replace("_", " ");
+  }
   return hm(at) + " — " + what;
 }
 async function loadPatient(id) {
