@@ -43,7 +43,7 @@ function plainError(status, data) {
   if (status === 404) return "This is no longer there: someone may have closed it already.";
   if (status === 429) return "Too many tries. Wait a minute, then try again.";
   if (status >= 500) return "The server could not do this just now. Try again in a moment.";
-  return said ? said[0].toUpperCase() + said.slice(1) : "That did not work (error " + status + ").";
+  return said || "That did not work (error " + status + ").";
 }
 
 async function api(path, opts = {}) {
@@ -672,7 +672,7 @@ async function loadRules() {
 }
 $("rules-save").addEventListener("click", async () => {
   try { const r = await api("/api/rules", { method: "PUT", body: { toml: $("rules-text").value } }); $("rules-msg").textContent = "Saved as version " + r.version + "."; }
-  catch (e) { $("rules-msg").textContent = "Not saved. " + e.message; }
+  catch (e) { $("rules-msg").textContent = "Not saved: " + e.message; }
 });
 async function loadAudit() {
   try {
