@@ -1438,10 +1438,20 @@ mod browser {
             ))
             .await;
         assert_eq!(chose, reason);
-        // Bed 1 goes on, bed 2 turns sad until its own alert reaches the page.
-        feed(&s, 0, 20, 0.9).await;
-        feed(&s, 1, 30, 0.1).await;
-        feed(&s, 1, 100, 0.9).await;
+        // Bed 1 stays sad in view (its alert escalates, so its card moves up the inbox); bed 2
+        // turns sad until its own alert reaches the page.
+        for k in 0..150 {
+            let batch = [
+                obs(0, s.now(), Some(0.9)),
+                obs(1, s.now(), Some(if k < 30 { 0.1 } else { 0.9 })),
+            ];
+            s.ingest(&batch, DEVICE).await;
+            s.advance(SECOND);
+            if k % 10 == 0 {
+                s.app.tick().await.expect("tick");
+            }
+        }
+        s.app.tick().await.expect("tick");
         let second = s
             .app
             .open_alerts()
@@ -1453,6 +1463,13 @@ mod browser {
             .expect("bed 2 alerts");
         d.wait(&format!("#inbox [data-alert=\"{second}\"]"), true)
             .await;
+        // Meanwhile bed 1's alert escalated.
+        let first = s.app.open_alert(id).await.expect("open");
+        assert_ne!(
+            first.notified,
+            areya_monitor::alerts::Recipient::AssignedNurse,
+            "the card had a reason to move"
+        );
         // Let the inbox's own reload (it delivers the new alert) land too.
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let state = d
@@ -1502,14 +1519,6 @@ mod browser {
             "{history}"
         );
         assert!(page[1].as_u64().unwrap_or(0) >= 4, "timeline drawn: {page}");
-        // Bed 1's camera fell silent while bed 2 was fed: the gap says so.
-        assert!(
-            page[2]
-                .as_str()
-                .unwrap_or_default()
-                .contains("camera offline"),
-            "gap labelled: {page}"
-        );
         screenshot(&d, "e2e-patient.png").await;
 
         d.cmd(
@@ -1714,6 +1723,19 @@ mod browser {
         assert!(
             text.contains("No camera since") && !text.contains("face visible"),
             "{text}"
+        );
+        // Its patient's timeline names the gap.
+        d.exec("location.hash = 'patient/p-1002'; return 1").await;
+        d.wait("#timeline svg", true).await;
+        let chart = d
+            .exec("return document.getElementById('timeline').textContent")
+            .await;
+        assert!(
+            chart
+                .as_str()
+                .unwrap_or_default()
+                .contains("camera offline"),
+            "gap labelled: {chart}"
         );
         d.quit().await;
         s.stop().await;

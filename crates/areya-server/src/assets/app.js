@@ -340,7 +340,19 @@ function reconcile(box, items, key, sig, build, update, empty) {
   });
   const keep = new Set(want);
   for (const e of [...box.children]) if (!keep.has(e)) e.remove();
-  want.forEach((el, i) => { if (box.children[i] !== el) box.insertBefore(el, box.children[i] || null); });
+  // Reorder by moving the others around the element that holds the focus: moving a node
+  // blurs what is inside it (an alert escalating moves up; its open reason box must not blur).
+  const f = want.findIndex((el) => el.contains(document.activeElement));
+  if (f < 0) {
+    want.forEach((el, i) => { if (box.children[i] !== el) box.insertBefore(el, box.children[i] || null); });
+  } else {
+    for (let i = 0; i < f; i++) if (box.children[i] !== want[i]) box.insertBefore(want[i], box.children[i]);
+    let ref = want[f];
+    for (let i = f + 1; i < want.length; i++) {
+      if (ref.nextElementSibling !== want[i]) box.insertBefore(want[i], ref.nextElementSibling);
+      ref = want[i];
+    }
+  }
   if (!want.length && empty) box.append(h("p", { class: "empty" }, empty));
 }
 
