@@ -5,7 +5,19 @@ use std::fmt;
 use std::str::FromStr;
 
 /// An emotion Areya reports. `Relaxed` is FER-2013's "neutral".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Emotion {
     Angry,

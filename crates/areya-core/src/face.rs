@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// An axis-aligned face box in pixels of the frame it was found in.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FaceBox {
     pub x: i32,
     pub y: i32,

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 pub const MAX_MODEL_ERROR: usize = 500;
 
 /// A batch of observations and the edge's model health per bed.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IngestRequest {
     /// Unchecked until [`IngestRequest::check`], so that a refusal names the item.
@@ -21,7 +21,7 @@ pub struct IngestRequest {
 }
 
 /// Whether the model works on one bed's frames.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelHealth {
     pub patient: PatientId,
@@ -88,7 +88,7 @@ impl IngestRequest {
 }
 
 /// What an ingest request did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct IngestReport {
     /// New observations processed.
     pub accepted: usize,
@@ -100,7 +100,7 @@ pub struct IngestReport {
 
 /// The body of every refused API request: what is wrong and, when one field of the request is
 /// at fault, its name, so a client can drop just that item of a batch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     pub error: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

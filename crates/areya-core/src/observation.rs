@@ -41,6 +41,21 @@ macro_rules! id_type {
                 id.0
             }
         }
+        // Documented as the string it reads and writes, with its pattern.
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .pattern(Some("^[A-Za-z0-9._-]{1,64}$"))
+                    .description(Some(concat!(
+                        "A ",
+                        $what,
+                        ": 1–64 letters, digits, '-', '_', '.'"
+                    )))
+                    .into()
+            }
+        }
+        impl utoipa::ToSchema for $name {}
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(&self.0)
@@ -67,8 +82,17 @@ pub struct InvalidId {
 #[serde(try_from = "RawProbabilities", into = "RawProbabilities")]
 pub struct Probabilities([f32; 4]);
 
-/// The four numbers as a client sends them, before they are checked into [`Probabilities`].
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+// Documented as the four numbers it reads and writes.
+impl utoipa::PartialSchema for Probabilities {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        <RawProbabilities as utoipa::PartialSchema>::schema()
+    }
+}
+impl utoipa::ToSchema for Probabilities {}
+
+/// The four numbers as a client sends them, before they are checked into [`Probabilities`]:
+/// each in [0, 1], summing to 1 (±0.01).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RawProbabilities {
     pub angry: f32,
     pub happy: f32,
@@ -151,8 +175,9 @@ fn top_of(value: impl Fn(Emotion) -> f64) -> Emotion {
 
 /// Per-emotion sums of probabilities over many faces (a window, a horizon), indexed by
 /// [`Emotion`]; reads and writes as four numbers in [`Emotion::ALL`] order.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(transparent)]
+#[schema(value_type = Vec<f64>)]
 pub struct EmotionSums([f64; 4]);
 
 impl EmotionSums {
@@ -197,7 +222,7 @@ impl EmotionSums {
 }
 
 /// Image quality of the face crop.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Quality {
     /// Face box height in pixels.
     pub face_px: u32,
@@ -230,7 +255,8 @@ pub struct Observation {
 
 /// An observation as JSON carries it (`face`, `probs` and `quality` side by side), before it
 /// is checked: the form an ingest request holds, so that a refusal can name the item and field.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = Observation)]
 pub struct ObservationWire {
     pub source: SourceId,
     pub patient: PatientId,

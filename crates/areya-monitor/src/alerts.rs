@@ -10,7 +10,19 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// What an alert is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertKind {
     /// Sustained negative emotion (angry, sad).
@@ -24,7 +36,9 @@ pub enum AlertKind {
 }
 
 /// Who is notified.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Recipient {
     AssignedNurse,
@@ -32,7 +46,7 @@ pub enum Recipient {
     WardFailsafe,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertState {
     Raised,
@@ -43,7 +57,7 @@ pub enum AlertState {
 }
 
 /// An acknowledgement, with whether the alert was actionable (a per-ward KPI).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Ack {
     pub by: String,
     pub at_ms: Millis,
@@ -51,7 +65,7 @@ pub struct Ack {
     pub reason: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Alert {
     pub id: u64,
     pub patient: PatientId,
@@ -84,7 +98,7 @@ impl Alert {
 }
 
 /// Something that happened to an alert, to store, show and send.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum AlertEvent {
     Raised {

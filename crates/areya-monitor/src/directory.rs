@@ -8,7 +8,19 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
 /// What a member of staff may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Nurse,
@@ -33,19 +45,21 @@ impl Role {
 }
 
 /// A member of staff. `password_hash` is a PHC string (argon2id); it never leaves the server.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Staff {
     pub id: String,
     pub name: String,
     pub role: Role,
     #[serde(default)]
     pub wards: Vec<String>,
+    /// Never shown, never taken from a request (set through the password route).
     #[serde(default)]
+    #[schema(ignore)]
     pub password_hash: String,
 }
 
 /// A bed: the patient in it (if any), the nurse assigned, and the camera sources that see it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Bed {
     pub id: String,
     #[serde(default)]
@@ -56,7 +70,7 @@ pub struct Bed {
     pub sources: Vec<SourceId>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Ward {
     pub id: String,
     pub name: String,
@@ -66,7 +80,7 @@ pub struct Ward {
 
 /// An edge agent (`areya watch --server`): it may only ingest observations for its ward.
 /// `token_hash` is the hex SHA-256 of its bearer token.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Device {
     pub id: String,
     pub ward: String,
@@ -74,7 +88,7 @@ pub struct Device {
 }
 
 /// The whole directory.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Directory {
     #[serde(default)]
     pub wards: Vec<Ward>,

@@ -41,7 +41,7 @@ impl Default for StateConfig {
 }
 
 /// What the state says about the patient now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Too little face coverage to judge.
@@ -53,7 +53,7 @@ pub enum Status {
 }
 
 /// The assessment shown on the dashboard.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Assessment {
     pub at_ms: Millis,
     pub status: Status,

@@ -144,8 +144,9 @@ impl Cluster {
 }
 
 /// Whether this server runs the engine alone, as the cluster's leader, or as a follower.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = ServerRole)]
 pub enum Role {
     Single,
     Leader,

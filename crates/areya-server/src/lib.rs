@@ -6,6 +6,7 @@
 //! [`serve`] takes an already-bound listener and a shutdown future, so tests start it on
 //! port 0 and stop it when they are done.
 
+pub mod api;
 pub mod app;
 pub mod auth;
 pub mod cluster;
@@ -15,6 +16,7 @@ pub mod error;
 pub mod guard;
 pub mod live;
 pub mod metrics;
+pub mod openapi;
 pub mod routes;
 pub mod setup;
 

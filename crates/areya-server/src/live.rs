@@ -9,7 +9,7 @@ use areya_monitor::state::Assessment;
 use serde::{Deserialize, Serialize};
 
 /// A live change.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "event", content = "data", rename_all = "snake_case")]
 pub enum LiveEvent {
     /// A patient's newest assessment (score, status, reason), and when the bed's camera was

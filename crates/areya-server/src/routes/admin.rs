@@ -2,15 +2,16 @@
 //! patients, staff, devices), staff passwords, device tokens, the alert rules, and the audit
 //! log itself.
 
+use crate::api::{AuditLog, DeviceRegistered, DirectoryView, PasswordSet, Rules, Version};
 use crate::app::App;
 use crate::auth::{hash_password, new_token, token_hash, Client, User};
 use crate::error::{ApiError, ApiJson};
+use areya_core::ErrorBody;
 use areya_monitor::directory::{Device, Directory};
 use areya_store::Store;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
 use std::sync::Arc;
 
 /// The directory as shown: password hashes are never sent.
@@ -22,17 +23,23 @@ fn redacted(dir: &Directory) -> Directory {
     d
 }
 
+#[utoipa::path(
+    get, path = "/api/admin/directory", tag = "admin", operation_id = "directory",
+    summary = "Wards, beds, patients, staff (no password hashes), devices (admin)", security(("session" = [])),
+    responses((status = 200, body = DirectoryView), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not allowed for this role or ward", body = ErrorBody))
+)]
 pub async fn get_directory(
     State(app): State<Arc<App>>,
     user: User,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DirectoryView>, ApiError> {
     user.require_admin("reading the directory")?;
-    Ok(Json(
-        json!({ "version": app.directory_version(), "directory": redacted(&app.directory()) }),
-    ))
+    Ok(Json(DirectoryView {
+        version: app.directory_version(),
+        directory: redacted(&app.directory()),
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PutDirectory {
     /// The version this change was made from (optimistic concurrency).
@@ -40,11 +47,17 @@ pub struct PutDirectory {
     pub directory: Directory,
 }
 
+#[utoipa::path(
+    put, path = "/api/admin/directory", tag = "admin", operation_id = "setDirectory",
+    summary = "Replace the directory at a version (admin; audited; 409 on a concurrent change)", security(("session" = [])),
+    request_body = PutDirectory,
+    responses((status = 200, body = Version), (status = 400, description = "A malformed value, named", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not allowed for this role or ward", body = ErrorBody), (status = 409, description = "Changed by someone else meanwhile", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody), (status = 422, description = "A value out of range, named", body = ErrorBody))
+)]
 pub async fn put_directory(
     State(app): State<Arc<App>>,
     user: User,
     ApiJson(body): ApiJson<PutDirectory>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Version>, ApiError> {
     user.require_admin("changing the directory")?;
     let current = app.directory();
     let mut dir = body.directory;
@@ -72,10 +85,10 @@ pub async fn put_directory(
         &format!("version {version}"),
     )
     .await?;
-    Ok(Json(json!({ "version": version })))
+    Ok(Json(Version { version }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordBody {
     pub password: String,
@@ -87,13 +100,20 @@ pub struct PasswordBody {
 
 /// Sets a password: one's own with the present one, anyone's as an admin. Every other
 /// session of that person ends (a thief logged in elsewhere is logged out).
+#[utoipa::path(
+    put, path = "/api/admin/staff/{id}/password", tag = "admin", operation_id = "setPassword",
+    summary = "Set a password (admin, or oneself with the present one; ends the person's other sessions; audited)", security(("session" = [])),
+    params(("id" = String, Path, description = "Staff id")),
+    request_body = PasswordBody,
+    responses((status = 200, body = PasswordSet), (status = 400, description = "A malformed value, named", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not allowed for this role or ward", body = ErrorBody), (status = 404, description = "No such record", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody), (status = 422, description = "A value out of range, named", body = ErrorBody), (status = 429, description = "Too many attempts", body = ErrorBody), (status = 503, description = "Too many password checks waiting", body = ErrorBody))
+)]
 pub async fn set_password(
     State(app): State<Arc<App>>,
     user: User,
     client: Client,
     Path(staff_id): Path<String>,
     ApiJson(body): ApiJson<PasswordBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PasswordSet>, ApiError> {
     let own = user.id() == staff_id;
     if !own {
         user.require_admin("setting another person's password")?;
@@ -155,22 +175,32 @@ pub async fn set_password(
         &format!("{ended} other session(s) ended"),
     )
     .await?;
-    Ok(Json(json!({ "version": version, "sessions_ended": ended })))
+    Ok(Json(PasswordSet {
+        version,
+        sessions_ended: ended,
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceBody {
     pub ward: String,
 }
 
 /// Creates (or re-keys) a device; the token is shown once and only its hash is kept.
+#[utoipa::path(
+    put, path = "/api/admin/devices/{id}", tag = "admin", operation_id = "registerDevice",
+    summary = "Register or re-key an edge device; returns its token once (admin; audited)", security(("session" = [])),
+    params(("id" = String, Path, description = "Device id")),
+    request_body = DeviceBody,
+    responses((status = 200, body = DeviceRegistered), (status = 400, description = "A malformed value, named", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not allowed for this role or ward", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody), (status = 422, description = "A value out of range, named", body = ErrorBody))
+)]
 pub async fn put_device(
     State(app): State<Arc<App>>,
     user: User,
     Path(device_id): Path<String>,
     ApiJson(body): ApiJson<DeviceBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeviceRegistered>, ApiError> {
     user.require_admin("registering devices")?;
     let token = new_token();
     let mut dir = (*app.directory()).clone();
@@ -190,32 +220,45 @@ pub async fn put_device(
         "",
     )
     .await?;
-    Ok(Json(
-        json!({ "version": version, "device": device_id, "token": token }),
-    ))
+    Ok(Json(DeviceRegistered {
+        version,
+        device: device_id,
+        token,
+    }))
 }
 
-pub async fn get_rules(State(app): State<Arc<App>>, user: User) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get, path = "/api/rules", tag = "admin", operation_id = "rules",
+    summary = "The current rule file (TOML) and its version", security(("session" = [])),
+    responses((status = 200, body = Rules), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not allowed for this role or ward", body = ErrorBody))
+)]
+pub async fn get_rules(State(app): State<Arc<App>>, user: User) -> Result<Json<Rules>, ApiError> {
     let _ = user;
     let (version, toml) = app
         .store
         .current_rules()
         .await?
         .unwrap_or((0, String::new()));
-    Ok(Json(json!({ "version": version, "toml": toml })))
+    Ok(Json(Rules { version, toml }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RulesBody {
     pub toml: String,
 }
 
+#[utoipa::path(
+    put, path = "/api/rules", tag = "admin", operation_id = "setRules",
+    summary = "Replace the rule file (admin; checked; audited)", security(("session" = [])),
+    request_body = RulesBody,
+    responses((status = 200, body = Version), (status = 400, description = "A malformed value, named", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not allowed for this role or ward", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody), (status = 422, description = "A value out of range, named", body = ErrorBody))
+)]
 pub async fn put_rules(
     State(app): State<Arc<App>>,
     user: User,
     ApiJson(body): ApiJson<RulesBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Version>, ApiError> {
     user.require_admin("changing the alert rules")?;
     let version = app.set_rules(user.id(), &body.toml).await?;
     app.audit(
@@ -225,21 +268,28 @@ pub async fn put_rules(
         &format!("version {version}"),
     )
     .await?;
-    Ok(Json(json!({ "version": version })))
+    Ok(Json(Version { version }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     pub from_ms: Option<i64>,
     pub to_ms: Option<i64>,
 }
 
+#[utoipa::path(
+    get, path = "/api/audit", tag = "admin", operation_id = "auditLog",
+    summary = "The append-only audit log (admin; reading it is audited)", security(("session" = [])),
+    params(AuditQuery),
+    responses((status = 200, body = AuditLog), (status = 400, description = "A malformed value, named", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not allowed for this role or ward", body = ErrorBody))
+)]
 pub async fn audit_log(
     State(app): State<Arc<App>>,
     user: User,
     Query(q): Query<AuditQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AuditLog>, ApiError> {
     user.require_admin("reading the audit log")?;
     let now = app.now();
     let from = q.from_ms.unwrap_or(now - 24 * areya_monitor::HOUR);
@@ -249,5 +299,7 @@ pub async fn audit_log(
     }
     let entries = app.store.audit_log(from, to).await?;
     app.audit(user.id(), "read audit log", "audit", "").await?;
-    Ok(Json(json!({ "entries": entries })))
+    Ok(Json(AuditLog {
+        entries: entries.into_iter().map(Into::into).collect(),
+    }))
 }

@@ -1,28 +1,36 @@
 //! The alert inbox: open alerts of the user's wards, acknowledge (actionable, or not actionable
 //! with a reason) and snooze. Every action is audited.
 
+use crate::api::{AlertItem, AlertList, AlertNow};
 use crate::app::{AlertAct, App};
 use crate::auth::User;
 use crate::command::Command;
 use crate::error::{ApiError, ApiJson};
+use areya_core::ErrorBody;
 use areya_monitor::alerts::AlertKind;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
 use std::sync::Arc;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct Filter {
     pub ward: Option<String>,
 }
 
+#[utoipa::path(
+    get, path = "/api/alerts", tag = "alerts", operation_id = "alerts",
+    summary = "Open alerts of the user's wards, escalated first", security(("session" = [])),
+    params(Filter),
+    responses((status = 200, body = AlertList), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not allowed for this role or ward", body = ErrorBody))
+)]
 pub async fn list(
     State(app): State<Arc<App>>,
     user: User,
     Query(f): Query<Filter>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AlertList>, ApiError> {
     if let Some(w) = &f.ward {
         user.require_ward(w)?;
     }
@@ -76,27 +84,27 @@ pub async fn list(
             }
         }
     }
-    let out: Vec<Value> = open
+    let alerts = open
         .into_iter()
-        .map(|(a, w, b)| json!({ "alert": a, "ward": w, "bed": b }))
+        .map(|(alert, ward, bed)| AlertItem { alert, ward, bed })
         .collect();
-    Ok(Json(json!({ "alerts": out })))
+    Ok(Json(AlertList { alerts }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AckBody {
     pub actionable: bool,
     pub reason: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SnoozeBody {
     pub seconds: u64,
 }
 
-async fn act(app: &App, user: &User, id: u64, act: AlertAct) -> Result<Json<Value>, ApiError> {
+async fn act(app: &App, user: &User, id: u64, act: AlertAct) -> Result<Json<AlertNow>, ApiError> {
     user.require_clinical("acting on alerts")?;
     // Another ward's alert gets the same answer as one that does not exist, so alert ids
     // do not tell a user what happens on wards they do not work on.
@@ -153,15 +161,22 @@ async fn act(app: &App, user: &User, id: u64, act: AlertAct) -> Result<Json<Valu
     )
     .await?;
     let alert = app.open_alert(id).await.ok();
-    Ok(Json(json!({ "alert": alert })))
+    Ok(Json(AlertNow { alert }))
 }
 
+#[utoipa::path(
+    post, path = "/api/alerts/{id}/ack", tag = "alerts", operation_id = "acknowledge",
+    summary = "Acknowledge: actionable, or not actionable with a reason (clinical roles; audited)", security(("session" = [])),
+    params(("id" = u64, Path, description = "Alert id")),
+    request_body = AckBody,
+    responses((status = 200, body = AlertNow), (status = 400, description = "A malformed value, named", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not allowed for this role or ward", body = ErrorBody), (status = 404, description = "No such record", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody), (status = 422, description = "A value out of range, named", body = ErrorBody))
+)]
 pub async fn acknowledge(
     State(app): State<Arc<App>>,
     user: User,
     Path(id): Path<u64>,
     ApiJson(body): ApiJson<AckBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AlertNow>, ApiError> {
     let a = AlertAct::Acknowledge {
         actionable: body.actionable,
         reason: body.reason,
@@ -169,12 +184,19 @@ pub async fn acknowledge(
     act(&app, &user, id, a).await
 }
 
+#[utoipa::path(
+    post, path = "/api/alerts/{id}/snooze", tag = "alerts", operation_id = "snooze",
+    summary = "Snooze for a bounded time (clinical roles; audited)", security(("session" = [])),
+    params(("id" = u64, Path, description = "Alert id")),
+    request_body = SnoozeBody,
+    responses((status = 200, body = AlertNow), (status = 400, description = "A malformed value, named", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not allowed for this role or ward", body = ErrorBody), (status = 404, description = "No such record", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody), (status = 422, description = "A value out of range, named", body = ErrorBody))
+)]
 pub async fn snooze(
     State(app): State<Arc<App>>,
     user: User,
     Path(id): Path<u64>,
     ApiJson(body): ApiJson<SnoozeBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AlertNow>, ApiError> {
     if body.seconds == 0 {
         return Err(ApiError::Unprocessable(
             "seconds: must be at least 1".into(),

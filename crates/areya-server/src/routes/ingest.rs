@@ -7,11 +7,20 @@ use crate::app::App;
 use crate::auth::DeviceAuth;
 use crate::command::Command;
 use crate::error::{ApiError, ApiJson};
+use areya_core::ErrorBody;
 use areya_core::{IngestReport, IngestRequest};
 use axum::extract::State;
 use axum::Json;
 use std::sync::Arc;
 
+#[utoipa::path(
+    post, path = "/api/ingest", tag = "ingest", operation_id = "ingest",
+    summary = "Observations from an edge device; idempotent by (source, at_ms, frame)",
+    description = "At most 1000 observations a request. A refusal names the item and field (`observations[3].at_ms`) so the edge can drop just that item.",
+    security(("device" = [])),
+    request_body = IngestRequest,
+    responses((status = 200, body = IngestReport), (status = 400, description = "A malformed value, named", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not allowed for this role or ward", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody), (status = 422, description = "A value out of range, named", body = ErrorBody), (status = 503, description = "The store cannot write; retry", body = ErrorBody))
+)]
 pub async fn ingest(
     State(app): State<Arc<App>>,
     DeviceAuth(device): DeviceAuth,

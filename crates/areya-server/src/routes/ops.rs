@@ -2,10 +2,12 @@
 //! the live event stream (`/api/events`, server-sent events scoped to the user's wards), and
 //! the dashboard's files, compiled into the binary (no CDN; works offline).
 
+use crate::api::Health;
 use crate::app::App;
 use crate::auth::User;
 use crate::error::ApiError;
 use crate::live::{Live, LiveEvent};
+use areya_core::ErrorBody;
 use areya_store::Store;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -13,7 +15,6 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_util::stream::Stream;
-use serde_json::json;
 use std::convert::Infallible;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -22,11 +23,21 @@ use tokio::sync::broadcast::error::RecvError;
 
 /// 200 while the store can write; 503 "degraded" while it cannot (disk full, I/O errors,
 /// database down), so a load balancer or monitor sees it even though reads still work.
+#[utoipa::path(
+    get, path = "/healthz", tag = "ops", operation_id = "health",
+    summary = "Liveness, store writability and this server's role (single, leader or follower)",
+    responses((status = 200, body = Health), (status = 503, description = "The store cannot write", body = Health))
+)]
 pub async fn healthz(State(app): State<Arc<App>>) -> Response {
     match app.store.check_writable(app.now()).await {
         Ok(()) => {
             app.store_ok.store(true, Ordering::Relaxed);
-            Json(json!({ "status": "ok", "role": app.role() })).into_response()
+            Json(Health {
+                status: "ok".into(),
+                role: app.role(),
+                error: None,
+            })
+            .into_response()
         }
         Err(e) => {
             app.store_ok.store(false, Ordering::Relaxed);
@@ -34,17 +45,22 @@ pub async fn healthz(State(app): State<Arc<App>>) -> Response {
             tracing::error!("health check: {e}");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({
-                    "status": "degraded",
-                    "role": app.role(),
-                    "error": "the store cannot write (see the server's log)"
-                })),
+                Json(Health {
+                    status: "degraded".into(),
+                    role: app.role(),
+                    error: Some("the store cannot write (see the server's log)".into()),
+                }),
             )
                 .into_response()
         }
     }
 }
 
+#[utoipa::path(
+    get, path = "/metrics", tag = "ops", operation_id = "metrics",
+    summary = "Prometheus metrics (text exposition format)",
+    responses((status = 200, description = "Prometheus text", content_type = "text/plain", body = String))
+)]
 pub async fn metrics(State(app): State<Arc<App>>) -> Response {
     // A failing store shows in areya_store_errors_total and /healthz; the rest still reports.
     let open = app.open_alerts().await.unwrap_or_default();
@@ -60,10 +76,15 @@ pub async fn metrics(State(app): State<Arc<App>>) -> Response {
     ([(header::CONTENT_TYPE, kind)], text).into_response()
 }
 
+#[utoipa::path(
+    get, path = "/openapi.json", tag = "ops", operation_id = "openapi",
+    summary = "This document, generated from the route and body types",
+    responses((status = 200, description = "OpenAPI 3.1", content_type = "application/json", body = serde_json::Value))
+)]
 pub async fn openapi() -> Response {
     (
         [(header::CONTENT_TYPE, "application/json")],
-        include_str!("../assets/openapi.json"),
+        crate::openapi::document(),
     )
         .into_response()
 }
@@ -103,6 +124,13 @@ pub async fn style() -> Response {
 /// Seconds between heartbeats on a quiet live stream.
 pub const HEARTBEAT_S: u64 = 5;
 
+#[utoipa::path(
+    get, path = "/api/events", tag = "live", operation_id = "liveEvents",
+    summary = "Live events (server-sent) of the user's wards",
+    description = "Each event's name is the kind (score, alert, consent, directory, resync) and its data the payload as JSON, as LiveEvent describes (event = name, data = payload). A quiet stream sends a `heartbeat` event (data `{}`) every 5 s; `resync` means events were missed: reload.",
+    security(("session" = [])),
+    responses((status = 200, description = "text/event-stream of LiveEvent payloads", content_type = "text/event-stream", body = LiveEvent), (status = 401, description = "Not logged in", body = ErrorBody), (status = 429, description = "Too many open streams for this session", body = ErrorBody))
+)]
 pub async fn events(
     State(app): State<Arc<App>>,
     user: User,

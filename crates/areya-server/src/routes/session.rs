@@ -1,18 +1,19 @@
 //! Logging in and out: `POST /api/login`, `POST /api/logout`, `GET /api/me`.
 
+use crate::api::{Done, LoggedIn, Me, WardRef};
 use crate::app::App;
 use crate::auth::{hash_password, new_token, token_hash, Client, User, COOKIE};
 use crate::error::{ApiError, ApiJson};
+use areya_core::ErrorBody;
 use areya_store::Store;
 use axum::extract::State;
 use axum::http::header::SET_COOKIE;
 use axum::response::{AppendHeaders, IntoResponse};
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
 use std::sync::{Arc, OnceLock};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Login {
     pub user: String,
@@ -25,6 +26,13 @@ fn dummy_hash() -> &'static str {
     H.get_or_init(|| hash_password("areya-dummy-password").unwrap_or_default())
 }
 
+#[utoipa::path(
+    post, path = "/api/login", tag = "session", operation_id = "login",
+    summary = "Log in; sets the session cookie (HttpOnly, SameSite=Strict)",
+    description = "Throttled per client (backoff after 5 failures), per client and name (15-min lock-out after 5) and per name (tries 3 s apart after 10 failures): 429 with the wait. 503 while too many logins wait for a password check.",
+    request_body = Login,
+    responses((status = 200, body = LoggedIn, headers(("set-cookie" = String, description = "areya_session=…"))), (status = 401, description = "Wrong user or password", body = ErrorBody), (status = 400, description = "A malformed value, named", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody), (status = 422, description = "A value out of range, named", body = ErrorBody), (status = 429, description = "Too many attempts", body = ErrorBody), (status = 503, description = "Too many logins waiting", body = ErrorBody))
+)]
 pub async fn login(
     State(app): State<Arc<App>>,
     client: Client,
@@ -102,12 +110,20 @@ pub async fn login(
     );
     Ok((
         AppendHeaders([(SET_COOKIE, cookie)]),
-        Json(
-            json!({ "id": staff.id, "name": staff.name, "role": staff.role, "wards": staff.wards }),
-        ),
+        Json(LoggedIn {
+            id: staff.id.clone(),
+            name: staff.name.clone(),
+            role: staff.role,
+            wards: staff.wards.clone(),
+        }),
     ))
 }
 
+#[utoipa::path(
+    post, path = "/api/logout", tag = "session", operation_id = "logout",
+    summary = "End the session", security(("session" = [])),
+    responses((status = 200, body = Done), (status = 401, description = "Not logged in", body = ErrorBody))
+)]
 pub async fn logout(
     State(app): State<Arc<App>>,
     user: User,
@@ -117,23 +133,31 @@ pub async fn logout(
     let cookie = format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
     Ok((
         AppendHeaders([(SET_COOKIE, cookie)]),
-        Json(json!({ "ok": true })),
+        Json(Done { ok: true }),
     ))
 }
 
-pub async fn me(State(app): State<Arc<App>>, user: User) -> Json<Value> {
+#[utoipa::path(
+    get, path = "/api/me", tag = "session", operation_id = "me",
+    summary = "The logged-in user and the wards they may see", security(("session" = [])),
+    responses((status = 200, body = Me), (status = 401, description = "Not logged in", body = ErrorBody))
+)]
+pub async fn me(State(app): State<Arc<App>>, user: User) -> Json<Me> {
     let dir = app.directory();
-    let wards: Vec<Value> = dir
+    let wards = dir
         .wards
         .iter()
         .filter(|w| user.sees_ward(&w.id))
-        .map(|w| json!({ "id": w.id, "name": w.name }))
+        .map(|w| WardRef {
+            id: w.id.clone(),
+            name: w.name.clone(),
+        })
         .collect();
-    Json(json!({
-        "id": user.staff.id,
-        "name": user.staff.name,
-        "role": user.staff.role,
-        "wards": wards,
-        "banner": app.settings.banner,
-    }))
+    Json(Me {
+        id: user.staff.id.clone(),
+        name: user.staff.name.clone(),
+        role: user.staff.role,
+        wards,
+        banner: app.settings.banner.clone(),
+    })
 }

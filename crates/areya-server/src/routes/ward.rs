@@ -1,10 +1,15 @@
 //! What clinicians look at: the ward view ordered by attention, a patient's page (timeline of
 //! windows, scores and alerts; every view audited), and the FHIR export (audited).
 
+use crate::api::{
+    AlertHistory, BedView, Camera, ConsentChange, ConsentSet, Kpi, PatientView, Person, ScorePoint,
+    WardInfo, WardView, WindowView,
+};
 use crate::app::App;
 use crate::auth::User;
 use crate::command::Command;
 use crate::error::ApiError;
+use areya_core::ErrorBody;
 use areya_core::PatientId;
 use areya_monitor::alerts::Alert;
 use areya_monitor::directory::{Bed, Ward};
@@ -14,7 +19,7 @@ use areya_store::Store;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::sync::Arc;
 
 fn find_ward<'a>(
@@ -55,11 +60,39 @@ fn alert_rank(alert: Option<&Alert>) -> u32 {
     }
 }
 
+/// The ward's staff as views name them.
+fn people(dir: &areya_monitor::directory::Directory, ward: &str) -> Vec<Person> {
+    dir.staff
+        .iter()
+        .filter(|s| s.wards.iter().any(|w| w == ward))
+        .map(|s| Person {
+            id: s.id.clone(),
+            name: s.name.clone(),
+            role: s.role,
+        })
+        .collect()
+}
+
+fn person(dir: &areya_monitor::directory::Directory, id: Option<&String>) -> Option<Person> {
+    let s = dir.staff(id?)?;
+    Some(Person {
+        id: s.id.clone(),
+        name: s.name.clone(),
+        role: s.role,
+    })
+}
+
+#[utoipa::path(
+    get, path = "/api/wards/{ward}", tag = "ward", operation_id = "ward",
+    summary = "Ward view: beds ordered by attention, score, sparkline, camera health, open alerts (audited)", security(("session" = [])),
+    params(("ward" = String, Path, description = "Ward id")),
+    responses((status = 200, body = WardView), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not allowed for this role or ward", body = ErrorBody), (status = 404, description = "No such record", body = ErrorBody))
+)]
 pub async fn ward(
     State(app): State<Arc<App>>,
     user: User,
     Path(ward_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WardView>, ApiError> {
     let dir = app.directory();
     let ward = find_ward(&dir, &ward_id)?;
     user.require_ward(&ward.id)?;
@@ -75,21 +108,26 @@ pub async fn ward(
     let snap = app.ward_snapshot(&ward.beds).await?;
     let mut beds = Vec::new();
     for b in &ward.beds {
-        let nurse = b
-            .assigned_nurse
-            .as_ref()
-            .and_then(|n| dir.staff(n))
-            .map(|s| json!({ "id": s.id, "name": s.name }));
+        let nurse = person(&dir, b.assigned_nurse.as_ref());
         let last_seen = snap.last_seen(&b.sources);
-        let camera = json!({
-            "sources": b.sources,
-            "last_seen_ms": last_seen,
-            "online": last_seen.is_some_and(|t| now - t < app.settings.source_offline_after_ms),
-        });
+        let camera = Camera {
+            sources: b.sources.clone(),
+            last_seen_ms: last_seen,
+            online: last_seen.is_some_and(|t| now - t < app.settings.source_offline_after_ms),
+        };
         let Some(p) = &b.patient else {
             beds.push((
                 0,
-                json!({ "bed": b.id, "patient": null, "nurse": nurse, "camera": camera }),
+                BedView {
+                    bed: b.id.clone(),
+                    patient: None,
+                    nurse,
+                    camera,
+                    consent: None,
+                    assessment: None,
+                    sparkline: vec![],
+                    alerts: vec![],
+                },
             ));
             continue;
         };
@@ -99,12 +137,12 @@ pub async fn ward(
         } else {
             None
         };
-        let spark: Vec<Value> = if consent.allows(now) {
+        let spark: Vec<ScorePoint> = if consent.allows(now) {
             app.store
                 .assessments(p, now - HOUR, now + 1)
                 .await?
                 .iter()
-                .map(|a| json!([a.at_ms, a.score]))
+                .map(|a| ScorePoint(a.at_ms, a.score))
                 .collect()
         } else {
             vec![]
@@ -115,38 +153,38 @@ pub async fn ward(
             .copied()
             .max_by_key(|a| (alert_rank(Some(a)), a.peak_score));
         let score = assessment.as_ref().map_or(0, |a| a.score);
+        let alerts: Vec<Alert> = alerts.into_iter().cloned().collect();
         beds.push((
             alert_rank(top) * 1000 + u32::from(score) + 1,
-            json!({
-                "bed": b.id,
-                "patient": p,
-                "nurse": nurse,
-                "consent": consent,
-                "assessment": assessment,
-                "sparkline": spark,
-                "camera": camera,
-                "alerts": alerts,
-            }),
+            BedView {
+                bed: b.id.clone(),
+                patient: Some(p.clone()),
+                nurse,
+                camera,
+                consent: Some(consent),
+                assessment,
+                sparkline: spark,
+                alerts,
+            },
         ));
     }
     beds.sort_by_key(|b| std::cmp::Reverse(b.0));
-    // The people an alert names (who was notified, who acknowledged), by name.
-    let staff: Vec<Value> = dir
-        .staff
-        .iter()
-        .filter(|s| s.wards.iter().any(|w| w == &ward.id))
-        .map(|s| json!({ "id": s.id, "name": s.name, "role": s.role }))
-        .collect();
-    Ok(Json(json!({
-        "ward": { "id": ward.id, "name": ward.name, "time_zone": snap.time_zone },
-        "now_ms": now,
-        "offline_after_ms": app.settings.source_offline_after_ms,
-        "staff": staff,
-        "beds": beds.into_iter().map(|b| b.1).collect::<Vec<_>>(),
-    })))
+    Ok(Json(WardView {
+        ward: WardInfo {
+            id: ward.id.clone(),
+            name: ward.name.clone(),
+            time_zone: snap.time_zone,
+        },
+        now_ms: now,
+        offline_after_ms: app.settings.source_offline_after_ms,
+        // The people an alert names (who was notified, who acknowledged), by name.
+        staff: people(&dir, &ward.id),
+        beds: beds.into_iter().map(|b| b.1).collect(),
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct Span {
     /// How many hours back (default 6, at most 72).
@@ -165,12 +203,18 @@ impl Span {
     }
 }
 
+#[utoipa::path(
+    get, path = "/api/patients/{id}", tag = "ward", operation_id = "patient",
+    summary = "Patient page: windows, scores, alerts with their history (audited)", security(("session" = [])),
+    params(("id" = String, Path, description = "Patient id"), Span),
+    responses((status = 200, body = PatientView), (status = 400, description = "A malformed value, named", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not allowed for this role or ward", body = ErrorBody), (status = 404, description = "No such record", body = ErrorBody))
+)]
 pub async fn patient(
     State(app): State<Arc<App>>,
     user: User,
     Path(id): Path<String>,
     Query(span): Query<Span>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PatientView>, ApiError> {
     let p = parse_patient(&id)?;
     let (ward, bed) = locate(&app.directory(), &user, &p)?;
     let now = app.now();
@@ -183,27 +227,25 @@ pub async fn patient(
     )
     .await?;
     let consent = app.consent(&p).await?;
-    let windows: Vec<Value> = app
+    let windows: Vec<WindowView> = app
         .store
         .windows(Some(&p), from, now + 1)
         .await?
         .iter()
-        .map(|w| {
-            json!({
-                "start_ms": w.start_ms,
-                "end_ms": w.end_ms,
-                "coverage": w.coverage(),
-                "negative": w.negative(),
-                "dominant": w.mean().map(|m| m.top()),
-            })
+        .map(|w| WindowView {
+            start_ms: w.start_ms,
+            end_ms: w.end_ms,
+            coverage: w.coverage(),
+            negative: w.negative(),
+            dominant: w.mean().map(|m| m.top()),
         })
         .collect();
-    let scores: Vec<Value> = app
+    let scores: Vec<ScorePoint> = app
         .store
         .assessments(&p, from, now + 1)
         .await?
         .iter()
-        .map(|a| json!([a.at_ms, a.score]))
+        .map(|a| ScorePoint(a.at_ms, a.score))
         .collect();
     let mut alerts = Vec::new();
     for a in app.store.alerts(Some(&p)).await? {
@@ -211,7 +253,7 @@ pub async fn patient(
             continue;
         }
         let events = app.store.alert_events(a.id).await?;
-        alerts.push(json!({ "alert": a, "events": events }));
+        alerts.push(AlertHistory { alert: a, events });
     }
     let assessment = if consent.allows(now) {
         app.assessment(&p).await?
@@ -220,43 +262,50 @@ pub async fn patient(
     };
     // Consent changes in the span, so the timeline can say a gap was a pause.
     let target = format!("patient {p}");
-    let consent_changes: Vec<Value> = app
+    let consent_changes: Vec<ConsentChange> = app
         .store
         .audit_log(from - 24 * HOUR, now + 1)
         .await?
         .into_iter()
         .filter(|e| e.action == "change consent" && e.target == target)
         .filter_map(|e| {
-            let c: Consent = serde_json::from_str(&e.detail).ok()?;
-            Some(json!({ "at_ms": e.at_ms, "consent": c }))
+            let consent: Consent = serde_json::from_str(&e.detail).ok()?;
+            Some(ConsentChange {
+                at_ms: e.at_ms,
+                consent,
+            })
         })
         .collect();
     let dir = app.directory();
-    let staff: Vec<Value> = dir
-        .staff
-        .iter()
-        .filter(|s| s.wards.iter().any(|w| w == &ward.id))
-        .map(|s| json!({ "id": s.id, "name": s.name, "role": s.role }))
-        .collect();
     let time_zone = app.ward_snapshot(&[]).await?.time_zone;
-    Ok(Json(json!({
-        "patient": p,
-        "consent_changes": consent_changes,
-        "staff": staff,
-        "nurse": bed.assigned_nurse.as_ref().and_then(|n| dir.staff(n)).map(|s| json!({ "id": s.id, "name": s.name })),
-        "ward": { "id": ward.id, "name": ward.name, "time_zone": time_zone },
-        "bed": bed.id,
-        "consent": consent,
-        "assessment": assessment,
-        "now_ms": now,
-        "from_ms": from,
-        "window_ms": app.settings.engine.window_ms,
-        "windows": windows,
-        "scores": scores,
-        "alerts": alerts,
-    })))
+    Ok(Json(PatientView {
+        patient: p,
+        staff: people(&dir, &ward.id),
+        nurse: person(&dir, bed.assigned_nurse.as_ref()),
+        ward: WardInfo {
+            id: ward.id,
+            name: ward.name,
+            time_zone,
+        },
+        bed: bed.id,
+        consent,
+        consent_changes,
+        assessment,
+        now_ms: now,
+        from_ms: from,
+        window_ms: app.settings.engine.window_ms,
+        windows,
+        scores,
+        alerts,
+    }))
 }
 
+#[utoipa::path(
+    get, path = "/api/patients/{id}/fhir", tag = "ward", operation_id = "patientFhir",
+    summary = "FHIR R4 Bundle of the patient's windows, scores and alerts (audited)", security(("session" = [])),
+    params(("id" = String, Path, description = "Patient id"), Span),
+    responses((status = 200, description = "A FHIR R4 Bundle (collection)", body = serde_json::Value), (status = 400, description = "A malformed value, named", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not allowed for this role or ward", body = ErrorBody), (status = 404, description = "No such record", body = ErrorBody))
+)]
 pub async fn fhir(
     State(app): State<Arc<App>>,
     user: User,
@@ -283,7 +332,7 @@ pub async fn fhir(
 }
 
 /// `PUT /api/patients/{id}/consent` (admin): active, paused for some minutes, or opted out.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsentBody {
     pub consent: String,
@@ -291,12 +340,19 @@ pub struct ConsentBody {
     pub minutes: Option<i64>,
 }
 
+#[utoipa::path(
+    put, path = "/api/patients/{id}/consent", tag = "admin", operation_id = "setConsent",
+    summary = "Set monitoring consent (admin; audited)", security(("session" = [])),
+    params(("id" = String, Path, description = "Patient id")),
+    request_body = ConsentBody,
+    responses((status = 200, body = ConsentSet), (status = 400, description = "A malformed value, named", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not allowed for this role or ward", body = ErrorBody), (status = 404, description = "No such record", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody), (status = 422, description = "A value out of range, named", body = ErrorBody))
+)]
 pub async fn set_consent(
     State(app): State<Arc<App>>,
     user: User,
     Path(id): Path<String>,
     crate::error::ApiJson(body): crate::error::ApiJson<ConsentBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ConsentSet>, ApiError> {
     user.require_admin("changing consent")?;
     let p = parse_patient(&id)?;
     locate(&app.directory(), &user, &p)?;
@@ -334,23 +390,33 @@ pub async fn set_consent(
         &serde_json::to_string(&c).unwrap_or_default(),
     )
     .await?;
-    Ok(Json(json!({ "patient": p, "consent": c })))
+    Ok(Json(ConsentSet {
+        patient: p,
+        consent: c,
+    }))
 }
 
 /// `GET /api/wards/{ward}/kpi?hours=N`: the ward's alarm burden and how much of it was
 /// actionable (from acknowledgements), over the last N hours (default 24, at most 720).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct KpiQuery {
     pub hours: Option<i64>,
 }
 
+#[utoipa::path(
+    get, path = "/api/wards/{ward}/kpi", tag = "ward", operation_id = "wardKpi",
+    summary = "Alarm burden and actionable share of acknowledged alerts", security(("session" = [])),
+    params(("ward" = String, Path, description = "Ward id"), KpiQuery),
+    responses((status = 200, body = Kpi), (status = 400, description = "A malformed value, named", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not allowed for this role or ward", body = ErrorBody), (status = 404, description = "No such record", body = ErrorBody))
+)]
 pub async fn kpi(
     State(app): State<Arc<App>>,
     user: User,
     Path(ward_id): Path<String>,
     Query(q): Query<KpiQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Kpi>, ApiError> {
     let dir = app.directory();
     let ward = find_ward(&dir, &ward_id)?;
     user.require_ward(&ward.id)?;
@@ -379,7 +445,7 @@ pub async fn kpi(
 
 /// The KPI of a set of alerts: counts per kind, and for patient alerts the acknowledged,
 /// actionable and not-actionable counts with reasons and the median time to acknowledge.
-pub fn kpi_of(alerts: &[Alert], hours: i64) -> Value {
+pub fn kpi_of(alerts: &[Alert], hours: i64) -> Kpi {
     use areya_monitor::alerts::AlertKind;
     let patient: Vec<&Alert> = alerts
         .iter()
@@ -409,17 +475,17 @@ pub fn kpi_of(alerts: &[Alert], hours: i64) -> Value {
     waits.sort_unstable();
     let median_s = (!waits.is_empty()).then(|| waits[waits.len() / 2] as f64 / 1000.0);
     let technical = alerts.len() - patient.len();
-    json!({
-        "hours": hours,
-        "patient_alerts": patient.len(),
-        "technical_alerts": technical,
-        "acknowledged": acked.len(),
-        "actionable": actionable,
-        "not_actionable": acked.len() - actionable,
-        "actionable_share": (!acked.is_empty()).then(|| actionable as f64 / acked.len() as f64),
-        "not_actionable_reasons": reasons,
-        "median_seconds_to_acknowledge": median_s,
-    })
+    Kpi {
+        hours,
+        patient_alerts: patient.len(),
+        technical_alerts: technical,
+        acknowledged: acked.len(),
+        actionable,
+        not_actionable: acked.len() - actionable,
+        actionable_share: (!acked.is_empty()).then(|| actionable as f64 / acked.len() as f64),
+        not_actionable_reasons: reasons,
+        median_seconds_to_acknowledge: median_s,
+    }
 }
 
 #[cfg(test)]
@@ -474,17 +540,15 @@ mod tests {
             alert(5, AlertKind::SourceOffline, None),
         ];
         let k = kpi_of(&alerts, 24);
-        assert_eq!(k["patient_alerts"], 4);
-        assert_eq!(k["technical_alerts"], 1);
-        assert_eq!(k["acknowledged"], 3);
-        assert_eq!(k["actionable"], 1);
-        assert_eq!(k["not_actionable"], 2);
-        assert!((k["actionable_share"].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-9);
-        assert_eq!(k["not_actionable_reasons"]["watching TV"], 2);
-        assert_eq!(k["median_seconds_to_acknowledge"], 120.0);
+        assert_eq!(k.patient_alerts, 4);
+        assert_eq!(k.technical_alerts, 1);
+        assert_eq!(k.acknowledged, 3);
+        assert_eq!(k.actionable, 1);
+        assert_eq!(k.not_actionable, 2);
+        assert!((k.actionable_share.unwrap() - 1.0 / 3.0).abs() < 1e-9);
+        assert_eq!(k.not_actionable_reasons["watching TV"], 2);
+        assert_eq!(k.median_seconds_to_acknowledge, Some(120.0));
         let none = kpi_of(&[], 24);
-        assert!(
-            none["actionable_share"].is_null() && none["median_seconds_to_acknowledge"].is_null()
-        );
+        assert!(none.actionable_share.is_none() && none.median_seconds_to_acknowledge.is_none());
     }
 }

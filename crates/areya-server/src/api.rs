@@ -1,0 +1,285 @@
+//! The API's response bodies, one type each: what the handlers return and what `/openapi.json`
+//! is generated from (`openapi.rs`), so the document cannot drift from what is sent.
+
+use areya_core::{Emotion, PatientId, SourceId};
+use areya_monitor::alerts::{Alert, AlertEvent};
+use areya_monitor::directory::{Directory, Role};
+use areya_monitor::engine::Consent;
+use areya_monitor::state::Assessment;
+use areya_monitor::Millis;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+/// `GET /healthz`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`, or `degraded` while the store cannot write.
+    pub status: String,
+    pub role: crate::cluster::Role,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Who is logged in (`POST /api/login`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoggedIn {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    /// The wards they work on (every ward for an admin).
+    pub wards: Vec<String>,
+}
+
+/// `POST /api/logout`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Done {
+    pub ok: bool,
+}
+
+/// A ward by id and name.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WardRef {
+    pub id: String,
+    pub name: String,
+}
+
+/// `GET /api/me`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    pub wards: Vec<WardRef>,
+    /// A line the server shows on every page (e.g. "demo").
+    pub banner: Option<String>,
+}
+
+/// A ward as a view names it, with its clock.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WardInfo {
+    pub id: String,
+    pub name: String,
+    /// The ward's IANA time zone from the rules (`None`: the rules give a fixed offset).
+    pub time_zone: Option<String>,
+}
+
+/// A member of staff as views name them.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Person {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+}
+
+/// A bed's camera.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Camera {
+    pub sources: Vec<SourceId>,
+    /// When any of its sources last sent a frame.
+    pub last_seen_ms: Option<Millis>,
+    /// Heard from within the server's `source_offline_after_s`.
+    pub online: bool,
+}
+
+/// `[at_ms, score]`: a point of a score line.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ScorePoint(pub Millis, pub u8);
+
+impl utoipa::PartialSchema for ScorePoint {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+        ArrayBuilder::new()
+            .items(ObjectBuilder::new().schema_type(Type::Integer))
+            .min_items(Some(2))
+            .max_items(Some(2))
+            .description(Some("[at_ms, score 0–100]"))
+            .into()
+    }
+}
+impl ToSchema for ScorePoint {}
+
+/// One bed of the ward view.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BedView {
+    pub bed: String,
+    /// `None`: an empty bed.
+    pub patient: Option<PatientId>,
+    pub nurse: Option<Person>,
+    pub camera: Camera,
+    /// `None` for an empty bed.
+    pub consent: Option<Consent>,
+    /// The newest assessment (`None` while there is none, or without consent).
+    pub assessment: Option<Assessment>,
+    /// The last hour's scores.
+    pub sparkline: Vec<ScorePoint>,
+    /// The patient's open alerts.
+    pub alerts: Vec<Alert>,
+}
+
+/// `GET /api/wards/{ward}`: beds ordered by attention (escalated alerts, patient alerts,
+/// technical alerts, then by score).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WardView {
+    pub ward: WardInfo,
+    pub now_ms: Millis,
+    /// How long a camera may be silent before it is offline.
+    pub offline_after_ms: Millis,
+    /// The ward's staff, so alerts can name people.
+    pub staff: Vec<Person>,
+    pub beds: Vec<BedView>,
+}
+
+/// `GET /api/wards/{ward}/kpi`: the ward's alarm burden.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Kpi {
+    pub hours: i64,
+    pub patient_alerts: usize,
+    pub technical_alerts: usize,
+    pub acknowledged: usize,
+    pub actionable: usize,
+    pub not_actionable: usize,
+    /// Actionable share of the acknowledged patient alerts (`None`: none acknowledged).
+    pub actionable_share: Option<f64>,
+    /// Reasons given for "not actionable", with how often.
+    pub not_actionable_reasons: BTreeMap<String, usize>,
+    pub median_seconds_to_acknowledge: Option<f64>,
+}
+
+/// One window of a patient's timeline.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WindowView {
+    pub start_ms: Millis,
+    pub end_ms: Millis,
+    /// Share of sampled frames with a face.
+    pub coverage: f64,
+    /// Mean negative probability over face frames (`None` without faces).
+    pub negative: Option<f64>,
+    pub dominant: Option<Emotion>,
+}
+
+/// An alert with everything that happened to it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertHistory {
+    pub alert: Alert,
+    pub events: Vec<AlertEvent>,
+}
+
+/// A consent change, from the audit log.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentChange {
+    pub at_ms: Millis,
+    pub consent: Consent,
+}
+
+/// `GET /api/patients/{id}`: a patient's page.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PatientView {
+    pub patient: PatientId,
+    pub ward: WardInfo,
+    pub bed: String,
+    pub nurse: Option<Person>,
+    pub staff: Vec<Person>,
+    pub consent: Consent,
+    pub consent_changes: Vec<ConsentChange>,
+    pub assessment: Option<Assessment>,
+    pub now_ms: Millis,
+    pub from_ms: Millis,
+    pub window_ms: Millis,
+    pub windows: Vec<WindowView>,
+    pub scores: Vec<ScorePoint>,
+    pub alerts: Vec<AlertHistory>,
+}
+
+/// `PUT /api/patients/{id}/consent`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentSet {
+    pub patient: PatientId,
+    pub consent: Consent,
+}
+
+/// An open alert with where it is.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertItem {
+    pub alert: Alert,
+    pub ward: String,
+    pub bed: String,
+}
+
+/// `GET /api/alerts`: open alerts, escalated first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertList {
+    pub alerts: Vec<AlertItem>,
+}
+
+/// An alert after an action (`None`: it closed meanwhile).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertNow {
+    pub alert: Option<Alert>,
+}
+
+/// A new version of a configuration document.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Version {
+    pub version: i64,
+}
+
+/// `GET /api/admin/directory` (password hashes are never shown).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DirectoryView {
+    pub version: i64,
+    pub directory: Directory,
+}
+
+/// `PUT /api/admin/staff/{id}/password`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasswordSet {
+    pub version: i64,
+    /// Other sessions of that person, ended.
+    pub sessions_ended: u64,
+}
+
+/// `PUT /api/admin/devices/{id}`: the token is shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeviceRegistered {
+    pub version: i64,
+    pub device: String,
+    pub token: String,
+}
+
+/// `GET /api/rules`: the current rule file (version 0 and empty: the defaults).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Rules {
+    pub version: i64,
+    pub toml: String,
+}
+
+/// One row of the append-only audit log.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditRow {
+    pub seq: i64,
+    pub at_ms: Millis,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+}
+
+impl From<areya_store::AuditEntry> for AuditRow {
+    fn from(e: areya_store::AuditEntry) -> Self {
+        AuditRow {
+            seq: e.seq,
+            at_ms: e.at_ms,
+            actor: e.actor,
+            action: e.action,
+            target: e.target,
+            detail: e.detail,
+        }
+    }
+}
+
+/// `GET /api/audit`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditLog {
+    pub entries: Vec<AuditRow>,
+}

@@ -1,0 +1,115 @@
+//! `/openapi.json`, generated from the routes' `#[utoipa::path]` annotations and the request,
+//! response and event types they name: what the document says is what the types send.
+
+use crate::routes::{admin, alerts, ingest, ops, session, ward};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Areya API",
+        description = "Bedside emotion monitoring: ingest from edge agents, ward state, alerts, configuration, audit. Every error is JSON: {\"error\": a message for a person, \"field\": the one field at fault where there is one}. State-changing routes take JSON bodies; the session cookie is HttpOnly and SameSite=Strict."
+    ),
+    paths(
+        ops::healthz,
+        ops::metrics,
+        ops::openapi,
+        ops::events,
+        session::login,
+        session::logout,
+        session::me,
+        ward::ward,
+        ward::kpi,
+        ward::patient,
+        ward::fhir,
+        ward::set_consent,
+        alerts::list,
+        alerts::acknowledge,
+        alerts::snooze,
+        ingest::ingest,
+        admin::get_rules,
+        admin::put_rules,
+        admin::get_directory,
+        admin::put_directory,
+        admin::set_password,
+        admin::put_device,
+        admin::audit_log,
+    ),
+    components(schemas(crate::live::LiveEvent)),
+    modifiers(&Security),
+    tags(
+        (name = "ops", description = "Health, metrics, this document"),
+        (name = "session", description = "Logging in and out"),
+        (name = "live", description = "Server-sent events"),
+        (name = "ward", description = "What clinicians look at"),
+        (name = "alerts", description = "The alert inbox"),
+        (name = "ingest", description = "Edge agents"),
+        (name = "admin", description = "Configuration, consent, audit"),
+    )
+)]
+pub struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let c = doc.components.get_or_insert_with(Default::default);
+        c.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("areya_session"))),
+        );
+        c.add_security_scheme(
+            "device",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An edge device token (PUT /api/admin/devices/{id})."))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document as served, built once.
+pub fn document() -> &'static str {
+    static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DOC.get_or_init(|| {
+        let mut doc = ApiDoc::openapi();
+        doc.info.version = env!("CARGO_PKG_VERSION").to_string();
+        let mut v = serde_json::to_value(&doc).unwrap_or_default();
+        name_millis(&mut v);
+        serde_json::to_string_pretty(&v).unwrap_or_default()
+    })
+}
+
+/// The times (`areya_monitor::Millis`, an alias of i64) reach the document as a schema named
+/// after the integer type; a generated client should see what they are.
+fn name_millis(doc: &mut serde_json::Value) {
+    const FROM: &str = "#/components/schemas/i64";
+    const TO: &str = "#/components/schemas/Millis";
+    fn walk(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::String(s) if s == FROM => *s = TO.to_string(),
+            serde_json::Value::Array(a) => a.iter_mut().for_each(walk),
+            serde_json::Value::Object(o) => o.values_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    walk(doc);
+    if let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(|s| s.as_object_mut())
+    {
+        if schemas.remove("i64").is_some() {
+            schemas.insert(
+                "Millis".into(),
+                serde_json::json!({
+                    "type": "integer",
+                    "format": "int64",
+                    "description": "Milliseconds since the Unix epoch (UTC)."
+                }),
+            );
+        }
+    }
+}
