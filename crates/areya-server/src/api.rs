@@ -212,6 +212,12 @@ pub struct AlertList {
     pub alerts: Vec<AlertItem>,
 }
 
+/// `POST /api/alerts/delivered`: the alerts this report moved from raised to delivered.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Delivered {
+    pub ids: Vec<u64>,
+}
+
 /// An alert after an action (`None`: it closed meanwhile).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AlertNow {

@@ -25,6 +25,7 @@ use utoipa::{Modify, OpenApi};
         ward::fhir,
         ward::set_consent,
         alerts::list,
+        alerts::delivered,
         alerts::acknowledge,
         alerts::snooze,
         ingest::ingest,

@@ -766,6 +766,34 @@ async fn sustained_sadness_alerts_live_and_is_acknowledged() {
     assert_eq!(status, 200);
     assert_eq!(v["alerts"][0]["alert"]["id"], id);
     assert_eq!(v["alerts"][0]["bed"], "bed-01");
+    // Reading changes nothing: a nurse's GET (or a stale tab, or an integration polling as
+    // her) leaves the alert undelivered; the dashboard reports a card it has drawn.
+    assert_eq!(v["alerts"][0]["alert"]["state"], "raised", "{v}");
+    let again = s.app.open_alert(id).await.expect("open");
+    assert_eq!(again.state, areya_monitor::alerts::AlertState::Raised);
+    let admin = s.login("admin").await;
+    let (status, v) = s
+        .json(
+            "POST",
+            "/api/alerts/delivered",
+            Some(&admin),
+            Some(json!({ "ids": [id] })),
+        )
+        .await;
+    assert_eq!(status, 403, "an admin is no clinician: {v}");
+    let (status, v) = s
+        .json(
+            "POST",
+            "/api/alerts/delivered",
+            Some(&ana),
+            Some(json!({ "ids": [id, 999_999] })),
+        )
+        .await;
+    assert_eq!((status, &v["ids"]), (200, &json!([id])), "{v}");
+    next_event(&mut lines, "alert", |v| {
+        v["event"]["id"] == id && v["event"]["event"] == "delivered"
+    })
+    .await;
 
     // Not actionable needs a reason; then acknowledge.
     let (status, v) = s.ack(&ana, id, json!({ "actionable": false })).await;
@@ -1357,8 +1385,16 @@ mod browser {
         let s = Server::start("sqlite::memory:", true).await;
         log_in_as_ana(&d, &s).await;
 
-        // Bed 1 turns sad; the alert must reach the open page by itself.
+        // Bed 1 turns sad; the alert must reach the open page by itself, and the page reports
+        // it shown (delivered).
         let (id, card) = alert_reaches_the_page(&d, &s).await;
+        wait_until("the drawn card is reported delivered", async || {
+            s.app
+                .open_alert(id)
+                .await
+                .is_ok_and(|a| a.state == areya_monitor::alerts::AlertState::Delivered)
+        })
+        .await;
         let ack = d.wait(&format!("{card} button[data-act=ack]"), true).await;
         d.cmd("POST", &format!("/element/{}/click", ack[0]), None)
             .await;
@@ -1675,6 +1711,9 @@ mod browser {
         }
         s.app.tick().await.expect("tick");
         d.wait("#beds [data-key=\"bed-02\"] .score", true).await;
+        // Beds 5 and 6 never had a camera: their alerts pin them on top (a change of state).
+        d.wait("#beds [data-key=\"bed-06\"].nocam .tag", true).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
         let order = d.bed_order().await;
         let seen: Vec<&String> = order
             .iter()
@@ -1684,6 +1723,11 @@ mod browser {
             seen,
             ["bed-01", "bed-02", "bed-03", "bed-04"],
             "by bed: {order:?}"
+        );
+        assert_eq!(
+            order[..2],
+            ["bed-05", "bed-06"],
+            "alerting beds pinned: {order:?}"
         );
         for k in 0..20 {
             for _ in 0..15 {
@@ -1827,12 +1871,24 @@ async fn servers_sharing_one_postgres_act_as_one_ward_and_fail_over() {
     let id = raised["event"]["alert"]["id"].as_u64().expect("id");
     assert_eq!(raised["event"]["alert"]["patient"], "p-1001");
 
-    // B's inbox comes from the database; showing it there marks the alert delivered on A.
+    // B's inbox comes from the database; reading it changes nothing, and the dashboard's
+    // report that it showed the alert marks it delivered on A.
     let (status, v) = b
         .json("GET", "/api/alerts?ward=ward-4b", Some(&ana), None)
         .await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["alerts"][0]["alert"]["id"], id, "{v}");
+    let on_a = a.app.open_alert(id).await.expect("open on the leader");
+    assert_eq!(on_a.state, AlertState::Raised);
+    let (status, v) = b
+        .json(
+            "POST",
+            "/api/alerts/delivered",
+            Some(&ana),
+            Some(json!({ "ids": [id] })),
+        )
+        .await;
+    assert_eq!((status, &v["ids"]), (200, &json!([id])), "{v}");
     let on_a = a.app.open_alert(id).await.expect("open on the leader");
     assert_eq!(on_a.state, AlertState::Delivered);
 

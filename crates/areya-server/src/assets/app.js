@@ -255,8 +255,6 @@ function onEvent(name, data) {
       patient = a.patient;
       const b = bedOf(a.patient);
       if (b) W.alerts.set(a.id, { alert: a, bed: b.bed });
-      // A new alert is delivered to this inbox by the inbox's own reload.
-      if (a.state === "raised") scheduleReload();
     } else {
       const old = W.alerts.get(data.event && data.event.id);
       if (old) patient = old.alert.patient;
@@ -419,9 +417,31 @@ function alertCard(item) {
   fillAlert(el, item);
   return el;
 }
+// "Delivered" is this page saying a card is on a clinician's visible screen (reading the
+// alert list changes nothing on the server).
+const deliveredSent = new Set(), toDeliver = new Set();
+let deliverTimer = null;
+function shown(a) {
+  if (!me || me.role === "admin" || a.state !== "raised" || offline || document.visibilityState !== "visible") return;
+  if (deliveredSent.has(a.id)) return;
+  deliveredSent.add(a.id);
+  toDeliver.add(a.id);
+  if (!deliverTimer) deliverTimer = setTimeout(sendDelivered, 200);
+}
+async function sendDelivered() {
+  deliverTimer = null;
+  const ids = [...toDeliver];
+  toDeliver.clear();
+  if (!ids.length) return;
+  // Not sent: tried again when the card is drawn next.
+  try { await api("/api/alerts/delivered", { method: "POST", body: { ids } }); } catch (_) { for (const id of ids) deliveredSent.delete(id); }
+}
+document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") renderAll(); });
+
 // Updates a card in place; its buttons and reason box are made once and kept.
 function fillAlert(el, item) {
   const a = item.alert, st = alertState(a), bed = W.view && bedOf(a.patient);
+  shown(a);
   el.className = "alert " + st.cls;
   el._p.head.replaceChildren(h("span", {}, (item.bed || "") + " · " + a.patient), h("span", { class: "tag " + st.cls }, st.word));
   el._p.body.textContent = alertText(a);

@@ -1,7 +1,7 @@
 //! The alert inbox: open alerts of the user's wards, acknowledge (actionable, or not actionable
 //! with a reason) and snooze. Every action is audited.
 
-use crate::api::{AlertItem, AlertList, AlertNow};
+use crate::api::{AlertItem, AlertList, AlertNow, Delivered};
 use crate::app::{AlertAct, App};
 use crate::auth::User;
 use crate::command::Command;
@@ -67,28 +67,58 @@ pub async fn list(
             a.raised_ms,
         )
     });
-    // A clinician's inbox is the device the alert is delivered to.
-    let raised: Vec<u64> = open
-        .iter()
-        .filter(|(a, _, _)| a.state == areya_monitor::alerts::AlertState::Raised)
-        .map(|(a, _, _)| a.id)
-        .collect();
-    if !raised.is_empty() && user.require_clinical("").is_ok() {
-        app.run(Command::Delivered {
-            ids: raised.clone(),
-        })
-        .await?;
-        for (a, _, _) in &mut open {
-            if raised.contains(&a.id) {
-                a.state = areya_monitor::alerts::AlertState::Delivered;
-            }
-        }
-    }
+    // Reading changes nothing: "delivered" is the dashboard's own report (`POST
+    // /api/alerts/delivered`) once a card is on a clinician's screen.
     let alerts = open
         .into_iter()
         .map(|(alert, ward, bed)| AlertItem { alert, ward, bed })
         .collect();
     Ok(Json(AlertList { alerts }))
+}
+
+/// Alerts now on a clinician's screen.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveredBody {
+    /// At most 1000 ids; ids not open on the user's wards, or delivered already, are left out.
+    pub ids: Vec<u64>,
+}
+
+#[utoipa::path(
+    post, path = "/api/alerts/delivered", tag = "alerts", operation_id = "delivered",
+    summary = "Report alerts shown on a clinician's screen: raised → delivered (clinical roles)",
+    description = "The dashboard calls this once a card is drawn; reading `GET /api/alerts` never marks anything delivered, so an integration or a stale tab cannot claim a person saw an alert.",
+    security(("session" = [])),
+    request_body = DeliveredBody,
+    responses((status = 200, body = Delivered), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not allowed for this role", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody), (status = 422, description = "A value out of range, named", body = ErrorBody))
+)]
+pub async fn delivered(
+    State(app): State<Arc<App>>,
+    user: User,
+    ApiJson(body): ApiJson<DeliveredBody>,
+) -> Result<Json<Delivered>, ApiError> {
+    user.require_clinical("reporting alerts shown")?;
+    if body.ids.len() > 1000 {
+        return Err(ApiError::invalid("ids", "at most 1000 a request"));
+    }
+    let dir = app.directory();
+    let ids: Vec<u64> = app
+        .open_alerts()
+        .await?
+        .into_iter()
+        .filter(|a| {
+            a.state == areya_monitor::alerts::AlertState::Raised
+                && body.ids.contains(&a.id)
+                && dir
+                    .bed_of(&a.patient)
+                    .is_some_and(|(w, _)| user.sees_ward(&w.id))
+        })
+        .map(|a| a.id)
+        .collect();
+    if !ids.is_empty() {
+        app.run(Command::Delivered { ids: ids.clone() }).await?;
+    }
+    Ok(Json(Delivered { ids }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

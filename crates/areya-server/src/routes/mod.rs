@@ -38,6 +38,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/patients/{id}/fhir", get(ward::fhir))
         .route("/api/patients/{id}/consent", put(ward::set_consent))
         .route("/api/alerts", get(alerts::list))
+        .route("/api/alerts/delivered", post(alerts::delivered))
         .route("/api/alerts/{id}/ack", post(alerts::acknowledge))
         .route("/api/alerts/{id}/snooze", post(alerts::snooze))
         .route("/api/ingest", post(ingest::ingest))
