@@ -3,8 +3,10 @@
 //! or mistyped field is a 422 that says which, not a bare 400.
 
 use areya_store::StoreError;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::path::ErrorKind;
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -42,6 +44,8 @@ pub enum ApiError {
     /// Nothing can do it now (no server runs the ward engine at the moment); try again.
     #[error("{0}")]
     Unavailable(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
 }
 
 impl From<StoreError> for ApiError {
@@ -76,6 +80,7 @@ impl ApiError {
             ApiError::UnsupportedMedia(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Store(_) | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
         }
     }
 
@@ -86,6 +91,7 @@ impl ApiError {
             401 => ApiError::Unauthorized,
             403 => ApiError::Forbidden(message),
             404 => ApiError::NotFound(message),
+            405 => ApiError::MethodNotAllowed(message),
             409 => ApiError::Conflict(message),
             413 => ApiError::TooLarge(message),
             415 => ApiError::UnsupportedMedia(message),
@@ -121,6 +127,62 @@ impl IntoResponse for ApiError {
             },
         };
         (self.status(), Json(body)).into_response()
+    }
+}
+
+/// A query string whose rejections are [`ApiError`]s (the framework's own answer is plain
+/// text). Parameters a route does not know are ignored, on every route alike.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, St: Send + Sync> FromRequestParts<St> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, ApiError> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(v)) => Ok(ApiQuery(v)),
+            Err(r) => {
+                let text = r.body_text();
+                let detail = text.rsplit_once(": ").map_or(text.as_str(), |(_, d)| d);
+                Err(ApiError::BadRequest(format!("query string: {detail}")))
+            }
+        }
+    }
+}
+
+/// Path parameters whose rejections are [`ApiError`]s naming the parameter.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, St: Send + Sync> FromRequestParts<St> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, ApiError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(v)) => Ok(ApiPath(v)),
+            Err(r) => {
+                let what = match &r {
+                    PathRejection::FailedToDeserializePathParams(e) => match e.kind() {
+                        ErrorKind::ParseErrorAtKey { key, value, .. } => {
+                            format!("{key}: '{value}' is not a valid value")
+                        }
+                        ErrorKind::ParseError { value, .. } => {
+                            // A single parameter: name it from the route.
+                            let key =
+                                axum::extract::RawPathParams::from_request_parts(parts, state)
+                                    .await
+                                    .ok()
+                                    .and_then(|p| p.iter().next().map(|(k, _)| k.to_string()));
+                            match key {
+                                Some(k) => format!("{k}: '{value}' is not a valid value"),
+                                None => format!("'{value}' is not a valid value in the path"),
+                            }
+                        }
+                        _ => e.body_text(),
+                    },
+                    other => other.body_text(),
+                };
+                Err(ApiError::BadRequest(what))
+            }
+        }
     }
 }
 

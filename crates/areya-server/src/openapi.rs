@@ -9,7 +9,7 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(
         title = "Areya API",
-        description = "Bedside emotion monitoring: ingest from edge agents, ward state, alerts, configuration, audit. Every error is JSON: {\"error\": a message for a person, \"field\": the one field at fault where there is one}. State-changing routes take JSON bodies; the session cookie is HttpOnly and SameSite=Strict."
+        description = "Bedside emotion monitoring: ingest from edge agents, ward state, alerts, configuration, audit. Every error is JSON: {\"error\": a message for a person, \"field\": the one field at fault where there is one}. Query parameters a route does not list are ignored (on every route alike). State-changing routes take JSON bodies; the session cookie is HttpOnly and SameSite=Strict."
     ),
     paths(
         ops::healthz,

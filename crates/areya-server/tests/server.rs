@@ -578,6 +578,31 @@ async fn bad_requests_name_the_field() {
             404,
             "no such route",
         ),
+        // The framework's own refusals answer the same JSON body.
+        (
+            "GET",
+            "/api/patients/p-1001?hours=many",
+            vec![],
+            String::new(),
+            400,
+            "query string: ",
+        ),
+        (
+            "POST",
+            "/api/alerts/abc/ack",
+            vec![("Content-Type", "application/json")],
+            "{\"actionable\":true}".into(),
+            400,
+            "id: 'abc' is not a valid value",
+        ),
+        (
+            "DELETE",
+            "/api/alerts",
+            vec![],
+            String::new(),
+            405,
+            "DELETE is not allowed on /api/alerts",
+        ),
     ];
     for (method, path, mut headers, body, want, needle) in cases {
         headers.push(("Cookie", &c));
@@ -594,6 +619,21 @@ async fn bad_requests_name_the_field() {
             "{method} {path}: '{needle}' not in {}",
             &text[..text.len().min(300)]
         );
+        let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        assert!(
+            body["error"].is_string(),
+            "{method} {path}: not the JSON error body: {}",
+            &text[..text.len().min(300)]
+        );
+    }
+    // Query parameters a route does not list are ignored, on every route alike.
+    for path in [
+        "/api/alerts?ward=ward-4b&_=1700000000",
+        "/api/patients/p-1001?hours=1&_format=json",
+        "/api/me?x=1",
+    ] {
+        let (status, _, text) = s.req("GET", path, &[("Cookie", &c)], None).await;
+        assert_eq!(status, 200, "{path}: {}", &text[..text.len().min(300)]);
     }
 
     // Ingest: device tokens, and each observation checked.

@@ -5,11 +5,11 @@
 use crate::api::{AuditLog, DeviceRegistered, DirectoryView, PasswordSet, Rules, Version};
 use crate::app::App;
 use crate::auth::{hash_password, new_token, token_hash, Client, User};
-use crate::error::{ApiError, ApiJson};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use areya_core::ErrorBody;
 use areya_monitor::directory::{Device, Directory};
 use areya_store::Store;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -111,7 +111,7 @@ pub async fn set_password(
     State(app): State<Arc<App>>,
     user: User,
     client: Client,
-    Path(staff_id): Path<String>,
+    ApiPath(staff_id): ApiPath<String>,
     ApiJson(body): ApiJson<PasswordBody>,
 ) -> Result<Json<PasswordSet>, ApiError> {
     let own = user.id() == staff_id;
@@ -198,7 +198,7 @@ pub struct DeviceBody {
 pub async fn put_device(
     State(app): State<Arc<App>>,
     user: User,
-    Path(device_id): Path<String>,
+    ApiPath(device_id): ApiPath<String>,
     ApiJson(body): ApiJson<DeviceBody>,
 ) -> Result<Json<DeviceRegistered>, ApiError> {
     user.require_admin("registering devices")?;
@@ -273,7 +273,6 @@ pub async fn put_rules(
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     pub from_ms: Option<i64>,
     pub to_ms: Option<i64>,
@@ -288,7 +287,7 @@ pub struct AuditQuery {
 pub async fn audit_log(
     State(app): State<Arc<App>>,
     user: User,
-    Query(q): Query<AuditQuery>,
+    ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Json<AuditLog>, ApiError> {
     user.require_admin("reading the audit log")?;
     let now = app.now();

@@ -5,17 +5,16 @@ use crate::api::{AlertItem, AlertList, AlertNow, Delivered};
 use crate::app::{AlertAct, App};
 use crate::auth::User;
 use crate::command::Command;
-use crate::error::{ApiError, ApiJson};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use areya_core::ErrorBody;
 use areya_monitor::alerts::AlertKind;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use std::sync::Arc;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
 pub struct Filter {
     pub ward: Option<String>,
 }
@@ -29,7 +28,7 @@ pub struct Filter {
 pub async fn list(
     State(app): State<Arc<App>>,
     user: User,
-    Query(f): Query<Filter>,
+    ApiQuery(f): ApiQuery<Filter>,
 ) -> Result<Json<AlertList>, ApiError> {
     if let Some(w) = &f.ward {
         user.require_ward(w)?;
@@ -204,7 +203,7 @@ async fn act(app: &App, user: &User, id: u64, act: AlertAct) -> Result<Json<Aler
 pub async fn acknowledge(
     State(app): State<Arc<App>>,
     user: User,
-    Path(id): Path<u64>,
+    ApiPath(id): ApiPath<u64>,
     ApiJson(body): ApiJson<AckBody>,
 ) -> Result<Json<AlertNow>, ApiError> {
     let a = AlertAct::Acknowledge {
@@ -224,7 +223,7 @@ pub async fn acknowledge(
 pub async fn snooze(
     State(app): State<Arc<App>>,
     user: User,
-    Path(id): Path<u64>,
+    ApiPath(id): ApiPath<u64>,
     ApiJson(body): ApiJson<SnoozeBody>,
 ) -> Result<Json<AlertNow>, ApiError> {
     if body.seconds == 0 {

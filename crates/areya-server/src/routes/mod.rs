@@ -51,6 +51,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/admin/devices/{id}", put(admin::put_device))
         .route("/api/audit", get(admin::audit_log))
         .fallback(ops::not_found)
+        .method_not_allowed_fallback(ops::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             audit_refusals,

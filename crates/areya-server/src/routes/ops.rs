@@ -189,6 +189,13 @@ fn sse(e: &LiveEvent) -> Event {
     Event::default().event(e.name()).data(e.data().to_string())
 }
 
+pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::MethodNotAllowed(format!(
+        "{method} is not allowed on {} (see /openapi.json)",
+        uri.path().chars().take(120).collect::<String>()
+    ))
+}
+
 pub async fn not_found() -> ApiError {
     ApiError::NotFound("no such route".into())
 }

@@ -8,7 +8,7 @@ use crate::api::{
 use crate::app::App;
 use crate::auth::User;
 use crate::command::Command;
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiPath, ApiQuery};
 use areya_core::ErrorBody;
 use areya_core::PatientId;
 use areya_monitor::alerts::Alert;
@@ -16,7 +16,7 @@ use areya_monitor::directory::{Bed, Ward};
 use areya_monitor::engine::Consent;
 use areya_monitor::{Millis, HOUR, MINUTE};
 use areya_store::Store;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::Value;
@@ -91,7 +91,7 @@ fn person(dir: &areya_monitor::directory::Directory, id: Option<&String>) -> Opt
 pub async fn ward(
     State(app): State<Arc<App>>,
     user: User,
-    Path(ward_id): Path<String>,
+    ApiPath(ward_id): ApiPath<String>,
 ) -> Result<Json<WardView>, ApiError> {
     let dir = app.directory();
     let ward = find_ward(&dir, &ward_id)?;
@@ -185,7 +185,6 @@ pub async fn ward(
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
 pub struct Span {
     /// How many hours back (default 6, at most 72).
     pub hours: Option<i64>,
@@ -212,8 +211,8 @@ impl Span {
 pub async fn patient(
     State(app): State<Arc<App>>,
     user: User,
-    Path(id): Path<String>,
-    Query(span): Query<Span>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(span): ApiQuery<Span>,
 ) -> Result<Json<PatientView>, ApiError> {
     let p = parse_patient(&id)?;
     let (ward, bed) = locate(&app.directory(), &user, &p)?;
@@ -309,8 +308,8 @@ pub async fn patient(
 pub async fn fhir(
     State(app): State<Arc<App>>,
     user: User,
-    Path(id): Path<String>,
-    Query(span): Query<Span>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(span): ApiQuery<Span>,
 ) -> Result<Json<Value>, ApiError> {
     let p = parse_patient(&id)?;
     locate(&app.directory(), &user, &p)?;
@@ -350,7 +349,7 @@ pub struct ConsentBody {
 pub async fn set_consent(
     State(app): State<Arc<App>>,
     user: User,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     crate::error::ApiJson(body): crate::error::ApiJson<ConsentBody>,
 ) -> Result<Json<ConsentSet>, ApiError> {
     user.require_admin("changing consent")?;
@@ -400,7 +399,6 @@ pub async fn set_consent(
 /// actionable (from acknowledgements), over the last N hours (default 24, at most 720).
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
 pub struct KpiQuery {
     pub hours: Option<i64>,
 }
@@ -414,8 +412,8 @@ pub struct KpiQuery {
 pub async fn kpi(
     State(app): State<Arc<App>>,
     user: User,
-    Path(ward_id): Path<String>,
-    Query(q): Query<KpiQuery>,
+    ApiPath(ward_id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<KpiQuery>,
 ) -> Result<Json<Kpi>, ApiError> {
     let dir = app.directory();
     let ward = find_ward(&dir, &ward_id)?;
