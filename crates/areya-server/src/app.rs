@@ -21,7 +21,7 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
-use tokio::sync::{broadcast, Mutex};
+use tokio::sync::Mutex;
 
 /// Milliseconds since the Unix epoch; injected so tests can move time.
 pub type Clock = Arc<dyn Fn() -> Millis + Send + Sync>;
@@ -103,7 +103,8 @@ pub struct App {
     pub store_ok: std::sync::atomic::AtomicBool,
     /// Open live-event streams.
     pub(crate) live_counts: Arc<std::sync::Mutex<crate::guard::LiveCounts>>,
-    pub live: broadcast::Sender<Live>,
+    /// Live events, numbered for resuming (`Last-Event-ID`).
+    pub live: crate::live::LiveHub,
     pub clock: Clock,
     /// What `/metrics` reports.
     pub counters: crate::metrics::Metrics,
@@ -250,7 +251,15 @@ impl App {
     ) -> Result<Arc<App>, ApiError> {
         let now = clock();
         let (version, directory) = load_directory(&store).await?;
-        let (live, _) = broadcast::channel(1024);
+        // A random epoch: ids of an earlier run or another server never match this one's.
+        let live = crate::live::LiveHub::new({
+            let mut b = [0u8; 8];
+            password_hash::rand_core::RngCore::fill_bytes(
+                &mut password_hash::rand_core::OsRng,
+                &mut b,
+            );
+            u64::from_le_bytes(b) >> 16
+        });
         let limits = settings.limits.clone();
         Ok(Arc::new(App {
             store,
@@ -416,7 +425,7 @@ impl App {
     /// server's. Nobody listening is fine.
     pub(crate) async fn emit(&self, lives: Vec<Live>) {
         for l in &lives {
-            let _ = self.live.send(l.clone());
+            self.live.send(l.clone());
         }
         if let Some(c) = &self.cluster {
             c.relay(&lives).await;
@@ -780,7 +789,7 @@ impl App {
                 tracing::warn!("telling the other servers about directory version {version}: {e}");
             }
         }
-        let _ = self.live.send(Live {
+        self.live.send(Live {
             ward: None,
             event: LiveEvent::Directory { version },
         });

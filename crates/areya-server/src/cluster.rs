@@ -394,7 +394,7 @@ impl App {
                 let Some(event) = LiveEvent::from_parts(&r.event, r.data) else {
                     return;
                 };
-                let _ = self.live.send(Live {
+                self.live.send(Live {
                     ward: r.ward,
                     event,
                 });
@@ -413,7 +413,7 @@ impl App {
                 "done" => c.done.notify_waiters(),
                 "config" => match self.reload_directory().await {
                     Ok(()) => {
-                        let _ = self.live.send(Live {
+                        self.live.send(Live {
                             ward: None,
                             event: LiveEvent::Directory {
                                 version: self.directory_version(),

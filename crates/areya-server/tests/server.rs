@@ -1848,10 +1848,20 @@ mod browser {
 
 /// A live-event subscriber on `s`, as the dashboard is.
 async fn live(s: &Server, cookie: &str) -> tokio::io::Lines<BufReader<TcpStream>> {
+    live_from(s, cookie, None).await
+}
+
+/// A live-event subscriber that resumes after the event `last` (`Last-Event-ID`).
+async fn live_from(
+    s: &Server,
+    cookie: &str,
+    last: Option<&str>,
+) -> tokio::io::Lines<BufReader<TcpStream>> {
     let mut sse = TcpStream::connect(s.addr).await.expect("connect");
+    let resume = last.map_or(String::new(), |id| format!("Last-Event-ID: {id}\r\n"));
     sse.write_all(
         format!(
-            "GET /api/events HTTP/1.1\r\nHost: {}\r\nCookie: areya_session={cookie}\r\n\r\n",
+            "GET /api/events HTTP/1.1\r\nHost: {}\r\nCookie: areya_session={cookie}\r\n{resume}\r\n",
             s.addr
         )
         .as_bytes(),
@@ -1859,6 +1869,76 @@ async fn live(s: &Server, cookie: &str) -> tokio::io::Lines<BufReader<TcpStream>
     .await
     .expect("write");
     BufReader::new(sse).lines()
+}
+
+/// Server-sent events read from `lines` as (id, name, data), heartbeats left out, up to and
+/// including the first for which `until` holds (15 s at most).
+async fn read_events(
+    lines: &mut tokio::io::Lines<BufReader<TcpStream>>,
+    mut until: impl FnMut(&str, &Value) -> bool,
+) -> Vec<(String, String, Value)> {
+    let mut out = Vec::new();
+    let (mut id, mut name) = (String::new(), String::new());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let line = tokio::time::timeout(left, lines.next_line())
+            .await
+            .expect("the event within 15 s")
+            .expect("read")
+            .expect("the stream stays open");
+        if let Some(v) = line.strip_prefix("id: ") {
+            id = v.to_string();
+        } else if let Some(v) = line.strip_prefix("event: ") {
+            name = v.to_string();
+        } else if let Some(d) = line.strip_prefix("data: ") {
+            let data: Value = serde_json::from_str(d).expect("event JSON");
+            let (i, n) = (std::mem::take(&mut id), std::mem::take(&mut name));
+            if n == "heartbeat" {
+                continue;
+            }
+            let stop = until(&n, &data);
+            out.push((i, n, data));
+            if stop {
+                return out;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_consumer_that_reconnects_with_last_event_id_gets_what_it_missed() {
+    let s = Server::start("sqlite::memory:", true).await;
+    let ana = s.login("ana").await;
+    let mut control = live(&s, &ana).await;
+    let mut consumer = live(&s, &ana).await;
+    feed(&s, 0, 30, 0.1).await;
+    let got = read_events(&mut consumer, |name, _| name == "score").await;
+    let last_id = got.last().map(|e| e.0.clone()).expect("an event");
+    assert!(!last_id.is_empty(), "every event has an id: {got:?}");
+    drop(consumer);
+
+    // Away for a while: bed 1 turns sad and its alert is raised.
+    feed(&s, 0, 100, 0.9).await;
+    let raised = |name: &str, v: &Value| name == "alert" && v["event"]["event"] == "raised";
+    let all = read_events(&mut control, raised).await;
+    let at = all
+        .iter()
+        .position(|e| e.0 == last_id)
+        .expect("the stream that stayed saw it");
+    let missed: Vec<&str> = all[at + 1..].iter().map(|e| e.0.as_str()).collect();
+    assert!(missed.len() >= 3, "scores and the alert: {missed:?}");
+
+    let mut resumed = live_from(&s, &ana, Some(&last_id)).await;
+    let replayed = read_events(&mut resumed, raised).await;
+    let ids: Vec<&str> = replayed.iter().map(|e| e.0.as_str()).collect();
+    assert_eq!(ids, missed, "every event it missed, in order, once");
+
+    // An id this server never gave (another server's, an earlier run's): reload first.
+    let mut stale = live_from(&s, &ana, Some("ffff-1")).await;
+    let first = read_events(&mut stale, |_, _| true).await;
+    assert_eq!(first[0].1, "resync", "{first:?}");
+    s.stop().await;
 }
 
 /// Like [`feed`], posting to `post` while `leader` runs the engine. After each post the leader

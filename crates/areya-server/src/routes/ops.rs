@@ -6,7 +6,7 @@ use crate::api::Health;
 use crate::app::App;
 use crate::auth::User;
 use crate::error::ApiError;
-use crate::live::{Live, LiveEvent};
+use crate::live::{LiveEvent, Numbered, Resume};
 use areya_core::ErrorBody;
 use areya_store::Store;
 use axum::extract::State;
@@ -127,26 +127,47 @@ pub const HEARTBEAT_S: u64 = 5;
 #[utoipa::path(
     get, path = "/api/events", tag = "live", operation_id = "liveEvents",
     summary = "Live events (server-sent) of the user's wards",
-    description = "Each event's name is the kind (score, alert, consent, directory, resync) and its data the payload as JSON, as LiveEvent describes (event = name, data = payload). A quiet stream sends a `heartbeat` event (data `{}`) every 5 s; `resync` means events were missed: reload.",
+    description = "Each event's name is the kind (score, alert, consent, directory, resync) and its data the payload as JSON, as LiveEvent describes (event = name, data = payload). Every event has an id; reconnecting with the `Last-Event-ID` header replays what was missed (the last 4096 events of this server; further behind, or an id of another server or an earlier run, gets one `resync` first: reload). A quiet stream sends a `heartbeat` event (data `{}`, no id) every 5 s.",
     security(("session" = [])),
     responses((status = 200, description = "text/event-stream of LiveEvent payloads", content_type = "text/event-stream", body = LiveEvent), (status = 401, description = "Not logged in", body = ErrorBody), (status = 429, description = "Too many open streams for this session", body = ErrorBody))
 )]
 pub async fn events(
     State(app): State<Arc<App>>,
     user: User,
+    headers: axum::http::HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let slot =
         crate::guard::LiveSlot::take(&app.live_counts, &user.token_hash, &app.settings.limits)?;
-    let rx = app.live.subscribe();
+    let last = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(64).collect::<String>());
+    let (rx, resume) = app.live.subscribe(last.as_deref());
+    // What it missed first (its wards only), then live events after the last replayed.
+    let (mut first, mut seen) = (std::collections::VecDeque::new(), 0);
+    match resume {
+        Resume::Replay(missed) => {
+            for n in missed {
+                seen = n.seq;
+                if n.ward.as_ref().is_none_or(|w| user.sees_ward(w)) {
+                    first.push_back(numbered(&app, &n));
+                }
+            }
+        }
+        Resume::Resync => first.push_back(sse(&LiveEvent::Resync { missed: None })),
+    }
     let stop = app.stopping.subscribe();
     let every = Duration::from_millis(app.settings.live_recheck_ms.max(10) as u64);
     let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The slot lives as long as the stream and gives its place back when the stream ends.
-    let state = (rx, stop, user, app, recheck, slot);
+    let state = (rx, stop, user, app, recheck, slot, first, seen);
     let stream = futures_util::stream::unfold(
         state,
-        |(mut rx, mut stop, user, app, mut recheck, slot)| async move {
+        |(mut rx, mut stop, user, app, mut recheck, slot, mut first, seen)| async move {
+            if let Some(ev) = first.pop_front() {
+                return Some((Ok(ev), (rx, stop, user, app, recheck, slot, first, seen)));
+            }
             loop {
                 let got = tokio::select! {
                     r = rx.recv() => Some(r),
@@ -163,16 +184,16 @@ pub async fn events(
                     continue;
                 };
                 let ev = match got {
-                    Ok(Live { ward, event }) => {
-                        if ward.as_ref().is_some_and(|w| !user.sees_ward(w)) {
+                    Ok(n) => {
+                        if n.seq <= seen || n.ward.as_ref().is_some_and(|w| !user.sees_ward(w)) {
                             continue;
                         }
-                        sse(&event)
+                        numbered(&app, &n)
                     }
                     Err(RecvError::Lagged(n)) => sse(&LiveEvent::Resync { missed: Some(n) }),
                     Err(RecvError::Closed) => return None,
                 };
-                return Some((Ok(ev), (rx, stop, user, app, recheck, slot)));
+                return Some((Ok(ev), (rx, stop, user, app, recheck, slot, first, seen)));
             }
         },
     );
@@ -187,6 +208,14 @@ pub async fn events(
 
 fn sse(e: &LiveEvent) -> Event {
     Event::default().event(e.name()).data(e.data().to_string())
+}
+
+/// A numbered event with its id (payload serialised once, when it was numbered).
+fn numbered(app: &App, n: &Numbered) -> Event {
+    Event::default()
+        .id(app.live.id(n.seq))
+        .event(n.name)
+        .data(&*n.data)
 }
 
 pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
