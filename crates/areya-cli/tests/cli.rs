@@ -1357,6 +1357,11 @@ fn replay_compares_rules_and_fhir_exports_a_bundle() {
     let bundle: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&bundle_path).unwrap()).unwrap();
     assert_eq!(bundle["resourceType"], "Bundle");
+    assert_eq!(bundle["entry"][0]["resource"]["resourceType"], "Patient");
+    assert_eq!(
+        bundle["entry"][0]["resource"]["identifier"][0]["value"],
+        "a"
+    );
     assert_eq!(
         bundle["entry"].as_array().map(|e| e.len() >= 30),
         Some(true),

@@ -35,6 +35,16 @@ pub enum AlertKind {
     ModelError,
 }
 
+impl AlertKind {
+    /// Every kind.
+    pub const ALL: [AlertKind; 4] = [
+        AlertKind::SustainedNegative,
+        AlertKind::SourceOffline,
+        AlertKind::NoFace,
+        AlertKind::ModelError,
+    ];
+}
+
 /// Who is notified.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,

@@ -58,12 +58,25 @@ pub struct Staff {
     pub password_hash: String,
 }
 
+/// An identifier the hospital gives a patient (a medical record number and the system that
+/// issues it), so an exported record links to the hospital's patient.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Identifier {
+    /// The issuing system as a URI (e.g. `urn:oid:1.2.36.146.595.217.0.1`).
+    pub system: String,
+    pub value: String,
+}
+
 /// A bed: the patient in it (if any), the nurse assigned, and the camera sources that see it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Bed {
     pub id: String,
     #[serde(default)]
     pub patient: Option<PatientId>,
+    /// The hospital's identifiers of the patient in this bed (MRN, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub patient_identifiers: Vec<Identifier>,
     #[serde(default)]
     pub assigned_nurse: Option<String>,
     #[serde(default)]
@@ -147,6 +160,33 @@ impl Directory {
                 return Err(DirectoryError(format!("ward '{}' needs a name", w.id)));
             }
             for b in &w.beds {
+                if !b.patient_identifiers.is_empty() && b.patient.is_none() {
+                    return Err(DirectoryError(format!(
+                        "bed '{}': patient_identifiers without a patient",
+                        b.id
+                    )));
+                }
+                for (i, id) in b.patient_identifiers.iter().enumerate() {
+                    let at = format!("bed '{}': patient_identifiers[{i}]", b.id);
+                    let uri = id.system.contains(':')
+                        && id.system.len() <= 200
+                        && !id
+                            .system
+                            .chars()
+                            .any(|c| c.is_whitespace() || c.is_control());
+                    if !uri {
+                        return Err(DirectoryError(format!(
+                            "{at}.system: '{}' is not a URI (like urn:oid:… or https://…)",
+                            id.system.chars().take(80).collect::<String>()
+                        )));
+                    }
+                    if id.value.trim().is_empty()
+                        || id.value.len() > 64
+                        || id.value.chars().any(char::is_control)
+                    {
+                        return Err(DirectoryError(format!("{at}.value: give 1–64 characters")));
+                    }
+                }
                 if let Some(p) = &b.patient {
                     if !patients.insert(p.as_str()) {
                         return Err(DirectoryError(format!(
@@ -251,6 +291,7 @@ mod tests {
                 beds: vec![Bed {
                     id: "b1".into(),
                     patient: Some(PatientId::parse("p1").unwrap()),
+                    patient_identifiers: vec![],
                     assigned_nurse: Some("ana".into()),
                     sources: vec![SourceId::parse("cam1").unwrap()],
                 }],

@@ -1,20 +1,89 @@
-//! FHIR R4 export of one patient's monitoring record as a `collection` Bundle: an Observation
-//! per window (negative share, face coverage, class probabilities) and per attention score, a
-//! CommunicationRequest per alert, a Communication per acknowledgement, and a Flag while an
-//! alert is open. Ids are stable (derived from the content), so exporting twice gives the same
-//! resources.
+//! FHIR R4 export of one patient's monitoring record as a `collection` Bundle: the Patient
+//! (Areya's id and the hospital's identifiers, nothing else personal), an Observation per window
+//! (negative share, face coverage, class probabilities) and per attention score, a
+//! CommunicationRequest per alert, a Communication per acknowledgement, a Flag while an alert is
+//! open, and Areya's CodeSystem, so every reference and every Areya code resolves inside the
+//! Bundle. Kinds are spelled as the API and the live events spell them (`sustained_negative`,
+//! `assigned_nurse`). Ids are stable (derived from the content), so exporting twice gives the
+//! same resources.
 
 use crate::alerts::{Alert, AlertKind, AlertState};
+use crate::directory::Identifier;
 use crate::rules::Priority;
 use crate::state::Assessment;
 use crate::window::WindowAggregate;
 use areya_core::time::iso8601_utc;
-use areya_core::PatientId;
+use areya_core::{Emotion, PatientId};
 use serde_json::{json, Value};
 
-/// Areya's code system for its own observation and alert codes.
+/// Areya's code system for its own observation and alert codes (published as the CodeSystem
+/// resource [`code_system`], in every Bundle and at `/fhir/CodeSystem/areya`).
 pub const CODE_SYSTEM: &str = "urn:areya:fhir:codes";
+/// Areya's own patient ids (`p-1001`), beside the hospital's.
+pub const PATIENT_SYSTEM: &str = "urn:areya:patient";
+/// Areya's staff ids, for who acknowledged.
+pub const STAFF_SYSTEM: &str = "urn:areya:staff";
+/// Who an alert notified (`assigned_nurse`, `charge_nurse`, `ward_failsafe`).
+pub const RECIPIENT_SYSTEM: &str = "urn:areya:recipient";
 const UCUM: &str = "http://unitsofmeasure.org";
+const OBSERVATION_CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/observation-category";
+const COMMUNICATION_CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/communication-category";
+const FLAG_CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/flag-category";
+const IDENTIFIER_TYPE: &str = "http://terminology.hl7.org/CodeSystem/v2-0203";
+
+/// Every code of [`CODE_SYSTEM`], with its display and definition.
+pub fn codes() -> Vec<(String, String, String)> {
+    let mut c: Vec<(String, String, String)> = [
+        ("emotion-window", "Facial emotion window", "What the bedside camera's emotion classifier saw over one window: face coverage, negative share and the mean class probabilities."),
+        ("face-coverage", "Face coverage", "Share of the window's sampled frames in which the patient's face was found and classified (ratio 0–1)."),
+        ("negative-share", "Negative emotion share (angry + sad)", "Mean probability of a negative emotion (angry or sad) over the window's face frames (ratio 0–1)."),
+        ("attention-score", "Areya attention score", "0 (nothing to see) to 100 (needs attention now): how far the negative share over the recent horizon is above the patient's learned usual."),
+    ]
+    .iter()
+    .map(|(a, b, d)| (a.to_string(), b.to_string(), d.to_string()))
+    .collect();
+    for e in Emotion::ALL {
+        c.push((
+            format!("p-{e}"),
+            format!("Probability {e}"),
+            format!("Mean probability of '{e}' over the window's face frames (ratio 0–1)."),
+        ));
+    }
+    for k in AlertKind::ALL {
+        c.push((
+            kind_code(k).to_string(),
+            kind_text(k).to_string(),
+            kind_definition(k).to_string(),
+        ));
+    }
+    c
+}
+
+/// The CodeSystem resource of Areya's own codes.
+pub fn code_system() -> Value {
+    let concepts: Vec<Value> = codes()
+        .into_iter()
+        .map(|(code, display, definition)| {
+            json!({"code": code, "display": display, "definition": definition})
+        })
+        .collect();
+    json!({
+        "resourceType": "CodeSystem",
+        "id": "areya",
+        "url": CODE_SYSTEM,
+        "version": env!("CARGO_PKG_VERSION"),
+        "name": "AreyaCodes",
+        "title": "Areya bedside emotion monitoring codes",
+        "status": "active",
+        "experimental": false,
+        "publisher": "Areya",
+        "description": "Codes for what Areya measures and alerts on, where no standard code exists.",
+        "caseSensitive": true,
+        "content": "complete",
+        "count": concepts.len(),
+        "concept": concepts,
+    })
+}
 
 /// A stable UUID (RFC 4122 layout, version 8 "custom") from a text key.
 pub fn stable_uuid(key: &str) -> String {
@@ -42,6 +111,10 @@ fn code(code: &str, display: &str) -> Value {
     json!({"coding": [{"system": CODE_SYSTEM, "code": code, "display": display}], "text": display})
 }
 
+fn category(system: &str, code: &str, display: &str) -> Value {
+    json!({"coding": [{"system": system, "code": code, "display": display}]})
+}
+
 fn ratio(v: f64) -> Value {
     json!({"value": (v * 10_000.0).round() / 10_000.0, "unit": "ratio", "system": UCUM, "code": "1"})
 }
@@ -57,6 +130,16 @@ fn priority(p: Priority) -> &'static str {
     }
 }
 
+/// The kind as the API and the live events spell it.
+fn kind_code(k: AlertKind) -> &'static str {
+    match k {
+        AlertKind::SustainedNegative => "sustained_negative",
+        AlertKind::SourceOffline => "source_offline",
+        AlertKind::NoFace => "no_face",
+        AlertKind::ModelError => "model_error",
+    }
+}
+
 fn kind_text(k: AlertKind) -> &'static str {
     match k {
         AlertKind::SustainedNegative => "Sustained negative emotion",
@@ -66,32 +149,66 @@ fn kind_text(k: AlertKind) -> &'static str {
     }
 }
 
-/// The Bundle for `patient`.
+fn kind_definition(k: AlertKind) -> &'static str {
+    match k {
+        AlertKind::SustainedNegative => "The patient's negative emotion share stayed above the ward's rule (and their usual) for the rule's minimum time.",
+        AlertKind::SourceOffline => "The bed's camera sent nothing for longer than the server allows (technical).",
+        AlertKind::NoFace => "The camera worked but no face was seen for longer than the rule allows (technical).",
+        AlertKind::ModelError => "The edge's emotion model failed on this bed's frames (technical).",
+    }
+}
+
+/// The Bundle for `patient`, with the hospital's `identifiers` of that patient.
 pub fn bundle(
     patient: &PatientId,
+    identifiers: &[Identifier],
     windows: &[WindowAggregate],
     scores: &[Assessment],
     alerts: &[Alert],
     now_ms: i64,
 ) -> Value {
-    let subject = json!({"reference": format!("Patient/{patient}")});
-    let mut entries = Vec::new();
+    let patient_key = format!("patient/{patient}");
+    let patient_url = format!("urn:uuid:{}", stable_uuid(&patient_key));
+    let subject = json!({"reference": patient_url});
+    let mut ids = vec![json!({"use": "secondary", "system": PATIENT_SYSTEM, "value": patient})];
+    for i in identifiers {
+        ids.push(json!({
+            "use": "usual",
+            "type": category(IDENTIFIER_TYPE, "MR", "Medical record number"),
+            "system": i.system,
+            "value": i.value,
+        }));
+    }
+    let mut entries = vec![
+        entry(
+            &patient_key,
+            json!({
+                "resourceType": "Patient", "id": stable_uuid(&patient_key),
+                "identifier": ids,
+                "active": true,
+            }),
+        ),
+        entry("codesystem/areya", code_system()),
+    ];
+    // Inside a Bundle the CodeSystem goes by its entry's stable id (published, it is "areya").
+    entries[1]["resource"]["id"] = json!(stable_uuid("codesystem/areya"));
+    let survey = category(OBSERVATION_CATEGORY, "survey", "Survey");
     for w in windows.iter().filter(|w| &w.patient == patient) {
         let mut components = vec![
             json!({"code": code("face-coverage", "Face coverage"), "valueQuantity": ratio(w.coverage())}),
         ];
         if let (Some(neg), Some(mean)) = (w.negative(), w.mean()) {
             components.push(json!({"code": code("negative-share", "Negative emotion share (angry + sad)"), "valueQuantity": ratio(neg)}));
-            for e in areya_core::Emotion::ALL {
+            for e in Emotion::ALL {
                 components.push(json!({"code": code(&format!("p-{e}"), &format!("Probability {e}")), "valueQuantity": ratio(mean.get(e) as f64)}));
             }
         }
-        let id = stable_uuid(&format!("window/{patient}/{}", w.start_ms));
+        let key = format!("window/{patient}/{}", w.start_ms);
         entries.push(entry(
-            &format!("window/{patient}/{}", w.start_ms),
+            &key,
             json!({
-                "resourceType": "Observation", "id": id, "status": "final",
-                "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "survey"}]}],
+                "resourceType": "Observation", "id": stable_uuid(&key), "status": "final",
+                "category": [survey],
                 "code": code("emotion-window", "Facial emotion window"),
                 "subject": subject,
                 "effectivePeriod": {"start": iso8601_utc(w.start_ms), "end": iso8601_utc(w.end_ms)},
@@ -106,19 +223,21 @@ pub fn bundle(
             &key,
             json!({
                 "resourceType": "Observation", "id": stable_uuid(&key), "status": "final",
+                "category": [survey],
                 "code": code("attention-score", "Areya attention score"),
                 "subject": subject,
                 "effectiveDateTime": iso8601_utc(a.at_ms),
                 "valueInteger": a.score,
-                "interpretation": [{"text": format!("{:?}", a.status).to_lowercase()}],
+                "interpretation": [{"text": serde_json::to_value(a.status).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()}],
                 "note": [{"text": a.reason}],
             }),
         ));
     }
     for al in alerts.iter().filter(|a| &a.patient == patient) {
         let req_key = format!("alert/{}", al.id);
-        let req_uuid = stable_uuid(&req_key);
+        let req_url = format!("urn:uuid:{}", stable_uuid(&req_key));
         let open = al.state != AlertState::Resolved;
+        let technical = al.kind != AlertKind::SustainedNegative;
         // A patient nobody could see for a while: the request waits (FHIR "on-hold") and says why.
         let (status, status_reason) = match (open, al.blind_since_ms) {
             (false, _) => ("completed", None),
@@ -131,15 +250,25 @@ pub fn bundle(
             ),
             (true, None) => ("active", None),
         };
+        let recipient = serde_json::to_value(al.notified)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
         let mut request = json!({
-                "resourceType": "CommunicationRequest", "id": req_uuid,
+                "resourceType": "CommunicationRequest", "id": stable_uuid(&req_key),
                 "status": status,
-                "category": [code(&format!("{:?}", al.kind).to_lowercase(), kind_text(al.kind))],
+                "category": [
+                    category(COMMUNICATION_CATEGORY, "alert", "Alert"),
+                    code(kind_code(al.kind), kind_text(al.kind)),
+                ],
                 "priority": priority(al.priority),
                 "subject": subject,
                 "authoredOn": iso8601_utc(al.raised_ms),
                 "payload": [{"contentString": format!("{}: {}", kind_text(al.kind), al.reason)}],
-                "recipient": [{"display": format!("{:?}", al.notified)}],
+                "recipient": [{
+                    "identifier": {"system": RECIPIENT_SYSTEM, "value": recipient},
+                    "display": recipient.replace('_', " "),
+                }],
         });
         if let Some(why) = status_reason {
             request["statusReason"] = json!({ "text": why });
@@ -156,21 +285,28 @@ pub fn bundle(
                 &key,
                 json!({
                     "resourceType": "Communication", "id": stable_uuid(&key), "status": "completed",
-                    "basedOn": [{"reference": format!("urn:uuid:{req_uuid}")}],
+                    "category": [category(COMMUNICATION_CATEGORY, "notification", "Notification")],
+                    "basedOn": [{"reference": req_url}],
                     "subject": subject,
                     "sent": iso8601_utc(ack.at_ms),
-                    "sender": {"display": ack.by},
+                    "sender": {"identifier": {"system": STAFF_SYSTEM, "value": ack.by}, "display": ack.by},
                     "payload": [{"contentString": format!("Acknowledged ({verdict})")}],
                 }),
             ));
         }
         if open {
             let key = format!("flag/{}", al.id);
+            let (flag, flag_text) = if technical {
+                ("admin", "Administrative")
+            } else {
+                ("clinical", "Clinical")
+            };
             entries.push(entry(
                 &key,
                 json!({
                     "resourceType": "Flag", "id": stable_uuid(&key), "status": "active",
-                    "code": code("areya-alert", kind_text(al.kind)),
+                    "category": [category(FLAG_CATEGORY, flag, flag_text)],
+                    "code": code(kind_code(al.kind), kind_text(al.kind)),
                     "subject": subject,
                     "period": {"start": iso8601_utc(al.raised_ms)},
                 }),
@@ -229,7 +365,11 @@ mod tests {
         )
         .unwrap();
         let alerts: Vec<Alert> = book.open_alerts().cloned().collect();
-        let b = bundle(&p, &windows, &[score], &alerts, 5 * MINUTE);
+        let mrn = [Identifier {
+            system: "urn:oid:2.999.1".into(),
+            value: "MRN-7".into(),
+        }];
+        let b = bundle(&p, &mrn, &windows, &[score], &alerts, 5 * MINUTE);
 
         assert_eq!(b["resourceType"], "Bundle");
         assert_eq!(b["type"], "collection");
@@ -241,6 +381,8 @@ mod tests {
         assert_eq!(
             types,
             [
+                "Patient",
+                "CodeSystem",
                 "Observation",
                 "Observation",
                 "Observation",
@@ -260,16 +402,81 @@ mod tests {
         urls.sort();
         urls.dedup();
         assert_eq!(urls.len(), entries.len(), "fullUrls are unique");
+        // Every reference resolves inside the Bundle.
+        fn references<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+            match v {
+                Value::Object(o) => {
+                    if let Some(Value::String(r)) = o.get("reference") {
+                        out.push(r);
+                    }
+                    o.values().for_each(|x| references(x, out));
+                }
+                Value::Array(a) => a.iter().for_each(|x| references(x, out)),
+                _ => {}
+            }
+        }
+        let mut refs = vec![];
+        references(&b, &mut refs);
+        assert!(refs.len() >= 8, "{refs:?}");
+        for r in &refs {
+            assert!(urls.contains(r), "{r} does not resolve in the Bundle");
+        }
+        let patient = &entries[0];
         for e in entries {
             let r = &e["resource"];
             assert_eq!(
                 e["fullUrl"].as_str().unwrap()[9..],
                 *r["id"].as_str().unwrap()
             );
-            assert_eq!(r["subject"]["reference"], "Patient/p-9");
-            assert!(r["status"].is_string());
+            if r["resourceType"] != "Patient" && r["resourceType"] != "CodeSystem" {
+                assert_eq!(r["subject"]["reference"], patient["fullUrl"]);
+            }
+            assert!(r["status"].is_string() || r["resourceType"] == "Patient");
         }
-        let obs = &entries[0]["resource"];
+        let ids = &patient["resource"]["identifier"];
+        assert_eq!(ids[0]["system"], PATIENT_SYSTEM);
+        assert_eq!(ids[0]["value"], "p-9");
+        assert_eq!(ids[1]["system"], "urn:oid:2.999.1");
+        assert_eq!(ids[1]["value"], "MRN-7");
+        assert_eq!(ids[1]["type"]["coding"][0]["code"], "MR");
+        // Every Areya code used is in the Bundle's CodeSystem; kinds are spelled as the API does.
+        let cs = &entries[1]["resource"];
+        assert_eq!(cs["url"], CODE_SYSTEM);
+        let known: Vec<&str> = cs["concept"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["code"].as_str().unwrap())
+            .collect();
+        fn areya_codes<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+            match v {
+                Value::Object(o) => {
+                    if o.get("system").and_then(Value::as_str) == Some(CODE_SYSTEM) {
+                        out.extend(o.get("code").and_then(Value::as_str));
+                    }
+                    o.values().for_each(|x| areya_codes(x, out));
+                }
+                Value::Array(a) => a.iter().for_each(|x| areya_codes(x, out)),
+                _ => {}
+            }
+        }
+        let mut used = vec![];
+        areya_codes(&b, &mut used);
+        assert!(used.len() >= 20, "{used:?}");
+        for c in used {
+            assert!(known.contains(&c), "{c} is not in the CodeSystem");
+        }
+        let req = &entries[6]["resource"];
+        assert_eq!(req["category"][0]["coding"][0]["code"], "alert");
+        assert_eq!(
+            req["category"][1]["coding"][0]["code"],
+            "sustained_negative"
+        );
+        assert_eq!(req["recipient"][0]["identifier"]["value"], "assigned_nurse");
+        assert!(entries[2..6]
+            .iter()
+            .all(|e| e["resource"]["category"][0]["coding"][0]["code"] == "survey"));
+        let obs = &entries[2]["resource"];
         assert_eq!(obs["effectivePeriod"]["start"], "1970-01-01T00:00:00.000Z");
         let neg = obs["component"]
             .as_array()
@@ -278,24 +485,25 @@ mod tests {
             .find(|c| c["code"]["coding"][0]["code"] == "negative-share")
             .unwrap();
         assert_eq!(neg["valueQuantity"]["value"], 0.7);
-        let comm = &entries[5]["resource"];
-        assert_eq!(comm["basedOn"][0]["reference"], entries[4]["fullUrl"]);
+        let comm = &entries[7]["resource"];
+        assert_eq!(comm["basedOn"][0]["reference"], entries[6]["fullUrl"]);
         assert!(comm["payload"][0]["contentString"]
             .as_str()
             .unwrap()
             .contains("not actionable: visitor just left"));
-        assert_eq!(entries[4]["resource"]["status"], "active");
+        assert_eq!(entries[6]["resource"]["status"], "active");
         // A patient nobody could see: the request is on hold and says since when.
         book.cannot_assess(1, 3 * MINUTE, 14 * MINUTE);
         let blind: Vec<Alert> = book.open_alerts().cloned().collect();
         let b2 = bundle(
             &p,
+            &mrn,
             &windows,
             &[state.assess(3 * MINUTE)],
             &blind,
             15 * MINUTE,
         );
-        let req = &b2["entry"][4]["resource"];
+        let req = &b2["entry"][6]["resource"];
         assert_eq!(req["status"], "on-hold");
         assert_eq!(
             req["statusReason"]["text"],
@@ -306,6 +514,7 @@ mod tests {
             b,
             bundle(
                 &p,
+                &mrn,
                 &windows,
                 &[state.assess(3 * MINUTE)],
                 &alerts,

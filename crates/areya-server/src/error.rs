@@ -46,6 +46,9 @@ pub enum ApiError {
     Unavailable(String),
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// The client accepts only what is not offered (FHIR XML, say).
+    #[error("{0}")]
+    NotAcceptable(String),
 }
 
 impl From<StoreError> for ApiError {
@@ -81,6 +84,7 @@ impl ApiError {
             ApiError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Store(_) | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
         }
     }
 
@@ -92,6 +96,7 @@ impl ApiError {
             403 => ApiError::Forbidden(message),
             404 => ApiError::NotFound(message),
             405 => ApiError::MethodNotAllowed(message),
+            406 => ApiError::NotAcceptable(message),
             409 => ApiError::Conflict(message),
             413 => ApiError::TooLarge(message),
             415 => ApiError::UnsupportedMedia(message),

@@ -1,7 +1,7 @@
 //! `/openapi.json`, generated from the routes' `#[utoipa::path]` annotations and the request,
 //! response and event types they name: what the document says is what the types send.
 
-use crate::routes::{admin, alerts, ingest, ops, session, ward};
+use crate::routes::{admin, alerts, fhir, ingest, ops, session, ward};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -36,6 +36,8 @@ use utoipa::{Modify, OpenApi};
         admin::set_password,
         admin::put_device,
         admin::audit_log,
+        fhir::metadata,
+        fhir::code_system,
     ),
     components(schemas(crate::live::LiveEvent)),
     modifiers(&Security),
@@ -47,6 +49,7 @@ use utoipa::{Modify, OpenApi};
         (name = "alerts", description = "The alert inbox"),
         (name = "ingest", description = "Edge agents"),
         (name = "admin", description = "Configuration, consent, audit"),
+        (name = "fhir", description = "FHIR R4 for integration engines"),
     )
 )]
 pub struct ApiDoc;

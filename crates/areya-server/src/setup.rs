@@ -5,7 +5,7 @@ use crate::app::App;
 use crate::auth::{hash_password, token_hash};
 use crate::error::ApiError;
 use areya_core::{PatientId, SourceId};
-use areya_monitor::directory::{Bed, Device, Directory, Role, Staff, Ward};
+use areya_monitor::directory::{Bed, Device, Directory, Identifier, Role, Staff, Ward};
 use std::sync::Arc;
 
 /// When the directory is empty, stores one admin (`admin`) with `password`. Returns whether it
@@ -40,6 +40,8 @@ pub const DEMO_STAFF: [(&str, &str, Role); 5] = [
 ];
 
 pub const DEMO_WARD: &str = "ward-4b";
+/// The demo hospital's medical record numbers (an example OID, never a real hospital's).
+pub const DEMO_MRN_SYSTEM: &str = "urn:oid:2.999.4242.1";
 pub const DEMO_BEDS: usize = 12;
 
 /// Patient id of demo bed `i` (0-based); the last bed is empty.
@@ -62,6 +64,7 @@ pub fn large_ward(beds: usize, password_hash: &str, device_token: &str) -> Direc
         .map(|i| Bed {
             id: format!("bed-{:03}", i + 1),
             patient: PatientId::parse(&format!("p-{:04}", 1001 + i)).ok(),
+            patient_identifiers: vec![],
             assigned_nurse: Some("ana".into()),
             sources: vec![demo_source(i)],
         })
@@ -76,6 +79,14 @@ pub fn demo_directory(password_hash: &str, device_token: &str) -> Directory {
         .map(|i| Bed {
             id: format!("bed-{:02}", i + 1),
             patient: demo_patient(i),
+            // A made-up medical record number under a documentation-only OID arc (2.999).
+            patient_identifiers: demo_patient(i)
+                .map(|_| Identifier {
+                    system: DEMO_MRN_SYSTEM.into(),
+                    value: format!("MRN-{:06}", 4_200 + i),
+                })
+                .into_iter()
+                .collect(),
             assigned_nurse: Some(if i < 6 { "ana" } else { "ben" }.into()),
             sources: vec![demo_source(i)],
         })

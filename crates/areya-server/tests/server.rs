@@ -1906,6 +1906,108 @@ async fn read_events(
     }
 }
 
+/// What a hospital's integration engine sees: the export answers as FHIR, honours `_format`
+/// and Accept, links the hospital's patient (MRN) and resolves every reference and code inside
+/// the Bundle; `/fhir/metadata` and Areya's CodeSystem are published.
+#[tokio::test]
+async fn the_fhir_export_is_fhir_an_engine_can_file() {
+    let s = Server::start("sqlite::memory:", true).await;
+    feed(&s, 0, 30, 0.1).await;
+    feed(&s, 0, 100, 0.9).await;
+    let ana = s.login("ana").await;
+    let c = format!("areya_session={ana}");
+    let path = "/api/patients/p-1001/fhir?hours=1";
+    let (status, head, body) = s.req("GET", path, &[("Cookie", &c)], None).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/fhir+json; fhirversion=4.0"),
+        "{head}"
+    );
+    let b: Value = serde_json::from_str(&body).expect("JSON");
+    let entries = b["entry"].as_array().expect("entries");
+    let patient = &entries[0];
+    assert_eq!(patient["resource"]["resourceType"], "Patient");
+    let mrn = patient["resource"]["identifier"]
+        .as_array()
+        .expect("identifiers")
+        .iter()
+        .find(|i| i["type"]["coding"][0]["code"] == "MR")
+        .expect("the hospital's MRN");
+    assert_eq!(mrn["system"], areya_server::setup::DEMO_MRN_SYSTEM);
+    assert_eq!(mrn["value"], "MRN-004200");
+    let urls: Vec<&str> = entries
+        .iter()
+        .filter_map(|e| e["fullUrl"].as_str())
+        .collect();
+    let text = body.as_str();
+    for r in text.split("\"reference\":\"").skip(1) {
+        let r = r.split('"').next().unwrap_or_default();
+        assert!(urls.contains(&r), "{r} does not resolve in the Bundle");
+    }
+    assert!(
+        !text.contains("Patient/p-1001"),
+        "no reference outside the Bundle"
+    );
+    assert!(
+        text.contains("\"sustained_negative\"") && !text.contains("sustainednegative"),
+        "kinds spelled as the API spells them"
+    );
+    // _format and Accept: JSON in any of its names; anything else is a JSON 406.
+    for (q, accept, want) in [
+        ("&_format=json", None, 200),
+        ("&_format=application/fhir%2Bjson", None, 200),
+        ("&_format=xml", None, 406),
+        ("", Some("application/fhir+json"), 200),
+        ("", Some("application/json, text/plain"), 200),
+        ("", Some("*/*"), 200),
+        ("", Some("application/fhir+xml"), 406),
+        ("&_format=json", Some("application/fhir+xml"), 200),
+    ] {
+        let mut h = vec![("Cookie", c.as_str())];
+        if let Some(a) = accept {
+            h.push(("Accept", a));
+        }
+        let (status, _, body) = s.req("GET", &format!("{path}{q}"), &h, None).await;
+        assert_eq!(status, want, "{q} {accept:?}: {body}");
+        if want == 406 {
+            let v: Value = serde_json::from_str(&body).expect("the JSON error body");
+            assert!(
+                v["error"].as_str().unwrap_or("").contains("not offered"),
+                "{v}"
+            );
+        }
+    }
+    // Published without a login: what is offered, and Areya's codes.
+    let (status, head, body) = s.req("GET", "/fhir/metadata", &[], None).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(head.to_ascii_lowercase().contains("application/fhir+json"));
+    let cap: Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(
+        (cap["resourceType"].as_str(), cap["fhirVersion"].as_str()),
+        (Some("CapabilityStatement"), Some("4.0.1"))
+    );
+    let (status, _, body) = s.req("GET", "/fhir/CodeSystem/areya", &[], None).await;
+    assert_eq!(status, 200, "{body}");
+    let cs: Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(cs["url"], areya_monitor::fhir::CODE_SYSTEM);
+    let known: Vec<&str> = cs["concept"]
+        .as_array()
+        .expect("concepts")
+        .iter()
+        .filter_map(|c| c["code"].as_str())
+        .collect();
+    for k in [
+        "sustained_negative",
+        "source_offline",
+        "attention-score",
+        "negative-share",
+    ] {
+        assert!(known.contains(&k), "{k}");
+    }
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn a_consumer_that_reconnects_with_last_event_id_gets_what_it_missed() {
     let s = Server::start("sqlite::memory:", true).await;

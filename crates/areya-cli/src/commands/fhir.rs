@@ -5,6 +5,7 @@ use crate::with_store;
 use anyhow::Context;
 use areya_core::time::parse_iso8601_utc;
 use areya_core::PatientId;
+use areya_monitor::directory::Directory;
 use areya_store::{AuditEntry, Store};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
@@ -96,7 +97,21 @@ async fn export<S: Store>(
             detail: "areya fhir export".into(),
         })
         .await?;
+    // The hospital's identifiers of the patient, from the ward directory (none without one).
+    let identifiers = match store.directory().await? {
+        Some((_, text)) => serde_json::from_str::<Directory>(&text)
+            .context("the stored ward directory")?
+            .bed_of(patient)
+            .map(|(_, b)| b.patient_identifiers.clone())
+            .unwrap_or_default(),
+        None => vec![],
+    };
     Ok(areya_monitor::fhir::bundle(
-        patient, &windows, &scores, &alerts, now,
+        patient,
+        &identifiers,
+        &windows,
+        &scores,
+        &alerts,
+        now,
     ))
 }

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod alerts;
+pub mod fhir;
 pub mod ingest;
 pub mod ops;
 pub mod session;
@@ -50,6 +51,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/admin/staff/{id}/password", put(admin::set_password))
         .route("/api/admin/devices/{id}", put(admin::put_device))
         .route("/api/audit", get(admin::audit_log))
+        .route("/fhir/metadata", get(fhir::metadata))
+        .route("/fhir/CodeSystem/areya", get(fhir::code_system))
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

@@ -19,7 +19,6 @@ use areya_store::Store;
 use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
-use serde_json::Value;
 use std::sync::Arc;
 
 fn find_ward<'a>(
@@ -302,17 +301,20 @@ pub async fn patient(
 #[utoipa::path(
     get, path = "/api/patients/{id}/fhir", tag = "ward", operation_id = "patientFhir",
     summary = "FHIR R4 Bundle of the patient's windows, scores and alerts (audited)", security(("session" = [])),
-    params(("id" = String, Path, description = "Patient id"), Span),
-    responses((status = 200, description = "A FHIR R4 Bundle (collection)", body = serde_json::Value), (status = 400, description = "A malformed value, named", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not allowed for this role or ward", body = ErrorBody), (status = 404, description = "No such record", body = ErrorBody))
+    params(("id" = String, Path, description = "Patient id"), Span, crate::routes::fhir::Format),
+    responses((status = 200, description = "A FHIR R4 Bundle (collection)", content_type = "application/fhir+json", body = serde_json::Value), (status = 400, description = "A malformed value, named", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not allowed for this role or ward", body = ErrorBody), (status = 404, description = "No such record", body = ErrorBody), (status = 406, description = "Only JSON is offered", body = ErrorBody))
 )]
 pub async fn fhir(
     State(app): State<Arc<App>>,
     user: User,
+    headers: axum::http::HeaderMap,
     ApiPath(id): ApiPath<String>,
     ApiQuery(span): ApiQuery<Span>,
-) -> Result<Json<Value>, ApiError> {
+    ApiQuery(format): ApiQuery<crate::routes::fhir::Format>,
+) -> Result<axum::response::Response, ApiError> {
+    crate::routes::fhir::negotiate(format.format.as_deref(), &headers)?;
     let p = parse_patient(&id)?;
-    locate(&app.directory(), &user, &p)?;
+    let (_, bed) = locate(&app.directory(), &user, &p)?;
     let now = app.now();
     let from = span.from(now)?;
     app.audit(
@@ -325,8 +327,13 @@ pub async fn fhir(
     let windows = app.store.windows(Some(&p), from, now + 1).await?;
     let scores = app.store.assessments(&p, from, now + 1).await?;
     let alerts = app.store.alerts(Some(&p)).await?;
-    Ok(Json(areya_monitor::fhir::bundle(
-        &p, &windows, &scores, &alerts, now,
+    Ok(crate::routes::fhir::fhir_json(areya_monitor::fhir::bundle(
+        &p,
+        &bed.patient_identifiers,
+        &windows,
+        &scores,
+        &alerts,
+        now,
     )))
 }
 

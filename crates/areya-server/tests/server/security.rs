@@ -432,6 +432,7 @@ async fn a_device_cannot_speak_for_another_wards_camera() {
         d.wards[1].beds.push(Bed {
             id: "bed-2a-01".into(),
             patient: PatientId::parse("p-2001").ok(),
+            patient_identifiers: vec![],
             assigned_nurse: None,
             sources: vec![SourceId::parse("cam-2a-01").expect("id")],
         });
