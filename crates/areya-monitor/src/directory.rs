@@ -27,6 +27,9 @@ pub enum Role {
     ChargeNurse,
     Doctor,
     Admin,
+    /// An integration engine's token: reads its wards, changes nothing (never a person's
+    /// role: see [`Integration`]).
+    Integration,
 }
 
 impl Role {
@@ -40,6 +43,7 @@ impl Role {
             Role::ChargeNurse => "charge_nurse",
             Role::Doctor => "doctor",
             Role::Admin => "admin",
+            Role::Integration => "integration",
         }
     }
 }
@@ -91,6 +95,19 @@ pub struct Ward {
     pub beds: Vec<Bed>,
 }
 
+/// An integration engine's read-only access to some wards (`Authorization: Bearer TOKEN`),
+/// audited under its id like a person, revoked by removing it. `token_hash` is the hex SHA-256
+/// of its token; it is never shown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Integration {
+    pub id: String,
+    pub name: String,
+    pub wards: Vec<String>,
+    #[serde(default)]
+    #[schema(ignore)]
+    pub token_hash: String,
+}
+
 /// An edge agent (`areya watch --server`): it may only ingest observations for its ward.
 /// `token_hash` is the hex SHA-256 of its bearer token.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -109,6 +126,8 @@ pub struct Directory {
     pub staff: Vec<Staff>,
     #[serde(default)]
     pub devices: Vec<Device>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub integrations: Vec<Integration>,
 }
 
 /// A directory that contradicts itself; the message names the entry.
@@ -147,6 +166,34 @@ impl Directory {
         let wards = unique("ward", self.wards.iter().map(|w| w.id.as_str()))?;
         unique("staff", self.staff.iter().map(|s| s.id.as_str()))?;
         unique("device", self.devices.iter().map(|d| d.id.as_str()))?;
+        // An integration's id is its name in the audit log: never a person's.
+        unique(
+            "staff or integration",
+            self.staff
+                .iter()
+                .map(|s| s.id.as_str())
+                .chain(self.integrations.iter().map(|i| i.id.as_str())),
+        )?;
+        for i in &self.integrations {
+            if i.name.trim().is_empty() {
+                return Err(DirectoryError(format!(
+                    "integration '{}' needs a name",
+                    i.id
+                )));
+            }
+            if i.wards.is_empty() {
+                return Err(DirectoryError(format!(
+                    "integration '{}' needs at least one ward",
+                    i.id
+                )));
+            }
+            if let Some(w) = i.wards.iter().find(|w| !wards.contains(w.as_str())) {
+                return Err(DirectoryError(format!(
+                    "integration '{}': ward '{w}' does not exist",
+                    i.id
+                )));
+            }
+        }
         unique(
             "bed",
             self.wards
@@ -220,6 +267,12 @@ impl Directory {
             }
         }
         for s in &self.staff {
+            if s.role == Role::Integration {
+                return Err(DirectoryError(format!(
+                    "staff '{}': the role integration is for integrations, not people",
+                    s.id
+                )));
+            }
             if s.name.trim().is_empty() {
                 return Err(DirectoryError(format!("staff '{}' needs a name", s.id)));
             }
@@ -251,6 +304,17 @@ impl Directory {
 
     pub fn staff(&self, id: &str) -> Option<&Staff> {
         self.staff.iter().find(|s| s.id == id)
+    }
+
+    /// The integration whose token has this hash (none for an empty hash).
+    pub fn integration_by_token(&self, token_hash: &str) -> Option<&Integration> {
+        (!token_hash.is_empty())
+            .then(|| {
+                self.integrations
+                    .iter()
+                    .find(|i| i.token_hash == token_hash)
+            })
+            .flatten()
     }
 
     /// The ward and bed a patient is in.
@@ -308,6 +372,64 @@ mod tests {
                 ward: "w1".into(),
                 token_hash: "0".repeat(64),
             }],
+            integrations: vec![],
+        }
+    }
+
+    #[test]
+    fn integrations_and_patient_identifiers_are_checked() {
+        let integration = |wards: Vec<&str>| Integration {
+            id: "hie".into(),
+            name: "Interface engine".into(),
+            wards: wards.into_iter().map(String::from).collect(),
+            token_hash: String::new(),
+        };
+        let mut d = base();
+        d.integrations.push(integration(vec!["w1"]));
+        assert_eq!(d.validate(), Ok(()));
+        for (edit, want) in [
+            (
+                Box::new(|d: &mut Directory| d.integrations[0].id = "ana".into())
+                    as Box<dyn Fn(&mut Directory)>,
+                "staff or integration 'ana' appears twice",
+            ),
+            (
+                Box::new(|d: &mut Directory| d.integrations[0].wards = vec!["w9".into()]),
+                "integration 'hie': ward 'w9' does not exist",
+            ),
+            (
+                Box::new(|d: &mut Directory| d.integrations[0].wards.clear()),
+                "needs at least one ward",
+            ),
+            (
+                Box::new(|d: &mut Directory| d.staff[0].role = Role::Integration),
+                "the role integration is for integrations, not people",
+            ),
+            (
+                Box::new(|d: &mut Directory| {
+                    d.wards[0].beds[0].patient_identifiers = vec![Identifier {
+                        system: "MRN".into(),
+                        value: "1".into(),
+                    }]
+                }),
+                "patient_identifiers[0].system: 'MRN' is not a URI",
+            ),
+            (
+                Box::new(|d: &mut Directory| {
+                    d.wards[0].beds[0].patient = None;
+                    d.wards[0].beds[0].patient_identifiers = vec![Identifier {
+                        system: "urn:oid:2.999".into(),
+                        value: "1".into(),
+                    }]
+                }),
+                "patient_identifiers without a patient",
+            ),
+        ] {
+            let mut d = base();
+            d.integrations.push(integration(vec!["w1"]));
+            edit(&mut d);
+            let err = d.validate().expect_err(want).to_string();
+            assert!(err.contains(want), "{err}");
         }
     }
 

@@ -253,6 +253,14 @@ pub struct DeviceRegistered {
     pub token: String,
 }
 
+/// `PUT /api/admin/integrations/{id}`: the token is shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntegrationRegistered {
+    pub version: i64,
+    pub integration: String,
+    pub token: String,
+}
+
 /// `GET /api/rules`: the current rule file (version 0 and empty: the defaults).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Rules {

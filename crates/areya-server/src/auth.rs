@@ -106,7 +106,8 @@ fn check_origin(parts: &Parts) -> Result<(), ApiError> {
     }
 }
 
-/// A logged-in member of staff.
+/// A logged-in member of staff, or an integration engine by its bearer token (read-only, its
+/// wards only; then `staff` stands for it with the role `integration`).
 #[derive(Debug, Clone)]
 pub struct User {
     pub staff: Staff,
@@ -116,6 +117,26 @@ pub struct User {
 impl User {
     pub fn id(&self) -> &str {
         &self.staff.id
+    }
+
+    /// An integration's token rather than a person's session.
+    pub fn is_integration(&self) -> bool {
+        self.staff.role == Role::Integration
+    }
+
+    /// Whether this access still holds: the session is live (or the integration still has
+    /// this token) and the person or integration is still in the directory.
+    pub async fn still_valid(&self, app: &App) -> bool {
+        let dir = app.directory();
+        if self.is_integration() {
+            return dir
+                .integration_by_token(&self.token_hash)
+                .is_some_and(|i| i.id == self.staff.id);
+        }
+        matches!(
+            app.store.session(&self.token_hash, app.now()).await,
+            Ok(Some(_))
+        ) && dir.staff(self.id()).is_some()
     }
 
     /// Only these roles: otherwise 403 naming what is needed.
@@ -161,7 +182,9 @@ impl FromRequestParts<Arc<App>> for User {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
-        let token = session_token(parts).ok_or(ApiError::Unauthorized)?;
+        let Some(token) = session_token(parts) else {
+            return integration(parts, app);
+        };
         check_origin(parts)?;
         let hash = token_hash(&token);
         let staff_id = app
@@ -233,6 +256,42 @@ impl FromRequestParts<Arc<App>> for Client {
     }
 }
 
+/// An integration engine by its bearer token: reads only (any other method is refused here,
+/// whatever the route), only its wards.
+fn integration(parts: &Parts, app: &App) -> Result<User, ApiError> {
+    let token = bearer(parts).ok_or(ApiError::Unauthorized)?;
+    let hash = token_hash(token);
+    let dir = app.directory();
+    let i = dir
+        .integration_by_token(&hash)
+        .ok_or(ApiError::Unauthorized)?;
+    if !matches!(parts.method, Method::GET | Method::HEAD) {
+        return Err(ApiError::Forbidden(format!(
+            "integration '{}' may only read (its token is read-only)",
+            i.id
+        )));
+    }
+    Ok(User {
+        staff: Staff {
+            id: i.id.clone(),
+            name: i.name.clone(),
+            role: Role::Integration,
+            wards: i.wards.clone(),
+            password_hash: String::new(),
+        },
+        token_hash: hash,
+    })
+}
+
+fn bearer(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
 /// An edge device, by its bearer token.
 #[derive(Debug, Clone)]
 pub struct DeviceAuth(pub Device);
@@ -241,13 +300,8 @@ impl FromRequestParts<Arc<App>> for DeviceAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(ApiError::Unauthorized)?;
-        let hash = token_hash(token.trim());
+        let token = bearer(parts).ok_or(ApiError::Unauthorized)?;
+        let hash = token_hash(token);
         app.directory()
             .devices
             .iter()

@@ -35,6 +35,8 @@ use utoipa::{Modify, OpenApi};
         admin::put_directory,
         admin::set_password,
         admin::put_device,
+        admin::put_integration,
+        admin::delete_integration,
         admin::audit_log,
         fhir::metadata,
         fhir::code_system,

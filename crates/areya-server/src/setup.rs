@@ -124,6 +124,7 @@ pub fn demo_directory(password_hash: &str, device_token: &str) -> Directory {
             ward: DEMO_WARD.into(),
             token_hash: token_hash(device_token),
         }],
+        integrations: vec![],
     }
 }
 

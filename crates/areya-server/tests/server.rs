@@ -1925,6 +1925,9 @@ async fn the_fhir_export_is_fhir_an_engine_can_file() {
         "{head}"
     );
     let b: Value = serde_json::from_str(&body).expect("JSON");
+    if let Some(out) = std::env::var_os("AREYA_FHIR_OUT") {
+        std::fs::write(out, &body).expect("write");
+    }
     let entries = b["entry"].as_array().expect("entries");
     let patient = &entries[0];
     assert_eq!(patient["resource"]["resourceType"], "Patient");

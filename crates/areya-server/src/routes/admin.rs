@@ -2,23 +2,28 @@
 //! patients, staff, devices), staff passwords, device tokens, the alert rules, and the audit
 //! log itself.
 
-use crate::api::{AuditLog, DeviceRegistered, DirectoryView, PasswordSet, Rules, Version};
+use crate::api::{
+    AuditLog, DeviceRegistered, DirectoryView, IntegrationRegistered, PasswordSet, Rules, Version,
+};
 use crate::app::App;
 use crate::auth::{hash_password, new_token, token_hash, Client, User};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use areya_core::ErrorBody;
-use areya_monitor::directory::{Device, Directory};
+use areya_monitor::directory::{Device, Directory, Integration};
 use areya_store::Store;
 use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use std::sync::Arc;
 
-/// The directory as shown: password hashes are never sent.
+/// The directory as shown: password and integration token hashes are never sent.
 fn redacted(dir: &Directory) -> Directory {
     let mut d = dir.clone();
     for s in &mut d.staff {
         s.password_hash.clear();
+    }
+    for i in &mut d.integrations {
+        i.token_hash.clear();
     }
     d
 }
@@ -61,11 +66,20 @@ pub async fn put_directory(
     user.require_admin("changing the directory")?;
     let current = app.directory();
     let mut dir = body.directory;
-    // Staff keep their password unless it is set through the password route.
+    // Staff keep their password and integrations their token unless set through their
+    // own routes.
     for s in &mut dir.staff {
         s.password_hash = current
             .staff(&s.id)
             .map(|c| c.password_hash.clone())
+            .unwrap_or_default();
+    }
+    for i in &mut dir.integrations {
+        i.token_hash = current
+            .integrations
+            .iter()
+            .find(|c| c.id == i.id)
+            .map(|c| c.token_hash.clone())
             .unwrap_or_default();
     }
     if !dir
@@ -225,6 +239,92 @@ pub async fn put_device(
         device: device_id,
         token,
     }))
+}
+
+/// An integration engine's read access.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrationBody {
+    /// Who it is, for the audit log's readers (e.g. "Hospital interface engine").
+    pub name: String,
+    /// The wards it may read.
+    pub wards: Vec<String>,
+}
+
+#[utoipa::path(
+    put, path = "/api/admin/integrations/{id}", tag = "admin", operation_id = "registerIntegration",
+    summary = "Create or re-key an integration's read-only token for some wards; returns the token once (admin; audited)",
+    description = "The integration sends `Authorization: Bearer TOKEN`: it may read the wards named (ward view, patients, FHIR export, alerts, live events) and nothing else; it is audited under its id. Re-keying ends the old token.",
+    security(("session" = [])),
+    params(("id" = String, Path, description = "Integration id (not a staff id)")),
+    request_body = IntegrationBody,
+    responses((status = 200, body = IntegrationRegistered), (status = 400, description = "A malformed value, named", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody), (status = 422, description = "A value out of range, named", body = ErrorBody))
+)]
+pub async fn put_integration(
+    State(app): State<Arc<App>>,
+    user: User,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<IntegrationBody>,
+) -> Result<Json<IntegrationRegistered>, ApiError> {
+    user.require_admin("registering integrations")?;
+    let token = new_token();
+    let mut dir = (*app.directory()).clone();
+    dir.integrations.retain(|i| i.id != id);
+    dir.integrations.push(Integration {
+        id: id.clone(),
+        name: body.name.trim().to_string(),
+        wards: body.wards.clone(),
+        token_hash: token_hash(&token),
+    });
+    let version = app
+        .set_directory(app.directory_version(), user.id(), dir)
+        .await?;
+    app.audit(
+        user.id(),
+        "register integration",
+        &format!("integration {id}"),
+        &format!("wards {}", body.wards.join(", ")),
+    )
+    .await?;
+    Ok(Json(IntegrationRegistered {
+        version,
+        integration: id,
+        token,
+    }))
+}
+
+#[utoipa::path(
+    delete, path = "/api/admin/integrations/{id}", tag = "admin", operation_id = "revokeIntegration",
+    summary = "Revoke an integration: its token stops working at once, its live streams end (admin; audited)",
+    security(("session" = [])),
+    params(("id" = String, Path, description = "Integration id")),
+    responses((status = 200, body = Version), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such integration", body = ErrorBody))
+)]
+pub async fn delete_integration(
+    State(app): State<Arc<App>>,
+    user: User,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Version>, ApiError> {
+    user.require_admin("revoking integrations")?;
+    let mut dir = (*app.directory()).clone();
+    let before = dir.integrations.len();
+    dir.integrations.retain(|i| i.id != id);
+    if dir.integrations.len() == before {
+        return Err(ApiError::NotFound(format!(
+            "integration '{id}' does not exist"
+        )));
+    }
+    let version = app
+        .set_directory(app.directory_version(), user.id(), dir)
+        .await?;
+    app.audit(
+        user.id(),
+        "revoke integration",
+        &format!("integration {id}"),
+        "",
+    )
+    .await?;
+    Ok(Json(Version { version }))
 }
 
 #[utoipa::path(

@@ -50,6 +50,10 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/api/admin/staff/{id}/password", put(admin::set_password))
         .route("/api/admin/devices/{id}", put(admin::put_device))
+        .route(
+            "/api/admin/integrations/{id}",
+            put(admin::put_integration).delete(admin::delete_integration),
+        )
         .route("/api/audit", get(admin::audit_log))
         .route("/fhir/metadata", get(fhir::metadata))
         .route("/fhir/CodeSystem/areya", get(fhir::code_system))

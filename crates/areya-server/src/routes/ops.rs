@@ -175,10 +175,9 @@ pub async fn events(
                     _ = recheck.tick() => None,
                 };
                 let Some(got) = got else {
-                    // A logged-out, expired or removed user's stream ends.
-                    let live = app.store.session(&user.token_hash, app.now()).await;
-                    let still_staff = app.directory().staff(user.id()).is_some();
-                    if !matches!(live, Ok(Some(_))) || !still_staff {
+                    // A logged-out, expired or removed user's (or a revoked integration's)
+                    // stream ends.
+                    if !user.still_valid(&app).await {
                         return None;
                     }
                     continue;

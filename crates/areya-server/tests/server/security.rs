@@ -712,3 +712,141 @@ async fn the_store_recovers_after_its_connections_are_cut_on_postgres() {
     assert_eq!(status, 200, "{v}");
     s.login("ana").await;
 }
+
+/// An integration engine's token reads its wards and nothing else: it cannot act, configure
+/// or see another ward, it is audited under its own id, its token never shows, and revoking it
+/// ends its access and its live stream at once.
+#[tokio::test]
+async fn an_integration_token_reads_its_wards_only_until_revoked() {
+    let s = Server::start("sqlite::memory:", true).await;
+    feed(&s, 0, 30, 0.1).await;
+    feed(&s, 0, 100, 0.9).await;
+    let admin = s.login("admin").await;
+    let (status, v) = s
+        .json(
+            "PUT",
+            "/api/admin/integrations/hie",
+            Some(&admin),
+            Some(json!({ "name": "Hospital interface engine", "wards": ["ward-4b"] })),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let token = v["token"].as_str().expect("the token, once").to_string();
+    let bearer = format!("Bearer {token}");
+    let get = |path: &'static str| {
+        let s = &s;
+        let bearer = bearer.clone();
+        async move {
+            let (status, _, body) = s
+                .req("GET", path, &[("Authorization", &bearer)], None)
+                .await;
+            (status, body)
+        }
+    };
+    for path in [
+        "/api/wards/ward-4b",
+        "/api/patients/p-1001?hours=1",
+        "/api/patients/p-1001/fhir?hours=1",
+        "/api/alerts?ward=ward-4b",
+        "/api/me",
+    ] {
+        let (status, body) = get(path).await;
+        assert_eq!(status, 200, "{path}: {body}");
+    }
+    let (status, body) = get("/api/wards/ward-2a").await;
+    assert_eq!(status, 403, "another ward: {body}");
+    let (status, body) = get("/api/admin/directory").await;
+    assert_eq!(status, 403, "configuration: {body}");
+    let id = s
+        .app
+        .open_alerts()
+        .await
+        .expect("open")
+        .iter()
+        .find(|a| a.patient == patient(0))
+        .map(|a| a.id)
+        .expect("raised");
+    for (method, path, body) in [
+        (
+            "POST",
+            format!("/api/alerts/{id}/ack"),
+            r#"{"actionable":true}"#,
+        ),
+        ("POST", "/api/alerts/delivered".into(), r#"{"ids":[1]}"#),
+        ("PUT", "/api/rules".into(), r#"{"toml":""}"#),
+        ("POST", "/api/logout".into(), "{}"),
+    ] {
+        let (status, _, text) = s
+            .req(
+                method,
+                &path,
+                &[
+                    ("Authorization", &bearer),
+                    ("Content-Type", "application/json"),
+                ],
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, 403, "{method} {path}: {text}");
+        assert!(text.contains("may only read"), "{text}");
+    }
+    assert!(s.app.open_alert(id).await.expect("open").ack.is_none());
+    // Audited like a person; its token hash is never shown; not a device either way.
+    assert!(s
+        .audit_rows("export fhir")
+        .await
+        .iter()
+        .any(|e| e.actor == "hie"));
+    let (_, dir) = s
+        .json("GET", "/api/admin/directory", Some(&admin), None)
+        .await;
+    assert_eq!(dir["directory"]["integrations"][0]["id"], "hie", "{dir}");
+    assert!(
+        !dir.to_string()
+            .contains(&areya_server::auth::token_hash(&token)),
+        "{dir}"
+    );
+    let (status, _) = s.ingest(&[obs(0, s.now(), Some(0.2))], &token).await;
+    assert_eq!(status, 401, "an integration is no camera");
+    let (status, _, _) = s
+        .req(
+            "GET",
+            "/api/me",
+            &[("Authorization", &format!("Bearer {DEVICE}"))],
+            None,
+        )
+        .await;
+    assert_eq!(status, 401, "a camera is no integration");
+
+    // Its live stream, then revocation: the token stops working and the stream ends.
+    let mut sse = TcpStream::connect(s.addr).await.expect("connect");
+    sse.write_all(
+        format!(
+            "GET /api/events HTTP/1.1\r\nHost: {}\r\nAuthorization: {bearer}\r\nConnection: close\r\n\r\n",
+            s.addr
+        )
+        .as_bytes(),
+    )
+    .await
+    .expect("write");
+    let mut lines = BufReader::new(sse).lines();
+    let first = lines.next_line().await.expect("read").unwrap_or_default();
+    assert!(first.contains("200"), "{first}");
+    let (status, v) = s
+        .json("DELETE", "/api/admin/integrations/hie", Some(&admin), None)
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let (status, _) = get("/api/wards/ward-4b").await;
+    assert_eq!(status, 401, "revoked");
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while let Ok(Some(_)) = lines.next_line().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the revoked integration's stream ended");
+    assert!(s
+        .audit_rows("revoke integration")
+        .await
+        .iter()
+        .any(|e| e.target == "integration hie"));
+    s.stop().await;
+}
