@@ -19,6 +19,8 @@ use std::sync::Arc;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
+#[path = "server/contract.rs"]
+mod contract;
 #[path = "server/security.rs"]
 mod security;
 #[path = "server/sight.rs"]
