@@ -17,7 +17,12 @@ use std::collections::BTreeMap;
 #[serde(tag = "consent", rename_all = "snake_case")]
 pub enum Consent {
     Active,
-    PausedUntil { until_ms: Millis },
+    /// Spelled "paused", as `PUT /api/patients/{id}/consent` takes it (records written as
+    /// "paused_until" by older versions still read).
+    #[serde(rename = "paused", alias = "paused_until")]
+    PausedUntil {
+        until_ms: Millis,
+    },
     OptedOut,
 }
 

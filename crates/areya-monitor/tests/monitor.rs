@@ -383,3 +383,14 @@ fn a_calm_patient_stays_settled_for_six_hours() {
     assert_eq!(elevated, 0, "the card never leaves settled");
     assert_eq!(emotion_alerts_raised(&out, &p), 0);
 }
+
+#[test]
+fn consent_is_spelled_as_the_api_takes_it_and_older_records_still_read() {
+    let c = Consent::PausedUntil { until_ms: 5 };
+    assert_eq!(
+        serde_json::to_string(&c).unwrap(),
+        r#"{"consent":"paused","until_ms":5}"#
+    );
+    let old: Consent = serde_json::from_str(r#"{"consent":"paused_until","until_ms":5}"#).unwrap();
+    assert_eq!(old, c);
+}

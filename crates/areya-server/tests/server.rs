@@ -2174,7 +2174,7 @@ async fn servers_sharing_one_postgres_act_as_one_ward_and_fail_over() {
         .iter()
         .find(|b| b["patient"] == "p-1002")
         .expect("bed of p-1002");
-    assert_eq!(paused["consent"]["consent"], "paused_until", "{paused}");
+    assert_eq!(paused["consent"]["consent"], "paused", "{paused}");
     for (x, y) in on_a["beds"]
         .as_array()
         .expect("beds")

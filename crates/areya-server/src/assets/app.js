@@ -612,14 +612,14 @@ function zoneOffset(ms) {
 }
 function consentAt(p, t) {
   let c = "active";
-  for (const ch of p.consent_changes || []) if (ch.at_ms <= t) c = ch.consent.consent === "paused_until" && ch.consent.until_ms <= t ? "active" : ch.consent.consent;
+  for (const ch of p.consent_changes || []) if (ch.at_ms <= t) c = ch.consent.consent === "paused" && ch.consent.until_ms <= t ? "active" : ch.consent.consent;
   return c;
 }
 function gaps(p, from, to) {
   const out = [], wins = p.windows.slice().sort((a, b) => a.start_ms - b.start_ms);
   // A camera-offline alert is raised a while after the last frame: any overlap names the gap.
   const offline = (a, b) => p.alerts.some((i) => i.alert.kind === "source_offline" && i.alert.raised_ms < b && (i.alert.state !== "resolved" || i.alert.updated_ms > a));
-  const label = (a, b) => { const c = consentAt(p, (a + b) / 2); return c === "paused_until" ? "paused" : c === "opted_out" ? "opted out" : offline(a, b) ? "camera offline" : "no readings"; };
+  const label = (a, b) => { const c = consentAt(p, (a + b) / 2); return c === "paused" ? "paused" : c === "opted_out" ? "opted out" : offline(a, b) ? "camera offline" : "no readings"; };
   let t = from;
   const push = (a, b, l) => { if (b - a >= p.window_ms * 1.5) out.push({ from: a, to: b, label: l || label(a, b) }); };
   let noFace = null;
