@@ -268,32 +268,8 @@ pub struct Rules {
     pub toml: String,
 }
 
-/// One row of the append-only audit log.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AuditRow {
-    pub seq: i64,
-    pub at_ms: Millis,
-    pub actor: String,
-    pub action: String,
-    pub target: String,
-    pub detail: String,
-}
-
-impl From<areya_store::AuditEntry> for AuditRow {
-    fn from(e: areya_store::AuditEntry) -> Self {
-        AuditRow {
-            seq: e.seq,
-            at_ms: e.at_ms,
-            actor: e.actor,
-            action: e.action,
-            target: e.target,
-            detail: e.detail,
-        }
-    }
-}
-
 /// `GET /api/audit`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditLog {
-    pub entries: Vec<AuditRow>,
+    pub entries: Vec<areya_store::AuditEntry>,
 }

@@ -334,6 +334,23 @@ fn patient(i: usize) -> PatientId {
     areya_server::setup::demo_patient(i).expect("bed with a patient")
 }
 
+impl Server {
+    /// The id of demo bed `i`'s open sustained-negative alert.
+    async fn open_alert_of(&self, i: usize) -> u64 {
+        self.app
+            .open_alerts()
+            .await
+            .expect("open alerts")
+            .iter()
+            .find(|a| {
+                a.patient == patient(i)
+                    && a.kind == areya_monitor::alerts::AlertKind::SustainedNegative
+            })
+            .map(|a| a.id)
+            .unwrap_or_else(|| panic!("bed {} has an open alert", i + 1))
+    }
+}
+
 /// One observation of demo bed `i` at `at_ms` with the given negative share (None: no face).
 fn obs(i: usize, at_ms: i64, negative: Option<f32>) -> Observation {
     Observation {
@@ -1361,31 +1378,34 @@ mod browser {
         }
     }
 
-    /// Opens the dashboard of `s` and logs in as Ana; returns once the ward is live.
-    async fn log_in_as_ana(d: &Driver, s: &Server) {
+    /// Opens the dashboard of `s` and types `user` and `password` into the login form.
+    async fn fill_login(d: &Driver, s: &Server, user: &str, password: &str) {
         d.cmd(
             "POST",
             "/url",
             Some(json!({ "url": format!("http://{}/", s.addr) })),
         )
         .await;
-        let user = d.wait("#login:not([hidden]) input[name=user]", true).await;
+        let field = d.wait("#login:not([hidden]) input[name=user]", true).await;
         d.cmd(
             "POST",
-            &format!("/element/{}/value", user[0]),
-            Some(json!({ "text": "ana" })),
+            &format!("/element/{}/value", field[0]),
+            Some(json!({ "text": user })),
         )
         .await;
         let pw = d.find("input[name=password]").await;
         d.cmd(
             "POST",
             &format!("/element/{}/value", pw[0]),
-            Some(json!({ "text": PASSWORD })),
+            Some(json!({ "text": password })),
         )
         .await;
-        let submit = d.find("#login-form button").await;
-        d.cmd("POST", &format!("/element/{}/click", submit[0]), None)
-            .await;
+    }
+
+    /// Opens the dashboard of `s` and logs in as Ana; returns once the ward is live.
+    async fn log_in_as_ana(d: &Driver, s: &Server) {
+        fill_login(d, s, "ana", PASSWORD).await;
+        d.click("#login-form button").await;
         d.wait("#beds .bed", true).await;
         d.wait("#live.on", true).await;
     }
@@ -1395,15 +1415,7 @@ mod browser {
     async fn alert_reaches_the_page(d: &Driver, s: &Server) -> (u64, String) {
         feed(s, 0, 30, 0.1).await;
         feed(s, 0, 100, 0.9).await;
-        let id = s
-            .app
-            .open_alerts()
-            .await
-            .expect("open alerts")
-            .iter()
-            .find(|a| a.patient == patient(0))
-            .map(|a| a.id)
-            .expect("raised");
+        let id = s.open_alert_of(0).await;
         let card = format!("#inbox [data-alert=\"{id}\"]");
         d.wait(&card, true).await;
         (id, card)
@@ -1530,15 +1542,7 @@ mod browser {
             }
         }
         s.app.tick().await.expect("tick");
-        let second = s
-            .app
-            .open_alerts()
-            .await
-            .expect("open alerts")
-            .iter()
-            .find(|a| a.patient == patient(1))
-            .map(|a| a.id)
-            .expect("bed 2 alerts");
+        let second = s.open_alert_of(1).await;
         d.wait(&format!("#inbox [data-alert=\"{second}\"]"), true)
             .await;
         // Meanwhile bed 1's alert escalated.
@@ -1676,15 +1680,7 @@ mod browser {
         // The page is current and live: bed 3 turns sad and its alert arrives by itself.
         feed(&s, 2, 30, 0.1).await;
         feed(&s, 2, 100, 0.9).await;
-        let id = s
-            .app
-            .open_alerts()
-            .await
-            .expect("open alerts")
-            .iter()
-            .find(|a| a.patient == patient(2))
-            .map(|a| a.id)
-            .expect("bed 3 alerts");
+        let id = s.open_alert_of(2).await;
         d.wait(&format!("#inbox [data-alert=\"{id}\"]"), true).await;
         let enabled = d
             .exec(&format!(
@@ -1704,26 +1700,7 @@ mod browser {
             return;
         };
         let s = Server::start("sqlite::memory:", true).await;
-        d.cmd(
-            "POST",
-            "/url",
-            Some(json!({ "url": format!("http://{}/", s.addr) })),
-        )
-        .await;
-        let user = d.wait("#login:not([hidden]) input[name=user]", true).await;
-        d.cmd(
-            "POST",
-            &format!("/element/{}/value", user[0]),
-            Some(json!({ "text": "ana" })),
-        )
-        .await;
-        let pw = d.find("input[name=password]").await;
-        d.cmd(
-            "POST",
-            &format!("/element/{}/value", pw[0]),
-            Some(json!({ "text": "wrong" })),
-        )
-        .await;
+        fill_login(&d, &s, "ana", "wrong").await;
         let live = d
             .exec("return document.getElementById('live').hidden")
             .await;

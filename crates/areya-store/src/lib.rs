@@ -184,7 +184,7 @@ impl Batch {
 }
 
 /// One audit-log entry: who did what to what.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     /// Assigned by the store.
     pub seq: i64,

@@ -16,6 +16,18 @@ use axum::Json;
 use serde::Deserialize;
 use std::sync::Arc;
 
+/// The current directory changed by `edit` and saved as the next version (checked whole).
+async fn edit_directory(
+    app: &App,
+    user: &User,
+    edit: impl FnOnce(&mut Directory),
+) -> Result<i64, ApiError> {
+    let mut dir = (*app.directory()).clone();
+    edit(&mut dir);
+    app.set_directory(app.directory_version(), user.id(), dir)
+        .await
+}
+
 /// The directory as shown: password and integration token hashes are never sent.
 fn redacted(dir: &Directory) -> Directory {
     let mut d = dir.clone();
@@ -217,16 +229,15 @@ pub async fn put_device(
 ) -> Result<Json<DeviceRegistered>, ApiError> {
     user.require_admin("registering devices")?;
     let token = new_token();
-    let mut dir = (*app.directory()).clone();
-    dir.devices.retain(|d| d.id != device_id);
-    dir.devices.push(Device {
-        id: device_id.clone(),
-        ward: body.ward,
-        token_hash: token_hash(&token),
-    });
-    let version = app
-        .set_directory(app.directory_version(), user.id(), dir)
-        .await?;
+    let version = edit_directory(&app, &user, |dir| {
+        dir.devices.retain(|d| d.id != device_id);
+        dir.devices.push(Device {
+            id: device_id.clone(),
+            ward: body.ward,
+            token_hash: token_hash(&token),
+        });
+    })
+    .await?;
     app.audit(
         user.id(),
         "register device",
@@ -268,17 +279,16 @@ pub async fn put_integration(
 ) -> Result<Json<IntegrationRegistered>, ApiError> {
     user.require_admin("registering integrations")?;
     let token = new_token();
-    let mut dir = (*app.directory()).clone();
-    dir.integrations.retain(|i| i.id != id);
-    dir.integrations.push(Integration {
-        id: id.clone(),
-        name: body.name.trim().to_string(),
-        wards: body.wards.clone(),
-        token_hash: token_hash(&token),
-    });
-    let version = app
-        .set_directory(app.directory_version(), user.id(), dir)
-        .await?;
+    let version = edit_directory(&app, &user, |dir| {
+        dir.integrations.retain(|i| i.id != id);
+        dir.integrations.push(Integration {
+            id: id.clone(),
+            name: body.name.trim().to_string(),
+            wards: body.wards.clone(),
+            token_hash: token_hash(&token),
+        });
+    })
+    .await?;
     app.audit(
         user.id(),
         "register integration",
@@ -306,17 +316,13 @@ pub async fn delete_integration(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Version>, ApiError> {
     user.require_admin("revoking integrations")?;
-    let mut dir = (*app.directory()).clone();
-    let before = dir.integrations.len();
-    dir.integrations.retain(|i| i.id != id);
-    if dir.integrations.len() == before {
+    if !app.directory().integrations.iter().any(|i| i.id == id) {
         return Err(ApiError::NotFound(format!(
             "integration '{id}' does not exist"
         )));
     }
-    let version = app
-        .set_directory(app.directory_version(), user.id(), dir)
-        .await?;
+    let version =
+        edit_directory(&app, &user, |dir| dir.integrations.retain(|i| i.id != id)).await?;
     app.audit(
         user.id(),
         "revoke integration",
@@ -398,7 +404,5 @@ pub async fn audit_log(
     }
     let entries = app.store.audit_log(from, to).await?;
     app.audit(user.id(), "read audit log", "audit", "").await?;
-    Ok(Json(AuditLog {
-        entries: entries.into_iter().map(Into::into).collect(),
-    }))
+    Ok(Json(AuditLog { entries }))
 }

@@ -88,23 +88,13 @@ async fn every_response_and_live_event_matches_the_documents() {
         401,
     )
     .await;
-    let ana = s.login("ana").await;
-    let admin = s.login("admin").await;
-    let ana = Some(ana.as_str());
-    let admin = Some(admin.as_str());
-    let mut lines = live(&s, ana.unwrap_or_default()).await;
+    let (ana_cookie, admin_cookie) = (s.login("ana").await, s.login("admin").await);
+    let mut lines = live(&s, &ana_cookie).await;
+    let (ana, admin) = (Some(ana_cookie.as_str()), Some(admin_cookie.as_str()));
 
     feed(&s, 0, 30, 0.1).await;
     feed(&s, 0, 100, 0.9).await;
-    let id = s
-        .app
-        .open_alerts()
-        .await
-        .expect("open")
-        .iter()
-        .find(|a| a.patient == patient(0))
-        .map(|a| a.id)
-        .expect("raised");
+    let id = s.open_alert_of(0).await;
 
     r.call("GET", "/healthz", "/healthz", None, None, 200).await;
     r.call("GET", "/api/me", "/api/me", ana, None, 200).await;

@@ -757,15 +757,7 @@ async fn an_integration_token_reads_its_wards_only_until_revoked() {
     assert_eq!(status, 403, "another ward: {body}");
     let (status, body) = get("/api/admin/directory").await;
     assert_eq!(status, 403, "configuration: {body}");
-    let id = s
-        .app
-        .open_alerts()
-        .await
-        .expect("open")
-        .iter()
-        .find(|a| a.patient == patient(0))
-        .map(|a| a.id)
-        .expect("raised");
+    let id = s.open_alert_of(0).await;
     for (method, path, body) in [
         (
             "POST",
