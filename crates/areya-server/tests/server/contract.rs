@@ -172,44 +172,18 @@ async fn every_response_and_live_event_matches_the_documents() {
         200,
     )
     .await;
+    // Acknowledging: no reason, not a clinician, done, an alert that is not open.
     let ack = "/api/alerts/{id}/ack";
     let path = format!("/api/alerts/{id}/ack");
-    r.call(
-        "POST",
-        &path,
-        ack,
-        ana,
-        Some(json!({ "actionable": false })),
-        422,
-    )
-    .await;
-    r.call(
-        "POST",
-        &path,
-        ack,
-        admin,
-        Some(json!({ "actionable": true })),
-        403,
-    )
-    .await;
-    r.call(
-        "POST",
-        &path,
-        ack,
-        ana,
-        Some(json!({ "actionable": true })),
-        200,
-    )
-    .await;
-    r.call(
-        "POST",
-        "/api/alerts/999999/ack",
-        ack,
-        ana,
-        Some(json!({ "actionable": true })),
-        404,
-    )
-    .await;
+    for (path, who, actionable, want) in [
+        (path.as_str(), ana, false, 422),
+        (path.as_str(), admin, true, 403),
+        (path.as_str(), ana, true, 200),
+        ("/api/alerts/999999/ack", ana, true, 404),
+    ] {
+        let body = json!({ "actionable": actionable });
+        r.call("POST", path, ack, who, Some(body), want).await;
+    }
 
     // Ingest, as an edge device.
     let body = json!({ "observations": [obs(1, s.now(), Some(0.2))] }).to_string();
@@ -258,24 +232,12 @@ async fn every_response_and_live_event_matches_the_documents() {
             200,
         )
         .await;
-    r.call(
-        "PUT",
-        "/api/admin/directory",
-        "/api/admin/directory",
-        admin,
-        Some(json!({ "version": dir["version"], "directory": dir["directory"] })),
-        200,
-    )
-    .await;
-    r.call(
-        "PUT",
-        "/api/admin/directory",
-        "/api/admin/directory",
-        admin,
-        Some(json!({ "version": dir["version"], "directory": dir["directory"] })),
-        409,
-    )
-    .await;
+    // Saved at its version, then the same version again: a concurrent change.
+    for want in [200, 409] {
+        let body = json!({ "version": dir["version"], "directory": dir["directory"] });
+        let d = "/api/admin/directory";
+        r.call("PUT", d, d, admin, Some(body), want).await;
+    }
     r.call(
         "PUT",
         "/api/admin/devices/edge-2",
