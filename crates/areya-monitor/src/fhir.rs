@@ -30,6 +30,10 @@ const OBSERVATION_CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/observ
 const COMMUNICATION_CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/communication-category";
 const FLAG_CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/flag-category";
 const IDENTIFIER_TYPE: &str = "http://terminology.hl7.org/CodeSystem/v2-0203";
+const SNOMED: &str = "http://snomed.info/sct";
+/// SNOMED CT's observable entity for what a window observes (beside Areya's own code).
+const SNOMED_FACIAL_EXPRESSION: (&str, &str) =
+    ("248148002", "Facial expression (observable entity)");
 
 /// Every code of [`CODE_SYSTEM`], with its display and definition.
 pub fn codes() -> Vec<(String, String, String)> {
@@ -209,7 +213,13 @@ pub fn bundle(
             json!({
                 "resourceType": "Observation", "id": stable_uuid(&key), "status": "final",
                 "category": [survey],
-                "code": code("emotion-window", "Facial emotion window"),
+                "code": {
+                    "coding": [
+                        {"system": SNOMED, "code": SNOMED_FACIAL_EXPRESSION.0, "display": SNOMED_FACIAL_EXPRESSION.1},
+                        {"system": CODE_SYSTEM, "code": "emotion-window", "display": "Facial emotion window"},
+                    ],
+                    "text": "Facial emotion window",
+                },
                 "subject": subject,
                 "effectivePeriod": {"start": iso8601_utc(w.start_ms), "end": iso8601_utc(w.end_ms)},
                 "component": components,
@@ -477,6 +487,8 @@ mod tests {
             .iter()
             .all(|e| e["resource"]["category"][0]["coding"][0]["code"] == "survey"));
         let obs = &entries[2]["resource"];
+        assert_eq!(obs["code"]["coding"][0]["system"], "http://snomed.info/sct");
+        assert_eq!(obs["code"]["coding"][0]["code"], "248148002");
         assert_eq!(obs["effectivePeriod"]["start"], "1970-01-01T00:00:00.000Z");
         let neg = obs["component"]
             .as_array()
