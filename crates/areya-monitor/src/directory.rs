@@ -1,7 +1,9 @@
 //! The ward directory: wards → beds → patients, the staff who work there (role, ward
 //! assignment, the assigned nurse of each bed), and the edge devices whose cameras feed a bed.
 //! One document, checked as a whole by [`Directory::validate`] before it is stored, so every
-//! reference in it (bed → nurse, device → ward, source → bed) is known to resolve.
+//! reference in it (bed → nurse, device → ward, source → bed) is known to resolve. It holds no
+//! secret: passwords and token hashes are the server's (`areya_server::credentials`), so a
+//! directory can be shown, logged or exported as it is.
 
 use areya_core::{PatientId, SourceId};
 use serde::{Deserialize, Serialize};
@@ -48,7 +50,7 @@ impl Role {
     }
 }
 
-/// A member of staff. `password_hash` is a PHC string (argon2id); it never leaves the server.
+/// A member of staff (their password is set through the password route, kept apart).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Staff {
     pub id: String,
@@ -56,10 +58,6 @@ pub struct Staff {
     pub role: Role,
     #[serde(default)]
     pub wards: Vec<String>,
-    /// Never shown, never taken from a request (set through the password route).
-    #[serde(default)]
-    #[schema(ignore)]
-    pub password_hash: String,
 }
 
 /// An identifier the hospital gives a patient (a medical record number and the system that
@@ -96,25 +94,20 @@ pub struct Ward {
 }
 
 /// An integration engine's read-only access to some wards (`Authorization: Bearer TOKEN`),
-/// audited under its id like a person, revoked by removing it. `token_hash` is the hex SHA-256
-/// of its token; it is never shown.
+/// audited under its id like a person, revoked by removing it (its token is kept apart).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Integration {
     pub id: String,
     pub name: String,
     pub wards: Vec<String>,
-    #[serde(default)]
-    #[schema(ignore)]
-    pub token_hash: String,
 }
 
-/// An edge agent (`areya watch --server`): it may only ingest observations for its ward.
-/// `token_hash` is the hex SHA-256 of its bearer token.
+/// An edge agent (`areya watch --server`): it may only ingest observations for its ward (its
+/// bearer token is kept apart).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Device {
     pub id: String,
     pub ward: String,
-    pub token_hash: String,
 }
 
 /// The whole directory.
@@ -290,31 +283,12 @@ impl Directory {
                     d.id, d.ward
                 )));
             }
-            let hex =
-                d.token_hash.len() == 64 && d.token_hash.chars().all(|c| c.is_ascii_hexdigit());
-            if !hex {
-                return Err(DirectoryError(format!(
-                    "device '{}': token_hash must be 64 hex digits (SHA-256)",
-                    d.id
-                )));
-            }
         }
         Ok(())
     }
 
     pub fn staff(&self, id: &str) -> Option<&Staff> {
         self.staff.iter().find(|s| s.id == id)
-    }
-
-    /// The integration whose token has this hash (none for an empty hash).
-    pub fn integration_by_token(&self, token_hash: &str) -> Option<&Integration> {
-        (!token_hash.is_empty())
-            .then(|| {
-                self.integrations
-                    .iter()
-                    .find(|i| i.token_hash == token_hash)
-            })
-            .flatten()
     }
 
     /// The ward and bed a patient is in.
@@ -365,12 +339,10 @@ mod tests {
                 name: "Ana".into(),
                 role: Role::Nurse,
                 wards: vec!["w1".into()],
-                password_hash: String::new(),
             }],
             devices: vec![Device {
                 id: "edge1".into(),
                 ward: "w1".into(),
-                token_hash: "0".repeat(64),
             }],
             integrations: vec![],
         }
@@ -382,7 +354,6 @@ mod tests {
             id: "hie".into(),
             name: "Interface engine".into(),
             wards: wards.into_iter().map(String::from).collect(),
-            token_hash: String::new(),
         };
         let mut d = base();
         d.integrations.push(integration(vec!["w1"]));
@@ -436,7 +407,7 @@ mod tests {
     #[test]
     fn every_reference_must_resolve() {
         type Edit = fn(&mut Directory);
-        let cases: [(&str, Edit, Option<&str>); 8] = [
+        let cases: [(&str, Edit, Option<&str>); 7] = [
             ("valid", |_| {}, None),
             (
                 "dup ward",
@@ -462,11 +433,6 @@ mod tests {
                 "device unknown ward",
                 |d| d.devices[0].ward = "w9".into(),
                 Some("ward 'w9' does not exist"),
-            ),
-            (
-                "bad token hash",
-                |d| d.devices[0].token_hash = "xyz".into(),
-                Some("64 hex digits"),
             ),
             (
                 "bad id",

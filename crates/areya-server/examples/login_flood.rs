@@ -61,7 +61,7 @@ async fn main() {
     .await
     .expect("app");
     let hash = areya_server::auth::hash_password(PASSWORD).expect("hash");
-    app.set_directory(0, "bench", demo_directory(&hash, "bench-device"))
+    app.set_registry(0, "bench", demo_directory(&hash, "bench-device"))
         .await
         .expect("directory");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

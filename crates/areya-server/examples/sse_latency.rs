@@ -84,7 +84,7 @@ async fn main() {
                 .await
                 .expect("app");
                 if i == 0 {
-                    app.set_directory(0, "bench", ward.clone())
+                    app.set_registry(0, "bench", ward.clone())
                         .await
                         .expect("directory");
                 }
@@ -100,9 +100,7 @@ async fn main() {
             let app = App::open(store, settings, areya_server::system_clock())
                 .await
                 .expect("app");
-            app.set_directory(0, "bench", ward)
-                .await
-                .expect("directory");
+            app.set_registry(0, "bench", ward).await.expect("directory");
             bench(vec![app], beds, seconds, agents).await
         }
     }

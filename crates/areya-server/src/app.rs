@@ -8,6 +8,7 @@
 //! `cluster`).
 
 use crate::cluster::Cluster;
+use crate::credentials::{Credentials, Registry};
 use crate::error::ApiError;
 use areya_core::{Observation, PatientId, SourceId};
 use areya_monitor::alerts::AlertEvent;
@@ -89,7 +90,8 @@ pub struct App {
     pub store: Db,
     pub settings: Settings,
     engine: Mutex<Engine>,
-    directory: RwLock<(i64, Arc<Directory>)>,
+    /// The directory's version, the directory and its credentials, changed together.
+    directory: RwLock<(i64, Arc<Directory>, Arc<Credentials>)>,
     last_seen: std::sync::Mutex<HashMap<SourceId, Millis>>,
     /// Password hashing, bounded.
     pub(crate) hash_pool: crate::guard::HashPool,
@@ -170,14 +172,14 @@ pub(crate) async fn restore_engine<S: Store>(
     Ok((engine, outputs))
 }
 
-async fn load_directory<S: Store>(store: &S) -> Result<(i64, Directory), ApiError> {
+async fn load_directory<S: Store>(store: &S) -> Result<(i64, Registry), ApiError> {
     Ok(match store.directory().await? {
         Some((v, doc)) => (
             v,
-            serde_json::from_str(&doc)
+            crate::credentials::read_stored(&doc)
                 .map_err(|e| ApiError::Unprocessable(format!("stored directory: {e}")))?,
         ),
-        None => (0, Directory::default()),
+        None => (0, Registry::default()),
     })
 }
 
@@ -250,7 +252,7 @@ impl App {
         cluster: Option<Cluster>,
     ) -> Result<Arc<App>, ApiError> {
         let now = clock();
-        let (version, directory) = load_directory(&store).await?;
+        let (version, reg) = load_directory(&store).await?;
         // A random epoch: ids of an earlier run or another server never match this one's.
         let live = crate::live::LiveHub::new({
             let mut b = [0u8; 8];
@@ -265,7 +267,7 @@ impl App {
             store,
             settings,
             engine: Mutex::new(engine),
-            directory: RwLock::new((version, Arc::new(directory))),
+            directory: RwLock::new((version, Arc::new(reg.directory), Arc::new(reg.credentials))),
             last_seen: Default::default(),
             hash_pool: crate::guard::HashPool::new(limits.hash_workers, limits.hash_queue),
             logins: crate::guard::LoginGuard::new(limits.clone()),
@@ -294,10 +296,11 @@ impl App {
 
     /// Reads the directory again (another server changed it).
     pub async fn reload_directory(&self) -> Result<(), ApiError> {
-        let (version, dir) = load_directory(&self.store).await?;
+        let (version, reg) = load_directory(&self.store).await?;
+        let now = (version, Arc::new(reg.directory), Arc::new(reg.credentials));
         match self.directory.write() {
-            Ok(mut g) => *g = (version, Arc::new(dir)),
-            Err(p) => *p.into_inner() = (version, Arc::new(dir)),
+            Ok(mut g) => *g = now,
+            Err(p) => *p.into_inner() = now,
         }
         Ok(())
     }
@@ -321,6 +324,14 @@ impl App {
 
     pub fn now(&self) -> Millis {
         (self.clock)()
+    }
+
+    /// The current credentials (a cheap shared copy): never sent anywhere.
+    pub fn credentials(&self) -> Arc<Credentials> {
+        match self.directory.read() {
+            Ok(g) => g.2.clone(),
+            Err(p) => p.into_inner().2.clone(),
+        }
     }
 
     /// The current directory (a cheap shared copy).
@@ -763,25 +774,52 @@ impl App {
             })
     }
 
-    /// Replaces the directory if `expected` is still the current version.
+    /// Replaces the directory if `expected` is still the current version; everyone and
+    /// everything still in it keeps its password or token.
     pub async fn set_directory(
         &self,
         expected: i64,
         author: &str,
         dir: Directory,
     ) -> Result<i64, ApiError> {
+        let credentials = (*self.credentials()).clone();
+        self.set_registry(
+            expected,
+            author,
+            Registry {
+                directory: dir,
+                credentials,
+            },
+        )
+        .await
+    }
+
+    /// Replaces the directory and its credentials if `expected` is still the current version.
+    pub async fn set_registry(
+        &self,
+        expected: i64,
+        author: &str,
+        reg: Registry,
+    ) -> Result<i64, ApiError> {
+        let Registry {
+            directory: dir,
+            credentials,
+        } = reg;
         dir.validate()
             .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
-        let doc =
-            serde_json::to_string(&dir).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+        let credentials = credentials.pruned(&dir);
+        credentials.validate().map_err(ApiError::Unprocessable)?;
+        let doc = crate::credentials::stored(&dir, &credentials)
+            .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
         let expected = (expected > 0).then_some(expected);
         let version = self
             .store
             .save_directory(expected, self.now(), author, &doc)
             .await?;
+        let now = (version, Arc::new(dir), Arc::new(credentials));
         match self.directory.write() {
-            Ok(mut g) => *g = (version, Arc::new(dir)),
-            Err(p) => *p.into_inner() = (version, Arc::new(dir)),
+            Ok(mut g) => *g = now,
+            Err(p) => *p.into_inner() = now,
         }
         if let Some(c) = &self.cluster {
             // Every server reloads it (and tells its own dashboards).

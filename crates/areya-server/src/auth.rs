@@ -127,16 +127,21 @@ impl User {
     /// Whether this access still holds: the session is live (or the integration still has
     /// this token) and the person or integration is still in the directory.
     pub async fn still_valid(&self, app: &App) -> bool {
-        let dir = app.directory();
         if self.is_integration() {
-            return dir
+            return app
+                .credentials()
                 .integration_by_token(&self.token_hash)
-                .is_some_and(|i| i.id == self.staff.id);
+                .is_some_and(|id| id == self.staff.id)
+                && app
+                    .directory()
+                    .integrations
+                    .iter()
+                    .any(|i| i.id == self.staff.id);
         }
         matches!(
             app.store.session(&self.token_hash, app.now()).await,
             Ok(Some(_))
-        ) && dir.staff(self.id()).is_some()
+        ) && app.directory().staff(self.id()).is_some()
     }
 
     /// Only these roles: otherwise 403 naming what is needed.
@@ -262,8 +267,11 @@ fn integration(parts: &Parts, app: &App) -> Result<User, ApiError> {
     let token = bearer(parts).ok_or(ApiError::Unauthorized)?;
     let hash = token_hash(token);
     let dir = app.directory();
-    let i = dir
+    let i = app
+        .credentials()
         .integration_by_token(&hash)
+        .and_then(|id| dir.integrations.iter().find(|i| i.id == id))
+        .cloned()
         .ok_or(ApiError::Unauthorized)?;
     if !matches!(parts.method, Method::GET | Method::HEAD) {
         return Err(ApiError::Forbidden(format!(
@@ -277,7 +285,6 @@ fn integration(parts: &Parts, app: &App) -> Result<User, ApiError> {
             name: i.name.clone(),
             role: Role::Integration,
             wards: i.wards.clone(),
-            password_hash: String::new(),
         },
         token_hash: hash,
     })
@@ -302,10 +309,12 @@ impl FromRequestParts<Arc<App>> for DeviceAuth {
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
         let token = bearer(parts).ok_or(ApiError::Unauthorized)?;
         let hash = token_hash(token);
+        let cred = app.credentials();
+        let id = cred.device_by_token(&hash).ok_or(ApiError::Unauthorized)?;
         app.directory()
             .devices
             .iter()
-            .find(|d| d.token_hash == hash)
+            .find(|d| d.id == id)
             .cloned()
             .map(DeviceAuth)
             .ok_or(ApiError::Unauthorized)

@@ -11,6 +11,7 @@ pub mod app;
 pub mod auth;
 pub mod cluster;
 pub mod command;
+pub mod credentials;
 pub mod demo;
 pub mod error;
 pub mod guard;

@@ -3,6 +3,7 @@
 
 use crate::app::App;
 use crate::auth::{hash_password, token_hash};
+use crate::credentials::{Credentials, Registry};
 use crate::error::ApiError;
 use areya_core::{PatientId, SourceId};
 use areya_monitor::directory::{Bed, Device, Directory, Identifier, Role, Staff, Ward};
@@ -14,17 +15,22 @@ pub async fn bootstrap_admin(app: &Arc<App>, password: &str) -> Result<bool, Api
     if app.directory_version() > 0 {
         return Ok(false);
     }
-    let dir = Directory {
+    let directory = Directory {
         staff: vec![Staff {
             id: "admin".into(),
             name: "Administrator".into(),
             role: Role::Admin,
             wards: vec![],
-            password_hash: hash_password(password)?,
         }],
         ..Directory::default()
     };
-    app.set_directory(0, "setup", dir).await?;
+    let mut credentials = Credentials::default();
+    credentials.set_password("admin", hash_password(password)?);
+    let reg = Registry {
+        directory,
+        credentials,
+    };
+    app.set_registry(0, "setup", reg).await?;
     app.audit("setup", "create first admin", "staff admin", "")
         .await?;
     Ok(true)
@@ -58,9 +64,9 @@ pub fn demo_source(i: usize) -> SourceId {
 
 /// A ward of `beds` beds, every bed with a patient (`p-1001`, …) and a camera (`cam-01`, …),
 /// nurse `ana` assigned to all, and the demo device: for load tests and benchmarks.
-pub fn large_ward(beds: usize, password_hash: &str, device_token: &str) -> Directory {
-    let mut d = demo_directory(password_hash, device_token);
-    d.wards[0].beds = (0..beds)
+pub fn large_ward(beds: usize, password_hash: &str, device_token: &str) -> Registry {
+    let mut r = demo_directory(password_hash, device_token);
+    r.directory.wards[0].beds = (0..beds)
         .map(|i| Bed {
             id: format!("bed-{:03}", i + 1),
             patient: PatientId::parse(&format!("p-{:04}", 1001 + i)).ok(),
@@ -69,12 +75,12 @@ pub fn large_ward(beds: usize, password_hash: &str, device_token: &str) -> Direc
             sources: vec![demo_source(i)],
         })
         .collect();
-    d
+    r
 }
 
 /// The demo directory: ward 4B with 12 beds (beds 1–6 Ana's, 7–11 Ben's, 12 empty), the demo
 /// staff, a second ward the nurses cannot see, and one edge device.
-pub fn demo_directory(password_hash: &str, device_token: &str) -> Directory {
+pub fn demo_directory(password_hash: &str, device_token: &str) -> Registry {
     let beds = (0..DEMO_BEDS)
         .map(|i| Bed {
             id: format!("bed-{:02}", i + 1),
@@ -102,10 +108,14 @@ pub fn demo_directory(password_hash: &str, device_token: &str) -> Directory {
             } else {
                 vec![DEMO_WARD.into()]
             },
-            password_hash: password_hash.into(),
         })
         .collect();
-    Directory {
+    let mut credentials = Credentials::default();
+    for (id, _, _) in DEMO_STAFF {
+        credentials.set_password(id, password_hash.into());
+    }
+    credentials.set_device("edge-4b", token_hash(device_token));
+    let directory = Directory {
         wards: vec![
             Ward {
                 id: DEMO_WARD.into(),
@@ -122,9 +132,12 @@ pub fn demo_directory(password_hash: &str, device_token: &str) -> Directory {
         devices: vec![Device {
             id: "edge-4b".into(),
             ward: DEMO_WARD.into(),
-            token_hash: token_hash(device_token),
         }],
         integrations: vec![],
+    };
+    Registry {
+        directory,
+        credentials,
     }
 }
 
@@ -135,7 +148,7 @@ pub async fn install_demo(
     device_token: &str,
 ) -> Result<(), ApiError> {
     let hash = hash_password(password)?;
-    app.set_directory(
+    app.set_registry(
         app.directory_version(),
         "demo",
         demo_directory(&hash, device_token),

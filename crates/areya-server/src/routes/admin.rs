@@ -7,6 +7,7 @@ use crate::api::{
 };
 use crate::app::App;
 use crate::auth::{hash_password, new_token, token_hash, Client, User};
+use crate::credentials::{Credentials, Registry};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use areya_core::ErrorBody;
 use areya_monitor::directory::{Device, Directory, Integration};
@@ -16,28 +17,20 @@ use axum::Json;
 use serde::Deserialize;
 use std::sync::Arc;
 
-/// The current directory changed by `edit` and saved as the next version (checked whole).
-async fn edit_directory(
+/// The current directory and credentials changed by `edit` and saved as the next version
+/// (checked whole).
+async fn edit_registry(
     app: &App,
     user: &User,
-    edit: impl FnOnce(&mut Directory),
+    edit: impl FnOnce(&mut Directory, &mut Credentials),
 ) -> Result<i64, ApiError> {
-    let mut dir = (*app.directory()).clone();
-    edit(&mut dir);
-    app.set_directory(app.directory_version(), user.id(), dir)
+    let mut reg = Registry {
+        directory: (*app.directory()).clone(),
+        credentials: (*app.credentials()).clone(),
+    };
+    edit(&mut reg.directory, &mut reg.credentials);
+    app.set_registry(app.directory_version(), user.id(), reg)
         .await
-}
-
-/// The directory as shown: password and integration token hashes are never sent.
-fn redacted(dir: &Directory) -> Directory {
-    let mut d = dir.clone();
-    for s in &mut d.staff {
-        s.password_hash.clear();
-    }
-    for i in &mut d.integrations {
-        i.token_hash.clear();
-    }
-    d
 }
 
 #[utoipa::path(
@@ -52,7 +45,7 @@ pub async fn get_directory(
     user.require_admin("reading the directory")?;
     Ok(Json(DirectoryView {
         version: app.directory_version(),
-        directory: redacted(&app.directory()),
+        directory: (*app.directory()).clone(),
     }))
 }
 
@@ -76,28 +69,13 @@ pub async fn put_directory(
     ApiJson(body): ApiJson<PutDirectory>,
 ) -> Result<Json<Version>, ApiError> {
     user.require_admin("changing the directory")?;
-    let current = app.directory();
-    let mut dir = body.directory;
-    // Staff keep their password and integrations their token unless set through their
-    // own routes.
-    for s in &mut dir.staff {
-        s.password_hash = current
-            .staff(&s.id)
-            .map(|c| c.password_hash.clone())
-            .unwrap_or_default();
-    }
-    for i in &mut dir.integrations {
-        i.token_hash = current
-            .integrations
-            .iter()
-            .find(|c| c.id == i.id)
-            .map(|c| c.token_hash.clone())
-            .unwrap_or_default();
-    }
+    // Passwords and tokens are not part of the directory: whoever stays keeps theirs.
+    let dir = body.directory;
+    let cred = app.credentials();
     if !dir
         .staff
         .iter()
-        .any(|s| s.role.sees_all_wards() && !s.password_hash.is_empty())
+        .any(|s| s.role.sees_all_wards() && cred.password(&s.id).is_some())
     {
         return Err(ApiError::Unprocessable(
             "directory.staff: keep at least one admin who can log in".into(),
@@ -154,12 +132,11 @@ pub async fn set_password(
             ),
         ));
     }
-    let mut dir = (*app.directory()).clone();
-    let Some(s) = dir.staff.iter_mut().find(|s| s.id == staff_id) else {
+    if app.directory().staff(&staff_id).is_none() {
         return Err(ApiError::NotFound(format!(
             "staff '{staff_id}' does not exist"
         )));
-    };
+    }
     if own {
         let Some(current) = body.current.filter(|c| c.chars().count() <= 1024) else {
             return Err(ApiError::invalid(
@@ -172,7 +149,12 @@ pub async fn set_password(
         app.logins
             .check(ip, &staff_id, app.now())
             .map_err(|t| t.into_error())?;
-        let ok = app.check_password(s.password_hash.clone(), current).await?;
+        let present = app
+            .credentials()
+            .password(&staff_id)
+            .unwrap_or_default()
+            .to_string();
+        let ok = app.check_password(present, current).await?;
         app.logins.record(ip, &staff_id, ok, app.now());
         if !ok {
             app.audit(
@@ -188,10 +170,8 @@ pub async fn set_password(
         }
     }
     let pw = body.password;
-    s.password_hash = app.hash_pool.run(move || hash_password(&pw)).await??;
-    let version = app
-        .set_directory(app.directory_version(), user.id(), dir)
-        .await?;
+    let hash = app.hash_pool.run(move || hash_password(&pw)).await??;
+    let version = edit_registry(&app, &user, |_, cred| cred.set_password(&staff_id, hash)).await?;
     let keep = own.then_some(user.token_hash.as_str());
     let ended = app.store.delete_sessions_of(&staff_id, keep).await?;
     app.audit(
@@ -229,13 +209,13 @@ pub async fn put_device(
 ) -> Result<Json<DeviceRegistered>, ApiError> {
     user.require_admin("registering devices")?;
     let token = new_token();
-    let version = edit_directory(&app, &user, |dir| {
+    let version = edit_registry(&app, &user, |dir, cred| {
         dir.devices.retain(|d| d.id != device_id);
         dir.devices.push(Device {
             id: device_id.clone(),
             ward: body.ward,
-            token_hash: token_hash(&token),
         });
+        cred.set_device(&device_id, token_hash(&token));
     })
     .await?;
     app.audit(
@@ -279,14 +259,14 @@ pub async fn put_integration(
 ) -> Result<Json<IntegrationRegistered>, ApiError> {
     user.require_admin("registering integrations")?;
     let token = new_token();
-    let version = edit_directory(&app, &user, |dir| {
+    let version = edit_registry(&app, &user, |dir, cred| {
         dir.integrations.retain(|i| i.id != id);
         dir.integrations.push(Integration {
             id: id.clone(),
             name: body.name.trim().to_string(),
             wards: body.wards.clone(),
-            token_hash: token_hash(&token),
         });
+        cred.set_integration(&id, token_hash(&token));
     })
     .await?;
     app.audit(
@@ -321,8 +301,11 @@ pub async fn delete_integration(
             "integration '{id}' does not exist"
         )));
     }
-    let version =
-        edit_directory(&app, &user, |dir| dir.integrations.retain(|i| i.id != id)).await?;
+    // Its token goes with it (the credentials keep only what the directory has).
+    let version = edit_registry(&app, &user, |dir, _| {
+        dir.integrations.retain(|i| i.id != id)
+    })
+    .await?;
     app.audit(
         user.id(),
         "revoke integration",

@@ -75,12 +75,10 @@ pub async fn login(
     let staff = dir.staff(name);
     // Unknown names and staff without a password are checked against a dummy hash, so every
     // answer takes the same time and none reveals who exists.
-    let hash = staff
-        .map(|s| s.password_hash.as_str())
-        .filter(|h| !h.is_empty())
-        .unwrap_or(dummy_hash())
-        .to_string();
-    let can_log_in = staff.is_some_and(|s| !s.password_hash.is_empty());
+    let cred = app.credentials();
+    let password = staff.and_then(|s| cred.password(&s.id));
+    let hash = password.unwrap_or(dummy_hash()).to_string();
+    let can_log_in = password.is_some();
     let ok = app.check_password(hash, body.password).await? && can_log_in;
     app.logins.record(ip, name, ok, app.now());
     let Some(staff) = staff.filter(|_| ok) else {
