@@ -9,7 +9,7 @@
 
 use crate::cluster::Cluster;
 use crate::credentials::{Credentials, Registry};
-use crate::error::ApiError;
+use crate::error::AppError;
 use areya_core::{Observation, PatientId, SourceId};
 use areya_monitor::alerts::AlertEvent;
 use areya_monitor::directory::{Bed, Directory};
@@ -126,10 +126,10 @@ pub(crate) async fn restore_engine<S: Store>(
     settings: &Settings,
     now: Millis,
     pending: Vec<Observation>,
-) -> Result<(Engine, Vec<Output>), ApiError> {
+) -> Result<(Engine, Vec<Output>), AppError> {
     let rules = match store.current_rules().await? {
         Some((_, text)) => {
-            RuleSet::from_toml(&text).map_err(|e| ApiError::Unprocessable(format!("stored {e}")))?
+            RuleSet::from_toml(&text).map_err(|e| AppError::Refused(format!("stored {e}")))?
         }
         None => RuleSet::default(),
     };
@@ -151,7 +151,7 @@ pub(crate) async fn restore_engine<S: Store>(
             store.alerts(None).await?,
             store.max_alert_id().await?,
         )
-        .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+        .map_err(|e| AppError::Refused(e.to_string()))?;
     let mut outputs = Vec::new();
     for o in pending {
         if last_end.get(&o.patient).is_some_and(|&end| o.at_ms < end) {
@@ -164,7 +164,7 @@ pub(crate) async fn restore_engine<S: Store>(
         }
         if let Some(out) = engine
             .ingest(&o, o.at_ms)
-            .map_err(|e| ApiError::Unprocessable(e.to_string()))?
+            .map_err(|e| AppError::Refused(e.to_string()))?
         {
             outputs.extend(out);
         }
@@ -172,12 +172,12 @@ pub(crate) async fn restore_engine<S: Store>(
     Ok((engine, outputs))
 }
 
-async fn load_directory<S: Store>(store: &S) -> Result<(i64, Registry), ApiError> {
+async fn load_directory<S: Store>(store: &S) -> Result<(i64, Registry), AppError> {
     Ok(match store.directory().await? {
         Some((v, doc)) => (
             v,
             crate::credentials::read_stored(&doc)
-                .map_err(|e| ApiError::Unprocessable(format!("stored directory: {e}")))?,
+                .map_err(|e| AppError::Refused(format!("stored directory: {e}")))?,
         ),
         None => (0, Registry::default()),
     })
@@ -206,7 +206,7 @@ impl App {
         store: impl Into<Db>,
         settings: Settings,
         clock: Clock,
-    ) -> Result<Arc<App>, ApiError> {
+    ) -> Result<Arc<App>, AppError> {
         let store: Db = store.into();
         let now = clock();
         let pending = store
@@ -229,7 +229,7 @@ impl App {
         cluster: PgCluster,
         settings: Settings,
         clock: Clock,
-    ) -> Result<Arc<App>, ApiError> {
+    ) -> Result<Arc<App>, AppError> {
         // Rules and consents come with the engine when this server becomes the leader.
         let engine = Engine::new(settings.engine, RuleSet::default());
         let app = App::assemble(
@@ -250,7 +250,7 @@ impl App {
         clock: Clock,
         engine: Engine,
         cluster: Option<Cluster>,
-    ) -> Result<Arc<App>, ApiError> {
+    ) -> Result<Arc<App>, AppError> {
         let now = clock();
         let (version, reg) = load_directory(&store).await?;
         // A random epoch: ids of an earlier run or another server never match this one's.
@@ -295,7 +295,7 @@ impl App {
     }
 
     /// Reads the directory again (another server changed it).
-    pub async fn reload_directory(&self) -> Result<(), ApiError> {
+    pub async fn reload_directory(&self) -> Result<(), AppError> {
         let (version, reg) = load_directory(&self.store).await?;
         let now = (version, Arc::new(reg.directory), Arc::new(reg.credentials));
         match self.directory.write() {
@@ -356,7 +356,7 @@ impl App {
         gate: &crate::guard::RateGate,
         key: &str,
         entry: (&str, &str, &str, &str),
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), AppError> {
         let (actor, action, target, detail) = entry;
         let Some(held) = gate.allow(key, self.now()) else {
             return Ok(());
@@ -376,7 +376,7 @@ impl App {
         &self,
         hash: String,
         password: String,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<bool, AppError> {
         if crate::auth::runs_argon2(&hash) {
             self.counters.password_checks.inc();
         }
@@ -396,7 +396,7 @@ impl App {
         action: &str,
         target: &str,
         detail: &str,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), AppError> {
         self.store
             .audit(&AuditEntry {
                 seq: 0,
@@ -415,7 +415,7 @@ impl App {
         &self,
         engine: &Engine,
         outputs: Vec<Output>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), AppError> {
         let batch = Batch::from_outputs(&outputs, &engine.alerts);
         if batch.is_empty() {
             return Ok(());
@@ -509,20 +509,20 @@ impl App {
         &self,
         ward: &str,
         obs: Vec<Observation>,
-    ) -> Result<IngestReport, ApiError> {
+    ) -> Result<IngestReport, AppError> {
         self.check_batch(obs.len())?;
         let dir = self.directory();
         let now = self.now();
         for (i, o) in obs.iter().enumerate() {
             self.check_observation(i, o, now)?;
             let Some((w, bed)) = dir.bed_of(&o.patient) else {
-                return Err(ApiError::invalid(
+                return Err(AppError::invalid(
                     format!("observations[{i}].patient"),
                     format!("'{}' is not in any bed", o.patient),
                 ));
             };
             if w.id != ward {
-                return Err(ApiError::Forbidden(format!(
+                return Err(AppError::NotAllowed(format!(
                     "observations[{i}].patient: '{}' is on ward '{}', not this device's ward '{ward}'",
                     o.patient, w.id
                 )));
@@ -531,19 +531,19 @@ impl App {
             // another ward's camera (it would hide that camera's outage).
             if let Some((sw, sb)) = dir.bed_of_source(&o.source) {
                 if sw.id != ward {
-                    return Err(ApiError::Forbidden(format!(
+                    return Err(AppError::NotAllowed(format!(
                         "observations[{i}].source: '{}' is a camera of ward '{}', not this device's ward '{ward}'",
                         o.source, sw.id
                     )));
                 }
                 if sb.id != bed.id {
-                    return Err(ApiError::invalid(
+                    return Err(AppError::invalid(
                         format!("observations[{i}].source"),
                         format!("'{}' feeds bed '{}', not bed '{}'", o.source, sb.id, bed.id),
                     ));
                 }
             } else if !bed.sources.is_empty() {
-                return Err(ApiError::invalid(
+                return Err(AppError::invalid(
                     format!("observations[{i}].source"),
                     format!("'{}' does not feed bed '{}'", o.source, bed.id),
                 ));
@@ -574,7 +574,7 @@ impl App {
             report.accepted += 1;
             if let Some(out) = engine
                 .ingest(o, now)
-                .map_err(|e| ApiError::Unprocessable(e.to_string()))?
+                .map_err(|e| AppError::Refused(e.to_string()))?
             {
                 outputs.extend(out);
             }
@@ -587,9 +587,9 @@ impl App {
     }
 
     /// At most `max_batch` observations in one request.
-    pub fn check_batch(&self, n: usize) -> Result<(), ApiError> {
+    pub fn check_batch(&self, n: usize) -> Result<(), AppError> {
         if n > self.settings.max_batch {
-            return Err(ApiError::TooLarge(format!(
+            return Err(AppError::TooLarge(format!(
                 "observations: {n} in one request; at most {}",
                 self.settings.max_batch
             )));
@@ -601,13 +601,13 @@ impl App {
     /// `max_future_ms` ahead (a future stamp would hold the patient's window open and turn
     /// every real observation after it into a late one), and not older than what a restart
     /// replays (it could never be folded into a window).
-    fn check_observation(&self, i: usize, o: &Observation, now: Millis) -> Result<(), ApiError> {
+    fn check_observation(&self, i: usize, o: &Observation, now: Millis) -> Result<(), AppError> {
         o.check()
-            .map_err(|e| ApiError::invalid(format!("observations[{i}].{}", e.field), e.problem))?;
+            .map_err(|e| AppError::invalid(format!("observations[{i}].{}", e.field), e.problem))?;
         let field = || format!("observations[{i}].at_ms");
         let ahead = o.at_ms.saturating_sub(now);
         if ahead > self.settings.max_future_ms {
-            return Err(ApiError::invalid(
+            return Err(AppError::invalid(
                 field(),
                 format!(
                     "{} is {} ahead of the server's clock ({}); at most {} s is accepted — check the device's clock",
@@ -620,7 +620,7 @@ impl App {
         }
         let age = now.saturating_sub(o.at_ms);
         if age > self.settings.replay_span() {
-            return Err(ApiError::invalid(
+            return Err(AppError::invalid(
                 field(),
                 format!(
                     "{} is {} old; observations older than {} min cannot be scored any more",
@@ -634,7 +634,7 @@ impl App {
     }
 
     /// Time passes: windows close, alerts escalate, silent cameras go offline.
-    pub async fn tick(&self) -> Result<(), ApiError> {
+    pub async fn tick(&self) -> Result<(), AppError> {
         if self.cluster.as_ref().is_some_and(|c| !c.is_leading()) {
             return Ok(());
         }
@@ -643,7 +643,7 @@ impl App {
         let mut engine = self.engine.lock().await;
         let mut outputs = engine
             .tick(now)
-            .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+            .map_err(|e| AppError::Refused(e.to_string()))?;
         let seen = self
             .last_seen
             .lock()
@@ -672,7 +672,7 @@ impl App {
     }
 
     /// When a bed's camera last sent anything.
-    pub async fn last_seen(&self, sources: &[SourceId]) -> Result<Option<Millis>, ApiError> {
+    pub async fn last_seen(&self, sources: &[SourceId]) -> Result<Option<Millis>, AppError> {
         if let Some(c) = self.follower() {
             return Ok(c.pg.last_observation(sources).await?);
         }
@@ -680,7 +680,7 @@ impl App {
         Ok(sources.iter().filter_map(|s| seen.get(s).copied()).max())
     }
 
-    pub async fn open_alerts(&self) -> Result<Vec<areya_monitor::alerts::Alert>, ApiError> {
+    pub async fn open_alerts(&self) -> Result<Vec<areya_monitor::alerts::Alert>, AppError> {
         if let Some(c) = self.follower() {
             return Ok(c.pg.open_alerts().await?);
         }
@@ -697,7 +697,7 @@ impl App {
     pub async fn assessment(
         &self,
         p: &PatientId,
-    ) -> Result<Option<areya_monitor::state::Assessment>, ApiError> {
+    ) -> Result<Option<areya_monitor::state::Assessment>, AppError> {
         let now = self.now();
         if let Some(c) = self.follower() {
             let since = now - self.settings.engine.state.horizon_ms;
@@ -706,7 +706,7 @@ impl App {
         Ok(self.engine.lock().await.assess(p, now))
     }
 
-    pub async fn consent(&self, p: &PatientId) -> Result<Consent, ApiError> {
+    pub async fn consent(&self, p: &PatientId) -> Result<Consent, AppError> {
         if let Some(c) = self.follower() {
             return Ok(c.pg.consent(p).await?);
         }
@@ -715,7 +715,7 @@ impl App {
 
     /// What the ward view shows of `beds`, read in one go (one engine lock, or on a follower
     /// one query per kind instead of several per bed).
-    pub async fn ward_snapshot(&self, beds: &[Bed]) -> Result<WardSnapshot, ApiError> {
+    pub async fn ward_snapshot(&self, beds: &[Bed]) -> Result<WardSnapshot, AppError> {
         let now = self.now();
         let patients: Vec<PatientId> = beds.iter().filter_map(|b| b.patient.clone()).collect();
         let sources: Vec<SourceId> = beds.iter().flat_map(|b| b.sources.clone()).collect();
@@ -764,13 +764,13 @@ impl App {
     }
 
     /// The open alert `id`, for the ward check before acting on it.
-    pub async fn open_alert(&self, id: u64) -> Result<areya_monitor::alerts::Alert, ApiError> {
+    pub async fn open_alert(&self, id: u64) -> Result<areya_monitor::alerts::Alert, AppError> {
         self.open_alerts()
             .await?
             .into_iter()
             .find(|a| a.id == id)
             .ok_or_else(|| {
-                ApiError::NotFound(format!("alert {id} does not exist or is already resolved"))
+                AppError::NotFound(format!("alert {id} does not exist or is already resolved"))
             })
     }
 
@@ -781,7 +781,7 @@ impl App {
         expected: i64,
         author: &str,
         dir: Directory,
-    ) -> Result<i64, ApiError> {
+    ) -> Result<i64, AppError> {
         let credentials = (*self.credentials()).clone();
         self.set_registry(
             expected,
@@ -800,17 +800,17 @@ impl App {
         expected: i64,
         author: &str,
         reg: Registry,
-    ) -> Result<i64, ApiError> {
+    ) -> Result<i64, AppError> {
         let Registry {
             directory: dir,
             credentials,
         } = reg;
         dir.validate()
-            .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+            .map_err(|e| AppError::Refused(e.to_string()))?;
         let credentials = credentials.pruned(&dir);
-        credentials.validate().map_err(ApiError::Unprocessable)?;
+        credentials.validate().map_err(AppError::Refused)?;
         let doc = crate::credentials::stored(&dir, &credentials)
-            .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+            .map_err(|e| AppError::Refused(e.to_string()))?;
         let expected = (expected > 0).then_some(expected);
         let version = self
             .store

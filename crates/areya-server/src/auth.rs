@@ -7,7 +7,7 @@
 //! server never grants), and a request whose `Origin` is not this host is refused.
 
 use crate::app::App;
-use crate::error::ApiError;
+use crate::error::{ApiError, AppError};
 use areya_monitor::directory::{Device, Role, Staff};
 use areya_store::Store;
 use argon2::password_hash::rand_core::{OsRng, RngCore};
@@ -23,12 +23,12 @@ use std::sync::Arc;
 pub const COOKIE: &str = "areya_session";
 
 /// An argon2id PHC string for `password`.
-pub fn hash_password(password: &str) -> Result<String, ApiError> {
+pub fn hash_password(password: &str) -> Result<String, AppError> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| ApiError::Unprocessable(format!("password: {e}")))
+        .map_err(|e| AppError::Refused(format!("password: {e}")))
 }
 
 /// Whether `password` matches the stored hash (a malformed hash never matches).

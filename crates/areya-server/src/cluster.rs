@@ -19,7 +19,7 @@
 
 use crate::app::{restore_engine, App, IngestReport};
 use crate::command::Command;
-use crate::error::ApiError;
+use crate::error::AppError;
 use crate::live::{Live, LiveEvent};
 use areya_core::{Observation, PatientId};
 use areya_monitor::engine::Consent;
@@ -58,16 +58,16 @@ enum Answer {
 }
 
 impl Answer {
-    fn of(r: Result<serde_json::Value, ApiError>) -> Answer {
+    fn of(r: Result<serde_json::Value, AppError>) -> Answer {
         match r {
             Ok(v) => Answer::Ok(v),
             // The follower shows it to its client: no database text (logged here instead).
             Err(e) => {
-                if let ApiError::Store(s) = &e {
+                if let AppError::Store(s) = &e {
                     tracing::error!("applying a follower's command: {s}");
                 }
                 Answer::Err {
-                    status: e.status().as_u16(),
+                    status: e.wire_code(),
                     message: e.client_message(),
                 }
             }
@@ -78,11 +78,11 @@ impl Answer {
         serde_json::to_string(self).unwrap_or_default()
     }
 
-    fn decode(text: &str) -> Result<serde_json::Value, ApiError> {
+    fn decode(text: &str) -> Result<serde_json::Value, AppError> {
         match serde_json::from_str::<Answer>(text) {
             Ok(Answer::Ok(v)) => Ok(v),
-            Ok(Answer::Err { status, message }) => Err(ApiError::from_status(status, message)),
-            Err(e) => Err(ApiError::Unavailable(format!(
+            Ok(Answer::Err { status, message }) => Err(AppError::from_wire(status, message)),
+            Err(e) => Err(AppError::Unavailable(format!(
                 "the engine leader's answer is not readable: {e}"
             ))),
         }
@@ -173,7 +173,7 @@ impl App {
         c: &Cluster,
         obs: Vec<Observation>,
         now: Millis,
-    ) -> Result<IngestReport, ApiError> {
+    ) -> Result<IngestReport, AppError> {
         let consents: HashMap<PatientId, Consent> =
             self.store.consents().await?.into_iter().collect();
         let (allowed, refused): (Vec<_>, Vec<_>) = obs.into_iter().partition(|o| {
@@ -214,9 +214,9 @@ impl App {
         &self,
         c: &Cluster,
         cmd: Command,
-    ) -> Result<serde_json::Value, ApiError> {
-        let text = serde_json::to_string(&cmd)
-            .map_err(|e| ApiError::Unprocessable(format!("command: {e}")))?;
+    ) -> Result<serde_json::Value, AppError> {
+        let text =
+            serde_json::to_string(&cmd).map_err(|e| AppError::Refused(format!("command: {e}")))?;
         let seq = c.pg.submit(self.now(), &text).await?;
         let started = Instant::now();
         let wait = Duration::from_millis(self.settings.command_wait_ms.max(0) as u64);
@@ -240,11 +240,11 @@ impl App {
                     message: msg.clone(),
                 };
                 if c.pg.cancel(seq, &gone.encode()).await? {
-                    return Err(ApiError::Unavailable(msg));
+                    return Err(AppError::Unavailable(msg));
                 }
                 // Taken meanwhile: the leader is applying it; wait for its answer.
             } else if waited >= wait * 2 {
-                return Err(ApiError::Unavailable(
+                return Err(AppError::Unavailable(
                     "the engine leader took this request but has not answered; check the alert before trying again".into(),
                 ));
             }
@@ -302,7 +302,7 @@ impl App {
         }
     }
 
-    async fn become_leader(&self, c: &Cluster) -> Result<(), ApiError> {
+    async fn become_leader(&self, c: &Cluster) -> Result<(), AppError> {
         self.reload_directory().await?;
         let mut engine = self.engine().await;
         let now = self.now();
@@ -322,7 +322,7 @@ impl App {
     }
 
     /// The leader runs every observation stored since the last call through the engine.
-    pub(crate) async fn catch_up(&self) -> Result<(), ApiError> {
+    pub(crate) async fn catch_up(&self) -> Result<(), AppError> {
         let Some(c) = &self.cluster else {
             return Ok(());
         };
@@ -360,7 +360,7 @@ impl App {
     }
 
     /// The leader answers the commands followers have queued, oldest first.
-    async fn run_commands(&self) -> Result<(), ApiError> {
+    async fn run_commands(&self) -> Result<(), AppError> {
         let Some(c) = &self.cluster else {
             return Ok(());
         };
@@ -492,13 +492,13 @@ mod tests {
 
     #[test]
     fn a_leader_store_failure_reaches_the_follower_without_database_text() {
-        let e = ApiError::Store(StoreError::Db {
+        let e = AppError::Store(StoreError::Db {
             what: "save alerts",
             cause: sqlx::Error::Protocol("relation \"alerts\" is locked by pid 4242".into()),
         });
         let text = Answer::of(Err(e)).encode();
         let err = Answer::decode(&text).expect_err("an error");
-        assert_eq!(err.status().as_u16(), 503);
+        assert_eq!(err.wire_code(), 503);
         let shown = err.client_message();
         assert!(shown.contains("storage unavailable"), "{shown}");
         assert!(

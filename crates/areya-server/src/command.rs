@@ -5,7 +5,7 @@
 //! arm of `apply` and a route.
 
 use crate::app::{AlertAct, App};
-use crate::error::ApiError;
+use crate::error::AppError;
 use crate::live::{Live, LiveEvent};
 use areya_core::PatientId;
 use areya_monitor::engine::{Consent, Output};
@@ -40,7 +40,7 @@ pub enum Command {
 
 impl App {
     /// Runs `cmd` where the ward engine is: here, or on the engine leader of a cluster.
-    pub async fn run(&self, cmd: Command) -> Result<Value, ApiError> {
+    pub async fn run(&self, cmd: Command) -> Result<Value, AppError> {
         match self.follower() {
             Some(c) => self.forward(c, cmd).await,
             None => self.apply(cmd).await,
@@ -48,24 +48,24 @@ impl App {
     }
 
     /// Replaces the rule file; answers the stored version.
-    pub async fn set_rules(&self, author: &str, toml: &str) -> Result<i64, ApiError> {
+    pub async fn set_rules(&self, author: &str, toml: &str) -> Result<i64, AppError> {
         // Checked here too, so a bad file is refused even when no leader answers.
-        RuleSet::from_toml(toml).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+        RuleSet::from_toml(toml).map_err(|e| AppError::Refused(e.to_string()))?;
         let cmd = Command::Rules {
             author: author.to_string(),
             toml: toml.to_string(),
         };
         let version = self.run(cmd).await?;
         version.as_i64().ok_or_else(|| {
-            ApiError::Unavailable(format!(
+            AppError::Unavailable(format!(
                 "the engine leader answered {version}, not a version"
             ))
         })
     }
 
     /// Applies `cmd` to this server's engine (a single server's, or the leader's).
-    pub(crate) async fn apply(&self, cmd: Command) -> Result<Value, ApiError> {
-        let done = |r: Result<(), ApiError>| r.map(|()| Value::Null);
+    pub(crate) async fn apply(&self, cmd: Command) -> Result<Value, AppError> {
+        let done = |r: Result<(), AppError>| r.map(|()| Value::Null);
         match cmd {
             Command::Act { id, by, act } => done(self.act(id, &by, act).await),
             Command::Delivered { ids } => done(self.delivered(&ids).await),
@@ -78,8 +78,8 @@ impl App {
                 done(self.set_consent(&patient, consent).await)
             }
             Command::Rules { author, toml } => {
-                let rules = RuleSet::from_toml(&toml)
-                    .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+                let rules =
+                    RuleSet::from_toml(&toml).map_err(|e| AppError::Refused(e.to_string()))?;
                 let mut engine = self.engine().await;
                 let version = self.store.save_rules(self.now(), &author, &toml).await?;
                 engine.set_rules(rules);
@@ -88,7 +88,7 @@ impl App {
         }
     }
 
-    async fn act(&self, id: u64, by: &str, act: AlertAct) -> Result<(), ApiError> {
+    async fn act(&self, id: u64, by: &str, act: AlertAct) -> Result<(), AppError> {
         let now = self.now();
         let mut engine = self.engine().await;
         let events = match act {
@@ -98,8 +98,8 @@ impl App {
             AlertAct::Snooze { seconds } => engine.alerts.snooze(id, seconds, now),
         }
         .map_err(|e| match e {
-            areya_monitor::alerts::AlertError::NotOpen(_) => ApiError::NotFound(e.to_string()),
-            e => ApiError::Unprocessable(e.to_string()),
+            areya_monitor::alerts::AlertError::NotOpen(_) => AppError::NotFound(e.to_string()),
+            e => AppError::Refused(e.to_string()),
         })?;
         let outputs = events
             .into_iter()
@@ -108,7 +108,7 @@ impl App {
         self.commit(&engine, outputs).await
     }
 
-    async fn delivered(&self, ids: &[u64]) -> Result<(), ApiError> {
+    async fn delivered(&self, ids: &[u64]) -> Result<(), AppError> {
         let now = self.now();
         let mut engine = self.engine().await;
         let mut outputs = Vec::new();
@@ -126,11 +126,11 @@ impl App {
         ward: &str,
         p: &PatientId,
         error: Option<&str>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), AppError> {
         match self.directory().bed_of(p) {
             Some((w, _)) if w.id == ward => {}
             _ => {
-                return Err(ApiError::Unprocessable(format!(
+                return Err(AppError::Refused(format!(
                     "health.patient: '{p}' is not in a bed of this device's ward '{ward}'"
                 )))
             }
@@ -144,7 +144,7 @@ impl App {
 
     /// Stored first; opting out forgets what was stored, and the engine ends the patient's
     /// open alerts when monitoring stops.
-    async fn set_consent(&self, p: &PatientId, c: Consent) -> Result<(), ApiError> {
+    async fn set_consent(&self, p: &PatientId, c: Consent) -> Result<(), AppError> {
         let mut engine = self.engine().await;
         self.store.set_consent(p, c).await?;
         let outputs = engine.change_consent(p, c, self.now());

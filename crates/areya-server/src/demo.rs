@@ -201,7 +201,7 @@ pub fn observations(readings: &mut dyn Readings, t: u64, at_ms: i64) -> Vec<Obse
 }
 
 /// Opts the demo's third patient out, as the script says.
-pub async fn prepare(app: &Arc<App>) -> Result<(), crate::ApiError> {
+pub async fn prepare(app: &Arc<App>) -> Result<(), crate::error::AppError> {
     if let Some(p) = demo_patient(2) {
         app.run(crate::command::Command::Consent {
             patient: p.clone(),

@@ -1,6 +1,9 @@
-//! API errors: every failure is a status code and a JSON body `{"error": "…"}` whose message
-//! names the field or record at fault. JSON bodies are read through [`ApiJson`], so a missing
-//! or mistyped field is a 422 that says which, not a bare 400.
+//! Errors. [`AppError`] is what the server's logic (the App, the engine's commands, the
+//! cluster, the limits) refuses or fails with, with no HTTP in it; [`ApiError`] is what a
+//! client gets: a status code and a JSON body `{"error": "…"}` whose message names the field
+//! or record at fault (an `AppError` becomes one at the route, by `?`). JSON bodies, query
+//! strings and path parameters are read through [`ApiJson`], [`ApiQuery`] and [`ApiPath`], so
+//! even the framework's own refusals are that JSON body and name what is wrong.
 
 use areya_store::StoreError;
 use axum::extract::path::ErrorKind;
@@ -51,6 +54,110 @@ pub enum ApiError {
     NotAcceptable(String),
 }
 
+/// What the server's own logic (the App, the engine's commands, the cluster, the limits)
+/// refuses or fails with — no HTTP in it: a route turns it into an [`ApiError`] (a status and
+/// the JSON body) at the edge.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    NotFound(String),
+    /// A value or request the ward cannot take (out of range, against the rules).
+    #[error("{0}")]
+    Refused(String),
+    /// One field out of range, named as the client wrote it (`observations[3].at_ms`).
+    #[error("{field}: {problem}")]
+    Invalid { field: String, problem: String },
+    /// Changed by someone else meanwhile.
+    #[error("{0}")]
+    Conflict(String),
+    /// Not for this client (another ward's camera, say).
+    #[error("{0}")]
+    NotAllowed(String),
+    #[error("{0}")]
+    TooLarge(String),
+    /// Too many at once (logins, streams); try later.
+    #[error("{0}")]
+    Busy(String),
+    /// Nothing can do it now (no engine leader, the hashing pool full); try again.
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("storage unavailable: {0}")]
+    Store(StoreError),
+}
+
+impl AppError {
+    pub fn invalid(field: impl Into<String>, problem: impl Into<String>) -> AppError {
+        AppError::Invalid {
+            field: field.into(),
+            problem: problem.into(),
+        }
+    }
+
+    /// How a leader's answer names it to a follower (the cluster's command table keeps the
+    /// numbers earlier versions wrote).
+    pub fn wire_code(&self) -> u16 {
+        match self {
+            AppError::NotFound(_) => 404,
+            AppError::Refused(_) | AppError::Invalid { .. } => 422,
+            AppError::Conflict(_) => 409,
+            AppError::NotAllowed(_) => 403,
+            AppError::TooLarge(_) => 413,
+            AppError::Busy(_) => 429,
+            AppError::Unavailable(_) | AppError::Store(_) => 503,
+        }
+    }
+
+    /// A follower reads the leader's answer back.
+    pub fn from_wire(code: u16, message: String) -> AppError {
+        match code {
+            404 => AppError::NotFound(message),
+            409 => AppError::Conflict(message),
+            403 => AppError::NotAllowed(message),
+            413 => AppError::TooLarge(message),
+            429 => AppError::Busy(message),
+            400 | 422 => AppError::Refused(message),
+            _ => AppError::Unavailable(message),
+        }
+    }
+
+    /// What a client may be told: the database's own words stay in the server's log.
+    pub fn client_message(&self) -> String {
+        match self {
+            AppError::Store(_) => STORE_DOWN.into(),
+            e => e.to_string(),
+        }
+    }
+}
+
+const STORE_DOWN: &str =
+    "storage unavailable: the server could not save or read its records; try again shortly";
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Refused(m) => AppError::Refused(m),
+            StoreError::Conflict(m) => AppError::Conflict(m),
+            e => AppError::Store(e),
+        }
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::NotFound(m) => ApiError::NotFound(m),
+            AppError::Refused(m) => ApiError::Unprocessable(m),
+            AppError::Invalid { field, problem } => ApiError::Invalid { field, problem },
+            AppError::Conflict(m) => ApiError::Conflict(m),
+            AppError::NotAllowed(m) => ApiError::Forbidden(m),
+            AppError::TooLarge(m) => ApiError::TooLarge(m),
+            AppError::Busy(m) => ApiError::TooMany(m),
+            AppError::Unavailable(m) => ApiError::Unavailable(m),
+            AppError::Store(e) => ApiError::Store(e),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -87,33 +194,13 @@ impl ApiError {
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
         }
     }
-
-    /// The error another server answered with (a command run by the engine leader).
-    pub fn from_status(status: u16, message: String) -> ApiError {
-        match status {
-            400 => ApiError::BadRequest(message),
-            401 => ApiError::Unauthorized,
-            403 => ApiError::Forbidden(message),
-            404 => ApiError::NotFound(message),
-            405 => ApiError::MethodNotAllowed(message),
-            406 => ApiError::NotAcceptable(message),
-            409 => ApiError::Conflict(message),
-            413 => ApiError::TooLarge(message),
-            415 => ApiError::UnsupportedMedia(message),
-            422 => ApiError::Unprocessable(message),
-            429 => ApiError::TooMany(message),
-            _ => ApiError::Unavailable(message),
-        }
-    }
 }
 
 impl ApiError {
     /// What a client is told: the database's own words stay in the server's log.
     pub fn client_message(&self) -> String {
         match self {
-            ApiError::Store(_) => "storage unavailable: the server could not save or read its \
-                                  records; try again shortly"
-                .into(),
+            ApiError::Store(_) => STORE_DOWN.into(),
             _ => self.to_string(),
         }
     }

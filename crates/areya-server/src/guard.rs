@@ -4,7 +4,7 @@
 //! gates for audit rows that a client could otherwise make the server write without end.
 //! All time comes from the caller (the server's injected clock).
 
-use crate::error::ApiError;
+use crate::error::AppError;
 use areya_core::time::human_duration;
 use areya_monitor::{Millis, MINUTE, SECOND};
 use std::collections::HashMap;
@@ -121,9 +121,9 @@ impl HashPool {
     pub async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, ApiError> {
+    ) -> Result<T, AppError> {
         let busy = || {
-            ApiError::Unavailable(
+            AppError::Unavailable(
                 "the server is busy checking passwords; try again in a few seconds".into(),
             )
         };
@@ -175,8 +175,8 @@ pub struct Throttled {
 }
 
 impl Throttled {
-    pub fn into_error(self) -> ApiError {
-        ApiError::TooMany(self.why)
+    pub fn into_error(self) -> AppError {
+        AppError::Busy(self.why)
     }
 }
 
@@ -375,17 +375,17 @@ impl LiveSlot {
         counts: &Arc<Mutex<LiveCounts>>,
         session: &str,
         limits: &Limits,
-    ) -> Result<LiveSlot, ApiError> {
+    ) -> Result<LiveSlot, AppError> {
         let mut c = counts.lock().unwrap_or_else(|p| p.into_inner());
         let mine = c.per_session.get(session).copied().unwrap_or(0);
         if mine >= limits.live_per_session {
-            return Err(ApiError::TooMany(format!(
+            return Err(AppError::Busy(format!(
                 "live updates: this login already has {mine} open (at most {}); close another tab",
                 limits.live_per_session
             )));
         }
         if c.total >= limits.live_total {
-            return Err(ApiError::TooMany(format!(
+            return Err(AppError::Busy(format!(
                 "live updates: the server has {} open, its limit; try again shortly",
                 c.total
             )));

@@ -24,7 +24,7 @@ pub mod setup;
 pub use app::{system_clock, App, Clock, Settings};
 pub use cluster::Role;
 pub use command::Command;
-pub use error::ApiError;
+pub use error::{ApiError, AppError};
 
 use std::future::Future;
 use std::sync::Arc;

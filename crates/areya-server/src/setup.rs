@@ -4,14 +4,14 @@
 use crate::app::App;
 use crate::auth::{hash_password, token_hash};
 use crate::credentials::{Credentials, Registry};
-use crate::error::ApiError;
+use crate::error::AppError;
 use areya_core::{PatientId, SourceId};
 use areya_monitor::directory::{Bed, Device, Directory, Identifier, Role, Staff, Ward};
 use std::sync::Arc;
 
 /// When the directory is empty, stores one admin (`admin`) with `password`. Returns whether it
 /// did.
-pub async fn bootstrap_admin(app: &Arc<App>, password: &str) -> Result<bool, ApiError> {
+pub async fn bootstrap_admin(app: &Arc<App>, password: &str) -> Result<bool, AppError> {
     if app.directory_version() > 0 {
         return Ok(false);
     }
@@ -146,7 +146,7 @@ pub async fn install_demo(
     app: &Arc<App>,
     password: &str,
     device_token: &str,
-) -> Result<(), ApiError> {
+) -> Result<(), AppError> {
     let hash = hash_password(password)?;
     app.set_registry(
         app.directory_version(),

@@ -162,7 +162,7 @@ impl Job {
                 Ok(true) if shown => eprintln!("First start: created user 'admin' with password {password} (shown once; change it after logging in)."),
                 Ok(true) => eprintln!("First start: created user 'admin' with the password from AREYA_ADMIN_PASSWORD."),
                 // Another server of the cluster set the directory up at the same moment.
-                Err(areya_server::ApiError::Conflict(_)) if app.role() != Role::Single => {
+                Err(areya_server::AppError::Conflict(_)) if app.role() != Role::Single => {
                     app.reload_directory().await?;
                     eprintln!("Another server created the first admin; use its password.");
                 }

@@ -29,8 +29,9 @@ async fn edit_registry(
         credentials: (*app.credentials()).clone(),
     };
     edit(&mut reg.directory, &mut reg.credentials);
-    app.set_registry(app.directory_version(), user.id(), reg)
-        .await
+    Ok(app
+        .set_registry(app.directory_version(), user.id(), reg)
+        .await?)
 }
 
 #[utoipa::path(

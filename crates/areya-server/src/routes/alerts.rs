@@ -143,7 +143,7 @@ async fn act(app: &App, user: &User, id: u64, act: AlertAct) -> Result<Json<Aler
         ))
     };
     let alert = match app.open_alert(id).await {
-        Err(ApiError::NotFound(_)) => return Err(not_found()),
+        Err(crate::error::AppError::NotFound(_)) => return Err(not_found()),
         r => r?,
     };
     let ward = app.ward_of(&alert.patient).ok_or_else(not_found)?;

@@ -69,7 +69,7 @@ pub async fn login(
             ),
         )
         .await?;
-        return Err(t.into_error());
+        return Err(t.into_error().into());
     }
     let dir = app.directory();
     let staff = dir.staff(name);
