@@ -577,7 +577,8 @@ function timeline(p) {
   const offset = zoneOffset(from);
   for (let t = Math.ceil((from + offset) / step) * step - offset; t <= to; t += step) {
     svg.append(s("line", { x1: x(t), x2: x(t), y1: top, y2: bottom, stroke: "#eef1f4" }));
-    svg.append(svgText(x(t) - 15, H - 14, hm(t)));
+    // The label stays inside the chart at its edges.
+    svg.append(svgText(Math.min(Math.max(x(t) - 15, left - 15), W_ - 34), H - 14, hm(t)));
   }
   for (const v of [0, 0.5, 1]) {
     const y = mid - v * (mid - top);
