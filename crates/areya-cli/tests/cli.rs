@@ -17,6 +17,21 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// `areya report` on `model` and `data` into `out`; the page.
+fn report(model: &str, data: &str, out: &std::path::Path) -> String {
+    let o = run(&[
+        "report",
+        "--model",
+        model,
+        "--data",
+        data,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::read_to_string(out).unwrap()
+}
+
 const SMALL: [&str; 10] = [
     "--widths",
     "8,16",
@@ -457,18 +472,7 @@ fn a_model_with_auxiliary_classes_says_so_and_predicts_its_four() {
     );
     // The report's summary: the table in a block of its own, the note a paragraph that wraps
     // (inside the table's block it ran off the page); the drawing names what it drops.
-    let html = tmp.path().join("report.html");
-    let o = run(&[
-        "report",
-        "--model",
-        model,
-        "--data",
-        data,
-        "--out",
-        html.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let page = std::fs::read_to_string(&html).unwrap();
+    let page = report(model, data, &tmp.path().join("report.html"));
     let summary = &page[page.find("<section id=\"summary\">").unwrap()..];
     let summary = &summary[..summary.find("</section>").unwrap()];
     let table_end = summary.find("</pre>").unwrap();
@@ -625,18 +629,7 @@ fn predict_features_graph_calibrate_and_report() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("uncalibrated →"));
 
     // report: one offline page with every section and embedded images.
-    let html = tmp.path().join("report.html");
-    let o = run(&[
-        "report",
-        "--model",
-        model,
-        "--data",
-        data,
-        "--out",
-        html.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let page = std::fs::read_to_string(&html).unwrap();
+    let page = report(model, data, &tmp.path().join("report.html"));
     for id in [
         "curves",
         "report",
