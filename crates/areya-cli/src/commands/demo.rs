@@ -37,155 +37,161 @@ pub struct DemoArgs {
     pub model: Option<PathBuf>,
 }
 
-/// Real face images through the real pipeline: each reading picks an image of an emotion
-/// drawn from the script's mix, pastes it into a 640×480 frame at the bed, and observes it.
-struct FaceReadings {
-    pipeline: areya_vision::pipeline::Pipeline,
-    /// Image paths per emotion, in Areya's order (angry, happy, relaxed, sad).
-    images: [Vec<PathBuf>; 4],
-    rng: u64,
-}
+/// `--faces`: real face images through the real vision pipeline (the model build only).
+#[cfg(feature = "model")]
+mod faces {
+    use super::*;
 
-impl FaceReadings {
-    fn open(dir: &std::path::Path, model: Option<PathBuf>) -> anyhow::Result<FaceReadings> {
-        let clf = areya_ml::Classifier::load(&super::default_model(model)?)?;
-        let locator = areya_vision::pipeline::Locator::bedside(Default::default(), None)?;
-        let pipeline = areya_vision::pipeline::Pipeline::new(clf, locator)?;
-        let list = |names: &[&str]| -> anyhow::Result<Vec<PathBuf>> {
-            let mut out = Vec::new();
-            for n in names {
-                let d = dir.join(n);
-                if !d.is_dir() {
-                    continue;
-                }
-                for e in std::fs::read_dir(&d)
-                    .with_context(|| format!("--faces: cannot read {}", d.display()))?
-                {
-                    let p = e?.path();
-                    if areya_vision::source::is_image_path(&p) {
-                        out.push(p);
+    /// Real face images through the real pipeline: each reading picks an image of an emotion
+    /// drawn from the script's mix, pastes it into a 640×480 frame at the bed, and observes it.
+    struct FaceReadings {
+        pipeline: areya_vision::pipeline::Pipeline,
+        /// Image paths per emotion, in Areya's order (angry, happy, relaxed, sad).
+        images: [Vec<PathBuf>; 4],
+        rng: u64,
+    }
+
+    impl FaceReadings {
+        fn open(dir: &std::path::Path, model: Option<PathBuf>) -> anyhow::Result<FaceReadings> {
+            let clf = areya_ml::Classifier::load(&crate::commands::default_model(model)?)?;
+            let locator = areya_vision::pipeline::Locator::bedside(Default::default(), None)?;
+            let pipeline = areya_vision::pipeline::Pipeline::new(clf, locator)?;
+            let list = |names: &[&str]| -> anyhow::Result<Vec<PathBuf>> {
+                let mut out = Vec::new();
+                for n in names {
+                    let d = dir.join(n);
+                    if !d.is_dir() {
+                        continue;
+                    }
+                    for e in std::fs::read_dir(&d)
+                        .with_context(|| format!("--faces: cannot read {}", d.display()))?
+                    {
+                        let p = e?.path();
+                        if areya_vision::source::is_image_path(&p) {
+                            out.push(p);
+                        }
                     }
                 }
-            }
-            out.sort();
-            if out.is_empty() {
-                anyhow::bail!(
-                    "--faces {}: no images in {}",
-                    dir.display(),
-                    names.join(" or ")
-                );
-            }
-            Ok(out)
-        };
-        Ok(FaceReadings {
-            pipeline,
-            images: [
-                list(&["angry"])?,
-                list(&["happy"])?,
-                list(&["relaxed", "neutral"])?,
-                list(&["sad"])?,
-            ],
-            rng: 0x2545_F491_4F6C_DD1D,
-        })
-    }
-
-    fn next(&mut self) -> u64 {
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        self.rng
-    }
-
-    fn frame(&mut self, bed: usize, mix: [f32; 4]) -> Option<areya_vision::GrayFrame> {
-        let u = (self.next() % 10_000) as f32 / 10_000.0;
-        let mut acc = 0.0;
-        let class = mix
-            .iter()
-            .position(|&m| {
-                acc += m;
-                u < acc
+                out.sort();
+                if out.is_empty() {
+                    anyhow::bail!(
+                        "--faces {}: no images in {}",
+                        dir.display(),
+                        names.join(" or ")
+                    );
+                }
+                Ok(out)
+            };
+            Ok(FaceReadings {
+                pipeline,
+                images: [
+                    list(&["angry"])?,
+                    list(&["happy"])?,
+                    list(&["relaxed", "neutral"])?,
+                    list(&["sad"])?,
+                ],
+                rng: 0x2545_F491_4F6C_DD1D,
             })
-            .unwrap_or(2);
-        let pick = self.next();
-        let imgs = &self.images[class];
-        let face = image::open(&imgs[(pick % imgs.len() as u64) as usize])
-            .ok()?
-            .to_luma8();
-        // A plain wall behind the bed, the face where the pillow is.
-        Some(areya_vision::crop::face_in_frame(
-            &face,
-            176,
-            (232, 120),
-            96 + (bed as u8 % 4) * 8,
-        ))
+        }
+
+        fn next(&mut self) -> u64 {
+            self.rng ^= self.rng << 13;
+            self.rng ^= self.rng >> 7;
+            self.rng ^= self.rng << 17;
+            self.rng
+        }
+
+        fn frame(&mut self, bed: usize, mix: [f32; 4]) -> Option<areya_vision::GrayFrame> {
+            let u = (self.next() % 10_000) as f32 / 10_000.0;
+            let mut acc = 0.0;
+            let class = mix
+                .iter()
+                .position(|&m| {
+                    acc += m;
+                    u < acc
+                })
+                .unwrap_or(2);
+            let pick = self.next();
+            let imgs = &self.images[class];
+            let face = image::open(&imgs[(pick % imgs.len() as u64) as usize])
+                .ok()?
+                .to_luma8();
+            // A plain wall behind the bed, the face where the pillow is.
+            Some(areya_vision::crop::face_in_frame(
+                &face,
+                176,
+                (232, 120),
+                96 + (bed as u8 % 4) * 8,
+            ))
+        }
     }
-}
 
-type Reading = areya_core::SeenFace;
+    type Reading = areya_core::SeenFace;
 
-impl FaceReadings {
-    fn read(&mut self, bed: usize, mix: [f32; 4]) -> Option<Reading> {
-        let frame = self.frame(bed, mix)?;
-        let meta = areya_vision::pipeline::FrameMeta {
-            source: areya_server::setup::demo_source(bed),
-            patient: areya_server::setup::demo_patient(bed)?,
-            at_ms: 0,
-            frame: 0,
-            roi: None,
-        };
-        match self.pipeline.observe(&[(frame, meta)]) {
-            Ok(mut o) => {
-                let o = o.pop()?;
-                o.face
-            }
-            Err(e) => {
-                tracing::warn!("demo --faces: {e}");
-                None
+    impl FaceReadings {
+        fn read(&mut self, bed: usize, mix: [f32; 4]) -> Option<Reading> {
+            let frame = self.frame(bed, mix)?;
+            let meta = areya_vision::pipeline::FrameMeta {
+                source: areya_server::setup::demo_source(bed),
+                patient: areya_server::setup::demo_patient(bed)?,
+                at_ms: 0,
+                frame: 0,
+                roi: None,
+            };
+            match self.pipeline.observe(&[(frame, meta)]) {
+                Ok(mut o) => {
+                    let o = o.pop()?;
+                    o.face
+                }
+                Err(e) => {
+                    tracing::warn!("demo --faces: {e}");
+                    None
+                }
             }
         }
     }
-}
 
-/// The face detector is not `Send`: the pipeline lives on its own thread and readings are
-/// asked for over channels.
-struct OnThread {
-    ask: std::sync::mpsc::Sender<(usize, [f32; 4])>,
-    answer: std::sync::mpsc::Receiver<Option<Reading>>,
-}
-
-impl OnThread {
-    fn start(dir: PathBuf, model: Option<PathBuf>) -> anyhow::Result<OnThread> {
-        let (ask, asked) = std::sync::mpsc::channel::<(usize, [f32; 4])>();
-        let (answer_tx, answer) = std::sync::mpsc::channel();
-        let (ready_tx, ready) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut r = match FaceReadings::open(&dir, model) {
-                Ok(r) => {
-                    let _ = ready_tx.send(Ok(()));
-                    r
-                }
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e));
-                    return;
-                }
-            };
-            for (bed, mix) in asked {
-                if answer_tx.send(r.read(bed, mix)).is_err() {
-                    return;
-                }
-            }
-        });
-        ready
-            .recv()
-            .context("--faces: the vision thread stopped")??;
-        Ok(OnThread { ask, answer })
+    /// The face detector is not `Send`: the pipeline lives on its own thread and readings are
+    /// asked for over channels.
+    pub(super) struct OnThread {
+        ask: std::sync::mpsc::Sender<(usize, [f32; 4])>,
+        answer: std::sync::mpsc::Receiver<Option<Reading>>,
     }
-}
 
-impl demo::Readings for OnThread {
-    fn read(&mut self, bed: usize, mix: [f32; 4]) -> Option<Reading> {
-        self.ask.send((bed, mix)).ok()?;
-        self.answer.recv().ok()?
+    impl OnThread {
+        pub(super) fn start(dir: PathBuf, model: Option<PathBuf>) -> anyhow::Result<OnThread> {
+            let (ask, asked) = std::sync::mpsc::channel::<(usize, [f32; 4])>();
+            let (answer_tx, answer) = std::sync::mpsc::channel();
+            let (ready_tx, ready) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let mut r = match FaceReadings::open(&dir, model) {
+                    Ok(r) => {
+                        let _ = ready_tx.send(Ok(()));
+                        r
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                for (bed, mix) in asked {
+                    if answer_tx.send(r.read(bed, mix)).is_err() {
+                        return;
+                    }
+                }
+            });
+            ready
+                .recv()
+                .context("--faces: the vision thread stopped")??;
+            Ok(OnThread { ask, answer })
+        }
+    }
+
+    impl demo::Readings for OnThread {
+        fn read(&mut self, bed: usize, mix: [f32; 4]) -> Option<Reading> {
+            self.ask.send((bed, mix)).ok()?;
+            self.answer.recv().ok()?
+        }
     }
 }
 
@@ -216,7 +222,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         .with_context(|| format!("--data-dir: cannot create {}", args.data_dir.display()))?;
     let db = format!("sqlite://{}", args.data_dir.join("areya.db").display());
     let readings: Box<dyn demo::Readings> = match &args.faces {
-        Some(dir) => Box::new(OnThread::start(dir.clone(), args.model.clone())?),
+        #[cfg(feature = "model")]
+        Some(dir) => Box::new(faces::OnThread::start(dir.clone(), args.model.clone())?),
+        #[cfg(not(feature = "model"))]
+        Some(_) => return Err(super::ModelMissing("demo --faces").into()),
         None => Box::new(Simulated::new(7)),
     };
     let banner = match &args.faces {

@@ -1,21 +1,69 @@
 //! One file per `areya` subcommand, and the helpers they share.
 
-pub mod average;
-pub mod calibrate;
 pub mod demo;
-pub mod evaluate;
-pub mod features;
 pub mod fhir;
-pub mod fit_crop;
-pub mod flags;
-pub mod graph;
-pub mod predict;
 pub mod replay;
-pub mod report;
 pub mod serve;
-pub mod summary;
-pub mod train;
-pub mod watch;
+
+// The commands that need the emotion model (libtorch): in a build without the `model`
+// feature each is a stub that says so, in one line, with exit code 2.
+macro_rules! model_commands {
+    ($($module:ident $args:ident $name:literal;)*) => {
+        $(
+            #[cfg(feature = "model")]
+            pub mod $module;
+            #[cfg(not(feature = "model"))]
+            pub mod $module {
+                /// Whatever was given: this build cannot run the command.
+                pub type $args = super::LeanArgs;
+                pub fn run(_: $args) -> anyhow::Result<()> {
+                    Err(super::ModelMissing($name).into())
+                }
+            }
+        )*
+    };
+}
+
+model_commands! {
+    average AverageArgs "average";
+    calibrate CalibrateArgs "calibrate";
+    evaluate EvaluateArgs "evaluate";
+    features FeaturesArgs "features";
+    fit_crop FitCropArgs "fit-crop";
+    graph GraphArgs "graph";
+    predict PredictArgs "predict";
+    report ReportArgs "report";
+    summary SummaryArgs "summary";
+    train TrainArgs "train";
+    watch WatchArgs "watch";
+}
+
+#[cfg(feature = "model")]
+pub mod flags;
+
+/// A command this build has no model for: `areya` was built without the `model` feature (no
+/// libtorch), as `scripts/demo` builds it for the scripted demo.
+#[derive(Debug)]
+pub struct ModelMissing(pub &'static str);
+
+impl std::fmt::Display for ModelMissing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "areya {}: this areya was built without the emotion model (no libtorch); build the full one: scripts/setup && source scripts/env && cargo build --release -p areya-cli",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for ModelMissing {}
+
+/// The arguments of a model command in a build without the model: taken as given, unused.
+#[derive(Debug, clap::Args)]
+pub struct LeanArgs {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub rest: Vec<String>,
+}
 
 use anyhow::Context;
 use std::path::{Path, PathBuf};
@@ -46,6 +94,7 @@ pub fn default_model(arg: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 }
 
 /// The file format of a figure.
+#[cfg_attr(not(feature = "model"), allow(dead_code))]
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum Format {
     Png,
