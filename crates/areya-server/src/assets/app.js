@@ -234,7 +234,11 @@ function renderAll() {
 }
 const bedOf = (patient) => (W.view ? W.view.beds.find((b) => b.patient === patient) : undefined);
 
+// Events heard so far: a full load that overlapped an event may answer with the state before
+// it and would undo the patch, so such a load is followed by another.
+let heard = 0;
 function onEvent(name, data) {
+  heard++;
   if (!data) { scheduleReload(); return; }
   let patient = null;
   if (name === "score") {
@@ -534,6 +538,7 @@ async function loadWard() {
   if (!wardId) { $("beds").replaceChildren(h("p", { class: "empty" }, "You are not assigned to a ward.")); return true; }
   try {
     const ward = encodeURIComponent(wardId);
+    const mark = heard;
     const [w, al, k] = await Promise.all([api("/api/wards/" + ward), api("/api/alerts?ward=" + ward), api(`/api/wards/${ward}/kpi?hours=24`)]);
     skew = w.now_ms - Date.now();
     lastGood = w.now_ms;
@@ -547,6 +552,7 @@ async function loadWard() {
     document.title = "Areya — " + w.ward.name;
     $("ward-error").textContent = "";
     renderWard();
+    if (heard !== mark) scheduleReload();
     return true;
   } catch (e) {
     // Keep what is shown (greyed while offline) and say what went wrong above it.
@@ -677,8 +683,10 @@ function eventText(e) {
 }
 async function loadPatient(id) {
   try {
+    const mark = heard;
     const p = await api(`/api/patients/${encodeURIComponent(id)}?hours=1`);
     if (currentPatient !== id) return true;
+    if (heard !== mark) scheduleReload();
     skew = p.now_ms - Date.now();
     lastGood = p.now_ms;
     if (p.staff) W.staff = new Map(p.staff.map((q) => [q.id, q]));
