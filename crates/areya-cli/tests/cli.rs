@@ -17,6 +17,7 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+#[cfg(feature = "model")]
 /// `areya report` on `model` and `data` into `out`; the page.
 fn report(model: &str, data: &str, out: &std::path::Path) -> String {
     let o = run(&[
@@ -32,6 +33,7 @@ fn report(model: &str, data: &str, out: &std::path::Path) -> String {
     std::fs::read_to_string(out).unwrap()
 }
 
+#[cfg(feature = "model")]
 const SMALL: [&str; 10] = [
     "--widths",
     "8,16",
@@ -56,6 +58,7 @@ fn runs_without_ld_library_path() {
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("areya "));
 }
 
+#[cfg(feature = "model")]
 #[test]
 fn bad_flags_fail_with_one_clear_line() {
     let tmp = tempfile::tempdir().unwrap();
@@ -182,6 +185,7 @@ fn bad_flags_fail_with_one_clear_line() {
     );
 }
 
+#[cfg(feature = "model")]
 /// A synthetic dataset with `per_class` images a class and a tiny run trained on it for
 /// `epochs`: (its folder, the data root, the run directory).
 fn trained(per_class: usize, epochs: &str) -> (tempfile::TempDir, String, String) {
@@ -196,12 +200,14 @@ fn trained(per_class: usize, epochs: &str) -> (tempfile::TempDir, String, String
     (tmp, data, out)
 }
 
+#[cfg(feature = "model")]
 fn metrics_rows(dir: &Path) -> usize {
     std::fs::read_to_string(dir.join("metrics.csv"))
         .map(|t| t.lines().count().saturating_sub(1))
         .unwrap_or(0)
 }
 
+#[cfg(feature = "model")]
 #[test]
 fn kill_9_mid_epoch_loses_at_most_that_epoch_and_resume_finishes() {
     let tmp = tempfile::tempdir().unwrap();
@@ -269,6 +275,7 @@ fn kill_9_mid_epoch_loses_at_most_that_epoch_and_resume_finishes() {
     );
 }
 
+#[cfg(feature = "model")]
 #[test]
 fn train_then_resume_with_more_epochs_and_default_flags_file() {
     let tmp = tempfile::tempdir().unwrap();
@@ -304,6 +311,7 @@ fn train_then_resume_with_more_epochs_and_default_flags_file() {
     assert_eq!(metrics_rows(&out), 2);
 }
 
+#[cfg(feature = "model")]
 #[test]
 fn evaluate_and_summary_on_a_trained_run() {
     let (tmp, data, model) = trained(16, "1");
@@ -420,6 +428,7 @@ fn evaluate_and_summary_on_a_trained_run() {
     }
 }
 
+#[cfg(feature = "model")]
 #[test]
 fn a_model_with_auxiliary_classes_says_so_and_predicts_its_four() {
     let tmp = tempfile::tempdir().unwrap();
@@ -498,6 +507,7 @@ fn a_model_with_auxiliary_classes_says_so_and_predicts_its_four() {
     assert_eq!(csv.lines().count(), 1 + 3, "{csv}");
 }
 
+#[cfg(feature = "model")]
 #[test]
 fn predict_features_graph_calibrate_and_report() {
     let (tmp, data, model) = trained(16, "2");
@@ -688,6 +698,7 @@ fn predict_features_graph_calibrate_and_report() {
     }
 }
 
+#[cfg(feature = "model")]
 #[test]
 fn watch_writes_one_observation_per_frame_and_rejects_bad_input() {
     let (tmp, data, model) = trained(4, "1");
@@ -1219,10 +1230,48 @@ fn demo_runs_a_ward_then_stops_and_names_a_bad_faces_folder() {
     ]);
     assert!(!o.status.success());
     let err = stderr(&o);
-    assert!(
-        err.contains("--faces") && err.contains("no images in angry"),
-        "{err}"
-    );
+    if cfg!(feature = "model") {
+        assert!(
+            err.contains("--faces") && err.contains("no images in angry"),
+            "{err}"
+        );
+    } else {
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains("areya demo --faces: this areya was built without the emotion model"),
+            "{err}"
+        );
+    }
+}
+
+/// The lean build (no model): every model command answers in one line, with exit code 2.
+#[cfg(not(feature = "model"))]
+#[test]
+fn the_lean_build_says_in_one_line_that_it_has_no_model() {
+    for cmd in [
+        "train",
+        "evaluate",
+        "summary",
+        "predict",
+        "features",
+        "calibrate",
+        "fit-crop",
+        "average",
+        "graph",
+        "report",
+        "watch",
+    ] {
+        let o = run(&[cmd, "--whatever", "x"]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{cmd}: {err}");
+        assert_eq!(err.lines().count(), 1, "{cmd}: {err}");
+        assert!(
+            err.contains(&format!(
+                "areya {cmd}: this areya was built without the emotion model"
+            )),
+            "{cmd}: {err}"
+        );
+    }
 }
 
 #[test]
@@ -1369,6 +1418,7 @@ fn replay_compares_rules_and_fhir_exports_a_bundle() {
         .any(|e| e.action == "export fhir" && e.target == "patient a"));
 }
 
+#[cfg(feature = "model")]
 #[test]
 fn watch_delivers_to_the_server_across_a_server_restart() {
     let tmp = tempfile::tempdir().unwrap();
@@ -1444,6 +1494,7 @@ fn watch_delivers_to_the_server_across_a_server_restart() {
     }
 }
 
+#[cfg(feature = "model")]
 #[test]
 fn watch_a_ward_file_keeps_serving_beds_while_one_camera_is_offline() {
     use std::io::BufRead;
@@ -1502,6 +1553,7 @@ fn watch_a_ward_file_keeps_serving_beds_while_one_camera_is_offline() {
     assert!(stderr(&o).contains("bed[0].patient"), "{}", stderr(&o));
 }
 
+#[cfg(feature = "model")]
 #[test]
 fn watch_annotate_writes_one_png_per_frame_and_nothing_without_it() {
     let tmp = tempfile::tempdir().unwrap();
@@ -1553,6 +1605,7 @@ fn watch_annotate_writes_one_png_per_frame_and_nothing_without_it() {
     );
 }
 
+#[cfg(feature = "model")]
 /// The names of the files in `dir`, sorted.
 fn file_names(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
@@ -1563,6 +1616,7 @@ fn file_names(dir: &Path) -> Vec<String> {
     v
 }
 
+#[cfg(feature = "model")]
 fn walk(dir: &Path) -> usize {
     std::fs::read_dir(dir)
         .map(|rd| {
@@ -1579,6 +1633,7 @@ fn walk(dir: &Path) -> usize {
         .unwrap_or(0)
 }
 
+#[cfg(feature = "model")]
 #[cfg(unix)]
 #[test]
 fn a_command_whose_reader_went_away_ends_quietly() {
@@ -1603,6 +1658,7 @@ fn a_command_whose_reader_went_away_ends_quietly() {
     );
 }
 
+#[cfg(feature = "model")]
 #[test]
 fn fit_crop_stores_the_crop_or_says_why_it_cannot() {
     let tmp = tempfile::tempdir().unwrap();
