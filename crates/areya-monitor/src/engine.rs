@@ -382,10 +382,11 @@ impl Engine {
         };
         let sustained = fold_window(&mut p.state, &mut p.tracker, &rule, &w);
         let assessment = p.state.assess(w.end_ms);
-        // An alert says what raised it: the run, not the last few minutes.
-        let run = p
-            .tracker
-            .run_summary()
+        // An alert says what raised it: the run, not the last few minutes (written only when
+        // the condition holds, the one case its text is used).
+        let run = (sustained == Some(true))
+            .then(|| p.tracker.run_summary())
+            .flatten()
             .map(|r| run_reason(&r, w.end_ms, p.state.baseline()));
         let patient = w.patient.clone();
         let no_face = w.end_ms - p.last_face_ms.unwrap_or(p.first_seen_ms) >= no_face_after;

@@ -715,6 +715,18 @@ impl App {
 
     /// What the ward view shows of `beds`, read in one go (one engine lock, or on a follower
     /// one query per kind instead of several per bed).
+    /// The ward's IANA time zone from the rules (`None`: a fixed offset), for the dashboard's
+    /// clock: the engine's rules here, the stored ones on a follower.
+    pub async fn time_zone(&self) -> Result<Option<String>, AppError> {
+        if self.follower().is_some() {
+            return Ok(match self.store.current_rules().await? {
+                Some((_, text)) => RuleSet::from_toml(&text).ok().and_then(|r| r.time_zone),
+                None => None,
+            });
+        }
+        Ok(self.engine.lock().await.rules().time_zone.clone())
+    }
+
     pub async fn ward_snapshot(&self, beds: &[Bed]) -> Result<WardSnapshot, AppError> {
         let now = self.now();
         let patients: Vec<PatientId> = beds.iter().filter_map(|b| b.patient.clone()).collect();
@@ -738,10 +750,7 @@ impl App {
                     .await?
                     .into_iter()
                     .collect();
-            snap.time_zone = match self.store.current_rules().await? {
-                Some((_, text)) => RuleSet::from_toml(&text).ok().and_then(|r| r.time_zone),
-                None => None,
-            };
+            snap.time_zone = self.time_zone().await?;
             return Ok(snap);
         }
         {

@@ -160,11 +160,7 @@ impl From<AppError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Refused(m) => ApiError::Unprocessable(m),
-            StoreError::Conflict(m) => ApiError::Conflict(m),
-            e => ApiError::Store(e),
-        }
+        AppError::from(e).into()
     }
 }
 

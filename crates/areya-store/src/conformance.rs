@@ -249,6 +249,17 @@ pub async fn audit_and_retention<S: Store>(s: &S) {
         ["view patient", "acknowledge", "export"]
     );
     assert!(log.windows(2).all(|w| w[0].seq < w[1].seq));
+    let of = s
+        .audit_of("acknowledge", "patient a", 0, 10 * MINUTE)
+        .await
+        .expect("read");
+    assert_eq!(of.len(), 1);
+    assert_eq!(of[0].seq, log[1].seq);
+    assert!(s
+        .audit_of("acknowledge", "patient b", 0, 10 * MINUTE)
+        .await
+        .expect("read")
+        .is_empty());
 
     s.save(&Batch {
         windows: (0..10).map(|m| window("e", m)).collect(),

@@ -325,6 +325,15 @@ pub trait Store: Send + Sync {
         from: Millis,
         to: Millis,
     ) -> impl Future<Output = Result<Vec<AuditEntry>, StoreError>> + Send;
+    /// The audit log's entries of one `action` on one `target` (a patient's consent changes),
+    /// without reading the rest of the period.
+    fn audit_of(
+        &self,
+        action: &str,
+        target: &str,
+        from: Millis,
+        to: Millis,
+    ) -> impl Future<Output = Result<Vec<AuditEntry>, StoreError>> + Send;
     /// Stores the observations not seen before, keyed by (source, time, frame), and says for
     /// each whether it was new: a retried delivery is harmless.
     fn insert_observations(
@@ -482,6 +491,15 @@ impl Store for Db {
     }
     async fn audit_log(&self, from: Millis, to: Millis) -> Result<Vec<AuditEntry>, StoreError> {
         both!(self, s => s.audit_log(from, to).await)
+    }
+    async fn audit_of(
+        &self,
+        action: &str,
+        target: &str,
+        from: Millis,
+        to: Millis,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        both!(self, s => s.audit_of(action, target, from, to).await)
     }
     async fn insert_observations(&self, obs: &[Observation]) -> Result<Vec<bool>, StoreError> {
         both!(self, s => s.insert_observations(obs).await)

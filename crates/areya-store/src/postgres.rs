@@ -295,6 +295,24 @@ impl Store for PgStore {
         Ok(rows.iter().map(super::audit_row).collect())
     }
 
+    async fn audit_of(
+        &self,
+        action: &str,
+        target: &str,
+        from: Millis,
+        to: Millis,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query("SELECT seq, at_ms, actor, action, target, detail FROM audit WHERE action = $1 AND target = $2 AND at_ms >= $3 AND at_ms < $4 ORDER BY seq")
+            .bind(action)
+            .bind(target)
+            .bind(from)
+            .bind(to)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("read audit"))?;
+        Ok(rows.iter().map(super::audit_row).collect())
+    }
+
     async fn insert_observations(&self, obs: &[Observation]) -> Result<Vec<bool>, StoreError> {
         // Multi-row inserts; RETURNING names the rows that were new (a key repeated within
         // the request counts once).

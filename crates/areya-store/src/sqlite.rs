@@ -369,6 +369,24 @@ impl Store for SqliteStore {
         Ok(rows.iter().map(super::audit_row).collect())
     }
 
+    async fn audit_of(
+        &self,
+        action: &str,
+        target: &str,
+        from: Millis,
+        to: Millis,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query("SELECT seq, at_ms, actor, action, target, detail FROM audit WHERE action = ? AND target = ? AND at_ms >= ? AND at_ms < ? ORDER BY seq")
+            .bind(action)
+            .bind(target)
+            .bind(from)
+            .bind(to)
+            .fetch_all(&self.pool())
+            .await
+            .map_err(self.db("read audit"))?;
+        Ok(rows.iter().map(super::audit_row).collect())
+    }
+
     async fn insert_observations(&self, obs: &[Observation]) -> Result<Vec<bool>, StoreError> {
         // Multi-row inserts; RETURNING names the rows that were new (a key repeated within
         // the request counts once).

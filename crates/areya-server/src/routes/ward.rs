@@ -259,13 +259,16 @@ pub async fn patient(
         None
     };
     // Consent changes in the span, so the timeline can say a gap was a pause.
-    let target = format!("patient {p}");
     let consent_changes: Vec<ConsentChange> = app
         .store
-        .audit_log(from - 24 * HOUR, now + 1)
+        .audit_of(
+            "change consent",
+            &format!("patient {p}"),
+            from - 24 * HOUR,
+            now + 1,
+        )
         .await?
         .into_iter()
-        .filter(|e| e.action == "change consent" && e.target == target)
         .filter_map(|e| {
             let consent: Consent = serde_json::from_str(&e.detail).ok()?;
             Some(ConsentChange {
@@ -275,7 +278,7 @@ pub async fn patient(
         })
         .collect();
     let dir = app.directory();
-    let time_zone = app.ward_snapshot(&[]).await?.time_zone;
+    let time_zone = app.time_zone().await?;
     Ok(Json(PatientView {
         patient: p,
         staff: people(&dir, &ward.id),
