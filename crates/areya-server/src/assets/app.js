@@ -34,7 +34,6 @@ function svgText(x, y, text, attrs = {}) {
 }
 
 // ---- talking to the server: every failure becomes a sentence for the person using the page ----
-class Problem extends Error {}
 const UNREACHABLE = "Cannot reach the Areya server. Check your patients in person; this screen catches up when the connection is back.";
 
 function plainError(status, data) {
@@ -53,14 +52,14 @@ async function api(path, opts = {}) {
     init.body = JSON.stringify(opts.body);
   }
   let r;
-  try { r = await fetch(path, init); } catch (_) { lostContact(); throw new Problem(UNREACHABLE); }
+  try { r = await fetch(path, init); } catch (_) { lostContact(); throw new Error(UNREACHABLE); }
   let data = null;
   try { data = await r.json(); } catch (_) { /* empty body */ }
   if (r.status === 401 && path !== "/api/login") {
     showLogin("Your session has ended. Please log in again.");
-    throw new Problem("Please log in again.");
+    throw new Error("Please log in again.");
   }
-  if (!r.ok) throw new Problem(plainError(r.status, data));
+  if (!r.ok) throw new Error(plainError(r.status, data));
   return data;
 }
 
@@ -84,7 +83,6 @@ function ago(ms) {
 // "02:41 (14 min ago)": the clock time to write down, and how long it has been.
 const when = (ms) => `${hm(ms)} (${ago(ms)})`;
 const pct = (x) => (x === null || x === undefined ? "–" : Math.round(x * 100) + "%");
-const cap = (t) => (t ? t[0].toUpperCase() + t.slice(1) : t);
 
 // ---- the connection: an unmistakable offline state, and a clean recovery ----
 let offline = false, lastGood = null, recovering = false;
