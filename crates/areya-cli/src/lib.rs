@@ -30,6 +30,8 @@ pub enum Command {
     FitCrop(commands::fit_crop::FitCropArgs),
     /// Average several weight files of one run (snapshot averaging) into a new run directory.
     Average(commands::average::AverageArgs),
+    /// Export the trained network as a standard ONNX file (gray pixels in, probabilities out), for tract on the edge or any ONNX runtime.
+    Export(commands::export::ExportArgs),
     /// Print the architecture as a Graphviz DOT graph (and draw it as SVG with --svg).
     Graph(commands::graph::GraphArgs),
     /// Write one self-contained HTML report: curves, metrics, plots, summary, architecture.
@@ -61,6 +63,7 @@ impl Command {
                 | Command::Calibrate(_)
                 | Command::FitCrop(_)
                 | Command::Average(_)
+                | Command::Export(_)
         )
     }
 }
@@ -92,6 +95,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Calibrate(args) => commands::calibrate::run(args),
         Command::FitCrop(args) => commands::fit_crop::run(args),
         Command::Average(args) => commands::average::run(args),
+        Command::Export(args) => commands::export::run(args),
         Command::Graph(args) => commands::graph::run(args),
         Command::Report(args) => commands::report::run(args),
         Command::Watch(args) => commands::watch::run(args),

@@ -86,6 +86,17 @@ pub struct FaceCrop {
     pub dy: f64,
 }
 
+/// The measured crop for faces found by `detector`: `crop` if it was measured against that
+/// detector (`measured_with`; none named means SeetaFace, the only one before there was a
+/// choice), else none, and the caller frames faces with a fixed margin.
+pub fn face_crop_for(
+    crop: Option<FaceCrop>,
+    measured_with: Option<FaceDetectorKind>,
+    detector: FaceDetectorKind,
+) -> Option<FaceCrop> {
+    crop.filter(|_| measured_with.unwrap_or(FaceDetectorKind::SeetaFace) == detector)
+}
+
 /// A [`FaceCrop`] outside what any detector/dataset pair produces.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("face crop: {0}")]
@@ -139,6 +150,15 @@ impl FaceCrop {
             (cy - (face.y as f64 + face.height as f64 / 2.0)) / s,
         )
     }
+}
+
+/// How much of a face shows at an offset (`dx`, `dy`) from its image's centre, in image sides,
+/// when it lies on a pillow: all of it within 0.42 of the side (the oval 0.9 as wide as high),
+/// none from 0.5. The training perturbation `pillow` and the bedside scenes (`areya_vision::scene`) blend
+/// faces into a pillow with it.
+pub fn pillow_oval(dx: f32, dy: f32) -> f32 {
+    let r = (dx * dx / 0.9 + dy * dy).sqrt();
+    ((0.5 - r) / 0.08).clamp(0.0, 1.0)
 }
 
 #[cfg(test)]

@@ -8,10 +8,11 @@ pub mod emotion;
 pub mod face;
 pub mod ingest;
 pub mod observation;
+pub mod rng;
 pub mod time;
 
 pub use emotion::{Emotion, ParseEmotionError};
-pub use face::{FaceBox, FaceCrop, FaceDetectorKind, InvalidFaceCrop};
+pub use face::{face_crop_for, FaceBox, FaceCrop, FaceDetectorKind, InvalidFaceCrop};
 pub use ingest::{CheckedIngest, ErrorBody, IngestReport, IngestRequest, InvalidItem, ModelHealth};
 pub use observation::{
     EmotionSums, InvalidId, InvalidObservation, InvalidProbabilities, Observation, ObservationWire,

@@ -310,10 +310,7 @@ impl Preprocessing {
         &self,
         detector: areya_core::FaceDetectorKind,
     ) -> Option<areya_core::FaceCrop> {
-        let measured_with = self
-            .face_crop_detector
-            .unwrap_or(areya_core::FaceDetectorKind::SeetaFace);
-        self.face_crop.filter(|_| measured_with == detector)
+        areya_core::face_crop_for(self.face_crop, self.face_crop_detector, detector)
     }
 }
 

@@ -20,7 +20,8 @@ pub mod model;
 pub mod optim;
 pub mod perturb;
 pub mod plots;
-pub mod rng;
+/// The version-stable random streams (shared with the vision crate's scenes).
+pub use areya_core::rng;
 pub mod rundir;
 pub mod testdata;
 pub mod train;

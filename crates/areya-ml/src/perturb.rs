@@ -97,14 +97,7 @@ impl Perturbation {
     }
 }
 
-/// How much of a face shows at an offset (`dx`, `dy`) from its image's centre, in image sides,
-/// when it lies on a pillow: all of it within 0.42 of the side (the oval 0.9 as wide as high),
-/// none from 0.5. [`Perturbation::Pillow`] and the bedside scenes (`areya_vision::scene`) blend
-/// faces into a pillow with it.
-pub fn pillow_oval(dx: f32, dy: f32) -> f32 {
-    let r = (dx * dx / 0.9 + dy * dy).sqrt();
-    ((0.5 - r) / 0.08).clamp(0.0, 1.0)
-}
+pub use areya_core::face::pillow_oval;
 
 /// [`Perturbation::Pillow`] on one image.
 fn pillow(img: &mut [u8], size: u32) {

@@ -314,6 +314,24 @@ impl Classifier {
             .collect())
     }
 
+    /// The network as a standard ONNX graph ([`areya_onnx`]): float32 whatever precision this
+    /// classifier computes in, gray pixels 0–255 in, the probability of each class out, the
+    /// classes, crop size and measured face crop in its metadata.
+    pub fn to_onnx(&self) -> Result<Vec<u8>> {
+        let pre = &self.config.preprocessing;
+        let info = areya_onnx::ModelInfo {
+            classes: self.class_names().into_iter().map(str::to_string).collect(),
+            image_size: pre.image_size,
+            scale: pre.scale,
+            temperature: self.config.temperature,
+            face_crop: pre.face_crop,
+            face_crop_detector: pre.face_crop_detector,
+            architecture: self.config.architecture.name().to_string(),
+        };
+        let layers = InferenceNet::from_network(&self.net).export_layers()?;
+        areya_onnx::encode(&info, &layers).map_err(|e| MlError::run_dir(&self.dir, e.to_string()))
+    }
+
     /// The activations of one image (`image_size`² u8 pixels) at every layer `wanted` picks
     /// that gives maps (conv, activation, pooling), in network order, at most `max_channels`
     /// channels each, titled "name: shown of all channels, h×w".

@@ -13,8 +13,11 @@ pub enum VisionError {
     Frame(String),
     #[error("model: {0}")]
     Model(String),
+    #[cfg(feature = "libtorch")]
     #[error(transparent)]
     Ml(#[from] areya_ml::MlError),
+    #[error(transparent)]
+    Onnx(#[from] areya_onnx::OnnxError),
 }
 
 impl VisionError {

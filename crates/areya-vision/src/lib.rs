@@ -2,8 +2,10 @@
 //! an `ffmpeg` child process), face detection for bedside poses (BlazeFace, embedded, run with
 //! tract; a rotation search, alignment by the eyes and a track per camera) with SeetaFace's
 //! upright cascade kept to compare against, the frame → [`areya_core::Observation`]
-//! pipeline (bed area, the patient's face, aligned crop, classify), and [`watch`], which runs it
-//! over many beds' sources at once.
+//! pipeline (bed area, the patient's face, aligned crop, classify with the emotion model on
+//! libtorch or, exported to ONNX, on tract: [`model`]), and [`watch`], which runs it over many
+//! beds' sources at once. Built without the `libtorch` feature it links no libtorch: the edge
+//! agent's build.
 
 pub mod annotate;
 pub mod bedside;
@@ -11,6 +13,7 @@ pub mod blazeface;
 pub mod crop;
 pub mod detect;
 pub mod error;
+pub mod model;
 pub mod pipeline;
 pub mod reconnect;
 pub mod roi;

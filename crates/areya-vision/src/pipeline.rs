@@ -9,13 +9,13 @@ use crate::bedside::{Face, FaceFinder, FinderConfig, Track};
 use crate::blazeface::BlazeFace;
 use crate::crop::{aligned_crop, crop_face, sharpness};
 use crate::detect::{DetectConfig, FaceDetector};
+use crate::model::EmotionModel;
 use crate::roi::{patient_face, Roi};
 use crate::{GrayFrame, VisionError};
 use areya_core::{
     Emotion, FaceBox, FaceCrop, FaceDetectorKind, Observation, PatientId, Probabilities, Quality,
     SeenFace, SourceId,
 };
-use areya_ml::Classifier;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -114,7 +114,7 @@ pub struct Seen {
 
 pub struct Pipeline {
     locator: Locator,
-    classifier: Classifier,
+    classifier: EmotionModel,
     /// Model class index of angry, happy, relaxed, sad.
     order: [usize; 4],
     /// Where the crop goes around the detector's box.
@@ -133,7 +133,8 @@ pub const DEFAULT_MARGIN: f64 = 0.1;
 
 impl Pipeline {
     /// Checks that the model's classes are Areya's four emotions.
-    pub fn new(classifier: Classifier, locator: Locator) -> Result<Self, VisionError> {
+    pub fn new(classifier: impl Into<EmotionModel>, locator: Locator) -> Result<Self, VisionError> {
+        let classifier = classifier.into();
         let names = classifier.class_names();
         let mut order = [usize::MAX; 4];
         for (i, e) in Emotion::ALL.iter().enumerate() {
@@ -147,13 +148,13 @@ impl Pipeline {
                 names.len()
             )));
         }
-        let pre = &classifier.config.preprocessing;
-        let crop = match pre.face_crop_for(locator.kind()) {
+        let (measured, any_measured) = classifier.face_crop_for(locator.kind());
+        let crop = match measured {
             Some(c) => FaceCrop::new(c.scale, c.dx, c.dy).map_err(|e| {
-                VisionError::Model(format!("config.json: preprocessing.face_crop: {e}"))
+                VisionError::Model(format!("{}: {e}", classifier.face_crop_setting()))
             })?,
             None => {
-                if pre.face_crop.is_some() {
+                if any_measured {
                     tracing::warn!(
                         "the model's face crop was measured against another detector than {}; \
                          cropping with a {DEFAULT_MARGIN} margin (areya fit-crop measures it)",

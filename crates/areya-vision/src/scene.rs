@@ -4,7 +4,7 @@
 //! emotion is known.
 
 use crate::GrayFrame;
-use areya_ml::rng::SplitMix64;
+use areya_core::rng::SplitMix64;
 
 pub const WIDTH: u32 = 640;
 pub const HEIGHT: u32 = 480;
@@ -128,7 +128,7 @@ pub fn compose(
             if !(0.0..1.0).contains(&u) || !(0.0..1.0).contains(&v) {
                 continue;
             }
-            let alpha = areya_ml::perturb::pillow_oval(u - 0.5, v - 0.5);
+            let alpha = areya_core::face::pillow_oval(u - 0.5, v - 0.5);
             if alpha > 0.0 {
                 let i = y as usize * w + x as usize;
                 px[i] = px[i] * (1.0 - alpha) + sample(u, v) * alpha;

@@ -2,6 +2,7 @@
 //! setting may come from a flag or from a file (a run's `config.json`, a ward file). Where this
 //! command line filled a setting from a flag, its error names the flag instead.
 
+#[cfg(feature = "model")]
 use areya_ml::MlError;
 use areya_vision::VisionError;
 
@@ -44,6 +45,7 @@ const FLAGS: &[(&str, &str)] = &[
     ("min_face", "--min-face"),
     ("threshold", "--detect-threshold"),
     ("detector_model", "--detector-model"),
+    ("runtime", "--runtime"),
 ];
 
 /// The flag that fills `setting`, if one does.
@@ -54,17 +56,21 @@ pub fn flag_of(setting: &str) -> Option<&'static str> {
 /// `e`, naming the flag where it names a setting a flag filled.
 pub fn by_flag(e: impl Into<anyhow::Error>) -> anyhow::Error {
     let e = e.into();
-    let named = match (e.downcast_ref::<MlError>(), e.downcast_ref::<VisionError>()) {
-        (Some(MlError::Config { field, msg }), _)
-        | (_, Some(VisionError::Config { field, msg })) => {
-            flag_of(field).map(|flag| anyhow::anyhow!("{flag}: {msg}"))
-        }
+    let setting = match e.downcast_ref::<VisionError>() {
+        Some(VisionError::Config { field, msg }) => Some((field, msg)),
         _ => None,
     };
+    #[cfg(feature = "model")]
+    let setting = setting.or(match e.downcast_ref::<MlError>() {
+        Some(MlError::Config { field, msg }) => Some((field, msg)),
+        _ => None,
+    });
+    let named = setting
+        .and_then(|(field, msg)| flag_of(field).map(|flag| anyhow::anyhow!("{flag}: {msg}")));
     named.unwrap_or(e)
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "model"))]
 mod tests {
     use super::*;
 

@@ -5,14 +5,15 @@ pub mod fhir;
 pub mod replay;
 pub mod serve;
 
-// The commands that need the emotion model (libtorch): in a build without the `model`
-// feature each is a stub that says so, in one line, with exit code 2.
-macro_rules! model_commands {
-    ($($module:ident $args:ident $name:literal;)*) => {
+// The commands that need the emotion model on libtorch (feature `model`) or the vision pipeline
+// (feature `edge`, which `model` includes): in a build without it each is a stub that says so,
+// in one line, with exit code 2.
+macro_rules! gated_commands {
+    ($feature:literal; $($module:ident $args:ident $name:literal;)*) => {
         $(
-            #[cfg(feature = "model")]
+            #[cfg(feature = $feature)]
             pub mod $module;
-            #[cfg(not(feature = "model"))]
+            #[cfg(not(feature = $feature))]
             pub mod $module {
                 /// Whatever was given: this build cannot run the command.
                 pub type $args = super::LeanArgs;
@@ -24,10 +25,11 @@ macro_rules! model_commands {
     };
 }
 
-model_commands! {
+gated_commands! { "model";
     average AverageArgs "average";
     calibrate CalibrateArgs "calibrate";
     evaluate EvaluateArgs "evaluate";
+    export ExportArgs "export";
     features FeaturesArgs "features";
     fit_crop FitCropArgs "fit-crop";
     graph GraphArgs "graph";
@@ -35,19 +37,28 @@ model_commands! {
     report ReportArgs "report";
     summary SummaryArgs "summary";
     train TrainArgs "train";
+}
+
+gated_commands! { "edge";
     watch WatchArgs "watch";
 }
 
-#[cfg(feature = "model")]
+#[cfg(feature = "edge")]
 pub mod flags;
 
-/// A command this build has no model for: `areya` was built without the `model` feature (no
-/// libtorch), as `scripts/demo` builds it for the scripted demo.
+/// A command this build lacks: `areya` was built without the `model` feature (no libtorch), as
+/// `scripts/demo` builds it for the scripted demo, or (for `watch`) without `edge` either.
 #[derive(Debug)]
 pub struct ModelMissing(pub &'static str);
 
 impl std::fmt::Display for ModelMissing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0 == "watch" {
+            return write!(
+                f,
+                "areya watch: this areya was built without the vision pipeline; build the camera agent: cargo build --release -p areya-cli --no-default-features --features edge (or the full one)"
+            );
+        }
         write!(
             f,
             "areya {}: this areya was built without the emotion model (no libtorch); build the full one: scripts/setup && source scripts/env && cargo build --release -p areya-cli",

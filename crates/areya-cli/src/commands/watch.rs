@@ -8,7 +8,7 @@ use super::default_model;
 use anyhow::Context;
 use areya_core::{Emotion, Observation, PatientId, SourceId};
 use areya_edge::{EdgeError, Poster};
-use areya_ml::Classifier;
+use areya_vision::model::{EmotionModel, Runtime};
 use areya_vision::pipeline::{FrameMeta, Locator, Pipeline, Seen};
 use areya_vision::reconnect::Retry;
 use areya_vision::roi::Roi;
@@ -35,9 +35,15 @@ pub struct WatchArgs {
     /// A live source without frames this long is reported offline (and keeps reconnecting).
     #[arg(long, default_value_t = 30)]
     pub offline_after_s: u64,
-    /// Run directory (default: the shipped model).
+    /// Run directory, or a model exported with `areya export --onnx` (default: the shipped
+    /// model).
     #[arg(long)]
     pub model: Option<PathBuf>,
+    /// What runs the emotion model: libtorch (a run directory's weights) or tract (pure Rust:
+    /// an .onnx file, or the run directory's model.onnx). Default: tract for an .onnx file or in
+    /// a build without libtorch (the edge agent's), else libtorch.
+    #[arg(long)]
+    pub runtime: Option<Runtime>,
     #[arg(long, default_value = "patient-1")]
     pub patient: String,
     #[arg(long, default_value = "cam-1")]
@@ -237,7 +243,7 @@ pub fn run(a: WatchArgs) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("--annotate: cannot create {}", dir.display()))?;
     }
-    let clf = Classifier::load(&default_model(a.model.clone())?)?;
+    let clf = EmotionModel::load(&default_model(a.model.clone())?, a.runtime)?;
     // A setting a ward file gives is named with the file; one from a flag, by its flag.
     let named = |e: VisionError| {
         let ward_key = matches!(&e, VisionError::Config { field, .. }

@@ -164,6 +164,61 @@ impl InferenceNet {
         InferenceNet { ops, kind }
     }
 
+    /// The float32 layers as plain numbers for [`areya_onnx::encode`], weights in PyTorch's
+    /// layouts (`[out, in, kh, kw]`, `[out, in]`). Call it on the float32 form.
+    pub fn export_layers(&self) -> Result<Vec<areya_onnx::Layer>, tch::TchError> {
+        let v = |t: &Tensor| -> Result<Vec<f32>, tch::TchError> {
+            Vec::<f32>::try_from(t.to_kind(Kind::Float).contiguous().flatten(0, -1))
+        };
+        let dims = |t: &Tensor| -> Vec<usize> { t.size().iter().map(|&d| d as usize).collect() };
+        let bias = |b: &Option<Tensor>, n: usize| -> Result<Vec<f32>, tch::TchError> {
+            match b {
+                Some(b) => v(b),
+                None => Ok(vec![0.0; n]),
+            }
+        };
+        tch::no_grad(|| {
+            self.ops
+                .iter()
+                .map(|op| {
+                    Ok(match op {
+                        Op::Standardize => areya_onnx::Layer::Standardize {
+                            min_std: super::STANDARDIZE_MIN_STD as f32,
+                        },
+                        Op::Conv { w, b, .. } => {
+                            let d = dims(w);
+                            areya_onnx::Layer::Conv {
+                                weight: v(w)?,
+                                shape: [d[0], d[1], d[2], d[3]],
+                                bias: bias(b, d[0])?,
+                            }
+                        }
+                        Op::Affine { scale, shift } => areya_onnx::Layer::Affine {
+                            scale: v(scale)?,
+                            shift: v(shift)?,
+                        },
+                        Op::Relu => areya_onnx::Layer::Relu,
+                        Op::MaxPool { kernel, stride } => areya_onnx::Layer::MaxPool {
+                            kernel: *kernel as usize,
+                            stride: *stride as usize,
+                        },
+                        Op::GlobalAvgPool => areya_onnx::Layer::GlobalAvgPool,
+                        Op::Flatten => areya_onnx::Layer::Flatten,
+                        Op::Linear { w, b } => {
+                            let d = dims(w);
+                            areya_onnx::Layer::Linear {
+                                weight: v(w)?,
+                                inputs: d[1],
+                                outputs: d[0],
+                                bias: bias(b, d[0])?,
+                            }
+                        }
+                    })
+                })
+                .collect()
+        })
+    }
+
     /// Logits, without gradients.
     ///
     /// # Shapes
