@@ -12,6 +12,9 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per process: the size of the largest arguments costs nothing (in a build without
+// the model most variants are the small stub).
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Train the emotion CNN on FER-layout image folders (ROOT/train/<class>/*.jpg).

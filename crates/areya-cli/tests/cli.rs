@@ -698,6 +698,199 @@ fn predict_features_graph_calibrate_and_report() {
     }
 }
 
+/// `areya export --onnx` writes a model that `watch` runs on tract with the same observations
+/// as on libtorch; a corrupt export is one line naming the file.
+#[cfg(feature = "model")]
+#[test]
+fn export_writes_an_onnx_model_that_watch_runs_on_tract() {
+    let (tmp, _data, model) = trained(4, "1");
+    let onnx = tmp.path().join("exported.onnx");
+    let o = run(&[
+        "export",
+        "--model",
+        &model,
+        "--onnx",
+        onnx.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("4 classes (angry, happy, relaxed, sad)"),
+        "{out}"
+    );
+    let bytes = std::fs::read(&onnx).unwrap();
+    assert!(bytes.len() > 1000);
+    // Faces when FER-2013 is at hand (val faces laid into camera frames), else the run's own
+    // images (not faces: the comparison is then of the empty observations).
+    let frames = tmp.path().join("frames");
+    std::fs::create_dir_all(&frames).unwrap();
+    let fer = std::env::var_os("AREYA_FER2013").map(std::path::PathBuf::from);
+    let with_faces = fer.is_some();
+    match &fer {
+        Some(root) => {
+            for (i, class) in ["angry", "happy", "neutral", "sad"].iter().enumerate() {
+                let dir = root.join("val").join(class);
+                let mut files: Vec<_> = std::fs::read_dir(&dir)
+                    .unwrap()
+                    .map(|e| e.unwrap().path())
+                    .collect();
+                files.sort();
+                let face = image::open(&files[7]).unwrap().to_luma8();
+                let f =
+                    areya_vision::crop::face_in_frame(&face, 170, (200 + 20 * i as i64, 120), 90);
+                image::GrayImage::from_raw(f.width, f.height, f.pixels)
+                    .unwrap()
+                    .save(frames.join(format!("f{i}.png")))
+                    .unwrap();
+            }
+        }
+        None => {
+            for e in std::fs::read_dir(tmp.path().join("val/happy")).unwrap() {
+                let p = e.unwrap().path();
+                std::fs::copy(&p, frames.join(p.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+    let watch = |extra: &[&str]| -> Vec<serde_json::Value> {
+        let mut args = vec!["watch", frames.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let o = run(&args);
+        assert!(o.status.success(), "{extra:?}: {}", stderr(&o));
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    // The same faces in the same boxes with the same probabilities (to float rounding).
+    let same = |a: &[serde_json::Value], b: &[serde_json::Value]| {
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(b) {
+            assert_eq!(x["face"], y["face"], "{x} vs {y}");
+            for e in ["angry", "happy", "relaxed", "sad"] {
+                let (p, q) = (x["probs"][e].as_f64(), y["probs"][e].as_f64());
+                assert_eq!(p.is_some(), q.is_some(), "{x} vs {y}");
+                if let (Some(p), Some(q)) = (p, q) {
+                    assert!((p - q).abs() < 1e-3, "{e}: {x} vs {y}");
+                }
+            }
+        }
+    };
+    let torch = watch(&["--model", &model]);
+    let tract = watch(&["--model", onnx.to_str().unwrap()]);
+    assert!(!torch.is_empty());
+    if with_faces {
+        let faces = torch.iter().filter(|o| !o["face"].is_null()).count();
+        assert!(faces >= 3, "val faces found in {faces} of 4 frames");
+    }
+    same(&torch, &tract);
+    // In the run directory, where --runtime tract looks for it.
+    std::fs::copy(&onnx, Path::new(&model).join("model.onnx")).unwrap();
+    same(&watch(&["--model", &model, "--runtime", "tract"]), &torch);
+    // predict: the same classes and probabilities from the export.
+    let crops = tmp.path().join("val/sad");
+    let predict = |m: &str| -> serde_json::Value {
+        let o = run(&["predict", "--model", m, "--json", crops.to_str().unwrap()]);
+        assert!(o.status.success(), "{m}: {}", stderr(&o));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let (pt, po) = (predict(&model), predict(onnx.to_str().unwrap()));
+    let rows = pt.as_array().unwrap();
+    assert!(!rows.is_empty());
+    assert_eq!(rows.len(), po.as_array().unwrap().len());
+    for (a, b) in rows.iter().zip(po.as_array().unwrap()) {
+        assert_eq!(a["class"], b["class"]);
+        for e in ["angry", "happy", "relaxed", "sad"] {
+            let (x, y) = (
+                a["probabilities"][e].as_f64().unwrap(),
+                b["probabilities"][e].as_f64().unwrap(),
+            );
+            assert!((x - y).abs() < 1e-4, "{a} vs {b}");
+        }
+    }
+    std::fs::write(&onnx, &bytes[..bytes.len() / 3]).unwrap();
+    let o = run(&[
+        "watch",
+        frames.to_str().unwrap(),
+        "--model",
+        onnx.to_str().unwrap(),
+    ]);
+    let err = stderr(&o);
+    assert!(!o.status.success());
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("{}: not an ONNX model", onnx.display())),
+        "{err}"
+    );
+    let o = run(&[
+        "export",
+        "--model",
+        "/no/such/run",
+        "--onnx",
+        onnx.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert_eq!(stderr(&o).trim().lines().count(), 1, "{}", stderr(&o));
+}
+
+/// The export is standard ONNX: the ONNX project's checker accepts it (full shape inference)
+/// and onnxruntime, batching crops, gives the probabilities tract gives. Needs the validators
+/// `scripts/setup --test` installs; skipped without them unless AREYA_REQUIRE_VALIDATORS is set.
+#[cfg(feature = "model")]
+#[test]
+fn the_exported_model_passes_the_onnx_checker_and_runs_in_onnxruntime() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let python = root.join(".venv/bin/python");
+    let ok = Command::new(&python)
+        .args(["-c", "import onnx, onnxruntime"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var_os("AREYA_REQUIRE_VALIDATORS").is_none(),
+            "AREYA_REQUIRE_VALIDATORS is set but {} cannot import onnx and onnxruntime \
+             (scripts/setup --test installs them)",
+            python.display()
+        );
+        eprintln!("skipped: the validators are not installed (scripts/setup --test)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let onnx = tmp.path().join("m.onnx");
+    let o = run(&["export", "--onnx", onnx.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let n = 5;
+    let crops: Vec<u8> = (0..n * 48 * 48)
+        .map(|i| ((i * 31 + i / 48 * 7) % 256) as u8)
+        .collect();
+    let bin = tmp.path().join("crops.bin");
+    std::fs::write(&bin, &crops).unwrap();
+    let o = Command::new(&python)
+        .arg(root.join("scripts/check_onnx.py"))
+        .args([onnx.as_os_str(), bin.as_os_str()])
+        .arg(n.to_string())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["classes"],
+        serde_json::json!(["angry", "happy", "relaxed", "sad"])
+    );
+    let ours = areya_vision::model::OnnxClassifier::load(&onnx)
+        .unwrap()
+        .predict(&crops, n)
+        .unwrap();
+    for (i, p) in ours.iter().enumerate() {
+        for (k, x) in p.iter().enumerate() {
+            let y = v["probabilities"][i][k].as_f64().unwrap();
+            assert!(
+                (*x as f64 - y).abs() < 1e-4,
+                "crop {i} class {k}: tract {x}, onnxruntime {y}"
+            );
+        }
+    }
+}
+
 #[cfg(feature = "model")]
 #[test]
 fn watch_writes_one_observation_per_frame_and_rejects_bad_input() {
@@ -1248,7 +1441,7 @@ fn demo_runs_a_ward_then_stops_and_names_a_bad_faces_folder() {
 #[cfg(not(feature = "model"))]
 #[test]
 fn the_lean_build_says_in_one_line_that_it_has_no_model() {
-    for cmd in [
+    let mut commands = vec![
         "train",
         "evaluate",
         "summary",
@@ -1257,21 +1450,89 @@ fn the_lean_build_says_in_one_line_that_it_has_no_model() {
         "calibrate",
         "fit-crop",
         "average",
+        "export",
         "graph",
         "report",
-        "watch",
-    ] {
+    ];
+    if cfg!(not(feature = "edge")) {
+        commands.push("watch");
+    }
+    for cmd in commands {
         let o = run(&[cmd, "--whatever", "x"]);
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(2), "{cmd}: {err}");
         assert_eq!(err.lines().count(), 1, "{cmd}: {err}");
-        assert!(
-            err.contains(&format!(
-                "areya {cmd}: this areya was built without the emotion model"
-            )),
-            "{cmd}: {err}"
-        );
+        let want = if cmd == "watch" {
+            "areya watch: this areya was built without the vision pipeline".to_string()
+        } else {
+            format!("areya {cmd}: this areya was built without the emotion model")
+        };
+        assert!(err.contains(&want), "{cmd}: {err}");
     }
+}
+
+/// The camera agent without libtorch: `watch` runs the shipped model's ONNX export on tract, and
+/// says in one line what it cannot run.
+#[cfg(all(feature = "edge", not(feature = "model")))]
+#[test]
+fn the_edge_build_watches_on_tract_without_libtorch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let frames = tmp.path().join("frames");
+    std::fs::create_dir_all(&frames).unwrap();
+    for i in 0..3u8 {
+        let img = image::GrayImage::from_fn(64, 48, |x, y| {
+            image::Luma([(x as u8 * 3) ^ (y as u8 * 5) ^ i])
+        });
+        img.save(frames.join(format!("f{i}.png"))).unwrap();
+    }
+    let o = run(&["watch", frames.to_str().unwrap(), "--patient", "bed-3"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["patient"], "bed-3");
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/areya-fer4");
+    let corrupt = tmp.path().join("corrupt.onnx");
+    std::fs::write(&corrupt, b"\x08\x07garbage").unwrap();
+    let bare_run = tmp.path().join("run");
+    std::fs::create_dir_all(&bare_run).unwrap();
+    let cases: [(&[&str], String); 3] = [
+        (
+            &["watch", frames.to_str().unwrap(), "--runtime", "libtorch"],
+            "this build runs models on tract only (no libtorch)".into(),
+        ),
+        (
+            &[
+                "watch",
+                frames.to_str().unwrap(),
+                "--model",
+                corrupt.to_str().unwrap(),
+            ],
+            format!("{}: not an ONNX model", corrupt.display()),
+        ),
+        (
+            &[
+                "watch",
+                frames.to_str().unwrap(),
+                "--model",
+                tmp.path().to_str().unwrap(),
+            ],
+            format!(
+                "{}: no exported model",
+                tmp.path().join("model.onnx").display()
+            ),
+        ),
+    ];
+    for (args, want) in cases {
+        let o = run(args);
+        let err = stderr(&o);
+        assert!(!o.status.success(), "{args:?}");
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(&want), "{args:?}: {err}");
+    }
+    assert!(shipped.join("model.onnx").is_file());
 }
 
 #[test]

@@ -130,7 +130,9 @@ fn dim(v: dimension::Value) -> Dimension {
 /// outputs (auxiliary training classes) are left out of the graph, as inference drops them.
 pub fn encode(info: &ModelInfo, layers: &[Layer]) -> Result<Vec<u8>, OnnxError> {
     let k = info.classes.len();
-    if k == 0 || info.image_size == 0 || !(info.scale > 0.0) || !(info.temperature > 0.0) {
+    // Written so that NaN is refused too.
+    let positive = |v: f64| v.is_finite() && v > 0.0;
+    if k == 0 || info.image_size == 0 || !positive(info.scale) || !positive(info.temperature) {
         return Err(OnnxError::Graph(format!(
             "no classes, crop size 0, or a scale or temperature that is not positive: {info:?}"
         )));

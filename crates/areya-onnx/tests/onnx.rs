@@ -90,8 +90,8 @@ fn reference(pixels: &[u8], layers: &[Layer], info: &ModelInfo) -> Vec<f32> {
                 let (h, w) = (maps[0].len(), maps[0][0].len());
                 let mut out = vec![vec![vec![0f32; w]; h]; o];
                 for (oc, out_map) in out.iter_mut().enumerate() {
-                    for y in 0..h {
-                        for x in 0..w {
+                    for (y, row) in out_map.iter_mut().enumerate() {
+                        for (x, cell) in row.iter_mut().enumerate() {
                             let mut acc = bias[oc];
                             for (ic, map) in maps.iter().enumerate().take(i) {
                                 for dy in 0..kh {
@@ -107,7 +107,7 @@ fn reference(pixels: &[u8], layers: &[Layer], info: &ModelInfo) -> Vec<f32> {
                                     }
                                 }
                             }
-                            out_map[y][x] = acc;
+                            *cell = acc;
                         }
                     }
                 }
@@ -217,7 +217,7 @@ fn the_graph_computes_the_network_and_carries_its_metadata() {
         assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5);
     }
     // A flat crop: the deviation floor keeps it finite instead of dividing by zero.
-    let flat = model.predict(&vec![128; S * S], 1).unwrap();
+    let flat = model.predict(&[128; S * S], 1).unwrap();
     assert!(flat[0].iter().all(|v| v.is_finite()), "{flat:?}");
     // The measured crop is the one for its detector only.
     assert!(model

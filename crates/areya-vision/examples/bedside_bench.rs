@@ -20,6 +20,7 @@
 use areya_core::{Emotion, FaceDetectorKind, PatientId, SourceId};
 use areya_ml::Classifier;
 use areya_vision::bedside::FinderConfig;
+use areya_vision::model::{EmotionModel, Runtime};
 use areya_vision::pipeline::{FrameMeta, Locator, Pipeline};
 use areya_vision::roi::Roi;
 use areya_vision::scene::{self, Pose, Rng};
@@ -220,6 +221,14 @@ fn pipelines(model: &Path) -> Vec<(String, Pipeline)> {
         (
             "areya bedside".to_string(),
             Pipeline::new(clf(), bedside(FinderConfig::default())).expect("pipeline"),
+        ),
+        (
+            "areya bedside, model on tract".to_string(),
+            Pipeline::new(
+                EmotionModel::load(model, Some(Runtime::Tract)).expect("model.onnx"),
+                bedside(FinderConfig::default()),
+            )
+            .expect("pipeline"),
         ),
     ];
     if std::env::var_os("BEDSIDE_ABLATION").is_some() {

@@ -901,3 +901,127 @@ fn a_missing_or_corrupt_detector_file_is_one_clear_error_naming_it() {
         .to_string();
     assert!(err.contains("nowhere.onnx"), "{err}");
 }
+
+// ---- The exported model on tract (the edge's runtime) against libtorch ----
+
+use areya_vision::model::{EmotionModel, Runtime};
+
+/// 75 val faces a class when `AREYA_FER2013` is set (300 in all), else 300 crops made here.
+fn parity_crops(size: u32) -> (Vec<u8>, usize, &'static str) {
+    if let Some(root) = std::env::var_os("AREYA_FER2013").map(PathBuf::from) {
+        let mut px = Vec::new();
+        for folder in ["angry", "happy", "neutral", "sad"] {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(root.join("val").join(folder))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            files.sort();
+            for f in files.iter().step_by(5).take(75) {
+                let img = image::open(f).unwrap().to_luma8();
+                let img = image::imageops::resize(&img, size, size, image::imageops::Lanczos3);
+                px.extend_from_slice(img.as_raw());
+            }
+        }
+        return (px, 300, "FER-2013 val faces");
+    }
+    let s = size as usize;
+    let mut rng = areya_core::rng::SplitMix64::keyed(&[11]);
+    let px = (0..300 * s * s)
+        .map(|i| {
+            let (x, y) = ((i % s) as f32, ((i / s) % s) as f32);
+            let base = 128.0 + 60.0 * ((x + y * 0.5) * (1.0 + (i / (s * s)) as f32 * 0.01)).sin();
+            (base + (rng.next_u64() % 40) as f32 - 20.0).clamp(0.0, 255.0) as u8
+        })
+        .collect();
+    (px, 300, "crops made here")
+}
+
+/// The shipped `model.onnx` is the shipped weights: on 300 faces its probabilities are those of
+/// libtorch in float32 to 1e-4 and every top class is the same.
+#[test]
+fn the_shipped_onnx_export_gives_the_libtorch_probabilities() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/areya-fer4");
+    let mut torch = areya_ml::Classifier::load(&dir).unwrap();
+    torch.set_precision(areya_ml::config::Precision::Float32);
+    let torch = EmotionModel::from(torch);
+    let onnx = EmotionModel::load(&dir, Some(Runtime::Tract)).unwrap();
+    assert_eq!(onnx.runtime(), Runtime::Tract);
+    assert_eq!(onnx.class_names(), torch.class_names());
+    assert_eq!(onnx.image_size(), torch.image_size());
+    for d in areya_core::FaceDetectorKind::ALL {
+        assert_eq!(onnx.face_crop_for(d), torch.face_crop_for(d), "{d}");
+    }
+    let (px, n, what) = parity_crops(onnx.image_size());
+    let (a, b) = (
+        torch.predict(&px, n).unwrap(),
+        onnx.predict(&px, n).unwrap(),
+    );
+    let top = |p: &[f32]| {
+        p.iter()
+            .enumerate()
+            .max_by(|x, y| x.1.total_cmp(y.1))
+            .unwrap()
+            .0
+    };
+    let mut worst = 0f32;
+    for (i, (p, q)) in a.iter().zip(&b).enumerate() {
+        let d = p
+            .iter()
+            .zip(q)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max);
+        worst = worst.max(d);
+        assert_eq!(top(p), top(q), "{what} #{i}: {p:?} vs {q:?}");
+    }
+    eprintln!("{n} {what}: largest probability difference {worst:e}");
+    assert!(worst < 1e-4, "{what}: largest difference {worst}");
+}
+
+/// Through the whole pipeline (BlazeFace, alignment, crop) tract reads the same faces as
+/// libtorch; and a run directory without an export says how to make one.
+#[test]
+fn the_pipeline_on_tract_sees_what_it_sees_on_libtorch() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/areya-fer4");
+    let frames: Vec<(GrayFrame, FrameMeta)> = (0..6)
+        .map(|i| {
+            let roll = [0.0, 30.0, -60.0, 90.0, 15.0, -20.0][i];
+            (
+                on_pillow(&photo_face(i % 3), 320.0, 200.0, 170.0, roll),
+                meta(i as u64, Some(bed_roi())),
+            )
+        })
+        .collect();
+    let mut seen = Vec::new();
+    for rt in [Runtime::Libtorch, Runtime::Tract] {
+        let mut model = EmotionModel::load(&dir, Some(rt)).unwrap();
+        // Float32 on both sides: the comparison is of the runtimes, not of precisions.
+        if let EmotionModel::Libtorch(c) = &mut model {
+            c.set_precision(areya_ml::config::Precision::Float32);
+        }
+        let mut pipe = Pipeline::new(model, bedside()).unwrap();
+        seen.push(pipe.observe(&frames).unwrap());
+    }
+    assert!(seen[0].iter().filter(|o| o.face.is_some()).count() >= 5);
+    for (a, b) in seen[0].iter().zip(&seen[1]) {
+        assert_eq!(a.face.map(|f| f.bbox), b.face.map(|f| f.bbox));
+        if let (Some(p), Some(q)) = (a.probs(), b.probs()) {
+            assert_eq!(p.top(), q.top(), "frame {}", a.frame);
+            for e in areya_core::Emotion::ALL {
+                assert!(
+                    (p[e] - q[e]).abs() < 0.02,
+                    "frame {}: {p:?} vs {q:?}",
+                    a.frame
+                );
+            }
+        }
+    }
+    let bare = tempfile::tempdir().unwrap();
+    std::fs::copy(dir.join("config.json"), bare.path().join("config.json")).unwrap();
+    let err = EmotionModel::load(bare.path(), Some(Runtime::Tract))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("model.onnx: no exported model") && err.contains("areya export --model"),
+        "{err}"
+    );
+}

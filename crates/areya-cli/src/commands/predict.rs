@@ -5,15 +5,20 @@ use super::default_model;
 use anyhow::bail;
 use areya_ml::dataset::{decode_gray, IMAGE_EXTENSIONS};
 use areya_ml::plots::{self, PredictionBars};
-use areya_ml::Classifier;
+use areya_vision::model::{EmotionModel, Runtime};
 use clap::Args;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Args)]
 pub struct PredictArgs {
-    /// Run directory (default: the shipped model).
+    /// Run directory, or a model exported with `areya export --onnx` (default: the shipped
+    /// model).
     #[arg(long)]
     pub model: Option<PathBuf>,
+    /// What runs the model: libtorch (a run directory) or tract (an .onnx file, or the run
+    /// directory's model.onnx). Default: tract for an .onnx file, else libtorch.
+    #[arg(long)]
+    pub runtime: Option<Runtime>,
     /// Face-crop images, or folders of them.
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
@@ -58,9 +63,9 @@ fn expand(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 pub fn run(a: PredictArgs) -> anyhow::Result<()> {
-    let clf = Classifier::load(&default_model(a.model)?)?;
+    let clf = EmotionModel::load(&default_model(a.model)?, a.runtime)?;
     let size = clf.image_size();
-    let names: Vec<String> = clf.class_names().iter().map(|s| s.to_string()).collect();
+    let names: Vec<String> = clf.class_names();
     let files = expand(&a.inputs)?;
     if let Some(dir) = &a.plot {
         std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
