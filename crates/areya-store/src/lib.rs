@@ -7,6 +7,7 @@
 pub mod conformance;
 mod pg_cluster;
 mod postgres;
+mod shared;
 mod sqlite;
 
 pub use pg_cluster::{ClusterEvent, PgCluster, PgEvents, MAX_PAYLOAD};

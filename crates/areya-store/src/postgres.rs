@@ -41,6 +41,16 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    fn pool(&self) -> PgPool {
+        self.pool.clone()
+    }
+
+    fn db(&self, what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+        db(what)
+    }
+}
+
 impl Store for PgStore {
     async fn save(&self, b: &Batch) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(db("begin"))?;
@@ -147,23 +157,7 @@ impl Store for PgStore {
         rows.iter().map(super::window_row).collect()
     }
 
-    async fn assessments(
-        &self,
-        p: &PatientId,
-        from: Millis,
-        to: Millis,
-    ) -> Result<Vec<Assessment>, StoreError> {
-        let rows = sqlx::query("SELECT json FROM assessments WHERE patient = $1 AND at_ms >= $2 AND at_ms < $3 ORDER BY at_ms")
-            .bind(p.as_str())
-            .bind(from)
-            .bind(to)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("read assessments"))?;
-        rows.iter()
-            .map(|r| parse("assessment", &r.get::<String, _>(0)))
-            .collect()
-    }
+    crate::shared::same_on_both_back_ends!();
 
     async fn alerts(&self, p: Option<&PatientId>) -> Result<Vec<Alert>, StoreError> {
         let rows = sqlx::query("SELECT json FROM alerts WHERE ($1::TEXT IS NULL OR patient = $1) ORDER BY raised_ms DESC, id DESC")
@@ -173,29 +167,6 @@ impl Store for PgStore {
             .map_err(db("read alerts"))?;
         rows.iter()
             .map(|r| parse("alert", &r.get::<String, _>(0)))
-            .collect()
-    }
-
-    async fn alert_events(&self, alert_id: u64) -> Result<Vec<AlertEvent>, StoreError> {
-        let rows = sqlx::query("SELECT json FROM alert_events WHERE alert_id = $1 ORDER BY seq")
-            .bind(alert_id as i64)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("read alert events"))?;
-        rows.iter()
-            .map(|r| parse("alert event", &r.get::<String, _>(0)))
-            .collect()
-    }
-
-    async fn patient_states(
-        &self,
-    ) -> Result<Vec<areya_monitor::engine::PatientSnapshot>, StoreError> {
-        let rows = sqlx::query("SELECT json FROM patient_state ORDER BY patient")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("read patient states"))?;
-        rows.iter()
-            .map(|r| parse("patient state", &r.get::<String, _>(0)))
             .collect()
     }
 
@@ -220,14 +191,6 @@ impl Store for PgStore {
         .await
         .map_err(db("save rules"))?;
         Ok(r.get(0))
-    }
-
-    async fn current_rules(&self) -> Result<Option<(i64, String)>, StoreError> {
-        let row = sqlx::query("SELECT version, toml FROM rules ORDER BY version DESC LIMIT 1")
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db("read rules"))?;
-        Ok(row.map(|r| (r.get(0), r.get(1))))
     }
 
     async fn set_consent(&self, p: &PatientId, consent: Consent) -> Result<(), StoreError> {
@@ -255,21 +218,6 @@ impl Store for PgStore {
         tx.commit().await.map_err(db("commit"))
     }
 
-    async fn consents(&self) -> Result<Vec<(PatientId, Consent)>, StoreError> {
-        let rows = sqlx::query("SELECT patient, json FROM consent ORDER BY patient")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("read consent"))?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    patient("consent", r.get(0))?,
-                    parse("consent", &r.get::<String, _>(1))?,
-                ))
-            })
-            .collect()
-    }
-
     async fn audit(&self, e: &AuditEntry) -> Result<i64, StoreError> {
         let r = sqlx::query(
             "INSERT INTO audit (at_ms, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
@@ -283,34 +231,6 @@ impl Store for PgStore {
         .await
         .map_err(db("append audit"))?;
         Ok(r.get(0))
-    }
-
-    async fn audit_log(&self, from: Millis, to: Millis) -> Result<Vec<AuditEntry>, StoreError> {
-        let rows = sqlx::query("SELECT seq, at_ms, actor, action, target, detail FROM audit WHERE at_ms >= $1 AND at_ms < $2 ORDER BY seq")
-            .bind(from)
-            .bind(to)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("read audit"))?;
-        Ok(rows.iter().map(super::audit_row).collect())
-    }
-
-    async fn audit_of(
-        &self,
-        action: &str,
-        target: &str,
-        from: Millis,
-        to: Millis,
-    ) -> Result<Vec<AuditEntry>, StoreError> {
-        let rows = sqlx::query("SELECT seq, at_ms, actor, action, target, detail FROM audit WHERE action = $1 AND target = $2 AND at_ms >= $3 AND at_ms < $4 ORDER BY seq")
-            .bind(action)
-            .bind(target)
-            .bind(from)
-            .bind(to)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("read audit"))?;
-        Ok(rows.iter().map(super::audit_row).collect())
     }
 
     async fn insert_observations(&self, obs: &[Observation]) -> Result<Vec<bool>, StoreError> {
@@ -355,27 +275,6 @@ impl Store for PgStore {
         Ok(new)
     }
 
-    async fn observations_since(&self, from: Millis) -> Result<Vec<Observation>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT json FROM observations WHERE at_ms >= $1 ORDER BY at_ms, source, frame",
-        )
-        .bind(from)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db("read observations"))?;
-        Ok(super::replayable(
-            rows.iter().map(|r| r.get::<String, _>(0)),
-        ))
-    }
-
-    async fn directory(&self) -> Result<Option<(i64, String)>, StoreError> {
-        let row = sqlx::query("SELECT version, json FROM directory ORDER BY version DESC LIMIT 1")
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db("read directory"))?;
-        Ok(row.map(|r| (r.get(0), r.get(1))))
-    }
-
     async fn save_directory(
         &self,
         expected: Option<i64>,
@@ -411,42 +310,6 @@ impl Store for PgStore {
         Ok(version)
     }
 
-    async fn create_session(
-        &self,
-        hash: &str,
-        staff: &str,
-        expires_ms: Millis,
-    ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO sessions VALUES ($1, $2, $3)")
-            .bind(hash)
-            .bind(staff)
-            .bind(expires_ms)
-            .execute(&self.pool)
-            .await
-            .map_err(db("save session"))?;
-        Ok(())
-    }
-
-    async fn session(&self, hash: &str, now: Millis) -> Result<Option<String>, StoreError> {
-        let row =
-            sqlx::query("SELECT staff FROM sessions WHERE token_hash = $1 AND expires_ms > $2")
-                .bind(hash)
-                .bind(now)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db("read session"))?;
-        Ok(row.map(|r| r.get(0)))
-    }
-
-    async fn delete_session(&self, hash: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-            .bind(hash)
-            .execute(&self.pool)
-            .await
-            .map_err(db("delete session"))?;
-        Ok(())
-    }
-
     async fn delete_sessions_of(&self, staff: &str, keep: Option<&str>) -> Result<u64, StoreError> {
         let r =
             sqlx::query("DELETE FROM sessions WHERE staff = $1 AND token_hash IS DISTINCT FROM $2")
@@ -456,15 +319,6 @@ impl Store for PgStore {
                 .await
                 .map_err(db("end sessions"))?;
         Ok(r.rows_affected())
-    }
-
-    async fn check_writable(&self, at_ms: Millis) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO health (id, at_ms) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at_ms = excluded.at_ms")
-            .bind(at_ms)
-            .execute(&self.pool)
-            .await
-            .map_err(db("write heartbeat"))?;
-        Ok(())
     }
 
     async fn purge_before(&self, cutoff: Millis) -> Result<Purged, StoreError> {

@@ -223,23 +223,7 @@ impl Store for SqliteStore {
         rows.iter().map(super::window_row).collect()
     }
 
-    async fn assessments(
-        &self,
-        p: &PatientId,
-        from: Millis,
-        to: Millis,
-    ) -> Result<Vec<Assessment>, StoreError> {
-        let rows = sqlx::query("SELECT json FROM assessments WHERE patient = ? AND at_ms >= ? AND at_ms < ? ORDER BY at_ms")
-            .bind(p.as_str())
-            .bind(from)
-            .bind(to)
-            .fetch_all(&self.pool())
-            .await
-            .map_err(self.db("read assessments"))?;
-        rows.iter()
-            .map(|r| parse("assessment", &r.get::<String, _>(0)))
-            .collect()
-    }
+    crate::shared::same_on_both_back_ends!();
 
     async fn alerts(&self, p: Option<&PatientId>) -> Result<Vec<Alert>, StoreError> {
         let rows = sqlx::query("SELECT json FROM alerts WHERE (?1 IS NULL OR patient = ?1) ORDER BY raised_ms DESC, id DESC")
@@ -249,29 +233,6 @@ impl Store for SqliteStore {
             .map_err(self.db("read alerts"))?;
         rows.iter()
             .map(|r| parse("alert", &r.get::<String, _>(0)))
-            .collect()
-    }
-
-    async fn alert_events(&self, alert_id: u64) -> Result<Vec<AlertEvent>, StoreError> {
-        let rows = sqlx::query("SELECT json FROM alert_events WHERE alert_id = ? ORDER BY seq")
-            .bind(alert_id as i64)
-            .fetch_all(&self.pool())
-            .await
-            .map_err(self.db("read alert events"))?;
-        rows.iter()
-            .map(|r| parse("alert event", &r.get::<String, _>(0)))
-            .collect()
-    }
-
-    async fn patient_states(
-        &self,
-    ) -> Result<Vec<areya_monitor::engine::PatientSnapshot>, StoreError> {
-        let rows = sqlx::query("SELECT json FROM patient_state ORDER BY patient")
-            .fetch_all(&self.pool())
-            .await
-            .map_err(self.db("read patient states"))?;
-        rows.iter()
-            .map(|r| parse("patient state", &r.get::<String, _>(0)))
             .collect()
     }
 
@@ -294,14 +255,6 @@ impl Store for SqliteStore {
             .await
             .map_err(self.db("save rules"))?;
         Ok(r.last_insert_rowid())
-    }
-
-    async fn current_rules(&self) -> Result<Option<(i64, String)>, StoreError> {
-        let row = sqlx::query("SELECT version, toml FROM rules ORDER BY version DESC LIMIT 1")
-            .fetch_optional(&self.pool())
-            .await
-            .map_err(self.db("read rules"))?;
-        Ok(row.map(|r| (r.get(0), r.get(1))))
     }
 
     async fn set_consent(&self, p: &PatientId, consent: Consent) -> Result<(), StoreError> {
@@ -329,21 +282,6 @@ impl Store for SqliteStore {
         tx.commit().await.map_err(self.db("commit"))
     }
 
-    async fn consents(&self) -> Result<Vec<(PatientId, Consent)>, StoreError> {
-        let rows = sqlx::query("SELECT patient, json FROM consent ORDER BY patient")
-            .fetch_all(&self.pool())
-            .await
-            .map_err(self.db("read consent"))?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    patient("consent", r.get(0))?,
-                    parse("consent", &r.get::<String, _>(1))?,
-                ))
-            })
-            .collect()
-    }
-
     async fn audit(&self, e: &AuditEntry) -> Result<i64, StoreError> {
         let r = sqlx::query(
             "INSERT INTO audit (at_ms, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)",
@@ -357,34 +295,6 @@ impl Store for SqliteStore {
         .await
         .map_err(self.db("append audit"))?;
         Ok(r.last_insert_rowid())
-    }
-
-    async fn audit_log(&self, from: Millis, to: Millis) -> Result<Vec<AuditEntry>, StoreError> {
-        let rows = sqlx::query("SELECT seq, at_ms, actor, action, target, detail FROM audit WHERE at_ms >= ? AND at_ms < ? ORDER BY seq")
-            .bind(from)
-            .bind(to)
-            .fetch_all(&self.pool())
-            .await
-            .map_err(self.db("read audit"))?;
-        Ok(rows.iter().map(super::audit_row).collect())
-    }
-
-    async fn audit_of(
-        &self,
-        action: &str,
-        target: &str,
-        from: Millis,
-        to: Millis,
-    ) -> Result<Vec<AuditEntry>, StoreError> {
-        let rows = sqlx::query("SELECT seq, at_ms, actor, action, target, detail FROM audit WHERE action = ? AND target = ? AND at_ms >= ? AND at_ms < ? ORDER BY seq")
-            .bind(action)
-            .bind(target)
-            .bind(from)
-            .bind(to)
-            .fetch_all(&self.pool())
-            .await
-            .map_err(self.db("read audit"))?;
-        Ok(rows.iter().map(super::audit_row).collect())
     }
 
     async fn insert_observations(&self, obs: &[Observation]) -> Result<Vec<bool>, StoreError> {
@@ -422,27 +332,6 @@ impl Store for SqliteStore {
         Ok(new)
     }
 
-    async fn observations_since(&self, from: Millis) -> Result<Vec<Observation>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT json FROM observations WHERE at_ms >= ? ORDER BY at_ms, source, frame",
-        )
-        .bind(from)
-        .fetch_all(&self.pool())
-        .await
-        .map_err(self.db("read observations"))?;
-        Ok(super::replayable(
-            rows.iter().map(|r| r.get::<String, _>(0)),
-        ))
-    }
-
-    async fn directory(&self) -> Result<Option<(i64, String)>, StoreError> {
-        let row = sqlx::query("SELECT version, json FROM directory ORDER BY version DESC LIMIT 1")
-            .fetch_optional(&self.pool())
-            .await
-            .map_err(self.db("read directory"))?;
-        Ok(row.map(|r| (r.get(0), r.get(1))))
-    }
-
     async fn save_directory(
         &self,
         expected: Option<i64>,
@@ -478,41 +367,6 @@ impl Store for SqliteStore {
         Ok(version)
     }
 
-    async fn create_session(
-        &self,
-        hash: &str,
-        staff: &str,
-        expires_ms: Millis,
-    ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO sessions VALUES (?, ?, ?)")
-            .bind(hash)
-            .bind(staff)
-            .bind(expires_ms)
-            .execute(&self.pool())
-            .await
-            .map_err(self.db("save session"))?;
-        Ok(())
-    }
-
-    async fn session(&self, hash: &str, now: Millis) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT staff FROM sessions WHERE token_hash = ? AND expires_ms > ?")
-            .bind(hash)
-            .bind(now)
-            .fetch_optional(&self.pool())
-            .await
-            .map_err(self.db("read session"))?;
-        Ok(row.map(|r| r.get(0)))
-    }
-
-    async fn delete_session(&self, hash: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
-            .bind(hash)
-            .execute(&self.pool())
-            .await
-            .map_err(self.db("delete session"))?;
-        Ok(())
-    }
-
     fn reopens(&self) -> u64 {
         self.inner.reopens.load(Ordering::Relaxed)
     }
@@ -525,15 +379,6 @@ impl Store for SqliteStore {
             .await
             .map_err(self.db("end sessions"))?;
         Ok(r.rows_affected())
-    }
-
-    async fn check_writable(&self, at_ms: Millis) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO health (id, at_ms) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at_ms = excluded.at_ms")
-            .bind(at_ms)
-            .execute(&self.pool())
-            .await
-            .map_err(self.db("write heartbeat"))?;
-        Ok(())
     }
 
     async fn purge_before(&self, cutoff: Millis) -> Result<Purged, StoreError> {

@@ -1,0 +1,170 @@
+//! The `Store` methods whose SQL and row mapping are the same on SQLite and PostgreSQL, written
+//! once. `$1`-style parameters work on both (sqlx numbers SQLite's `$N` by N). Each back end
+//! provides `self.pool()` (its pool, cheap to clone) and `self.db(what)` (its mapping of a
+//! driver error to `StoreError`, where SQLite also notes I/O-class failures to reopen its pool)
+//! and imports what these bodies name.
+
+/// Expands, inside an `impl Store for …` block, to the methods both back ends share.
+macro_rules! same_on_both_back_ends {
+    () => {
+        async fn assessments(
+            &self,
+            p: &PatientId,
+            from: Millis,
+            to: Millis,
+        ) -> Result<Vec<Assessment>, StoreError> {
+            let rows = sqlx::query("SELECT json FROM assessments WHERE patient = $1 AND at_ms >= $2 AND at_ms < $3 ORDER BY at_ms")
+                .bind(p.as_str())
+                .bind(from)
+                .bind(to)
+                .fetch_all(&self.pool())
+                .await
+                .map_err(self.db("read assessments"))?;
+            rows.iter()
+                .map(|r| parse("assessment", &r.get::<String, _>(0)))
+                .collect()
+        }
+
+        async fn alert_events(&self, alert_id: u64) -> Result<Vec<AlertEvent>, StoreError> {
+            let rows = sqlx::query("SELECT json FROM alert_events WHERE alert_id = $1 ORDER BY seq")
+                .bind(alert_id as i64)
+                .fetch_all(&self.pool())
+                .await
+                .map_err(self.db("read alert events"))?;
+            rows.iter()
+                .map(|r| parse("alert event", &r.get::<String, _>(0)))
+                .collect()
+        }
+
+        async fn patient_states(
+            &self,
+        ) -> Result<Vec<areya_monitor::engine::PatientSnapshot>, StoreError> {
+            let rows = sqlx::query("SELECT json FROM patient_state ORDER BY patient")
+                .fetch_all(&self.pool())
+                .await
+                .map_err(self.db("read patient states"))?;
+            rows.iter()
+                .map(|r| parse("patient state", &r.get::<String, _>(0)))
+                .collect()
+        }
+
+        async fn current_rules(&self) -> Result<Option<(i64, String)>, StoreError> {
+            let row = sqlx::query("SELECT version, toml FROM rules ORDER BY version DESC LIMIT 1")
+                .fetch_optional(&self.pool())
+                .await
+                .map_err(self.db("read rules"))?;
+            Ok(row.map(|r| (r.get(0), r.get(1))))
+        }
+
+        async fn consents(&self) -> Result<Vec<(PatientId, Consent)>, StoreError> {
+            let rows = sqlx::query("SELECT patient, json FROM consent ORDER BY patient")
+                .fetch_all(&self.pool())
+                .await
+                .map_err(self.db("read consent"))?;
+            rows.iter()
+                .map(|r| {
+                    Ok((
+                        patient("consent", r.get(0))?,
+                        parse("consent", &r.get::<String, _>(1))?,
+                    ))
+                })
+                .collect()
+        }
+
+        async fn audit_log(&self, from: Millis, to: Millis) -> Result<Vec<AuditEntry>, StoreError> {
+            let rows = sqlx::query("SELECT seq, at_ms, actor, action, target, detail FROM audit WHERE at_ms >= $1 AND at_ms < $2 ORDER BY seq")
+                .bind(from)
+                .bind(to)
+                .fetch_all(&self.pool())
+                .await
+                .map_err(self.db("read audit"))?;
+            Ok(rows.iter().map(super::audit_row).collect())
+        }
+
+        async fn audit_of(
+            &self,
+            action: &str,
+            target: &str,
+            from: Millis,
+            to: Millis,
+        ) -> Result<Vec<AuditEntry>, StoreError> {
+            let rows = sqlx::query("SELECT seq, at_ms, actor, action, target, detail FROM audit WHERE action = $1 AND target = $2 AND at_ms >= $3 AND at_ms < $4 ORDER BY seq")
+                .bind(action)
+                .bind(target)
+                .bind(from)
+                .bind(to)
+                .fetch_all(&self.pool())
+                .await
+                .map_err(self.db("read audit"))?;
+            Ok(rows.iter().map(super::audit_row).collect())
+        }
+
+        async fn observations_since(&self, from: Millis) -> Result<Vec<Observation>, StoreError> {
+            let rows = sqlx::query(
+                "SELECT json FROM observations WHERE at_ms >= $1 ORDER BY at_ms, source, frame",
+            )
+            .bind(from)
+            .fetch_all(&self.pool())
+            .await
+            .map_err(self.db("read observations"))?;
+            Ok(super::replayable(
+                rows.iter().map(|r| r.get::<String, _>(0)),
+            ))
+        }
+
+        async fn directory(&self) -> Result<Option<(i64, String)>, StoreError> {
+            let row = sqlx::query("SELECT version, json FROM directory ORDER BY version DESC LIMIT 1")
+                .fetch_optional(&self.pool())
+                .await
+                .map_err(self.db("read directory"))?;
+            Ok(row.map(|r| (r.get(0), r.get(1))))
+        }
+
+        async fn create_session(
+            &self,
+            hash: &str,
+            staff: &str,
+            expires_ms: Millis,
+        ) -> Result<(), StoreError> {
+            sqlx::query("INSERT INTO sessions VALUES ($1, $2, $3)")
+                .bind(hash)
+                .bind(staff)
+                .bind(expires_ms)
+                .execute(&self.pool())
+                .await
+                .map_err(self.db("save session"))?;
+            Ok(())
+        }
+
+        async fn session(&self, hash: &str, now: Millis) -> Result<Option<String>, StoreError> {
+            let row =
+                sqlx::query("SELECT staff FROM sessions WHERE token_hash = $1 AND expires_ms > $2")
+                    .bind(hash)
+                    .bind(now)
+                    .fetch_optional(&self.pool())
+                    .await
+                    .map_err(self.db("read session"))?;
+            Ok(row.map(|r| r.get(0)))
+        }
+
+        async fn delete_session(&self, hash: &str) -> Result<(), StoreError> {
+            sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+                .bind(hash)
+                .execute(&self.pool())
+                .await
+                .map_err(self.db("delete session"))?;
+            Ok(())
+        }
+
+        async fn check_writable(&self, at_ms: Millis) -> Result<(), StoreError> {
+            sqlx::query("INSERT INTO health (id, at_ms) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at_ms = excluded.at_ms")
+                .bind(at_ms)
+                .execute(&self.pool())
+                .await
+                .map_err(self.db("write heartbeat"))?;
+            Ok(())
+        }
+    };
+}
+
+pub(crate) use same_on_both_back_ends;
