@@ -703,7 +703,7 @@ fn predict_features_graph_calibrate_and_report() {
 #[cfg(feature = "model")]
 #[test]
 fn export_writes_an_onnx_model_that_watch_runs_on_tract() {
-    let (tmp, _data, model) = trained(4, "1");
+    let (tmp, data, model) = trained(4, "1");
     let onnx = tmp.path().join("exported.onnx");
     let o = run(&[
         "export",
@@ -786,6 +786,26 @@ fn export_writes_an_onnx_model_that_watch_runs_on_tract() {
     // In the run directory, where --runtime tract looks for it.
     std::fs::copy(&onnx, Path::new(&model).join("model.onnx")).unwrap();
     same(&watch(&["--model", &model, "--runtime", "tract"]), &torch);
+    // evaluate: the same report from the export on tract as from libtorch in float32.
+    let report = |extra: &[&str]| -> serde_json::Value {
+        let json = tmp.path().join(format!("ev{}.json", extra.len()));
+        let mut args = vec!["evaluate", "--model", &model, "--data", &data, "--json"];
+        args.push(json.to_str().unwrap());
+        args.extend_from_slice(extra);
+        let o = run(&args);
+        assert!(o.status.success(), "{extra:?}: {}", stderr(&o));
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap()
+    };
+    let (et, eo) = (
+        report(&["--precision", "float32"]),
+        report(&["--runtime", "tract"]),
+    );
+    assert_eq!(eo["inference_precision"], "tract (model.onnx, float32)");
+    assert_eq!(et["confusion"], eo["confusion"]);
+    for key in ["accuracy", "macro_f1", "loss"] {
+        let (x, y) = (et[key].as_f64().unwrap(), eo[key].as_f64().unwrap());
+        assert!((x - y).abs() < 1e-4, "{key}: libtorch {x}, tract {y}");
+    }
     // predict: the same classes and probabilities from the export.
     let crops = tmp.path().join("val/sad");
     let predict = |m: &str| -> serde_json::Value {

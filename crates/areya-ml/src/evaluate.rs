@@ -67,13 +67,41 @@ pub fn evaluate_at(
     t: f64,
 ) -> Result<Evaluation> {
     let k = clf.config.classes.len();
+    let names: Vec<String> = clf.class_names().iter().map(|s| s.to_string()).collect();
+    evaluate_with(&names, set, tta, batch_size, |chunk| {
+        let p = probabilities(clf, set, chunk, tta, t);
+        let flat = Vec::<f32>::try_from(p.flatten(0, -1))?;
+        Ok(flat.chunks(k).map(<[f32]>::to_vec).collect())
+    })
+}
+
+/// The evaluation of class probabilities that `probs` gives for each chunk of at most
+/// `batch_size` image indices of `set`, in order (any runtime: libtorch above, an ONNX export
+/// on tract in the CLI); `tta` is only recorded.
+pub fn evaluate_with(
+    names: &[String],
+    set: &ImageSet,
+    tta: bool,
+    batch_size: usize,
+    mut probs: impl FnMut(&[usize]) -> Result<Vec<Vec<f32>>>,
+) -> Result<Evaluation> {
+    let k = names.len();
     let mut predictions = Vec::with_capacity(set.len());
     let mut loss = 0.0;
     let idx: Vec<usize> = (0..set.len()).collect();
     for chunk in idx.chunks(batch_size.max(1)) {
-        let p = probabilities(clf, set, chunk, tta, t);
-        let flat = Vec::<f32>::try_from(p.flatten(0, -1))?;
-        for (&i, probs) in chunk.iter().zip(flat.chunks(k)) {
+        let p = probs(chunk)?;
+        if p.len() != chunk.len() || p.iter().any(|q| q.len() != k) {
+            return Err(MlError::config(
+                "model",
+                format!(
+                    "gave {} answers for {} images, not {k} probabilities each",
+                    p.len(),
+                    chunk.len()
+                ),
+            ));
+        }
+        for (&i, probs) in chunk.iter().zip(&p) {
             let truth = set.labels[i] as usize;
             let predicted = probs
                 .iter()
@@ -86,14 +114,13 @@ pub fn evaluate_at(
                 path: set.paths[i].clone(),
                 truth,
                 predicted,
-                probs: probs.to_vec(),
+                probs: probs.clone(),
             });
         }
     }
     let truth: Vec<usize> = predictions.iter().map(|p| p.truth).collect();
     let pred: Vec<usize> = predictions.iter().map(|p| p.predicted).collect();
-    let names: Vec<String> = clf.class_names().iter().map(|s| s.to_string()).collect();
-    let report = Report::from_confusion(&names, metrics::confusion(&truth, &pred, k));
+    let report = Report::from_confusion(names, metrics::confusion(&truth, &pred, k));
     let conf: Vec<f64> = predictions
         .iter()
         .map(|p| p.probs[p.predicted] as f64)

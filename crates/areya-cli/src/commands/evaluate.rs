@@ -5,10 +5,11 @@ use super::{default_model, write_file};
 use anyhow::Context;
 use areya_ml::config::Precision;
 use areya_ml::dataset::ImageSet;
-use areya_ml::evaluate::{evaluate_at, evaluate_set, load_split, Evaluation};
+use areya_ml::evaluate::{evaluate_at, evaluate_set, evaluate_with, load_split, Evaluation};
 use areya_ml::perturb::Perturbation;
 use areya_ml::plots::{self, Confusion, Curves, Gallery, Reliability, Tile};
 use areya_ml::Classifier;
+use areya_vision::model::{EmotionModel, Runtime};
 use clap::Args;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -41,6 +42,10 @@ pub struct EvaluateArgs {
     /// Compute in this precision instead of the model's (auto, float32, bfloat16).
     #[arg(long)]
     pub precision: Option<String>,
+    /// Run the model on tract: the run directory's ONNX export (model.onnx, made by `areya
+    /// export`) instead of its weights on libtorch; the images, classes and report are the same.
+    #[arg(long)]
+    pub runtime: Option<Runtime>,
     /// Evaluate under a camera condition: dim, low-contrast, washed-out, dark-gamma, noise, blur
     /// or pillow (each image changed at a fixed strength; see `areya_ml::perturb`).
     #[arg(long)]
@@ -72,14 +77,24 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<()> {
             skipped[0].reason
         );
     }
-    let ev = evaluate_set(&clf, &set, a.tta, a.batch_size)?;
+    let tract = match a.runtime {
+        Some(Runtime::Tract) => Some(EmotionModel::load(&model, Some(Runtime::Tract))?),
+        _ => None,
+    };
+    let ev = match &tract {
+        Some(m) => on_tract(m, &clf, &set, a.tta, a.batch_size)?,
+        None => evaluate_set(&clf, &set, a.tta, a.batch_size)?,
+    };
+    let computed_in = match &tract {
+        Some(_) => "tract (model.onnx, float32)",
+        None => clf.precision.name(),
+    };
     println!(
-        "Evaluated {} on {}: {} images, {} classes, {}{}",
+        "Evaluated {} on {}: {} images, {} classes, {computed_in}{}",
         model.display(),
         a.on.data.join(&a.on.split).display(),
         ev.report.n,
         ev.report.classes.len(),
-        clf.precision.name(),
         if a.tta { ", with flip TTA" } else { "" }
     );
     if let Some(p) = perturb {
@@ -87,7 +102,8 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<()> {
     }
     print!("{}", text(&ev));
     let t = clf.config.temperature;
-    if (t - 1.0).abs() > 1e-9 {
+    // The export has the temperature inside its graph: only libtorch can show the difference.
+    if (t - 1.0).abs() > 1e-9 && tract.is_none() {
         let raw = evaluate_at(&clf, &set, a.tta, a.batch_size, 1.0)?;
         println!(
             "\nCalibration: temperature {t:.3}; ECE {:.4} uncalibrated → {:.4} calibrated",
@@ -103,7 +119,7 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<()> {
         v["model"] = model.display().to_string().into();
         v["data"] = a.on.data.join(&a.on.split).display().to_string().into();
         v["ece"] = ev.calibration.ece.into();
-        v["inference_precision"] = clf.precision.name().into();
+        v["inference_precision"] = computed_in.into();
         v["perturb"] = perturb.map(|p| p.name()).into();
         write_file(p, serde_json::to_string_pretty(&v)?.as_bytes())?;
     }
@@ -114,6 +130,39 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<()> {
         write_file(p, predictions_csv(&ev, &clf).as_bytes())?;
     }
     Ok(())
+}
+
+/// The evaluation with the run's ONNX export on tract: each image (and its mirror image with
+/// `tta`) through the graph, which applies the run's calibrated temperature itself.
+fn on_tract(
+    m: &EmotionModel,
+    clf: &Classifier,
+    set: &ImageSet,
+    tta: bool,
+    batch_size: usize,
+) -> anyhow::Result<Evaluation> {
+    anyhow::ensure!(
+        m.class_names() == clf.class_names() && m.image_size() == set.size,
+        "{}: its classes or crop size are not those of config.json (export it again)",
+        clf.dir.join(areya_vision::model::ONNX_FILE).display()
+    );
+    let names = m.class_names();
+    let err = |e: areya_vision::VisionError| areya_ml::MlError::config("model", e.to_string());
+    Ok(evaluate_with(&names, set, tta, batch_size, |chunk| {
+        let px: Vec<u8> = chunk.iter().flat_map(|&i| set.image(i).to_vec()).collect();
+        let mut p = m.predict(&px, chunk.len()).map_err(err)?;
+        if tta {
+            let mut flipped = px;
+            for img in flipped.chunks_mut((set.size * set.size) as usize) {
+                areya_ml::augment::hflip_in_place(img, set.size);
+            }
+            let q = m.predict(&flipped, chunk.len()).map_err(err)?;
+            for (a, b) in p.iter_mut().zip(q) {
+                a.iter_mut().zip(b).for_each(|(x, y)| *x = (*x + y) / 2.0);
+            }
+        }
+        Ok(p)
+    })?)
 }
 
 /// The printed summary: headline numbers, scikit-learn-style report, confusion matrix.
