@@ -841,6 +841,23 @@ fn export_writes_an_onnx_model_that_watch_runs_on_tract() {
         err.contains(&format!("{}: not an ONNX model", onnx.display())),
         "{err}"
     );
+    let nowhere = tmp.path().join("no/such/dir/m.onnx");
+    let o = run(&[
+        "export",
+        "--model",
+        &model,
+        "--onnx",
+        nowhere.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert_eq!(
+        stderr(&o).trim(),
+        format!(
+            "error: --onnx: cannot write {}: No such file or directory (os error 2)",
+            nowhere.display()
+        ),
+        "one line, the file as given, the cause once"
+    );
     let o = run(&[
         "export",
         "--model",

@@ -37,8 +37,9 @@ pub enum StoreError {
         what: &'static str,
         cause: sqlx::Error,
     },
+    /// As `Db`: the message includes the cause's, not also chained.
     #[error("database migration: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(sqlx::migrate::MigrateError),
     #[error("stored {what} is not valid: {msg}")]
     Corrupt { what: &'static str, msg: String },
     #[error("{0}")]
@@ -46,6 +47,12 @@ pub enum StoreError {
     /// Someone else changed the record first (optimistic concurrency).
     #[error("conflict: {0}")]
     Conflict(String),
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Migrate(e)
+    }
 }
 
 /// A record as the JSON text both back ends store.

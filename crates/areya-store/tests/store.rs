@@ -156,3 +156,25 @@ mod batch {
         assert!(in_place > 0, "no alert was updated in place");
     }
 }
+
+/// The server and `areya` print an error with its chain of sources: a storage error whose
+/// message already includes its cause must not chain it too, or the cause is said twice.
+#[test]
+fn no_storage_error_says_its_cause_twice() {
+    use std::error::Error as _;
+    let errors = [
+        areya_store::StoreError::from(sqlx::migrate::MigrateError::VersionMissing(7)),
+        areya_store::StoreError::Db {
+            what: "read",
+            cause: sqlx::Error::RowNotFound,
+        },
+    ];
+    for e in errors {
+        if let Some(cause) = e.source() {
+            assert!(
+                !e.to_string().contains(&cause.to_string()),
+                "{e} also chains {cause}"
+            );
+        }
+    }
+}

@@ -38,7 +38,13 @@ pub fn run(a: ExportArgs) -> anyhow::Result<()> {
         diff < 1e-3,
         "the exported graph disagrees with the model by {diff} on a test crop; not written"
     );
-    areya_ml::rundir::write_atomic(&a.onnx, &bytes).context("--onnx")?;
+    // Named as asked (write_atomic's error names its temporary file beside it).
+    areya_ml::rundir::write_atomic(&a.onnx, &bytes).map_err(|e| match e {
+        areya_ml::MlError::Io { cause, .. } => {
+            anyhow::anyhow!("--onnx: cannot write {}: {cause}", a.onnx.display())
+        }
+        e => anyhow::anyhow!("--onnx: {e}"),
+    })?;
     println!(
         "{}: {} ({}), {} classes ({}), {s}×{s} gray crops; {:.1} MB",
         a.onnx.display(),
