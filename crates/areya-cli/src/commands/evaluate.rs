@@ -149,7 +149,7 @@ fn on_tract(
     let names = m.class_names();
     let err = |e: areya_vision::VisionError| areya_ml::MlError::config("model", e.to_string());
     Ok(evaluate_with(&names, set, tta, batch_size, |chunk| {
-        let px: Vec<u8> = chunk.iter().flat_map(|&i| set.image(i).to_vec()).collect();
+        let px: Vec<u8> = chunk.iter().flat_map(|&i| set.image(i).iter().copied()).collect();
         let mut p = m.predict(&px, chunk.len()).map_err(err)?;
         if tta {
             let mut flipped = px;
