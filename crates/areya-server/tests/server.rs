@@ -1348,6 +1348,26 @@ mod browser {
             }
         }
 
+        /// Waits up to 15 s for the text of `css` to contain `want`.
+        async fn wait_text(&self, css: &str, want: &str) {
+            let start = Instant::now();
+            let script = format!(
+                "const e = document.querySelector({}); return e ? e.textContent : ''",
+                json!(css)
+            );
+            loop {
+                let text = self.exec(&script).await;
+                if text.as_str().is_some_and(|t| t.contains(want)) {
+                    return;
+                }
+                assert!(
+                    start.elapsed() < Duration::from_secs(15),
+                    "waited 15 s for '{css}' to say '{want}'; it says {text}"
+                );
+                tokio::time::sleep(Duration::from_millis(150)).await;
+            }
+        }
+
         /// Runs `script` (a function body) in the page; returns what it returns.
         async fn exec(&self, script: &str) -> Value {
             self.cmd(
@@ -1444,6 +1464,8 @@ mod browser {
         // Bed 1 turns sad; the alert must reach the open page by itself, and the page reports
         // it shown (delivered).
         let (id, card) = alert_reaches_the_page(&d, &s).await;
+        // The day's counts above the inbox agree with it without waiting for a full reload.
+        d.wait_text("#kpi", "1 patient alert, 0 acknowledged").await;
         wait_until("the drawn card is reported delivered", async || {
             s.app
                 .open_alert(id)
@@ -1462,6 +1484,7 @@ mod browser {
             a.ack.as_ref().map(|k| (k.by.as_str(), k.actionable)),
             Some(("ana", true))
         );
+        d.wait_text("#kpi", "1 patient alert, 1 acknowledged").await;
 
         screenshot(&d, "e2e-dashboard.png").await;
         d.quit().await;

@@ -262,6 +262,9 @@ function onEvent(name, data) {
       if (old) patient = old.alert.patient;
       W.alerts.delete(data.event && data.event.id);
     }
+    // The 24-hour counts above the inbox must agree with it: refetch them when one changes.
+    const ev = data.event && data.event.event;
+    if (ev === "raised" || ev === "acknowledged") scheduleKpi();
   } else {
     scheduleReload();
     return;
@@ -527,10 +530,19 @@ function renderWard() {
   if (k) {
     const share = k.actionable_share === null ? "" : ` · ${pct(k.actionable_share)} actionable`;
     const wait = k.median_seconds_to_acknowledge === null ? "" : ` · median ${Math.round(k.median_seconds_to_acknowledge / 60)} min to acknowledge`;
-    $("kpi").textContent = `Last 24 h: ${k.patient_alerts} patient alert${k.patient_alerts === 1 ? "" : "s"}, ${k.acknowledged} acknowledged${share}${wait}; ${k.technical_alerts} technical`;
+    $("kpi").textContent = `Whole ward, last 24 h: ${k.patient_alerts} patient alert${k.patient_alerts === 1 ? "" : "s"}, ${k.acknowledged} acknowledged${share}${wait}; ${k.technical_alerts} technical`;
   }
 }
 $("more-alerts").addEventListener("click", () => { localStorage.setItem("areya.scope", "all"); renderWard(); });
+
+let kpiTimer = null;
+function scheduleKpi() {
+  if (kpiTimer || !wardId) return;
+  kpiTimer = setTimeout(async () => {
+    kpiTimer = null;
+    try { W.kpi = await api(`/api/wards/${encodeURIComponent(wardId)}/kpi?hours=24`); scheduleRender(); } catch (_) { /* the 30 s full load retries */ }
+  }, 500);
+}
 
 async function loadWard() {
   if (!wardId) { $("beds").replaceChildren(h("p", { class: "empty" }, "You are not assigned to a ward.")); return true; }
