@@ -113,6 +113,46 @@ impl WardZone {
     }
 }
 
+/// A calendar day on a ward's clock: its date and where it starts and ends in UTC (23 or 25
+/// hours long on the days the clocks change).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalDay {
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    pub start_ms: i64,
+    pub end_ms: i64,
+}
+
+impl WardZone {
+    /// The local day that contains `ms` (`None` for a time outside jiff's range of years).
+    pub fn day_of(&self, ms: i64) -> Option<LocalDay> {
+        let local = Timestamp::from_millisecond(ms)
+            .ok()?
+            .to_zoned(self.tz.clone());
+        let date = local.date();
+        let start = date.to_zoned(self.tz.clone()).ok()?;
+        let end = date.tomorrow().ok()?.to_zoned(self.tz.clone()).ok()?;
+        Some(LocalDay {
+            date: date.to_string(),
+            start_ms: start.timestamp().as_millisecond(),
+            end_ms: end.timestamp().as_millisecond(),
+        })
+    }
+
+    /// The last `n` local days up to and including the one that contains `ms`, oldest first.
+    pub fn days_until(&self, ms: i64, n: usize) -> Vec<LocalDay> {
+        let mut days = Vec::with_capacity(n);
+        let mut at = ms;
+        while days.len() < n {
+            let Some(d) = self.day_of(at) else { break };
+            at = d.start_ms - 1;
+            days.push(d);
+        }
+        days.reverse();
+        days
+    }
+}
+
 impl fmt::Debug for WardZone {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "WardZone({})", self.name)
@@ -196,5 +236,25 @@ mod tests {
         assert!(WardZone::named("Mars/Olympus").is_err());
         assert!(WardZone::fixed(15 * 60).is_err());
         assert_eq!(WardZone::utc().minute_of_day(at("2026-11-30T23:59")), 1439);
+    }
+
+    #[test]
+    fn local_days_follow_the_wards_calendar_across_a_clock_change() {
+        let berlin = WardZone::named("Europe/Berlin").unwrap();
+        let at = |s: &str| parse_iso8601_utc(s).unwrap();
+        // 23:30 UTC on the 28th is already the 29th in Berlin, the day the clocks go forward.
+        let d = berlin.day_of(at("2026-03-28T23:30")).unwrap();
+        assert_eq!(d.date, "2026-03-29");
+        assert_eq!(d.start_ms, at("2026-03-28T23:00"));
+        assert_eq!(d.end_ms - d.start_ms, 23 * 3_600_000);
+        let days = berlin.days_until(at("2026-03-30T12:00"), 3);
+        let dates: Vec<&str> = days.iter().map(|d| d.date.as_str()).collect();
+        assert_eq!(dates, ["2026-03-28", "2026-03-29", "2026-03-30"]);
+        assert!(days.windows(2).all(|w| w[0].end_ms == w[1].start_ms));
+        let utc = WardZone::utc().day_of(at("2026-11-30T08:00")).unwrap();
+        assert_eq!(
+            (utc.date.as_str(), utc.end_ms - utc.start_ms),
+            ("2026-11-30", 86_400_000)
+        );
     }
 }

@@ -72,8 +72,38 @@ pub struct Bed {
     pub patient_identifiers: Vec<Identifier>,
     #[serde(default)]
     pub assigned_nurse: Option<String>,
+    /// The patient's attending doctor (a member of staff with the role doctor), who sees this
+    /// patient wherever the bed is and hears about them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attending: Option<String>,
+    /// Other doctors of the patient's team: they see the patient as the attending does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub care_team: Vec<String>,
     #[serde(default)]
     pub sources: Vec<SourceId>,
+}
+
+/// How a doctor stands to a patient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CareRole {
+    Attending,
+    Team,
+}
+
+impl Bed {
+    /// How `doctor` stands to this bed's patient, if at all.
+    pub fn care_role(&self, doctor: &str) -> Option<CareRole> {
+        if self.patient.is_none() {
+            None
+        } else if self.attending.as_deref() == Some(doctor) {
+            Some(CareRole::Attending)
+        } else if self.care_team.iter().any(|d| d == doctor) {
+            Some(CareRole::Team)
+        } else {
+            None
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -240,6 +270,35 @@ impl Directory {
                         )));
                     }
                 }
+                let doctors = b.attending.iter().map(|d| ("attending", d));
+                let mut team = BTreeSet::new();
+                for (what, d) in doctors.chain(b.care_team.iter().map(|d| ("care_team", d))) {
+                    if b.patient.is_none() {
+                        return Err(DirectoryError(format!(
+                            "bed '{}': {what} without a patient",
+                            b.id
+                        )));
+                    }
+                    let Some(s) = self.staff.iter().find(|s| &s.id == d) else {
+                        return Err(DirectoryError(format!(
+                            "bed '{}': {what} '{d}' is not on the staff list",
+                            b.id
+                        )));
+                    };
+                    if s.role != Role::Doctor {
+                        return Err(DirectoryError(format!(
+                            "bed '{}': {what} '{d}' is a {}, not a doctor",
+                            b.id,
+                            s.role.as_str()
+                        )));
+                    }
+                    if !team.insert(d.as_str()) {
+                        return Err(DirectoryError(format!(
+                            "bed '{}': doctor '{d}' is named twice",
+                            b.id
+                        )));
+                    }
+                }
                 for src in &b.sources {
                     if !sources.insert(src.as_str()) {
                         return Err(DirectoryError(format!(
@@ -292,6 +351,19 @@ impl Directory {
         })
     }
 
+    /// The patients `doctor` attends or is on the team of, across every ward, in ward and bed
+    /// order.
+    pub fn patients_of(&self, doctor: &str) -> Vec<(&Ward, &Bed, CareRole)> {
+        self.wards
+            .iter()
+            .flat_map(|w| {
+                w.beds
+                    .iter()
+                    .filter_map(move |b| b.care_role(doctor).map(|r| (w, b, r)))
+            })
+            .collect()
+    }
+
     /// The ward and bed a camera source feeds.
     pub fn bed_of_source(&self, source: &SourceId) -> Option<(&Ward, &Bed)> {
         self.wards.iter().find_map(|w| {
@@ -305,6 +377,13 @@ impl Directory {
     /// Whether `staff` may see ward `ward`.
     pub fn may_see(&self, staff: &Staff, ward: &str) -> bool {
         staff.role.sees_all_wards() || staff.wards.iter().any(|w| w == ward)
+    }
+
+    /// Whether `staff` may see the patient in `bed` of `ward`: through the ward, or as the
+    /// patient's attending doctor or one of their team (in any ward).
+    pub fn may_see_patient(&self, staff: &Staff, ward: &Ward, bed: &Bed) -> bool {
+        self.may_see(staff, &ward.id)
+            || (staff.role == Role::Doctor && bed.care_role(&staff.id).is_some())
     }
 }
 
@@ -322,6 +401,8 @@ mod tests {
                     patient: Some(PatientId::parse("p1").unwrap()),
                     patient_identifiers: vec![],
                     assigned_nurse: Some("ana".into()),
+                    attending: None,
+                    care_team: vec![],
                     sources: vec![SourceId::parse("cam1").unwrap()],
                 }],
             }],
@@ -454,5 +535,88 @@ mod tests {
         assert_eq!(d.bed_of_source(&s).map(|(_, b)| b.id.as_str()), Some("b1"));
         assert!(d.may_see(&d.staff[0], "w1"));
         assert!(!d.may_see(&d.staff[0], "w2"));
+    }
+
+    fn with_doctors() -> Directory {
+        let mut d = base();
+        let doctor = |id: &str| Staff {
+            id: id.into(),
+            name: format!("Dr {id}"),
+            role: Role::Doctor,
+            wards: vec![],
+        };
+        d.staff.extend([doctor("lee"), doctor("kim")]);
+        let mut w2 = d.wards[0].clone();
+        w2.id = "w2".into();
+        w2.beds[0].id = "b2".into();
+        w2.beds[0].patient = Some(PatientId::parse("p2").unwrap());
+        w2.beds[0].assigned_nurse = None;
+        w2.beds[0].sources.clear();
+        d.wards.push(w2);
+        d.wards[0].beds[0].attending = Some("lee".into());
+        d.wards[1].beds[0].attending = Some("kim".into());
+        d.wards[1].beds[0].care_team = vec!["lee".into()];
+        d
+    }
+
+    #[test]
+    fn a_doctor_has_their_patients_across_wards_and_no_others() {
+        let d = with_doctors();
+        assert_eq!(d.validate(), Ok(()));
+        let of = |doc: &str| -> Vec<(String, CareRole)> {
+            d.patients_of(doc)
+                .iter()
+                .map(|(w, b, r)| (format!("{}/{}", w.id, b.id), *r))
+                .collect()
+        };
+        assert_eq!(
+            of("lee"),
+            [
+                ("w1/b1".to_string(), CareRole::Attending),
+                ("w2/b2".to_string(), CareRole::Team)
+            ]
+        );
+        assert_eq!(of("kim"), [("w2/b2".to_string(), CareRole::Attending)]);
+        assert!(of("ana").is_empty(), "a nurse attends nobody");
+        let kim = d.staff("kim").unwrap();
+        assert!(!d.may_see_patient(kim, &d.wards[0], &d.wards[0].beds[0]));
+        assert!(d.may_see_patient(kim, &d.wards[1], &d.wards[1].beds[0]));
+        assert!(!d.may_see(kim, "w2"), "a patient is not the whole ward");
+        // A nurse named in a bed's team still sees only through her wards.
+        let ana = d.staff("ana").unwrap();
+        assert!(!d.may_see_patient(ana, &d.wards[1], &d.wards[1].beds[0]));
+    }
+
+    #[test]
+    fn doctors_named_on_a_bed_are_checked() {
+        type Edit = Box<dyn Fn(&mut Directory)>;
+        let cases: [(Edit, &str); 5] = [
+            (
+                Box::new(|d| d.wards[0].beds[0].attending = Some("nobody".into())),
+                "bed 'b1': attending 'nobody' is not on the staff list",
+            ),
+            (
+                Box::new(|d| d.wards[0].beds[0].attending = Some("ana".into())),
+                "bed 'b1': attending 'ana' is a nurse, not a doctor",
+            ),
+            (
+                Box::new(|d| d.wards[0].beds[0].care_team = vec!["lee".into()]),
+                "bed 'b1': doctor 'lee' is named twice",
+            ),
+            (
+                Box::new(|d| d.wards[1].beds[0].care_team = vec!["ghost".into()]),
+                "bed 'b2': care_team 'ghost' is not on the staff list",
+            ),
+            (
+                Box::new(|d| d.wards[1].beds[0].patient = None),
+                "bed 'b2': attending without a patient",
+            ),
+        ];
+        for (edit, want) in cases {
+            let mut d = with_doctors();
+            edit(&mut d);
+            let got = d.validate().map_err(|e| e.to_string());
+            assert_eq!(got, Err(format!("directory: {want}")), "{want}");
+        }
     }
 }

@@ -8,8 +8,8 @@
 //! `window` folds observations into fixed windows → `state` keeps a patient's recent windows,
 //! baseline and attention score → `rules` decides when a condition holds → `alerts` runs each
 //! alert's lifecycle and escalation → `engine` runs them for a ward; `replay` re-runs stored
-//! windows through candidate rules and `fhir` exports a patient. Storing any of it is
-//! `areya-store`'s.
+//! windows through candidate rules, `stay` sums a patient's days up for their doctor and `fhir`
+//! exports a patient. Storing any of it is `areya-store`'s.
 
 pub mod alerts;
 pub mod directory;
@@ -18,6 +18,7 @@ pub mod fhir;
 pub mod replay;
 pub mod rules;
 pub mod state;
+pub mod stay;
 pub mod window;
 
 /// Milliseconds since the Unix epoch.

@@ -3,7 +3,7 @@
 
 use areya_core::{Emotion, PatientId, SourceId};
 use areya_monitor::alerts::{Alert, AlertEvent};
-use areya_monitor::directory::{Directory, Role};
+use areya_monitor::directory::{CareRole, Directory, Identifier, Role};
 use areya_monitor::engine::Consent;
 use areya_monitor::state::Assessment;
 use areya_monitor::Millis;
@@ -272,4 +272,39 @@ pub struct Rules {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditLog {
     pub entries: Vec<areya_store::AuditEntry>,
+}
+
+/// A patient's stay as their doctor reads it (`GET /api/patients/{id}/stay`, and each patient
+/// of `GET /api/doctor/patients`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PatientStay {
+    pub patient: PatientId,
+    /// The hospital's identifiers (MRN, …).
+    pub identifiers: Vec<Identifier>,
+    pub ward: WardInfo,
+    pub bed: String,
+    pub attending: Option<Person>,
+    pub care_team: Vec<Person>,
+    pub nurse: Option<Person>,
+    /// How the doctor asking stands to this patient (`None` for others who may see them).
+    pub care: Option<CareRole>,
+    pub consent: Consent,
+    /// The attention score now (`None` while paused, opted out or never assessed).
+    pub assessment: Option<Assessment>,
+    /// Alerts raised and not yet acknowledged.
+    pub waiting_alerts: u32,
+    pub now_ms: Millis,
+    pub stay: areya_monitor::stay::Stay,
+    /// The span's alerts, newest first (how each was answered is in its `ack`).
+    pub alerts: Vec<Alert>,
+}
+
+/// `GET /api/doctor/patients`: a doctor's patients across wards.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DoctorView {
+    pub doctor: Person,
+    pub now_ms: Millis,
+    /// The days each stay covers (today included).
+    pub days: u32,
+    pub patients: Vec<PatientStay>,
 }

@@ -713,8 +713,6 @@ impl App {
         Ok(self.engine.lock().await.consent(p))
     }
 
-    /// What the ward view shows of `beds`, read in one go (one engine lock, or on a follower
-    /// one query per kind instead of several per bed).
     /// The ward's IANA time zone from the rules (`None`: a fixed offset), for the dashboard's
     /// clock: the engine's rules here, the stored ones on a follower.
     pub async fn time_zone(&self) -> Result<Option<String>, AppError> {
@@ -727,6 +725,22 @@ impl App {
         Ok(self.engine.lock().await.rules().time_zone.clone())
     }
 
+    /// The ward's clock (zone or fixed offset) from the same rules as [`App::time_zone`], for
+    /// cutting a stay into the ward's days.
+    pub async fn ward_zone(&self) -> Result<areya_core::time::WardZone, AppError> {
+        if self.follower().is_some() {
+            return Ok(match self.store.current_rules().await? {
+                Some((_, text)) => RuleSet::from_toml(&text)
+                    .map(|r| r.zone())
+                    .unwrap_or_else(|_| areya_core::time::WardZone::utc()),
+                None => areya_core::time::WardZone::utc(),
+            });
+        }
+        Ok(self.engine.lock().await.rules().zone())
+    }
+
+    /// What the ward view shows of `beds`, read in one go (one engine lock, or on a follower
+    /// one query per kind instead of several per bed).
     pub async fn ward_snapshot(&self, beds: &[Bed]) -> Result<WardSnapshot, AppError> {
         let now = self.now();
         let patients: Vec<PatientId> = beds.iter().filter_map(|b| b.patient.clone()).collect();

@@ -1,7 +1,7 @@
 //! `/openapi.json`, generated from the routes' `#[utoipa::path]` annotations and the request,
 //! response and event types they name: what the document says is what the types send.
 
-use crate::routes::{admin, alerts, fhir, ingest, ops, session, ward};
+use crate::routes::{admin, alerts, doctor, fhir, ingest, ops, session, ward};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -24,6 +24,8 @@ use utoipa::{Modify, OpenApi};
         ward::patient,
         ward::fhir,
         ward::set_consent,
+        doctor::patients,
+        doctor::stay,
         alerts::list,
         alerts::delivered,
         alerts::acknowledge,
@@ -48,6 +50,7 @@ use utoipa::{Modify, OpenApi};
         (name = "session", description = "Logging in and out"),
         (name = "live", description = "Server-sent events"),
         (name = "ward", description = "What clinicians look at"),
+        (name = "doctor", description = "A doctor's patients and their stays"),
         (name = "alerts", description = "The alert inbox"),
         (name = "ingest", description = "Edge agents"),
         (name = "admin", description = "Configuration, consent, audit"),

@@ -72,14 +72,17 @@ pub fn large_ward(beds: usize, password_hash: &str, device_token: &str) -> Regis
             patient: PatientId::parse(&format!("p-{:04}", 1001 + i)).ok(),
             patient_identifiers: vec![],
             assigned_nurse: Some("ana".into()),
+            attending: None,
+            care_team: vec![],
             sources: vec![demo_source(i)],
         })
         .collect();
     r
 }
 
-/// The demo directory: ward 4B with 12 beds (beds 1–6 Ana's, 7–11 Ben's, 12 empty), the demo
-/// staff, a second ward the nurses cannot see, and one edge device.
+/// The demo directory: ward 4B with 12 beds (beds 1–6 Ana's, 7–11 Ben's, 12 empty; Dr Lee
+/// the attending of five), the demo staff, a second ward the nurses cannot see, and one edge
+/// device.
 pub fn demo_directory(password_hash: &str, device_token: &str) -> Registry {
     let beds = (0..DEMO_BEDS)
         .map(|i| Bed {
@@ -94,6 +97,9 @@ pub fn demo_directory(password_hash: &str, device_token: &str) -> Registry {
                 .into_iter()
                 .collect(),
             assigned_nurse: Some(if i < 6 { "ana" } else { "ben" }.into()),
+            // Dr Lee attends beds 1–4 and 8 (both nurses' patients) and is on bed 5's team.
+            attending: matches!(i, 0..=3 | 7).then(|| "drlee".into()),
+            care_team: if i == 4 { vec!["drlee".into()] } else { vec![] },
             sources: vec![demo_source(i)],
         })
         .collect();
@@ -103,7 +109,8 @@ pub fn demo_directory(password_hash: &str, device_token: &str) -> Registry {
             id: id.to_string(),
             name: name.to_string(),
             role: *role,
-            wards: if *role == Role::Admin {
+            // A doctor sees their own patients wherever they lie, not whole wards.
+            wards: if matches!(*role, Role::Admin | Role::Doctor) {
                 vec![]
             } else {
                 vec![DEMO_WARD.into()]

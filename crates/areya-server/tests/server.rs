@@ -21,6 +21,8 @@ use tokio::net::TcpStream;
 
 #[path = "server/contract.rs"]
 mod contract;
+#[path = "server/doctor.rs"]
+mod doctor;
 #[path = "server/security.rs"]
 mod security;
 #[path = "server/sight.rs"]

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod alerts;
+pub mod doctor;
 pub mod fhir;
 pub mod ingest;
 pub mod ops;
@@ -37,6 +38,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/wards/{ward}/kpi", get(ward::kpi))
         .route("/api/patients/{id}", get(ward::patient))
         .route("/api/patients/{id}/fhir", get(ward::fhir))
+        .route("/api/patients/{id}/stay", get(doctor::stay))
+        .route("/api/doctor/patients", get(doctor::patients))
         .route("/api/patients/{id}/consent", put(ward::set_consent))
         .route("/api/alerts", get(alerts::list))
         .route("/api/alerts/delivered", post(alerts::delivered))

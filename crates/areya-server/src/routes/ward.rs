@@ -35,8 +35,9 @@ pub fn parse_patient(id: &str) -> Result<PatientId, ApiError> {
     PatientId::parse(id).map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
-/// The patient's bed and ward, after checking the user may see that ward.
-fn locate(
+/// The patient's bed and ward, after checking the user may see the patient: through the ward,
+/// or as the patient's doctor.
+pub fn locate(
     app_dir: &areya_monitor::directory::Directory,
     user: &User,
     p: &PatientId,
@@ -44,7 +45,14 @@ fn locate(
     let (w, b) = app_dir
         .bed_of(p)
         .ok_or_else(|| ApiError::NotFound(format!("patient '{p}' is not in any bed")))?;
-    user.require_ward(&w.id)?;
+    if !app_dir.may_see_patient(&user.staff, w, b) {
+        if user.staff.role == areya_monitor::directory::Role::Doctor {
+            return Err(ApiError::Forbidden(format!(
+                "patient '{p}' is not one of your patients"
+            )));
+        }
+        user.require_ward(&w.id)?;
+    }
     Ok((w.clone(), b.clone()))
 }
 
@@ -72,7 +80,7 @@ fn people(dir: &areya_monitor::directory::Directory, ward: &str) -> Vec<Person> 
         .collect()
 }
 
-fn person(dir: &areya_monitor::directory::Directory, id: Option<&String>) -> Option<Person> {
+pub fn person(dir: &areya_monitor::directory::Directory, id: Option<&String>) -> Option<Person> {
     let s = dir.staff(id?)?;
     Some(Person {
         id: s.id.clone(),

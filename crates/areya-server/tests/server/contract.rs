@@ -143,6 +143,18 @@ async fn every_response_and_live_event_matches_the_documents() {
         .await;
     r.call("GET", "/api/patients/bad%20id", page, ana, None, 400)
         .await;
+    // The attending doctor's view of their patients' stays.
+    let lee_cookie = s.login("drlee").await;
+    let lee = Some(lee_cookie.as_str());
+    let (mine, stay) = ("/api/doctor/patients", "/api/patients/{id}/stay");
+    r.call("GET", "/api/doctor/patients?days=2", mine, lee, None, 200)
+        .await;
+    r.call("GET", "/api/doctor/patients", mine, ana, None, 403)
+        .await;
+    r.call("GET", "/api/patients/p-1001/stay", stay, lee, None, 200)
+        .await;
+    r.call("GET", "/api/patients/p-1006/stay", stay, lee, None, 403)
+        .await;
     r.call(
         "GET",
         "/api/alerts?ward=ward-4b",

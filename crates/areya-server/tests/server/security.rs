@@ -37,7 +37,7 @@ impl Server {
     }
 
     /// Audit rows with `action`.
-    async fn audit_rows(&self, action: &str) -> Vec<areya_store::AuditEntry> {
+    pub(crate) async fn audit_rows(&self, action: &str) -> Vec<areya_store::AuditEntry> {
         self.app
             .store
             .audit_log(0, i64::MAX)
@@ -49,7 +49,10 @@ impl Server {
     }
 
     /// Changes the directory with `edit`.
-    async fn edit_directory(&self, edit: impl FnOnce(&mut areya_monitor::directory::Directory)) {
+    pub(crate) async fn edit_directory(
+        &self,
+        edit: impl FnOnce(&mut areya_monitor::directory::Directory),
+    ) {
         let mut dir = (*self.app.directory()).clone();
         edit(&mut dir);
         self.app
@@ -434,6 +437,8 @@ async fn a_device_cannot_speak_for_another_wards_camera() {
             patient: PatientId::parse("p-2001").ok(),
             patient_identifiers: vec![],
             assigned_nurse: None,
+            attending: None,
+            care_team: vec![],
             sources: vec![SourceId::parse("cam-2a-01").expect("id")],
         });
         // Ward 4B's empty bed gets a patient but no camera yet.

@@ -1,0 +1,138 @@
+//! The attending doctor: their patients across wards and nothing else, each with the stay day
+//! by day.
+
+use super::*;
+use areya_monitor::directory::{Bed, Role as StaffRole, Staff};
+
+/// The demo ward plus a patient of Dr Lee's on ward 2A, and Dr Kim attending bed 5 (where
+/// Dr Lee is on the team).
+async fn two_wards() -> Server {
+    let s = Server::start("sqlite::memory:", true).await;
+    s.edit_directory(|d| {
+        d.staff.push(Staff {
+            id: "drkim".into(),
+            name: "Dr Kim".into(),
+            role: StaffRole::Doctor,
+            wards: vec![],
+        });
+        d.wards[0].beds[4].attending = Some("drkim".into());
+        d.wards[1].beds.push(Bed {
+            id: "bed-2a-01".into(),
+            patient: PatientId::parse("p-2001").ok(),
+            patient_identifiers: vec![],
+            assigned_nurse: None,
+            attending: Some("drlee".into()),
+            care_team: vec![],
+            sources: vec![],
+        });
+    })
+    .await;
+    s
+}
+
+#[tokio::test]
+async fn a_doctor_sees_exactly_their_patients_across_two_wards() {
+    let s = two_wards().await;
+    // Bed 1 turns sad; Ana answers the alert as not actionable after a minute.
+    feed(&s, 0, 30, 0.1).await;
+    feed(&s, 0, 100, 0.9).await;
+    let id = s.open_alert_of(0).await;
+    s.advance(60 * SECOND);
+    let ana = s.login("ana").await;
+    let body = json!({ "actionable": false, "reason": "visitor upset, not patient" });
+    assert_eq!(s.ack(&ana, id, body).await.0, 200);
+
+    let lee = s.login("drlee").await;
+    let (status, v) = s
+        .json("GET", "/api/doctor/patients?days=3", Some(&lee), None)
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let mine: Vec<(&str, &str, &str)> = v["patients"]
+        .as_array()
+        .expect("patients")
+        .iter()
+        .map(|p| {
+            (
+                p["patient"].as_str().unwrap_or(""),
+                p["ward"]["id"].as_str().unwrap_or(""),
+                p["care"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        mine,
+        [
+            ("p-1001", "ward-4b", "attending"),
+            ("p-1002", "ward-4b", "attending"),
+            ("p-1003", "ward-4b", "attending"),
+            ("p-1004", "ward-4b", "attending"),
+            ("p-1005", "ward-4b", "team"),
+            ("p-1008", "ward-4b", "attending"),
+            ("p-2001", "ward-2a", "attending"),
+        ]
+    );
+    // Bed 1's stay: today seen, the alert raised and how it was answered.
+    let p1 = &v["patients"][0];
+    let days = p1["stay"]["days"].as_array().expect("days");
+    assert_eq!(days.len(), 3);
+    let today = &days[2];
+    assert!(today["seen_ms"].as_i64().unwrap_or(0) >= 120_000, "{today}");
+    assert_eq!(today["alerts"]["raised"], 1, "{today}");
+    assert_eq!(today["alerts"]["not_actionable"], 1, "{today}");
+    let wait = today["alerts"]["median_minutes_to_acknowledge"].as_f64();
+    assert!(wait.is_some_and(|m| (1.0..3.0).contains(&m)), "{today}");
+    assert_eq!(
+        p1["alerts"][0]["ack"]["reason"],
+        "visitor upset, not patient"
+    );
+    assert_eq!(p1["attending"]["name"], "Dr Lee");
+    assert_eq!(p1["nurse"]["name"], "Nurse Ana Costa");
+    assert!(p1["assessment"]["score"].as_u64().is_some(), "{p1}");
+
+    // Their patients' pages, stays and exports, in either ward; nothing else.
+    for (path, want) in [
+        ("/api/patients/p-2001/stay", 200),
+        ("/api/patients/p-1005/stay?days=1", 200),
+        ("/api/patients/p-1001", 200),
+        ("/api/patients/p-2001/fhir", 200),
+        ("/api/patients/p-1006", 403),
+        ("/api/patients/p-1006/stay", 403),
+        ("/api/patients/p-1006/fhir", 403),
+        ("/api/wards/ward-4b", 403),
+        ("/api/wards/ward-2a", 403),
+        ("/api/alerts?ward=ward-4b", 403),
+        ("/api/doctor/patients?doctor=drkim", 403),
+        ("/api/doctor/patients?days=0", 400),
+    ] {
+        let (status, v) = s.json("GET", path, Some(&lee), None).await;
+        assert_eq!(status, want, "{path}: {v}");
+        if want == 403 && path.starts_with("/api/patients") {
+            assert_eq!(v["error"], "patient 'p-1006' is not one of your patients");
+        }
+    }
+    // Others: a nurse has no doctor's view; an admin names the doctor.
+    let (status, v) = s
+        .json("GET", "/api/doctor/patients", Some(&ana), None)
+        .await;
+    assert_eq!(status, 403, "{v}");
+    assert_eq!(
+        v["error"],
+        "the doctor's view needs the role doctor; you are nurse"
+    );
+    let admin = s.login("admin").await;
+    let (status, v) = s
+        .json("GET", "/api/doctor/patients", Some(&admin), None)
+        .await;
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(v["error"], "doctor: name the doctor whose patients to show");
+    let path = "/api/doctor/patients?doctor=drkim";
+    let (status, v) = s.json("GET", path, Some(&admin), None).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["patients"][0]["patient"], "p-1005");
+    assert_eq!(v["patients"].as_array().map(Vec::len), Some(1));
+    let path = "/api/doctor/patients?doctor=ana";
+    assert_eq!(s.json("GET", path, Some(&admin), None).await.0, 404);
+    // Looking is audited.
+    assert_eq!(s.audit_rows("view doctor's patients").await.len(), 2);
+    s.stop().await;
+}
