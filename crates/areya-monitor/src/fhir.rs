@@ -11,6 +11,7 @@ use crate::alerts::{Alert, AlertKind, AlertState};
 use crate::directory::Identifier;
 use crate::rules::Priority;
 use crate::state::Assessment;
+use crate::stay::StayDay;
 use crate::window::WindowAggregate;
 use areya_core::time::iso8601_utc;
 use areya_core::{Emotion, PatientId};
@@ -42,6 +43,16 @@ pub fn codes() -> Vec<(String, String, String)> {
         ("face-coverage", "Face coverage", "Share of the window's sampled frames in which the patient's face was found and classified (ratio 0–1)."),
         ("negative-share", "Negative emotion share (angry + sad)", "Mean probability of a negative emotion (angry or sad) over the window's face frames (ratio 0–1)."),
         ("attention-score", "Areya attention score", "0 (nothing to see) to 100 (needs attention now): how far the negative share over the recent horizon is above the patient's learned usual."),
+        ("emotion-day", "Facial emotion day", "One day of a stay on the ward's clock: how long the face was seen and not seen, the share of the seen time in each emotion, the negative share against the patient's usual, the attention score and the alerts with how they were answered."),
+        ("face-seen-time", "Time the face was seen", "Minutes of the day in which the patient's face was seen and classified."),
+        ("face-not-seen-time", "Time the face was not seen", "Minutes of the day (so far) without a seen face: turned away, out of bed, camera off or paused."),
+        ("negative-baseline", "Usual negative emotion share", "The patient's own negative share (angry + sad), learned on admission (ratio 0–1)."),
+        ("attention-score-mean", "Mean attention score", "Mean of the day's attention scores (0–100)."),
+        ("attention-score-peak", "Highest attention score", "Highest of the day's attention scores (0–100)."),
+        ("alerts-raised", "Alerts raised", "Sustained negative emotion alerts raised that day."),
+        ("alerts-actionable", "Alerts acknowledged as actionable", "Of the day's alerts, how many a clinician acknowledged as actionable."),
+        ("alerts-not-actionable", "Alerts acknowledged as not actionable", "Of the day's alerts, how many a clinician acknowledged as not actionable."),
+        ("alerts-unanswered", "Alerts not acknowledged", "Of the day's alerts, how many nobody acknowledged."),
     ]
     .iter()
     .map(|(a, b, d)| (a.to_string(), b.to_string(), d.to_string()))
@@ -162,7 +173,74 @@ fn kind_definition(k: AlertKind) -> &'static str {
     }
 }
 
-/// The Bundle for `patient`, with the hospital's `identifiers` of that patient.
+fn minutes(ms: i64) -> Value {
+    json!({"value": (ms as f64 / 60_000.0).round(), "unit": "min", "system": UCUM, "code": "min"})
+}
+
+/// One day of the stay as its doctor reads it (`stay`), as an Observation with components.
+fn day_observation(patient: &PatientId, subject: &Value, survey: &Value, d: &StayDay) -> Value {
+    let mut c = vec![
+        json!({"code": code("face-seen-time", "Time the face was seen"), "valueQuantity": minutes(d.seen_ms)}),
+        json!({"code": code("face-not-seen-time", "Time the face was not seen"), "valueQuantity": minutes(d.not_seen_ms)}),
+    ];
+    if let (Some(neg), Some(e)) = (d.negative, d.emotions) {
+        c.push(json!({"code": code("negative-share", "Negative emotion share (angry + sad)"), "valueQuantity": ratio(neg)}));
+        for em in Emotion::ALL {
+            c.push(json!({"code": code(&format!("p-{em}"), &format!("Probability {em}")), "valueQuantity": ratio(e.get(em) as f64)}));
+        }
+    }
+    if let Some(b) = d.baseline {
+        c.push(json!({"code": code("negative-baseline", "Usual negative emotion share"), "valueQuantity": ratio(b)}));
+    }
+    if let (Some(mean), Some(peak)) = (d.score_mean, d.score_peak) {
+        c.push(json!({"code": code("attention-score-mean", "Mean attention score"), "valueQuantity": {"value": (mean * 10.0).round() / 10.0}}));
+        c.push(json!({"code": code("attention-score-peak", "Highest attention score"), "valueInteger": peak}));
+    }
+    let a = &d.alerts;
+    for (n, key, text) in [
+        (a.raised, "alerts-raised", "Alerts raised"),
+        (
+            a.actionable,
+            "alerts-actionable",
+            "Alerts acknowledged as actionable",
+        ),
+        (
+            a.not_actionable,
+            "alerts-not-actionable",
+            "Alerts acknowledged as not actionable",
+        ),
+        (a.unanswered, "alerts-unanswered", "Alerts not acknowledged"),
+    ] {
+        c.push(json!({"code": code(key, text), "valueInteger": n}));
+    }
+    let key = format!("day/{patient}/{}", d.date);
+    let note = if d.negative.is_none() {
+        "Under 10 minutes of face seen: not judged."
+    } else {
+        "Shares are of the time the face was seen."
+    };
+    entry(
+        &key,
+        json!({
+            "resourceType": "Observation", "id": stable_uuid(&key), "status": "final",
+            "category": [survey],
+            "code": {
+                "coding": [
+                    {"system": SNOMED, "code": SNOMED_FACIAL_EXPRESSION.0, "display": SNOMED_FACIAL_EXPRESSION.1},
+                    {"system": CODE_SYSTEM, "code": "emotion-day", "display": "Facial emotion day"},
+                ],
+                "text": format!("Facial emotion day {}", d.date),
+            },
+            "subject": subject,
+            "effectivePeriod": {"start": iso8601_utc(d.start_ms), "end": iso8601_utc(d.end_ms)},
+            "component": c,
+            "note": [{"text": note}],
+        }),
+    )
+}
+
+/// The Bundle for `patient`, with the hospital's `identifiers` of that patient and the days of
+/// the stay in the period (`stay::days_in`).
 pub fn bundle(
     patient: &PatientId,
     identifiers: &[Identifier],
@@ -170,6 +248,7 @@ pub fn bundle(
     scores: &[Assessment],
     alerts: &[Alert],
     now_ms: i64,
+    days: &[StayDay],
 ) -> Value {
     let patient_key = format!("patient/{patient}");
     let patient_url = format!("urn:uuid:{}", stable_uuid(&patient_key));
@@ -323,6 +402,9 @@ pub fn bundle(
             ));
         }
     }
+    for d in days {
+        entries.push(day_observation(patient, &subject, &survey, d));
+    }
     json!({
         "resourceType": "Bundle",
         "id": stable_uuid(&format!("bundle/{patient}/{now_ms}")),
@@ -379,7 +461,7 @@ mod tests {
             system: "urn:oid:2.999.1".into(),
             value: "MRN-7".into(),
         }];
-        let b = bundle(&p, &mrn, &windows, &[score], &alerts, 5 * MINUTE);
+        let b = bundle(&p, &mrn, &windows, &[score], &alerts, 5 * MINUTE, &[]);
 
         assert_eq!(b["resourceType"], "Bundle");
         assert_eq!(b["type"], "collection");
@@ -514,6 +596,7 @@ mod tests {
             &[state.assess(3 * MINUTE)],
             &blind,
             15 * MINUTE,
+            &[],
         );
         let req = &b2["entry"][6]["resource"];
         assert_eq!(req["status"], "on-hold");
@@ -530,8 +613,29 @@ mod tests {
                 &windows,
                 &[state.assess(3 * MINUTE)],
                 &alerts,
-                5 * MINUTE
+                5 * MINUTE,
+                &[]
             )
         );
+        // With the days of the stay: one Observation a day, every code in the CodeSystem.
+        let zone = areya_core::time::WardZone::utc();
+        let days = crate::stay::days_in(&windows, &[], &alerts, &zone, (0, 5 * MINUTE));
+        assert_eq!(days.len(), 1);
+        let b3 = bundle(&p, &mrn, &windows, &[], &alerts, 5 * MINUTE, &days);
+        let last = b3["entry"].as_array().unwrap().last().unwrap()["resource"].clone();
+        assert_eq!(last["code"]["coding"][1]["code"], "emotion-day");
+        assert_eq!(last["effectivePeriod"]["start"], "1970-01-01T00:00:00.000Z");
+        let known: Vec<String> = codes().into_iter().map(|c| c.0).collect();
+        for comp in last["component"].as_array().unwrap() {
+            let c = comp["code"]["coding"][0]["code"].as_str().unwrap();
+            assert!(known.iter().any(|k| k == c), "{c} is not in the CodeSystem");
+        }
+        let raised = last["component"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["code"]["coding"][0]["code"] == "alerts-raised")
+            .unwrap();
+        assert_eq!(raised["valueInteger"], 1);
     }
 }

@@ -135,6 +135,47 @@ pub fn stay(
     }
 }
 
+/// The local days that overlap `[from, to)` and hold any of the data (at most 400, the
+/// latest), each cut at `to`: for an export of a stored period.
+pub fn days_in(
+    windows: &[WindowAggregate],
+    assessments: &[Assessment],
+    alerts: &[Alert],
+    zone: &WardZone,
+    (from, to): (Millis, Millis),
+) -> Vec<StayDay> {
+    let first = windows
+        .iter()
+        .map(|w| w.start_ms)
+        .chain(assessments.iter().map(|a| a.at_ms))
+        .chain(alerts.iter().map(|a| a.raised_ms))
+        .filter(|t| (from..to).contains(t))
+        .min();
+    let (Some(first), Some(last)) = (first, zone.day_of(to - 1)) else {
+        return vec![];
+    };
+    let Some(first_day) = zone.day_of(first) else {
+        return vec![];
+    };
+    // Days are 23–25 h long: count them by walking back from the last.
+    let mut n = 1;
+    let mut at = last.start_ms - 1;
+    while at >= first_day.start_ms && n < 400 {
+        n += 1;
+        at = zone.day_of(at).map_or(i64::MIN, |d| d.start_ms - 1);
+    }
+    zone.days_until(to - 1, n)
+        .iter()
+        .map(|d| day(d, windows, assessments, alerts, to))
+        .filter(|d| {
+            d.seen_ms > 0
+                || d.watched_ms > 0
+                || d.score_peak.is_some()
+                || d.alerts != DayAlerts::default()
+        })
+        .collect()
+}
+
 fn day(
     d: &LocalDay,
     windows: &[WindowAggregate],
@@ -270,12 +311,22 @@ fn summary(days: &[StayDay], direction: Direction, rising: u32, above: u32) -> S
             judged.len()
         ));
     }
-    let raised: u32 = days.iter().map(|d| d.alerts.raised).sum();
-    let actionable: u32 = days.iter().map(|d| d.alerts.actionable).sum();
+    let sum = |f: fn(&DayAlerts) -> u32| days.iter().map(|d| f(&d.alerts)).sum::<u32>();
+    let raised = sum(|a| a.raised);
     if raised > 0 {
+        let parts: Vec<String> = [
+            (sum(|a| a.actionable), "actionable"),
+            (sum(|a| a.not_actionable), "not actionable"),
+            (sum(|a| a.unanswered), "unanswered"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
         s.push_str(&format!(
-            " {raised} alert{}, {actionable} actionable.",
-            if raised == 1 { "" } else { "s" }
+            " {raised} alert{}: {}.",
+            if raised == 1 { "" } else { "s" },
+            parts.join(", ")
         ));
     }
     s
@@ -416,7 +467,7 @@ mod tests {
         assert_eq!(s.days_above_baseline, 2);
         assert_eq!(
             s.summary,
-            "Negative share rising: 20% → 40%; usual 15%. Above usual on 2 of 2 days. 3 alerts, 1 actionable."
+            "Negative share rising: 20% → 40%; usual 15%. Above usual on 2 of 2 days. 3 alerts: 1 actionable, 1 not actionable, 1 unanswered."
         );
     }
 
@@ -453,6 +504,22 @@ mod tests {
             .days
             .iter()
             .all(|d| d.seen_ms == 0 && d.emotions.is_none()));
+    }
+
+    #[test]
+    fn an_export_has_the_days_with_data_in_its_period() {
+        let mut w = minutes(T0 + 2 * DAY, 1, 1.0, 0.5);
+        w.extend(minutes(T0 + 5 * DAY + crate::HOUR, 1, 1.0, 0.2));
+        let zone = WardZone::utc();
+        let days = days_in(&w, &[], &[], &zone, (0, T0 + 5 * DAY + 90 * crate::MINUTE));
+        let dates: Vec<&str> = days.iter().map(|d| d.date.as_str()).collect();
+        assert_eq!(dates, ["2026-12-02", "2026-12-05"], "only days with data");
+        assert_eq!(
+            days[1].end_ms,
+            T0 + 5 * DAY + 90 * crate::MINUTE,
+            "cut at the end"
+        );
+        assert!(days_in(&w, &[], &[], &zone, (0, T0)).is_empty());
     }
 
     #[test]

@@ -297,6 +297,8 @@ pub struct PatientStay {
     pub stay: areya_monitor::stay::Stay,
     /// The span's alerts, newest first (how each was answered is in its `ack`).
     pub alerts: Vec<Alert>,
+    /// The people who answered them, by name.
+    pub staff: Vec<Person>,
 }
 
 /// `GET /api/doctor/patients`: a doctor's patients across wards.

@@ -1534,6 +1534,76 @@ mod browser {
         s.stop().await;
     }
 
+    /// Dr Lee logs in to their patients (beds 1–5 and 8, nobody else's), reads bed 1's week
+    /// (negative share rising over the last days) and opens its printable page. Screenshots
+    /// `target/e2e-doctor.png`, `target/e2e-stay.png` and `target/e2e-stay-phone.png`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_doctor_reads_their_patients_week() {
+        let Some(d) = Driver::start().await else {
+            return;
+        };
+        let s = Server::start("sqlite::memory:", true).await;
+        // Five past days of bed 1: two hours of face a day, the negative share rising.
+        let day = 24 * 3600 * SECOND;
+        let mut batch = areya_store::Batch::default();
+        for (n, negative) in [(5, 0.10), (4, 0.12), (3, 0.11), (2, 0.22), (1, 0.35)] {
+            let start = s.now() - n * day;
+            for m in 0..120 {
+                let at = start + m * 60 * SECOND;
+                batch
+                    .windows
+                    .push(areya_monitor::window::WindowAggregate::seen(
+                        patient(0),
+                        (at, at + 60 * SECOND),
+                        (60, 60),
+                        negative,
+                        45.0,
+                    ));
+            }
+        }
+        s.app.store.save(&batch).await.expect("save the week");
+        feed(&s, 0, 30, 0.1).await;
+        feed(&s, 0, 100, 0.9).await;
+
+        fill_login(&d, &s, "drlee", PASSWORD).await;
+        d.click("#login-form button").await;
+        d.wait("#doctor-patients .stay", true).await;
+        let names = d
+            .exec("return [...document.querySelectorAll('#doctor-patients .stay .name')].map(e => e.textContent.split(' · ')[0])")
+            .await;
+        assert_eq!(
+            names,
+            json!(["bed-01", "bed-02", "bed-03", "bed-04", "bed-05", "bed-08"])
+        );
+        d.wait_text(
+            "#doctor-patients .stay .line",
+            "Negative share rising for 2 days: 11% → 35%",
+        )
+        .await;
+        // Six rows a patient: five days and today.
+        let rows = d
+            .exec("return document.querySelectorAll('#doctor-patients .stay:first-child tbody tr').length")
+            .await;
+        assert_eq!(rows, json!(7), "a week, today included");
+        screenshot(&d, "e2e-doctor.png").await;
+
+        d.click("#doctor-patients .stay").await;
+        d.wait("#stay-days table.days", true).await;
+        d.wait_text("#stay-people", "Attending: Dr Lee").await;
+        d.wait_text("#stay-alerts", "not acknowledged yet").await;
+        screenshot(&d, "e2e-stay.png").await;
+        d.cmd(
+            "POST",
+            "/window/rect",
+            Some(json!({ "width": 390, "height": 844 })),
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        screenshot(&d, "e2e-stay-phone.png").await;
+        d.quit().await;
+        s.stop().await;
+    }
+
     /// A nurse has opened "Not actionable" and chosen a reason; live updates arrive (scores,
     /// another bed's alert, the inbox reloading): the box, the reason and the focus stay, and
     /// confirming records that reason. A phone-width screenshot goes to
@@ -1962,6 +2032,21 @@ async fn the_fhir_export_is_fhir_an_engine_can_file() {
         text.contains("\"sustained_negative\"") && !text.contains("sustainednegative"),
         "kinds spelled as the API spells them"
     );
+    // The day of the stay, as the doctor's view sums it up.
+    let day = entries
+        .iter()
+        .map(|e| &e["resource"])
+        .find(|r| r["code"]["coding"][1]["code"] == "emotion-day")
+        .expect("the day's Observation");
+    let part = |c: &str| {
+        day["component"]
+            .as_array()
+            .and_then(|v| v.iter().find(|x| x["code"]["coding"][0]["code"] == c))
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert_eq!(part("alerts-raised")["valueInteger"], 1, "{day}");
+    assert!(part("face-seen-time")["valueQuantity"]["value"].as_f64() >= Some(2.0));
     // _format and Accept: JSON in any of its names; anything else is a JSON 406.
     for (q, accept, want) in [
         ("&_format=json", None, 200),

@@ -1,5 +1,5 @@
-//! `areya fhir export`: a patient's windows, scores and alerts as a FHIR R4 Bundle (JSON),
-//! recorded in the audit log.
+//! `areya fhir export`: a patient's windows, scores, alerts and days of the stay as a FHIR R4
+//! Bundle (JSON), recorded in the audit log.
 
 use crate::with_store;
 use anyhow::Context;
@@ -106,6 +106,14 @@ async fn export<S: Store>(
             .unwrap_or_default(),
         None => vec![],
     };
+    // The ward's days, on the clock of the stored rules (UTC without any).
+    let zone = match store.current_rules().await? {
+        Some((_, text)) => areya_monitor::rules::RuleSet::from_toml(&text)
+            .context("the stored rules")?
+            .zone(),
+        None => areya_core::time::WardZone::utc(),
+    };
+    let days = areya_monitor::stay::days_in(&windows, &scores, &alerts, &zone, (from, to));
     Ok(areya_monitor::fhir::bundle(
         patient,
         &identifiers,
@@ -113,5 +121,6 @@ async fn export<S: Store>(
         &scores,
         &alerts,
         now,
+        &days,
     ))
 }

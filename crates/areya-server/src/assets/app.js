@@ -6,7 +6,7 @@
 
 const $ = (id) => document.getElementById(id);
 const SVGNS = "http://www.w3.org/2000/svg";
-let me = null, wardId = null, source = null, currentPatient = null;
+let me = null, wardId = null, source = null, currentPatient = null, currentStay = null;
 let skew = 0; // server clock minus this device's clock, so "3 min ago" is right on any tablet
 const serverNow = () => Date.now() + skew;
 
@@ -152,11 +152,12 @@ function connect() {
 }
 
 // ---- login / session ----
+const VIEWS = ["ward-view", "patient-view", "doctor-view", "stay-view", "rules-view", "audit-view"];
 function showLogin(message) {
   if (source) { source.close(); source = null; }
   me = null; offline = false;
   document.body.classList.remove("offline");
-  for (const id of ["ward-view", "patient-view", "rules-view", "audit-view"]) $(id).hidden = true;
+  for (const id of VIEWS) $(id).hidden = true;
   $("login").hidden = false; $("ward").hidden = true; $("tabs").hidden = true; $("logout").hidden = true;
   $("who").textContent = "";
   $("login-error").textContent = message || "";
@@ -200,10 +201,13 @@ window.addEventListener("hashchange", route);
 function route() {
   if (!me) return;
   const hash = location.hash.slice(1);
-  for (const id of ["ward-view", "patient-view", "rules-view", "audit-view"]) $(id).hidden = true;
+  for (const id of VIEWS) $(id).hidden = true;
   for (const b of document.querySelectorAll("#tabs button")) b.classList.toggle("on", (b.dataset.tab === "ward" && (!hash || hash.startsWith("patient/"))) || b.dataset.tab === hash);
-  currentPatient = null;
+  currentPatient = null; currentStay = null;
+  $("back").textContent = me.role === "doctor" ? "← My patients" : "← Ward";
   if (hash.startsWith("patient/")) { currentPatient = decodeURIComponent(hash.slice(8)); P.data = null; $("patient-alerts").replaceChildren(); $("patient-view").hidden = false; loadPatient(currentPatient); }
+  else if (hash.startsWith("stay/")) { currentStay = decodeURIComponent(hash.slice(5)); $("stay-view").hidden = false; loadStay(currentStay); }
+  else if (!hash && me.role === "doctor") { $("doctor-view").hidden = false; loadDoctor(); }
   else if (hash === "rules" && me.role === "admin") { $("rules-view").hidden = false; loadRules(); }
   else if (hash === "audit" && me.role === "admin") { $("audit-view").hidden = false; loadAudit(); }
   else { $("ward-view").hidden = false; loadWard(); }
@@ -211,6 +215,8 @@ function route() {
 async function loadCurrent() {
   if (!$("ward-view").hidden) return loadWard();
   if (!$("patient-view").hidden && currentPatient) return loadPatient(currentPatient);
+  if (!$("doctor-view").hidden) return loadDoctor();
+  if (!$("stay-view").hidden && currentStay) return loadStay(currentStay);
   try { await api("/api/me"); return true; } catch (_) { return false; }
 }
 
@@ -712,6 +718,126 @@ async function loadPatient(id) {
   }
 }
 
+// ---- the doctor's view: their patients' stays, day by day ----
+const EMO = ["relaxed", "happy", "sad", "angry"];
+function dur(ms) {
+  const m = Math.round(ms / 60e3);
+  if (m < 60) return m + " min";
+  const hh = Math.floor(m / 60), mm = m % 60;
+  return mm ? `${hh} h ${mm} min` : `${hh} h`;
+}
+// A ward date ("2026-11-30") as people read it: "Mon 30 Nov".
+function dayName(date) {
+  const [y, m, d] = date.split("-").map(Number);
+  return new Intl.DateTimeFormat([], { timeZone: "UTC", weekday: "short", day: "numeric", month: "short" }).format(new Date(Date.UTC(y, m - 1, d)));
+}
+function emotionBar(e) {
+  const label = e ? EMO.map((k) => `${k} ${pct(e[k])}`).join(", ") : "not enough face seen to judge";
+  const bar = h("div", { class: "ebar", title: label, role: "img", "aria-label": label });
+  for (const k of e ? EMO : []) {
+    const part = h("span", { class: k });
+    part.style.width = (e[k] * 100).toFixed(1) + "%";
+    bar.append(part);
+  }
+  return bar;
+}
+function alertsCell(a) {
+  if (!a.raised) return a.technical ? `none (${a.technical} technical)` : "none";
+  const bits = [`${a.raised} raised`];
+  if (a.actionable) bits.push(`${a.actionable} actionable`);
+  if (a.not_actionable) bits.push(`${a.not_actionable} not actionable`);
+  if (a.unanswered) bits.push(`${a.unanswered} unanswered`);
+  if (a.median_minutes_to_acknowledge !== null) bits.push(`answered in ${Math.max(1, Math.round(a.median_minutes_to_acknowledge))} min (median)`);
+  return bits.join(", ");
+}
+// One row a day, newest first: what the face showed, for how long, against the patient's usual.
+function daysTable(stay, today) {
+  const head = h("tr", {}, h("th", {}, "Day"), h("th", {}, "Face seen"), h("th", { class: "wide" }, "Not seen"), h("th", {}, "Emotions"), h("th", {}, "Negative (usual)"), h("th", { class: "wide" }, "Score avg / peak"), h("th", {}, "Alerts"));
+  const rows = stay.days.slice().reverse().map((d) => {
+    const up = d.negative !== null && d.baseline !== null && d.negative >= d.baseline + 0.05;
+    const neg = d.negative === null ? "not enough face" : pct(d.negative) + (d.baseline === null ? " (usual: learning)" : ` (${pct(d.baseline)})`);
+    return h("tr", { class: up ? "up" : null },
+      h("td", {}, d.date === today ? "Today (so far)" : dayName(d.date)),
+      h("td", { class: "num" }, dur(d.seen_ms)),
+      h("td", { class: "num wide" }, dur(d.not_seen_ms)),
+      h("td", {}, emotionBar(d.emotions)),
+      h("td", { class: "neg" }, neg + (up ? " ↑" : "")),
+      h("td", { class: "num wide" }, d.score_mean === null ? "–" : `${Math.round(d.score_mean)} / ${d.score_peak}`),
+      h("td", {}, alertsCell(d.alerts)));
+  });
+  return h("div", { class: "days-wrap" }, h("table", { class: "days" }, h("thead", {}, head), h("tbody", {}, ...rows)));
+}
+function nowLine(p) {
+  if (p.consent.consent !== "active") return "Not monitored now: " + (p.consent.consent === "opted_out" ? "the patient opted out." : "paused until " + hm(p.consent.until_ms) + ".");
+  const a = p.assessment;
+  if (!a) return "No readings now.";
+  if (a.status === "unknown") return "Now: not enough face to judge.";
+  const waiting = p.waiting_alerts ? ` · ${p.waiting_alerts} alert${p.waiting_alerts > 1 ? "s" : ""} waiting for a nurse` : "";
+  return `Now: attention ${a.score} of 100, ${statusWord(a)}${waiting}.`;
+}
+function mrn(p) { return p.identifiers.length ? " · " + p.identifiers.map((i) => i.value).join(", ") : ""; }
+function stayCard(p) {
+  const today = p.stay.days.length ? p.stay.days[p.stay.days.length - 1].date : null;
+  const open = () => { location.hash = "stay/" + encodeURIComponent(p.patient); };
+  return h("article", { class: "stay", tabindex: 0, onclick: open, onkeydown: (e) => { if (e.key === "Enter") open(); } },
+    h("div", { class: "row" }, h("span", { class: "name" }, `${p.bed} · ${p.patient}${mrn(p)}`), h("span", { class: "meta" }, `${p.ward.name} · ${p.care === "team" ? "on the team" : "attending"}`)),
+    h("p", { class: "line" }, p.stay.summary),
+    h("p", { class: "meta" }, nowLine(p) + (p.nurse ? ` Nurse: ${p.nurse.name}.` : "")),
+    daysTable(p.stay, today));
+}
+async function loadDoctor() {
+  try {
+    const v = await api("/api/doctor/patients?days=7");
+    for (const p of v.patients) for (const q of p.staff) W.staff.set(q.id, q);
+    skew = v.now_ms - Date.now();
+    lastGood = v.now_ms;
+    const zone = v.patients.length ? v.patients[0].ward.time_zone || undefined : wardZone;
+    if (zone !== wardZone) { wardZone = zone; fmtCache.clear(); }
+    $("doctor-title").textContent = `My patients — ${v.doctor.name}`;
+    $("doctor-error").textContent = "";
+    $("doctor-patients").replaceChildren(...(v.patients.length ? v.patients.map(stayCard) : [h("p", { class: "empty" }, "No patient names you as their doctor yet.")]));
+    return true;
+  } catch (e) {
+    if (!offline) $("doctor-error").textContent = "Could not load your patients: " + e.message;
+    return false;
+  }
+}
+async function loadStay(id) {
+  try {
+    const p = await api(`/api/patients/${encodeURIComponent(id)}/stay?days=7`);
+    if (currentStay !== id) return true;
+    for (const q of p.staff) W.staff.set(q.id, q);
+    skew = p.now_ms - Date.now();
+    lastGood = p.now_ms;
+    if ((p.ward.time_zone || undefined) !== wardZone) { wardZone = p.ward.time_zone || undefined; fmtCache.clear(); }
+    const today = p.stay.days.length ? p.stay.days[p.stay.days.length - 1].date : null;
+    $("stay-title").textContent = `${p.bed} · ${p.patient}${mrn(p)} — ${p.ward.name}`;
+    const people = [p.attending ? "Attending: " + p.attending.name : "No attending doctor named", p.care_team.length ? "team: " + p.care_team.map((q) => q.name).join(", ") : null, p.nurse ? "nurse: " + p.nurse.name : null].filter(Boolean);
+    $("stay-people").textContent = people.join(" · ");
+    $("stay-summary").textContent = p.stay.summary + " " + nowLine(p);
+    $("stay-days").replaceChildren(daysTable(p.stay, today));
+    const alerts = p.alerts.filter((a) => a.kind === "sustained_negative");
+    $("stay-alerts").replaceChildren(...(alerts.length ? [h("ul", {}, ...alerts.map((a) => h("li", {}, stayAlertText(a))))] : [h("p", { class: "empty" }, "No alerts in these days.")]));
+    const from = p.stay.days.length ? p.stay.days[0].start_ms : p.now_ms;
+    $("stay-foot").textContent = `Areya, ${fmt({ dateStyle: "medium", timeStyle: "short" }).format(new Date(p.now_ms))} (${wardZone || "ward time"}). Shares are of the time the face was seen; days with under 10 minutes of face are not judged. Covers ${fmt({ dateStyle: "medium" }).format(new Date(from))} to now.`;
+    $("stay-timeline").href = "#patient/" + encodeURIComponent(p.patient);
+    $("stay-back").hidden = me.role !== "doctor";
+    return true;
+  } catch (e) {
+    $("stay-title").textContent = "Could not load the patient: " + e.message;
+    return false;
+  }
+}
+function stayAlertText(a) {
+  const when = fmt({ weekday: "short", hour: "2-digit", minute: "2-digit" }).format(new Date(a.raised_ms));
+  const k = a.ack;
+  const answer = !k ? (a.state === "resolved" ? "over by itself, not acknowledged" : "not acknowledged yet")
+    : `${k.actionable ? "actionable" : "not actionable: " + (k.reason || "")} — ${staffName(k.by)}, after ${Math.max(1, Math.round((k.at_ms - a.raised_ms) / 60e3))} min`;
+  return `${when}: ${a.reason} — ${answer}`;
+}
+$("stay-back").addEventListener("click", () => { location.hash = ""; });
+$("stay-print").addEventListener("click", () => window.print());
+
 // ---- admin ----
 async function loadRules() {
   try {
@@ -735,6 +861,8 @@ async function loadAudit() {
 
 // The full picture every 30 s (camera health, KPI), and "… ago" kept current in between.
 setInterval(() => { if (me && !offline && !$("ward-view").hidden) loadWard(); }, 30000);
+// A stay changes by the minute, not by the second: the doctor's pages refresh once a minute.
+setInterval(() => { if (me && !offline && (!$("doctor-view").hidden || !$("stay-view").hidden)) loadCurrent(); }, 60000);
 setInterval(() => { if (me) { renderConnection(); renderAll(); } }, 15000);
 window.addEventListener("resize", () => { if (me && !$("patient-view").hidden) renderPatient(); });
 start();

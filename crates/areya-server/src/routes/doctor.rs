@@ -98,9 +98,21 @@ async fn stay_of(
             .count() as u32,
         now_ms: now,
         stay,
+        staff: staff_of(dir, &alerts),
         alerts,
         patient: p,
     })
+}
+
+/// Everyone who acknowledged one of `alerts`, once each.
+fn staff_of(dir: &Directory, alerts: &[areya_monitor::alerts::Alert]) -> Vec<Person> {
+    let ids: std::collections::BTreeSet<&String> = alerts
+        .iter()
+        .filter_map(|a| a.ack.as_ref().map(|k| &k.by))
+        .collect();
+    ids.into_iter()
+        .filter_map(|id| person(dir, Some(id)))
+        .collect()
 }
 
 #[utoipa::path(

@@ -335,9 +335,24 @@ pub async fn fhir(
         &format!("from {from}"),
     )
     .await?;
-    let windows = app.store.windows(Some(&p), from, now + 1).await?;
-    let scores = app.store.assessments(&p, from, now + 1).await?;
+    // The days of the stay the span touches, each whole (from its local midnight).
+    let zone = app.ward_zone().await?;
+    let day_start = zone.day_of(from).map_or(from, |d| d.start_ms);
+    let all_windows = app.store.windows(Some(&p), day_start, now + 1).await?;
+    let all_scores = app.store.assessments(&p, day_start, now + 1).await?;
     let alerts = app.store.alerts(Some(&p)).await?;
+    let days = areya_monitor::stay::days_in(
+        &all_windows,
+        &all_scores,
+        &alerts,
+        &zone,
+        (day_start, now + 1),
+    );
+    let windows: Vec<_> = all_windows
+        .into_iter()
+        .filter(|w| w.start_ms >= from)
+        .collect();
+    let scores: Vec<_> = all_scores.into_iter().filter(|a| a.at_ms >= from).collect();
     Ok(crate::routes::fhir::fhir_json(areya_monitor::fhir::bundle(
         &p,
         &bed.patient_identifiers,
@@ -345,6 +360,7 @@ pub async fn fhir(
         &scores,
         &alerts,
         now,
+        &days,
     )))
 }
 
