@@ -8,13 +8,14 @@
 //! `window` folds observations into fixed windows → `state` keeps a patient's recent windows,
 //! baseline and attention score → `rules` decides when a condition holds → `alerts` runs each
 //! alert's lifecycle and escalation → `engine` runs them for a ward; `replay` re-runs stored
-//! windows through candidate rules, `stay` sums a patient's days up for their doctor and `fhir`
-//! exports a patient. Storing any of it is `areya-store`'s.
+//! windows through candidate rules, `stay` sums a patient's days up for their doctor, `notice`
+//! decides what reaches the doctor (never an alarm) and `fhir` exports a patient. Storing any of it is `areya-store`'s.
 
 pub mod alerts;
 pub mod directory;
 pub mod engine;
 pub mod fhir;
+pub mod notice;
 pub mod replay;
 pub mod rules;
 pub mod state;

@@ -247,6 +247,74 @@ impl Escalation {
     }
 }
 
+/// What reaches a patient's doctor: notices, never alarms (they never escalate and make no
+/// sound on the ward), from the hours and days of a stay rather than its minutes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DoctorRules {
+    /// The hour (0–23, ward clock) of each doctor's daily digest; without it, no digest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest_hour: Option<u8>,
+    /// A notice when the negative share stays at least this far (share points) above the
+    /// patient's usual…
+    pub persisting_margin: f64,
+    /// …in each of the last this many hours (0: no such notice).
+    pub persisting_hours: u32,
+    /// Minutes of face an hour needs to count (an hour with less is not judged).
+    pub min_face_minutes: u32,
+    /// A notice when the daily negative share rose this many days in a row (0: none).
+    pub rising_days: u32,
+}
+
+impl Default for DoctorRules {
+    fn default() -> Self {
+        DoctorRules {
+            digest_hour: Some(7),
+            persisting_margin: 0.10,
+            persisting_hours: 4,
+            min_face_minutes: 10,
+            rising_days: 3,
+        }
+    }
+}
+
+impl DoctorRules {
+    pub fn validate(&self) -> Result<(), RuleError> {
+        let bad = |field: &str, what: String| Err(RuleError(format!("doctor.{field}: {what}")));
+        if let Some(h) = self.digest_hour.filter(|h| *h > 23) {
+            return bad(
+                "digest_hour",
+                format!("{h} is not an hour of the day (0–23)"),
+            );
+        }
+        if !(self.persisting_margin > 0.0 && self.persisting_margin < 1.0) {
+            return bad(
+                "persisting_margin",
+                format!("{} is not a share between 0 and 1", self.persisting_margin),
+            );
+        }
+        if self.persisting_hours > 48 {
+            return bad(
+                "persisting_hours",
+                format!("{} is more than two days (48)", self.persisting_hours),
+            );
+        }
+        if !(1..=60).contains(&self.min_face_minutes) {
+            return bad(
+                "min_face_minutes",
+                format!("{} is not in 1…60", self.min_face_minutes),
+            );
+        }
+        if self.rising_days > 14 {
+            return bad(
+                "rising_days",
+                format!("{} is more than two weeks (14)", self.rising_days),
+            );
+        }
+        Ok(())
+    }
+}
+
 /// A ward's rule file.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -259,6 +327,8 @@ pub struct RuleSet {
     pub utc_offset_minutes: i64,
     pub ward: Rule,
     pub escalation: Escalation,
+    /// Notices and the daily digest for each patient's doctor.
+    pub doctor: DoctorRules,
     /// Per-patient overrides: any field of `ward`.
     pub patients: BTreeMap<String, toml::Table>,
 }
@@ -302,6 +372,7 @@ impl RuleSet {
         })?;
         set.ward.validate("ward")?;
         set.escalation.validate()?;
+        set.doctor.validate()?;
         WardZone::fixed(set.utc_offset_minutes)
             .map_err(|e| RuleError(format!("utc_offset_minutes: {e}")))?;
         if let Some(name) = &set.time_zone {
@@ -715,6 +786,43 @@ mod tests {
         ] {
             let err = RuleSet::from_toml(text).unwrap_err().to_string();
             assert!(err.contains(want), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn doctor_notices_are_set_in_the_rule_file_and_checked() {
+        let set = RuleSet::from_toml(
+            "[doctor]\ndigest_hour = 8\npersisting_hours = 6\nrising_days = 0\n",
+        )
+        .unwrap();
+        assert_eq!(set.doctor.digest_hour, Some(8));
+        assert_eq!(set.doctor.persisting_hours, 6);
+        assert_eq!(set.doctor.rising_days, 0);
+        assert_eq!(RuleSet::default().doctor.digest_hour, Some(7));
+        for (text, want) in [
+            (
+                "digest_hour = 24",
+                "doctor.digest_hour: 24 is not an hour of the day (0–23)",
+            ),
+            (
+                "persisting_margin = 1.5",
+                "doctor.persisting_margin: 1.5 is not a share between 0 and 1",
+            ),
+            (
+                "persisting_hours = 72",
+                "doctor.persisting_hours: 72 is more than two days (48)",
+            ),
+            (
+                "min_face_minutes = 0",
+                "doctor.min_face_minutes: 0 is not in 1…60",
+            ),
+            (
+                "rising_days = 30",
+                "doctor.rising_days: 30 is more than two weeks (14)",
+            ),
+        ] {
+            let err = RuleSet::from_toml(&format!("[doctor]\n{text}\n")).unwrap_err();
+            assert_eq!(err.to_string(), want, "{text}");
         }
     }
 
