@@ -310,3 +310,12 @@ pub struct DoctorView {
     pub days: u32,
     pub patients: Vec<PatientStay>,
 }
+
+/// `GET /api/doctor/notices`: a doctor's inbox, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NoticeList {
+    pub doctor: Person,
+    /// Not yet acknowledged.
+    pub waiting: u32,
+    pub notices: Vec<areya_monitor::notice::Notice>,
+}

@@ -112,6 +112,8 @@ pub struct App {
     pub counters: crate::metrics::Metrics,
     /// Since when this server has run the engine (cameras never heard from count from here).
     pub(crate) engine_since: AtomicI64,
+    /// One doctors' round at a time (each reads what the last one sent).
+    pub(crate) doctors_round: tokio::sync::Mutex<()>,
     /// Becomes true when the server shuts down, so live streams end.
     pub stopping: tokio::sync::watch::Sender<bool>,
     /// Set when several servers share one PostgreSQL.
@@ -289,6 +291,7 @@ impl App {
             clock,
             counters: crate::metrics::Metrics::new(),
             engine_since: AtomicI64::new(now),
+            doctors_round: tokio::sync::Mutex::new(()),
             stopping: tokio::sync::watch::Sender::new(false),
             cluster,
         }))
@@ -725,6 +728,11 @@ impl App {
         Ok(self.engine.lock().await.rules().time_zone.clone())
     }
 
+    /// The rules the engine runs (on the engine's server).
+    pub async fn rules(&self) -> RuleSet {
+        self.engine.lock().await.rules().clone()
+    }
+
     /// The ward's clock (zone or fixed offset) from the same rules as [`App::time_zone`], for
     /// cutting a stay into the ward's days.
     pub async fn ward_zone(&self) -> Result<areya_core::time::WardZone, AppError> {
@@ -903,12 +911,21 @@ pub async fn run_ticker(
     let mut interval = tokio::time::interval(every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
+    // The doctors' round runs in the first tick of every hour (and at start).
+    let mut round_hour = i64::MIN;
     loop {
         tokio::select! {
             _ = &mut shutdown => return,
             _ = interval.tick() => {
                 if let Err(e) = app.tick().await {
                     tracing::warn!("tick: {e}");
+                }
+                let hour = app.now().div_euclid(areya_monitor::HOUR);
+                if hour != round_hour {
+                    match crate::doctors::round(&app).await {
+                        Ok(_) => round_hour = hour,
+                        Err(e) => tracing::warn!("doctors' round: {e}"),
+                    }
                 }
             }
         }

@@ -13,6 +13,7 @@ pub mod cluster;
 pub mod command;
 pub mod credentials;
 pub mod demo;
+pub mod doctors;
 pub mod error;
 pub mod guard;
 pub mod live;

@@ -26,6 +26,8 @@ use utoipa::{Modify, OpenApi};
         ward::set_consent,
         doctor::patients,
         doctor::stay,
+        doctor::notices,
+        doctor::ack_notice,
         alerts::list,
         alerts::delivered,
         alerts::acknowledge,

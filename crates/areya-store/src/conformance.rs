@@ -421,3 +421,78 @@ pub async fn ingest_directory_and_sessions<S: Store>(s: &S) {
     s.check_writable(5).await.expect("heartbeat");
     s.check_writable(6).await.expect("heartbeat again");
 }
+
+/// Doctors' notices: each in its doctor's inbox only, newest first, acknowledged once.
+pub async fn doctor_notices<S: Store>(s: &S) {
+    use areya_monitor::notice::{Notice, NoticeAck, NoticeKind};
+    let notice = |at_ms: i64, doctor: &str, kind: NoticeKind| Notice {
+        id: 0,
+        at_ms,
+        doctor: doctor.into(),
+        patient: (kind != NoticeKind::Digest).then(|| pid("p-1")),
+        kind,
+        text: format!("{} at {at_ms}", kind.as_str()),
+        ack: None,
+    };
+    let a = s
+        .add_notice(&notice(10, "lee", NoticeKind::Persisting))
+        .await
+        .unwrap();
+    let b = s
+        .add_notice(&notice(20, "lee", NoticeKind::Digest))
+        .await
+        .unwrap();
+    let c = s
+        .add_notice(&notice(30, "kim", NoticeKind::Rising))
+        .await
+        .unwrap();
+    assert!(a != b && b != c, "ids are distinct");
+    let lee = s.notices(Some("lee"), 0).await.unwrap();
+    assert_eq!(
+        lee.iter().map(|n| (n.id, n.kind)).collect::<Vec<_>>(),
+        [(b, NoticeKind::Digest), (a, NoticeKind::Persisting)],
+        "newest first, Lee's only"
+    );
+    assert_eq!(lee[1].patient, Some(pid("p-1")));
+    assert_eq!(
+        s.notices(None, 15).await.unwrap().len(),
+        2,
+        "from a time on"
+    );
+    // Acknowledged once, by its own doctor only; the first acknowledgement stays.
+    let first = NoticeAck {
+        by: "lee".into(),
+        at_ms: 40,
+    };
+    assert_eq!(s.ack_notice(a, "kim", &first).await.unwrap(), None);
+    let (acked, now) = s
+        .ack_notice(a, "lee", &first)
+        .await
+        .unwrap()
+        .expect("Lee's");
+    assert_eq!((acked.ack, now), (Some(first.clone()), true));
+    let later = NoticeAck {
+        by: "lee".into(),
+        at_ms: 50,
+    };
+    let (again, now) = s
+        .ack_notice(a, "lee", &later)
+        .await
+        .unwrap()
+        .expect("still there");
+    assert_eq!((again.ack, now), (Some(first.clone()), false));
+    let (same, now) = s
+        .ack_notice(a, "lee", &first)
+        .await
+        .unwrap()
+        .expect("still there");
+    assert_eq!(
+        (same.ack, now),
+        (Some(first), false),
+        "the same acknowledgement twice"
+    );
+    assert_eq!(s.ack_notice(999_999, "lee", &later).await.unwrap(), None);
+    let lee = s.notices(Some("lee"), 0).await.unwrap();
+    assert_eq!(lee[1].ack.as_ref().map(|k| k.at_ms), Some(40));
+    assert_eq!(lee[0].ack, None);
+}

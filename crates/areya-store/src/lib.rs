@@ -21,6 +21,7 @@ use areya_core::{Observation, PatientId};
 use areya_monitor::alerts::{Alert, AlertBook, AlertEvent};
 use areya_monitor::engine::Consent;
 use areya_monitor::engine::Output;
+use areya_monitor::notice::{Notice, NoticeAck};
 use areya_monitor::state::Assessment;
 use areya_monitor::window::WindowAggregate;
 use areya_monitor::Millis;
@@ -393,6 +394,23 @@ pub trait Store: Send + Sync {
     /// Writes a heartbeat row: fails while the store cannot write (disk full, I/O errors,
     /// database down), which `/healthz` reports.
     fn check_writable(&self, at_ms: Millis) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Puts a notice in its doctor's inbox; returns its id.
+    fn add_notice(&self, notice: &Notice) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    /// The notices of one doctor (or everyone's) at or after `from`, newest first.
+    fn notices(
+        &self,
+        doctor: Option<&str>,
+        from: Millis,
+    ) -> impl Future<Output = Result<Vec<Notice>, StoreError>> + Send;
+    /// Acknowledges `doctor`'s notice `id` once: `None` when they have no such notice, else
+    /// the notice as it now stands (an earlier acknowledgement stays) and whether this call
+    /// acknowledged it.
+    fn ack_notice(
+        &self,
+        id: u64,
+        doctor: &str,
+        ack: &NoticeAck,
+    ) -> impl Future<Output = Result<Option<(Notice, bool)>, StoreError>> + Send;
     /// How often the store replaced its connections after an I/O failure.
     fn reopens(&self) -> u64 {
         0
@@ -546,6 +564,20 @@ impl Store for Db {
     }
     async fn check_writable(&self, at_ms: Millis) -> Result<(), StoreError> {
         both!(self, s => s.check_writable(at_ms).await)
+    }
+    async fn add_notice(&self, notice: &Notice) -> Result<u64, StoreError> {
+        both!(self, s => s.add_notice(notice).await)
+    }
+    async fn notices(&self, doctor: Option<&str>, from: Millis) -> Result<Vec<Notice>, StoreError> {
+        both!(self, s => s.notices(doctor, from).await)
+    }
+    async fn ack_notice(
+        &self,
+        id: u64,
+        doctor: &str,
+        ack: &NoticeAck,
+    ) -> Result<Option<(Notice, bool)>, StoreError> {
+        both!(self, s => s.ack_notice(id, doctor, ack).await)
     }
     async fn purge_before(&self, cutoff: Millis) -> Result<Purged, StoreError> {
         both!(self, s => s.purge_before(cutoff).await)

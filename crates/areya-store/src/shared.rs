@@ -156,6 +156,83 @@ macro_rules! same_on_both_back_ends {
             Ok(())
         }
 
+        async fn add_notice(&self, n: &areya_monitor::notice::Notice) -> Result<u64, StoreError> {
+            let row = sqlx::query("INSERT INTO notices (at_ms, doctor, kind, json, acked_ms) VALUES ($1, $2, $3, $4, $5) RETURNING id")
+                .bind(n.at_ms)
+                .bind(&n.doctor)
+                .bind(n.kind.as_str())
+                .bind(json(n))
+                .bind(n.ack.as_ref().map(|a| a.at_ms))
+                .fetch_one(&self.pool())
+                .await
+                .map_err(self.db("save notice"))?;
+            Ok(row.get::<i64, _>(0) as u64)
+        }
+
+        async fn notices(
+            &self,
+            doctor: Option<&str>,
+            from: Millis,
+        ) -> Result<Vec<areya_monitor::notice::Notice>, StoreError> {
+            let rows = sqlx::query("SELECT id, json FROM notices WHERE (CAST($1 AS TEXT) IS NULL OR doctor = $1) AND at_ms >= $2 ORDER BY at_ms DESC, id DESC")
+                .bind(doctor)
+                .bind(from)
+                .fetch_all(&self.pool())
+                .await
+                .map_err(self.db("read notices"))?;
+            rows.iter()
+                .map(|r| {
+                    let mut n: areya_monitor::notice::Notice =
+                        parse("notice", &r.get::<String, _>(1))?;
+                    n.id = r.get::<i64, _>(0) as u64;
+                    Ok(n)
+                })
+                .collect()
+        }
+
+        async fn ack_notice(
+            &self,
+            id: u64,
+            doctor: &str,
+            ack: &areya_monitor::notice::NoticeAck,
+        ) -> Result<Option<(areya_monitor::notice::Notice, bool)>, StoreError> {
+            let row = sqlx::query("SELECT json FROM notices WHERE id = $1 AND doctor = $2")
+                .bind(id as i64)
+                .bind(doctor)
+                .fetch_optional(&self.pool())
+                .await
+                .map_err(self.db("read notice"))?;
+            let Some(row) = row else {
+                return Ok(None);
+            };
+            let mut n: areya_monitor::notice::Notice = parse("notice", &row.get::<String, _>(0))?;
+            n.id = id;
+            if n.ack.is_some() {
+                return Ok(Some((n, false)));
+            }
+            n.ack = Some(ack.clone());
+            // Only the first acknowledgement is kept (two at once: one updates the row).
+            let done = sqlx::query("UPDATE notices SET json = $1, acked_ms = $2 WHERE id = $3 AND acked_ms IS NULL")
+                .bind(json(&n))
+                .bind(ack.at_ms)
+                .bind(id as i64)
+                .execute(&self.pool())
+                .await
+                .map_err(self.db("acknowledge notice"))?;
+            if done.rows_affected() == 0 {
+                // Someone acknowledged it meanwhile: theirs stands.
+                let row = sqlx::query("SELECT json FROM notices WHERE id = $1")
+                    .bind(id as i64)
+                    .fetch_one(&self.pool())
+                    .await
+                    .map_err(self.db("read notice"))?;
+                n = parse("notice", &row.get::<String, _>(0))?;
+                n.id = id;
+                return Ok(Some((n, false)));
+            }
+            Ok(Some((n, true)))
+        }
+
         async fn check_writable(&self, at_ms: Millis) -> Result<(), StoreError> {
             sqlx::query("INSERT INTO health (id, at_ms) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at_ms = excluded.at_ms")
                 .bind(at_ms)

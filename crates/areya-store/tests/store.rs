@@ -31,6 +31,11 @@ mod sqlite_store {
     }
 
     #[tokio::test]
+    async fn conformance_doctor_notices() {
+        conformance::doctor_notices(&fresh().await).await;
+    }
+
+    #[tokio::test]
     async fn a_file_database_survives_reopening_and_bad_urls_are_named() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("areya.db").display());
@@ -99,6 +104,14 @@ mod postgres_store {
             return;
         };
         conformance::ingest_directory_and_sessions(&s).await;
+    }
+
+    #[tokio::test]
+    async fn conformance_doctor_notices() {
+        let Some(s) = postgres_test_database().await else {
+            return;
+        };
+        conformance::doctor_notices(&s).await;
     }
 }
 

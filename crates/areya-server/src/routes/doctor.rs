@@ -3,7 +3,7 @@
 //! own baseline, the alerts and how they were answered). Views are audited like the patient
 //! page (once per login and patient a while).
 
-use crate::api::{DoctorView, PatientStay, Person, WardInfo};
+use crate::api::{DoctorView, NoticeList, PatientStay, Person, WardInfo};
 use crate::app::App;
 use crate::auth::User;
 use crate::error::{ApiError, ApiPath, ApiQuery};
@@ -115,6 +115,108 @@ fn staff_of(dir: &Directory, alerts: &[areya_monitor::alerts::Alert]) -> Vec<Per
         .collect()
 }
 
+/// Whose doctor's data a request may read: a doctor their own, an admin the doctor they name.
+fn which_doctor(user: &User, named: Option<&str>) -> Result<String, ApiError> {
+    match (user.staff.role, named) {
+        (Role::Doctor, None) => Ok(user.id().to_string()),
+        (Role::Doctor, Some(d)) if d == user.id() => Ok(d.to_string()),
+        (Role::Doctor, Some(_)) => Err(ApiError::Forbidden(
+            "doctor: a doctor sees their own patients only".into(),
+        )),
+        (Role::Admin, Some(d)) => Ok(d.to_string()),
+        (Role::Admin, None) => Err(ApiError::BadRequest(
+            "doctor: name the doctor whose patients to show".into(),
+        )),
+        (role, _) => Err(ApiError::Forbidden(format!(
+            "the doctor's view needs the role doctor; you are {}",
+            role.as_str()
+        ))),
+    }
+}
+
+/// The doctor named `id`, as views name them.
+fn doctor_person(dir: &Directory, id: &str) -> Result<Person, ApiError> {
+    let staff = dir
+        .staff(id)
+        .filter(|s| s.role == Role::Doctor)
+        .ok_or_else(|| ApiError::NotFound(format!("doctor: '{id}' is not a doctor here")))?;
+    Ok(Person {
+        id: staff.id.clone(),
+        name: staff.name.clone(),
+        role: staff.role,
+    })
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Inbox {
+    /// How many days back (default 14, at most 31).
+    pub days: Option<u32>,
+    /// Whose inbox (admins only; a doctor always reads their own).
+    pub doctor: Option<String>,
+}
+
+#[utoipa::path(
+    get, path = "/api/doctor/notices", tag = "doctor", operation_id = "doctorNotices",
+    summary = "A doctor's notices and daily digests, newest first", security(("session" = [])),
+    params(Inbox),
+    responses((status = 200, body = NoticeList), (status = 400, description = "A malformed value, named", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not a doctor (or an admin naming one)", body = ErrorBody), (status = 404, description = "No such doctor", body = ErrorBody))
+)]
+pub async fn notices(
+    State(app): State<Arc<App>>,
+    user: User,
+    ApiQuery(q): ApiQuery<Inbox>,
+) -> Result<Json<NoticeList>, ApiError> {
+    let days = q.days.unwrap_or(14);
+    if !(1..=31).contains(&days) {
+        return Err(ApiError::BadRequest(format!(
+            "days: {days} is outside 1..=31"
+        )));
+    }
+    let doctor = which_doctor(&user, q.doctor.as_deref())?;
+    let person = doctor_person(&app.directory(), &doctor)?;
+    let from = app.now() - i64::from(days) * 24 * HOUR;
+    let notices = app.store.notices(Some(&doctor), from).await?;
+    Ok(Json(NoticeList {
+        doctor: person,
+        waiting: notices.iter().filter(|n| n.ack.is_none()).count() as u32,
+        notices,
+    }))
+}
+
+#[utoipa::path(
+    post, path = "/api/doctor/notices/{id}/ack", tag = "doctor", operation_id = "ackNotice",
+    summary = "Acknowledge one of your notices (audited; a second time changes nothing)", security(("session" = [])),
+    params(("id" = u64, Path, description = "Notice id")),
+    responses((status = 200, body = areya_monitor::notice::Notice), (status = 400, description = "A malformed value, named", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not a doctor", body = ErrorBody), (status = 404, description = "Not one of your notices", body = ErrorBody))
+)]
+pub async fn ack_notice(
+    State(app): State<Arc<App>>,
+    user: User,
+    ApiPath(id): ApiPath<u64>,
+) -> Result<Json<areya_monitor::notice::Notice>, ApiError> {
+    user.require(&[Role::Doctor], "acknowledging a notice")?;
+    let ack = areya_monitor::notice::NoticeAck {
+        by: user.id().to_string(),
+        at_ms: app.now(),
+    };
+    let (n, now) = app
+        .store
+        .ack_notice(id, user.id(), &ack)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("notice {id} is not one of your notices")))?;
+    if now {
+        app.audit(
+            user.id(),
+            "acknowledge notice",
+            &format!("notice {id}"),
+            n.kind.as_str(),
+        )
+        .await?;
+    }
+    Ok(Json(n))
+}
+
 #[utoipa::path(
     get, path = "/api/doctor/patients", tag = "doctor", operation_id = "doctorPatients",
     summary = "A doctor's patients across wards, each with their stay day by day (audited)", security(("session" = [])),
@@ -127,32 +229,9 @@ pub async fn patients(
     ApiQuery(q): ApiQuery<Days>,
 ) -> Result<Json<DoctorView>, ApiError> {
     let days = q.get()?;
-    let doctor = match (user.staff.role, q.doctor.as_deref()) {
-        (Role::Doctor, None) => user.id().to_string(),
-        (Role::Doctor, Some(d)) if d == user.id() => d.to_string(),
-        (Role::Doctor, Some(_)) => {
-            return Err(ApiError::Forbidden(
-                "doctor: a doctor sees their own patients only".into(),
-            ))
-        }
-        (Role::Admin, Some(d)) => d.to_string(),
-        (Role::Admin, None) => {
-            return Err(ApiError::BadRequest(
-                "doctor: name the doctor whose patients to show".into(),
-            ))
-        }
-        (role, _) => {
-            return Err(ApiError::Forbidden(format!(
-                "the doctor's view needs the role doctor; you are {}",
-                role.as_str()
-            )))
-        }
-    };
+    let doctor = which_doctor(&user, q.doctor.as_deref())?;
     let dir = app.directory();
-    let staff = dir
-        .staff(&doctor)
-        .filter(|s| s.role == Role::Doctor)
-        .ok_or_else(|| ApiError::NotFound(format!("doctor: '{doctor}' is not a doctor here")))?;
+    let person = doctor_person(&dir, &doctor)?;
     app.audit_gated(
         &app.view_gate,
         &format!("doctor {doctor} {}", user.token_hash),
@@ -171,11 +250,7 @@ pub async fn patients(
         out.push(stay_of(&app, &dir, (w, b), Some(care), &zone, tz, now, days).await?);
     }
     Ok(Json(DoctorView {
-        doctor: Person {
-            id: staff.id.clone(),
-            name: staff.name.clone(),
-            role: staff.role,
-        },
+        doctor: person,
         now_ms: now,
         days,
         patients: out,

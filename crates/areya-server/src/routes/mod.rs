@@ -40,6 +40,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/patients/{id}/fhir", get(ward::fhir))
         .route("/api/patients/{id}/stay", get(doctor::stay))
         .route("/api/doctor/patients", get(doctor::patients))
+        .route("/api/doctor/notices", get(doctor::notices))
+        .route("/api/doctor/notices/{id}/ack", post(doctor::ack_notice))
         .route("/api/patients/{id}/consent", put(ward::set_consent))
         .route("/api/alerts", get(alerts::list))
         .route("/api/alerts/delivered", post(alerts::delivered))

@@ -3,6 +3,8 @@
 
 use super::*;
 use areya_monitor::directory::{Bed, Role as StaffRole, Staff};
+use areya_monitor::notice::NoticeKind;
+use areya_monitor::window::WindowAggregate;
 
 /// The demo ward plus a patient of Dr Lee's on ward 2A, and Dr Kim attending bed 5 (where
 /// Dr Lee is on the team).
@@ -134,5 +136,116 @@ async fn a_doctor_sees_exactly_their_patients_across_two_wards() {
     assert_eq!(s.json("GET", path, Some(&admin), None).await.0, 404);
     // Looking is audited.
     assert_eq!(s.audit_rows("view doctor's patients").await.len(), 2);
+    s.stop().await;
+}
+
+/// `hours` of minutes of `patient` from `at`, face seen throughout at `negative`.
+fn seen(patient: &PatientId, at: i64, hours: i64, negative: f64) -> Vec<WindowAggregate> {
+    (0..hours * 60)
+        .map(|m| {
+            let s = at + m * 60 * SECOND;
+            WindowAggregate::seen(
+                patient.clone(),
+                (s, s + 60 * SECOND),
+                (60, 60),
+                negative,
+                40.0,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_doctors_round_sends_a_rising_notice_and_a_digest_once_into_their_inbox() {
+    let s = Server::start("sqlite::memory:", true).await;
+    // Four days before: bed 1 rising every day, bed 2 steady.
+    let day = 24 * 3600 * SECOND;
+    let today = s.now() - s.now().rem_euclid(day);
+    let mut batch = areya_store::Batch::default();
+    for (d, rising) in [(4, 0.10), (3, 0.15), (2, 0.22), (1, 0.30)] {
+        batch.windows.extend(seen(
+            &patient(0),
+            today - d * day + 9 * 3_600_000,
+            2,
+            rising,
+        ));
+        batch
+            .windows
+            .extend(seen(&patient(1), today - d * day + 9 * 3_600_000, 2, 0.12));
+    }
+    s.app.store.save(&batch).await.expect("save");
+
+    // Before the digest hour (07:00, ward clock UTC): the rising notice only. (The server's
+    // own ticker may run a round too: what lands in the inbox is the same.)
+    assert!(
+        s.now() - today < 7 * 3_600_000,
+        "the test starts before 07:00"
+    );
+    let inbox = async || {
+        areya_server::doctors::round(&s.app).await.expect("round");
+        s.app
+            .store
+            .notices(Some("drlee"), 0)
+            .await
+            .expect("notices")
+    };
+    let got = inbox().await;
+    let kinds: Vec<NoticeKind> = got.iter().map(|n| n.kind).collect();
+    assert_eq!(kinds, [NoticeKind::Rising]);
+    assert_eq!(
+        got[0].text,
+        "bed-01 · p-1001: Negative share rising for 3 days: 10% → 30%."
+    );
+    // At 07:00 the digest; the rising notice is not sent again.
+    s.advance(today + 7 * 3_600_000 - s.now());
+    let got = inbox().await;
+    let kinds: Vec<NoticeKind> = got.iter().map(|n| n.kind).collect();
+    assert_eq!(kinds, [NoticeKind::Digest, NoticeKind::Rising]);
+    assert!(
+        got[0].text.starts_with(
+            "1 of your 6 patients needs a look (alerts since 24 h ago): bed-01 · p-1001: negative share rising for 3 days (10% → 30%)."
+        ),
+        "{}",
+        got[0].text
+    );
+    // Later the same day (or after a restart): nothing twice.
+    s.advance(30 * 60 * SECOND);
+    assert_eq!(inbox().await.len(), 2);
+    let rows = s.audit_rows("notify doctor").await;
+    assert_eq!(rows.len(), 2, "{rows:?}");
+
+    // The inbox: Dr Lee's two, waiting; acknowledged once (audited once).
+    let lee = s.login("drlee").await;
+    let (status, v) = s.json("GET", "/api/doctor/notices", Some(&lee), None).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["waiting"], 2);
+    assert_eq!(v["notices"][0]["kind"], "digest");
+    let id = v["notices"][1]["id"].as_u64().expect("id");
+    let ack = format!("/api/doctor/notices/{id}/ack");
+    for _ in 0..2 {
+        let (status, n) = s.json("POST", &ack, Some(&lee), Some(json!({}))).await;
+        assert_eq!(status, 200, "{n}");
+        assert_eq!(n["ack"]["by"], "drlee");
+    }
+    assert_eq!(s.audit_rows("acknowledge notice").await.len(), 1);
+    let (_, v) = s.json("GET", "/api/doctor/notices", Some(&lee), None).await;
+    assert_eq!(v["waiting"], 1);
+    // Nobody else's: a nurse cannot, another doctor's or no notice is not found.
+    let ana = s.login("ana").await;
+    assert_eq!(
+        s.json("POST", &ack, Some(&ana), Some(json!({}))).await.0,
+        403
+    );
+    assert_eq!(
+        s.json("GET", "/api/doctor/notices", Some(&ana), None)
+            .await
+            .0,
+        403
+    );
+    let none = "/api/doctor/notices/999999/ack";
+    assert_eq!(
+        s.json("POST", none, Some(&lee), Some(json!({}))).await.0,
+        404
+    );
     s.stop().await;
 }

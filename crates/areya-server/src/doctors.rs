@@ -1,0 +1,130 @@
+//! The doctors' round: once an hour the engine's server asks, for every doctor and each of
+//! their patients, whether a notice is due (negative share above usual for hours, rising over
+//! days) and whether the doctor's daily digest is due, and puts what is due in the doctor's
+//! inbox (audited). Notices never escalate and never sound on the ward; the decisions are
+//! `areya_monitor::notice`'s.
+
+use crate::app::App;
+use crate::error::AppError;
+use areya_monitor::directory::Role;
+use areya_monitor::notice::{self, DigestPatient, Notice, NoticeKind};
+use areya_monitor::{Millis, HOUR};
+use areya_store::Store;
+
+const DAY: Millis = 24 * HOUR;
+
+/// Runs the round now: returns the notices it put in inboxes. Only the server that runs the
+/// engine does it (a cluster follower returns none), and each notice's own state is in the
+/// store, so a restart or a second run in the same hour sends nothing twice.
+pub async fn round(app: &App) -> Result<Vec<Notice>, AppError> {
+    if app.follower().is_some() {
+        return Ok(vec![]);
+    }
+    let _one = app.doctors_round.lock().await;
+    let now = app.now();
+    let rules = app.rules().await;
+    let (zone, dr) = (rules.zone(), &rules.doctor);
+    let dir = app.directory();
+    let recent = app.store.notices(None, now - 32 * DAY).await?;
+    let last = |doctor: &str, patient: Option<&areya_core::PatientId>, kind: NoticeKind| {
+        recent
+            .iter()
+            .filter(|n| n.doctor == doctor && n.kind == kind && n.patient.as_ref() == patient)
+            .map(|n| n.at_ms)
+            .max()
+    };
+    let mut due = Vec::new();
+    for doctor in dir.staff.iter().filter(|s| s.role == Role::Doctor) {
+        let last_digest = last(&doctor.id, None, NoticeKind::Digest);
+        let digest_due = notice::digest_due(dr, &zone, last_digest, now);
+        let mut digest = Vec::new();
+        for (_, bed, _) in dir.patients_of(&doctor.id) {
+            let Some(p) = bed.patient.clone() else {
+                continue;
+            };
+            // Nothing is said of a patient who is not being watched.
+            if !app.consent(&p).await?.allows(now) {
+                continue;
+            }
+            let from = now - 8 * DAY;
+            let windows = app.store.windows(Some(&p), from, now + 1).await?;
+            let alerts = app.store.alerts(Some(&p)).await?;
+            let baseline = app
+                .assessment(&p)
+                .await?
+                .filter(|a| a.baseline_learned)
+                .map(|a| a.baseline);
+            let mut add = |kind: NoticeKind, text: String| {
+                due.push(Notice {
+                    id: 0,
+                    at_ms: now,
+                    doctor: doctor.id.clone(),
+                    patient: Some(p.clone()),
+                    kind,
+                    text: format!("{} · {p}: {text}", bed.id),
+                    ack: None,
+                })
+            };
+            let since = last(&doctor.id, Some(&p), NoticeKind::Persisting);
+            if let Some(text) = notice::persisting(&windows, baseline, since, dr, now) {
+                add(NoticeKind::Persisting, text);
+            }
+            if let Some(today) = zone.day_of(now) {
+                let days = dr.rising_days as usize + 1;
+                let done =
+                    areya_monitor::stay::stay(&windows, &[], &[], &zone, today.start_ms - 1, days);
+                let since = last(&doctor.id, Some(&p), NoticeKind::Rising);
+                if let Some(text) = notice::rising(&done, since, dr) {
+                    add(NoticeKind::Rising, text);
+                }
+            }
+            if digest_due {
+                let assessments = app.store.assessments(&p, from, now + 1).await?;
+                let stay =
+                    areya_monitor::stay::stay(&windows, &assessments, &alerts, &zone, now, 7);
+                let since = last_digest.unwrap_or(now - DAY);
+                digest.push(DigestPatient {
+                    label: format!("{} · {p}", bed.id),
+                    stay,
+                    alerts_since: notice::alerts_between(&alerts, since, now),
+                });
+            }
+        }
+        if digest_due {
+            let since = if last_digest.is_some() {
+                "the last digest"
+            } else {
+                "24 h ago"
+            };
+            due.push(Notice {
+                id: 0,
+                at_ms: now,
+                doctor: doctor.id.clone(),
+                patient: None,
+                kind: NoticeKind::Digest,
+                text: notice::digest(&digest, since),
+                ack: None,
+            });
+        }
+    }
+    let mut sent = Vec::with_capacity(due.len());
+    for mut n in due {
+        n.id = app.store.add_notice(&n).await?;
+        let about = n
+            .patient
+            .as_ref()
+            .map_or(String::new(), |p| format!(" patient {p}"));
+        app.audit(
+            "areya",
+            "notify doctor",
+            &format!("doctor {}", n.doctor),
+            &format!("{}{about}: {}", n.kind.as_str(), n.text),
+        )
+        .await?;
+        sent.push(n);
+    }
+    if !sent.is_empty() {
+        tracing::info!("doctors' round: {} notices", sent.len());
+    }
+    Ok(sent)
+}
