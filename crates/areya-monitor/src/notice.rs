@@ -155,6 +155,11 @@ pub fn rising(completed: &Stay, last: Option<Millis>, rules: &DoctorRules) -> Op
     if last.is_some_and(|t| t >= first_up.start_ms) {
         return None;
     }
+    // A run as long as the days looked at may have begun before them, and been told then.
+    let from_first_day = completed.days.first().is_some_and(|d| d.negative.is_some());
+    if last.is_some() && r + 1 == judged.len() && from_first_day {
+        return None;
+    }
     let usual = to
         .baseline
         .map(|b| format!(" (usual {})", pct(b)))
@@ -344,8 +349,7 @@ pub fn replay_notices(
             }
             // Days are judged once finished: at the first check of a new day.
             if let Some(today) = zone.day_of(hour).filter(|d| hour - d.start_ms < HOUR) {
-                let days = rules.rising_days as usize + 1;
-                let done = crate::stay::stay(&seen, &[], &[], zone, today.start_ms - 1, days);
+                let done = crate::stay::stay(&seen, &[], &[], zone, today.start_ms - 1, 15);
                 if let Some(text) = rising(&done, last_rising, rules) {
                     last_rising = Some(hour);
                     out.push(ReplayedNotice {
@@ -455,6 +459,11 @@ mod tests {
         assert_eq!(rising(&done, Some(T0 + 4 * DAY), &r), None);
         // Told before the run began: a new run is news.
         assert!(rising(&done, Some(T0 - DAY), &r).is_some());
+        // Days looked at that are all one run: it may have been told before them.
+        let all_run = stay(&w, &[], &[], &WardZone::utc(), T0 + 5 * DAY - 1, 5);
+        assert_eq!(all_run.rising_days, 4);
+        assert_eq!(rising(&all_run, Some(T0 - 9 * DAY), &r), None);
+        assert!(rising(&all_run, None, &r).is_some());
         let short = stay(&w, &[], &[], &WardZone::utc(), T0 + 3 * DAY - 1, 6);
         assert_eq!(rising(&short, None, &r), None, "two rises only");
     }

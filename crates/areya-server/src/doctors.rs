@@ -12,6 +12,8 @@ use areya_monitor::{Millis, HOUR};
 use areya_store::Store;
 
 const DAY: Millis = 24 * HOUR;
+/// How many finished days a rising run is looked for in (`doctor.rising_days` is at most 14).
+const RISING_DAYS: i64 = 15;
 
 /// Runs the round now: returns the notices it put in inboxes. Only the server that runs the
 /// engine does it (a cluster follower returns none), and each notice's own state is in the
@@ -69,10 +71,15 @@ pub async fn round(app: &App) -> Result<Vec<Notice>, AppError> {
             if let Some(text) = notice::persisting(&windows, baseline, since, dr, now) {
                 add(NoticeKind::Persisting, text);
             }
-            if let Some(today) = zone.day_of(now) {
-                let days = dr.rising_days as usize + 1;
+            // Days are judged once finished, in the first hour of the next (a server down
+            // then leaves it to the next day, when a run that goes on is still a run).
+            if let Some(today) = zone.day_of(now).filter(|d| now - d.start_ms < HOUR) {
+                let back = today.start_ms - RISING_DAYS * DAY;
+                let older = app.store.windows(Some(&p), back, from).await?;
+                let all: Vec<_> = older.into_iter().chain(windows.iter().cloned()).collect();
+                let days = RISING_DAYS as usize;
                 let done =
-                    areya_monitor::stay::stay(&windows, &[], &[], &zone, today.start_ms - 1, days);
+                    areya_monitor::stay::stay(&all, &[], &[], &zone, today.start_ms - 1, days);
                 let since = last(&doctor.id, Some(&p), NoticeKind::Rising);
                 if let Some(text) = notice::rising(&done, since, dr) {
                     add(NoticeKind::Rising, text);

@@ -1546,7 +1546,7 @@ mod browser {
         // Five past days of bed 1: two hours of face a day, the negative share rising.
         let day = 24 * 3600 * SECOND;
         let mut batch = areya_store::Batch::default();
-        for (n, negative) in [(5, 0.10), (4, 0.12), (3, 0.11), (2, 0.22), (1, 0.35)] {
+        for (n, negative) in [(5, 0.10), (4, 0.12), (3, 0.15), (2, 0.22), (1, 0.35)] {
             let start = s.now() - n * day;
             for m in 0..120 {
                 let at = start + m * 60 * SECOND;
@@ -1564,6 +1564,9 @@ mod browser {
         s.app.store.save(&batch).await.expect("save the week");
         feed(&s, 0, 30, 0.1).await;
         feed(&s, 0, 100, 0.9).await;
+        areya_server::doctors::round(&s.app)
+            .await
+            .expect("the doctors' round");
 
         fill_login(&d, &s, "drlee", PASSWORD).await;
         d.click("#login-form button").await;
@@ -1577,15 +1580,32 @@ mod browser {
         );
         d.wait_text(
             "#doctor-patients .stay .line",
-            "Negative share rising for 2 days: 11% → 35%",
+            "Negative share rising for 4 days: 10% → 35%",
         )
         .await;
+        // The rising notice waits in the inbox until read.
+        d.wait_text(
+            "#notice-list .notice .text",
+            "bed-01 · p-1001: Negative share rising for 4 days",
+        )
+        .await;
+        d.wait_text("#notice-count", "1").await;
         // Six rows a patient: five days and today.
         let rows = d
             .exec("return document.querySelectorAll('#doctor-patients .stay:first-child tbody tr').length")
             .await;
         assert_eq!(rows, json!(7), "a week, today included");
         screenshot(&d, "e2e-doctor.png").await;
+        d.click("#notice-list button[data-act=read]").await;
+        d.wait_text("#notice-count", "0").await;
+        d.wait("#notice-read .notice", true).await;
+        let read = s
+            .app
+            .store
+            .notices(Some("drlee"), 0)
+            .await
+            .expect("notices");
+        assert!(read.iter().all(|n| n.ack.is_some()), "{read:?}");
 
         d.click("#doctor-patients .stay").await;
         d.wait("#stay-days table.days", true).await;

@@ -785,9 +785,37 @@ function stayCard(p) {
     h("p", { class: "meta" }, nowLine(p) + (p.nurse ? ` Nurse: ${p.nurse.name}.` : "")),
     daysTable(p.stay, today));
 }
+const NOTICE = { persisting: "Above usual for hours", rising: "Rising over days", digest: "Daily digest" };
+function noticeCard(n) {
+  const when = fmt({ weekday: "short", hour: "2-digit", minute: "2-digit" }).format(new Date(n.at_ms));
+  const el = h("article", { class: "notice" + (n.ack ? " read" : ""), "data-notice": n.id },
+    h("div", { class: "head" }, h("span", {}, NOTICE[n.kind] || n.kind), h("span", {}, when)),
+    h("p", { class: "text" }, n.text));
+  const acts = h("div", { class: "actions" });
+  if (n.patient) acts.append(h("button", { onclick: () => { location.hash = "stay/" + encodeURIComponent(n.patient); } }, "Open the patient"));
+  if (n.ack) acts.append(h("span", { class: "meta" }, `Read ${fmt({ weekday: "short", hour: "2-digit", minute: "2-digit" }).format(new Date(n.ack.at_ms))}`));
+  else {
+    const msg = h("span", { class: "meta", role: "alert" });
+    acts.append(h("button", { class: "primary", "data-act": "read", onclick: async (e) => {
+      e.target.disabled = true;
+      try { await api(`/api/doctor/notices/${n.id}/ack`, { method: "POST", body: {} }); loadDoctor(); }
+      catch (err) { e.target.disabled = false; msg.textContent = err.message; }
+    } }, "Acknowledge"), msg);
+  }
+  el.append(acts);
+  return el;
+}
+async function loadNotices() {
+  const v = await api("/api/doctor/notices?days=14");
+  const waiting = v.notices.filter((n) => !n.ack), read = v.notices.filter((n) => n.ack);
+  $("notice-count").textContent = String(waiting.length);
+  $("notice-list").replaceChildren(...(waiting.length ? waiting.map(noticeCard) : [h("p", { class: "empty" }, "Nothing waiting.")]));
+  $("notices-done").hidden = read.length === 0;
+  $("notice-read").replaceChildren(...read.slice(0, 20).map(noticeCard));
+}
 async function loadDoctor() {
   try {
-    const v = await api("/api/doctor/patients?days=7");
+    const [v] = await Promise.all([api("/api/doctor/patients?days=7"), loadNotices()]);
     for (const p of v.patients) for (const q of p.staff) W.staff.set(q.id, q);
     skew = v.now_ms - Date.now();
     lastGood = v.now_ms;

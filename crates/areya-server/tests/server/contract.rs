@@ -155,6 +155,37 @@ async fn every_response_and_live_event_matches_the_documents() {
         .await;
     r.call("GET", "/api/patients/p-1006/stay", stay, lee, None, 403)
         .await;
+    areya_server::doctors::round(&s.app).await.expect("round");
+    let notices = "/api/doctor/notices";
+    r.call("GET", notices, notices, lee, None, 200).await;
+    r.call(
+        "GET",
+        "/api/doctor/notices?days=99",
+        notices,
+        lee,
+        None,
+        400,
+    )
+    .await;
+    let read = "/api/doctor/notices/{id}/ack";
+    r.call(
+        "POST",
+        "/api/doctor/notices/999/ack",
+        read,
+        lee,
+        Some(json!({})),
+        404,
+    )
+    .await;
+    r.call(
+        "POST",
+        "/api/doctor/notices/1/ack",
+        read,
+        ana,
+        Some(json!({})),
+        403,
+    )
+    .await;
     r.call(
         "GET",
         "/api/alerts?ward=ward-4b",
