@@ -1641,6 +1641,51 @@ fn replay_compares_rules_and_fhir_exports_a_bundle() {
         out.contains("blind gaps over max_blind_s end a run: 1 fewer (clock time: 2)"),
         "{out}"
     );
+    assert!(
+        out.contains("Doctors' notices (not alarms): current 0, candidate 0"),
+        "{out}"
+    );
+    // A patient calm for 4 h (the baseline learned at 10%), then sad for 5 h: one notice for
+    // the doctor after four hours above usual, with the rules' own [doctor] settings.
+    let url2 = format!("sqlite://{}", tmp.path().join("ward2.db").display());
+    rt.block_on(async {
+        let s = SqliteStore::open(&url2).await.unwrap();
+        let mut windows: Vec<_> = (0..240).map(|m| w("d", m, 0.1)).collect();
+        windows.extend((240..540).map(|m| w("d", m, 0.6)));
+        s.save(&Batch {
+            windows,
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    });
+    let off = tmp.path().join("no-notices.toml");
+    std::fs::write(&off, "[doctor]\npersisting_hours = 0\n").unwrap();
+    let o = run(&[
+        "replay",
+        "--database",
+        &url2,
+        "--rules",
+        off.to_str().unwrap(),
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        out.contains("Doctors' notices (not alarms): current 1, candidate 0"),
+        "{out}"
+    );
+    let o = run(&[
+        "replay",
+        "--database",
+        &url2,
+        "--rules",
+        stricter.to_str().unwrap(),
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("2026-11-30T08:00:00.000Z persisting Negative share above usual for 4 h: 60% (usual 10%)."),
+        "{out}"
+    );
     for (args, want) in [
         (
             vec![

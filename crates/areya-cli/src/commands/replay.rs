@@ -1,6 +1,6 @@
 //! `areya replay`: re-runs stored windows through a candidate rule file and prints the alarm
-//! burden per bed per day against the current rules, and which alerts would appear or vanish —
-//! before a ward changes its rules.
+//! burden per bed per day against the current rules, which alerts would appear or vanish, and
+//! the notices each patient's doctor would have had — before a ward changes its rules.
 
 use crate::with_store;
 use anyhow::Context;
@@ -130,7 +130,36 @@ async fn report<S: Store>(
     };
     show("Would appear with the candidate rules", &appear);
     show("Would vanish with the candidate rules", &vanish);
+    notice_report(&windows, &current, candidate, &bed);
     sight_report(&windows, candidate, &new)
+}
+
+/// The doctors' notices (never alarms) each rule set would have sent on these windows.
+fn notice_report(
+    windows: &[areya_monitor::window::WindowAggregate],
+    current: &RuleSet,
+    candidate: &RuleSet,
+    bed: &dyn Fn(&areya_core::PatientId) -> String,
+) {
+    use areya_monitor::notice::replay_notices;
+    let cfg = StateConfig::default();
+    let now = replay_notices(windows, &current.doctor, cfg, &current.zone());
+    let new = replay_notices(windows, &candidate.doctor, cfg, &candidate.zone());
+    println!(
+        "\nDoctors' notices (not alarms): current {}, candidate {}",
+        now.len(),
+        new.len()
+    );
+    for n in &new {
+        println!(
+            "  {:<10} {:<16} {} {:<10} {}",
+            bed(&n.patient),
+            n.patient.as_str(),
+            iso8601_utc(n.at_ms),
+            n.kind.as_str(),
+            n.text
+        );
+    }
 }
 
 /// What each of the sight rules does on these windows with the candidate rules (`replayed`):
