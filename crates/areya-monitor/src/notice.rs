@@ -239,9 +239,10 @@ fn concerns(p: &DigestPatient) -> Vec<String> {
     out
 }
 
-/// The digest's text for a doctor: who needs a look and why, then who is settled.
-pub fn digest(patients: &[DigestPatient], since: &str) -> String {
-    if patients.is_empty() {
+/// The digest's text for a doctor: who needs a look and why, who is settled, and who is not
+/// being watched (paused or opted out: `unwatched`).
+pub fn digest(patients: &[DigestPatient], unwatched: &[String], since: &str) -> String {
+    if patients.is_empty() && unwatched.is_empty() {
         return "No patients name you as their doctor.".into();
     }
     let mut look = Vec::new();
@@ -254,7 +255,7 @@ pub fn digest(patients: &[DigestPatient], since: &str) -> String {
             look.push(format!("{}: {}", p.label, c.join("; ")));
         }
     }
-    let n = patients.len();
+    let n = patients.len() + unwatched.len();
     let mut s = if look.is_empty() {
         format!("None of your {n} patients needs a look (alerts since {since}).")
     } else {
@@ -267,6 +268,9 @@ pub fn digest(patients: &[DigestPatient], since: &str) -> String {
     };
     if !settled.is_empty() && !look.is_empty() {
         s.push_str(&format!(" Settled: {}.", settled.join(", ")));
+    }
+    if !unwatched.is_empty() {
+        s.push_str(&format!(" Not monitored: {}.", unwatched.join(", ")));
     }
     s
 }
@@ -554,12 +558,16 @@ mod tests {
             })
             .collect();
         assert_eq!(
-            digest(&patients, "07:00 yesterday"),
-            "2 of your 3 patients need a look (alerts since 07:00 yesterday): \
+            digest(&patients, &["bed · p-4".to_string()], "07:00 yesterday"),
+            "2 of your 4 patients need a look (alerts since 07:00 yesterday): \
              bed · p-1: negative share rising for 3 days (10% → 33%) — \
-             bed · p-3: 2 alerts (1 acknowledged as actionable, 1 unanswered). Settled: bed · p-2."
+             bed · p-3: 2 alerts (1 acknowledged as actionable, 1 unanswered). Settled: bed · p-2. \
+             Not monitored: bed · p-4."
         );
-        assert_eq!(digest(&[], "x"), "No patients name you as their doctor.");
+        assert_eq!(
+            digest(&[], &[], "x"),
+            "No patients name you as their doctor."
+        );
     }
 
     #[test]

@@ -109,10 +109,15 @@ pub fn stay(
         .filter_map(|(i, d)| d.negative.map(|n| (i as f64, n)))
         .collect();
     let negative_per_day = slope(&judged);
+    // A trend, not one bad day: the fit and the first and last days agree.
+    let change = match (judged.first(), judged.last()) {
+        (Some(a), Some(b)) => b.1 - a.1,
+        _ => 0.0,
+    };
     let direction = match negative_per_day {
         None => Direction::Unknown,
-        Some(s) if s >= 0.02 => Direction::Rising,
-        Some(s) if s <= -0.02 => Direction::Falling,
+        Some(s) if s >= 0.02 && change >= RISE => Direction::Rising,
+        Some(s) if s <= -0.02 && change <= -RISE => Direction::Falling,
         Some(_) => Direction::Steady,
     };
     let rising_days = judged
@@ -311,6 +316,24 @@ fn summary(days: &[StayDay], direction: Direction, rising: u32, above: u32) -> S
             judged.len()
         ));
     }
+    // A bad day that the line above does not show.
+    if let Some(peak) = judged[..judged.len() - 1]
+        .iter()
+        .filter(|d| matches!((d.negative, d.baseline), (Some(n), Some(b)) if n >= b + 2.0 * RISE))
+        .max_by(|a, b| {
+            a.negative
+                .partial_cmp(&b.negative)
+                .unwrap_or(std::cmp::Ordering::Equal)
+        })
+    {
+        if rising < 2 && direction != Direction::Rising {
+            s.push_str(&format!(
+                " Highest {} on {}.",
+                pct(peak.negative.unwrap_or_default()),
+                peak.date
+            ));
+        }
+    }
     let sum = |f: fn(&DayAlerts) -> u32| days.iter().map(|d| f(&d.alerts)).sum::<u32>();
     let raised = sum(|a| a.raised);
     if raised > 0 {
@@ -504,6 +527,36 @@ mod tests {
             .days
             .iter()
             .all(|d| d.seen_ms == 0 && d.emotions.is_none()));
+    }
+
+    #[test]
+    fn one_bad_day_is_not_a_trend_but_is_said() {
+        let mut w = Vec::new();
+        let mut a = Vec::new();
+        for (d, n) in [
+            (0, 0.10),
+            (1, 0.09),
+            (2, 0.11),
+            (3, 0.10),
+            (4, 0.31),
+            (5, 0.12),
+        ] {
+            w.extend(minutes(T0 + d * DAY + 8 * crate::HOUR, 2, 1.0, n));
+            a.push(assessment(T0 + d * DAY + 9 * crate::HOUR, 10, Some(0.12)));
+        }
+        let s = stay(
+            &w,
+            &a,
+            &[],
+            &WardZone::utc(),
+            T0 + 5 * DAY + 12 * crate::HOUR,
+            6,
+        );
+        assert_eq!(s.direction, Direction::Steady, "{:?}", s.negative_per_day);
+        assert_eq!(
+            s.summary,
+            "Negative share 12% on 2026-12-05; usual 12%. Above usual on 1 of 6 days. Highest 31% on 2026-12-04."
+        );
     }
 
     #[test]

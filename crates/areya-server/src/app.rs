@@ -114,6 +114,8 @@ pub struct App {
     pub(crate) engine_since: AtomicI64,
     /// One doctors' round at a time (each reads what the last one sent).
     pub(crate) doctors_round: tokio::sync::Mutex<()>,
+    /// The start of the last local day whose finished days the doctors' round judged.
+    pub(crate) days_judged: AtomicI64,
     /// Becomes true when the server shuts down, so live streams end.
     pub stopping: tokio::sync::watch::Sender<bool>,
     /// Set when several servers share one PostgreSQL.
@@ -292,6 +294,7 @@ impl App {
             counters: crate::metrics::Metrics::new(),
             engine_since: AtomicI64::new(now),
             doctors_round: tokio::sync::Mutex::new(()),
+            days_judged: AtomicI64::new(i64::MIN),
             stopping: tokio::sync::watch::Sender::new(false),
             cluster,
         }))

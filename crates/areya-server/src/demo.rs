@@ -200,8 +200,93 @@ pub fn observations(readings: &mut dyn Readings, t: u64, at_ms: i64) -> Vec<Obse
     out
 }
 
-/// Opts the demo's third patient out, as the script says.
+/// The demo's past week for Dr Lee's patients, so the doctor's view has stays to read: bed 1's
+/// negative share rising over the last four days, bed 4 distressed one day, the others
+/// settled. Per day: the face seen in the morning, afternoon and evening (70% of those hours),
+/// and an hourly assessment against a learned usual of 12%. Seeded once: a restarted demo keeps
+/// what it has.
+pub async fn seed_history(app: &App) -> Result<(), crate::error::AppError> {
+    use areya_core::EmotionSums;
+    use areya_monitor::state::{Assessment, Status};
+    use areya_monitor::window::WindowAggregate;
+    use areya_monitor::HOUR;
+    use areya_store::Store;
+    const DAY: i64 = 24 * HOUR;
+    let now = app.now();
+    let Some(first) = demo_patient(0) else {
+        return Ok(());
+    };
+    if !app
+        .store
+        .windows(Some(&first), now - 8 * DAY, now - DAY)
+        .await?
+        .is_empty()
+    {
+        return Ok(());
+    }
+    // Negative share per bed, six days ago first.
+    let stories: [(usize, [f64; 6]); 5] = [
+        (0, [0.12, 0.11, 0.13, 0.18, 0.26, 0.34]),
+        (1, [0.20, 0.22, 0.19, 0.21, 0.20, 0.22]),
+        (3, [0.10, 0.09, 0.11, 0.10, 0.31, 0.12]),
+        (4, [0.08, 0.07, 0.09, 0.08, 0.07, 0.08]),
+        (7, [0.15, 0.14, 0.16, 0.15, 0.13, 0.14]),
+    ];
+    let midnight = now - now.rem_euclid(DAY);
+    let mut batch = areya_store::Batch::default();
+    for (bed, negative) in stories {
+        let Some(p) = demo_patient(bed) else {
+            continue;
+        };
+        for (k, n) in negative.into_iter().enumerate() {
+            let day = midnight - (6 - k as i64) * DAY;
+            for hour in [8, 9, 10, 14, 15, 16, 20, 21] {
+                let at = day + hour * HOUR;
+                for m in 0..60 {
+                    let s = at + m * MINUTE;
+                    let faces = 42.0;
+                    let mix = [n * 0.3, (1.0 - n) * 0.3, (1.0 - n) * 0.7, n * 0.7];
+                    batch.windows.push(WindowAggregate {
+                        patient: p.clone(),
+                        start_ms: s,
+                        end_ms: s + MINUTE,
+                        frames: 60,
+                        faces: 42,
+                        prob_sums: EmotionSums::from_array(mix.map(|x| x * faces)),
+                        confidence_sum: faces * 0.8,
+                    });
+                }
+                let score = (((n - 0.12) / 0.3).clamp(0.0, 1.0) * 100.0).round() as u8;
+                batch.assessments.push((
+                    p.clone(),
+                    Assessment {
+                        at_ms: at + HOUR,
+                        status: if n >= 0.22 {
+                            Status::Elevated
+                        } else {
+                            Status::Settled
+                        },
+                        score,
+                        negative: Some(n),
+                        trend: None,
+                        coverage: 0.7,
+                        baseline: 0.12,
+                        baseline_learned: true,
+                        dominant: None,
+                        reason: "demo history".into(),
+                    },
+                ));
+            }
+        }
+    }
+    app.store.save(&batch).await?;
+    Ok(())
+}
+
+/// Opts the demo's third patient out, as the script says, and seeds Dr Lee's week
+/// ([`seed_history`]).
 pub async fn prepare(app: &Arc<App>) -> Result<(), crate::error::AppError> {
+    seed_history(app).await?;
     if let Some(p) = demo_patient(2) {
         app.run(crate::command::Command::Consent {
             patient: p.clone(),

@@ -35,17 +35,23 @@ pub async fn round(app: &App) -> Result<Vec<Notice>, AppError> {
             .map(|n| n.at_ms)
             .max()
     };
+    use std::sync::atomic::Ordering::Relaxed;
+    let judge_days = zone
+        .day_of(now)
+        .filter(|d| app.days_judged.load(Relaxed) != d.start_ms);
     let mut due = Vec::new();
     for doctor in dir.staff.iter().filter(|s| s.role == Role::Doctor) {
         let last_digest = last(&doctor.id, None, NoticeKind::Digest);
         let digest_due = notice::digest_due(dr, &zone, last_digest, now);
         let mut digest = Vec::new();
+        let mut unwatched = Vec::new();
         for (_, bed, _) in dir.patients_of(&doctor.id) {
             let Some(p) = bed.patient.clone() else {
                 continue;
             };
-            // Nothing is said of a patient who is not being watched.
+            // Nothing is judged of a patient who is not being watched; the digest says so.
             if !app.consent(&p).await?.allows(now) {
+                unwatched.push(format!("{} · {p}", bed.id));
                 continue;
             }
             let from = now - 8 * DAY;
@@ -71,9 +77,8 @@ pub async fn round(app: &App) -> Result<Vec<Notice>, AppError> {
             if let Some(text) = notice::persisting(&windows, baseline, since, dr, now) {
                 add(NoticeKind::Persisting, text);
             }
-            // Days are judged once finished, in the first hour of the next (a server down
-            // then leaves it to the next day, when a run that goes on is still a run).
-            if let Some(today) = zone.day_of(now).filter(|d| now - d.start_ms < HOUR) {
+            // Finished days are judged once a day: in the first round of each day.
+            if let Some(today) = judge_days.as_ref() {
                 let back = today.start_ms - RISING_DAYS * DAY;
                 let older = app.store.windows(Some(&p), back, from).await?;
                 let all: Vec<_> = older.into_iter().chain(windows.iter().cloned()).collect();
@@ -109,7 +114,7 @@ pub async fn round(app: &App) -> Result<Vec<Notice>, AppError> {
                 doctor: doctor.id.clone(),
                 patient: None,
                 kind: NoticeKind::Digest,
-                text: notice::digest(&digest, since),
+                text: notice::digest(&digest, &unwatched, since),
                 ack: None,
             });
         }
@@ -129,6 +134,9 @@ pub async fn round(app: &App) -> Result<Vec<Notice>, AppError> {
         )
         .await?;
         sent.push(n);
+    }
+    if let Some(d) = &judge_days {
+        app.days_judged.store(d.start_ms, Relaxed);
     }
     if !sent.is_empty() {
         tracing::info!("doctors' round: {} notices", sent.len());
