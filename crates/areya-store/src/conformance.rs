@@ -78,6 +78,7 @@ pub async fn records_round_trip<S: Store>(s: &S) {
         alerts: book.open_alerts().cloned().collect(),
         events: events.clone(),
         patients: vec![snapshot.clone()],
+        deliveries: vec![],
     };
     s.save(&batch).await.expect("save");
     s.save(&batch)
@@ -495,4 +496,79 @@ pub async fn doctor_notices<S: Store>(s: &S) {
     let lee = s.notices(Some("lee"), 0).await.unwrap();
     assert_eq!(lee[1].ack.as_ref().map(|k| k.at_ms), Some(40));
     assert_eq!(lee[0].ack, None);
+}
+
+/// The gateway's outbox: each key queued once (in a batch or alone), due in order, retried,
+/// delivered or dead.
+pub async fn outbox<S: Store>(s: &S) {
+    use super::{DeliveryOutcome, DeliveryState, NewDelivery};
+    let item = |key: &str, at: i64| NewDelivery {
+        key: key.into(),
+        created_ms: at,
+        ward: Some("w1".into()),
+        body: format!("{{\"id\":\"{key}\"}}"),
+    };
+    s.save(&Batch {
+        deliveries: vec![item("a", 10), item("b", 20)],
+        ..Batch::default()
+    })
+    .await
+    .unwrap();
+    s.enqueue(&[item("a", 10), item("c", 30)]).await.unwrap();
+    let due = s.due_deliveries(25, 10).await.unwrap();
+    assert_eq!(
+        due.iter().map(|d| d.key.as_str()).collect::<Vec<_>>(),
+        ["a", "b"],
+        "due by time, oldest first, 'a' once"
+    );
+    assert_eq!(due[0].state, DeliveryState::Pending);
+    assert_eq!(s.due_deliveries(100, 1).await.unwrap().len(), 1, "limit");
+    let (a, b) = (due[0].id, due[1].id);
+    s.finish_delivery(a, &DeliveryOutcome::Delivered { at_ms: 26 })
+        .await
+        .unwrap();
+    let retry = DeliveryOutcome::Retry {
+        attempts: 1,
+        next_ms: 60,
+        error: "503".into(),
+    };
+    s.finish_delivery(b, &retry).await.unwrap();
+    let due = s.due_deliveries(50, 10).await.unwrap();
+    assert_eq!(
+        due.iter().map(|d| d.key.as_str()).collect::<Vec<_>>(),
+        ["c"],
+        "b waits"
+    );
+    let due = s.due_deliveries(60, 10).await.unwrap();
+    assert_eq!(due[0].key, "b");
+    assert_eq!(
+        (due[0].attempts, due[0].last_error.as_deref()),
+        (1, Some("503"))
+    );
+    let dead = DeliveryOutcome::Dead {
+        attempts: 2,
+        at_ms: 61,
+        error: "refused".into(),
+    };
+    s.finish_delivery(b, &dead).await.unwrap();
+    let all = s.deliveries(0, 10).await.unwrap();
+    let got: Vec<(&str, DeliveryState, u32)> = all
+        .iter()
+        .map(|d| (d.key.as_str(), d.state, d.attempts))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("c", DeliveryState::Pending, 0),
+            ("b", DeliveryState::Dead, 2),
+            ("a", DeliveryState::Delivered, 1),
+        ]
+    );
+    assert_eq!(all[1].done_ms, Some(61));
+    assert_eq!(all[1].ward.as_deref(), Some("w1"));
+    assert_eq!(
+        s.deliveries(25, 10).await.unwrap().len(),
+        1,
+        "from a time on"
+    );
 }

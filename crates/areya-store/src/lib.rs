@@ -138,6 +138,8 @@ pub struct Batch {
     pub events: Vec<AlertEvent>,
     /// The newest snapshot of each patient a window was closed for.
     pub patients: Vec<areya_monitor::engine::PatientSnapshot>,
+    /// Messages for the gateway that the batch's events caused (queued with them).
+    pub deliveries: Vec<NewDelivery>,
 }
 
 impl Batch {
@@ -189,6 +191,91 @@ impl Batch {
             && self.alerts.is_empty()
             && self.events.is_empty()
             && self.patients.is_empty()
+            && self.deliveries.is_empty()
+    }
+}
+
+/// A message for the messaging gateway, to be queued.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewDelivery {
+    /// The message's id and idempotency key: the same message is queued once.
+    pub key: String,
+    pub created_ms: Millis,
+    /// The ward it concerns, if any (whose nurses see a failure).
+    pub ward: Option<String>,
+    /// The JSON body, as posted.
+    pub body: String,
+}
+
+/// How a queued message stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    Pending,
+    Delivered,
+    /// Every try failed: a dead letter.
+    Dead,
+}
+
+impl DeliveryState {
+    fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Dead => "dead",
+        }
+    }
+    fn parse(s: &str) -> DeliveryState {
+        match s {
+            "delivered" => DeliveryState::Delivered,
+            "dead" => DeliveryState::Dead,
+            _ => DeliveryState::Pending,
+        }
+    }
+}
+
+/// A queued message and how its delivery stands.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Delivery {
+    pub id: i64,
+    pub key: String,
+    pub created_ms: Millis,
+    pub ward: Option<String>,
+    pub body: String,
+    /// Tries so far.
+    pub attempts: u32,
+    /// When the next try is due (pending only).
+    pub next_ms: Millis,
+    pub state: DeliveryState,
+    pub last_error: Option<String>,
+    /// When it was delivered or given up.
+    pub done_ms: Option<Millis>,
+}
+
+/// What one try of a delivery came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeliveryOutcome {
+    Delivered {
+        at_ms: Millis,
+    },
+    Retry {
+        attempts: u32,
+        next_ms: Millis,
+        error: String,
+    },
+    Dead {
+        attempts: u32,
+        at_ms: Millis,
+        error: String,
+    },
+}
+
+impl DeliveryState {
+    pub(crate) fn of(s: &str) -> DeliveryState {
+        DeliveryState::parse(s)
+    }
+    pub(crate) fn name(self) -> &'static str {
+        self.as_str()
     }
 }
 
@@ -411,6 +498,27 @@ pub trait Store: Send + Sync {
         doctor: &str,
         ack: &NoticeAck,
     ) -> impl Future<Output = Result<Option<(Notice, bool)>, StoreError>> + Send;
+    /// Queues messages for the gateway (a key already queued is left as it is).
+    fn enqueue(&self, items: &[NewDelivery])
+        -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Pending messages due at `now`, oldest first, at most `limit`.
+    fn due_deliveries(
+        &self,
+        now: Millis,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Delivery>, StoreError>> + Send;
+    /// Records what a try of delivery `id` came to.
+    fn finish_delivery(
+        &self,
+        id: i64,
+        outcome: &DeliveryOutcome,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Messages created at or after `from`, newest first, at most `limit`.
+    fn deliveries(
+        &self,
+        from: Millis,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Delivery>, StoreError>> + Send;
     /// How often the store replaced its connections after an I/O failure.
     fn reopens(&self) -> u64 {
         0
@@ -564,6 +672,18 @@ impl Store for Db {
     }
     async fn check_writable(&self, at_ms: Millis) -> Result<(), StoreError> {
         both!(self, s => s.check_writable(at_ms).await)
+    }
+    async fn enqueue(&self, items: &[NewDelivery]) -> Result<(), StoreError> {
+        both!(self, s => s.enqueue(items).await)
+    }
+    async fn due_deliveries(&self, now: Millis, limit: u32) -> Result<Vec<Delivery>, StoreError> {
+        both!(self, s => s.due_deliveries(now, limit).await)
+    }
+    async fn finish_delivery(&self, id: i64, outcome: &DeliveryOutcome) -> Result<(), StoreError> {
+        both!(self, s => s.finish_delivery(id, outcome).await)
+    }
+    async fn deliveries(&self, from: Millis, limit: u32) -> Result<Vec<Delivery>, StoreError> {
+        both!(self, s => s.deliveries(from, limit).await)
     }
     async fn add_notice(&self, notice: &Notice) -> Result<u64, StoreError> {
         both!(self, s => s.add_notice(notice).await)

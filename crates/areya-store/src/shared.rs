@@ -4,6 +4,25 @@
 //! driver error to `StoreError`, where SQLite also notes I/O-class failures to reopen its pool)
 //! and imports what these bodies name.
 
+/// A queued message from an `outbox` row (either back end's row type).
+macro_rules! delivery_of {
+    ($r:expr) => {
+        $crate::Delivery {
+            id: $r.get("id"),
+            key: $r.get("key"),
+            created_ms: $r.get("created_ms"),
+            ward: $r.get("ward"),
+            body: $r.get("body"),
+            attempts: $r.get::<i64, _>("attempts").clamp(0, i64::from(u32::MAX)) as u32,
+            next_ms: $r.get("next_ms"),
+            state: $crate::DeliveryState::of(&$r.get::<String, _>("state")),
+            last_error: $r.get("last_error"),
+            done_ms: $r.get("done_ms"),
+        }
+    };
+}
+pub(crate) use delivery_of;
+
 /// Expands, inside an `impl Store for …` block, to the methods both back ends share.
 macro_rules! same_on_both_back_ends {
     () => {
@@ -154,6 +173,79 @@ macro_rules! same_on_both_back_ends {
                 .await
                 .map_err(self.db("delete session"))?;
             Ok(())
+        }
+
+        async fn enqueue(&self, items: &[$crate::NewDelivery]) -> Result<(), StoreError> {
+            let mut tx = self.pool().begin().await.map_err(self.db("begin"))?;
+            for d in items {
+                sqlx::query("INSERT INTO outbox (key, created_ms, ward, body, attempts, next_ms, state) VALUES ($1, $2, $3, $4, 0, $2, 'pending') ON CONFLICT (key) DO NOTHING")
+                    .bind(&d.key)
+                    .bind(d.created_ms)
+                    .bind(&d.ward)
+                    .bind(&d.body)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(self.db("queue message"))?;
+            }
+            tx.commit().await.map_err(self.db("commit"))?;
+            Ok(())
+        }
+
+        async fn due_deliveries(
+            &self,
+            now: Millis,
+            limit: u32,
+        ) -> Result<Vec<$crate::Delivery>, StoreError> {
+            let rows = sqlx::query("SELECT * FROM outbox WHERE state = 'pending' AND next_ms <= $1 ORDER BY id LIMIT $2")
+                .bind(now)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool())
+                .await
+                .map_err(self.db("read the outbox"))?;
+            Ok(rows.iter().map(|r| $crate::shared::delivery_of!(r)).collect())
+        }
+
+        async fn finish_delivery(
+            &self,
+            id: i64,
+            outcome: &$crate::DeliveryOutcome,
+        ) -> Result<(), StoreError> {
+            use $crate::{DeliveryOutcome as O, DeliveryState as S};
+            let (state, attempts, next, error, done) = match outcome {
+                O::Delivered { at_ms } => (S::Delivered, None, None, None, Some(*at_ms)),
+                O::Retry { attempts, next_ms, error } => {
+                    (S::Pending, Some(*attempts), Some(*next_ms), Some(error.as_str()), None)
+                }
+                O::Dead { attempts, at_ms, error } => {
+                    (S::Dead, Some(*attempts), None, Some(error.as_str()), Some(*at_ms))
+                }
+            };
+            // A delivered message counts its last try too; the error is the last failed one's.
+            sqlx::query("UPDATE outbox SET state = $1, attempts = COALESCE($2, attempts + 1), next_ms = COALESCE($3, next_ms), last_error = COALESCE($4, last_error), done_ms = $5 WHERE id = $6")
+                .bind(state.name())
+                .bind(attempts.map(i64::from))
+                .bind(next)
+                .bind(error)
+                .bind(done)
+                .bind(id)
+                .execute(&self.pool())
+                .await
+                .map_err(self.db("record a delivery"))?;
+            Ok(())
+        }
+
+        async fn deliveries(
+            &self,
+            from: Millis,
+            limit: u32,
+        ) -> Result<Vec<$crate::Delivery>, StoreError> {
+            let rows = sqlx::query("SELECT * FROM outbox WHERE created_ms >= $1 ORDER BY id DESC LIMIT $2")
+                .bind(from)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool())
+                .await
+                .map_err(self.db("read the outbox"))?;
+            Ok(rows.iter().map(|r| $crate::shared::delivery_of!(r)).collect())
         }
 
         async fn add_notice(&self, n: &areya_monitor::notice::Notice) -> Result<u64, StoreError> {

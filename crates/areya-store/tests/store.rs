@@ -36,6 +36,11 @@ mod sqlite_store {
     }
 
     #[tokio::test]
+    async fn conformance_outbox() {
+        conformance::outbox(&fresh().await).await;
+    }
+
+    #[tokio::test]
     async fn a_file_database_survives_reopening_and_bad_urls_are_named() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("areya.db").display());
@@ -112,6 +117,14 @@ mod postgres_store {
             return;
         };
         conformance::doctor_notices(&s).await;
+    }
+
+    #[tokio::test]
+    async fn conformance_outbox() {
+        let Some(s) = postgres_test_database().await else {
+            return;
+        };
+        conformance::outbox(&s).await;
     }
 }
 
