@@ -128,6 +128,29 @@ pub struct WardView {
     /// The ward's staff, so alerts can name people.
     pub staff: Vec<Person>,
     pub beds: Vec<BedView>,
+    /// Messages to the messaging gateway about this ward that are not getting through (only
+    /// with a gateway configured).
+    pub deliveries: Option<DeliveryHealth>,
+}
+
+/// How the ward's messages to the gateway fare over the last 24 hours.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryHealth {
+    /// Failed at least once and still being tried.
+    pub retrying: u32,
+    /// Given up on (dead letters).
+    pub dead: u32,
+    /// The oldest of those, and the last error.
+    pub since_ms: Option<Millis>,
+    pub last_error: Option<String>,
+}
+
+/// `GET /api/admin/deliveries`: the messages to the gateway, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryList {
+    /// Whether a gateway is configured (`--webhook`).
+    pub configured: bool,
+    pub deliveries: Vec<areya_store::Delivery>,
 }
 
 /// `GET /api/wards/{ward}/kpi`: the ward's alarm burden.

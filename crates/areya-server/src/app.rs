@@ -61,6 +61,8 @@ pub struct Settings {
     /// Take the client's address from the last `X-Forwarded-For` entry (set only behind a
     /// reverse proxy that writes it; otherwise any client could claim any address).
     pub trust_forwarded_for: bool,
+    /// Signed webhooks to the hospital's messaging gateway (none: the dashboard only).
+    pub webhook: Option<crate::webhook::WebhookSettings>,
 }
 
 impl Default for Settings {
@@ -78,6 +80,7 @@ impl Default for Settings {
             max_future_ms: 30 * SECOND,
             limits: crate::guard::Limits::default(),
             trust_forwarded_for: false,
+            webhook: None,
         }
     }
 }
@@ -422,7 +425,19 @@ impl App {
         engine: &Engine,
         outputs: Vec<Output>,
     ) -> Result<(), AppError> {
-        let batch = Batch::from_outputs(&outputs, &engine.alerts);
+        let mut batch = Batch::from_outputs(&outputs, &engine.alerts);
+        if self.settings.webhook.is_some() {
+            let dir = self.directory();
+            for o in &outputs {
+                if let Output::Alert { event } = o {
+                    let id = areya_store::event_parts(event).0;
+                    let alert = engine.alerts.open_alerts().find(|a| a.id == id);
+                    batch
+                        .deliveries
+                        .extend(crate::webhook::alert_message(&dir, event, alert));
+                }
+            }
+        }
         if batch.is_empty() {
             return Ok(());
         }

@@ -122,6 +122,10 @@ pub async fn round(app: &App) -> Result<Vec<Notice>, AppError> {
     let mut sent = Vec::with_capacity(due.len());
     for mut n in due {
         n.id = app.store.add_notice(&n).await?;
+        if app.settings.webhook.is_some() {
+            let message = crate::webhook::notice_message(&dir, &n);
+            app.store.enqueue(&[message]).await?;
+        }
         let about = n
             .patient
             .as_ref()

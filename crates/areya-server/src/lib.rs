@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod setup;
+pub mod webhook;
 
 pub use app::{system_clock, App, Clock, Settings};
 pub use cluster::Role;
@@ -46,6 +47,11 @@ pub async fn serve(
     let ticker = tokio::spawn(app::run_ticker(
         app.clone(),
         Duration::from_secs(1),
+        wait(app.stopping.subscribe()),
+    ));
+    // Signed webhooks to the messaging gateway, when one is configured.
+    let deliveries = tokio::spawn(webhook::run_deliveries(
+        app.clone(),
         wait(app.stopping.subscribe()),
     ));
     // Several servers on one PostgreSQL: the election, the leader's work, the relay.
@@ -110,6 +116,7 @@ pub async fn serve(
     }
     let _ = ticker.await;
     let _ = cluster.await;
+    let _ = deliveries.await;
     Ok(())
 }
 

@@ -14,6 +14,10 @@ pub struct Metrics {
     pub store_errors: IntCounter,
     /// Passwords checked with argon2 (every login answer costs one, whoever asks).
     pub password_checks: IntCounter,
+    /// Webhook posts the gateway took, posts to be tried again, messages given up on.
+    pub webhook_delivered: IntCounter,
+    pub webhook_retried: IntCounter,
+    pub webhook_dead: IntCounter,
     store_reopens: IntCounter,
     alerts_open: IntGauge,
     alerts_escalated: IntGauge,
@@ -77,6 +81,18 @@ impl Metrics {
             password_checks: counter(
                 "areya_password_checks_total",
                 "Passwords checked with argon2 (logins and password changes).",
+            ),
+            webhook_delivered: counter(
+                "areya_webhook_delivered_total",
+                "Messages the messaging gateway accepted (2xx).",
+            ),
+            webhook_retried: counter(
+                "areya_webhook_retries_total",
+                "Webhook posts that failed and will be tried again.",
+            ),
+            webhook_dead: counter(
+                "areya_webhook_dead_letters_total",
+                "Messages given up on after the last try (dead letters).",
             ),
             store_reopens: counter(
                 "areya_store_reopens_total",

@@ -42,6 +42,7 @@ use utoipa::{Modify, OpenApi};
         admin::put_integration,
         admin::delete_integration,
         admin::audit_log,
+        admin::deliveries,
         fhir::metadata,
         fhir::code_system,
     ),

@@ -27,6 +27,8 @@ mod doctor;
 mod security;
 #[path = "server/sight.rs"]
 mod sight;
+#[path = "server/webhook.rs"]
+mod webhook;
 
 const PASSWORD: &str = "correct horse battery";
 const DEVICE: &str = "device-token-of-ward-4b";
@@ -1462,10 +1464,27 @@ mod browser {
         };
         let s = Server::start("sqlite::memory:", true).await;
         log_in_as_ana(&d, &s).await;
+        // Ana allows notifications (the browser's permission prompt stands in for a stub that
+        // records what would pop up).
+        d.exec(
+            "window.__notes = []; window.Notification = function (t, o) { window.__notes.push([t, o.body]); this.close = () => {}; }; \
+             window.Notification.permission = 'granted'; window.Notification.requestPermission = async () => 'granted'; return 1",
+        )
+        .await;
+        d.click("#notify").await;
+        d.wait_text("#notify", "Notifications on").await;
 
         // Bed 1 turns sad; the alert must reach the open page by itself, and the page reports
         // it shown (delivered).
         let (id, card) = alert_reaches_the_page(&d, &s).await;
+        // It pops up as a notification too, for her bed.
+        let notes = d.exec("return window.__notes").await;
+        assert!(
+            notes.as_array().is_some_and(|n| n
+                .iter()
+                .any(|x| x[0].as_str().is_some_and(|t| t.contains("bed-01 · p-1001")))),
+            "{notes}"
+        );
         // The day's counts above the inbox agree with it without waiting for a full reload.
         d.wait_text("#kpi", "1 patient alert, 0 acknowledged").await;
         wait_until("the drawn card is reported delivered", async || {

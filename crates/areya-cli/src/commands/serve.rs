@@ -27,6 +27,14 @@ pub struct ServeArgs {
     /// Apply this rule file at start (stored as a new version when it differs).
     #[arg(long)]
     pub rules: Option<PathBuf>,
+    /// Post every alert notification, escalation step and doctor's notice to this URL (the
+    /// hospital's messaging gateway), signed with the secret of --webhook-secret-file.
+    #[arg(long, requires = "webhook_secret_file")]
+    pub webhook: Option<String>,
+    /// A file holding the webhook's shared secret (at least 16 bytes; one trailing newline
+    /// is not part of it).
+    #[arg(long, requires = "webhook")]
+    pub webhook_secret_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -98,6 +106,21 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(n) = file.max_connections {
         settings.limits.max_connections = n.clamp(16, 1 << 20) as usize;
+    }
+    if let (Some(url), Some(file)) = (&args.webhook, &args.webhook_secret_file) {
+        let mut secret = std::fs::read(file)
+            .with_context(|| format!("--webhook-secret-file: cannot read {}", file.display()))?;
+        if secret.last() == Some(&b'\n') {
+            secret.pop();
+        }
+        use areya_server::webhook::{WebhookError, WebhookSettings};
+        let hook = WebhookSettings::new(url, secret).map_err(|e| match e {
+            WebhookError::Url(_) => anyhow::anyhow!("--webhook: {e}"),
+            WebhookError::ShortSecret(_) => {
+                anyhow::anyhow!("--webhook-secret-file {}: {e}", file.display())
+            }
+        })?;
+        settings.webhook = Some(hook);
     }
     let retention_days = file.retention_days.unwrap_or(30).max(1);
     let rules = args.rules.or(file.rules);

@@ -152,13 +152,13 @@ function connect() {
 }
 
 // ---- login / session ----
-const VIEWS = ["ward-view", "patient-view", "doctor-view", "stay-view", "rules-view", "audit-view"];
+const VIEWS = ["ward-view", "patient-view", "doctor-view", "stay-view", "rules-view", "audit-view", "deliveries-view"];
 function showLogin(message) {
   if (source) { source.close(); source = null; }
   me = null; offline = false;
   document.body.classList.remove("offline");
   for (const id of VIEWS) $(id).hidden = true;
-  $("login").hidden = false; $("ward").hidden = true; $("tabs").hidden = true; $("logout").hidden = true;
+  $("login").hidden = false; $("ward").hidden = true; $("tabs").hidden = true; $("logout").hidden = true; $("notify").hidden = true;
   $("who").textContent = "";
   $("login-error").textContent = message || "";
   renderConnection();
@@ -171,6 +171,7 @@ async function start() {
   const sel = $("ward"); sel.replaceChildren(...me.wards.map((w) => h("option", { value: w.id }, w.name)));
   sel.hidden = me.wards.length < 2;
   $("tabs").hidden = me.role !== "admin";
+  renderNotify();
   wardId = (me.wards[0] || {}).id || null;
   lastGood = serverNow();
   renderConnection();
@@ -210,6 +211,7 @@ function route() {
   else if (!hash && me.role === "doctor") { $("doctor-view").hidden = false; loadDoctor(); }
   else if (hash === "rules" && me.role === "admin") { $("rules-view").hidden = false; loadRules(); }
   else if (hash === "audit" && me.role === "admin") { $("audit-view").hidden = false; loadAudit(); }
+  else if (hash === "deliveries" && me.role === "admin") { $("deliveries-view").hidden = false; loadDeliveries(); }
   else { $("ward-view").hidden = false; loadWard(); }
 }
 async function loadCurrent() {
@@ -268,6 +270,7 @@ function onEvent(name, data) {
       if (old) patient = old.alert.patient;
       W.alerts.delete(data.event && data.event.id);
     }
+    maybeNotify(data);
     // The 24-hour counts above the inbox must agree with it: refetch them when one changes.
     const ev = data.event && data.event.event;
     if (ev === "raised" || ev === "acknowledged") scheduleKpi();
@@ -510,6 +513,13 @@ function inboxOrder(x, y) {
 function renderWard() {
   const v = W.view;
   if (!v) return;
+  // Pages that did not go out: the dashboard is then the only way alerts arrive.
+  const d = v.deliveries, failing = d && (d.dead || d.retrying);
+  $("delivery-warning").hidden = !failing;
+  if (failing) {
+    const n = d.dead + d.retrying;
+    $("delivery-warning").textContent = `Pager and phone messages are not getting through: ${n} message${n > 1 ? "s" : ""} since ${hm(d.since_ms)} ${d.dead ? `(${d.dead} given up)` : "(still being retried)"}${d.last_error ? ": " + d.last_error : ""}. New alerts still appear on this screen. Tell the charge nurse and IT.`;
+  }
   const mineBeds = v.beds.filter((b) => b.nurse && b.nurse.id === me.id);
   const canFilter = mineBeds.length > 0 && mineBeds.length < v.beds.length;
   const mine = canFilter && scope() === "mine";
@@ -885,6 +895,58 @@ async function loadAudit() {
     $("audit-rows").replaceChildren(...r.entries.slice().reverse().map((e) => h("tr", {}, h("td", {}, fmt({ dateStyle: "short", timeStyle: "short" }).format(new Date(e.at_ms))), h("td", {}, e.actor), h("td", {}, e.action), h("td", {}, e.target), h("td", {}, e.detail))));
     return true;
   } catch (e) { $("audit-rows").replaceChildren(h("tr", {}, h("td", { colspan: 5 }, e.message))); return false; }
+}
+
+async function loadDeliveries() {
+  try {
+    const r = await api("/api/admin/deliveries");
+    $("deliveries-note").textContent = r.configured ? "Every alert notification, escalation step and doctor's notice is posted, signed, to the messaging gateway; failed posts are retried, then given up (dead)." : "No messaging gateway is configured (areya serve --webhook URL --webhook-secret-file FILE): alerts reach the dashboard only.";
+    const type = (d) => { try { return JSON.parse(d.body).type; } catch (_) { return d.key; } };
+    const when = (ms) => fmt({ dateStyle: "short", timeStyle: "short" }).format(new Date(ms));
+    $("delivery-rows").replaceChildren(...r.deliveries.map((d) => h("tr", { class: d.state === "dead" ? "dead" : null }, h("td", {}, when(d.created_ms)), h("td", {}, type(d)), h("td", {}, d.ward || ""), h("td", {}, d.state), h("td", {}, String(d.attempts)), h("td", {}, d.last_error || ""))));
+    return true;
+  } catch (e) { $("delivery-rows").replaceChildren(h("tr", {}, h("td", { colspan: 6 }, e.message))); return false; }
+}
+
+// ---- a notification with a sound when an alert comes for this person (if they allowed it) ----
+let audio = null;
+function notifyOn() { return localStorage.getItem("areya.notify") === "on" && typeof Notification !== "undefined" && Notification.permission === "granted"; }
+function renderNotify() {
+  const clinical = me && ["nurse", "charge_nurse", "doctor"].includes(me.role);
+  $("notify").hidden = !clinical || typeof Notification === "undefined";
+  $("notify").textContent = notifyOn() ? "Notifications on" : "Notify me";
+}
+$("notify").addEventListener("click", async () => {
+  if (notifyOn()) { localStorage.setItem("areya.notify", "off"); renderNotify(); return; }
+  // A click is what lets a page make a sound later.
+  try { audio = audio || new AudioContext(); } catch (_) { audio = null; }
+  const p = await Notification.requestPermission();
+  localStorage.setItem("areya.notify", p === "granted" ? "on" : "off");
+  renderNotify();
+});
+function beep() {
+  if (!audio) { try { audio = new AudioContext(); } catch (_) { return; } }
+  const o = audio.createOscillator(), g = audio.createGain();
+  o.frequency.value = 880; g.gain.value = 0.15;
+  o.connect(g); g.connect(audio.destination);
+  o.start(); o.stop(audio.currentTime + 0.35);
+}
+// An alert notified to this person: the assigned nurse of the bed, the ward's charge nurse on
+// escalation, every nurse at the failsafe.
+function forMe(a, to) {
+  if (!me) return false;
+  const bed = bedOf(a.patient);
+  if (to === "assigned_nurse") return !!(bed && bed.nurse && bed.nurse.id === me.id);
+  if (to === "charge_nurse") return me.role === "charge_nurse";
+  return to === "ward_failsafe" && ["nurse", "charge_nurse"].includes(me.role);
+}
+function maybeNotify(data) {
+  const ev = data.event;
+  if (!ev || ev.event !== "notified" || !data.alert || !notifyOn() || !forMe(data.alert, ev.to)) return;
+  const bed = bedOf(data.alert.patient);
+  const n = new Notification(`Areya: ${bed ? bed.bed + " · " : ""}${data.alert.patient}`, { body: `${KIND[data.alert.kind] || data.alert.kind}. ${data.alert.reason}`, tag: "areya-alert-" + data.alert.id });
+  n.onclick = () => { window.focus(); n.close(); };
+  beep();
 }
 
 // The full picture every 30 s (camera health, KPI), and "… ago" kept current in between.

@@ -390,3 +390,20 @@ pub async fn audit_log(
     app.audit(user.id(), "read audit log", "audit", "").await?;
     Ok(Json(AuditLog { entries }))
 }
+
+#[utoipa::path(
+    get, path = "/api/admin/deliveries", tag = "admin", operation_id = "deliveries",
+    summary = "Messages to the messaging gateway of the last 24 h (admin): delivered, being retried, dead letters", security(("session" = [])),
+    responses((status = 200, body = crate::api::DeliveryList), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody))
+)]
+pub async fn deliveries(
+    State(app): State<Arc<App>>,
+    user: User,
+) -> Result<Json<crate::api::DeliveryList>, ApiError> {
+    user.require_admin("the delivery log")?;
+    let from = app.now() - 24 * areya_monitor::HOUR;
+    Ok(Json(crate::api::DeliveryList {
+        configured: app.settings.webhook.is_some(),
+        deliveries: app.store.deliveries(from, 500).await?,
+    }))
+}

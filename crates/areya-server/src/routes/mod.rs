@@ -60,6 +60,7 @@ pub fn router(app: Arc<App>) -> Router {
             put(admin::put_integration).delete(admin::delete_integration),
         )
         .route("/api/audit", get(admin::audit_log))
+        .route("/api/admin/deliveries", get(admin::deliveries))
         .route("/fhir/metadata", get(fhir::metadata))
         .route("/fhir/CodeSystem/areya", get(fhir::code_system))
         .fallback(ops::not_found)

@@ -176,6 +176,10 @@ pub async fn ward(
         ));
     }
     beds.sort_by_key(|b| std::cmp::Reverse(b.0));
+    let deliveries = match app.settings.webhook {
+        Some(_) => Some(delivery_health(&app, &ward.id, now).await?),
+        None => None,
+    };
     Ok(Json(WardView {
         ward: WardInfo {
             id: ward.id.clone(),
@@ -187,7 +191,40 @@ pub async fn ward(
         // The people an alert names (who was notified, who acknowledged), by name.
         staff: people(&dir, &ward.id),
         beds: beds.into_iter().map(|b| b.1).collect(),
+        deliveries,
     }))
+}
+
+/// The ward's messages of the last 24 h that failed: what every nurse on the ward must know,
+/// since a page that did not go out leaves the dashboard as the only way alerts arrive.
+async fn delivery_health(
+    app: &App,
+    ward: &str,
+    now: Millis,
+) -> Result<crate::api::DeliveryHealth, ApiError> {
+    use areya_store::DeliveryState;
+    let failing: Vec<_> = app
+        .store
+        .deliveries(now - 24 * HOUR, 500)
+        .await?
+        .into_iter()
+        .filter(|d| d.ward.as_deref() == Some(ward))
+        .filter(|d| {
+            d.state == DeliveryState::Dead || (d.state == DeliveryState::Pending && d.attempts > 0)
+        })
+        .collect();
+    Ok(crate::api::DeliveryHealth {
+        retrying: failing
+            .iter()
+            .filter(|d| d.state == DeliveryState::Pending)
+            .count() as u32,
+        dead: failing
+            .iter()
+            .filter(|d| d.state == DeliveryState::Dead)
+            .count() as u32,
+        since_ms: failing.iter().map(|d| d.created_ms).min(),
+        last_error: failing.first().and_then(|d| d.last_error.clone()),
+    })
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -325,6 +325,9 @@ async fn every_response_and_live_event_matches_the_documents() {
     .await;
     r.call("GET", "/api/audit", "/api/audit", admin, None, 200)
         .await;
+    let msgs = "/api/admin/deliveries";
+    r.call("GET", msgs, msgs, admin, None, 200).await;
+    r.call("GET", msgs, msgs, ana, None, 403).await;
     r.call("GET", "/api/audit", "/api/audit", ana, None, 403)
         .await;
     r.call(

@@ -1,0 +1,299 @@
+//! Signed webhooks to the hospital's messaging gateway (pager, secure messaging, a phone app):
+//! every notification and escalation step of an alert, what became of it, and every doctor's
+//! notice go out as JSON, each once. They are queued in the store (the outbox) in the same
+//! transaction as the alert event that caused them, so a crash loses none; a worker on the
+//! engine's server posts them in order of creation with an HMAC-SHA256 signature and an
+//! idempotency key, retries with doubling backoff, and after the last try puts a message in the
+//! dead letters — counted in `/metrics`, listed on the admin page, and shown to the ward's
+//! nurses, since a page that did not go out is something the charge nurse must know.
+//!
+//! Receiver's view: `POST` to the configured URL with `Content-Type: application/json`,
+//! `Idempotency-Key: <the message's id>` (the same on every retry) and
+//! `Areya-Signature: t=<ms since 1970>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the shared
+//! secret>`. Any 2xx is delivered; anything else, or no answer within the timeout, is retried.
+
+use crate::app::App;
+use areya_monitor::alerts::{Alert, AlertEvent, Recipient};
+use areya_monitor::directory::{Directory, Role};
+use areya_monitor::notice::Notice;
+use areya_monitor::{Millis, MINUTE, SECOND};
+use areya_store::{DeliveryOutcome, NewDelivery, Store};
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Where and how webhooks go.
+#[derive(Clone)]
+pub struct WebhookSettings {
+    /// `http://` or `https://`.
+    pub url: String,
+    /// The shared secret the receiver checks signatures with.
+    pub secret: Vec<u8>,
+    /// Tries before a message goes to the dead letters.
+    pub max_attempts: u32,
+    /// The wait before the first retry; it doubles with every try, up to `max_retry_ms`.
+    pub first_retry_ms: Millis,
+    pub max_retry_ms: Millis,
+    /// How long one post may take.
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for WebhookSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the secret.
+        f.debug_struct("WebhookSettings")
+            .field("url", &self.url)
+            .field("max_attempts", &self.max_attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A webhook URL or secret that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WebhookError {
+    #[error("'{0}' is not an http:// or https:// URL")]
+    Url(String),
+    #[error("{0} bytes is too short a secret to sign with (give at least 16)")]
+    ShortSecret(usize),
+}
+
+impl WebhookSettings {
+    /// Checks a URL and a secret as an operator gives them.
+    pub fn new(url: &str, secret: Vec<u8>) -> Result<WebhookSettings, WebhookError> {
+        let ok = (url.starts_with("http://") || url.starts_with("https://"))
+            && url.len() <= 2000
+            && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+        if !ok {
+            return Err(WebhookError::Url(url.chars().take(200).collect()));
+        }
+        if secret.len() < 16 {
+            return Err(WebhookError::ShortSecret(secret.len()));
+        }
+        Ok(WebhookSettings {
+            url: url.to_string(),
+            secret,
+            max_attempts: 8,
+            first_retry_ms: 5 * SECOND,
+            max_retry_ms: 10 * MINUTE,
+            timeout: Duration::from_secs(10),
+        })
+    }
+
+    /// When try number `attempts` (1 = the first) failed at `now`, the next try.
+    pub fn retry_at(&self, attempts: u32, now: Millis) -> Millis {
+        let wait = self
+            .first_retry_ms
+            .saturating_mul(1i64 << attempts.saturating_sub(1).min(30))
+            .min(self.max_retry_ms);
+        now + wait
+    }
+}
+
+/// The `Areya-Signature` header of `body` signed at `t`.
+pub fn signature(secret: &[u8], t: Millis, body: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes a key of any length");
+    mac.update(format!("{t}.{body}").as_bytes());
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("t={t},v1={hex}")
+}
+
+/// The people an alert notification is for, by role.
+fn recipients(dir: &Directory, ward: &str, bed_nurse: Option<&str>, to: Recipient) -> Vec<Value> {
+    let person = |id: &str| {
+        dir.staff(id)
+            .map(|s| json!({ "id": s.id, "name": s.name, "role": s.role }))
+    };
+    match to {
+        Recipient::AssignedNurse => bed_nurse.and_then(person).into_iter().collect(),
+        Recipient::ChargeNurse | Recipient::WardFailsafe => dir
+            .staff
+            .iter()
+            .filter(|s| s.wards.iter().any(|w| w == ward))
+            .filter(|s| match to {
+                Recipient::ChargeNurse => s.role == Role::ChargeNurse,
+                _ => matches!(s.role, Role::Nurse | Role::ChargeNurse),
+            })
+            .filter_map(|s| person(&s.id))
+            .collect(),
+    }
+}
+
+/// The message for an alert event, if it is one that goes out (notifications and escalation
+/// steps, cannot assess, acknowledged, resolved).
+pub fn alert_message(
+    dir: &Directory,
+    event: &AlertEvent,
+    alert: Option<&Alert>,
+) -> Option<NewDelivery> {
+    let (id, at_ms, kind) = areya_store::event_parts(event);
+    let what = match event {
+        AlertEvent::Notified { .. } => "alert.notified",
+        AlertEvent::CannotAssess { .. } => "alert.cannot_assess",
+        AlertEvent::Acknowledged { .. } => "alert.acknowledged",
+        AlertEvent::Resolved { .. } => "alert.resolved",
+        _ => return None,
+    };
+    let key = format!("alert-{id}-{kind}-{at_ms}");
+    let mut body = json!({
+        "id": key,
+        "type": what,
+        "at_ms": at_ms,
+        "at": areya_core::time::iso8601_utc(at_ms),
+        "alert_id": id,
+    });
+    let mut ward = None;
+    if let Some(a) = alert {
+        let place = dir.bed_of(&a.patient);
+        ward = place.map(|(w, _)| w.id.clone());
+        body["patient"] = json!(a.patient);
+        body["kind"] = json!(a.kind);
+        body["priority"] = json!(a.priority);
+        body["text"] = json!(a.reason);
+        if let Some((w, b)) = place {
+            body["ward"] = json!(w.id);
+            body["bed"] = json!(b.id);
+            if let AlertEvent::Notified { to, .. } = event {
+                body["to"] = json!({
+                    "role": to,
+                    "staff": recipients(dir, &w.id, b.assigned_nurse.as_deref(), *to),
+                });
+            }
+        }
+    }
+    if let AlertEvent::Acknowledged { ack, .. } = event {
+        body["acknowledged"] =
+            json!({ "by": ack.by, "actionable": ack.actionable, "reason": ack.reason });
+    }
+    Some(NewDelivery {
+        key,
+        created_ms: at_ms,
+        ward,
+        body: body.to_string(),
+    })
+}
+
+/// The message for a doctor's notice.
+pub fn notice_message(dir: &Directory, n: &Notice) -> NewDelivery {
+    let key = format!("notice-{}", n.id);
+    let place = n.patient.as_ref().and_then(|p| dir.bed_of(p));
+    let body = json!({
+        "id": key,
+        "type": format!("notice.{}", n.kind.as_str()),
+        "at_ms": n.at_ms,
+        "at": areya_core::time::iso8601_utc(n.at_ms),
+        "patient": n.patient,
+        "ward": place.map(|(w, _)| &w.id),
+        "bed": place.map(|(_, b)| &b.id),
+        "to": { "role": "doctor", "staff": dir.staff(&n.doctor).map(|s| json!({ "id": s.id, "name": s.name, "role": s.role })).into_iter().collect::<Vec<_>>() },
+        "text": n.text,
+    });
+    NewDelivery {
+        key,
+        created_ms: n.at_ms,
+        ward: place.map(|(w, _)| w.id.clone()),
+        body: body.to_string(),
+    }
+}
+
+/// One post: `Ok` for a 2xx, else what went wrong in a few words.
+fn post(
+    agent: &ureq::Agent,
+    s: &WebhookSettings,
+    key: &str,
+    body: &str,
+    t: Millis,
+) -> Result<(), String> {
+    let r = agent
+        .post(&s.url)
+        .header("Content-Type", "application/json")
+        .header("Idempotency-Key", key)
+        .header("Areya-Signature", &signature(&s.secret, t, body))
+        .send(body);
+    match r {
+        Ok(resp) if resp.status().is_success() => Ok(()),
+        Ok(resp) => Err(format!("the gateway answered {}", resp.status().as_u16())),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Posts what is due, until `shutdown`. Only the server that runs the engine delivers.
+pub async fn run_deliveries(app: Arc<App>, shutdown: impl std::future::Future<Output = ()>) {
+    let Some(settings) = app.settings.webhook.clone() else {
+        return;
+    };
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(settings.timeout))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut interval = tokio::time::interval(Duration::from_millis(200));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = interval.tick() => {}
+        }
+        if app.follower().is_some() {
+            continue;
+        }
+        if let Err(e) = deliver_due(&app, &agent, &settings).await {
+            tracing::warn!("webhook deliveries: {e}");
+        }
+    }
+}
+
+/// Posts every message due now, oldest first; returns how many were tried.
+pub async fn deliver_due(
+    app: &App,
+    agent: &ureq::Agent,
+    s: &WebhookSettings,
+) -> Result<usize, crate::error::AppError> {
+    let due = app.store.due_deliveries(app.now(), 50).await?;
+    for d in &due {
+        let (agent, settings, key, body, t) = (
+            agent.clone(),
+            s.clone(),
+            d.key.clone(),
+            d.body.clone(),
+            app.now(),
+        );
+        let result = tokio::task::spawn_blocking(move || post(&agent, &settings, &key, &body, t))
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
+        let now = app.now();
+        let attempts = d.attempts + 1;
+        let outcome = match result {
+            Ok(()) => {
+                app.counters.webhook_delivered.inc();
+                DeliveryOutcome::Delivered { at_ms: now }
+            }
+            Err(error) if attempts >= s.max_attempts => {
+                app.counters.webhook_dead.inc();
+                tracing::warn!("webhook {}: dead after {attempts} tries: {error}", d.key);
+                DeliveryOutcome::Dead {
+                    attempts,
+                    at_ms: now,
+                    error,
+                }
+            }
+            Err(error) => {
+                app.counters.webhook_retried.inc();
+                DeliveryOutcome::Retry {
+                    attempts,
+                    next_ms: s.retry_at(attempts, now),
+                    error,
+                }
+            }
+        };
+        app.store.finish_delivery(d.id, &outcome).await?;
+    }
+    Ok(due.len())
+}
