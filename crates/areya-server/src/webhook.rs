@@ -297,3 +297,50 @@ pub async fn deliver_due(
     }
     Ok(due.len())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_are_hmac_sha256_of_the_time_and_body() {
+        // As a receiver computes it (here with Python's hmac module):
+        // hmac.new(b"Jefe", b'1796000000000.{"id":"a"}', hashlib.sha256).hexdigest()
+        assert_eq!(
+            signature(b"Jefe", 1_796_000_000_000, r#"{"id":"a"}"#),
+            "t=1796000000000,v1=ebb744d4b2d7957820a76fc68f7393c30e2da2214509fd0483a1e1a3c1577515"
+        );
+        // The time is part of what is signed: a body replayed under another time fails.
+        let other = signature(b"Jefe", 1_796_000_000_001, r#"{"id":"a"}"#);
+        assert_ne!(
+            other.split(",v1=").nth(1),
+            Some("ebb744d4b2d7957820a76fc68f7393c30e2da2214509fd0483a1e1a3c1577515")
+        );
+    }
+
+    #[test]
+    fn retries_double_up_to_the_limit_and_bad_settings_are_named() {
+        let s = WebhookSettings::new("https://gw.example/areya", vec![7; 32]).unwrap();
+        let waits: Vec<Millis> = (1..=9).map(|n| s.retry_at(n, 0)).collect();
+        assert_eq!(
+            waits,
+            [5_000, 10_000, 20_000, 40_000, 80_000, 160_000, 320_000, 600_000, 600_000]
+        );
+        assert_eq!(
+            WebhookSettings::new("ftp://gw", vec![7; 32])
+                .unwrap_err()
+                .to_string(),
+            "'ftp://gw' is not an http:// or https:// URL"
+        );
+        assert_eq!(
+            WebhookSettings::new("http://gw", vec![7; 5])
+                .unwrap_err()
+                .to_string(),
+            "5 bytes is too short a secret to sign with (give at least 16)"
+        );
+        assert!(
+            !format!("{s:?}").contains("7, 7"),
+            "the secret is never printed"
+        );
+    }
+}
