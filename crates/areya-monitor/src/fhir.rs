@@ -173,6 +173,17 @@ fn kind_definition(k: AlertKind) -> &'static str {
     }
 }
 
+/// SNOMED CT's facial expression with Areya's own code for what exactly was observed.
+fn facial_expression(areya: &str, display: &str, text: &str) -> Value {
+    json!({
+        "coding": [
+            {"system": SNOMED, "code": SNOMED_FACIAL_EXPRESSION.0, "display": SNOMED_FACIAL_EXPRESSION.1},
+            {"system": CODE_SYSTEM, "code": areya, "display": display},
+        ],
+        "text": text,
+    })
+}
+
 fn minutes(ms: i64) -> Value {
     json!({"value": (ms as f64 / 60_000.0).round(), "unit": "min", "system": UCUM, "code": "min"})
 }
@@ -224,13 +235,7 @@ fn day_observation(patient: &PatientId, subject: &Value, survey: &Value, d: &Sta
         json!({
             "resourceType": "Observation", "id": stable_uuid(&key), "status": "final",
             "category": [survey],
-            "code": {
-                "coding": [
-                    {"system": SNOMED, "code": SNOMED_FACIAL_EXPRESSION.0, "display": SNOMED_FACIAL_EXPRESSION.1},
-                    {"system": CODE_SYSTEM, "code": "emotion-day", "display": "Facial emotion day"},
-                ],
-                "text": format!("Facial emotion day {}", d.date),
-            },
+            "code": facial_expression("emotion-day", "Facial emotion day", &format!("Facial emotion day {}", d.date)),
             "subject": subject,
             "effectivePeriod": {"start": iso8601_utc(d.start_ms), "end": iso8601_utc(d.end_ms)},
             "component": c,
@@ -292,13 +297,7 @@ pub fn bundle(
             json!({
                 "resourceType": "Observation", "id": stable_uuid(&key), "status": "final",
                 "category": [survey],
-                "code": {
-                    "coding": [
-                        {"system": SNOMED, "code": SNOMED_FACIAL_EXPRESSION.0, "display": SNOMED_FACIAL_EXPRESSION.1},
-                        {"system": CODE_SYSTEM, "code": "emotion-window", "display": "Facial emotion window"},
-                    ],
-                    "text": "Facial emotion window",
-                },
+                "code": facial_expression("emotion-window", "Facial emotion window", "Facial emotion window"),
                 "subject": subject,
                 "effectivePeriod": {"start": iso8601_utc(w.start_ms), "end": iso8601_utc(w.end_ms)},
                 "component": components,

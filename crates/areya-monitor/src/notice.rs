@@ -6,7 +6,6 @@
 //! patients. Pure: the caller passes windows, baselines, the last notice of a kind and the
 //! clock; `replay_notices` runs the same decisions over stored windows.
 
-use crate::alerts::{Alert, AlertKind};
 use crate::rules::DoctorRules;
 use crate::state::{PatientState, StateConfig};
 use crate::stay::{DayAlerts, Stay};
@@ -275,29 +274,7 @@ pub fn digest(patients: &[DigestPatient], unwatched: &[String], since: &str) -> 
     s
 }
 
-/// The alerts of `alerts` raised in `[from, to)`, summed as a day's are.
-pub fn alerts_between(alerts: &[Alert], from: Millis, to: Millis) -> DayAlerts {
-    let mut out = DayAlerts::default();
-    let mut waits = Vec::new();
-    for a in alerts.iter().filter(|a| (from..to).contains(&a.raised_ms)) {
-        if a.kind != AlertKind::SustainedNegative {
-            out.technical += 1;
-            continue;
-        }
-        out.raised += 1;
-        match &a.ack {
-            Some(k) if k.actionable => out.actionable += 1,
-            Some(_) => out.not_actionable += 1,
-            None => out.unanswered += 1,
-        }
-        if let Some(k) = &a.ack {
-            waits.push((k.at_ms - a.raised_ms).max(0) as f64 / 60_000.0);
-        }
-    }
-    waits.sort_by(f64::total_cmp);
-    out.median_minutes_to_acknowledge = (!waits.is_empty()).then(|| waits[waits.len() / 2]);
-    out
-}
+pub use crate::stay::alerts_between;
 
 /// A notice a rule set would have sent.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -373,6 +350,7 @@ pub fn replay_notices(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alerts::{Alert, AlertKind};
     use crate::stay::stay;
 
     const DAY: Millis = 24 * HOUR;

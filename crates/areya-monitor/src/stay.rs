@@ -227,11 +227,12 @@ fn day(
             .map(|a| a.baseline),
         score_mean: (!scores.is_empty()).then(|| scores.iter().sum::<f64>() / scores.len() as f64),
         score_peak: in_day.iter().map(|a| a.score).max(),
-        alerts: day_alerts(alerts, d.start_ms, end),
+        alerts: alerts_between(alerts, d.start_ms, end),
     }
 }
 
-fn day_alerts(alerts: &[Alert], from: Millis, to: Millis) -> DayAlerts {
+/// The alerts of `alerts` raised in `[from, to)` and how they were answered.
+pub fn alerts_between(alerts: &[Alert], from: Millis, to: Millis) -> DayAlerts {
     let mut out = DayAlerts::default();
     let mut waits = Vec::new();
     for a in alerts

@@ -15,10 +15,17 @@ const DAY: Millis = 24 * HOUR;
 /// How many finished days a rising run is looked for in (`doctor.rising_days` is at most 14).
 const RISING_DAYS: i64 = 15;
 
-/// Runs the round now: returns the notices it put in inboxes. Only the server that runs the
-/// engine does it (a cluster follower returns none), and each notice's own state is in the
-/// store, so a restart or a second run in the same hour sends nothing twice.
+/// Runs the round now: returns the notices it put in inboxes. Finished days are judged in
+/// the first round of each day. Only the server that runs the engine does it (a cluster
+/// follower returns none), and each notice's own state is in the store, so a restart or a
+/// second run in the same hour sends nothing twice.
 pub async fn round(app: &App) -> Result<Vec<Notice>, AppError> {
+    round_judging(app, false).await
+}
+
+/// [`round`], judging the finished days even when this day's first round already did (after
+/// days of data were loaded into the store, say).
+pub async fn round_judging(app: &App, days_again: bool) -> Result<Vec<Notice>, AppError> {
     if app.follower().is_some() {
         return Ok(vec![]);
     }
@@ -38,7 +45,7 @@ pub async fn round(app: &App) -> Result<Vec<Notice>, AppError> {
     use std::sync::atomic::Ordering::Relaxed;
     let judge_days = zone
         .day_of(now)
-        .filter(|d| app.days_judged.load(Relaxed) != d.start_ms);
+        .filter(|d| days_again || app.days_judged.load(Relaxed) != d.start_ms);
     let mut due = Vec::new();
     for doctor in dir.staff.iter().filter(|s| s.role == Role::Doctor) {
         let last_digest = last(&doctor.id, None, NoticeKind::Digest);

@@ -163,6 +163,9 @@ mod tests {
             "areya_observations_ingested_total 20",
             "areya_store_errors_total 1",
             "areya_password_checks_total 0",
+            "# TYPE areya_webhook_dead_letters_total counter",
+            "areya_webhook_delivered_total 0",
+            "areya_webhook_retries_total 0",
             "areya_store_reopens_total 4",
             "# TYPE areya_alerts_open gauge",
             "areya_alerts_open 3",
@@ -176,7 +179,7 @@ mod tests {
                 "{line} missing in:\n{text}"
             );
         }
-        assert_eq!(text.matches("# HELP ").count(), 12, "{text}");
+        assert_eq!(text.matches("# HELP ").count(), 15, "{text}");
         // The store's own count is followed, never counted twice.
         let (text, _) = m.render(now(4));
         assert!(text.contains("areya_store_reopens_total 4\n"), "{text}");

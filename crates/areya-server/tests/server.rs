@@ -1583,7 +1583,7 @@ mod browser {
         s.app.store.save(&batch).await.expect("save the week");
         feed(&s, 0, 30, 0.1).await;
         feed(&s, 0, 100, 0.9).await;
-        areya_server::doctors::round(&s.app)
+        areya_server::doctors::round_judging(&s.app, true)
             .await
             .expect("the doctors' round");
 

@@ -23,6 +23,24 @@ macro_rules! delivery_of {
 }
 pub(crate) use delivery_of;
 
+/// Queues the gateway's messages `$items` on the transaction `$tx` (`$db`: the back end's
+/// error mapping); a key already queued is left as it is.
+macro_rules! queue_deliveries {
+    ($tx:expr, $items:expr, $db:expr) => {
+        for d in $items {
+            sqlx::query("INSERT INTO outbox (key, created_ms, ward, body, attempts, next_ms, state) VALUES ($1, $2, $3, $4, 0, $2, 'pending') ON CONFLICT (key) DO NOTHING")
+                .bind(&d.key)
+                .bind(d.created_ms)
+                .bind(&d.ward)
+                .bind(&d.body)
+                .execute(&mut *$tx)
+                .await
+                .map_err(($db)("queue message"))?;
+        }
+    };
+}
+pub(crate) use queue_deliveries;
+
 /// Expands, inside an `impl Store for …` block, to the methods both back ends share.
 macro_rules! same_on_both_back_ends {
     () => {
@@ -177,16 +195,7 @@ macro_rules! same_on_both_back_ends {
 
         async fn enqueue(&self, items: &[$crate::NewDelivery]) -> Result<(), StoreError> {
             let mut tx = self.pool().begin().await.map_err(self.db("begin"))?;
-            for d in items {
-                sqlx::query("INSERT INTO outbox (key, created_ms, ward, body, attempts, next_ms, state) VALUES ($1, $2, $3, $4, 0, $2, 'pending') ON CONFLICT (key) DO NOTHING")
-                    .bind(&d.key)
-                    .bind(d.created_ms)
-                    .bind(&d.ward)
-                    .bind(&d.body)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(self.db("queue message"))?;
-            }
+            $crate::shared::queue_deliveries!(tx, items, |w| self.db(w));
             tx.commit().await.map_err(self.db("commit"))?;
             Ok(())
         }

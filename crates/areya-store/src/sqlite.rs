@@ -205,16 +205,7 @@ impl Store for SqliteStore {
                 .map_err(self.db("save patient state"))?;
         }
         // The gateway's messages are queued with the events that caused them: none is lost.
-        for d in &b.deliveries {
-            sqlx::query("INSERT INTO outbox (key, created_ms, ward, body, attempts, next_ms, state) VALUES ($1, $2, $3, $4, 0, $2, 'pending') ON CONFLICT (key) DO NOTHING")
-                .bind(&d.key)
-                .bind(d.created_ms)
-                .bind(&d.ward)
-                .bind(&d.body)
-                .execute(&mut *tx)
-                .await
-                .map_err(self.db("queue message"))?;
-        }
+        crate::shared::queue_deliveries!(tx, &b.deliveries, |w| self.db(w));
         tx.commit().await.map_err(self.db("commit"))
     }
 

@@ -182,7 +182,9 @@ async fn the_doctors_round_sends_a_rising_notice_and_a_digest_once_into_their_in
         "the test starts before 07:00"
     );
     let inbox = async || {
-        areya_server::doctors::round(&s.app).await.expect("round");
+        areya_server::doctors::round_judging(&s.app, true)
+            .await
+            .expect("round");
         s.app
             .store
             .notices(Some("drlee"), 0)
