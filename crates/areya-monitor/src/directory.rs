@@ -41,6 +41,9 @@ impl Role {
     }
 }
 
+/// The languages the dashboard speaks.
+pub const LANGUAGES: [&str; 2] = ["en", "de"];
+
 /// A member of staff (their password is set through the password route, kept apart).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Staff {
@@ -49,6 +52,9 @@ pub struct Staff {
     pub role: Role,
     #[serde(default)]
     pub wards: Vec<String>,
+    /// The dashboard's language for them (one of [`LANGUAGES`]; the browser's when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<String>,
 }
 
 /// An identifier the hospital gives a patient (a medical record number and the system that
@@ -319,6 +325,13 @@ impl Directory {
             if s.name.trim().is_empty() {
                 return Err(DirectoryError(format!("staff '{}' needs a name", s.id)));
             }
+            if let Some(l) = s.lang.as_deref().filter(|l| !LANGUAGES.contains(l)) {
+                return Err(DirectoryError(format!(
+                    "staff '{}': language '{l}' is not one of {}",
+                    s.id,
+                    LANGUAGES.join(", ")
+                )));
+            }
             if let Some(w) = s.wards.iter().find(|w| !wards.contains(w.as_str())) {
                 return Err(DirectoryError(format!(
                     "staff '{}': ward '{w}' does not exist",
@@ -407,6 +420,7 @@ mod tests {
                 }],
             }],
             staff: vec![Staff {
+                lang: None,
                 id: "ana".into(),
                 name: "Ana".into(),
                 role: Role::Nurse,
@@ -447,6 +461,10 @@ mod tests {
             (
                 Box::new(|d: &mut Directory| d.staff[0].role = Role::Integration),
                 "the role integration is for integrations, not people",
+            ),
+            (
+                Box::new(|d: &mut Directory| d.staff[0].lang = Some("fr".into())),
+                "staff 'ana': language 'fr' is not one of en, de",
             ),
             (
                 Box::new(|d: &mut Directory| {
@@ -540,6 +558,7 @@ mod tests {
     fn with_doctors() -> Directory {
         let mut d = base();
         let doctor = |id: &str| Staff {
+            lang: None,
             id: id.into(),
             name: format!("Dr {id}"),
             role: Role::Doctor,

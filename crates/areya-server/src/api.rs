@@ -50,6 +50,8 @@ pub struct Me {
     pub id: String,
     pub name: String,
     pub role: Role,
+    /// The dashboard's language for them, if the directory names one.
+    pub lang: Option<String>,
     pub wards: Vec<WardRef>,
     /// A line the server shows on every page (e.g. "demo").
     pub banner: Option<String>,

@@ -281,6 +281,7 @@ fn integration(parts: &Parts, app: &App) -> Result<User, ApiError> {
     }
     Ok(User {
         staff: Staff {
+            lang: None,
             id: i.id.clone(),
             name: i.name.clone(),
             role: Role::Integration,

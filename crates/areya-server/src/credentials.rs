@@ -155,6 +155,7 @@ mod tests {
     fn secrets_are_stored_beside_their_entries_and_never_in_the_directory() {
         let dir = Directory {
             staff: vec![Staff {
+                lang: None,
                 id: "ana".into(),
                 name: "Ana".into(),
                 role: Role::Nurse,

@@ -17,6 +17,7 @@ pub async fn bootstrap_admin(app: &Arc<App>, password: &str) -> Result<bool, App
     }
     let directory = Directory {
         staff: vec![Staff {
+            lang: None,
             id: "admin".into(),
             name: "Administrator".into(),
             role: Role::Admin,
@@ -106,6 +107,7 @@ pub fn demo_directory(password_hash: &str, device_token: &str) -> Registry {
     let staff = DEMO_STAFF
         .iter()
         .map(|(id, name, role)| Staff {
+            lang: None,
             id: id.to_string(),
             name: name.to_string(),
             role: *role,

@@ -1643,6 +1643,122 @@ mod browser {
         s.stop().await;
     }
 
+    /// Ana's and Dr Lee's dashboards in German (their language in the directory): none of the
+    /// page's own words left in English on the ward, the patient page, the doctor's pages; dates
+    /// and numbers in German. Screenshots `target/e2e-german.png`, `target/e2e-german-doctor.png`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_dashboard_speaks_german_when_chosen() {
+        let Some(d) = Driver::start().await else {
+            return;
+        };
+        let s = Server::start("sqlite::memory:", true).await;
+        s.edit_directory(|dir| {
+            for st in dir
+                .staff
+                .iter_mut()
+                .filter(|st| st.id == "ana" || st.id == "drlee")
+            {
+                st.lang = Some("de".into());
+            }
+        })
+        .await;
+        // The page's own words in English, as they would show (the server's sentences — an
+        // alert's reason, a stay's summary — are written by the server and not checked here).
+        const ENGLISH: [&str; 23] = [
+            "Log out",
+            "My patients",
+            "Whole ward",
+            "needs attention",
+            "escalated",
+            "Acknowledge",
+            "Not actionable",
+            "Snooze",
+            "Raised",
+            "notified",
+            "No camera",
+            "camera ok",
+            "acknowledged or snoozed",
+            "last 24 h",
+            "Alerts",
+            "The patient cannot be watched",
+            "cannot judge",
+            "Assigned nurse",
+            "attention score",
+            "Notices",
+            "Face seen",
+            "Today",
+            "Print",
+        ];
+        let english_on_page = async || -> Vec<&str> {
+            let text = d.exec("return document.body.innerText").await;
+            let text = text.as_str().unwrap_or_default().to_string();
+            ENGLISH
+                .iter()
+                .copied()
+                .filter(|w| text.contains(w))
+                .collect()
+        };
+        log_in_as_ana(&d, &s).await;
+        let (_, card) = alert_reaches_the_page(&d, &s).await;
+        d.wait_text(&format!("{card} button[data-act=ack]"), "Quittieren")
+            .await;
+        d.wait_text("#kpi", "Ganze Station, letzte 24 h").await;
+        assert_eq!(english_on_page().await, Vec::<&str>::new(), "the ward view");
+        screenshot(&d, "e2e-german.png").await;
+        // (The card is redrawn as scores arrive: go by the address, as the card's click does.)
+        d.exec("location.hash = 'patient/p-1001'; return 1").await;
+        d.wait_text("#patient-nurse", "Zuständige Pflegekraft")
+            .await;
+        assert_eq!(
+            english_on_page().await,
+            Vec::<&str>::new(),
+            "the patient page"
+        );
+
+        // Dr Lee: his week, with German dates ("Mo., 30. Nov.").
+        let day = 24 * 3600 * SECOND;
+        let mut batch = areya_store::Batch::default();
+        for n in 1..=3 {
+            let start = s.now() - n * day;
+            batch.windows.extend((0..60).map(|m| {
+                let at = start + m * 60 * SECOND;
+                areya_monitor::window::WindowAggregate::seen(
+                    patient(0),
+                    (at, at + 60 * SECOND),
+                    (60, 60),
+                    0.2,
+                    40.0,
+                )
+            }));
+        }
+        s.app.store.save(&batch).await.expect("save");
+        d.click("#logout").await;
+        fill_login(&d, &s, "drlee", PASSWORD).await;
+        d.click("#login-form button").await;
+        d.wait("#doctor-patients .stay", true).await;
+        d.wait_text("#doctor-title", "Meine Patienten").await;
+        let days = d
+            .exec("return [...document.querySelectorAll('#doctor-patients .stay:first-child tbody td:first-child')].map(e => e.textContent)")
+            .await;
+        let days: Vec<String> = serde_json::from_value(days).unwrap_or_default();
+        let german = ["Mo.", "Di.", "Mi.", "Do.", "Fr.", "Sa.", "So."];
+        assert!(
+            days.iter()
+                .skip(1)
+                .all(|d| german.iter().any(|g| d.starts_with(g))),
+            "German day names: {days:?}"
+        );
+        assert_eq!(days[0], "Heute (bisher)");
+        assert_eq!(
+            english_on_page().await,
+            Vec::<&str>::new(),
+            "the doctor's view"
+        );
+        screenshot(&d, "e2e-german-doctor.png").await;
+        d.quit().await;
+        s.stop().await;
+    }
+
     /// A nurse has opened "Not actionable" and chosen a reason; live updates arrive (scores,
     /// another bed's alert, the inbox reloading): the box, the reason and the focus stay, and
     /// confirming records that reason. A phone-width screenshot goes to

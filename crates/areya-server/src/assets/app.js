@@ -28,21 +28,142 @@ function s(tag, attrs, ...kids) {
   return el;
 }
 function svgText(x, y, text, attrs = {}) {
-  const t = s("text", { x, y, "font-size": 11, fill: "#5d6873", ...attrs });
-  t.textContent = text;
-  return t;
+  const el = s("text", { x, y, "font-size": 11, fill: "#5d6873", ...attrs });
+  el.textContent = text;
+  return el;
+}
+
+// ---- languages: every word this page writes comes from here (English is the key) ----
+// What the server writes (alert reasons, summaries, notices, its error messages) is shown as
+// it comes.
+const LANGS = { en: "English", de: "Deutsch" };
+const DE = {
+  "Log in": "Anmelden", "User": "Benutzer", "Password": "Passwort", "Log out": "Abmelden", "Ward": "Station",
+  "Rules": "Regeln", "Audit log": "Protokoll", "Messages": "Nachrichten", "Notify me": "Benachrichtigen",
+  "Notifications on": "Benachrichtigungen an", "A notification with a sound when an alert comes for you, even in another tab": "Eine Benachrichtigung mit Ton, wenn ein Alarm für Sie kommt, auch in einem anderen Tab",
+  "live": "live", "offline": "offline", "Live updates": "Live-Aktualisierung", "Language": "Sprache",
+  "My patients": "Meine Patienten", "Whole ward": "Ganze Station", "Which beds": "Welche Betten",
+  "escalated": "eskaliert", "needs attention": "braucht Aufmerksamkeit", "information (quiet hours)": "Information (Ruhezeit)",
+  "cannot judge: no camera, no face": "nicht beurteilbar: keine Kamera, kein Gesicht", "acknowledged or snoozed": "quittiert oder pausiert",
+  "Alerts": "Alarme", "Acknowledged — condition still present": "Quittiert — Zustand hält an",
+  "← Ward": "← Station", "← My patients": "← Meine Patienten",
+  "attention score (0–100)": "Aufmerksamkeitswert (0–100)", "negative share (angry + sad) per window, %": "negativer Anteil (wütend + traurig) je Fenster, %",
+  "face seen (share of the window)": "Gesicht gesehen (Anteil des Fensters)", "alert open": "Alarm offen", "no readings: the reason is written on it": "keine Messwerte: der Grund steht dabei",
+  "Export FHIR R4 bundle": "FHIR-R4-Bundle exportieren",
+  "Alert rules": "Alarmregeln", "The ward's rule file (TOML). Saving checks it and applies it at once; every version is kept.": "Die Regeldatei der Station (TOML). Speichern prüft sie und wendet sie sofort an; jede Version bleibt erhalten.",
+  "Save rules": "Regeln speichern", "Audit log (last 24 h)": "Protokoll (letzte 24 h)", "Time": "Zeit", "Who": "Wer", "Action": "Aktion", "What": "Was", "Detail": "Detail",
+  "Messages to the gateway (last 24 h)": "Nachrichten an das Gateway (letzte 24 h)", "Created": "Erstellt", "Message": "Nachricht", "State": "Status", "Tries": "Versuche", "Last error": "Letzter Fehler",
+  "Notices": "Hinweise", "Not alarms: what the last hours and days of your patients add up to, and your daily digest. Acknowledge what you have read.": "Keine Alarme: was die letzten Stunden und Tage Ihrer Patienten ergeben, und Ihre tägliche Übersicht. Quittieren Sie, was Sie gelesen haben.",
+  "Read": "Gelesen", "The last 7 days on the ward's clock, newest first.": "Die letzten 7 Tage nach Stationsuhr, neueste zuerst.",
+  "relaxed": "entspannt", "happy": "fröhlich", "sad": "traurig", "angry": "wütend", "(share of the time the face was seen)": "(Anteil der Zeit, in der das Gesicht zu sehen war)",
+  "\"usual\" is the patient's own negative share, learned on admission": "„üblich“ ist der eigene negative Anteil des Patienten, bei der Aufnahme gelernt",
+  "Print": "Drucken", "Last hour, minute by minute": "Letzte Stunde, Minute für Minute", "Alerts and how they were answered": "Alarme und wie sie beantwortet wurden",
+  "Cannot reach the Areya server. Check your patients in person; this screen catches up when the connection is back.": "Der Areya-Server ist nicht erreichbar. Sehen Sie persönlich nach Ihren Patienten; dieser Bildschirm holt auf, sobald die Verbindung zurück ist.",
+  "You are not allowed to do this.": "Das dürfen Sie nicht.", "This is no longer there: someone may have closed it already.": "Das gibt es nicht mehr: vielleicht hat es schon jemand geschlossen.",
+  "Too many tries. Wait a minute, then try again.": "Zu viele Versuche. Warten Sie eine Minute und versuchen Sie es dann erneut.", "The server could not do this just now. Try again in a moment.": "Der Server konnte das gerade nicht tun. Versuchen Sie es gleich noch einmal.",
+  "That did not work (error {status}).": "Das hat nicht funktioniert (Fehler {status}).", "Your session has ended. Please log in again.": "Ihre Sitzung ist abgelaufen. Bitte melden Sie sich erneut an.", "Please log in again.": "Bitte melden Sie sich erneut an.",
+  "just now": "gerade eben", "{n} min ago": "vor {n} min", "{h} h ago": "vor {h} h", "{h} h {m} min ago": "vor {h} h {m} min",
+  "No connection to the Areya server": "Keine Verbindung zum Areya-Server", " since {time}": " seit {time}",
+  " This screen is not up to date and new alerts will not appear. Check your patients in person. Reconnecting…": " Dieser Bildschirm ist nicht aktuell und neue Alarme erscheinen nicht. Sehen Sie persönlich nach Ihren Patienten. Verbindung wird wiederhergestellt …",
+  "Cannot reach the Areya server. Try again in a moment.": "Der Areya-Server ist nicht erreichbar. Versuchen Sie es gleich noch einmal.", "Wrong user name or password.": "Falscher Benutzername oder falsches Passwort.",
+  "nurse": "Pflegekraft", "charge nurse": "Stationsleitung", "doctor": "Ärztin/Arzt", "admin": "Administration",
+  "Sustained negative emotion": "Anhaltende negative Emotion", "Camera offline": "Kamera offline", "No face seen": "Kein Gesicht gesehen", "Model error": "Modellfehler",
+  "camera offline": "Kamera offline", "no face seen": "kein Gesicht gesehen", "model error": "Modellfehler", "technical": "technisch",
+  "acknowledged": "quittiert", "snoozed": "pausiert", "cannot assess": "nicht beurteilbar", "information": "Information",
+  "notified {name} (assigned nurse)": "{name} benachrichtigt (zuständige Pflegekraft)", "notified the assigned nurse": "zuständige Pflegekraft benachrichtigt",
+  " (charge nurse)": " (Stationsleitung)", "escalated to {who}": "eskaliert an {who}", "the charge nurse": "die Stationsleitung", "escalated to every nurse on the ward": "an alle Pflegekräfte der Station eskaliert",
+  "Cannot assess: face not seen since {time}. Before that: {reason}.": "Nicht beurteilbar: Gesicht nicht gesehen seit {time}. Davor: {reason}.",
+  "Acknowledged by {name} at {time}": "Quittiert von {name} um {time}", " — not actionable: {reason}": " — nicht handlungsrelevant: {reason}",
+  "patient in pain, being treated": "Patient hat Schmerzen, wird behandelt", "watching TV / talking": "sieht fern / unterhält sich", "camera angle or lighting": "Kamerawinkel oder Licht",
+  "visitor upset, not patient": "Besuch aufgebracht, nicht der Patient", "already known to team": "dem Team schon bekannt",
+  "camera moved or unplugged, being fixed": "Kamera verschoben oder ausgesteckt, wird behoben", "camera switched off for care or privacy": "Kamera für Pflege oder Privatsphäre ausgeschaltet",
+  "patient out of bed or off the ward": "Patient nicht im Bett oder nicht auf Station", "known outage, IT told": "bekannte Störung, IT informiert",
+  "patient turned away or face covered": "Patient abgewandt oder Gesicht verdeckt", "camera moved, being fixed": "Kamera verschoben, wird behoben", "staff or visitor in the way": "Personal oder Besuch im Bild",
+  "known to IT": "der IT bekannt", "camera picture unusable": "Kamerabild unbrauchbar",
+  "attention score, last hour": "Aufmerksamkeitswert, letzte Stunde", " (usual {pct})": " (üblich {pct})", " (usual: still learning)": " (üblich: wird noch gelernt)",
+  "above usual": "über dem Üblichen", "settled": "ruhig", "no nurse assigned": "keine Pflegekraft zugeteilt", "empty bed": "leeres Bett",
+  "opted out: not monitored": "widersprochen: nicht überwacht", "paused until {time}": "pausiert bis {time}",
+  "No camera since {time}": "Keine Kamera seit {time}", "No camera picture yet": "Noch kein Kamerabild", "The patient cannot be watched until the camera is back.": "Der Patient kann nicht beobachtet werden, bis die Kamera zurück ist.",
+  "Waiting for the first readings": "Warten auf die ersten Messwerte", "camera ok": "Kamera ok", " not enough face to judge": " zu wenig Gesicht zum Beurteilen",
+  "face seen {pct} of the time": "Gesicht {pct} der Zeit gesehen", "attention score, 0–100": "Aufmerksamkeitswert, 0–100",
+  "mostly {emotion} · negative {pct}": "meist {emotion} · negativ {pct}", "face visible {pct}": "Gesicht sichtbar {pct}",
+  "Raised {when}": "Ausgelöst {when}", "snoozed until {time}": "pausiert bis {time}", "Reason it was not actionable": "Grund, warum es nicht handlungsrelevant war",
+  "Reason it was not actionable…": "Grund, warum es nicht handlungsrelevant war …", "Confirm": "Bestätigen", "Acknowledge": "Quittieren", "Not actionable": "Nicht handlungsrelevant", "Snooze 10 min": "10 min pausieren",
+  "Pager and phone messages are not getting through: {n} since {time} ({state}){error}. New alerts still appear on this screen. Tell the charge nurse and IT.": "Pager- und Telefonnachrichten kommen nicht an: {n} seit {time} ({state}){error}. Neue Alarme erscheinen weiter auf diesem Bildschirm. Informieren Sie die Stationsleitung und die IT.",
+  "1 message": "1 Nachricht", "{n} messages": "{n} Nachrichten", "{n} given up": "{n} aufgegeben", "still being retried": "wird erneut versucht",
+  "None of your patients are in a bed.": "Keiner Ihrer Patienten liegt in einem Bett.", "No beds on this ward.": "Keine Betten auf dieser Station.", "No alerts waiting.": "Keine wartenden Alarme.",
+  "1 more alert on the ward — show the whole ward": "1 weiterer Alarm auf der Station — ganze Station zeigen", "{n} more alerts on the ward — show the whole ward": "{n} weitere Alarme auf der Station — ganze Station zeigen",
+  " · {pct} actionable": " · {pct} handlungsrelevant", " · median {n} min to acknowledge": " · Median {n} min bis zur Quittierung",
+  "Whole ward, last 24 h: {alerts}, {acked} acknowledged{share}{wait}; {tech} technical": "Ganze Station, letzte 24 h: {alerts}, {acked} quittiert{share}{wait}; {tech} technisch",
+  "1 patient alert": "1 Patientenalarm", "{n} patient alerts": "{n} Patientenalarme",
+  "You are not assigned to a ward.": "Sie sind keiner Station zugeteilt.", "Could not update the ward: {error}": "Station konnte nicht aktualisiert werden: {error}",
+  "timeline of the last hour": "Verlauf der letzten Stunde", "face": "Gesicht", "paused": "pausiert", "opted out": "widersprochen", "no readings": "keine Messwerte", "no face": "kein Gesicht",
+  "Not monitored: ": "Nicht überwacht: ", "the patient opted out.": "der Patient hat widersprochen.", "paused until {time}.": "pausiert bis {time}.", "No readings yet.": "Noch keine Messwerte.",
+  "Not enough face to judge: {reason}.": "Zu wenig Gesicht zum Beurteilen: {reason}.", "Attention {score} of 100, {status}: {reason}.": "Aufmerksamkeit {score} von 100, {status}: {reason}.",
+  "Assigned nurse: {name}": "Zuständige Pflegekraft: {name}", "No nurse assigned": "Keine Pflegekraft zugeteilt", "No alerts in this period.": "Keine Alarme in diesem Zeitraum.",
+  "the assigned nurse": "die zuständige Pflegekraft", "every nurse on the ward": "alle Pflegekräfte der Station", "raised": "ausgelöst", "notified {who}": "{who} benachrichtigt",
+  "shown on a dashboard": "auf einem Bildschirm angezeigt", "acknowledged by {name}": "quittiert von {name}", "marked not actionable by {name} ({reason})": "von {name} als nicht handlungsrelevant markiert ({reason})",
+  "alarmed again": "erneut alarmiert", "over": "vorbei", "cannot assess (face not seen since {time})": "nicht beurteilbar (Gesicht nicht gesehen seit {time})",
+  "Could not load the patient: {error}": "Patient konnte nicht geladen werden: {error}",
+  "{m} min": "{m} min", "{h} h {m} min": "{h} h {m} min", "{h} h": "{h} h", "not enough face seen to judge": "zu wenig Gesicht gesehen zum Beurteilen",
+  "none ({n} technical)": "keine ({n} technisch)", "none": "keine", "{n} raised": "{n} ausgelöst", "{n} actionable": "{n} handlungsrelevant", "{n} not actionable": "{n} nicht handlungsrelevant",
+  "{n} unanswered": "{n} unbeantwortet", "answered in {n} min (median)": "beantwortet in {n} min (Median)",
+  "Day": "Tag", "Face seen": "Gesicht gesehen", "Not seen": "Nicht gesehen", "Emotions": "Emotionen", "Negative (usual)": "Negativ (üblich)", "Score avg / peak": "Wert Mittel / Spitze",
+  "not enough face": "zu wenig Gesicht", " (usual: learning)": " (üblich: wird gelernt)", "Today (so far)": "Heute (bisher)",
+  "Not monitored now: ": "Derzeit nicht überwacht: ", "No readings now.": "Derzeit keine Messwerte.", "Now: not enough face to judge.": "Jetzt: zu wenig Gesicht zum Beurteilen.",
+  " · 1 alert waiting for a nurse": " · 1 Alarm wartet auf eine Pflegekraft", " · {n} alerts waiting for a nurse": " · {n} Alarme warten auf eine Pflegekraft",
+  "Now: attention {score} of 100, {status}{waiting}.": "Jetzt: Aufmerksamkeit {score} von 100, {status}{waiting}.", "on the team": "im Team", "attending": "behandelnd", " Nurse: {name}.": " Pflegekraft: {name}.",
+  "Above usual for hours": "Seit Stunden über dem Üblichen", "Rising over days": "Steigend über Tage", "Daily digest": "Tägliche Übersicht", "Open the patient": "Patient öffnen", "Read {time}": "Gelesen {time}",
+  "Nothing waiting.": "Nichts wartet.", "My patients — {name}": "Meine Patienten — {name}", "No patient names you as their doctor yet.": "Noch kein Patient nennt Sie als Ärztin/Arzt.",
+  "Could not load your patients: {error}": "Ihre Patienten konnten nicht geladen werden: {error}",
+  "Attending: {name}": "Behandelnd: {name}", "No attending doctor named": "Keine behandelnde Ärztin / kein behandelnder Arzt genannt", "team: {names}": "Team: {names}", "nurse: {name}": "Pflegekraft: {name}",
+  "No alerts in these days.": "Keine Alarme in diesen Tagen.", "ward time": "Stationszeit",
+  "Areya, {now} ({zone}). Shares are of the time the face was seen; days with under 10 minutes of face are not judged. Covers {from} to now.": "Areya, {now} ({zone}). Anteile beziehen sich auf die Zeit, in der das Gesicht zu sehen war; Tage mit weniger als 10 Minuten Gesicht werden nicht beurteilt. Umfasst {from} bis jetzt.",
+  "over by itself, not acknowledged": "von selbst vorbei, nicht quittiert", "not acknowledged yet": "noch nicht quittiert", "actionable": "handlungsrelevant", "not actionable: {reason}": "nicht handlungsrelevant: {reason}",
+  "{answer} — {name}, after {n} min": "{answer} — {name}, nach {n} min",
+  "Version {n}": "Version {n}", "The defaults (no rule file saved yet)": "Die Voreinstellungen (noch keine Regeldatei gespeichert)", "Saved as version {n}.": "Als Version {n} gespeichert.", "Not saved: {error}": "Nicht gespeichert: {error}",
+  "Every alert notification, escalation step and doctor's notice is posted, signed, to the messaging gateway; failed posts are retried, then given up (dead).": "Jede Alarmbenachrichtigung, jede Eskalationsstufe und jeder ärztliche Hinweis wird signiert an das Nachrichten-Gateway gesendet; fehlgeschlagene Sendungen werden wiederholt und dann aufgegeben (tot).",
+  "No messaging gateway is configured (areya serve --webhook URL --webhook-secret-file FILE): alerts reach the dashboard only.": "Kein Nachrichten-Gateway eingerichtet (areya serve --webhook URL --webhook-secret-file DATEI): Alarme erreichen nur den Bildschirm.",
+  "pending": "ausstehend", "delivered": "zugestellt", "dead": "tot",
+};
+const CATALOGUE = { en: {}, de: DE };
+let lang = "en";
+// `text` in the user's language, with `{name}` filled from `vars`.
+function t(text, vars) {
+  const out = CATALOGUE[lang][text] || text;
+  return vars ? out.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m)) : out;
+}
+// The user's language: chosen on this device for this user, else the one the directory gives
+// them, else the browser's.
+function pickLang() {
+  const saved = me && localStorage.getItem("areya.lang." + me.id);
+  const want = saved || (me && me.lang) || (navigator.language || "en").slice(0, 2);
+  lang = LANGS[want] ? want : "en";
+  document.documentElement.lang = lang;
+  fmtCache.clear();
+  translatePage();
+}
+// The page's own words (index.html marks them with data-i18n; titles and labels too).
+function translatePage() {
+  for (const el of document.querySelectorAll("[data-i18n]")) {
+    el._en = el._en || el.dataset.i18n;
+    el.textContent = t(el._en);
+  }
+  for (const el of document.querySelectorAll("[data-i18n-title]")) el.title = t(el.dataset.i18nTitle);
+  for (const el of document.querySelectorAll("[data-i18n-label]")) el.setAttribute("aria-label", t(el.dataset.i18nLabel));
 }
 
 // ---- talking to the server: every failure becomes a sentence for the person using the page ----
 const UNREACHABLE = "Cannot reach the Areya server. Check your patients in person; this screen catches up when the connection is back.";
+const unreachable = () => t(UNREACHABLE);
 
 function plainError(status, data) {
   const said = data && typeof data.error === "string" ? data.error : "";
-  if (status === 403) return "You are not allowed to do this.";
-  if (status === 404) return "This is no longer there: someone may have closed it already.";
-  if (status === 429) return "Too many tries. Wait a minute, then try again.";
-  if (status >= 500) return "The server could not do this just now. Try again in a moment.";
-  return said || "That did not work (error " + status + ").";
+  if (status === 403) return t("You are not allowed to do this.");
+  if (status === 404) return t("This is no longer there: someone may have closed it already.");
+  if (status === 429) return t("Too many tries. Wait a minute, then try again.");
+  if (status >= 500) return t("The server could not do this just now. Try again in a moment.");
+  return said || t("That did not work (error {status}).", { status });
 }
 
 async function api(path, opts = {}) {
@@ -52,12 +173,12 @@ async function api(path, opts = {}) {
     init.body = JSON.stringify(opts.body);
   }
   let r;
-  try { r = await fetch(path, init); } catch (_) { lostContact(); throw new Error(UNREACHABLE); }
+  try { r = await fetch(path, init); } catch (_) { lostContact(); throw new Error(unreachable()); }
   let data = null;
   try { data = await r.json(); } catch (_) { /* empty body */ }
   if (r.status === 401 && path !== "/api/login") {
-    showLogin("Your session has ended. Please log in again.");
-    throw new Error("Please log in again.");
+    showLogin(t("Your session has ended. Please log in again."));
+    throw new Error(t("Please log in again."));
   }
   if (!r.ok) throw new Error(plainError(r.status, data));
   return data;
@@ -69,20 +190,20 @@ const zoned = (o) => (wardZone ? { ...o, timeZone: wardZone } : o);
 const fmtCache = new Map();
 function fmt(opts) {
   const key = JSON.stringify(zoned(opts));
-  if (!fmtCache.has(key)) fmtCache.set(key, new Intl.DateTimeFormat([], zoned({ hourCycle: "h23", ...opts })));
+  if (!fmtCache.has(key)) fmtCache.set(key, new Intl.DateTimeFormat(lang, zoned({ hourCycle: "h23", ...opts })));
   return fmtCache.get(key);
 }
 const hm = (ms) => (Number.isFinite(ms) ? fmt({ hour: "2-digit", minute: "2-digit" }).format(new Date(ms)) : "–");
 function ago(ms) {
   const sec = Math.max(0, Math.round((serverNow() - ms) / 1000));
-  if (sec < 60) return "just now";
-  if (sec < 3600) return Math.round(sec / 60) + " min ago";
+  if (sec < 60) return t("just now");
+  if (sec < 3600) return t("{n} min ago", { n: Math.round(sec / 60) });
   const hrs = Math.floor(sec / 3600), min = Math.round((sec % 3600) / 60);
-  return hrs + " h" + (min ? " " + min + " min" : "") + " ago";
+  return min ? t("{h} h {m} min ago", { h: hrs, m: min }) : t("{h} h ago", { h: hrs });
 }
 // "02:41 (14 min ago)": the clock time to write down, and how long it has been.
 const when = (ms) => `${hm(ms)} (${ago(ms)})`;
-const pct = (x) => (x === null || x === undefined ? "–" : Math.round(x * 100) + "%");
+const pct = (x) => (x === null || x === undefined ? "–" : new Intl.NumberFormat(lang, { style: "percent", maximumFractionDigits: 0 }).format(x));
 
 // ---- the connection: an unmistakable offline state, and a clean recovery ----
 let offline = false, lastGood = null, recovering = false;
@@ -100,12 +221,12 @@ function renderConnection() {
   const l = $("live");
   l.hidden = !me;
   l.className = "live " + (offline ? "off" : "on");
-  l.textContent = offline ? "offline" : "live";
+  l.textContent = t(offline ? "offline" : "live");
   const b = $("offline");
   b.hidden = !(me && offline);
   if (me && offline) {
-    b.replaceChildren(h("strong", {}, "No connection to the Areya server" + (lastGood ? " since " + hm(lastGood) : "") + "."),
-      " This screen is not up to date and new alerts will not appear. Check your patients in person. Reconnecting…");
+    b.replaceChildren(h("strong", {}, t("No connection to the Areya server") + (lastGood ? t(" since {time}", { time: hm(lastGood) }) : "") + "."),
+      t(" This screen is not up to date and new alerts will not appear. Check your patients in person. Reconnecting…"));
   }
 }
 // Back in touch: reconnect the live stream, reload what is shown, then lift the banner.
@@ -158,15 +279,16 @@ function showLogin(message) {
   me = null; offline = false;
   document.body.classList.remove("offline");
   for (const id of VIEWS) $(id).hidden = true;
-  $("login").hidden = false; $("ward").hidden = true; $("tabs").hidden = true; $("logout").hidden = true; $("notify").hidden = true;
+  $("login").hidden = false; $("ward").hidden = true; $("tabs").hidden = true; $("logout").hidden = true; $("notify").hidden = true; $("lang").hidden = true;
   $("who").textContent = "";
   $("login-error").textContent = message || "";
   renderConnection();
 }
 async function start() {
   try { me = await api("/api/me"); } catch (_) { showLogin(); return; }
-  $("login").hidden = true; $("logout").hidden = false;
-  $("who").textContent = me.name + " · " + me.role.replace("_", " ");
+  pickLang();
+  $("login").hidden = true; $("logout").hidden = false; $("lang").hidden = false; $("lang").value = lang;
+  $("who").textContent = me.name + " · " + t(me.role.replace("_", " "));
   $("banner").hidden = !me.banner; $("banner").textContent = me.banner || "";
   const sel = $("ward"); sel.replaceChildren(...me.wards.map((w) => h("option", { value: w.id }, w.name)));
   sel.hidden = me.wards.length < 2;
@@ -188,13 +310,14 @@ $("login-form").addEventListener("submit", async (e) => {
     start();
   } catch (err) {
     const m = err.message;
-    $("login-error").textContent = m === UNREACHABLE ? "Cannot reach the Areya server. Try again in a moment."
-      : /too many/i.test(m) ? m : "Wrong user name or password.";
+    $("login-error").textContent = m === unreachable() ? t("Cannot reach the Areya server. Try again in a moment.")
+      : m === t("Too many tries. Wait a minute, then try again.") ? m : t("Wrong user name or password.");
   }
 });
 $("logout").addEventListener("click", async () => { try { await api("/api/logout", { method: "POST", body: {} }); } catch (_) { /* logged out here anyway */ } finally { showLogin(); } });
 $("ward").addEventListener("change", (e) => { wardId = e.target.value; W.view = null; location.hash = ""; route(); });
 $("back").addEventListener("click", () => { location.hash = ""; });
+$("lang").addEventListener("change", (e) => { if (me) localStorage.setItem("areya.lang." + me.id, e.target.value); location.reload(); });
 for (const b of document.querySelectorAll("#tabs button")) b.addEventListener("click", () => { location.hash = b.dataset.tab === "ward" ? "" : b.dataset.tab; });
 for (const b of document.querySelectorAll("#scope button")) b.addEventListener("click", () => { localStorage.setItem("areya.scope", b.dataset.scope); renderWard(); });
 window.addEventListener("hashchange", route);
@@ -205,7 +328,7 @@ function route() {
   for (const id of VIEWS) $(id).hidden = true;
   for (const b of document.querySelectorAll("#tabs button")) b.classList.toggle("on", (b.dataset.tab === "ward" && (!hash || hash.startsWith("patient/"))) || b.dataset.tab === hash);
   currentPatient = null; currentStay = null;
-  $("back").textContent = me.role === "doctor" ? "← My patients" : "← Ward";
+  $("back").textContent = t(me.role === "doctor" ? "← My patients" : "← Ward");
   if (hash.startsWith("patient/")) { currentPatient = decodeURIComponent(hash.slice(8)); P.data = null; $("patient-alerts").replaceChildren(); $("patient-view").hidden = false; loadPatient(currentPatient); }
   else if (hash.startsWith("stay/")) { currentStay = decodeURIComponent(hash.slice(5)); $("stay-view").hidden = false; loadStay(currentStay); }
   else if (!hash && me.role === "doctor") { $("doctor-view").hidden = false; loadDoctor(); }
@@ -256,8 +379,8 @@ function onEvent(name, data) {
         b.camera.last_seen_ms = data.camera_seen_ms;
         b.camera.online = data.assessment.at_ms - data.camera_seen_ms < (W.view.offline_after_ms || 60e3);
       }
-      const t = data.assessment.at_ms;
-      b.sparkline = [...(b.sparkline || []).filter(([x]) => x > t - 3600e3 && x < t), [t, data.assessment.score]];
+      const at = data.assessment.at_ms;
+      b.sparkline = [...(b.sparkline || []).filter(([x]) => x > at - 3600e3 && x < at), [at, data.assessment.score]];
     }
   } else if (name === "alert") {
     const a = data.alert;
@@ -288,13 +411,13 @@ const TECH = { source_offline: "camera offline", no_face: "no face seen", model_
 const RANK = { red: 5, yellow: 4, cyan: 3, blind: 2, grey: 2, acked: 1 };
 
 function alertState(a) {
-  if (a.state === "acknowledged") return { cls: "acked", word: "acknowledged" };
-  if (a.state === "snoozed") return { cls: "acked", word: "snoozed" };
-  if (a.blind_since_ms) return { cls: "blind", word: "cannot assess" };
-  if (a.notified !== "assigned_nurse") return { cls: "red", word: "escalated" };
-  if (a.kind !== "sustained_negative") return { cls: "grey", word: TECH[a.kind] || "technical" };
-  if (a.priority === "info") return { cls: "cyan", word: "information" };
-  return { cls: "yellow", word: "needs attention" };
+  if (a.state === "acknowledged") return { cls: "acked", word: t("acknowledged") };
+  if (a.state === "snoozed") return { cls: "acked", word: t("snoozed") };
+  if (a.blind_since_ms) return { cls: "blind", word: t("cannot assess") };
+  if (a.notified !== "assigned_nurse") return { cls: "red", word: t("escalated") };
+  if (a.kind !== "sustained_negative") return { cls: "grey", word: t(TECH[a.kind] || "technical") };
+  if (a.priority === "info") return { cls: "cyan", word: t("information") };
+  return { cls: "yellow", word: t("needs attention") };
 }
 const needsAction = (a) => a.state === "raised" || a.state === "delivered";
 
@@ -302,24 +425,24 @@ function staffName(id) { const p = W.staff.get(id); return p ? p.name : id; }
 function notifiedText(a, bed) {
   if (a.notified === "assigned_nurse") {
     const n = bed && bed.nurse;
-    return n ? `notified ${n.name} (assigned nurse)` : "notified the assigned nurse";
+    return n ? t("notified {name} (assigned nurse)", { name: n.name }) : t("notified the assigned nurse");
   }
   if (a.notified === "charge_nurse") {
     const names = [...W.staff.values()].filter((p) => p.role === "charge_nurse").map((p) => p.name);
     // "(charge nurse)" unless the names say so already.
-    const role = names.every((n) => /charge nurse/i.test(n)) ? "" : " (charge nurse)";
-    return `escalated to ${names.length ? names.join(", ") + role : "the charge nurse"}`;
+    const role = names.every((n) => /charge nurse/i.test(n)) ? "" : t(" (charge nurse)");
+    return t("escalated to {who}", { who: names.length ? names.join(", ") + role : t("the charge nurse") });
   }
-  return "escalated to every nurse on the ward";
+  return t("escalated to every nurse on the ward");
 }
 // What raised the alert, in a nurse's words, with the clock time.
 function alertText(a) {
-  if (a.blind_since_ms) return `Cannot assess: face not seen since ${hm(a.blind_since_ms)}. Before that: ${a.reason}.`;
-  if (a.kind === "sustained_negative") return `${KIND[a.kind]}: ${a.reason}.`;
-  return KIND[a.kind] + (a.reason && a.kind !== "source_offline" ? ": " + a.reason : "") + ".";
+  if (a.blind_since_ms) return t("Cannot assess: face not seen since {time}. Before that: {reason}.", { time: hm(a.blind_since_ms), reason: a.reason });
+  if (a.kind === "sustained_negative") return `${t(KIND[a.kind])}: ${a.reason}.`;
+  return t(KIND[a.kind]) + (a.reason && a.kind !== "source_offline" ? ": " + a.reason : "") + ".";
 }
 function ackText(k) {
-  return `Acknowledged by ${staffName(k.by)} at ${hm(k.at_ms)}` + (k.actionable ? "" : ` — not actionable: ${k.reason || ""}`);
+  return t("Acknowledged by {name} at {time}", { name: staffName(k.by), time: hm(k.at_ms) }) + (k.actionable ? "" : t(" — not actionable: {reason}", { reason: t(k.reason || "") }));
 }
 
 // Reasons a nurse may give for "not actionable", by what raised the alert.
@@ -373,7 +496,7 @@ function sparkline(points, now) {
   // The last hour, or less while there is less data (at least 10 minutes).
   const first = points.length ? points[0][0] : now;
   const w = 220, ht = 30, span = Math.min(3600e3, Math.max(600e3, now - first));
-  const svg = s("svg", { class: "spark", viewBox: `0 0 ${w} ${ht}`, preserveAspectRatio: "none", role: "img", "aria-label": "attention score, last hour" });
+  const svg = s("svg", { class: "spark", viewBox: `0 0 ${w} ${ht}`, preserveAspectRatio: "none", role: "img", "aria-label": t("attention score, last hour") });
   svg.append(s("line", { x1: 0, x2: w, y1: ht - 0.5, y2: ht - 0.5, stroke: "#d5dbe1" }));
   if (points.length > 1) {
     const d = points.map(([t, v], i) => `${i ? "L" : "M"}${(w * (1 - (now - t) / span)).toFixed(1)},${(ht - 2 - (v / 100) * (ht - 4)).toFixed(1)}`).join(" ");
@@ -386,16 +509,16 @@ const worstOf = (alerts) => alerts.map(alertState).sort((x, y) => RANK[y.cls] - 
 const pinned = (b) => alertsOfBed(b).some(needsAction);
 const bedOrder = (x, y) => (pinned(y) - pinned(x)) || x.bed.localeCompare(y.bed, undefined, { numeric: true });
 const cameraDown = (b, alerts) => !b.camera.online || alerts.some((a) => a.kind === "source_offline" && a.state !== "resolved");
-function usualText(a) { return a.baseline_learned ? ` (usual ${pct(a.baseline)})` : " (usual: still learning)"; }
-function statusWord(a) { return a.status === "elevated" && a.score >= 10 ? "above usual" : "settled"; }
+function usualText(a) { return a.baseline_learned ? t(" (usual {pct})", { pct: pct(a.baseline) }) : t(" (usual: still learning)"); }
+function statusWord(a) { return t(a.status === "elevated" && a.score >= 10 ? "above usual" : "settled"); }
 
 function bedCard(b) {
   const a = b.assessment, alerts = alertsOfBed(b);
-  const nurse = h("div", { class: "nurse" }, b.nurse ? b.nurse.name : "no nurse assigned");
-  if (!b.patient) return h("div", { class: "bed off" }, h("div", { class: "row" }, h("span", { class: "name" }, b.bed), h("span", { class: "tag" }, "empty bed")), nurse);
+  const nurse = h("div", { class: "nurse" }, b.nurse ? b.nurse.name : t("no nurse assigned"));
+  if (!b.patient) return h("div", { class: "bed off" }, h("div", { class: "row" }, h("span", { class: "name" }, b.bed), h("span", { class: "tag" }, t("empty bed"))), nurse);
   const consent = b.consent && b.consent.consent;
   if (consent && consent !== "active") {
-    const label = consent === "opted_out" ? "opted out: not monitored" : "paused until " + hm(b.consent.until_ms);
+    const label = consent === "opted_out" ? t("opted out: not monitored") : t("paused until {time}", { time: hm(b.consent.until_ms) });
     return h("div", { class: "bed off" }, h("div", { class: "row" }, h("span", { class: "name" }, b.bed + " · " + b.patient), h("span", { class: "tag" }, label)), nurse);
   }
   const worst = worstOf(alerts);
@@ -404,24 +527,24 @@ function bedCard(b) {
   const open = { role: "button", tabindex: 0, "data-patient": b.patient, onclick: () => { location.hash = "patient/" + encodeURIComponent(b.patient); } };
   // A silent camera says so, greyed, and shows nothing that looks like a reading.
   if (cameraDown(b, alerts)) {
-    const since = b.camera.last_seen_ms ? "No camera since " + hm(b.camera.last_seen_ms) : "No camera picture yet";
+    const since = b.camera.last_seen_ms ? t("No camera since {time}", { time: hm(b.camera.last_seen_ms) }) : t("No camera picture yet");
     return h("div", { class: "bed grey nocam", ...open }, head, nurse,
-      h("div", { class: "note" }, since), h("div", { class: "meta" }, "The patient cannot be watched until the camera is back."));
+      h("div", { class: "note" }, since), h("div", { class: "meta" }, t("The patient cannot be watched until the camera is back.")));
   }
   const cls = "bed " + (worst ? worst.cls : !a || a.status === "unknown" ? "grey" : "");
-  if (!a) return h("div", { class: cls, ...open }, head, nurse, h("div", { class: "note" }, "Waiting for the first readings"), h("div", { class: "meta cam-ok" }, "camera ok"));
+  if (!a) return h("div", { class: cls, ...open }, head, nurse, h("div", { class: "note" }, t("Waiting for the first readings")), h("div", { class: "meta cam-ok" }, t("camera ok")));
   if (a.status === "unknown") {
     return h("div", { class: cls, ...open }, head, nurse,
-      h("div", { class: "row" }, h("span", { class: "score" }, "–", h("small", {}, " not enough face to judge")), h("span", { class: "cam ok" }, "camera ok")),
+      h("div", { class: "row" }, h("span", { class: "score" }, "–", h("small", {}, t(" not enough face to judge"))), h("span", { class: "cam ok" }, t("camera ok"))),
       sparkline(b.sparkline || [], a.at_ms),
-      h("div", { class: "meta" }, `face seen ${pct(a.coverage)} of the time`));
+      h("div", { class: "meta" }, t("face seen {pct} of the time", { pct: pct(a.coverage) })));
   }
   const trend = a.trend !== null && a.trend !== undefined ? (a.trend > 0.05 ? " ↑" : a.trend < -0.05 ? " ↓" : " →") : "";
   return h("div", { class: cls, ...open }, head, nurse,
-    h("div", { class: "row" }, h("span", { class: "score", title: "attention score, 0–100" }, a.score, h("small", {}, trend + " " + statusWord(a))), h("span", { class: "cam ok" }, "camera ok")),
+    h("div", { class: "row" }, h("span", { class: "score", title: t("attention score, 0–100") }, a.score, h("small", {}, trend + " " + statusWord(a))), h("span", { class: "cam ok" }, t("camera ok"))),
     sparkline(b.sparkline || [], a.at_ms),
-    h("div", { class: "emotion" }, a.dominant ? `mostly ${a.dominant} · negative ${pct(a.negative)}${usualText(a)}` : ""),
-    h("div", { class: "meta" }, `face visible ${pct(a.coverage)}`));
+    h("div", { class: "emotion" }, a.dominant ? t("mostly {emotion} · negative {pct}", { emotion: t(a.dominant), pct: pct(a.negative) }) + usualText(a) : ""),
+    h("div", { class: "meta" }, t("face visible {pct}", { pct: pct(a.coverage) })));
 }
 
 function alertCard(item) {
@@ -459,21 +582,22 @@ function fillAlert(el, item) {
   el.className = "alert " + st.cls;
   el._p.head.replaceChildren(h("span", {}, (item.bed || "") + " · " + a.patient), h("span", { class: "tag " + st.cls }, st.word));
   el._p.body.textContent = alertText(a);
-  const bits = [`Raised ${when(a.raised_ms)}`];
+  const bits = [t("Raised {when}", { when: when(a.raised_ms) })];
   if (a.state === "acknowledged" && a.ack) bits.push(ackText(a.ack));
-  else if (a.state === "snoozed" && a.snoozed_until_ms) bits.push(`snoozed until ${hm(a.snoozed_until_ms)}`);
+  else if (a.state === "snoozed" && a.snoozed_until_ms) bits.push(t("snoozed until {time}", { time: hm(a.snoozed_until_ms) }));
   else bits.push(notifiedText(a, bed || (P.data && P.data.patient === a.patient ? { nurse: P.data.nurse } : null)));
   el._p.meta.textContent = bits.join(" · ");
   const canAct = me && me.role !== "admin" && (needsAction(a) || a.state === "snoozed");
   if (canAct && !el._acts) {
     el._acts = true;
-    const reasons = h("select", { "aria-label": "Reason it was not actionable" }, ["", ...(REASONS[a.kind] || REASONS.sustained_negative)].map((r) => h("option", { value: r }, r || "Reason it was not actionable…")));
+    // The reason is recorded in English (the audit log and the KPI count it), shown translated.
+    const reasons = h("select", { "aria-label": t("Reason it was not actionable") }, ["", ...(REASONS[a.kind] || REASONS.sustained_negative)].map((r) => h("option", { value: r }, r ? t(r) : t("Reason it was not actionable…"))));
     const box = h("div", { class: "reasonbox", hidden: true }, reasons,
-      h("button", { "data-act": "confirm", onclick: () => { if (!reasons.value) { reasons.focus(); return; } act(el, "ack", { actionable: false, reason: reasons.value }); } }, "Confirm"));
+      h("button", { "data-act": "confirm", onclick: () => { if (!reasons.value) { reasons.focus(); return; } act(el, "ack", { actionable: false, reason: reasons.value }); } }, t("Confirm")));
     el._p.acts.append(
-      h("button", { class: "primary", "data-act": "ack", onclick: () => act(el, "ack", { actionable: true }) }, "Acknowledge"),
-      h("button", { "data-act": "not-actionable", onclick: () => { box.hidden = !box.hidden; if (!box.hidden) reasons.focus(); } }, "Not actionable"),
-      h("button", { "data-act": "snooze", onclick: () => act(el, "snooze", { seconds: 600 }) }, "Snooze 10 min"));
+      h("button", { class: "primary", "data-act": "ack", onclick: () => act(el, "ack", { actionable: true }) }, t("Acknowledge")),
+      h("button", { "data-act": "not-actionable", onclick: () => { box.hidden = !box.hidden; if (!box.hidden) reasons.focus(); } }, t("Not actionable")),
+      h("button", { "data-act": "snooze", onclick: () => act(el, "snooze", { seconds: 600 }) }, t("Snooze 10 min")));
     el.insertBefore(box, el._p.msg);
   } else if (!canAct && el._acts) {
     el._acts = false;
@@ -518,7 +642,9 @@ function renderWard() {
   $("delivery-warning").hidden = !failing;
   if (failing) {
     const n = d.dead + d.retrying;
-    $("delivery-warning").textContent = `Pager and phone messages are not getting through: ${n} message${n > 1 ? "s" : ""} since ${hm(d.since_ms)} ${d.dead ? `(${d.dead} given up)` : "(still being retried)"}${d.last_error ? ": " + d.last_error : ""}. New alerts still appear on this screen. Tell the charge nurse and IT.`;
+    $("delivery-warning").textContent = t("Pager and phone messages are not getting through: {n} since {time} ({state}){error}. New alerts still appear on this screen. Tell the charge nurse and IT.", {
+      n: n === 1 ? t("1 message") : t("{n} messages", { n }), time: hm(d.since_ms),
+      state: d.dead ? t("{n} given up", { n: d.dead }) : t("still being retried"), error: d.last_error ? ": " + d.last_error : "" });
   }
   const mineBeds = v.beds.filter((b) => b.nurse && b.nurse.id === me.id);
   const canFilter = mineBeds.length > 0 && mineBeds.length < v.beds.length;
@@ -527,7 +653,7 @@ function renderWard() {
   for (const b of document.querySelectorAll("#scope button")) { const on = (b.dataset.scope === "mine") === mine; b.classList.toggle("on", on); b.setAttribute("aria-pressed", on); }
   const beds = (mine ? mineBeds : v.beds).slice().sort(bedOrder);
   const minute = Math.floor(serverNow() / 60000);
-  reconcile($("beds"), beds, (b) => b.bed, (b) => JSON.stringify([b, alertsOfBed(b), minute]), bedCard, null, mine ? "None of your patients are in a bed." : "No beds on this ward.");
+  reconcile($("beds"), beds, (b) => b.bed, (b) => JSON.stringify([b, alertsOfBed(b), minute]), bedCard, null, t(mine ? "None of your patients are in a bed." : "No beds on this ward."));
 
   // The inbox: with "my patients", her beds' alerts and those escalated to everyone.
   const myPatients = new Set(mineBeds.map((b) => b.patient));
@@ -536,17 +662,18 @@ function renderWard() {
   const open = shown.filter((x) => x.alert.state !== "acknowledged").sort(inboxOrder);
   const acked = shown.filter((x) => x.alert.state === "acknowledged").sort(inboxOrder);
   $("alert-count").textContent = open.length;
-  reconcile($("inbox"), open, (x) => x.alert.id, null, alertCard, fillAlert, "No alerts waiting.");
+  reconcile($("inbox"), open, (x) => x.alert.id, null, alertCard, fillAlert, t("No alerts waiting."));
   $("acked-head").hidden = acked.length === 0;
   reconcile($("acked"), acked, (x) => x.alert.id, null, alertCard, fillAlert);
   const others = all.length - shown.length;
   $("more-alerts").hidden = others === 0;
-  $("more-alerts").textContent = others ? `${others} more alert${others > 1 ? "s" : ""} on the ward — show the whole ward` : "";
+  $("more-alerts").textContent = others ? (others === 1 ? t("1 more alert on the ward — show the whole ward") : t("{n} more alerts on the ward — show the whole ward", { n: others })) : "";
   const k = W.kpi;
   if (k) {
-    const share = k.actionable_share === null ? "" : ` · ${pct(k.actionable_share)} actionable`;
-    const wait = k.median_seconds_to_acknowledge === null ? "" : ` · median ${Math.round(k.median_seconds_to_acknowledge / 60)} min to acknowledge`;
-    $("kpi").textContent = `Whole ward, last 24 h: ${k.patient_alerts} patient alert${k.patient_alerts === 1 ? "" : "s"}, ${k.acknowledged} acknowledged${share}${wait}; ${k.technical_alerts} technical`;
+    const share = k.actionable_share === null ? "" : t(" · {pct} actionable", { pct: pct(k.actionable_share) });
+    const wait = k.median_seconds_to_acknowledge === null ? "" : t(" · median {n} min to acknowledge", { n: Math.round(k.median_seconds_to_acknowledge / 60) });
+    const alerts = k.patient_alerts === 1 ? t("1 patient alert") : t("{n} patient alerts", { n: k.patient_alerts });
+    $("kpi").textContent = t("Whole ward, last 24 h: {alerts}, {acked} acknowledged{share}{wait}; {tech} technical", { alerts, acked: k.acknowledged, share, wait, tech: k.technical_alerts });
   }
 }
 $("more-alerts").addEventListener("click", () => { localStorage.setItem("areya.scope", "all"); renderWard(); });
@@ -561,7 +688,7 @@ function scheduleKpi() {
 }
 
 async function loadWard() {
-  if (!wardId) { $("beds").replaceChildren(h("p", { class: "empty" }, "You are not assigned to a ward.")); return true; }
+  if (!wardId) { $("beds").replaceChildren(h("p", { class: "empty" }, t("You are not assigned to a ward."))); return true; }
   try {
     const ward = encodeURIComponent(wardId);
     const mark = heard;
@@ -582,7 +709,7 @@ async function loadWard() {
     return true;
   } catch (e) {
     // Keep what is shown (greyed while offline) and say what went wrong above it.
-    if (me && !offline) $("ward-error").textContent = "Could not update the ward: " + e.message;
+    if (me && !offline) $("ward-error").textContent = t("Could not update the ward: {error}", { error: e.message });
     return false;
   }
 }
@@ -597,7 +724,7 @@ function timeline(p) {
   const first = Math.min(to, ...p.windows.map((w) => w.start_ms), ...p.alerts.map((i) => i.alert.raised_ms));
   const from = Math.max(p.from_ms, Math.min(first, to - 600e3) - 30e3);
   const x = (t) => left + ((Math.min(Math.max(t, from), to) - from) / (to - from)) * (W_ - left - 4);
-  const svg = s("svg", { viewBox: `0 0 ${W_} ${H}`, role: "img", "aria-label": "timeline of the last hour" });
+  const svg = s("svg", { viewBox: `0 0 ${W_} ${H}`, role: "img", "aria-label": t("timeline of the last hour") });
   for (const item of p.alerts) {
     const a = item.alert, end = a.state === "resolved" ? a.updated_ms : to;
     // Technical alerts show as the labelled gaps they leave.
@@ -632,7 +759,7 @@ function timeline(p) {
     const d = p.scores.filter(([t]) => t >= from).map(([t, v], i) => `${i ? "L" : "M"}${x(t).toFixed(1)},${(mid - (v / 100) * (mid - top)).toFixed(1)}`).join(" ");
     svg.append(s("path", { d, fill: "none", stroke: "#1d4f91", "stroke-width": 2 }));
   }
-  svg.append(svgText(2, bottom - 16, "face"));
+  svg.append(svgText(2, bottom - 16, t("face")));
   const defs = s("defs", {}, s("pattern", { id: "hatch", width: 6, height: 6, patternUnits: "userSpaceOnUse", patternTransform: "rotate(45)" }, s("rect", { width: 6, height: 6, fill: "#f4f6f8" }), s("line", { x1: 0, y1: 0, x2: 0, y2: 6, stroke: "#c3ccd5", "stroke-width": 2 })));
   svg.prepend(defs);
   return svg;
@@ -652,38 +779,38 @@ function gaps(p, from, to) {
   const out = [], wins = p.windows.slice().sort((a, b) => a.start_ms - b.start_ms);
   // A camera-offline alert is raised a while after the last frame: any overlap names the gap.
   const offline = (a, b) => p.alerts.some((i) => i.alert.kind === "source_offline" && i.alert.raised_ms < b && (i.alert.state !== "resolved" || i.alert.updated_ms > a));
-  const label = (a, b) => { const c = consentAt(p, (a + b) / 2); return c === "paused" ? "paused" : c === "opted_out" ? "opted out" : offline(a, b) ? "camera offline" : "no readings"; };
-  let t = from;
+  const label = (a, b) => { const c = consentAt(p, (a + b) / 2); return t(c === "paused" ? "paused" : c === "opted_out" ? "opted out" : offline(a, b) ? "camera offline" : "no readings"); };
+  let at = from;
   const push = (a, b, l) => { if (b - a >= p.window_ms * 1.5) out.push({ from: a, to: b, label: l || label(a, b) }); };
   let noFace = null;
   for (const w of wins) {
     if (w.end_ms < from) continue;
-    push(t, w.start_ms);
-    if (w.negative === null) { if (!noFace) noFace = { from: w.start_ms, to: w.end_ms, label: "no face" }; else noFace.to = w.end_ms; }
-    else if (noFace) { push(noFace.from, noFace.to, "no face"); noFace = null; }
-    t = Math.max(t, w.end_ms);
+    push(at, w.start_ms);
+    if (w.negative === null) { if (!noFace) noFace = { from: w.start_ms, to: w.end_ms, label: t("no face") }; else noFace.to = w.end_ms; }
+    else if (noFace) { push(noFace.from, noFace.to, t("no face")); noFace = null; }
+    at = Math.max(at, w.end_ms);
   }
-  if (noFace) push(noFace.from, noFace.to, "no face");
-  push(t, to);
+  if (noFace) push(noFace.from, noFace.to, t("no face"));
+  push(at, to);
   return out;
 }
 function summaryText(p) {
   const a = p.assessment;
-  if (p.consent.consent !== "active") return "Not monitored: " + (p.consent.consent === "opted_out" ? "the patient opted out." : "paused until " + hm(p.consent.until_ms) + ".");
-  if (!a) return "No readings yet.";
-  if (a.status === "unknown") return `Not enough face to judge: ${a.reason}.`;
-  return `Attention ${a.score} of 100, ${statusWord(a)}: ${a.reason}.`;
+  if (p.consent.consent !== "active") return t("Not monitored: ") + (p.consent.consent === "opted_out" ? t("the patient opted out.") : t("paused until {time}.", { time: hm(p.consent.until_ms) }));
+  if (!a) return t("No readings yet.");
+  if (a.status === "unknown") return t("Not enough face to judge: {reason}.", { reason: a.reason });
+  return t("Attention {score} of 100, {status}: {reason}.", { score: a.score, status: statusWord(a), reason: a.reason });
 }
 function renderPatient() {
   const p = P.data;
   if (!p) return;
   $("patient-title").textContent = `${p.bed} · ${p.patient} — ${p.ward.name}`;
-  $("patient-nurse").textContent = p.nurse ? "Assigned nurse: " + p.nurse.name : "No nurse assigned";
+  $("patient-nurse").textContent = p.nurse ? t("Assigned nurse: {name}", { name: p.nurse.name }) : t("No nurse assigned");
   $("patient-summary").textContent = summaryText(p);
   $("timeline").replaceChildren(timeline(p));
   reconcile($("patient-alerts"), p.alerts, (x) => x.alert.id, null,
     (x) => { const el = h("div", { class: "palert" }); el._card = alertCard({ alert: x.alert, bed: p.bed }); el._ol = h("ol"); el.append(el._card, el._ol); fillPatientAlert(el, x); return el; },
-    fillPatientAlert, "No alerts in this period.");
+    fillPatientAlert, t("No alerts in this period."));
 }
 function fillPatientAlert(el, x) {
   const live = W.alerts.get(x.alert.id);
@@ -695,14 +822,14 @@ function eventText(e) {
   const to = { assigned_nurse: "the assigned nurse", charge_nurse: "the charge nurse", ward_failsafe: "every nurse on the ward" };
   let what;
   switch (e.event) {
-    case "raised": what = "raised"; break;
-    case "notified": what = "notified " + (to[e.to] || e.to); break;
-    case "delivered": what = "shown on a dashboard"; break;
-    case "acknowledged": what = !e.ack ? "acknowledged" : e.ack.actionable ? "acknowledged by " + staffName(e.ack.by) : `marked not actionable by ${staffName(e.ack.by)} (${e.ack.reason})`; break;
-    case "snoozed": what = "snoozed until " + hm(e.until_ms); break;
-    case "realarmed": what = "alarmed again"; break;
-    case "resolved": what = "over"; break;
-    case "cannot_assess": what = `cannot assess (face not seen since ${hm(e.since_ms)})`; break;
+    case "raised": what = t("raised"); break;
+    case "notified": what = t("notified {who}", { who: t(to[e.to] || e.to) }); break;
+    case "delivered": what = t("shown on a dashboard"); break;
+    case "acknowledged": what = !e.ack ? t("acknowledged") : e.ack.actionable ? t("acknowledged by {name}", { name: staffName(e.ack.by) }) : t("marked not actionable by {name} ({reason})", { name: staffName(e.ack.by), reason: t(e.ack.reason || "") }); break;
+    case "snoozed": what = t("snoozed until {time}", { time: hm(e.until_ms) }); break;
+    case "realarmed": what = t("alarmed again"); break;
+    case "resolved": what = t("over"); break;
+    case "cannot_assess": what = t("cannot assess (face not seen since {time})", { time: hm(e.since_ms) }); break;
     default: what = String(e.event || "").replace("_", " ");
   }
   return hm(at) + " — " + what;
@@ -723,7 +850,7 @@ async function loadPatient(id) {
     $("fhir").setAttribute("download", `areya-${id}-fhir.json`);
     return true;
   } catch (e) {
-    if (!P.data) $("patient-title").textContent = "Could not load the patient: " + e.message;
+    if (!P.data) $("patient-title").textContent = t("Could not load the patient: {error}", { error: e.message });
     return false;
   }
 }
@@ -732,17 +859,17 @@ async function loadPatient(id) {
 const EMO = ["relaxed", "happy", "sad", "angry"];
 function dur(ms) {
   const m = Math.round(ms / 60e3);
-  if (m < 60) return m + " min";
+  if (m < 60) return t("{m} min", { m });
   const hh = Math.floor(m / 60), mm = m % 60;
-  return mm ? `${hh} h ${mm} min` : `${hh} h`;
+  return mm ? t("{h} h {m} min", { h: hh, m: mm }) : t("{h} h", { h: hh });
 }
 // A ward date ("2026-11-30") as people read it: "Mon 30 Nov".
 function dayName(date) {
   const [y, m, d] = date.split("-").map(Number);
-  return new Intl.DateTimeFormat([], { timeZone: "UTC", weekday: "short", day: "numeric", month: "short" }).format(new Date(Date.UTC(y, m - 1, d)));
+  return new Intl.DateTimeFormat(lang, { timeZone: "UTC", weekday: "short", day: "numeric", month: "short" }).format(new Date(Date.UTC(y, m - 1, d)));
 }
 function emotionBar(e) {
-  const label = e ? EMO.map((k) => `${k} ${pct(e[k])}`).join(", ") : "not enough face seen to judge";
+  const label = e ? EMO.map((k) => `${t(k)} ${pct(e[k])}`).join(", ") : t("not enough face seen to judge");
   const bar = h("div", { class: "ebar", title: label, role: "img", "aria-label": label });
   for (const k of e ? EMO : []) {
     const part = h("span", { class: k });
@@ -752,22 +879,22 @@ function emotionBar(e) {
   return bar;
 }
 function alertsCell(a) {
-  if (!a.raised) return a.technical ? `none (${a.technical} technical)` : "none";
-  const bits = [`${a.raised} raised`];
-  if (a.actionable) bits.push(`${a.actionable} actionable`);
-  if (a.not_actionable) bits.push(`${a.not_actionable} not actionable`);
-  if (a.unanswered) bits.push(`${a.unanswered} unanswered`);
-  if (a.median_minutes_to_acknowledge !== null) bits.push(`answered in ${Math.max(1, Math.round(a.median_minutes_to_acknowledge))} min (median)`);
+  if (!a.raised) return a.technical ? t("none ({n} technical)", { n: a.technical }) : t("none");
+  const bits = [t("{n} raised", { n: a.raised })];
+  if (a.actionable) bits.push(t("{n} actionable", { n: a.actionable }));
+  if (a.not_actionable) bits.push(t("{n} not actionable", { n: a.not_actionable }));
+  if (a.unanswered) bits.push(t("{n} unanswered", { n: a.unanswered }));
+  if (a.median_minutes_to_acknowledge !== null) bits.push(t("answered in {n} min (median)", { n: Math.max(1, Math.round(a.median_minutes_to_acknowledge)) }));
   return bits.join(", ");
 }
 // One row a day, newest first: what the face showed, for how long, against the patient's usual.
 function daysTable(stay, today) {
-  const head = h("tr", {}, h("th", {}, "Day"), h("th", {}, "Face seen"), h("th", { class: "wide" }, "Not seen"), h("th", {}, "Emotions"), h("th", {}, "Negative (usual)"), h("th", { class: "wide" }, "Score avg / peak"), h("th", {}, "Alerts"));
+  const head = h("tr", {}, h("th", {}, t("Day")), h("th", {}, t("Face seen")), h("th", { class: "wide" }, t("Not seen")), h("th", {}, t("Emotions")), h("th", {}, t("Negative (usual)")), h("th", { class: "wide" }, t("Score avg / peak")), h("th", {}, t("Alerts")));
   const rows = stay.days.slice().reverse().map((d) => {
     const up = d.negative !== null && d.baseline !== null && d.negative >= d.baseline + 0.05;
-    const neg = d.negative === null ? "not enough face" : pct(d.negative) + (d.baseline === null ? " (usual: learning)" : ` (${pct(d.baseline)})`);
+    const neg = d.negative === null ? t("not enough face") : pct(d.negative) + (d.baseline === null ? t(" (usual: learning)") : ` (${pct(d.baseline)})`);
     return h("tr", { class: up ? "up" : null },
-      h("td", {}, d.date === today ? "Today (so far)" : dayName(d.date)),
+      h("td", {}, d.date === today ? t("Today (so far)") : dayName(d.date)),
       h("td", { class: "num" }, dur(d.seen_ms)),
       h("td", { class: "num wide" }, dur(d.not_seen_ms)),
       h("td", {}, emotionBar(d.emotions)),
@@ -778,39 +905,39 @@ function daysTable(stay, today) {
   return h("div", { class: "days-wrap" }, h("table", { class: "days" }, h("thead", {}, head), h("tbody", {}, ...rows)));
 }
 function nowLine(p) {
-  if (p.consent.consent !== "active") return "Not monitored now: " + (p.consent.consent === "opted_out" ? "the patient opted out." : "paused until " + hm(p.consent.until_ms) + ".");
+  if (p.consent.consent !== "active") return t("Not monitored now: ") + (p.consent.consent === "opted_out" ? t("the patient opted out.") : t("paused until {time}.", { time: hm(p.consent.until_ms) }));
   const a = p.assessment;
-  if (!a) return "No readings now.";
-  if (a.status === "unknown") return "Now: not enough face to judge.";
-  const waiting = p.waiting_alerts ? ` · ${p.waiting_alerts} alert${p.waiting_alerts > 1 ? "s" : ""} waiting for a nurse` : "";
-  return `Now: attention ${a.score} of 100, ${statusWord(a)}${waiting}.`;
+  if (!a) return t("No readings now.");
+  if (a.status === "unknown") return t("Now: not enough face to judge.");
+  const waiting = !p.waiting_alerts ? "" : p.waiting_alerts === 1 ? t(" · 1 alert waiting for a nurse") : t(" · {n} alerts waiting for a nurse", { n: p.waiting_alerts });
+  return t("Now: attention {score} of 100, {status}{waiting}.", { score: a.score, status: statusWord(a), waiting });
 }
 function mrn(p) { return p.identifiers.length ? " · " + p.identifiers.map((i) => i.value).join(", ") : ""; }
 function stayCard(p) {
   const today = p.stay.days.length ? p.stay.days[p.stay.days.length - 1].date : null;
   const open = () => { location.hash = "stay/" + encodeURIComponent(p.patient); };
   return h("article", { class: "stay", tabindex: 0, onclick: open, onkeydown: (e) => { if (e.key === "Enter") open(); } },
-    h("div", { class: "row" }, h("span", { class: "name" }, `${p.bed} · ${p.patient}${mrn(p)}`), h("span", { class: "meta" }, `${p.ward.name} · ${p.care === "team" ? "on the team" : "attending"}`)),
+    h("div", { class: "row" }, h("span", { class: "name" }, `${p.bed} · ${p.patient}${mrn(p)}`), h("span", { class: "meta" }, `${p.ward.name} · ${t(p.care === "team" ? "on the team" : "attending")}`)),
     h("p", { class: "line" }, p.stay.summary),
-    h("p", { class: "meta" }, nowLine(p) + (p.nurse ? ` Nurse: ${p.nurse.name}.` : "")),
+    h("p", { class: "meta" }, nowLine(p) + (p.nurse ? t(" Nurse: {name}.", { name: p.nurse.name }) : "")),
     daysTable(p.stay, today));
 }
 const NOTICE = { persisting: "Above usual for hours", rising: "Rising over days", digest: "Daily digest" };
 function noticeCard(n) {
   const when = fmt({ weekday: "short", hour: "2-digit", minute: "2-digit" }).format(new Date(n.at_ms));
   const el = h("article", { class: "notice" + (n.ack ? " read" : ""), "data-notice": n.id },
-    h("div", { class: "head" }, h("span", {}, NOTICE[n.kind] || n.kind), h("span", {}, when)),
+    h("div", { class: "head" }, h("span", {}, t(NOTICE[n.kind] || n.kind)), h("span", {}, when)),
     h("p", { class: "text" }, n.text));
   const acts = h("div", { class: "actions" });
-  if (n.patient) acts.append(h("button", { onclick: () => { location.hash = "stay/" + encodeURIComponent(n.patient); } }, "Open the patient"));
-  if (n.ack) acts.append(h("span", { class: "meta" }, `Read ${fmt({ weekday: "short", hour: "2-digit", minute: "2-digit" }).format(new Date(n.ack.at_ms))}`));
+  if (n.patient) acts.append(h("button", { onclick: () => { location.hash = "stay/" + encodeURIComponent(n.patient); } }, t("Open the patient")));
+  if (n.ack) acts.append(h("span", { class: "meta" }, t("Read {time}", { time: fmt({ weekday: "short", hour: "2-digit", minute: "2-digit" }).format(new Date(n.ack.at_ms)) })));
   else {
     const msg = h("span", { class: "meta", role: "alert" });
     acts.append(h("button", { class: "primary", "data-act": "read", onclick: async (e) => {
       e.target.disabled = true;
       try { await api(`/api/doctor/notices/${n.id}/ack`, { method: "POST", body: {} }); loadDoctor(); }
       catch (err) { e.target.disabled = false; msg.textContent = err.message; }
-    } }, "Acknowledge"), msg);
+    } }, t("Acknowledge")), msg);
   }
   el.append(acts);
   return el;
@@ -819,7 +946,7 @@ async function loadNotices() {
   const v = await api("/api/doctor/notices?days=14");
   const waiting = v.notices.filter((n) => !n.ack), read = v.notices.filter((n) => n.ack);
   $("notice-count").textContent = String(waiting.length);
-  $("notice-list").replaceChildren(...(waiting.length ? waiting.map(noticeCard) : [h("p", { class: "empty" }, "Nothing waiting.")]));
+  $("notice-list").replaceChildren(...(waiting.length ? waiting.map(noticeCard) : [h("p", { class: "empty" }, t("Nothing waiting."))]));
   $("notices-done").hidden = read.length === 0;
   $("notice-read").replaceChildren(...read.slice(0, 20).map(noticeCard));
 }
@@ -831,12 +958,12 @@ async function loadDoctor() {
     lastGood = v.now_ms;
     const zone = v.patients.length ? v.patients[0].ward.time_zone || undefined : wardZone;
     if (zone !== wardZone) { wardZone = zone; fmtCache.clear(); }
-    $("doctor-title").textContent = `My patients — ${v.doctor.name}`;
+    $("doctor-title").textContent = t("My patients — {name}", { name: v.doctor.name });
     $("doctor-error").textContent = "";
-    $("doctor-patients").replaceChildren(...(v.patients.length ? v.patients.map(stayCard) : [h("p", { class: "empty" }, "No patient names you as their doctor yet.")]));
+    $("doctor-patients").replaceChildren(...(v.patients.length ? v.patients.map(stayCard) : [h("p", { class: "empty" }, t("No patient names you as their doctor yet."))]));
     return true;
   } catch (e) {
-    if (!offline) $("doctor-error").textContent = "Could not load your patients: " + e.message;
+    if (!offline) $("doctor-error").textContent = t("Could not load your patients: {error}", { error: e.message });
     return false;
   }
 }
@@ -850,27 +977,28 @@ async function loadStay(id) {
     if ((p.ward.time_zone || undefined) !== wardZone) { wardZone = p.ward.time_zone || undefined; fmtCache.clear(); }
     const today = p.stay.days.length ? p.stay.days[p.stay.days.length - 1].date : null;
     $("stay-title").textContent = `${p.bed} · ${p.patient}${mrn(p)} — ${p.ward.name}`;
-    const people = [p.attending ? "Attending: " + p.attending.name : "No attending doctor named", p.care_team.length ? "team: " + p.care_team.map((q) => q.name).join(", ") : null, p.nurse ? "nurse: " + p.nurse.name : null].filter(Boolean);
+    const people = [p.attending ? t("Attending: {name}", { name: p.attending.name }) : t("No attending doctor named"), p.care_team.length ? t("team: {names}", { names: p.care_team.map((q) => q.name).join(", ") }) : null, p.nurse ? t("nurse: {name}", { name: p.nurse.name }) : null].filter(Boolean);
     $("stay-people").textContent = people.join(" · ");
     $("stay-summary").textContent = p.stay.summary + " " + nowLine(p);
     $("stay-days").replaceChildren(daysTable(p.stay, today));
     const alerts = p.alerts.filter((a) => a.kind === "sustained_negative");
-    $("stay-alerts").replaceChildren(...(alerts.length ? [h("ul", {}, ...alerts.map((a) => h("li", {}, stayAlertText(a))))] : [h("p", { class: "empty" }, "No alerts in these days.")]));
+    $("stay-alerts").replaceChildren(...(alerts.length ? [h("ul", {}, ...alerts.map((a) => h("li", {}, stayAlertText(a))))] : [h("p", { class: "empty" }, t("No alerts in these days."))]));
     const from = p.stay.days.length ? p.stay.days[0].start_ms : p.now_ms;
-    $("stay-foot").textContent = `Areya, ${fmt({ dateStyle: "medium", timeStyle: "short" }).format(new Date(p.now_ms))} (${wardZone || "ward time"}). Shares are of the time the face was seen; days with under 10 minutes of face are not judged. Covers ${fmt({ dateStyle: "medium" }).format(new Date(from))} to now.`;
+    $("stay-foot").textContent = t("Areya, {now} ({zone}). Shares are of the time the face was seen; days with under 10 minutes of face are not judged. Covers {from} to now.", {
+      now: fmt({ dateStyle: "medium", timeStyle: "short" }).format(new Date(p.now_ms)), zone: wardZone || t("ward time"), from: fmt({ dateStyle: "medium" }).format(new Date(from)) });
     $("stay-timeline").href = "#patient/" + encodeURIComponent(p.patient);
     $("stay-back").hidden = me.role !== "doctor";
     return true;
   } catch (e) {
-    $("stay-title").textContent = "Could not load the patient: " + e.message;
+    $("stay-title").textContent = t("Could not load the patient: {error}", { error: e.message });
     return false;
   }
 }
 function stayAlertText(a) {
   const when = fmt({ weekday: "short", hour: "2-digit", minute: "2-digit" }).format(new Date(a.raised_ms));
   const k = a.ack;
-  const answer = !k ? (a.state === "resolved" ? "over by itself, not acknowledged" : "not acknowledged yet")
-    : `${k.actionable ? "actionable" : "not actionable: " + (k.reason || "")} — ${staffName(k.by)}, after ${Math.max(1, Math.round((k.at_ms - a.raised_ms) / 60e3))} min`;
+  const answer = !k ? t(a.state === "resolved" ? "over by itself, not acknowledged" : "not acknowledged yet")
+    : t("{answer} — {name}, after {n} min", { answer: k.actionable ? t("actionable") : t("not actionable: {reason}", { reason: t(k.reason || "") }), name: staffName(k.by), n: Math.max(1, Math.round((k.at_ms - a.raised_ms) / 60e3)) });
   return `${when}: ${a.reason} — ${answer}`;
 }
 $("stay-back").addEventListener("click", () => { location.hash = ""; });
@@ -881,13 +1009,13 @@ async function loadRules() {
   try {
     const r = await api("/api/rules");
     $("rules-text").value = r.toml || "";
-    $("rules-msg").textContent = r.version ? "Version " + r.version : "The defaults (no rule file saved yet)";
+    $("rules-msg").textContent = r.version ? t("Version {n}", { n: r.version }) : t("The defaults (no rule file saved yet)");
     return true;
   } catch (e) { $("rules-msg").textContent = e.message; return false; }
 }
 $("rules-save").addEventListener("click", async () => {
-  try { const r = await api("/api/rules", { method: "PUT", body: { toml: $("rules-text").value } }); $("rules-msg").textContent = "Saved as version " + r.version + "."; }
-  catch (e) { $("rules-msg").textContent = "Not saved: " + e.message; }
+  try { const r = await api("/api/rules", { method: "PUT", body: { toml: $("rules-text").value } }); $("rules-msg").textContent = t("Saved as version {n}.", { n: r.version }); }
+  catch (e) { $("rules-msg").textContent = t("Not saved: {error}", { error: e.message }); }
 });
 async function loadAudit() {
   try {
@@ -900,10 +1028,10 @@ async function loadAudit() {
 async function loadDeliveries() {
   try {
     const r = await api("/api/admin/deliveries");
-    $("deliveries-note").textContent = r.configured ? "Every alert notification, escalation step and doctor's notice is posted, signed, to the messaging gateway; failed posts are retried, then given up (dead)." : "No messaging gateway is configured (areya serve --webhook URL --webhook-secret-file FILE): alerts reach the dashboard only.";
+    $("deliveries-note").textContent = t(r.configured ? "Every alert notification, escalation step and doctor's notice is posted, signed, to the messaging gateway; failed posts are retried, then given up (dead)." : "No messaging gateway is configured (areya serve --webhook URL --webhook-secret-file FILE): alerts reach the dashboard only.");
     const type = (d) => { try { return JSON.parse(d.body).type; } catch (_) { return d.key; } };
     const when = (ms) => fmt({ dateStyle: "short", timeStyle: "short" }).format(new Date(ms));
-    $("delivery-rows").replaceChildren(...r.deliveries.map((d) => h("tr", { class: d.state === "dead" ? "dead" : null }, h("td", {}, when(d.created_ms)), h("td", {}, type(d)), h("td", {}, d.ward || ""), h("td", {}, d.state), h("td", {}, String(d.attempts)), h("td", {}, d.last_error || ""))));
+    $("delivery-rows").replaceChildren(...r.deliveries.map((d) => h("tr", { class: d.state === "dead" ? "dead" : null }, h("td", {}, when(d.created_ms)), h("td", {}, type(d)), h("td", {}, d.ward || ""), h("td", {}, t(d.state)), h("td", {}, String(d.attempts)), h("td", {}, d.last_error || ""))));
     return true;
   } catch (e) { $("delivery-rows").replaceChildren(h("tr", {}, h("td", { colspan: 6 }, e.message))); return false; }
 }
@@ -914,7 +1042,7 @@ function notifyOn() { return localStorage.getItem("areya.notify") === "on" && ty
 function renderNotify() {
   const clinical = me && ["nurse", "charge_nurse", "doctor"].includes(me.role);
   $("notify").hidden = !clinical || typeof Notification === "undefined";
-  $("notify").textContent = notifyOn() ? "Notifications on" : "Notify me";
+  $("notify").textContent = t(notifyOn() ? "Notifications on" : "Notify me");
 }
 $("notify").addEventListener("click", async () => {
   if (notifyOn()) { localStorage.setItem("areya.notify", "off"); renderNotify(); return; }
@@ -944,7 +1072,7 @@ function maybeNotify(data) {
   const ev = data.event;
   if (!ev || ev.event !== "notified" || !data.alert || !notifyOn() || !forMe(data.alert, ev.to)) return;
   const bed = bedOf(data.alert.patient);
-  const n = new Notification(`Areya: ${bed ? bed.bed + " · " : ""}${data.alert.patient}`, { body: `${KIND[data.alert.kind] || data.alert.kind}. ${data.alert.reason}`, tag: "areya-alert-" + data.alert.id });
+  const n = new Notification(`Areya: ${bed ? bed.bed + " · " : ""}${data.alert.patient}`, { body: `${t(KIND[data.alert.kind] || data.alert.kind)}. ${data.alert.reason}`, tag: "areya-alert-" + data.alert.id });
   n.onclick = () => { window.focus(); n.close(); };
   beep();
 }
@@ -955,4 +1083,5 @@ setInterval(() => { if (me && !offline && !$("ward-view").hidden) loadWard(); },
 setInterval(() => { if (me && !offline && (!$("doctor-view").hidden || !$("stay-view").hidden)) loadCurrent(); }, 60000);
 setInterval(() => { if (me) { renderConnection(); renderAll(); } }, 15000);
 window.addEventListener("resize", () => { if (me && !$("patient-view").hidden) renderPatient(); });
+pickLang();
 start();

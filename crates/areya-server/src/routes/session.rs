@@ -155,6 +155,7 @@ pub async fn me(State(app): State<Arc<App>>, user: User) -> Json<Me> {
         id: user.staff.id.clone(),
         name: user.staff.name.clone(),
         role: user.staff.role,
+        lang: user.staff.lang.clone(),
         wards,
         banner: app.settings.banner.clone(),
     })

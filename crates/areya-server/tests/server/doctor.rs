@@ -12,6 +12,7 @@ async fn two_wards() -> Server {
     let s = Server::start("sqlite::memory:", true).await;
     s.edit_directory(|d| {
         d.staff.push(Staff {
+            lang: None,
             id: "drkim".into(),
             name: "Dr Kim".into(),
             role: StaffRole::Doctor,

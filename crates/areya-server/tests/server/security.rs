@@ -594,6 +594,7 @@ async fn staff_without_a_password_cost_the_same_check_as_everyone() {
     let s = Server::start("sqlite::memory:", true).await;
     s.edit_directory(|d| {
         d.staff.push(Staff {
+            lang: None,
             id: "newhire".into(),
             name: "New hire".into(),
             role: StaffRole::Nurse,
@@ -659,6 +660,7 @@ async fn absurd_limits_are_refused_and_other_wards_alerts_look_like_none() {
     };
     let hash = reg.credentials.password("ana").expect("ana").to_string();
     reg.directory.staff.push(Staff {
+        lang: None,
         id: "zoe".into(),
         name: "Nurse Zoe".into(),
         role: StaffRole::Nurse,

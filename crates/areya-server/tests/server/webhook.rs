@@ -17,9 +17,11 @@ const SECRET: &[u8] = b"a shared secret of the gateway";
 struct Gateway {
     outage: Arc<AtomicUsize>,
     down: Arc<std::sync::atomic::AtomicBool>,
-    /// (signature, idempotency key, body, status answered)
-    got: Arc<Mutex<Vec<(String, String, String, u16)>>>,
+    got: Arc<Mutex<Vec<Posted>>>,
 }
+
+/// One post the gateway took: (signature, idempotency key, body, status answered).
+type Posted = (String, String, String, u16);
 
 impl Gateway {
     async fn start(&self) -> String {
