@@ -81,6 +81,9 @@ pub struct Alert {
     pub snoozed_until_ms: Option<Millis>,
     pub ack: Option<Ack>,
     pub reason: String,
+    /// The reason as data, for a dashboard to write in its user's language.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub said: Option<crate::state::Said>,
     pub peak_score: u8,
     /// Set while the patient has not been seen long enough to judge: since when the face was
     /// last seen. The alert neither escalates nor re-alarms meanwhile, and resolves or
@@ -155,6 +158,8 @@ pub enum AlertError {
 pub struct ConditionInfo {
     pub priority: Priority,
     pub reason: String,
+    /// The reason as data, where it is one of Areya's own (see [`crate::state::Said`]).
+    pub said: Option<crate::state::Said>,
     pub score: u8,
     pub cooldown_s: u64,
     pub realarm_s: u64,
@@ -227,6 +232,7 @@ impl AlertBook {
                 // Updated in place: one open alert per patient and condition.
                 a.updated_ms = now;
                 a.reason = info.reason.clone();
+                a.said = info.said.clone();
                 a.peak_score = a.peak_score.max(info.score);
                 // Seen again and it still holds: a new round, from the assigned nurse.
                 if a.blind_since_ms.take().is_some() {
@@ -264,6 +270,7 @@ impl AlertBook {
                     snoozed_until_ms: None,
                     ack: None,
                     reason: info.reason.clone(),
+                    said: info.said.clone(),
                     peak_score: info.score,
                     blind_since_ms: None,
                 };
@@ -436,6 +443,7 @@ mod tests {
 
     fn info() -> ConditionInfo {
         ConditionInfo {
+            said: None,
             priority: Priority::Low,
             reason: "negative 80%".into(),
             score: 70,

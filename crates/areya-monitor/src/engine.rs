@@ -104,18 +104,14 @@ pub fn run_reason(
     r: &crate::rules::RunSummary,
     now: Millis,
     (baseline, learned): (f64, bool),
-) -> String {
+) -> crate::state::Said {
     let minutes = ((now - r.since_ms) as f64 / MINUTE as f64).round().max(1.0);
-    let usual = if learned {
-        format!(", usual {:.0}%", baseline * 100.0)
-    } else {
-        String::new()
-    };
-    format!(
-        "negative {:.0}% for {minutes} min, mostly {}{usual}",
-        r.negative * 100.0,
-        r.mostly.as_str()
-    )
+    crate::state::Said::Run {
+        negative: r.negative,
+        minutes: minutes.min(f64::from(u32::MAX)) as u32,
+        mostly: r.mostly,
+        usual: learned.then_some(baseline),
+    }
 }
 
 pub fn fold_window(
@@ -207,6 +203,7 @@ impl Engine {
             .map(|a| a.kind)
             .collect();
         let info = ConditionInfo {
+            said: None,
             priority: crate::rules::Priority::Info,
             reason: String::new(),
             score: 0,
@@ -408,9 +405,13 @@ impl Engine {
             },
             Output::Patient { snapshot },
         ];
+        let said = run.or_else(|| assessment.said.clone());
         let info = ConditionInfo {
             priority: rule.priority_at(now, &self.zone),
-            reason: run.unwrap_or_else(|| assessment.reason.clone()),
+            reason: said
+                .as_ref()
+                .map_or_else(|| assessment.reason.clone(), |s| s.text()),
+            said,
             score: assessment.score,
             cooldown_s: rule.cooldown_s,
             realarm_s: rule.realarm_s,
@@ -418,9 +419,13 @@ impl Engine {
         if let Some(active) = sustained {
             out.extend(self.condition(&patient, AlertKind::SustainedNegative, active, now, &info));
         }
+        let no_face_said = crate::state::Said::NoFaceFor {
+            minutes: u32::try_from(no_face_after / MINUTE).unwrap_or(u32::MAX),
+        };
         let tech = ConditionInfo {
             priority: crate::rules::Priority::Low,
-            reason: format!("no face seen for {} min", no_face_after / MINUTE),
+            reason: no_face_said.text(),
+            said: Some(no_face_said),
             ..info
         };
         out.extend(self.condition(&patient, AlertKind::NoFace, no_face, now, &tech));
@@ -464,6 +469,7 @@ impl Engine {
         now: Millis,
     ) -> Vec<Output> {
         let info = ConditionInfo {
+            said: None,
             priority: crate::rules::Priority::Low,
             reason: reason.into(),
             score: 0,

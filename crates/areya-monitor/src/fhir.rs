@@ -440,6 +440,7 @@ mod tests {
         let score = state.assess(3 * MINUTE);
         let mut book = AlertBook::new(Escalation::default());
         let info = ConditionInfo {
+            said: None,
             priority: Priority::Low,
             reason: score.reason.clone(),
             score: score.score,

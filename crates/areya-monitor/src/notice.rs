@@ -509,6 +509,7 @@ mod tests {
                 reason: None,
             }),
             reason: String::new(),
+            said: None,
             peak_score: 70,
             blind_since_ms: None,
         };

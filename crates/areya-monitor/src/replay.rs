@@ -101,6 +101,7 @@ pub fn replay_as(
                 continue;
             };
             let info = ConditionInfo {
+                said: None,
                 priority: rule.priority,
                 reason: String::new(),
                 score: 0,

@@ -68,6 +68,75 @@ pub struct Assessment {
     pub baseline_learned: bool,
     pub dominant: Option<Emotion>,
     pub reason: String,
+    /// The reason as data (absent in records older than it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub said: Option<Said>,
+}
+
+/// What a reason says, as data: the text is English (for the API, the audit log and FHIR); a
+/// dashboard writes the same in its user's language from these fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "says", rename_all = "snake_case")]
+pub enum Said {
+    /// "negative 68% for 12 min, mostly sad, usual 15%": a negative run, as its alert tells it.
+    Run {
+        negative: f64,
+        minutes: u32,
+        mostly: Emotion,
+        usual: Option<f64>,
+    },
+    /// "negative 80% of the last 15 min (usual 12%), face visible 90%, mostly sad".
+    Horizon {
+        negative: f64,
+        minutes: u32,
+        usual: Option<f64>,
+        face: f64,
+        mostly: Emotion,
+    },
+    /// "face visible 20% of the last 15 min: not enough to judge".
+    TooLittleFace { face: f64, minutes: u32 },
+    /// "no face seen for 10 min".
+    NoFaceFor { minutes: u32 },
+}
+
+impl Said {
+    /// The English text.
+    pub fn text(&self) -> String {
+        let p = |x: f64| format!("{:.0}%", x * 100.0);
+        match self {
+            Said::Run {
+                negative,
+                minutes,
+                mostly,
+                usual,
+            } => format!(
+                "negative {} for {minutes} min, mostly {}{}",
+                p(*negative),
+                mostly.as_str(),
+                usual.map_or(String::new(), |u| format!(", usual {}", p(u)))
+            ),
+            Said::Horizon {
+                negative,
+                minutes,
+                usual,
+                face,
+                mostly,
+            } => format!(
+                "negative {} of the last {minutes} min{}, face visible {}, mostly {}",
+                p(*negative),
+                usual.map_or(String::new(), |u| format!(" (usual {})", p(u))),
+                p(*face),
+                mostly.as_str()
+            ),
+            Said::TooLittleFace { face, minutes } => {
+                format!(
+                    "face visible {} of the last {minutes} min: not enough to judge",
+                    p(*face)
+                )
+            }
+            Said::NoFaceFor { minutes } => format!("no face seen for {minutes} min"),
+        }
+    }
 }
 
 /// A patient's usual negative share, learned over the first `baseline_ms` of face, or being
@@ -238,36 +307,42 @@ impl PatientState {
             _ => None,
         };
         // (status, score, reason): "unknown" when the face was seen too little to judge.
-        let (status, score, reason) = match negative.filter(|_| coverage >= self.cfg.min_coverage) {
+        let minutes = u32::try_from(minutes).unwrap_or(u32::MAX);
+        let (status, score, said) = match negative.filter(|_| coverage >= self.cfg.min_coverage) {
             None => (
                 Status::Unknown,
                 0,
-                format!(
-                    "face visible {:.0}% of the last {minutes} min: not enough to judge",
-                    coverage * 100.0
-                ),
+                Said::TooLittleFace {
+                    face: coverage,
+                    minutes,
+                },
             ),
             Some(neg) => {
                 let excess = ((neg - baseline) / (1.0 - baseline).max(1e-6)).clamp(0.0, 1.0);
                 let mostly = if all.sums.get(Emotion::Sad) >= all.sums.get(Emotion::Angry) {
-                    "sad"
+                    Emotion::Sad
                 } else {
-                    "angry"
-                };
-                let usual = if learned {
-                    format!(" (usual {:.0}%)", baseline * 100.0)
-                } else {
-                    String::new()
+                    Emotion::Angry
                 };
                 let mood = if neg >= 0.5 {
                     mostly
                 } else {
-                    dominant.map(|d| d.as_str()).unwrap_or("relaxed")
+                    dominant.unwrap_or(Emotion::Relaxed)
                 };
                 (
-                    if self.elevated { Status::Elevated } else { Status::Settled },
+                    if self.elevated {
+                        Status::Elevated
+                    } else {
+                        Status::Settled
+                    },
                     (excess * 100.0).round() as u8,
-                    format!("negative {:.0}% of the last {minutes} min{usual}, face visible {:.0}%, mostly {mood}", neg * 100.0, coverage * 100.0),
+                    Said::Horizon {
+                        negative: neg,
+                        minutes,
+                        usual: learned.then_some(baseline),
+                        face: coverage,
+                        mostly: mood,
+                    },
                 )
             }
         };
@@ -281,7 +356,8 @@ impl PatientState {
             baseline,
             baseline_learned: learned,
             dominant,
-            reason,
+            reason: said.text(),
+            said: Some(said),
         }
     }
 }

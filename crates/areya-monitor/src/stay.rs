@@ -395,6 +395,7 @@ mod tests {
             baseline_learned: baseline.is_some(),
             dominant: None,
             reason: String::new(),
+            said: None,
         }
     }
 
@@ -421,6 +422,7 @@ mod tests {
                 reason: (!actionable).then(|| "visitor".into()),
             }),
             reason: String::new(),
+            said: None,
             peak_score: 60,
             blind_since_ms: None,
         }

@@ -260,6 +260,7 @@ pub async fn seed_history(app: &App) -> Result<(), crate::error::AppError> {
                 batch.assessments.push((
                     p.clone(),
                     Assessment {
+                        said: None,
                         at_ms: at + HOUR,
                         status: if n >= 0.22 {
                             Status::Elevated

@@ -39,6 +39,7 @@ pub async fn records_round_trip<S: Store>(s: &S) {
     let assessment = state.assess(5 * MINUTE);
     let mut book = AlertBook::new(Escalation::default());
     let info = ConditionInfo {
+        said: None,
         priority: Priority::Low,
         reason: assessment.reason.clone(),
         score: assessment.score,

@@ -586,6 +586,7 @@ mod tests {
                 reason: (!reason.is_empty()).then(|| reason.to_string()),
             }),
             reason: String::new(),
+            said: None,
             peak_score: 50,
             blind_since_ms: None,
         }
