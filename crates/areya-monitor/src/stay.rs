@@ -85,8 +85,10 @@ pub struct Stay {
     pub rising_days: u32,
     /// Days with enough face whose negative share stood at least 5 points above the baseline.
     pub days_above_baseline: u32,
-    /// One line a doctor reads first.
+    /// One line a doctor reads first (the English text of `parts`).
     pub summary: String,
+    /// The same line as data, for a page to write in its user's language.
+    pub parts: Vec<SummaryPart>,
 }
 
 /// The last `days` local days of a patient up to `now`.
@@ -129,7 +131,12 @@ pub fn stay(
         .iter()
         .filter(|d| matches!((d.negative, d.baseline), (Some(n), Some(b)) if n >= b + RISE))
         .count() as u32;
-    let summary = summary(&days, direction, rising_days, days_above_baseline);
+    let parts = summary(&days, direction, rising_days, days_above_baseline);
+    let summary = parts
+        .iter()
+        .map(SummaryPart::text)
+        .collect::<Vec<_>>()
+        .join(" ");
     Stay {
         days,
         negative_per_day,
@@ -137,6 +144,7 @@ pub fn stay(
         rising_days,
         days_above_baseline,
         summary,
+        parts,
     }
 }
 
@@ -279,43 +287,152 @@ fn pct(x: f64) -> String {
     format!("{:.0}%", x * 100.0)
 }
 
-fn summary(days: &[StayDay], direction: Direction, rising: u32, above: u32) -> String {
+/// One part of a stay's summary line, as data (the line is its parts' English texts).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "part", rename_all = "snake_case")]
+pub enum SummaryPart {
+    /// No day with enough face.
+    NotEnough,
+    /// "Negative share rising for 3 days: 11% → 34%; usual 12%." (`days` only for a run of
+    /// rises; else the trend over the stay.)
+    Rising {
+        days: Option<u32>,
+        from: f64,
+        to: f64,
+        usual: Option<f64>,
+    },
+    Falling {
+        from: f64,
+        to: f64,
+        usual: Option<f64>,
+    },
+    /// "Negative share 12% on 2026-12-05; usual 12%."
+    Level {
+        negative: f64,
+        date: String,
+        usual: Option<f64>,
+    },
+    /// "Above usual on 3 of 6 days."
+    AboveOn { days: u32, of: u32 },
+    /// "Highest 31% on 2026-12-04."
+    Highest { negative: f64, date: String },
+    /// "3 alerts: 1 actionable, 1 not actionable, 1 unanswered."
+    Alerts {
+        raised: u32,
+        actionable: u32,
+        not_actionable: u32,
+        unanswered: u32,
+    },
+}
+
+impl SummaryPart {
+    /// The English text.
+    pub fn text(&self) -> String {
+        let usual = |u: &Option<f64>| u.map_or(String::new(), |b| format!("; usual {}", pct(b)));
+        match self {
+            SummaryPart::NotEnough => "Not enough face seen on any day to judge.".into(),
+            SummaryPart::Rising {
+                days: Some(d),
+                from,
+                to,
+                usual: u,
+            } => format!(
+                "Negative share rising for {d} days: {} → {}{}.",
+                pct(*from),
+                pct(*to),
+                usual(u)
+            ),
+            SummaryPart::Rising {
+                days: None,
+                from,
+                to,
+                usual: u,
+            } => format!(
+                "Negative share rising: {} → {}{}.",
+                pct(*from),
+                pct(*to),
+                usual(u)
+            ),
+            SummaryPart::Falling { from, to, usual: u } => {
+                format!(
+                    "Negative share falling: {} → {}{}.",
+                    pct(*from),
+                    pct(*to),
+                    usual(u)
+                )
+            }
+            SummaryPart::Level {
+                negative,
+                date,
+                usual: u,
+            } => format!("Negative share {} on {date}{}.", pct(*negative), usual(u)),
+            SummaryPart::AboveOn { days, of } => format!("Above usual on {days} of {of} days."),
+            SummaryPart::Highest { negative, date } => {
+                format!("Highest {} on {date}.", pct(*negative))
+            }
+            SummaryPart::Alerts {
+                raised,
+                actionable,
+                not_actionable,
+                unanswered,
+            } => {
+                let parts: Vec<String> = [
+                    (actionable, "actionable"),
+                    (not_actionable, "not actionable"),
+                    (unanswered, "unanswered"),
+                ]
+                .iter()
+                .filter(|(n, _)| **n > 0)
+                .map(|(n, what)| format!("{n} {what}"))
+                .collect();
+                format!(
+                    "{raised} alert{}: {}.",
+                    if *raised == 1 { "" } else { "s" },
+                    parts.join(", ")
+                )
+            }
+        }
+    }
+}
+
+fn summary(days: &[StayDay], direction: Direction, rising: u32, above: u32) -> Vec<SummaryPart> {
     let judged: Vec<&StayDay> = days.iter().filter(|d| d.negative.is_some()).collect();
     let (Some(first), Some(last)) = (judged.first(), judged.last()) else {
-        return "Not enough face seen on any day to judge.".into();
+        return vec![SummaryPart::NotEnough];
     };
-    let usual = last
-        .baseline
-        .map(|b| format!("; usual {}", pct(b)))
-        .unwrap_or_default();
+    let usual = last.baseline;
     let now = last.negative.unwrap_or_default();
-    let mut s = match direction {
-        _ if rising >= 2 => format!(
-            "Negative share rising for {rising} days: {} → {}{usual}.",
-            pct(judged[judged.len() - 1 - rising as usize]
+    let mut s = vec![match direction {
+        _ if rising >= 2 => SummaryPart::Rising {
+            days: Some(rising),
+            from: judged[judged.len() - 1 - rising as usize]
                 .negative
-                .unwrap_or_default()),
-            pct(now)
-        ),
-        Direction::Rising => format!(
-            "Negative share rising: {} → {}{usual}.",
-            pct(first.negative.unwrap_or_default()),
-            pct(now)
-        ),
-        Direction::Falling => format!(
-            "Negative share falling: {} → {}{usual}.",
-            pct(first.negative.unwrap_or_default()),
-            pct(now)
-        ),
-        Direction::Steady | Direction::Unknown => {
-            format!("Negative share {} on {}{usual}.", pct(now), last.date)
-        }
-    };
+                .unwrap_or_default(),
+            to: now,
+            usual,
+        },
+        Direction::Rising => SummaryPart::Rising {
+            days: None,
+            from: first.negative.unwrap_or_default(),
+            to: now,
+            usual,
+        },
+        Direction::Falling => SummaryPart::Falling {
+            from: first.negative.unwrap_or_default(),
+            to: now,
+            usual,
+        },
+        Direction::Steady | Direction::Unknown => SummaryPart::Level {
+            negative: now,
+            date: last.date.clone(),
+            usual,
+        },
+    }];
     if above > 0 {
-        s.push_str(&format!(
-            " Above usual on {above} of {} days.",
-            judged.len()
-        ));
+        s.push(SummaryPart::AboveOn {
+            days: above,
+            of: judged.len() as u32,
+        });
     }
     // A bad day that the line above does not show.
     if let Some(peak) = judged[..judged.len() - 1]
@@ -328,30 +445,21 @@ fn summary(days: &[StayDay], direction: Direction, rising: u32, above: u32) -> S
         })
     {
         if rising < 2 && direction != Direction::Rising {
-            s.push_str(&format!(
-                " Highest {} on {}.",
-                pct(peak.negative.unwrap_or_default()),
-                peak.date
-            ));
+            s.push(SummaryPart::Highest {
+                negative: peak.negative.unwrap_or_default(),
+                date: peak.date.clone(),
+            });
         }
     }
     let sum = |f: fn(&DayAlerts) -> u32| days.iter().map(|d| f(&d.alerts)).sum::<u32>();
     let raised = sum(|a| a.raised);
     if raised > 0 {
-        let parts: Vec<String> = [
-            (sum(|a| a.actionable), "actionable"),
-            (sum(|a| a.not_actionable), "not actionable"),
-            (sum(|a| a.unanswered), "unanswered"),
-        ]
-        .iter()
-        .filter(|(n, _)| *n > 0)
-        .map(|(n, what)| format!("{n} {what}"))
-        .collect();
-        s.push_str(&format!(
-            " {raised} alert{}: {}.",
-            if raised == 1 { "" } else { "s" },
-            parts.join(", ")
-        ));
+        s.push(SummaryPart::Alerts {
+            raised,
+            actionable: sum(|a| a.actionable),
+            not_actionable: sum(|a| a.not_actionable),
+            unanswered: sum(|a| a.unanswered),
+        });
     }
     s
 }

@@ -125,6 +125,9 @@ const DE = {
   "Every alert notification, escalation step and doctor's notice is posted, signed, to the messaging gateway; failed posts are retried, then given up (dead).": "Jede Alarmbenachrichtigung, jede Eskalationsstufe und jeder ärztliche Hinweis wird signiert an das Nachrichten-Gateway gesendet; fehlgeschlagene Sendungen werden wiederholt und dann aufgegeben (tot).",
   "No messaging gateway is configured (areya serve --webhook URL --webhook-secret-file FILE): alerts reach the dashboard only.": "Kein Nachrichten-Gateway eingerichtet (areya serve --webhook URL --webhook-secret-file DATEI): Alarme erreichen nur den Bildschirm.",
   "pending": "ausstehend", "delivered": "zugestellt", "dead": "tot",
+  "negative {neg} for {min} min, mostly {emotion}": "negativ {neg} seit {min} min, meist {emotion}", ", usual {pct}": ", üblich {pct}",
+  "negative {neg} of the last {min} min": "negativ {neg} in den letzten {min} min", ", face visible {face}, mostly {emotion}": ", Gesicht sichtbar {face}, meist {emotion}",
+  "face visible {face} of the last {min} min: not enough to judge": "Gesicht sichtbar {face} der letzten {min} min: zu wenig zum Beurteilen", "no face seen for {min} min": "seit {min} min kein Gesicht gesehen",
 };
 const CATALOGUE = { en: {}, de: DE };
 let lang = "en";
@@ -435,11 +438,24 @@ function notifiedText(a, bed) {
   }
   return t("escalated to every nurse on the ward");
 }
+// A reason the server sends as data (`said`) in the user's words; its English text otherwise.
+function why(x) {
+  const said = x.said;
+  if (!said) return x.reason;
+  const u = said.usual === null || said.usual === undefined ? null : pct(said.usual);
+  switch (said.says) {
+    case "run": return t("negative {neg} for {min} min, mostly {emotion}", { neg: pct(said.negative), min: said.minutes, emotion: t(said.mostly) }) + (u ? t(", usual {pct}", { pct: u }) : "");
+    case "horizon": return t("negative {neg} of the last {min} min", { neg: pct(said.negative), min: said.minutes }) + (u ? t(" (usual {pct})", { pct: u }) : "") + t(", face visible {face}, mostly {emotion}", { face: pct(said.face), emotion: t(said.mostly) });
+    case "too_little_face": return t("face visible {face} of the last {min} min: not enough to judge", { face: pct(said.face), min: said.minutes });
+    case "no_face_for": return t("no face seen for {min} min", { min: said.minutes });
+    default: return x.reason;
+  }
+}
 // What raised the alert, in a nurse's words, with the clock time.
 function alertText(a) {
-  if (a.blind_since_ms) return t("Cannot assess: face not seen since {time}. Before that: {reason}.", { time: hm(a.blind_since_ms), reason: a.reason });
-  if (a.kind === "sustained_negative") return `${t(KIND[a.kind])}: ${a.reason}.`;
-  return t(KIND[a.kind]) + (a.reason && a.kind !== "source_offline" ? ": " + a.reason : "") + ".";
+  if (a.blind_since_ms) return t("Cannot assess: face not seen since {time}. Before that: {reason}.", { time: hm(a.blind_since_ms), reason: why(a) });
+  if (a.kind === "sustained_negative") return `${t(KIND[a.kind])}: ${why(a)}.`;
+  return t(KIND[a.kind]) + (a.reason && a.kind !== "source_offline" ? ": " + why(a) : "") + ".";
 }
 function ackText(k) {
   return t("Acknowledged by {name} at {time}", { name: staffName(k.by), time: hm(k.at_ms) }) + (k.actionable ? "" : t(" — not actionable: {reason}", { reason: t(k.reason || "") }));
@@ -798,8 +814,8 @@ function summaryText(p) {
   const a = p.assessment;
   if (p.consent.consent !== "active") return t("Not monitored: ") + (p.consent.consent === "opted_out" ? t("the patient opted out.") : t("paused until {time}.", { time: hm(p.consent.until_ms) }));
   if (!a) return t("No readings yet.");
-  if (a.status === "unknown") return t("Not enough face to judge: {reason}.", { reason: a.reason });
-  return t("Attention {score} of 100, {status}: {reason}.", { score: a.score, status: statusWord(a), reason: a.reason });
+  if (a.status === "unknown") return t("Not enough face to judge: {reason}.", { reason: why(a) });
+  return t("Attention {score} of 100, {status}: {reason}.", { score: a.score, status: statusWord(a), reason: why(a) });
 }
 function renderPatient() {
   const p = P.data;
@@ -999,7 +1015,7 @@ function stayAlertText(a) {
   const k = a.ack;
   const answer = !k ? t(a.state === "resolved" ? "over by itself, not acknowledged" : "not acknowledged yet")
     : t("{answer} — {name}, after {n} min", { answer: k.actionable ? t("actionable") : t("not actionable: {reason}", { reason: t(k.reason || "") }), name: staffName(k.by), n: Math.max(1, Math.round((k.at_ms - a.raised_ms) / 60e3)) });
-  return `${when}: ${a.reason} — ${answer}`;
+  return `${when}: ${why(a)} — ${answer}`;
 }
 $("stay-back").addEventListener("click", () => { location.hash = ""; });
 $("stay-print").addEventListener("click", () => window.print());
@@ -1072,7 +1088,7 @@ function maybeNotify(data) {
   const ev = data.event;
   if (!ev || ev.event !== "notified" || !data.alert || !notifyOn() || !forMe(data.alert, ev.to)) return;
   const bed = bedOf(data.alert.patient);
-  const n = new Notification(`Areya: ${bed ? bed.bed + " · " : ""}${data.alert.patient}`, { body: `${t(KIND[data.alert.kind] || data.alert.kind)}. ${data.alert.reason}`, tag: "areya-alert-" + data.alert.id });
+  const n = new Notification(`Areya: ${bed ? bed.bed + " · " : ""}${data.alert.patient}`, { body: `${t(KIND[data.alert.kind] || data.alert.kind)}. ${why(data.alert)}`, tag: "areya-alert-" + data.alert.id });
   n.onclick = () => { window.focus(); n.close(); };
   beep();
 }
