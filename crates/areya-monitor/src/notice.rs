@@ -58,9 +58,170 @@ pub struct Notice {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patient: Option<PatientId>,
     pub kind: NoticeKind,
+    /// The bed the patient lay in when it was written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bed: Option<String>,
+    /// In English (the audit log and the messaging gateway carry it).
     pub text: String,
+    /// The same as data (absent in notices older than it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub said: Option<NoticeSaid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ack: Option<NoticeAck>,
+}
+
+/// What a notice says, as data (its `text` is the English of this), so a page can write it
+/// in its user's language.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "says", rename_all = "snake_case")]
+pub enum NoticeSaid {
+    /// "Negative share above usual for 4 h: 40% (usual 15%)."
+    Persisting { hours: u32, mean: f64, usual: f64 },
+    /// "Negative share rising for 3 days: 10% → 30% (usual 12%)."
+    Rising {
+        days: u32,
+        from: f64,
+        to: f64,
+        usual: Option<f64>,
+    },
+    /// The daily digest.
+    Digest {
+        /// How many patients the doctor has.
+        of: u32,
+        look: Vec<DigestLine>,
+        settled: Vec<String>,
+        unwatched: Vec<String>,
+        /// Alerts counted since the last digest (else over the last 24 h).
+        since_last: bool,
+    },
+}
+
+/// One patient a digest asks the doctor to look at, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DigestLine {
+    pub label: String,
+    pub concerns: Vec<Concern>,
+}
+
+/// Why a digest names a patient.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "concern", rename_all = "snake_case")]
+pub enum Concern {
+    Rising {
+        days: u32,
+        from: f64,
+        to: f64,
+    },
+    Above {
+        negative: f64,
+        usual: f64,
+    },
+    Alerts {
+        raised: u32,
+        actionable: u32,
+        not_actionable: u32,
+        unanswered: u32,
+    },
+}
+
+impl Concern {
+    fn text(&self) -> String {
+        match self {
+            Concern::Rising { days, from, to } => format!(
+                "negative share rising for {days} days ({} → {})",
+                pct(*from),
+                pct(*to)
+            ),
+            Concern::Above { negative, usual } => {
+                format!("negative share {} (usual {})", pct(*negative), pct(*usual))
+            }
+            Concern::Alerts {
+                raised,
+                actionable,
+                not_actionable,
+                unanswered,
+            } => {
+                let parts: Vec<String> = [
+                    (actionable, "acknowledged as actionable"),
+                    (not_actionable, "not actionable"),
+                    (unanswered, "unanswered"),
+                ]
+                .iter()
+                .filter(|(n, _)| **n > 0)
+                .map(|(n, what)| format!("{n} {what}"))
+                .collect();
+                format!(
+                    "{raised} alert{} ({})",
+                    if *raised == 1 { "" } else { "s" },
+                    parts.join(", ")
+                )
+            }
+        }
+    }
+}
+
+impl NoticeSaid {
+    /// The English text.
+    pub fn text(&self) -> String {
+        match self {
+            NoticeSaid::Persisting { hours, mean, usual } => format!(
+                "Negative share above usual for {hours} h: {} (usual {}).",
+                pct(*mean),
+                pct(*usual)
+            ),
+            NoticeSaid::Rising {
+                days,
+                from,
+                to,
+                usual,
+            } => format!(
+                "Negative share rising for {days} days: {} → {}{}.",
+                pct(*from),
+                pct(*to),
+                usual.map_or(String::new(), |b| format!(" (usual {})", pct(b)))
+            ),
+            NoticeSaid::Digest {
+                of,
+                look,
+                settled,
+                unwatched,
+                since_last,
+            } => {
+                if *of == 0 {
+                    return "No patients name you as their doctor.".into();
+                }
+                let since = if *since_last {
+                    "the last digest"
+                } else {
+                    "24 h ago"
+                };
+                let lines: Vec<String> = look
+                    .iter()
+                    .map(|l| {
+                        let c: Vec<String> = l.concerns.iter().map(Concern::text).collect();
+                        format!("{}: {}", l.label, c.join("; "))
+                    })
+                    .collect();
+                let mut s = if lines.is_empty() {
+                    format!("None of your {of} patients needs a look (alerts since {since}).")
+                } else {
+                    format!(
+                        "{} of your {of} patients need{} a look (alerts since {since}): {}.",
+                        lines.len(),
+                        if lines.len() == 1 { "s" } else { "" },
+                        lines.join(" — ")
+                    )
+                };
+                if !settled.is_empty() && !lines.is_empty() {
+                    s.push_str(&format!(" Settled: {}.", settled.join(", ")));
+                }
+                if !unwatched.is_empty() {
+                    s.push_str(&format!(" Not monitored: {}.", unwatched.join(", ")));
+                }
+                s
+            }
+        }
+    }
 }
 
 fn pct(x: f64) -> String {
@@ -104,7 +265,7 @@ pub fn persisting(
     last: Option<Millis>,
     rules: &DoctorRules,
     now: Millis,
-) -> Option<String> {
+) -> Option<NoticeSaid> {
     if rules.persisting_hours == 0 {
         return None;
     }
@@ -125,18 +286,17 @@ pub fn persisting(
         }
     }
     let mean = hours.iter().flatten().sum::<f64>() / hours.len() as f64;
-    Some(format!(
-        "Negative share above usual for {} h: {} (usual {}).",
-        rules.persisting_hours,
-        pct(mean),
-        pct(usual)
-    ))
+    Some(NoticeSaid::Persisting {
+        hours: rules.persisting_hours,
+        mean,
+        usual,
+    })
 }
 
 /// A rising notice's text if one is due: in `completed` (the stay's finished days: a stay
 /// up to the last millisecond of yesterday) the daily negative share rose `rising_days` days in a row, and no rising notice
 /// came since that run began.
-pub fn rising(completed: &Stay, last: Option<Millis>, rules: &DoctorRules) -> Option<String> {
+pub fn rising(completed: &Stay, last: Option<Millis>, rules: &DoctorRules) -> Option<NoticeSaid> {
     if rules.rising_days == 0 || completed.rising_days < rules.rising_days {
         return None;
     }
@@ -159,15 +319,12 @@ pub fn rising(completed: &Stay, last: Option<Millis>, rules: &DoctorRules) -> Op
     if last.is_some() && r + 1 == judged.len() && from_first_day {
         return None;
     }
-    let usual = to
-        .baseline
-        .map(|b| format!(" (usual {})", pct(b)))
-        .unwrap_or_default();
-    Some(format!(
-        "Negative share rising for {r} days: {} → {}{usual}.",
-        pct(from.negative.unwrap_or_default()),
-        pct(to.negative.unwrap_or_default())
-    ))
+    Some(NoticeSaid::Rising {
+        days: r as u32,
+        from: from.negative.unwrap_or_default(),
+        to: to.negative.unwrap_or_default(),
+        usual: to.baseline,
+    })
 }
 
 /// Whether a doctor's digest is due: the ward clock is past `digest_hour` today and the last
@@ -190,7 +347,7 @@ pub struct DigestPatient {
 }
 
 /// What needs a doctor's look in one patient, if anything.
-fn concerns(p: &DigestPatient) -> Vec<String> {
+fn concerns(p: &DigestPatient) -> Vec<Concern> {
     let mut out = Vec::new();
     let judged: Vec<_> = p
         .stay
@@ -204,46 +361,38 @@ fn concerns(p: &DigestPatient) -> Vec<String> {
             judged.get(judged.len().saturating_sub(r + 1)),
             judged.last(),
         ) {
-            out.push(format!(
-                "negative share rising for {r} days ({} → {})",
-                pct(from.negative.unwrap_or_default()),
-                pct(to.negative.unwrap_or_default())
-            ));
+            out.push(Concern::Rising {
+                days: r as u32,
+                from: from.negative.unwrap_or_default(),
+                to: to.negative.unwrap_or_default(),
+            });
         }
     } else if let Some(d) = judged.last() {
         if let (Some(n), Some(b)) = (d.negative, d.baseline) {
             if n >= b + 0.05 {
-                out.push(format!("negative share {} (usual {})", pct(n), pct(b)));
+                out.push(Concern::Above {
+                    negative: n,
+                    usual: b,
+                });
             }
         }
     }
     let a = &p.alerts_since;
     if a.raised > 0 {
-        let parts: Vec<String> = [
-            (a.actionable, "acknowledged as actionable"),
-            (a.not_actionable, "not actionable"),
-            (a.unanswered, "unanswered"),
-        ]
-        .iter()
-        .filter(|(n, _)| *n > 0)
-        .map(|(n, what)| format!("{n} {what}"))
-        .collect();
-        out.push(format!(
-            "{} alert{} ({})",
-            a.raised,
-            if a.raised == 1 { "" } else { "s" },
-            parts.join(", ")
-        ));
+        out.push(Concern::Alerts {
+            raised: a.raised,
+            actionable: a.actionable,
+            not_actionable: a.not_actionable,
+            unanswered: a.unanswered,
+        });
     }
     out
 }
 
-/// The digest's text for a doctor: who needs a look and why, who is settled, and who is not
-/// being watched (paused or opted out: `unwatched`).
-pub fn digest(patients: &[DigestPatient], unwatched: &[String], since: &str) -> String {
-    if patients.is_empty() && unwatched.is_empty() {
-        return "No patients name you as their doctor.".into();
-    }
+/// The digest for a doctor: who needs a look and why, who is settled, and who is not being
+/// watched (paused or opted out: `unwatched`); alerts counted since the last digest when
+/// `since_last`, else over the last 24 h.
+pub fn digest(patients: &[DigestPatient], unwatched: &[String], since_last: bool) -> NoticeSaid {
     let mut look = Vec::new();
     let mut settled = Vec::new();
     for p in patients {
@@ -251,27 +400,19 @@ pub fn digest(patients: &[DigestPatient], unwatched: &[String], since: &str) -> 
         if c.is_empty() {
             settled.push(p.label.clone());
         } else {
-            look.push(format!("{}: {}", p.label, c.join("; ")));
+            look.push(DigestLine {
+                label: p.label.clone(),
+                concerns: c,
+            });
         }
     }
-    let n = patients.len() + unwatched.len();
-    let mut s = if look.is_empty() {
-        format!("None of your {n} patients needs a look (alerts since {since}).")
-    } else {
-        format!(
-            "{} of your {n} patients need{} a look (alerts since {since}): {}.",
-            look.len(),
-            if look.len() == 1 { "s" } else { "" },
-            look.join(" — ")
-        )
-    };
-    if !settled.is_empty() && !look.is_empty() {
-        s.push_str(&format!(" Settled: {}.", settled.join(", ")));
+    NoticeSaid::Digest {
+        of: (patients.len() + unwatched.len()) as u32,
+        look,
+        settled,
+        unwatched: unwatched.to_vec(),
+        since_last,
     }
-    if !unwatched.is_empty() {
-        s.push_str(&format!(" Not monitored: {}.", unwatched.join(", ")));
-    }
-    s
 }
 
 pub use crate::stay::alerts_between;
@@ -319,25 +460,25 @@ pub fn replay_notices(
             }
             let (usual, learned) = state.baseline();
             let baseline = learned.then_some(usual);
-            if let Some(text) = persisting(&seen, baseline, last_persisting, rules, hour) {
+            if let Some(said) = persisting(&seen, baseline, last_persisting, rules, hour) {
                 last_persisting = Some(hour);
                 out.push(ReplayedNotice {
                     patient: patient.clone(),
                     at_ms: hour,
                     kind: NoticeKind::Persisting,
-                    text,
+                    text: said.text(),
                 });
             }
             // Days are judged once finished: at the first check of a new day.
             if let Some(today) = zone.day_of(hour).filter(|d| hour - d.start_ms < HOUR) {
                 let done = crate::stay::stay(&seen, &[], &[], zone, today.start_ms - 1, 15);
-                if let Some(text) = rising(&done, last_rising, rules) {
+                if let Some(said) = rising(&done, last_rising, rules) {
                     last_rising = Some(hour);
                     out.push(ReplayedNotice {
                         patient: patient.clone(),
                         at_ms: hour,
                         kind: NoticeKind::Rising,
-                        text,
+                        text: said.text(),
                     });
                 }
             }
@@ -393,7 +534,7 @@ mod tests {
             None,
             "3 h only"
         );
-        let first = persisting(&w, usual, None, &r, T0 + 4 * HOUR);
+        let first = persisting(&w, usual, None, &r, T0 + 4 * HOUR).map(|s| s.text());
         assert_eq!(
             first.as_deref(),
             Some("Negative share above usual for 4 h: 40% (usual 15%).")
@@ -434,7 +575,7 @@ mod tests {
         let done = stay(&w, &[], &[], &WardZone::utc(), T0 + 5 * DAY - 1, 6);
         assert_eq!(done.rising_days, 4);
         assert_eq!(
-            rising(&done, None, &r).as_deref(),
+            rising(&done, None, &r).map(|s| s.text()).as_deref(),
             Some("Negative share rising for 4 days: 10% → 41%.")
         );
         // Already told during this run: nothing new.
@@ -537,14 +678,14 @@ mod tests {
             })
             .collect();
         assert_eq!(
-            digest(&patients, &["bed · p-4".to_string()], "07:00 yesterday"),
-            "2 of your 4 patients need a look (alerts since 07:00 yesterday): \
+            digest(&patients, &["bed · p-4".to_string()], true).text(),
+            "2 of your 4 patients need a look (alerts since the last digest): \
              bed · p-1: negative share rising for 3 days (10% → 33%) — \
              bed · p-3: 2 alerts (1 acknowledged as actionable, 1 unanswered). Settled: bed · p-2. \
              Not monitored: bed · p-4."
         );
         assert_eq!(
-            digest(&[], &[], "x"),
+            digest(&[], &[], false).text(),
             "No patients name you as their doctor."
         );
     }

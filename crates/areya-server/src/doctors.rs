@@ -69,20 +69,22 @@ pub async fn round_judging(app: &App, days_again: bool) -> Result<Vec<Notice>, A
                 .await?
                 .filter(|a| a.baseline_learned)
                 .map(|a| a.baseline);
-            let mut add = |kind: NoticeKind, text: String| {
+            let mut add = |kind: NoticeKind, said: notice::NoticeSaid| {
                 due.push(Notice {
                     id: 0,
                     at_ms: now,
                     doctor: doctor.id.clone(),
                     patient: Some(p.clone()),
                     kind,
-                    text: format!("{} · {p}: {text}", bed.id),
+                    bed: Some(bed.id.clone()),
+                    text: format!("{} · {p}: {}", bed.id, said.text()),
+                    said: Some(said),
                     ack: None,
                 })
             };
             let since = last(&doctor.id, Some(&p), NoticeKind::Persisting);
-            if let Some(text) = notice::persisting(&windows, baseline, since, dr, now) {
-                add(NoticeKind::Persisting, text);
+            if let Some(said) = notice::persisting(&windows, baseline, since, dr, now) {
+                add(NoticeKind::Persisting, said);
             }
             // Finished days are judged once a day: in the first round of each day.
             if let Some(today) = judge_days.as_ref() {
@@ -93,8 +95,8 @@ pub async fn round_judging(app: &App, days_again: bool) -> Result<Vec<Notice>, A
                 let done =
                     areya_monitor::stay::stay(&all, &[], &[], &zone, today.start_ms - 1, days);
                 let since = last(&doctor.id, Some(&p), NoticeKind::Rising);
-                if let Some(text) = notice::rising(&done, since, dr) {
-                    add(NoticeKind::Rising, text);
+                if let Some(said) = notice::rising(&done, since, dr) {
+                    add(NoticeKind::Rising, said);
                 }
             }
             if digest_due {
@@ -110,18 +112,16 @@ pub async fn round_judging(app: &App, days_again: bool) -> Result<Vec<Notice>, A
             }
         }
         if digest_due {
-            let since = if last_digest.is_some() {
-                "the last digest"
-            } else {
-                "24 h ago"
-            };
+            let said = notice::digest(&digest, &unwatched, last_digest.is_some());
             due.push(Notice {
                 id: 0,
                 at_ms: now,
                 doctor: doctor.id.clone(),
                 patient: None,
                 kind: NoticeKind::Digest,
-                text: notice::digest(&digest, &unwatched, since),
+                bed: None,
+                text: said.text(),
+                said: Some(said),
                 ack: None,
             });
         }

@@ -1662,9 +1662,10 @@ mod browser {
             }
         })
         .await;
-        // The page's own words in English, as they would show (the server's sentences — an
-        // alert's reason, a stay's summary — are written by the server and not checked here).
-        const ENGLISH: [&str; 23] = [
+        // English as it would show: the page's own words, and the server's sentences (an
+        // alert's reason, an assessment's, a stay's summary line), which the page writes from
+        // their data. (Names — "Nurse Ana Costa", "Ward 4B — Internal medicine" — are data.)
+        const ENGLISH: [&str; 30] = [
             "Log out",
             "My patients",
             "Whole ward",
@@ -1688,6 +1689,13 @@ mod browser {
             "Face seen",
             "Today",
             "Print",
+            "min, mostly",
+            "Negative share",
+            "mostly",
+            "usual",
+            "face visible",
+            "of the last",
+            "alert",
         ];
         let english_on_page = async || -> Vec<&str> {
             let text = d.exec("return document.body.innerText").await;

@@ -433,7 +433,9 @@ pub async fn doctor_notices<S: Store>(s: &S) {
         doctor: doctor.into(),
         patient: (kind != NoticeKind::Digest).then(|| pid("p-1")),
         kind,
+        bed: None,
         text: format!("{} at {at_ms}", kind.as_str()),
+        said: None,
         ack: None,
     };
     let a = s

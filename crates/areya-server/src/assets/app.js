@@ -128,6 +128,18 @@ const DE = {
   "negative {neg} for {min} min, mostly {emotion}": "negativ {neg} seit {min} min, meist {emotion}", ", usual {pct}": ", üblich {pct}",
   "negative {neg} of the last {min} min": "negativ {neg} in den letzten {min} min", ", face visible {face}, mostly {emotion}": ", Gesicht sichtbar {face}, meist {emotion}",
   "face visible {face} of the last {min} min: not enough to judge": "Gesicht sichtbar {face} der letzten {min} min: zu wenig zum Beurteilen", "no face seen for {min} min": "seit {min} min kein Gesicht gesehen",
+  "; usual {pct}": "; üblich {pct}", "Not enough face seen on any day to judge.": "An keinem Tag genug Gesicht gesehen, um zu beurteilen.",
+  "Negative share rising for {n} days: {from} → {to}": "Negativer Anteil steigt seit {n} Tagen: {from} → {to}", "Negative share rising: {from} → {to}": "Negativer Anteil steigt: {from} → {to}",
+  "Negative share falling: {from} → {to}": "Negativer Anteil sinkt: {from} → {to}", "Negative share {pct} on {date}": "Negativer Anteil {pct} am {date}",
+  "Above usual on {n} of {of} days.": "An {n} von {of} Tagen über dem Üblichen.", "Highest {pct} on {date}": "Höchstwert {pct} am {date}",
+  "1 alert": "1 Alarm", "{n} alerts": "{n} Alarme", "{n} acknowledged as actionable": "{n} als handlungsrelevant quittiert",
+  "Negative share above usual for {h} h: {mean} (usual {usual}).": "Negativer Anteil seit {h} h über dem Üblichen: {mean} (üblich {usual}).",
+  "No patients name you as their doctor.": "Kein Patient nennt Sie als Ärztin/Arzt.", "the last digest": "der letzten Übersicht", "24 h ago": "vor 24 h",
+  "negative share rising for {n} days ({from} → {to})": "negativer Anteil steigt seit {n} Tagen ({from} → {to})", "negative share {neg} (usual {usual})": "negativer Anteil {neg} (üblich {usual})",
+  "None of your {of} patients needs a look (alerts since {since}).": "Keiner Ihrer {of} Patienten braucht einen Blick (Alarme seit {since}).",
+  "1 of your {of} patients needs a look (alerts since {since}): {lines}.": "1 Ihrer {of} Patienten braucht einen Blick (Alarme seit {since}): {lines}.",
+  "{n} of your {of} patients need a look (alerts since {since}): {lines}.": "{n} Ihrer {of} Patienten brauchen einen Blick (Alarme seit {since}): {lines}.",
+  "Settled: {list}.": "Ruhig: {list}.", "Not monitored: {list}.": "Nicht überwacht: {list}.",
 };
 const CATALOGUE = { en: {}, de: DE };
 let lang = "en";
@@ -928,13 +940,60 @@ function nowLine(p) {
   const waiting = !p.waiting_alerts ? "" : p.waiting_alerts === 1 ? t(" · 1 alert waiting for a nurse") : t(" · {n} alerts waiting for a nurse", { n: p.waiting_alerts });
   return t("Now: attention {score} of 100, {status}{waiting}.", { score: a.score, status: statusWord(a), waiting });
 }
+// A stay's summary line from its parts (the server's English line for older answers).
+function summaryOf(stay) {
+  if (!stay.parts) return stay.summary;
+  return stay.parts.map((x) => {
+    const u = x.usual === null || x.usual === undefined ? "" : t("; usual {pct}", { pct: pct(x.usual) });
+    switch (x.part) {
+      case "not_enough": return t("Not enough face seen on any day to judge.");
+      case "rising": return (x.days ? t("Negative share rising for {n} days: {from} → {to}", { n: x.days, from: pct(x.from), to: pct(x.to) }) : t("Negative share rising: {from} → {to}", { from: pct(x.from), to: pct(x.to) })) + u + ".";
+      case "falling": return t("Negative share falling: {from} → {to}", { from: pct(x.from), to: pct(x.to) }) + u + ".";
+      case "level": return stop(t("Negative share {pct} on {date}", { pct: pct(x.negative), date: dayName(x.date) }) + u);
+      case "above_on": return t("Above usual on {n} of {of} days.", { n: x.days, of: x.of });
+      case "highest": return stop(t("Highest {pct} on {date}", { pct: pct(x.negative), date: dayName(x.date) }));
+      case "alerts": return alertCount(x.raised) + ": " + answers(x, "{n} actionable") + ".";
+      default: return "";
+    }
+  }).join(" ");
+}
+// A sentence's full stop, unless it already ends in one ("29. Nov.").
+const stop = (text) => (text.endsWith(".") ? text : text + ".");
+const alertCount = (n) => (n === 1 ? t("1 alert") : t("{n} alerts", { n }));
+function answers(x, actionable) {
+  return [[x.actionable, actionable], [x.not_actionable, "{n} not actionable"], [x.unanswered, "{n} unanswered"]].filter(([n]) => n > 0).map(([n, k]) => t(k, { n })).join(", ");
+}
+// A notice from what it says (its English text for older ones).
+function noticeText(n) {
+  const x = n.said;
+  if (!x) return n.text;
+  const label = n.bed && n.patient ? `${n.bed} · ${n.patient}: ` : "";
+  switch (x.says) {
+    case "persisting": return label + t("Negative share above usual for {h} h: {mean} (usual {usual}).", { h: x.hours, mean: pct(x.mean), usual: pct(x.usual) });
+    case "rising": return label + t("Negative share rising for {n} days: {from} → {to}", { n: x.days, from: pct(x.from), to: pct(x.to) }) + (x.usual === null || x.usual === undefined ? "" : t(" (usual {pct})", { pct: pct(x.usual) })) + ".";
+    case "digest": {
+      if (!x.of) return t("No patients name you as their doctor.");
+      const since = t(x.since_last ? "the last digest" : "24 h ago");
+      const concern = (c) => c.concern === "rising" ? t("negative share rising for {n} days ({from} → {to})", { n: c.days, from: pct(c.from), to: pct(c.to) })
+        : c.concern === "above" ? t("negative share {neg} (usual {usual})", { neg: pct(c.negative), usual: pct(c.usual) })
+        : `${alertCount(c.raised)} (${answers(c, "{n} acknowledged as actionable")})`;
+      const lines = x.look.map((l) => l.label + ": " + l.concerns.map(concern).join("; "));
+      let out = !lines.length ? t("None of your {of} patients needs a look (alerts since {since}).", { of: x.of, since })
+        : t(lines.length === 1 ? "1 of your {of} patients needs a look (alerts since {since}): {lines}." : "{n} of your {of} patients need a look (alerts since {since}): {lines}.", { n: lines.length, of: x.of, since, lines: lines.join(" — ") });
+      if (x.settled.length && lines.length) out += " " + t("Settled: {list}.", { list: x.settled.join(", ") });
+      if (x.unwatched.length) out += " " + t("Not monitored: {list}.", { list: x.unwatched.join(", ") });
+      return out;
+    }
+    default: return n.text;
+  }
+}
 function mrn(p) { return p.identifiers.length ? " · " + p.identifiers.map((i) => i.value).join(", ") : ""; }
 function stayCard(p) {
   const today = p.stay.days.length ? p.stay.days[p.stay.days.length - 1].date : null;
   const open = () => { location.hash = "stay/" + encodeURIComponent(p.patient); };
   return h("article", { class: "stay", tabindex: 0, onclick: open, onkeydown: (e) => { if (e.key === "Enter") open(); } },
     h("div", { class: "row" }, h("span", { class: "name" }, `${p.bed} · ${p.patient}${mrn(p)}`), h("span", { class: "meta" }, `${p.ward.name} · ${t(p.care === "team" ? "on the team" : "attending")}`)),
-    h("p", { class: "line" }, p.stay.summary),
+    h("p", { class: "line" }, summaryOf(p.stay)),
     h("p", { class: "meta" }, nowLine(p) + (p.nurse ? t(" Nurse: {name}.", { name: p.nurse.name }) : "")),
     daysTable(p.stay, today));
 }
@@ -943,7 +1002,7 @@ function noticeCard(n) {
   const when = fmt({ weekday: "short", hour: "2-digit", minute: "2-digit" }).format(new Date(n.at_ms));
   const el = h("article", { class: "notice" + (n.ack ? " read" : ""), "data-notice": n.id },
     h("div", { class: "head" }, h("span", {}, t(NOTICE[n.kind] || n.kind)), h("span", {}, when)),
-    h("p", { class: "text" }, n.text));
+    h("p", { class: "text" }, noticeText(n)));
   const acts = h("div", { class: "actions" });
   if (n.patient) acts.append(h("button", { onclick: () => { location.hash = "stay/" + encodeURIComponent(n.patient); } }, t("Open the patient")));
   if (n.ack) acts.append(h("span", { class: "meta" }, t("Read {time}", { time: fmt({ weekday: "short", hour: "2-digit", minute: "2-digit" }).format(new Date(n.ack.at_ms)) })));
@@ -995,7 +1054,7 @@ async function loadStay(id) {
     $("stay-title").textContent = `${p.bed} · ${p.patient}${mrn(p)} — ${p.ward.name}`;
     const people = [p.attending ? t("Attending: {name}", { name: p.attending.name }) : t("No attending doctor named"), p.care_team.length ? t("team: {names}", { names: p.care_team.map((q) => q.name).join(", ") }) : null, p.nurse ? t("nurse: {name}", { name: p.nurse.name }) : null].filter(Boolean);
     $("stay-people").textContent = people.join(" · ");
-    $("stay-summary").textContent = p.stay.summary + " " + nowLine(p);
+    $("stay-summary").textContent = summaryOf(p.stay) + " " + nowLine(p);
     $("stay-days").replaceChildren(daysTable(p.stay, today));
     const alerts = p.alerts.filter((a) => a.kind === "sustained_negative");
     $("stay-alerts").replaceChildren(...(alerts.length ? [h("ul", {}, ...alerts.map((a) => h("li", {}, stayAlertText(a))))] : [h("p", { class: "empty" }, t("No alerts in these days."))]));
