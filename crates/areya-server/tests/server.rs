@@ -1762,6 +1762,16 @@ mod browser {
             Vec::<&str>::new(),
             "the doctor's view"
         );
+        // At 07:00 his digest: in German too.
+        let day_start = s.now() - s.now().rem_euclid(day);
+        s.advance(day_start + 7 * 3600 * SECOND - s.now());
+        areya_server::doctors::round_judging(&s.app, true)
+            .await
+            .expect("the doctors' round");
+        d.exec("location.reload(); return 1").await;
+        d.wait_text("#notice-list .notice .text", "Ihrer 6 Patienten")
+            .await;
+        assert_eq!(english_on_page().await, Vec::<&str>::new(), "the digest");
         screenshot(&d, "e2e-german-doctor.png").await;
         d.quit().await;
         s.stop().await;

@@ -134,7 +134,7 @@ const DE = {
   "Above usual on {n} of {of} days.": "An {n} von {of} Tagen über dem Üblichen.", "Highest {pct} on {date}": "Höchstwert {pct} am {date}",
   "1 alert": "1 Alarm", "{n} alerts": "{n} Alarme", "{n} acknowledged as actionable": "{n} als handlungsrelevant quittiert",
   "Negative share above usual for {h} h: {mean} (usual {usual}).": "Negativer Anteil seit {h} h über dem Üblichen: {mean} (üblich {usual}).",
-  "No patients name you as their doctor.": "Kein Patient nennt Sie als Ärztin/Arzt.", "the last digest": "der letzten Übersicht", "24 h ago": "vor 24 h",
+  "No patients name you as their doctor.": "Kein Patient nennt Sie als Ärztin/Arzt.", "the last digest": "der letzten Übersicht", "24 h ago": "24 h",
   "negative share rising for {n} days ({from} → {to})": "negativer Anteil steigt seit {n} Tagen ({from} → {to})", "negative share {neg} (usual {usual})": "negativer Anteil {neg} (üblich {usual})",
   "None of your {of} patients needs a look (alerts since {since}).": "Keiner Ihrer {of} Patienten braucht einen Blick (Alarme seit {since}).",
   "1 of your {of} patients needs a look (alerts since {since}): {lines}.": "1 Ihrer {of} Patienten braucht einen Blick (Alarme seit {since}): {lines}.",
