@@ -140,6 +140,7 @@ const DE = {
   "1 of your {of} patients needs a look (alerts since {since}): {lines}.": "1 Ihrer {of} Patienten braucht einen Blick (Alarme seit {since}): {lines}.",
   "{n} of your {of} patients need a look (alerts since {since}): {lines}.": "{n} Ihrer {of} Patienten brauchen einen Blick (Alarme seit {since}): {lines}.",
   "Settled: {list}.": "Ruhig: {list}.", "Not monitored: {list}.": "Nicht überwacht: {list}.",
+  "Demo: readings are simulated from a script (no camera), on a shortened time scale (10 s windows, alerts after 60 s).": "Demo: Die Messwerte sind nach einem Drehbuch simuliert (keine Kamera), auf verkürzter Zeitskala (10-s-Fenster, Alarme nach 60 s).",
 };
 const CATALOGUE = { en: {}, de: DE };
 let lang = "en";
@@ -304,7 +305,7 @@ async function start() {
   pickLang();
   $("login").hidden = true; $("logout").hidden = false; $("lang").hidden = false; $("lang").value = lang;
   $("who").textContent = me.name + " · " + t(me.role.replace("_", " "));
-  $("banner").hidden = !me.banner; $("banner").textContent = me.banner || "";
+  $("banner").hidden = !me.banner; $("banner").textContent = t(me.banner || "");
   const sel = $("ward"); sel.replaceChildren(...me.wards.map((w) => h("option", { value: w.id }, w.name)));
   sel.hidden = me.wards.length < 2;
   $("tabs").hidden = me.role !== "admin";
