@@ -140,22 +140,14 @@ impl Concern {
                 actionable,
                 not_actionable,
                 unanswered,
-            } => {
-                let parts: Vec<String> = [
-                    (actionable, "acknowledged as actionable"),
-                    (not_actionable, "not actionable"),
-                    (unanswered, "unanswered"),
-                ]
-                .iter()
-                .filter(|(n, _)| **n > 0)
-                .map(|(n, what)| format!("{n} {what}"))
-                .collect();
-                format!(
-                    "{raised} alert{} ({})",
-                    if *raised == 1 { "" } else { "s" },
-                    parts.join(", ")
+            } => format!(
+                "{} ({})",
+                crate::stay::alerts_word(*raised),
+                crate::stay::answers(
+                    "acknowledged as actionable",
+                    [*actionable, *not_actionable, *unanswered]
                 )
-            }
+            ),
         }
     }
 }

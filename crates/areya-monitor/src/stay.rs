@@ -283,6 +283,24 @@ fn slope(points: &[(f64, f64)]) -> Option<f64> {
     (den > 0.0).then(|| num / den)
 }
 
+/// "1 alert", "3 alerts".
+pub(crate) fn alerts_word(n: u32) -> String {
+    format!("{n} alert{}", if n == 1 { "" } else { "s" })
+}
+
+/// How alerts were answered: "1 actionable, 2 unanswered" (the counts of actionable, not
+/// actionable and unanswered; `actionable` is the word for the first).
+pub(crate) fn answers(actionable: &str, counts: [u32; 3]) -> String {
+    let words = [actionable, "not actionable", "unanswered"];
+    counts
+        .iter()
+        .zip(words)
+        .filter(|(n, _)| **n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn pct(x: f64) -> String {
     format!("{:.0}%", x * 100.0)
 }
@@ -375,22 +393,11 @@ impl SummaryPart {
                 actionable,
                 not_actionable,
                 unanswered,
-            } => {
-                let parts: Vec<String> = [
-                    (actionable, "actionable"),
-                    (not_actionable, "not actionable"),
-                    (unanswered, "unanswered"),
-                ]
-                .iter()
-                .filter(|(n, _)| **n > 0)
-                .map(|(n, what)| format!("{n} {what}"))
-                .collect();
-                format!(
-                    "{raised} alert{}: {}.",
-                    if *raised == 1 { "" } else { "s" },
-                    parts.join(", ")
-                )
-            }
+            } => format!(
+                "{}: {}.",
+                alerts_word(*raised),
+                answers("actionable", [*actionable, *not_actionable, *unanswered])
+            ),
         }
     }
 }
