@@ -140,6 +140,9 @@ const DE = {
   "1 of your {of} patients needs a look (alerts since {since}): {lines}.": "1 Ihrer {of} Patienten braucht einen Blick (Alarme seit {since}): {lines}.",
   "{n} of your {of} patients need a look (alerts since {since}): {lines}.": "{n} Ihrer {of} Patienten brauchen einen Blick (Alarme seit {since}): {lines}.",
   "Settled: {list}.": "Ruhig: {list}.", "Not monitored: {list}.": "Nicht überwacht: {list}.",
+  "the gateway answered {status}": "das Gateway antwortete {status}",
+  "alert.notified": "Alarm: benachrichtigt", "alert.cannot_assess": "Alarm: nicht beurteilbar", "alert.acknowledged": "Alarm: quittiert", "alert.resolved": "Alarm: vorbei",
+  "notice.persisting": "Hinweis: über dem Üblichen", "notice.rising": "Hinweis: steigend", "notice.digest": "Hinweis: tägliche Übersicht",
   "Demo: readings are simulated from a script (no camera), on a shortened time scale (10 s windows, alerts after 60 s).": "Demo: Die Messwerte sind nach einem Drehbuch simuliert (keine Kamera), auf verkürzter Zeitskala (10-s-Fenster, Alarme nach 60 s).",
 };
 const CATALOGUE = { en: {}, de: DE };
@@ -673,7 +676,7 @@ function renderWard() {
     const n = d.dead + d.retrying;
     $("delivery-warning").textContent = t("Pager and phone messages are not getting through: {n} since {time} ({state}){error}. New alerts still appear on this screen. Tell the charge nurse and IT.", {
       n: n === 1 ? t("1 message") : t("{n} messages", { n }), time: hm(d.since_ms),
-      state: d.dead ? t("{n} given up", { n: d.dead }) : t("still being retried"), error: d.last_error ? ": " + d.last_error : "" });
+      state: d.dead ? t("{n} given up", { n: d.dead }) : t("still being retried"), error: gatewayError(d.last_error) });
   }
   const mineBeds = v.beds.filter((b) => b.nurse && b.nurse.id === me.id);
   const canFilter = mineBeds.length > 0 && mineBeds.length < v.beds.length;
@@ -1107,9 +1110,17 @@ async function loadDeliveries() {
     $("deliveries-note").textContent = t(r.configured ? "Every alert notification, escalation step and doctor's notice is posted, signed, to the messaging gateway; failed posts are retried, then given up (dead)." : "No messaging gateway is configured (areya serve --webhook URL --webhook-secret-file FILE): alerts reach the dashboard only.");
     const type = (d) => { try { return JSON.parse(d.body).type; } catch (_) { return d.key; } };
     const when = (ms) => fmt({ dateStyle: "short", timeStyle: "short" }).format(new Date(ms));
-    $("delivery-rows").replaceChildren(...r.deliveries.map((d) => h("tr", { class: d.state === "dead" ? "dead" : null }, h("td", {}, when(d.created_ms)), h("td", {}, type(d)), h("td", {}, d.ward || ""), h("td", {}, t(d.state)), h("td", {}, String(d.attempts)), h("td", {}, d.last_error || ""))));
+    $("delivery-rows").replaceChildren(...r.deliveries.map((d) => h("tr", { class: d.state === "dead" ? "dead" : null }, h("td", {}, when(d.created_ms)), h("td", {}, t(type(d))), h("td", {}, d.ward || ""), h("td", {}, t(d.state)), h("td", {}, String(d.attempts)), h("td", {}, d.last_error || ""))));
     return true;
   } catch (e) { $("delivery-rows").replaceChildren(h("tr", {}, h("td", { colspan: 6 }, e.message))); return false; }
+}
+
+// What went wrong with the gateway, for the ward: its answer, in the user's words; a network
+// error's own words only in English (IT reads them on the Messages tab).
+function gatewayError(e) {
+  const m = /^the gateway answered (\d+)$/.exec(e || "");
+  if (m) return ": " + t("the gateway answered {status}", { status: m[1] });
+  return e && lang === "en" ? ": " + e : "";
 }
 
 // ---- a notification with a sound when an alert comes for this person (if they allowed it) ----
