@@ -57,6 +57,8 @@ pub enum WebhookError {
     Url(String),
     #[error("{0} bytes is too short a secret to sign with (give at least 16)")]
     ShortSecret(usize),
+    #[error("'{0}' needs HTTPS, which this build leaves out (build areya with --features tls)")]
+    NoTls(String),
 }
 
 impl WebhookSettings {
@@ -70,6 +72,9 @@ impl WebhookSettings {
         }
         if secret.len() < 16 {
             return Err(WebhookError::ShortSecret(secret.len()));
+        }
+        if url.starts_with("https://") && !cfg!(feature = "tls") {
+            return Err(WebhookError::NoTls(url.chars().take(200).collect()));
         }
         Ok(WebhookSettings {
             url: url.to_string(),
@@ -320,7 +325,15 @@ mod tests {
 
     #[test]
     fn retries_double_up_to_the_limit_and_bad_settings_are_named() {
-        let s = WebhookSettings::new("https://gw.example/areya", vec![7; 32]).unwrap();
+        let s = WebhookSettings::new("http://gw.example/areya", vec![7; 32]).unwrap();
+        // HTTPS where the build has TLS; one clear line where it does not.
+        match WebhookSettings::new("https://gw.example/areya", vec![7; 32]) {
+            Ok(_) => assert!(cfg!(feature = "tls")),
+            Err(e) => assert_eq!(
+                e.to_string(),
+                "'https://gw.example/areya' needs HTTPS, which this build leaves out (build areya with --features tls)"
+            ),
+        }
         let waits: Vec<Millis> = (1..=9).map(|n| s.retry_at(n, 0)).collect();
         assert_eq!(
             waits,

@@ -115,7 +115,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
         use areya_server::webhook::{WebhookError, WebhookSettings};
         let hook = WebhookSettings::new(url, secret).map_err(|e| match e {
-            WebhookError::Url(_) => anyhow::anyhow!("--webhook: {e}"),
+            WebhookError::Url(_) | WebhookError::NoTls(_) => anyhow::anyhow!("--webhook: {e}"),
             WebhookError::ShortSecret(_) => {
                 anyhow::anyhow!("--webhook-secret-file {}: {e}", file.display())
             }
