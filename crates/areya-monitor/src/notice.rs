@@ -407,8 +407,6 @@ pub fn digest(patients: &[DigestPatient], unwatched: &[String], since_last: bool
     }
 }
 
-pub use crate::stay::alerts_between;
-
 /// A notice a rule set would have sent.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReplayedNotice {
@@ -484,7 +482,7 @@ pub fn replay_notices(
 mod tests {
     use super::*;
     use crate::alerts::{Alert, AlertKind};
-    use crate::stay::stay;
+    use crate::stay::{alerts_between, stay};
 
     const DAY: Millis = 24 * HOUR;
     // 2026-11-30T00:00Z.

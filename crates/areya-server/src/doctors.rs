@@ -63,7 +63,6 @@ pub async fn round_judging(app: &App, days_again: bool) -> Result<Vec<Notice>, A
             }
             let from = now - 8 * DAY;
             let windows = app.store.windows(Some(&p), from, now + 1).await?;
-            let alerts = app.store.alerts(Some(&p)).await?;
             let baseline = app
                 .assessment(&p)
                 .await?
@@ -99,7 +98,9 @@ pub async fn round_judging(app: &App, days_again: bool) -> Result<Vec<Notice>, A
                     add(NoticeKind::Rising, said);
                 }
             }
+            // The stay with its alerts and scores, only for the day's digest.
             if digest_due {
+                let alerts = app.store.alerts(Some(&p)).await?;
                 let assessments = app.store.assessments(&p, from, now + 1).await?;
                 let stay =
                     areya_monitor::stay::stay(&windows, &assessments, &alerts, &zone, now, 7);
@@ -107,7 +108,7 @@ pub async fn round_judging(app: &App, days_again: bool) -> Result<Vec<Notice>, A
                 digest.push(DigestPatient {
                     label: format!("{} · {p}", bed.id),
                     stay,
-                    alerts_since: notice::alerts_between(&alerts, since, now),
+                    alerts_since: areya_monitor::stay::alerts_between(&alerts, since, now),
                 });
             }
         }

@@ -218,14 +218,14 @@ pub enum DeliveryState {
 }
 
 impl DeliveryState {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             DeliveryState::Pending => "pending",
             DeliveryState::Delivered => "delivered",
             DeliveryState::Dead => "dead",
         }
     }
-    fn parse(s: &str) -> DeliveryState {
+    pub(crate) fn parse(s: &str) -> DeliveryState {
         match s {
             "delivered" => DeliveryState::Delivered,
             "dead" => DeliveryState::Dead,
@@ -268,15 +268,6 @@ pub enum DeliveryOutcome {
         at_ms: Millis,
         error: String,
     },
-}
-
-impl DeliveryState {
-    pub(crate) fn of(s: &str) -> DeliveryState {
-        DeliveryState::parse(s)
-    }
-    pub(crate) fn name(self) -> &'static str {
-        self.as_str()
-    }
 }
 
 /// One audit-log entry: who did what to what.

@@ -15,7 +15,7 @@ macro_rules! delivery_of {
             body: $r.get("body"),
             attempts: $r.get::<i64, _>("attempts").clamp(0, i64::from(u32::MAX)) as u32,
             next_ms: $r.get("next_ms"),
-            state: $crate::DeliveryState::of(&$r.get::<String, _>("state")),
+            state: $crate::DeliveryState::parse(&$r.get::<String, _>("state")),
             last_error: $r.get("last_error"),
             done_ms: $r.get("done_ms"),
         }
@@ -231,7 +231,7 @@ macro_rules! same_on_both_back_ends {
             };
             // A delivered message counts its last try too; the error is the last failed one's.
             sqlx::query("UPDATE outbox SET state = $1, attempts = COALESCE($2, attempts + 1), next_ms = COALESCE($3, next_ms), last_error = COALESCE($4, last_error), done_ms = $5 WHERE id = $6")
-                .bind(state.name())
+                .bind(state.as_str())
                 .bind(attempts.map(i64::from))
                 .bind(next)
                 .bind(error)
