@@ -568,6 +568,17 @@ pub async fn outbox<S: Store>(s: &S) {
         ]
     );
     assert_eq!(all[1].done_ms, Some(61));
+    // The ward's failures: the dead letter only ('c' has not been tried, 'a' went through).
+    let failed = s.failed_deliveries("w1", 0, 10).await.unwrap();
+    assert_eq!(
+        failed.iter().map(|d| d.key.as_str()).collect::<Vec<_>>(),
+        ["b"]
+    );
+    assert!(s.failed_deliveries("w2", 0, 10).await.unwrap().is_empty());
+    assert!(
+        s.failed_deliveries("w1", 62, 10).await.unwrap().is_empty(),
+        "from a time on"
+    );
     assert_eq!(all[1].ward.as_deref(), Some("w1"));
     assert_eq!(
         s.deliveries(25, 10).await.unwrap().len(),

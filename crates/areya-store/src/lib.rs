@@ -504,6 +504,14 @@ pub trait Store: Send + Sync {
         id: i64,
         outcome: &DeliveryOutcome,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// `ward`'s messages created at or after `from` that failed (given up, or failed at
+    /// least once and still being tried), newest first, at most `limit`.
+    fn failed_deliveries(
+        &self,
+        ward: &str,
+        from: Millis,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Delivery>, StoreError>> + Send;
     /// Messages created at or after `from`, newest first, at most `limit`.
     fn deliveries(
         &self,
@@ -675,6 +683,14 @@ impl Store for Db {
     }
     async fn deliveries(&self, from: Millis, limit: u32) -> Result<Vec<Delivery>, StoreError> {
         both!(self, s => s.deliveries(from, limit).await)
+    }
+    async fn failed_deliveries(
+        &self,
+        ward: &str,
+        from: Millis,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        both!(self, s => s.failed_deliveries(ward, from, limit).await)
     }
     async fn add_notice(&self, notice: &Notice) -> Result<u64, StoreError> {
         both!(self, s => s.add_notice(notice).await)

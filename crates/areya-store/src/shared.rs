@@ -257,6 +257,22 @@ macro_rules! same_on_both_back_ends {
             Ok(rows.iter().map(|r| $crate::shared::delivery_of!(r)).collect())
         }
 
+        async fn failed_deliveries(
+            &self,
+            ward: &str,
+            from: Millis,
+            limit: u32,
+        ) -> Result<Vec<$crate::Delivery>, StoreError> {
+            let rows = sqlx::query("SELECT * FROM outbox WHERE ward = $1 AND created_ms >= $2 AND (state = 'dead' OR (state = 'pending' AND attempts > 0)) ORDER BY id DESC LIMIT $3")
+                .bind(ward)
+                .bind(from)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool())
+                .await
+                .map_err(self.db("read the outbox"))?;
+            Ok(rows.iter().map(|r| $crate::shared::delivery_of!(r)).collect())
+        }
+
         async fn add_notice(&self, n: &areya_monitor::notice::Notice) -> Result<u64, StoreError> {
             let row = sqlx::query("INSERT INTO notices (at_ms, doctor, kind, json, acked_ms) VALUES ($1, $2, $3, $4, $5) RETURNING id")
                 .bind(n.at_ms)

@@ -203,16 +203,10 @@ async fn delivery_health(
     now: Millis,
 ) -> Result<crate::api::DeliveryHealth, ApiError> {
     use areya_store::DeliveryState;
-    let failing: Vec<_> = app
+    let failing = app
         .store
-        .deliveries(now - 24 * HOUR, 500)
-        .await?
-        .into_iter()
-        .filter(|d| d.ward.as_deref() == Some(ward))
-        .filter(|d| {
-            d.state == DeliveryState::Dead || (d.state == DeliveryState::Pending && d.attempts > 0)
-        })
-        .collect();
+        .failed_deliveries(ward, now - 24 * HOUR, 500)
+        .await?;
     Ok(crate::api::DeliveryHealth {
         retrying: failing
             .iter()
