@@ -734,35 +734,27 @@ impl App {
         Ok(self.engine.lock().await.consent(p))
     }
 
+    /// The ward's rules: the engine's here, the stored ones on a follower (the defaults when
+    /// none are stored or they cannot be read).
+    pub async fn rules(&self) -> Result<RuleSet, AppError> {
+        if self.follower().is_some() {
+            return Ok(match self.store.current_rules().await? {
+                Some((_, text)) => RuleSet::from_toml(&text).unwrap_or_default(),
+                None => RuleSet::default(),
+            });
+        }
+        Ok(self.engine.lock().await.rules().clone())
+    }
+
     /// The ward's IANA time zone from the rules (`None`: a fixed offset), for the dashboard's
-    /// clock: the engine's rules here, the stored ones on a follower.
+    /// clock.
     pub async fn time_zone(&self) -> Result<Option<String>, AppError> {
-        if self.follower().is_some() {
-            return Ok(match self.store.current_rules().await? {
-                Some((_, text)) => RuleSet::from_toml(&text).ok().and_then(|r| r.time_zone),
-                None => None,
-            });
-        }
-        Ok(self.engine.lock().await.rules().time_zone.clone())
+        Ok(self.rules().await?.time_zone)
     }
 
-    /// The rules the engine runs (on the engine's server).
-    pub async fn rules(&self) -> RuleSet {
-        self.engine.lock().await.rules().clone()
-    }
-
-    /// The ward's clock (zone or fixed offset) from the same rules as [`App::time_zone`], for
-    /// cutting a stay into the ward's days.
+    /// The ward's clock (zone or fixed offset), for cutting a stay into the ward's days.
     pub async fn ward_zone(&self) -> Result<areya_core::time::WardZone, AppError> {
-        if self.follower().is_some() {
-            return Ok(match self.store.current_rules().await? {
-                Some((_, text)) => RuleSet::from_toml(&text)
-                    .map(|r| r.zone())
-                    .unwrap_or_else(|_| areya_core::time::WardZone::utc()),
-                None => areya_core::time::WardZone::utc(),
-            });
-        }
-        Ok(self.engine.lock().await.rules().zone())
+        Ok(self.rules().await?.zone())
     }
 
     /// What the ward view shows of `beds`, read in one go (one engine lock, or on a follower

@@ -31,7 +31,7 @@ pub async fn round_judging(app: &App, days_again: bool) -> Result<Vec<Notice>, A
     }
     let _one = app.doctors_round.lock().await;
     let now = app.now();
-    let rules = app.rules().await;
+    let rules = app.rules().await?;
     let (zone, dr) = (rules.zone(), &rules.doctor);
     let dir = app.directory();
     let recent = app.store.notices(None, now - 32 * DAY).await?;

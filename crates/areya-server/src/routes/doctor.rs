@@ -243,7 +243,8 @@ pub async fn patients(
         ),
     )
     .await?;
-    let (zone, time_zone, now) = (app.ward_zone().await?, app.time_zone().await?, app.now());
+    let rules = app.rules().await?;
+    let (zone, time_zone, now) = (rules.zone(), rules.time_zone, app.now());
     let mut out = Vec::new();
     for (w, b, care) in dir.patients_of(&doctor) {
         let tz = time_zone.clone();
@@ -280,7 +281,8 @@ pub async fn stay(
     )
     .await?;
     let care = bed.care_role(user.id());
-    let (zone, time_zone, now) = (app.ward_zone().await?, app.time_zone().await?, app.now());
+    let rules = app.rules().await?;
+    let (zone, time_zone, now) = (rules.zone(), rules.time_zone, app.now());
     let s = stay_of(&app, &dir, (&ward, &bed), care, &zone, time_zone, now, days).await?;
     Ok(Json(s))
 }
