@@ -100,11 +100,15 @@ pub struct IngestReport {
 
 /// The body of every refused API request: what is wrong and, when one field of the request is
 /// at fault, its name, so a client can drop just that item of a batch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     pub error: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// The same sentence for a client to write in its reader's language, where the server has
+    /// it as words (a rule file's fault, an alert that cannot be snoozed that long).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub said: Option<crate::Words>,
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod ingest;
 pub mod observation;
 pub mod rng;
 pub mod time;
+pub mod words;
 
 pub use emotion::{Emotion, ParseEmotionError};
 pub use face::{face_crop_for, FaceBox, FaceCrop, FaceDetectorKind, InvalidFaceCrop};
@@ -19,3 +20,4 @@ pub use observation::{
     PatientId, Probabilities, Quality, RawProbabilities, SeenFace, SourceId, MAX_AT_MS,
     MAX_FACE_SCORE, MAX_FRAME_PX, MAX_SHARPNESS, MIN_AT_MS,
 };
+pub use words::{Arg, Words};

@@ -25,14 +25,20 @@ pub fn parse_iso8601_utc(s: &str) -> Option<i64> {
 /// A duration for people, rounded up: "45 s", "12 min", "3 h", "74 days" (seconds below two
 /// minutes, minutes below two hours, hours below two days).
 pub fn human_duration(ms: i64) -> String {
+    duration_words(ms).to_string()
+}
+
+/// [`human_duration`] as words, for a reader in any language.
+pub fn duration_words(ms: i64) -> crate::Words {
     let up = |n: i64, unit: i64| (n + unit - 1) / unit;
     let s = up(ms.max(0), 1000).max(1);
-    match s {
-        ..120 => format!("{s} s"),
-        120..7200 => format!("{} min", up(s, 60)),
-        7200..172_800 => format!("{} h", up(s, 3600)),
-        _ => format!("{} days", up(s, 86_400)),
-    }
+    let (words, n) = match s {
+        ..120 => (crate::Words::new("{n} s"), s),
+        120..7200 => (crate::Words::new("{n} min"), up(s, 60)),
+        7200..172_800 => (crate::Words::new("{n} h"), up(s, 3600)),
+        _ => (crate::Words::new("{n} days"), up(s, 86_400)),
+    };
+    words.with("n", n)
 }
 
 /// ISO 8601 UTC with milliseconds (`2026-11-29T21:04:05.123Z`); a time outside the years
@@ -53,9 +59,9 @@ pub struct WardZone {
 }
 
 /// A time-zone name the built-in IANA database does not know, or an offset beyond ±14 h.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{0}")]
-pub struct UnknownZone(pub String);
+pub struct UnknownZone(pub crate::Words);
 
 impl WardZone {
     /// Coordinated Universal Time.
@@ -69,9 +75,12 @@ impl WardZone {
     /// An IANA zone by name (`Europe/Berlin`, `America/New_York`).
     pub fn named(name: &str) -> Result<WardZone, UnknownZone> {
         let tz = TimeZone::get(name).map_err(|_| {
-            UnknownZone(format!(
-                "'{name}' is not a time zone of the IANA database (like Europe/Berlin)"
-            ))
+            UnknownZone(
+                crate::Words::new(
+                    "'{name}' is not a time zone of the IANA database (like Europe/Berlin)",
+                )
+                .with("name", name),
+            )
         })?;
         Ok(WardZone {
             name: name.to_string(),
@@ -82,9 +91,10 @@ impl WardZone {
     /// A fixed offset from UTC in minutes, within ±14 h (no daylight-saving changes).
     pub fn fixed(offset_minutes: i64) -> Result<WardZone, UnknownZone> {
         let bad = || {
-            UnknownZone(format!(
-                "{offset_minutes} is not in [-840, 840] (UTC-14 to UTC+14)"
-            ))
+            UnknownZone(
+                crate::Words::new("{value} is not in [-840, 840] (UTC-14 to UTC+14)")
+                    .with("value", offset_minutes),
+            )
         };
         if !(-14 * 60..=14 * 60).contains(&offset_minutes) {
             return Err(bad());

@@ -153,6 +153,27 @@ pub enum AlertError {
     ReasonRequired,
 }
 
+impl AlertError {
+    /// The same sentence for a reader in any language.
+    pub fn words(&self) -> areya_core::Words {
+        use areya_core::Words;
+        match self {
+            AlertError::NotOpen(id) => {
+                Words::new("alert {id} does not exist or is already resolved")
+                    .with("id", id.to_string())
+            }
+            AlertError::SnoozeTooLong(s, max) => {
+                Words::new("snooze: {value} s is longer than the allowed {max} s")
+                    .with("value", *s)
+                    .with("max", *max)
+            }
+            AlertError::ReasonRequired => {
+                Words::new("acknowledge: a reason is required when marking an alert not actionable")
+            }
+        }
+    }
+}
+
 /// Context of a condition update.
 #[derive(Debug, Clone)]
 pub struct ConditionInfo {
@@ -604,5 +625,13 @@ mod tests {
             b.acknowledge(99, "n", true, None, 0),
             Err(AlertError::NotOpen(99))
         );
+        // Each refusal's words say in English exactly what its message says.
+        for e in [
+            AlertError::SnoozeTooLong(7200, 3600),
+            AlertError::ReasonRequired,
+            AlertError::NotOpen(99),
+        ] {
+            assert_eq!(e.words().to_string(), e.to_string());
+        }
     }
 }

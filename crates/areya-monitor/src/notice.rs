@@ -12,7 +12,7 @@ use crate::stay::{DayAlerts, Stay};
 use crate::window::WindowAggregate;
 use crate::{Millis, HOUR, MINUTE};
 use areya_core::time::WardZone;
-use areya_core::PatientId;
+use areya_core::{PatientId, Words};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
@@ -125,29 +125,34 @@ pub enum Concern {
 }
 
 impl Concern {
-    fn text(&self) -> String {
+    fn words(&self) -> Words {
+        let p = Words::share;
         match self {
-            Concern::Rising { days, from, to } => format!(
-                "negative share rising for {days} days ({} → {})",
-                pct(*from),
-                pct(*to)
-            ),
+            Concern::Rising { days, from, to } => {
+                Words::new("negative share rising for {n} days ({from} → {to})")
+                    .with("n", *days)
+                    .with("from", p(*from))
+                    .with("to", p(*to))
+            }
             Concern::Above { negative, usual } => {
-                format!("negative share {} (usual {})", pct(*negative), pct(*usual))
+                Words::new("negative share {neg} (usual {usual})")
+                    .with("neg", p(*negative))
+                    .with("usual", p(*usual))
             }
             Concern::Alerts {
                 raised,
                 actionable,
                 not_actionable,
                 unanswered,
-            } => format!(
-                "{} ({})",
-                crate::stay::alerts_word(*raised),
-                crate::stay::answers(
-                    "acknowledged as actionable",
-                    [*actionable, *not_actionable, *unanswered]
-                )
-            ),
+            } => Words::new("{alerts} ({answers})")
+                .with("alerts", crate::stay::alerts_words(*raised))
+                .with(
+                    "answers",
+                    crate::stay::answers_words(
+                        Words::new("{n} acknowledged as actionable"),
+                        [*actionable, *not_actionable, *unanswered],
+                    ),
+                ),
         }
     }
 }
@@ -155,23 +160,35 @@ impl Concern {
 impl NoticeSaid {
     /// The English text.
     pub fn text(&self) -> String {
+        self.words().to_string()
+    }
+
+    /// The sentence in words (the dashboard's catalogue keys), for a reader in any language.
+    pub fn words(&self) -> Words {
+        let p = Words::share;
         match self {
-            NoticeSaid::Persisting { hours, mean, usual } => format!(
-                "Negative share above usual for {hours} h: {} (usual {}).",
-                pct(*mean),
-                pct(*usual)
-            ),
+            NoticeSaid::Persisting { hours, mean, usual } => {
+                Words::new("Negative share above usual for {h} h: {mean} (usual {usual}).")
+                    .with("h", *hours)
+                    .with("mean", p(*mean))
+                    .with("usual", p(*usual))
+            }
             NoticeSaid::Rising {
                 days,
                 from,
                 to,
                 usual,
-            } => format!(
-                "Negative share rising for {days} days: {} → {}{}.",
-                pct(*from),
-                pct(*to),
-                usual.map_or(String::new(), |b| format!(" (usual {})", pct(b)))
-            ),
+            } => {
+                let head = Words::new("Negative share rising for {n} days: {from} → {to}")
+                    .with("n", *days)
+                    .with("from", p(*from))
+                    .with("to", p(*to));
+                let usual = usual.map(|u| Words::new(" (usual {pct})").with("pct", p(u)));
+                Words::join(
+                    [head].into_iter().chain(usual).chain([Words::new(".")]),
+                    "{a}{b}",
+                )
+            }
             NoticeSaid::Digest {
                 of,
                 look,
@@ -180,44 +197,69 @@ impl NoticeSaid {
                 since_last,
             } => {
                 if *of == 0 {
-                    return "No patients name you as their doctor.".into();
+                    return Words::new("No patients name you as their doctor.");
                 }
-                let since = if *since_last {
+                let since = Words::new(if *since_last {
                     "the last digest"
                 } else {
                     "24 h ago"
-                };
-                let lines: Vec<String> = look
+                });
+                let lines: Vec<Words> = look
                     .iter()
                     .map(|l| {
-                        let c: Vec<String> = l.concerns.iter().map(Concern::text).collect();
-                        format!("{}: {}", l.label, c.join("; "))
+                        Words::new("{label}: {concerns}")
+                            .with("label", &l.label)
+                            .with(
+                                "concerns",
+                                Words::join(l.concerns.iter().map(Concern::words), "{a}; {b}"),
+                            )
                     })
                     .collect();
-                let mut s = if lines.is_empty() {
-                    format!("None of your {of} patients needs a look (alerts since {since}).")
-                } else {
-                    format!(
-                        "{} of your {of} patients need{} a look (alerts since {since}): {}.",
-                        lines.len(),
-                        if lines.len() == 1 { "s" } else { "" },
-                        lines.join(" — ")
-                    )
-                };
-                if !settled.is_empty() && !lines.is_empty() {
-                    s.push_str(&format!(" Settled: {}.", settled.join(", ")));
+                let n = lines.len();
+                let head = match n {
+                    0 => Words::new(
+                        "None of your {of} patients needs a look (alerts since {since}).",
+                    ),
+                    1 => Words::new(
+                        "1 of your {of} patients needs a look (alerts since {since}): {lines}.",
+                    ),
+                    _ => Words::new(
+                        "{n} of your {of} patients need a look (alerts since {since}): {lines}.",
+                    ),
                 }
-                if !unwatched.is_empty() {
-                    s.push_str(&format!(" Not monitored: {}.", unwatched.join(", ")));
-                }
-                s
+                .with("n", n)
+                .with("of", *of)
+                .with("since", since)
+                .with("lines", Words::join(lines, "{a} — {b}"));
+                let settled = (!settled.is_empty() && n > 0)
+                    .then(|| Words::new("Settled: {list}.").with("list", settled.join(", ")));
+                let unwatched = (!unwatched.is_empty()).then(|| {
+                    Words::new("Not monitored: {list}.").with("list", unwatched.join(", "))
+                });
+                Words::join(
+                    [head].into_iter().chain(settled).chain(unwatched),
+                    "{a} {b}",
+                )
             }
         }
     }
 }
 
-fn pct(x: f64) -> String {
-    format!("{:.0}%", x * 100.0)
+impl Notice {
+    /// What the notice says, for a reader in any language: the bed and patient it is about,
+    /// then its sentence (a notice older than its data says its English).
+    pub fn words(&self) -> Words {
+        let Some(said) = &self.said else {
+            return Words::new(self.text.as_str());
+        };
+        match (&self.bed, &self.patient) {
+            (Some(bed), Some(p)) => Words::new("{bed} · {patient}: {text}")
+                .with("bed", bed.as_str())
+                .with("patient", p.as_str())
+                .with("text", said.words()),
+            _ => said.words(),
+        }
+    }
 }
 
 /// The negative share of each of the last `hours` hours before `now`, oldest first; `None` for

@@ -6,6 +6,7 @@
 use crate::window::WindowAggregate;
 use crate::{Millis, SECOND};
 use areya_core::time::WardZone;
+use areya_core::{Arg, Words};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -90,7 +91,13 @@ pub struct QuietHours {
 }
 
 fn minutes_of(field: &str, hhmm: &str) -> Result<i64, RuleError> {
-    let bad = || RuleError(format!("{field}: '{hhmm}' is not a time like 22:00"));
+    let bad = || {
+        RuleError::at(
+            field,
+            Words::new("{field}: '{value}' is not a time like 22:00"),
+        )
+        .with("value", hhmm)
+    };
     let (h, m) = hhmm.split_once(':').ok_or_else(bad)?;
     let (h, m): (i64, i64) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
     if !(0..24).contains(&h) || !(0..60).contains(&m) {
@@ -119,10 +126,27 @@ impl QuietHours {
 /// The longest duration a rule may name, in seconds.
 const WEEK_S: u64 = 7 * 24 * 3600;
 
-/// A rule file that cannot be used; the text names the field.
+/// A rule file that cannot be used; the words name the field.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{0}")]
-pub struct RuleError(pub String);
+pub struct RuleError(pub Words);
+
+impl RuleError {
+    /// `text`'s `{field}` is `field`.
+    fn at(field: &str, text: Words) -> RuleError {
+        RuleError(text.with("field", field))
+    }
+
+    /// Fills another slot.
+    fn with(self, name: &str, value: impl Into<Arg>) -> RuleError {
+        RuleError(self.0.with(name, value))
+    }
+
+    /// `{value}` is `v` as the file wrote it.
+    fn value(self, v: impl std::fmt::Display) -> RuleError {
+        self.with("value", v.to_string())
+    }
+}
 
 impl Rule {
     pub fn validate(&self, at: &str) -> Result<(), RuleError> {
@@ -135,21 +159,27 @@ impl Rule {
             ("exit_margin", self.exit_margin),
         ] {
             if !(0.0..=1.0).contains(&v) {
-                return Err(RuleError(format!("{}: {v} is not in [0, 1]", f(name))));
+                return Err(RuleError::at(
+                    &f(name),
+                    Words::new("{field}: {value} is not in [0, 1]"),
+                )
+                .value(v));
             }
         }
         if self.exit >= self.enter {
-            return Err(RuleError(format!(
-                "{}: must be lower than enter ({}) so the alert cannot chatter",
-                f("exit"),
-                self.enter
-            )));
+            return Err(RuleError::at(
+                &f("exit"),
+                Words::new(
+                    "{field}: must be lower than enter ({enter}) so the alert cannot chatter",
+                ),
+            )
+            .with("enter", self.enter.to_string()));
         }
         if self.exit_margin > self.enter_margin {
-            return Err(RuleError(format!(
-                "{}: must not exceed enter_margin",
-                f("exit_margin")
-            )));
+            return Err(RuleError::at(
+                &f("exit_margin"),
+                Words::new("{field}: must not exceed enter_margin"),
+            ));
         }
         for (name, v) in [
             ("min_duration_s", self.min_duration_s),
@@ -160,24 +190,23 @@ impl Rule {
             ("cannot_assess_after_s", self.cannot_assess_after_s),
         ] {
             if v > WEEK_S {
-                return Err(RuleError(format!(
-                    "{}: {v} s is more than a week ({WEEK_S} s)",
-                    f(name)
-                )));
+                return Err(RuleError::at(
+                    &f(name),
+                    Words::new("{field}: {value} s is more than a week ({max} s)"),
+                )
+                .with("value", v)
+                .with("max", WEEK_S));
             }
         }
         if self.cannot_assess_after_s < 60 {
-            return Err(RuleError(format!(
-                "{}: {} s; at least 60 (a minute without a face is no reason to stop escalating)",
-                f("cannot_assess_after_s"),
-                self.cannot_assess_after_s
-            )));
+            return Err(RuleError::at(&f("cannot_assess_after_s"), Words::new("{field}: {value} s; at least 60 (a minute without a face is no reason to stop escalating)"))
+            .with("value", self.cannot_assess_after_s));
         }
         if self.min_duration_s == 0 {
-            return Err(RuleError(format!(
-                "{}: must be > 0 (a single window must not alert)",
-                f("min_duration_s")
-            )));
+            return Err(RuleError::at(
+                &f("min_duration_s"),
+                Words::new("{field}: must be > 0 (a single window must not alert)"),
+            ));
         }
         if let Some(q) = &self.quiet_hours {
             minutes_of(&f("quiet_hours.start"), &q.start)?;
@@ -226,22 +255,25 @@ impl Escalation {
     pub fn validate(&self) -> Result<(), RuleError> {
         const DAY_S: u64 = 24 * 3600;
         if self.charge_nurse_after_s > DAY_S {
-            return Err(RuleError(format!(
-                "escalation.charge_nurse_after_s: {} s is more than a day ({DAY_S} s)",
-                self.charge_nurse_after_s
-            )));
+            return Err(RuleError::at(
+                "escalation.charge_nurse_after_s",
+                Words::new("{field}: {value} s is more than a day ({max} s)"),
+            )
+            .with("value", self.charge_nurse_after_s)
+            .with("max", DAY_S));
         }
         if !(self.charge_nurse_after_s..=DAY_S).contains(&self.failsafe_after_s) {
-            return Err(RuleError(format!(
-                "escalation.failsafe_after_s: {} s is not in [charge_nurse_after_s ({} s), a day ({DAY_S} s)]",
-                self.failsafe_after_s, self.charge_nurse_after_s
-            )));
+            return Err(RuleError::at("escalation.failsafe_after_s", Words::new("{field}: {value} s is not in [charge_nurse_after_s ({min} s), a day ({max} s)]"))
+            .with("value", self.failsafe_after_s)
+            .with("min", self.charge_nurse_after_s)
+            .with("max", DAY_S));
         }
         if !(60..=12 * 3600).contains(&self.max_snooze_s) {
-            return Err(RuleError(format!(
-                "escalation.max_snooze_s: {} s is not in [60, 43200] (a minute to 12 hours)",
-                self.max_snooze_s
-            )));
+            return Err(RuleError::at(
+                "escalation.max_snooze_s",
+                Words::new("{field}: {value} s is not in [60, 43200] (a minute to 12 hours)"),
+            )
+            .with("value", self.max_snooze_s));
         }
         Ok(())
     }
@@ -280,35 +312,42 @@ impl Default for DoctorRules {
 
 impl DoctorRules {
     pub fn validate(&self) -> Result<(), RuleError> {
-        let bad = |field: &str, what: String| Err(RuleError(format!("doctor.{field}: {what}")));
+        let bad = |field: &str, text: Words, value: String| {
+            Err(RuleError::at(&format!("doctor.{field}"), text).value(value))
+        };
         if let Some(h) = self.digest_hour.filter(|h| *h > 23) {
             return bad(
                 "digest_hour",
-                format!("{h} is not an hour of the day (0–23)"),
+                Words::new("{field}: {value} is not an hour of the day (0–23)"),
+                h.to_string(),
             );
         }
         if !(self.persisting_margin > 0.0 && self.persisting_margin < 1.0) {
             return bad(
                 "persisting_margin",
-                format!("{} is not a share between 0 and 1", self.persisting_margin),
+                Words::new("{field}: {value} is not a share between 0 and 1"),
+                self.persisting_margin.to_string(),
             );
         }
         if self.persisting_hours > 48 {
             return bad(
                 "persisting_hours",
-                format!("{} is more than two days (48)", self.persisting_hours),
+                Words::new("{field}: {value} is more than two days (48)"),
+                self.persisting_hours.to_string(),
             );
         }
         if !(1..=60).contains(&self.min_face_minutes) {
             return bad(
                 "min_face_minutes",
-                format!("{} is not in 1…60", self.min_face_minutes),
+                Words::new("{field}: {value} is not in 1…60"),
+                self.min_face_minutes.to_string(),
             );
         }
         if self.rising_days > 14 {
             return bad(
                 "rising_days",
-                format!("{} is more than two weeks (14)", self.rising_days),
+                Words::new("{field}: {value} is more than two weeks (14)"),
+                self.rising_days.to_string(),
             );
         }
         Ok(())
@@ -335,28 +374,50 @@ pub struct RuleSet {
 
 /// The TOML reader's words for a person editing the rules: "unknown field `min_duration`,
 /// expected one of `enter`, …" becomes "'min_duration' is not a setting here (did you mean
-/// 'min_duration_s'?); the settings are: enter, …". Other messages pass unchanged.
-fn plain_toml_message(msg: &str) -> String {
-    let Some(rest) = msg.strip_prefix("unknown field `") else {
-        return msg.to_string();
-    };
-    let Some((name, rest)) = rest.split_once('`') else {
-        return msg.to_string();
+/// 'min_duration_s'?); the settings are: enter, …"; a wrong type says what was found and what
+/// was expected; other messages are quoted as the reader wrote them.
+fn plain_toml_message(msg: &str) -> Words {
+    let msg = msg.trim();
+    if let Some(rest) = msg.strip_prefix("invalid type: ") {
+        if let Some((found, expected)) = rest.rsplit_once(", expected ") {
+            return Words::new("wrong type: {found} where {expected} was expected")
+                .with("found", found)
+                .with("expected", expected);
+        }
+    }
+    if let Some(name) = msg
+        .strip_prefix("missing field `")
+        .and_then(|r| r.strip_suffix('`'))
+    {
+        return Words::new("'{name}' is missing").with("name", name);
+    }
+    let Some((name, rest)) = msg
+        .strip_prefix("unknown field `")
+        .and_then(|r| r.split_once('`'))
+    else {
+        return Words::new("not readable as TOML: {detail}").with("detail", msg);
     };
     let known: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
     let near = known
         .iter()
         .filter(|k| k.starts_with(name) || strsim::levenshtein(k, name) <= 2)
         .min_by_key(|k| strsim::levenshtein(k, name));
-    let hint = near.map_or(String::new(), |k| format!(" (did you mean '{k}'?)"));
-    if known.is_empty() {
-        format!("'{name}' is not a setting here{hint}")
+    let hint = near.map_or(Arg::Text(String::new()), |k| {
+        Words::new(" (did you mean '{near}'?)")
+            .with("near", *k)
+            .into()
+    });
+    let list = if known.is_empty() {
+        Arg::Text(String::new())
     } else {
-        format!(
-            "'{name}' is not a setting here{hint}; the settings are: {}",
-            known.join(", ")
-        )
-    }
+        Words::new("; the settings are: {list}")
+            .with("list", known.join(", "))
+            .into()
+    };
+    Words::new("'{name}' is not a setting here{hint}{list}")
+        .with("name", name)
+        .with("hint", hint)
+        .with("list", list)
 }
 
 impl RuleSet {
@@ -367,19 +428,30 @@ impl RuleSet {
                 .span()
                 .and_then(|r| text.get(..r.start))
                 .map(|before| before.matches('\n').count() + 1);
-            let at = line.map_or("rules".to_string(), |l| format!("rules, line {l}"));
-            RuleError(format!("{at}: {}", plain_toml_message(e.message())))
+            let at = line.map_or(Words::new("rules"), |l| {
+                Words::new("rules, line {line}").with("line", l)
+            });
+            RuleError(
+                Words::new("{at}: {problem}")
+                    .with("at", at)
+                    .with("problem", plain_toml_message(e.message())),
+            )
         })?;
         set.ward.validate("ward")?;
         set.escalation.validate()?;
         set.doctor.validate()?;
-        WardZone::fixed(set.utc_offset_minutes)
-            .map_err(|e| RuleError(format!("utc_offset_minutes: {e}")))?;
+        WardZone::fixed(set.utc_offset_minutes).map_err(|e| {
+            RuleError::at("utc_offset_minutes", Words::new("{field}: {problem}"))
+                .with("problem", e.0)
+        })?;
         if let Some(name) = &set.time_zone {
-            WardZone::named(name).map_err(|e| RuleError(format!("time_zone: {e}")))?;
+            WardZone::named(name).map_err(|e| {
+                RuleError::at("time_zone", Words::new("{field}: {problem}")).with("problem", e.0)
+            })?;
             if set.utc_offset_minutes != 0 {
-                return Err(RuleError(
-                    "utc_offset_minutes: give time_zone or utc_offset_minutes, not both".into(),
+                return Err(RuleError::at(
+                    "utc_offset_minutes",
+                    Words::new("{field}: give time_zone or utc_offset_minutes, not both"),
                 ));
             }
         }
@@ -404,15 +476,17 @@ impl RuleSet {
         let Some(over) = self.patients.get(patient) else {
             return Ok(self.ward.clone());
         };
-        let mut table = toml::Table::try_from(&self.ward).map_err(|e| RuleError(e.to_string()))?;
+        let mut table =
+            toml::Table::try_from(&self.ward).map_err(|e| RuleError(e.to_string().into()))?;
         for (k, v) in over {
             table.insert(k.clone(), v.clone());
         }
         let rule: Rule = table.try_into().map_err(|e: toml::de::Error| {
-            RuleError(format!(
-                "patients.{patient}: {}",
-                plain_toml_message(e.message())
-            ))
+            RuleError::at(
+                &format!("patients.{patient}"),
+                Words::new("{field}: {problem}"),
+            )
+            .with("problem", plain_toml_message(e.message()))
         })?;
         rule.validate(&format!("patients.{patient}"))?;
         Ok(rule)
@@ -900,11 +974,43 @@ mod tests {
             ),
             ("[patients.x]\nexit = 0.9", "patients.x.exit"),
             ("[patients.x]\nenter = \"high\"", "patients.x"),
-            ("not toml", "rules, line 1: key with no value"),
+            ("not toml", "rules, line 1: not readable as TOML: key with no value"),
+            (
+                "[ward]\nenter = \"high\"",
+                "rules, line 2: wrong type: string \"high\" where f64 was expected",
+            ),
         ];
         for (text, want) in bad {
             let err = RuleSet::from_toml(text).unwrap_err().to_string();
             assert!(err.contains(want), "{text:?}: {err}");
         }
+    }
+
+    #[test]
+    fn a_bad_rule_file_is_said_in_words_any_language_can_fill() {
+        let words = |text: &str| RuleSet::from_toml(text).unwrap_err().0;
+        let w = words("[doctor]\ndigest_hour = 24");
+        assert_eq!(w.text, "{field}: {value} is not an hour of the day (0–23)");
+        assert_eq!(
+            (w.vars.get("field"), w.vars.get("value")),
+            (
+                Some(&Arg::from("doctor.digest_hour")),
+                Some(&Arg::from("24"))
+            )
+        );
+        // The location and the problem are words in turn.
+        let w = words("[ward]\nentr = 0.5");
+        assert_eq!(w.text, "{at}: {problem}");
+        let Some(Arg::Said(at)) = w.vars.get("at") else {
+            panic!("{w:?}")
+        };
+        assert_eq!(
+            (at.text.as_str(), at.vars.get("line")),
+            ("rules, line {line}", Some(&Arg::Int(2)))
+        );
+        let Some(Arg::Said(problem)) = w.vars.get("problem") else {
+            panic!("{w:?}")
+        };
+        assert_eq!(problem.text, "'{name}' is not a setting here{hint}{list}");
     }
 }

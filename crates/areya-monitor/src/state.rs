@@ -4,7 +4,7 @@
 
 use crate::window::WindowAggregate;
 use crate::{Millis, HOUR, MINUTE};
-use areya_core::{Emotion, EmotionSums};
+use areya_core::{Emotion, EmotionSums, Words};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
@@ -102,39 +102,51 @@ pub enum Said {
 impl Said {
     /// The English text.
     pub fn text(&self) -> String {
-        let p = |x: f64| format!("{:.0}%", x * 100.0);
+        self.words().to_string()
+    }
+
+    /// The sentence in words (the dashboard's catalogue keys), for a reader in any language.
+    pub fn words(&self) -> Words {
+        let p = Words::share;
+        let emotion = |e: &Emotion| Words::new(e.as_str());
         match self {
             Said::Run {
                 negative,
                 minutes,
                 mostly,
                 usual,
-            } => format!(
-                "negative {} for {minutes} min, mostly {}{}",
-                p(*negative),
-                mostly.as_str(),
-                usual.map_or(String::new(), |u| format!(", usual {}", p(u)))
-            ),
+            } => {
+                let run = Words::new("negative {neg} for {min} min, mostly {emotion}")
+                    .with("neg", p(*negative))
+                    .with("min", *minutes)
+                    .with("emotion", emotion(mostly));
+                let usual = usual.map(|u| Words::new(", usual {pct}").with("pct", p(u)));
+                Words::join([run].into_iter().chain(usual), "{a}{b}")
+            }
             Said::Horizon {
                 negative,
                 minutes,
                 usual,
                 face,
                 mostly,
-            } => format!(
-                "negative {} of the last {minutes} min{}, face visible {}, mostly {}",
-                p(*negative),
-                usual.map_or(String::new(), |u| format!(" (usual {})", p(u))),
-                p(*face),
-                mostly.as_str()
-            ),
-            Said::TooLittleFace { face, minutes } => {
-                format!(
-                    "face visible {} of the last {minutes} min: not enough to judge",
-                    p(*face)
-                )
+            } => {
+                let head = Words::new("negative {neg} of the last {min} min")
+                    .with("neg", p(*negative))
+                    .with("min", *minutes);
+                let usual = usual.map(|u| Words::new(" (usual {pct})").with("pct", p(u)));
+                let tail = Words::new(", face visible {face}, mostly {emotion}")
+                    .with("face", p(*face))
+                    .with("emotion", emotion(mostly));
+                Words::join([head].into_iter().chain(usual).chain([tail]), "{a}{b}")
             }
-            Said::NoFaceFor { minutes } => format!("no face seen for {minutes} min"),
+            Said::TooLittleFace { face, minutes } => {
+                Words::new("face visible {face} of the last {min} min: not enough to judge")
+                    .with("face", p(*face))
+                    .with("min", *minutes)
+            }
+            Said::NoFaceFor { minutes } => {
+                Words::new("no face seen for {min} min").with("min", *minutes)
+            }
         }
     }
 }

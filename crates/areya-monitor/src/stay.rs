@@ -285,20 +285,33 @@ fn slope(points: &[(f64, f64)]) -> Option<f64> {
 
 /// "1 alert", "3 alerts".
 pub(crate) fn alerts_word(n: u32) -> String {
-    format!("{n} alert{}", if n == 1 { "" } else { "s" })
+    alerts_words(n).to_string()
+}
+
+/// "1 alert", "3 alerts", in words.
+pub(crate) fn alerts_words(n: u32) -> areya_core::Words {
+    match n {
+        1 => areya_core::Words::new("1 alert"),
+        n => areya_core::Words::new("{n} alerts").with("n", n),
+    }
 }
 
 /// How alerts were answered: "1 actionable, 2 unanswered" (the counts of actionable, not
-/// actionable and unanswered; `actionable` is the word for the first).
-pub(crate) fn answers(actionable: &str, counts: [u32; 3]) -> String {
-    let words = [actionable, "not actionable", "unanswered"];
-    counts
-        .iter()
-        .zip(words)
-        .filter(|(n, _)| **n > 0)
-        .map(|(n, what)| format!("{n} {what}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// actionable and unanswered; `actionable` says the first).
+pub(crate) fn answers_words(actionable: areya_core::Words, counts: [u32; 3]) -> areya_core::Words {
+    let said = [
+        actionable,
+        areya_core::Words::new("{n} not actionable"),
+        areya_core::Words::new("{n} unanswered"),
+    ];
+    areya_core::Words::join(
+        counts
+            .iter()
+            .zip(said)
+            .filter(|(n, _)| **n > 0)
+            .map(|(n, w)| w.with("n", *n)),
+        "{a}, {b}",
+    )
 }
 
 fn pct(x: f64) -> String {
@@ -396,7 +409,10 @@ impl SummaryPart {
             } => format!(
                 "{}: {}.",
                 alerts_word(*raised),
-                answers("actionable", [*actionable, *not_actionable, *unanswered])
+                answers_words(
+                    areya_core::Words::new("{n} actionable"),
+                    [*actionable, *not_actionable, *unanswered]
+                )
             ),
         }
     }

@@ -145,6 +145,9 @@ pub struct DeliveryHealth {
     /// The oldest of those, and the last error.
     pub since_ms: Option<Millis>,
     pub last_error: Option<String>,
+    /// The last error as words, for a reader in any language.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_said: Option<areya_core::Words>,
 }
 
 /// `GET /api/admin/deliveries`: the messages to the gateway, newest first.

@@ -10,13 +10,13 @@
 use crate::cluster::Cluster;
 use crate::credentials::{Credentials, Registry};
 use crate::error::AppError;
-use areya_core::{Observation, PatientId, SourceId};
+use areya_core::{Observation, PatientId, SourceId, Words};
 use areya_monitor::alerts::AlertEvent;
 use areya_monitor::directory::{Bed, Directory};
 use areya_monitor::engine::{Consent, Engine, EngineConfig, Output};
 use areya_monitor::rules::RuleSet;
 use areya_monitor::{Millis, MINUTE, SECOND};
-use areya_store::{AuditEntry, Batch, Store};
+use areya_store::{AuditAction, AuditEntry, Batch, Store};
 use areya_store::{Db, PgCluster, PgStore};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -136,7 +136,7 @@ pub(crate) async fn restore_engine<S: Store>(
 ) -> Result<(Engine, Vec<Output>), AppError> {
     let rules = match store.current_rules().await? {
         Some((_, text)) => {
-            RuleSet::from_toml(&text).map_err(|e| AppError::Refused(format!("stored {e}")))?
+            RuleSet::from_toml(&text).map_err(|e| AppError::refused(format!("stored {e}")))?
         }
         None => RuleSet::default(),
     };
@@ -158,7 +158,7 @@ pub(crate) async fn restore_engine<S: Store>(
             store.alerts(None).await?,
             store.max_alert_id().await?,
         )
-        .map_err(|e| AppError::Refused(e.to_string()))?;
+        .map_err(|e| AppError::refused(e.to_string()))?;
     let mut outputs = Vec::new();
     for o in pending {
         if last_end.get(&o.patient).is_some_and(|&end| o.at_ms < end) {
@@ -171,7 +171,7 @@ pub(crate) async fn restore_engine<S: Store>(
         }
         if let Some(out) = engine
             .ingest(&o, o.at_ms)
-            .map_err(|e| AppError::Refused(e.to_string()))?
+            .map_err(|e| AppError::refused(e.to_string()))?
         {
             outputs.extend(out);
         }
@@ -184,7 +184,7 @@ async fn load_directory<S: Store>(store: &S) -> Result<(i64, Registry), AppError
         Some((v, doc)) => (
             v,
             crate::credentials::read_stored(&doc)
-                .map_err(|e| AppError::Refused(format!("stored directory: {e}")))?,
+                .map_err(|e| AppError::refused(format!("stored directory: {e}")))?,
         ),
         None => (0, Registry::default()),
     })
@@ -364,19 +364,22 @@ impl App {
         &self,
         gate: &crate::guard::RateGate,
         key: &str,
-        entry: (&str, &str, &str, &str),
+        entry: (&str, AuditAction, Words, Words),
     ) -> Result<(), AppError> {
         let (actor, action, target, detail) = entry;
         let Some(held) = gate.allow(key, self.now()) else {
             return Ok(());
         };
-        let detail = if held > 0 {
-            let sep = if detail.is_empty() { "" } else { "; " };
-            format!("{detail}{sep}{held} more like it not logged one by one")
-        } else {
-            detail.to_string()
+        let detail = match held {
+            0 => detail,
+            n if detail.text.is_empty() => {
+                Words::new("{n} more like it not logged one by one").with("n", n)
+            }
+            n => Words::new("{detail}; {n} more like it not logged one by one")
+                .with("detail", detail)
+                .with("n", n),
         };
-        self.audit(actor, action, target, &detail).await
+        self.audit(actor, action, target, detail).await
     }
 
     /// Checks `password` against `hash` on the hashing pool (503 when its queue is full),
@@ -399,22 +402,16 @@ impl App {
         self.directory().bed_of(patient).map(|(w, _)| w.id.clone())
     }
 
+    /// Appends to the audit log (the target and detail in English, and as words).
     pub async fn audit(
         &self,
         actor: &str,
-        action: &str,
-        target: &str,
-        detail: &str,
+        action: AuditAction,
+        target: Words,
+        detail: Words,
     ) -> Result<(), AppError> {
         self.store
-            .audit(&AuditEntry {
-                seq: 0,
-                at_ms: self.now(),
-                actor: actor.into(),
-                action: action.into(),
-                target: target.into(),
-                detail: detail.into(),
-            })
+            .audit(&AuditEntry::new(self.now(), actor, action, target, detail))
             .await?;
         Ok(())
     }
@@ -595,7 +592,7 @@ impl App {
             report.accepted += 1;
             if let Some(out) = engine
                 .ingest(o, now)
-                .map_err(|e| AppError::Refused(e.to_string()))?
+                .map_err(|e| AppError::refused(e.to_string()))?
             {
                 outputs.extend(out);
             }
@@ -664,7 +661,7 @@ impl App {
         let mut engine = self.engine.lock().await;
         let mut outputs = engine
             .tick(now)
-            .map_err(|e| AppError::Refused(e.to_string()))?;
+            .map_err(|e| AppError::refused(e.to_string()))?;
         let seen = self
             .last_seen
             .lock()
@@ -847,11 +844,11 @@ impl App {
             credentials,
         } = reg;
         dir.validate()
-            .map_err(|e| AppError::Refused(e.to_string()))?;
+            .map_err(|e| AppError::refused(e.to_string()))?;
         let credentials = credentials.pruned(&dir);
-        credentials.validate().map_err(AppError::Refused)?;
+        credentials.validate().map_err(AppError::refused)?;
         let doc = crate::credentials::stored(&dir, &credentials)
-            .map_err(|e| AppError::Refused(e.to_string()))?;
+            .map_err(|e| AppError::refused(e.to_string()))?;
         let expected = (expected > 0).then_some(expected);
         let version = self
             .store

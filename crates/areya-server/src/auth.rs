@@ -28,7 +28,7 @@ pub fn hash_password(password: &str) -> Result<String, AppError> {
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| AppError::Refused(format!("password: {e}")))
+        .map_err(|e| AppError::refused(format!("password: {e}")))
 }
 
 /// Whether `password` matches the stored hash (a malformed hash never matches).

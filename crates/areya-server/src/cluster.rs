@@ -54,7 +54,13 @@ pub(crate) struct Cluster {
 #[serde(rename_all = "snake_case")]
 enum Answer {
     Ok(serde_json::Value),
-    Err { status: u16, message: String },
+    Err {
+        status: u16,
+        message: String,
+        /// A refusal's words, so the follower's client reads them in its language.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        said: Option<areya_core::Words>,
+    },
 }
 
 impl Answer {
@@ -69,6 +75,7 @@ impl Answer {
                 Answer::Err {
                     status: e.wire_code(),
                     message: e.client_message(),
+                    said: e.said().cloned(),
                 }
             }
         }
@@ -81,7 +88,11 @@ impl Answer {
     fn decode(text: &str) -> Result<serde_json::Value, AppError> {
         match serde_json::from_str::<Answer>(text) {
             Ok(Answer::Ok(v)) => Ok(v),
-            Ok(Answer::Err { status, message }) => Err(AppError::from_wire(status, message)),
+            Ok(Answer::Err {
+                status,
+                message,
+                said,
+            }) => Err(AppError::from_wire(status, message, said)),
             Err(e) => Err(AppError::Unavailable(format!(
                 "the engine leader's answer is not readable: {e}"
             ))),
@@ -216,7 +227,7 @@ impl App {
         cmd: Command,
     ) -> Result<serde_json::Value, AppError> {
         let text =
-            serde_json::to_string(&cmd).map_err(|e| AppError::Refused(format!("command: {e}")))?;
+            serde_json::to_string(&cmd).map_err(|e| AppError::refused(format!("command: {e}")))?;
         let seq = c.pg.submit(self.now(), &text).await?;
         let started = Instant::now();
         let wait = Duration::from_millis(self.settings.command_wait_ms.max(0) as u64);
@@ -238,6 +249,7 @@ impl App {
                 let gone = Answer::Err {
                     status: 503,
                     message: msg.clone(),
+                    said: None,
                 };
                 if c.pg.cancel(seq, &gone.encode()).await? {
                     return Err(AppError::Unavailable(msg));
@@ -373,6 +385,7 @@ impl App {
                 Err(e) => Answer::Err {
                     status: 400,
                     message: format!("command {seq} is not readable: {e}"),
+                    said: None,
                 },
             };
             c.pg.finish(seq, &answer.encode()).await?;

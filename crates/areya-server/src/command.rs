@@ -50,7 +50,7 @@ impl App {
     /// Replaces the rule file; answers the stored version.
     pub async fn set_rules(&self, author: &str, toml: &str) -> Result<i64, AppError> {
         // Checked here too, so a bad file is refused even when no leader answers.
-        RuleSet::from_toml(toml).map_err(|e| AppError::Refused(e.to_string()))?;
+        RuleSet::from_toml(toml).map_err(|e| AppError::Refused(e.0))?;
         let cmd = Command::Rules {
             author: author.to_string(),
             toml: toml.to_string(),
@@ -78,8 +78,7 @@ impl App {
                 done(self.set_consent(&patient, consent).await)
             }
             Command::Rules { author, toml } => {
-                let rules =
-                    RuleSet::from_toml(&toml).map_err(|e| AppError::Refused(e.to_string()))?;
+                let rules = RuleSet::from_toml(&toml).map_err(|e| AppError::Refused(e.0))?;
                 let mut engine = self.engine().await;
                 let version = self.store.save_rules(self.now(), &author, &toml).await?;
                 engine.set_rules(rules);
@@ -99,7 +98,7 @@ impl App {
         }
         .map_err(|e| match e {
             areya_monitor::alerts::AlertError::NotOpen(_) => AppError::NotFound(e.to_string()),
-            e => AppError::Refused(e.to_string()),
+            e => AppError::Refused(e.words()),
         })?;
         let outputs = events
             .into_iter()
@@ -130,7 +129,7 @@ impl App {
         match self.directory().bed_of(p) {
             Some((w, _)) if w.id == ward => {}
             _ => {
-                return Err(AppError::Refused(format!(
+                return Err(AppError::refused(format!(
                     "health.patient: '{p}' is not in a bed of this device's ward '{ward}'"
                 )))
             }

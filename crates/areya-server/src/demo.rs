@@ -12,10 +12,12 @@
 
 use crate::app::{App, Settings};
 use crate::setup::{demo_patient, demo_source, DEMO_BEDS, DEMO_WARD};
+use areya_core::Words;
 use areya_core::{FaceBox, Observation, Probabilities, Quality, SeenFace};
 use areya_monitor::engine::{Consent, EngineConfig};
 use areya_monitor::state::StateConfig;
 use areya_monitor::{MINUTE, SECOND};
+use areya_store::AuditAction;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -296,9 +298,9 @@ pub async fn prepare(app: &Arc<App>) -> Result<(), crate::error::AppError> {
         .await?;
         app.audit(
             "demo",
-            "change consent",
-            &format!("patient {p}"),
-            "opted out (demo script)",
+            AuditAction::ChangeConsent,
+            Words::new("patient {id}").with("id", p.as_str()),
+            Words::new("opted out (demo script)"),
         )
         .await?;
     }

@@ -6,9 +6,11 @@
 
 use crate::app::App;
 use crate::error::AppError;
+use areya_core::Words;
 use areya_monitor::directory::Role;
 use areya_monitor::notice::{self, DigestPatient, Notice, NoticeKind};
 use areya_monitor::{Millis, HOUR};
+use areya_store::AuditAction;
 use areya_store::Store;
 
 const DAY: Millis = 24 * HOUR;
@@ -134,15 +136,22 @@ pub async fn round_judging(app: &App, days_again: bool) -> Result<Vec<Notice>, A
             let message = crate::webhook::notice_message(&dir, &n);
             app.store.enqueue(&[message]).await?;
         }
-        let about = n
-            .patient
-            .as_ref()
-            .map_or(String::new(), |p| format!(" patient {p}"));
+        let kind = Words::new(match n.kind {
+            NoticeKind::Persisting => "Above usual for hours",
+            NoticeKind::Rising => "Rising over days",
+            NoticeKind::Digest => "Daily digest",
+        });
+        let detail = match &n.patient {
+            Some(p) => Words::new("{kind}, patient {patient}")
+                .with("kind", kind)
+                .with("patient", p.as_str()),
+            None => kind,
+        };
         app.audit(
             "areya",
-            "notify doctor",
-            &format!("doctor {}", n.doctor),
-            &format!("{}{about}: {}", n.kind.as_str(), n.text),
+            AuditAction::NotifyDoctor,
+            Words::new("doctor {id}").with("id", &n.doctor),
+            detail,
         )
         .await?;
         sent.push(n);

@@ -1,10 +1,13 @@
 //! Errors. [`AppError`] is what the server's logic (the App, the engine's commands, the
 //! cluster, the limits) refuses or fails with, with no HTTP in it; [`ApiError`] is what a
 //! client gets: a status code and a JSON body `{"error": "…"}` whose message names the field
-//! or record at fault (an `AppError` becomes one at the route, by `?`). JSON bodies, query
+//! or record at fault (an `AppError` becomes one at the route, by `?`); a refusal a dashboard
+//! shows (a rule file's fault, a snooze too long) carries the same as words in `said`, for the
+//! page to write in its reader's language. JSON bodies, query
 //! strings and path parameters are read through [`ApiJson`], [`ApiQuery`] and [`ApiPath`], so
 //! even the framework's own refusals are that JSON body and name what is wrong.
 
+use areya_core::Words;
 use areya_store::StoreError;
 use axum::extract::path::ErrorKind;
 use axum::extract::rejection::{JsonRejection, PathRejection};
@@ -30,8 +33,10 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// A request the server cannot carry out as asked (a rule file's fault, a snooze too
+    /// long): words a dashboard writes in its reader's language.
     #[error("{0}")]
-    Unprocessable(String),
+    Unprocessable(Words),
     /// One field of the request is out of range; the body names it in `field` too, so a
     /// client can drop just that item of a batch (`observations[3].at_ms`).
     #[error("{field}: {problem}")]
@@ -63,7 +68,7 @@ pub enum AppError {
     NotFound(String),
     /// A value or request the ward cannot take (out of range, against the rules).
     #[error("{0}")]
-    Refused(String),
+    Refused(Words),
     /// One field out of range, named as the client wrote it (`observations[3].at_ms`).
     #[error("{field}: {problem}")]
     Invalid { field: String, problem: String },
@@ -86,6 +91,11 @@ pub enum AppError {
 }
 
 impl AppError {
+    /// A refusal in English only (a library's or a stored file's words).
+    pub fn refused(message: impl Into<Words>) -> AppError {
+        AppError::Refused(message.into())
+    }
+
     pub fn invalid(field: impl Into<String>, problem: impl Into<String>) -> AppError {
         AppError::Invalid {
             field: field.into(),
@@ -108,14 +118,14 @@ impl AppError {
     }
 
     /// A follower reads the leader's answer back.
-    pub fn from_wire(code: u16, message: String) -> AppError {
+    pub fn from_wire(code: u16, message: String, said: Option<Words>) -> AppError {
         match code {
             404 => AppError::NotFound(message),
             409 => AppError::Conflict(message),
             403 => AppError::NotAllowed(message),
             413 => AppError::TooLarge(message),
             429 => AppError::Busy(message),
-            400 | 422 => AppError::Refused(message),
+            400 | 422 => AppError::Refused(said.unwrap_or_else(|| message.into())),
             _ => AppError::Unavailable(message),
         }
     }
@@ -127,6 +137,14 @@ impl AppError {
             e => e.to_string(),
         }
     }
+
+    /// The words of a refusal, for a client to write in its reader's language.
+    pub fn said(&self) -> Option<&Words> {
+        match self {
+            AppError::Refused(w) => Some(w),
+            _ => None,
+        }
+    }
 }
 
 const STORE_DOWN: &str =
@@ -135,7 +153,7 @@ const STORE_DOWN: &str =
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Refused(m) => AppError::Refused(m),
+            StoreError::Refused(m) => AppError::Refused(m.into()),
             StoreError::Conflict(m) => AppError::Conflict(m),
             e => AppError::Store(e),
         }
@@ -165,6 +183,10 @@ impl From<StoreError> for ApiError {
 }
 
 impl ApiError {
+    pub fn unprocessable(message: impl Into<Words>) -> ApiError {
+        ApiError::Unprocessable(message.into())
+    }
+
     pub fn invalid(field: impl Into<String>, problem: impl Into<String>) -> ApiError {
         ApiError::Invalid {
             field: field.into(),
@@ -211,6 +233,10 @@ impl IntoResponse for ApiError {
             error: self.client_message(),
             field: match &self {
                 ApiError::Invalid { field, .. } => Some(field.clone()),
+                _ => None,
+            },
+            said: match &self {
+                ApiError::Unprocessable(w) => Some(w.clone()),
                 _ => None,
             },
         };
@@ -302,7 +328,7 @@ fn json_rejection(r: JsonRejection) -> ApiError {
         StatusCode::UNSUPPORTED_MEDIA_TYPE => {
             ApiError::UnsupportedMedia("send the body as Content-Type: application/json".into())
         }
-        StatusCode::UNPROCESSABLE_ENTITY => ApiError::Unprocessable(detail),
+        StatusCode::UNPROCESSABLE_ENTITY => ApiError::Unprocessable(detail.into()),
         _ => ApiError::BadRequest(format!("body is not valid JSON: {detail}")),
     }
 }

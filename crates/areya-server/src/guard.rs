@@ -5,7 +5,8 @@
 //! All time comes from the caller (the server's injected clock).
 
 use crate::error::AppError;
-use areya_core::time::human_duration;
+use areya_core::time::duration_words;
+use areya_core::Words;
 use areya_monitor::{Millis, MINUTE, SECOND};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -168,15 +169,15 @@ impl Failures {
 }
 
 /// Why a login try was not even checked, and when to try again.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Throttled {
     pub retry_after_ms: Millis,
-    pub why: String,
+    pub why: Words,
 }
 
 impl Throttled {
     pub fn into_error(self) -> AppError {
-        AppError::Busy(self.why)
+        AppError::Busy(self.why.to_string())
     }
 }
 
@@ -227,10 +228,10 @@ impl LoginGuard {
                 if now < until {
                     return Err(Throttled {
                         retry_after_ms: until - now,
-                        why: format!(
-                            "too many failed logins from this device: try again in {}",
-                            human_duration(until - now)
-                        ),
+                        why: Words::new(
+                            "too many failed logins from this device: try again in {wait}",
+                        )
+                        .with("wait", duration_words(until - now)),
                     });
                 }
             }
@@ -240,10 +241,11 @@ impl LoginGuard {
                 let left = f.first_ms + l.lockout_ms - now;
                 return Err(Throttled {
                     retry_after_ms: left,
-                    why: format!(
-                        "too many failed logins for '{name}' from this device: try again in {}",
-                        human_duration(left)
-                    ),
+                    why: Words::new(
+                        "too many failed logins for '{name}' from this device: try again in {wait}",
+                    )
+                    .with("name", name)
+                    .with("wait", duration_words(left)),
                 });
             }
         }
@@ -251,10 +253,11 @@ impl LoginGuard {
             if f.current(now, l.lockout_ms) >= l.account_free_failures && now < *next {
                 return Err(Throttled {
                     retry_after_ms: next - now,
-                    why: format!(
-                        "many failed logins for '{name}' recently: try again in {}",
-                        human_duration(next - now)
-                    ),
+                    why: Words::new(
+                        "many failed logins for '{name}' recently: try again in {wait}",
+                    )
+                    .with("name", name)
+                    .with("wait", duration_words(next - now)),
                 });
             }
         }
@@ -431,7 +434,7 @@ mod tests {
         }
         // The attacker's client is locked out of that name ...
         let e = g.check(ip(1), "Charge", t + 10 * SECOND).unwrap_err();
-        assert!(e.why.contains("from this device"), "{e:?}");
+        assert!(e.why.to_string().contains("from this device"), "{e:?}");
         // ... the nurse at another workstation is not.
         assert!(g.check(ip(2), "charge", t + 10).is_ok());
         // Many clients failing on one name slow it down, never lock it.

@@ -22,6 +22,7 @@ pub mod openapi;
 pub mod routes;
 pub mod setup;
 pub mod webhook;
+pub mod words;
 
 pub use app::{system_clock, App, Clock, Settings};
 pub use cluster::Role;

@@ -46,7 +46,7 @@ use utoipa::{Modify, OpenApi};
         fhir::metadata,
         fhir::code_system,
     ),
-    components(schemas(crate::live::LiveEvent)),
+    components(schemas(crate::live::LiveEvent, areya_core::Words, areya_core::Arg)),
     modifiers(&Security),
     tags(
         (name = "ops", description = "Health, metrics, this document"),

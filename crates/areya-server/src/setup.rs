@@ -5,8 +5,10 @@ use crate::app::App;
 use crate::auth::{hash_password, token_hash};
 use crate::credentials::{Credentials, Registry};
 use crate::error::AppError;
+use areya_core::Words;
 use areya_core::{PatientId, SourceId};
 use areya_monitor::directory::{Bed, Device, Directory, Identifier, Role, Staff, Ward};
+use areya_store::AuditAction;
 use std::sync::Arc;
 
 /// When the directory is empty, stores one admin (`admin`) with `password`. Returns whether it
@@ -32,8 +34,13 @@ pub async fn bootstrap_admin(app: &Arc<App>, password: &str) -> Result<bool, App
         credentials,
     };
     app.set_registry(0, "setup", reg).await?;
-    app.audit("setup", "create first admin", "staff admin", "")
-        .await?;
+    app.audit(
+        "setup",
+        AuditAction::CreateFirstAdmin,
+        Words::new("staff {id}").with("id", "admin"),
+        Words::nothing(),
+    )
+    .await?;
     Ok(true)
 }
 
@@ -163,7 +170,12 @@ pub async fn install_demo(
         demo_directory(&hash, device_token),
     )
     .await?;
-    app.audit("demo", "install demo ward", "directory", "")
-        .await?;
+    app.audit(
+        "demo",
+        AuditAction::InstallDemoWard,
+        Words::new("directory"),
+        Words::nothing(),
+    )
+    .await?;
     Ok(())
 }

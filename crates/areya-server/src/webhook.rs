@@ -13,6 +13,8 @@
 //! secret>`. Any 2xx is delivered; anything else, or no answer within the timeout, is retried.
 
 use crate::app::App;
+use crate::words::{say, Lang};
+use areya_core::Words;
 use areya_monitor::alerts::{Alert, AlertEvent, Recipient};
 use areya_monitor::directory::{Directory, Role};
 use areya_monitor::notice::Notice;
@@ -110,11 +112,14 @@ pub fn signature(secret: &[u8], t: Millis, body: &str) -> String {
 }
 
 /// The people an alert notification is for, by role.
-fn recipients(dir: &Directory, ward: &str, bed_nurse: Option<&str>, to: Recipient) -> Vec<Value> {
-    let person = |id: &str| {
-        dir.staff(id)
-            .map(|s| json!({ "id": s.id, "name": s.name, "role": s.role }))
-    };
+fn recipients(
+    dir: &Directory,
+    ward: &str,
+    bed_nurse: Option<&str>,
+    to: Recipient,
+    text: &Words,
+) -> Vec<Value> {
+    let person = |id: &str| dir.staff(id).map(|s| person(s, text));
     match to {
         Recipient::AssignedNurse => bed_nurse.and_then(person).into_iter().collect(),
         Recipient::ChargeNurse | Recipient::WardFailsafe => dir
@@ -128,6 +133,13 @@ fn recipients(dir: &Directory, ward: &str, bed_nurse: Option<&str>, to: Recipien
             .filter_map(|s| person(&s.id))
             .collect(),
     }
+}
+
+/// A recipient: who, their language, and the message's text in it (a gateway sends each
+/// person their own).
+fn person(s: &areya_monitor::directory::Staff, text: &Words) -> Value {
+    let lang = Lang::of(s.lang.as_deref());
+    json!({ "id": s.id, "name": s.name, "role": s.role, "lang": lang.code(), "text": say(text, lang) })
 }
 
 /// The message for an alert event, if it is one that goes out (notifications and escalation
@@ -165,9 +177,13 @@ pub fn alert_message(
             body["ward"] = json!(w.id);
             body["bed"] = json!(b.id);
             if let AlertEvent::Notified { to, .. } = event {
+                let text = a
+                    .said
+                    .as_ref()
+                    .map_or_else(|| Words::new(a.reason.as_str()), |s| s.words());
                 body["to"] = json!({
                     "role": to,
-                    "staff": recipients(dir, &w.id, b.assigned_nurse.as_deref(), *to),
+                    "staff": recipients(dir, &w.id, b.assigned_nurse.as_deref(), *to, &text),
                 });
             }
         }
@@ -196,7 +212,7 @@ pub fn notice_message(dir: &Directory, n: &Notice) -> NewDelivery {
         "patient": n.patient,
         "ward": place.map(|(w, _)| &w.id),
         "bed": place.map(|(_, b)| &b.id),
-        "to": { "role": "doctor", "staff": dir.staff(&n.doctor).map(|s| json!({ "id": s.id, "name": s.name, "role": s.role })).into_iter().collect::<Vec<_>>() },
+        "to": { "role": "doctor", "staff": dir.staff(&n.doctor).map(|s| person(s, &n.words())).into_iter().collect::<Vec<_>>() },
         "text": n.text,
     });
     NewDelivery {
@@ -214,7 +230,7 @@ fn post(
     key: &str,
     body: &str,
     t: Millis,
-) -> Result<(), String> {
+) -> Result<(), Words> {
     let r = agent
         .post(&s.url)
         .header("Content-Type", "application/json")
@@ -223,8 +239,42 @@ fn post(
         .send(body);
     match r {
         Ok(resp) if resp.status().is_success() => Ok(()),
-        Ok(resp) => Err(format!("the gateway answered {}", resp.status().as_u16())),
-        Err(e) => Err(e.to_string()),
+        Ok(resp) => Err(Words::new("the gateway answered {status}")
+            .with("status", resp.status().as_u16().to_string())),
+        Err(e) => {
+            tracing::warn!("webhook {key}: {e}");
+            Err(failure(&e))
+        }
+    }
+}
+
+/// A failed post in words for whoever reads the Messages tab and the ward's warning, in their
+/// language (the library's own words go to the server's log).
+fn failure(e: &ureq::Error) -> Words {
+    use std::io::ErrorKind as K;
+    Words::new(match e {
+        ureq::Error::Timeout(_) => "the gateway did not answer in time",
+        ureq::Error::HostNotFound => "the gateway's host name was not found",
+        ureq::Error::ConnectionFailed => "could not connect to the gateway",
+        ureq::Error::Io(io) => match io.kind() {
+            K::ConnectionRefused => "the gateway refused the connection",
+            K::TimedOut | K::WouldBlock => "the gateway did not answer in time",
+            K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
+                "the connection to the gateway broke off"
+            }
+            _ => "a network error on the way to the gateway",
+        },
+        e if is_tls(e) => "the secure connection (TLS) to the gateway failed",
+        _ => "the gateway's answer could not be read",
+    })
+}
+
+fn is_tls(e: &ureq::Error) -> bool {
+    match e {
+        ureq::Error::Tls(_) | ureq::Error::TlsRequired => true,
+        #[cfg(feature = "tls")]
+        ureq::Error::Rustls(_) | ureq::Error::Pem(_) => true,
+        _ => false,
     }
 }
 
@@ -272,7 +322,10 @@ pub async fn deliver_due(
         );
         let result = tokio::task::spawn_blocking(move || post(&agent, &settings, &key, &body, t))
             .await
-            .unwrap_or_else(|e| Err(e.to_string()));
+            .unwrap_or_else(|e| {
+                tracing::error!("webhook post: {e}");
+                Err(Words::new("the post to the gateway stopped unexpectedly"))
+            });
         let now = app.now();
         let attempts = d.attempts + 1;
         let outcome = match result {
@@ -356,6 +409,36 @@ mod tests {
         assert!(
             !format!("{s:?}").contains("7, 7"),
             "the secret is never printed"
+        );
+    }
+
+    /// A gateway that is not there, or says nothing in time, is said in words any language
+    /// has (the library's own text goes to the log only).
+    #[test]
+    fn transport_failures_are_said_in_words() {
+        let agent = |timeout_ms| -> ureq::Agent {
+            ureq::Agent::config_builder()
+                .timeout_global(Some(Duration::from_millis(timeout_ms)))
+                .http_status_as_error(false)
+                .build()
+                .into()
+        };
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = closed.local_addr().expect("addr").port();
+        drop(closed);
+        let s = WebhookSettings::new(&format!("http://127.0.0.1:{port}/"), vec![7; 32]).unwrap();
+        let refused = post(&agent(2000), &s, "k", "{}", 0).unwrap_err();
+        assert_eq!(refused.text, "the gateway refused the connection");
+        // Accepts, never answers.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = silent.local_addr().expect("addr").port();
+        let s = WebhookSettings::new(&format!("http://127.0.0.1:{port}/"), vec![7; 32]).unwrap();
+        let late = post(&agent(300), &s, "k", "{}", 0).unwrap_err();
+        assert_eq!(late.text, "the gateway did not answer in time");
+        drop(silent);
+        assert_eq!(
+            failure(&ureq::Error::HostNotFound).text,
+            "the gateway's host name was not found"
         );
     }
 }

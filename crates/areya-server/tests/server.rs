@@ -29,6 +29,8 @@ mod security;
 mod sight;
 #[path = "server/webhook.rs"]
 mod webhook;
+#[path = "server/words.rs"]
+mod words;
 
 const PASSWORD: &str = "correct horse battery";
 const DEVICE: &str = "device-token-of-ward-4b";
@@ -1656,7 +1658,7 @@ mod browser {
             for st in dir
                 .staff
                 .iter_mut()
-                .filter(|st| st.id == "ana" || st.id == "drlee")
+                .filter(|st| ["ana", "drlee", "admin"].contains(&st.id.as_str()))
             {
                 st.lang = Some("de".into());
             }
@@ -1665,7 +1667,7 @@ mod browser {
         // English as it would show: the page's own words, and the server's sentences (an
         // alert's reason, an assessment's, a stay's summary line), which the page writes from
         // their data. (Names — "Nurse Ana Costa", "Ward 4B — Internal medicine" — are data.)
-        const ENGLISH: [&str; 30] = [
+        const ENGLISH: [&str; 44] = [
             "Log out",
             "My patients",
             "Whole ward",
@@ -1696,6 +1698,21 @@ mod browser {
             "face visible",
             "of the last",
             "alert",
+            // The administrator's pages: the rule checker, the audit log, the messages.
+            "is not an hour",
+            "Not saved",
+            "view ward",
+            "view patient",
+            "acknowledge",
+            "login",
+            "session",
+            "from ",
+            "notify doctor",
+            "patient p-",
+            "the gateway",
+            "refused",
+            "Messages",
+            "Last error",
         ];
         let english_on_page = async || -> Vec<&str> {
             let text = d.exec("return document.body.innerText").await;
@@ -1773,6 +1790,75 @@ mod browser {
             .await;
         assert_eq!(english_on_page().await, Vec::<&str>::new(), "the digest");
         screenshot(&d, "e2e-german-doctor.png").await;
+
+        // The administrator: a rule file's fault, the audit log, a message the gateway refused.
+        let queued = areya_store::NewDelivery {
+            key: "alert-1-notified-1".into(),
+            created_ms: s.now(),
+            ward: Some("ward-4b".into()),
+            body: r#"{"type":"alert.notified"}"#.into(),
+        };
+        s.app.store.enqueue(&[queued]).await.expect("queue");
+        let due = s.app.store.due_deliveries(s.now(), 10).await.expect("due");
+        let dead = areya_store::DeliveryOutcome::Dead {
+            attempts: 8,
+            at_ms: s.now(),
+            error: areya_core::Words::new("the gateway refused the connection"),
+        };
+        s.app
+            .store
+            .finish_delivery(due[0].id, &dead)
+            .await
+            .expect("dead");
+        d.click("#logout").await;
+        fill_login(&d, &s, "admin", PASSWORD).await;
+        d.click("#login-form button").await;
+        d.exec("location.hash = 'rules'; return 1").await;
+        // The stored rules (or the defaults) have loaded before the text is replaced.
+        for _ in 0..150 {
+            let msg = d
+                .exec("return document.getElementById('rules-msg').textContent")
+                .await;
+            if msg.as_str().is_some_and(|m| !m.is_empty()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        d.exec(
+            "document.getElementById('rules-text').value = '[doctor]\\ndigest_hour = 24'; return 1",
+        )
+        .await;
+        d.click("#rules-save").await;
+        d.wait_text(
+            "#rules-msg",
+            "doctor.digest_hour: 24 ist keine Stunde des Tages (0–23)",
+        )
+        .await;
+        assert_eq!(english_on_page().await, Vec::<&str>::new(), "the rules");
+        d.exec("location.hash = 'audit'; return 1").await;
+        d.wait_text("#audit-rows", "Anmeldung").await;
+        assert_eq!(english_on_page().await, Vec::<&str>::new(), "the audit log");
+        let audit = d
+            .exec("return document.getElementById('audit-rows').innerText")
+            .await;
+        let audit = audit.as_str().unwrap_or_default().to_string();
+        for german in [
+            "Station ansehen",
+            "Ärztin/Arzt benachrichtigen",
+            "Tägliche Übersicht",
+            "Sitzung",
+            "von 127.0.0.1",
+        ] {
+            assert!(
+                audit.contains(german),
+                "{german:?} in the audit log: {audit}"
+            );
+        }
+        d.exec("location.hash = 'deliveries'; return 1").await;
+        d.wait_text("#delivery-rows", "das Gateway lehnte die Verbindung ab")
+            .await;
+        assert_eq!(english_on_page().await, Vec::<&str>::new(), "messages");
+        screenshot(&d, "e2e-german-admin.png").await;
         d.quit().await;
         s.stop().await;
     }

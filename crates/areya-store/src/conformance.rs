@@ -242,6 +242,10 @@ pub async fn audit_and_retention<S: Store>(s: &S) {
             action: action.to_string(),
             target: "patient a".into(),
             detail: String::new(),
+            said: (i == 1).then(|| crate::AuditWords {
+                target: areya_core::Words::new("patient {id}").with("id", "a"),
+                detail: areya_core::Words::new("{n} s").with("n", 600u32),
+            }),
         };
         s.audit(&e).await.expect("append");
     }
@@ -251,6 +255,15 @@ pub async fn audit_and_retention<S: Store>(s: &S) {
         ["view patient", "acknowledge", "export"]
     );
     assert!(log.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert_eq!(
+        log.iter().map(|e| e.said.is_some()).collect::<Vec<_>>(),
+        [false, true, false],
+        "the words are kept where there were some"
+    );
+    assert_eq!(
+        log[1].said.as_ref().map(|w| w.detail.to_string()),
+        Some("600 s".to_string())
+    );
     let of = s
         .audit_of("acknowledge", "patient a", 0, 10 * MINUTE)
         .await
@@ -533,7 +546,7 @@ pub async fn outbox<S: Store>(s: &S) {
     let retry = DeliveryOutcome::Retry {
         attempts: 1,
         next_ms: 60,
-        error: "503".into(),
+        error: areya_core::Words::new("the gateway answered {status}").with("status", 503u32),
     };
     s.finish_delivery(b, &retry).await.unwrap();
     let due = s.due_deliveries(50, 10).await.unwrap();
@@ -546,7 +559,12 @@ pub async fn outbox<S: Store>(s: &S) {
     assert_eq!(due[0].key, "b");
     assert_eq!(
         (due[0].attempts, due[0].last_error.as_deref()),
-        (1, Some("503"))
+        (1, Some("the gateway answered 503"))
+    );
+    assert_eq!(
+        due[0].last_said.as_ref().map(|w| w.text.as_str()),
+        Some("the gateway answered {status}"),
+        "the failure's words are kept for a reader in any language"
     );
     let dead = DeliveryOutcome::Dead {
         attempts: 2,

@@ -17,7 +17,7 @@ pub use postgres::{
 };
 pub use sqlite::SqliteStore;
 
-use areya_core::{Observation, PatientId};
+use areya_core::{Observation, PatientId, Words};
 use areya_monitor::alerts::{Alert, AlertBook, AlertEvent};
 use areya_monitor::engine::Consent;
 use areya_monitor::engine::Output;
@@ -73,12 +73,24 @@ pub(crate) fn parse<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// An `audit` row (`seq, at_ms, actor, action, target, detail`), the same on both back ends.
+/// Words as stored: JSON text.
+pub(crate) fn words_json<T: Serialize>(w: Option<&T>) -> Option<String> {
+    w.and_then(|w| serde_json::to_string(w).ok())
+}
+
+/// Stored words read back; words that do not read are left out (the English stays).
+pub(crate) fn words_of<T: serde::de::DeserializeOwned>(s: Option<String>) -> Option<T> {
+    s.and_then(|s| serde_json::from_str(&s).ok())
+}
+
+/// An `audit` row (`seq, at_ms, actor, action, target, detail, said`), the same on both back
+/// ends.
 pub(crate) fn audit_row<R>(r: &R) -> AuditEntry
 where
     R: sqlx::Row,
     usize: sqlx::ColumnIndex<R>,
     for<'q> String: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+    for<'q> Option<String>: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
     for<'q> i64: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
 {
     AuditEntry {
@@ -88,6 +100,7 @@ where
         action: r.get(3),
         target: r.get(4),
         detail: r.get(5),
+        said: words_of(r.get(6)),
     }
 }
 
@@ -247,7 +260,11 @@ pub struct Delivery {
     /// When the next try is due (pending only).
     pub next_ms: Millis,
     pub state: DeliveryState,
+    /// The last failure in English…
     pub last_error: Option<String>,
+    /// …and as words, for a reader in any language.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_said: Option<Words>,
     /// When it was delivered or given up.
     pub done_ms: Option<Millis>,
 }
@@ -261,12 +278,12 @@ pub enum DeliveryOutcome {
     Retry {
         attempts: u32,
         next_ms: Millis,
-        error: String,
+        error: Words,
     },
     Dead {
         attempts: u32,
         at_ms: Millis,
-        error: String,
+        error: Words,
     },
 }
 
@@ -280,6 +297,89 @@ pub struct AuditEntry {
     pub action: String,
     pub target: String,
     pub detail: String,
+    /// The target and detail as words, for a reader in any language (none on entries
+    /// written before there were words).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub said: Option<AuditWords>,
+}
+
+impl AuditEntry {
+    /// An entry whose English `target` and `detail` are `target`'s and `detail`'s, kept as
+    /// words too.
+    pub fn new(
+        at_ms: Millis,
+        actor: &str,
+        action: AuditAction,
+        target: Words,
+        detail: Words,
+    ) -> AuditEntry {
+        AuditEntry {
+            seq: 0,
+            at_ms,
+            actor: actor.to_string(),
+            action: action.as_str().to_string(),
+            target: target.to_string(),
+            detail: detail.to_string(),
+            said: Some(AuditWords { target, detail }),
+        }
+    }
+}
+
+macro_rules! audit_actions {
+    ($($name:ident = $text:literal),* $(,)?) => {
+        /// What an audit entry records: the `action` column's words (a dashboard translates
+        /// them; scripts that read the log match them, so they do not change).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum AuditAction {
+            $($name),*
+        }
+
+        impl AuditAction {
+            pub const ALL: &[AuditAction] = &[$(AuditAction::$name),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(AuditAction::$name => $text),*
+                }
+            }
+        }
+    };
+}
+
+audit_actions! {
+    Login = "login",
+    LoginFailed = "login failed",
+    LoginRefused = "login refused",
+    Logout = "logout",
+    RequestRefused = "request refused",
+    ViewWard = "view ward",
+    ViewAlerts = "view alerts",
+    ViewPatient = "view patient",
+    ViewDoctorsPatients = "view doctor's patients",
+    AcknowledgeAlert = "acknowledge alert",
+    SnoozeAlert = "snooze alert",
+    AcknowledgeNotice = "acknowledge notice",
+    NotifyDoctor = "notify doctor",
+    ChangeConsent = "change consent",
+    ExportFhir = "export fhir",
+    ChangeRules = "change rules",
+    ChangeDirectory = "change directory",
+    SetPassword = "set password",
+    SetPasswordRefused = "set password refused",
+    RegisterDevice = "register device",
+    RegisterIntegration = "register integration",
+    RevokeIntegration = "revoke integration",
+    ReadAuditLog = "read audit log",
+    CreateFirstAdmin = "create first admin",
+    InstallDemoWard = "install demo ward",
+}
+
+/// An audit entry's target and detail as words; their English is the entry's `target` and
+/// `detail`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AuditWords {
+    pub target: Words,
+    pub detail: Words,
 }
 
 /// Rows removed by a retention purge.

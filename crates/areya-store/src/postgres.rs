@@ -222,13 +222,14 @@ impl Store for PgStore {
 
     async fn audit(&self, e: &AuditEntry) -> Result<i64, StoreError> {
         let r = sqlx::query(
-            "INSERT INTO audit (at_ms, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
+            "INSERT INTO audit (at_ms, actor, action, target, detail, said) VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq",
         )
         .bind(e.at_ms)
         .bind(&e.actor)
         .bind(&e.action)
         .bind(&e.target)
         .bind(&e.detail)
+        .bind(crate::words_json(e.said.as_ref()))
         .fetch_one(&self.pool)
         .await
         .map_err(db("append audit"))?;
@@ -544,6 +545,7 @@ mod tests {
             action: "change rules".into(),
             target: "ward".into(),
             detail: String::new(),
+            said: None,
         };
         s.audit(&e).await.unwrap();
         for q in [

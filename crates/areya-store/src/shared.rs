@@ -17,6 +17,7 @@ macro_rules! delivery_of {
             next_ms: $r.get("next_ms"),
             state: $crate::DeliveryState::parse(&$r.get::<String, _>("state")),
             last_error: $r.get("last_error"),
+            last_said: $crate::words_of($r.get("last_said")),
             done_ms: $r.get("done_ms"),
         }
     };
@@ -109,7 +110,7 @@ macro_rules! same_on_both_back_ends {
         }
 
         async fn audit_log(&self, from: Millis, to: Millis) -> Result<Vec<AuditEntry>, StoreError> {
-            let rows = sqlx::query("SELECT seq, at_ms, actor, action, target, detail FROM audit WHERE at_ms >= $1 AND at_ms < $2 ORDER BY seq")
+            let rows = sqlx::query("SELECT seq, at_ms, actor, action, target, detail, said FROM audit WHERE at_ms >= $1 AND at_ms < $2 ORDER BY seq")
                 .bind(from)
                 .bind(to)
                 .fetch_all(&self.pool())
@@ -125,7 +126,7 @@ macro_rules! same_on_both_back_ends {
             from: Millis,
             to: Millis,
         ) -> Result<Vec<AuditEntry>, StoreError> {
-            let rows = sqlx::query("SELECT seq, at_ms, actor, action, target, detail FROM audit WHERE action = $1 AND target = $2 AND at_ms >= $3 AND at_ms < $4 ORDER BY seq")
+            let rows = sqlx::query("SELECT seq, at_ms, actor, action, target, detail, said FROM audit WHERE action = $1 AND target = $2 AND at_ms >= $3 AND at_ms < $4 ORDER BY seq")
                 .bind(action)
                 .bind(target)
                 .bind(from)
@@ -223,18 +224,19 @@ macro_rules! same_on_both_back_ends {
             let (state, attempts, next, error, done) = match outcome {
                 O::Delivered { at_ms } => (S::Delivered, None, None, None, Some(*at_ms)),
                 O::Retry { attempts, next_ms, error } => {
-                    (S::Pending, Some(*attempts), Some(*next_ms), Some(error.as_str()), None)
+                    (S::Pending, Some(*attempts), Some(*next_ms), Some(error), None)
                 }
                 O::Dead { attempts, at_ms, error } => {
-                    (S::Dead, Some(*attempts), None, Some(error.as_str()), Some(*at_ms))
+                    (S::Dead, Some(*attempts), None, Some(error), Some(*at_ms))
                 }
             };
             // A delivered message counts its last try too; the error is the last failed one's.
-            sqlx::query("UPDATE outbox SET state = $1, attempts = COALESCE($2, attempts + 1), next_ms = COALESCE($3, next_ms), last_error = COALESCE($4, last_error), done_ms = $5 WHERE id = $6")
+            sqlx::query("UPDATE outbox SET state = $1, attempts = COALESCE($2, attempts + 1), next_ms = COALESCE($3, next_ms), last_error = COALESCE($4, last_error), last_said = COALESCE($5, last_said), done_ms = $6 WHERE id = $7")
                 .bind(state.as_str())
                 .bind(attempts.map(i64::from))
                 .bind(next)
-                .bind(error)
+                .bind(error.map(|e| e.to_string()))
+                .bind($crate::words_json(error))
                 .bind(done)
                 .bind(id)
                 .execute(&self.pool())

@@ -286,13 +286,14 @@ impl Store for SqliteStore {
 
     async fn audit(&self, e: &AuditEntry) -> Result<i64, StoreError> {
         let r = sqlx::query(
-            "INSERT INTO audit (at_ms, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO audit (at_ms, actor, action, target, detail, said) VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(e.at_ms)
         .bind(&e.actor)
         .bind(&e.action)
         .bind(&e.target)
         .bind(&e.detail)
+        .bind(crate::words_json(e.said.as_ref()))
         .execute(&self.pool())
         .await
         .map_err(self.db("append audit"))?;
@@ -436,6 +437,7 @@ mod tests {
             action: "change rules".into(),
             target: "ward".into(),
             detail: String::new(),
+            said: None,
         };
         s.audit(&e).await.unwrap();
         for q in [

@@ -5,7 +5,9 @@ use crate::with_store;
 use anyhow::Context;
 use areya_core::time::parse_iso8601_utc;
 use areya_core::PatientId;
+use areya_core::Words;
 use areya_monitor::directory::Directory;
+use areya_store::AuditAction;
 use areya_store::{AuditEntry, Store};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
@@ -88,14 +90,13 @@ async fn export<S: Store>(
         "--patient {patient}: nothing stored in the chosen time range"
     );
     store
-        .audit(&AuditEntry {
-            seq: 0,
-            at_ms: now,
-            actor: std::env::var("USER").unwrap_or_else(|_| "cli".into()),
-            action: "export fhir".into(),
-            target: format!("patient {patient}"),
-            detail: "areya fhir export".into(),
-        })
+        .audit(&AuditEntry::new(
+            now,
+            &std::env::var("USER").unwrap_or_else(|_| "cli".into()),
+            AuditAction::ExportFhir,
+            Words::new("patient {id}").with("id", patient.as_str()),
+            Words::new("areya fhir export"),
+        ))
         .await?;
     // The hospital's identifiers of the patient, from the ward directory (none without one).
     let identifiers = match store.directory().await? {

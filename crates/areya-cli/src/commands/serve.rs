@@ -3,7 +3,9 @@
 //! then `--config FILE` (TOML), then defaults. Stops gracefully on Ctrl-C or SIGTERM.
 
 use anyhow::{bail, Context};
+use areya_core::Words;
 use areya_server::{App, Role, Settings};
+use areya_store::AuditAction;
 use areya_store::{PgCluster, PgStore, SqliteStore, Store};
 use clap::Args;
 use serde::Deserialize;
@@ -274,9 +276,9 @@ pub async fn apply_rules(app: &Arc<App>, path: &std::path::Path) -> anyhow::Resu
             .with_context(|| format!("--rules {}", path.display()))?;
         app.audit(
             "areya serve",
-            "change rules",
-            "rules",
-            &path.display().to_string(),
+            AuditAction::ChangeRules,
+            Words::new("rules"),
+            Words::new("from the file {path}").with("path", path.display().to_string()),
         )
         .await?;
     }

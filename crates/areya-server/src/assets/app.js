@@ -34,123 +34,31 @@ function svgText(x, y, text, attrs = {}) {
 }
 
 // ---- languages: every word this page writes comes from here (English is the key) ----
-// What the server writes (alert reasons, summaries, notices, its error messages) is shown as
-// it comes.
+// What the server writes comes as data (alert reasons, summaries, notices) or as words (its
+// refusals, the audit log, a gateway's failures), and is written here in the user's language.
 const LANGS = { en: "English", de: "Deutsch" };
-const DE = {
-  "Log in": "Anmelden", "User": "Benutzer", "Password": "Passwort", "Log out": "Abmelden", "Ward": "Station",
-  "Rules": "Regeln", "Audit log": "Protokoll", "Messages": "Nachrichten", "Notify me": "Benachrichtigen",
-  "Notifications on": "Benachrichtigungen an", "A notification with a sound when an alert comes for you, even in another tab": "Eine Benachrichtigung mit Ton, wenn ein Alarm für Sie kommt, auch in einem anderen Tab",
-  "live": "live", "offline": "offline", "Live updates": "Live-Aktualisierung", "Language": "Sprache",
-  "My patients": "Meine Patienten", "Whole ward": "Ganze Station", "Which beds": "Welche Betten",
-  "escalated": "eskaliert", "needs attention": "braucht Aufmerksamkeit", "information (quiet hours)": "Information (Ruhezeit)",
-  "cannot judge: no camera, no face": "nicht beurteilbar: keine Kamera, kein Gesicht", "acknowledged or snoozed": "quittiert oder pausiert",
-  "Alerts": "Alarme", "Acknowledged — condition still present": "Quittiert — Zustand hält an",
-  "← Ward": "← Station", "← My patients": "← Meine Patienten",
-  "attention score (0–100)": "Aufmerksamkeitswert (0–100)", "negative share (angry + sad) per window, %": "negativer Anteil (wütend + traurig) je Fenster, %",
-  "face seen (share of the window)": "Gesicht gesehen (Anteil des Fensters)", "alert open": "Alarm offen", "no readings: the reason is written on it": "keine Messwerte: der Grund steht dabei",
-  "Export FHIR R4 bundle": "FHIR-R4-Bundle exportieren",
-  "Alert rules": "Alarmregeln", "The ward's rule file (TOML). Saving checks it and applies it at once; every version is kept.": "Die Regeldatei der Station (TOML). Speichern prüft sie und wendet sie sofort an; jede Version bleibt erhalten.",
-  "Save rules": "Regeln speichern", "Audit log (last 24 h)": "Protokoll (letzte 24 h)", "Time": "Zeit", "Who": "Wer", "Action": "Aktion", "What": "Was", "Detail": "Detail",
-  "Messages to the gateway (last 24 h)": "Nachrichten an das Gateway (letzte 24 h)", "Created": "Erstellt", "Message": "Nachricht", "State": "Status", "Tries": "Versuche", "Last error": "Letzter Fehler",
-  "Notices": "Hinweise", "Not alarms: what the last hours and days of your patients add up to, and your daily digest. Acknowledge what you have read.": "Keine Alarme: was die letzten Stunden und Tage Ihrer Patienten ergeben, und Ihre tägliche Übersicht. Quittieren Sie, was Sie gelesen haben.",
-  "Read": "Gelesen", "The last 7 days on the ward's clock, newest first.": "Die letzten 7 Tage nach Stationsuhr, neueste zuerst.",
-  "relaxed": "entspannt", "happy": "fröhlich", "sad": "traurig", "angry": "wütend", "(share of the time the face was seen)": "(Anteil der Zeit, in der das Gesicht zu sehen war)",
-  "\"usual\" is the patient's own negative share, learned on admission": "„üblich“ ist der eigene negative Anteil des Patienten, bei der Aufnahme gelernt",
-  "Print": "Drucken", "Last hour, minute by minute": "Letzte Stunde, Minute für Minute", "Alerts and how they were answered": "Alarme und wie sie beantwortet wurden",
-  "Cannot reach the Areya server. Check your patients in person; this screen catches up when the connection is back.": "Der Areya-Server ist nicht erreichbar. Sehen Sie persönlich nach Ihren Patienten; dieser Bildschirm holt auf, sobald die Verbindung zurück ist.",
-  "You are not allowed to do this.": "Das dürfen Sie nicht.", "This is no longer there: someone may have closed it already.": "Das gibt es nicht mehr: vielleicht hat es schon jemand geschlossen.",
-  "Too many tries. Wait a minute, then try again.": "Zu viele Versuche. Warten Sie eine Minute und versuchen Sie es dann erneut.", "The server could not do this just now. Try again in a moment.": "Der Server konnte das gerade nicht tun. Versuchen Sie es gleich noch einmal.",
-  "That did not work (error {status}).": "Das hat nicht funktioniert (Fehler {status}).", "Your session has ended. Please log in again.": "Ihre Sitzung ist abgelaufen. Bitte melden Sie sich erneut an.", "Please log in again.": "Bitte melden Sie sich erneut an.",
-  "just now": "gerade eben", "{n} min ago": "vor {n} min", "{h} h ago": "vor {h} h", "{h} h {m} min ago": "vor {h} h {m} min",
-  "No connection to the Areya server": "Keine Verbindung zum Areya-Server", " since {time}": " seit {time}",
-  " This screen is not up to date and new alerts will not appear. Check your patients in person. Reconnecting…": " Dieser Bildschirm ist nicht aktuell und neue Alarme erscheinen nicht. Sehen Sie persönlich nach Ihren Patienten. Verbindung wird wiederhergestellt …",
-  "Cannot reach the Areya server. Try again in a moment.": "Der Areya-Server ist nicht erreichbar. Versuchen Sie es gleich noch einmal.", "Wrong user name or password.": "Falscher Benutzername oder falsches Passwort.",
-  "nurse": "Pflegekraft", "charge nurse": "Stationsleitung", "doctor": "Ärztin/Arzt", "admin": "Administration",
-  "Sustained negative emotion": "Anhaltende negative Emotion", "Camera offline": "Kamera offline", "No face seen": "Kein Gesicht gesehen", "Model error": "Modellfehler",
-  "camera offline": "Kamera offline", "no face seen": "kein Gesicht gesehen", "model error": "Modellfehler", "technical": "technisch",
-  "acknowledged": "quittiert", "snoozed": "pausiert", "cannot assess": "nicht beurteilbar", "information": "Information",
-  "notified {name} (assigned nurse)": "{name} benachrichtigt (zuständige Pflegekraft)", "notified the assigned nurse": "zuständige Pflegekraft benachrichtigt",
-  " (charge nurse)": " (Stationsleitung)", "escalated to {who}": "eskaliert an {who}", "the charge nurse": "die Stationsleitung", "escalated to every nurse on the ward": "an alle Pflegekräfte der Station eskaliert",
-  "Cannot assess: face not seen since {time}. Before that: {reason}.": "Nicht beurteilbar: Gesicht nicht gesehen seit {time}. Davor: {reason}.",
-  "Acknowledged by {name} at {time}": "Quittiert von {name} um {time}", " — not actionable: {reason}": " — nicht handlungsrelevant: {reason}",
-  "patient in pain, being treated": "Patient hat Schmerzen, wird behandelt", "watching TV / talking": "sieht fern / unterhält sich", "camera angle or lighting": "Kamerawinkel oder Licht",
-  "visitor upset, not patient": "Besuch aufgebracht, nicht der Patient", "already known to team": "dem Team schon bekannt",
-  "camera moved or unplugged, being fixed": "Kamera verschoben oder ausgesteckt, wird behoben", "camera switched off for care or privacy": "Kamera für Pflege oder Privatsphäre ausgeschaltet",
-  "patient out of bed or off the ward": "Patient nicht im Bett oder nicht auf Station", "known outage, IT told": "bekannte Störung, IT informiert",
-  "patient turned away or face covered": "Patient abgewandt oder Gesicht verdeckt", "camera moved, being fixed": "Kamera verschoben, wird behoben", "staff or visitor in the way": "Personal oder Besuch im Bild",
-  "known to IT": "der IT bekannt", "camera picture unusable": "Kamerabild unbrauchbar",
-  "attention score, last hour": "Aufmerksamkeitswert, letzte Stunde", " (usual {pct})": " (üblich {pct})", " (usual: still learning)": " (üblich: wird noch gelernt)",
-  "above usual": "über dem Üblichen", "settled": "ruhig", "no nurse assigned": "keine Pflegekraft zugeteilt", "empty bed": "leeres Bett",
-  "opted out: not monitored": "widersprochen: nicht überwacht", "paused until {time}": "pausiert bis {time}",
-  "No camera since {time}": "Keine Kamera seit {time}", "No camera picture yet": "Noch kein Kamerabild", "The patient cannot be watched until the camera is back.": "Der Patient kann nicht beobachtet werden, bis die Kamera zurück ist.",
-  "Waiting for the first readings": "Warten auf die ersten Messwerte", "camera ok": "Kamera ok", " not enough face to judge": " zu wenig Gesicht zum Beurteilen",
-  "face seen {pct} of the time": "Gesicht {pct} der Zeit gesehen", "attention score, 0–100": "Aufmerksamkeitswert, 0–100",
-  "mostly {emotion} · negative {pct}": "meist {emotion} · negativ {pct}", "face visible {pct}": "Gesicht sichtbar {pct}",
-  "Raised {when}": "Ausgelöst {when}", "snoozed until {time}": "pausiert bis {time}", "Reason it was not actionable": "Grund, warum es nicht handlungsrelevant war",
-  "Reason it was not actionable…": "Grund, warum es nicht handlungsrelevant war …", "Confirm": "Bestätigen", "Acknowledge": "Quittieren", "Not actionable": "Nicht handlungsrelevant", "Snooze 10 min": "10 min pausieren",
-  "Pager and phone messages are not getting through: {n} since {time} ({state}){error}. New alerts still appear on this screen. Tell the charge nurse and IT.": "Pager- und Telefonnachrichten kommen nicht an: {n} seit {time} ({state}){error}. Neue Alarme erscheinen weiter auf diesem Bildschirm. Informieren Sie die Stationsleitung und die IT.",
-  "1 message": "1 Nachricht", "{n} messages": "{n} Nachrichten", "{n} given up": "{n} aufgegeben", "still being retried": "wird erneut versucht",
-  "None of your patients are in a bed.": "Keiner Ihrer Patienten liegt in einem Bett.", "No beds on this ward.": "Keine Betten auf dieser Station.", "No alerts waiting.": "Keine wartenden Alarme.",
-  "1 more alert on the ward — show the whole ward": "1 weiterer Alarm auf der Station — ganze Station zeigen", "{n} more alerts on the ward — show the whole ward": "{n} weitere Alarme auf der Station — ganze Station zeigen",
-  " · {pct} actionable": " · {pct} handlungsrelevant", " · median {n} min to acknowledge": " · Median {n} min bis zur Quittierung",
-  "Whole ward, last 24 h: {alerts}, {acked} acknowledged{share}{wait}; {tech} technical": "Ganze Station, letzte 24 h: {alerts}, {acked} quittiert{share}{wait}; {tech} technisch",
-  "1 patient alert": "1 Patientenalarm", "{n} patient alerts": "{n} Patientenalarme",
-  "You are not assigned to a ward.": "Sie sind keiner Station zugeteilt.", "Could not update the ward: {error}": "Station konnte nicht aktualisiert werden: {error}",
-  "timeline of the last hour": "Verlauf der letzten Stunde", "face": "Gesicht", "paused": "pausiert", "opted out": "widersprochen", "no readings": "keine Messwerte", "no face": "kein Gesicht",
-  "Not monitored: ": "Nicht überwacht: ", "the patient opted out.": "der Patient hat widersprochen.", "paused until {time}.": "pausiert bis {time}.", "No readings yet.": "Noch keine Messwerte.",
-  "Not enough face to judge: {reason}.": "Zu wenig Gesicht zum Beurteilen: {reason}.", "Attention {score} of 100, {status}: {reason}.": "Aufmerksamkeit {score} von 100, {status}: {reason}.",
-  "Assigned nurse: {name}": "Zuständige Pflegekraft: {name}", "No nurse assigned": "Keine Pflegekraft zugeteilt", "No alerts in this period.": "Keine Alarme in diesem Zeitraum.",
-  "the assigned nurse": "die zuständige Pflegekraft", "every nurse on the ward": "alle Pflegekräfte der Station", "raised": "ausgelöst", "notified {who}": "{who} benachrichtigt",
-  "shown on a dashboard": "auf einem Bildschirm angezeigt", "acknowledged by {name}": "quittiert von {name}", "marked not actionable by {name} ({reason})": "von {name} als nicht handlungsrelevant markiert ({reason})",
-  "alarmed again": "erneut alarmiert", "over": "vorbei", "cannot assess (face not seen since {time})": "nicht beurteilbar (Gesicht nicht gesehen seit {time})",
-  "Could not load the patient: {error}": "Patient konnte nicht geladen werden: {error}",
-  "{m} min": "{m} min", "{h} h {m} min": "{h} h {m} min", "{h} h": "{h} h", "not enough face seen to judge": "zu wenig Gesicht gesehen zum Beurteilen",
-  "none ({n} technical)": "keine ({n} technisch)", "none": "keine", "{n} raised": "{n} ausgelöst", "{n} actionable": "{n} handlungsrelevant", "{n} not actionable": "{n} nicht handlungsrelevant",
-  "{n} unanswered": "{n} unbeantwortet", "answered in {n} min (median)": "beantwortet in {n} min (Median)",
-  "Day": "Tag", "Face seen": "Gesicht gesehen", "Not seen": "Nicht gesehen", "Emotions": "Emotionen", "Negative (usual)": "Negativ (üblich)", "Score avg / peak": "Wert Mittel / Spitze",
-  "not enough face": "zu wenig Gesicht", " (usual: learning)": " (üblich: wird gelernt)", "Today (so far)": "Heute (bisher)",
-  "Not monitored now: ": "Derzeit nicht überwacht: ", "No readings now.": "Derzeit keine Messwerte.", "Now: not enough face to judge.": "Jetzt: zu wenig Gesicht zum Beurteilen.",
-  " · 1 alert waiting for a nurse": " · 1 Alarm wartet auf eine Pflegekraft", " · {n} alerts waiting for a nurse": " · {n} Alarme warten auf eine Pflegekraft",
-  "Now: attention {score} of 100, {status}{waiting}.": "Jetzt: Aufmerksamkeit {score} von 100, {status}{waiting}.", "on the team": "im Team", "attending": "behandelnd", " Nurse: {name}.": " Pflegekraft: {name}.",
-  "Above usual for hours": "Seit Stunden über dem Üblichen", "Rising over days": "Steigend über Tage", "Daily digest": "Tägliche Übersicht", "Open the patient": "Patient öffnen", "Read {time}": "Gelesen {time}",
-  "Nothing waiting.": "Nichts wartet.", "My patients — {name}": "Meine Patienten — {name}", "No patient names you as their doctor yet.": "Noch kein Patient nennt Sie als Ärztin/Arzt.",
-  "Could not load your patients: {error}": "Ihre Patienten konnten nicht geladen werden: {error}",
-  "Attending: {name}": "Behandelnd: {name}", "No attending doctor named": "Keine behandelnde Ärztin / kein behandelnder Arzt genannt", "team: {names}": "Team: {names}", "nurse: {name}": "Pflegekraft: {name}",
-  "No alerts in these days.": "Keine Alarme in diesen Tagen.", "ward time": "Stationszeit",
-  "Areya, {now} ({zone}). Shares are of the time the face was seen; days with under 10 minutes of face are not judged. Covers {from} to now.": "Areya, {now} ({zone}). Anteile beziehen sich auf die Zeit, in der das Gesicht zu sehen war; Tage mit weniger als 10 Minuten Gesicht werden nicht beurteilt. Umfasst {from} bis jetzt.",
-  "over by itself, not acknowledged": "von selbst vorbei, nicht quittiert", "not acknowledged yet": "noch nicht quittiert", "actionable": "handlungsrelevant", "not actionable: {reason}": "nicht handlungsrelevant: {reason}",
-  "{answer} — {name}, after {n} min": "{answer} — {name}, nach {n} min",
-  "Version {n}": "Version {n}", "The defaults (no rule file saved yet)": "Die Voreinstellungen (noch keine Regeldatei gespeichert)", "Saved as version {n}.": "Als Version {n} gespeichert.", "Not saved: {error}": "Nicht gespeichert: {error}",
-  "Every alert notification, escalation step and doctor's notice is posted, signed, to the messaging gateway; failed posts are retried, then given up (dead).": "Jede Alarmbenachrichtigung, jede Eskalationsstufe und jeder ärztliche Hinweis wird signiert an das Nachrichten-Gateway gesendet; fehlgeschlagene Sendungen werden wiederholt und dann aufgegeben (tot).",
-  "No messaging gateway is configured (areya serve --webhook URL --webhook-secret-file FILE): alerts reach the dashboard only.": "Kein Nachrichten-Gateway eingerichtet (areya serve --webhook URL --webhook-secret-file DATEI): Alarme erreichen nur den Bildschirm.",
-  "pending": "ausstehend", "delivered": "zugestellt", "dead": "tot",
-  "negative {neg} for {min} min, mostly {emotion}": "negativ {neg} seit {min} min, meist {emotion}", ", usual {pct}": ", üblich {pct}",
-  "negative {neg} of the last {min} min": "negativ {neg} in den letzten {min} min", ", face visible {face}, mostly {emotion}": ", Gesicht sichtbar {face}, meist {emotion}",
-  "face visible {face} of the last {min} min: not enough to judge": "Gesicht sichtbar {face} der letzten {min} min: zu wenig zum Beurteilen", "no face seen for {min} min": "seit {min} min kein Gesicht gesehen",
-  "; usual {pct}": "; üblich {pct}", "Not enough face seen on any day to judge.": "An keinem Tag genug Gesicht gesehen, um zu beurteilen.",
-  "Negative share rising for {n} days: {from} → {to}": "Negativer Anteil steigt seit {n} Tagen: {from} → {to}", "Negative share rising: {from} → {to}": "Negativer Anteil steigt: {from} → {to}",
-  "Negative share falling: {from} → {to}": "Negativer Anteil sinkt: {from} → {to}", "Negative share {pct} on {date}": "Negativer Anteil {pct} am {date}",
-  "Above usual on {n} of {of} days.": "An {n} von {of} Tagen über dem Üblichen.", "Highest {pct} on {date}": "Höchstwert {pct} am {date}",
-  "1 alert": "1 Alarm", "{n} alerts": "{n} Alarme", "{n} acknowledged as actionable": "{n} als handlungsrelevant quittiert",
-  "Negative share above usual for {h} h: {mean} (usual {usual}).": "Negativer Anteil seit {h} h über dem Üblichen: {mean} (üblich {usual}).",
-  "No patients name you as their doctor.": "Kein Patient nennt Sie als Ärztin/Arzt.", "the last digest": "der letzten Übersicht", "24 h ago": "24 h",
-  "negative share rising for {n} days ({from} → {to})": "negativer Anteil steigt seit {n} Tagen ({from} → {to})", "negative share {neg} (usual {usual})": "negativer Anteil {neg} (üblich {usual})",
-  "None of your {of} patients needs a look (alerts since {since}).": "Keiner Ihrer {of} Patienten braucht einen Blick (Alarme seit {since}).",
-  "1 of your {of} patients needs a look (alerts since {since}): {lines}.": "1 Ihrer {of} Patienten braucht einen Blick (Alarme seit {since}): {lines}.",
-  "{n} of your {of} patients need a look (alerts since {since}): {lines}.": "{n} Ihrer {of} Patienten brauchen einen Blick (Alarme seit {since}): {lines}.",
-  "Settled: {list}.": "Ruhig: {list}.", "Not monitored: {list}.": "Nicht überwacht: {list}.",
-  "the gateway answered {status}": "das Gateway antwortete {status}",
-  "alert.notified": "Alarm: benachrichtigt", "alert.cannot_assess": "Alarm: nicht beurteilbar", "alert.acknowledged": "Alarm: quittiert", "alert.resolved": "Alarm: vorbei",
-  "notice.persisting": "Hinweis: über dem Üblichen", "notice.rising": "Hinweis: steigend", "notice.digest": "Hinweis: tägliche Übersicht",
-  "Demo: readings are simulated from a script (no camera), on a shortened time scale (10 s windows, alerts after 60 s).": "Demo: Die Messwerte sind nach einem Drehbuch simuliert (keine Kamera), auf verkürzter Zeitskala (10-s-Fenster, Alarme nach 60 s).",
-};
+// The German catalogue, DE, comes from /catalogue.js (assets/de.json, which the server uses too).
 const CATALOGUE = { en: {}, de: DE };
 let lang = "en";
 // `text` in the user's language, with `{name}` filled from `vars`.
 function t(text, vars) {
   const out = CATALOGUE[lang][text] || text;
   return vars ? out.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m)) : out;
+}
+// Words the server sends (`{text, vars}`, its refusals, the audit log, a gateway's failure):
+// the English sentence is the catalogue's key; a slot's value is shown as it is, a number in
+// the reader's locale, a moment on the ward's clock, or words in turn.
+function said(w) {
+  if (!w || typeof w.text !== "string") return "";
+  const vars = {};
+  for (const [k, v] of Object.entries(w.vars || {})) vars[k] = slot(v);
+  return t(w.text, vars);
+}
+function slot(v) {
+  if (typeof v === "string") return v;
+  if (typeof v === "number") return new Intl.NumberFormat(lang).format(v);
+  if (v && typeof v.at_ms === "number") return fmt({ dateStyle: "short", timeStyle: "short" }).format(new Date(v.at_ms));
+  return said(v);
 }
 // The user's language: chosen on this device for this user, else the one the directory gives
 // them, else the browser's.
@@ -177,12 +85,13 @@ const UNREACHABLE = "Cannot reach the Areya server. Check your patients in perso
 const unreachable = () => t(UNREACHABLE);
 
 function plainError(status, data) {
-  const said = data && typeof data.error === "string" ? data.error : "";
+  const text = data && typeof data.error === "string" ? data.error : "";
   if (status === 403) return t("You are not allowed to do this.");
   if (status === 404) return t("This is no longer there: someone may have closed it already.");
   if (status === 429) return t("Too many tries. Wait a minute, then try again.");
   if (status >= 500) return t("The server could not do this just now. Try again in a moment.");
-  return said || t("That did not work (error {status}).", { status });
+  if (data && data.said) return said(data.said);
+  return text || t("That did not work (error {status}).", { status });
 }
 
 async function api(path, opts = {}) {
@@ -676,7 +585,7 @@ function renderWard() {
     const n = d.dead + d.retrying;
     $("delivery-warning").textContent = t("Pager and phone messages are not getting through: {n} since {time} ({state}){error}. New alerts still appear on this screen. Tell the charge nurse and IT.", {
       n: n === 1 ? t("1 message") : t("{n} messages", { n }), time: hm(d.since_ms),
-      state: d.dead ? t("{n} given up", { n: d.dead }) : t("still being retried"), error: gatewayError(d.last_error) });
+      state: d.dead ? t("{n} given up", { n: d.dead }) : t("still being retried"), error: gatewayError(d) });
   }
   const mineBeds = v.beds.filter((b) => b.nurse && b.nurse.id === me.id);
   const canFilter = mineBeds.length > 0 && mineBeds.length < v.beds.length;
@@ -1096,10 +1005,14 @@ $("rules-save").addEventListener("click", async () => {
   try { const r = await api("/api/rules", { method: "PUT", body: { toml: $("rules-text").value } }); $("rules-msg").textContent = t("Saved as version {n}.", { n: r.version }); }
   catch (e) { $("rules-msg").textContent = t("Not saved: {error}", { error: e.message }); }
 });
+// Who acted, where it was not a person on the staff list.
+const ACTOR = { anonymous: "not logged in", setup: "first setup", demo: "the demo", areya: "Areya", "areya serve": "the server, at its start" };
 async function loadAudit() {
   try {
     const r = await api("/api/audit");
-    $("audit-rows").replaceChildren(...r.entries.slice().reverse().map((e) => h("tr", {}, h("td", {}, fmt({ dateStyle: "short", timeStyle: "short" }).format(new Date(e.at_ms))), h("td", {}, e.actor), h("td", {}, e.action), h("td", {}, e.target), h("td", {}, e.detail))));
+    $("audit-rows").replaceChildren(...r.entries.slice().reverse().map((e) => h("tr", {},
+      h("td", {}, fmt({ dateStyle: "short", timeStyle: "short" }).format(new Date(e.at_ms))), h("td", {}, ACTOR[e.actor] ? t(ACTOR[e.actor]) : e.actor), h("td", {}, t(e.action)),
+      h("td", {}, e.said ? said(e.said.target) : e.target), h("td", {}, e.said ? said(e.said.detail) : e.detail))));
     return true;
   } catch (e) { $("audit-rows").replaceChildren(h("tr", {}, h("td", { colspan: 5 }, e.message))); return false; }
 }
@@ -1110,17 +1023,16 @@ async function loadDeliveries() {
     $("deliveries-note").textContent = t(r.configured ? "Every alert notification, escalation step and doctor's notice is posted, signed, to the messaging gateway; failed posts are retried, then given up (dead)." : "No messaging gateway is configured (areya serve --webhook URL --webhook-secret-file FILE): alerts reach the dashboard only.");
     const type = (d) => { try { return JSON.parse(d.body).type; } catch (_) { return d.key; } };
     const when = (ms) => fmt({ dateStyle: "short", timeStyle: "short" }).format(new Date(ms));
-    $("delivery-rows").replaceChildren(...r.deliveries.map((d) => h("tr", { class: d.state === "dead" ? "dead" : null }, h("td", {}, when(d.created_ms)), h("td", {}, t(type(d))), h("td", {}, d.ward || ""), h("td", {}, t(d.state)), h("td", {}, String(d.attempts)), h("td", {}, d.last_error || ""))));
+    $("delivery-rows").replaceChildren(...r.deliveries.map((d) => h("tr", { class: d.state === "dead" ? "dead" : null }, h("td", {}, when(d.created_ms)), h("td", {}, t(type(d))), h("td", {}, d.ward || ""), h("td", {}, t(d.state)), h("td", {}, String(d.attempts)), h("td", {}, d.last_said ? said(d.last_said) : d.last_error || ""))));
     return true;
   } catch (e) { $("delivery-rows").replaceChildren(h("tr", {}, h("td", { colspan: 6 }, e.message))); return false; }
 }
 
-// What went wrong with the gateway, for the ward: its answer, in the user's words; a network
-// error's own words only in English (IT reads them on the Messages tab).
-function gatewayError(e) {
-  const m = /^the gateway answered (\d+)$/.exec(e || "");
-  if (m) return ": " + t("the gateway answered {status}", { status: m[1] });
-  return e && lang === "en" ? ": " + e : "";
+// What went wrong with the gateway, for the ward, in the user's words (a message failed
+// before there were words says its English only to an English reader).
+function gatewayError(d) {
+  if (d.last_said) return ": " + said(d.last_said);
+  return d.last_error && lang === "en" ? ": " + d.last_error : "";
 }
 
 // ---- a notification with a sound when an alert comes for this person (if they allowed it) ----

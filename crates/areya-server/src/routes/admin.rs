@@ -10,7 +10,9 @@ use crate::auth::{hash_password, new_token, token_hash, Client, User};
 use crate::credentials::{Credentials, Registry};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use areya_core::ErrorBody;
+use areya_core::Words;
 use areya_monitor::directory::{Device, Directory, Integration};
+use areya_store::AuditAction;
 use areya_store::Store;
 use axum::extract::State;
 use axum::Json;
@@ -85,9 +87,9 @@ pub async fn put_directory(
     let version = app.set_directory(body.version, user.id(), dir).await?;
     app.audit(
         user.id(),
-        "change directory",
-        "directory",
-        &format!("version {version}"),
+        AuditAction::ChangeDirectory,
+        Words::new("directory"),
+        Words::new("version {n}").with("n", version.to_string()),
     )
     .await?;
     Ok(Json(Version { version }))
@@ -160,9 +162,9 @@ pub async fn set_password(
         if !ok {
             app.audit(
                 user.id(),
-                "set password refused",
-                &format!("staff {staff_id}"),
-                "the present password was wrong",
+                AuditAction::SetPasswordRefused,
+                Words::new("staff {id}").with("id", &staff_id),
+                Words::new("the present password was wrong"),
             )
             .await?;
             return Err(ApiError::Forbidden(
@@ -177,9 +179,9 @@ pub async fn set_password(
     let ended = app.store.delete_sessions_of(&staff_id, keep).await?;
     app.audit(
         user.id(),
-        "set password",
-        &format!("staff {staff_id}"),
-        &format!("{ended} other session(s) ended"),
+        AuditAction::SetPassword,
+        Words::new("staff {id}").with("id", &staff_id),
+        Words::new("{n} other session(s) ended").with("n", ended),
     )
     .await?;
     Ok(Json(PasswordSet {
@@ -221,9 +223,9 @@ pub async fn put_device(
     .await?;
     app.audit(
         user.id(),
-        "register device",
-        &format!("device {device_id}"),
-        "",
+        AuditAction::RegisterDevice,
+        Words::new("device {id}").with("id", &device_id),
+        Words::nothing(),
     )
     .await?;
     Ok(Json(DeviceRegistered {
@@ -272,9 +274,9 @@ pub async fn put_integration(
     .await?;
     app.audit(
         user.id(),
-        "register integration",
-        &format!("integration {id}"),
-        &format!("wards {}", body.wards.join(", ")),
+        AuditAction::RegisterIntegration,
+        Words::new("integration {id}").with("id", &id),
+        Words::new("wards {list}").with("list", body.wards.join(", ")),
     )
     .await?;
     Ok(Json(IntegrationRegistered {
@@ -309,9 +311,9 @@ pub async fn delete_integration(
     .await?;
     app.audit(
         user.id(),
-        "revoke integration",
-        &format!("integration {id}"),
-        "",
+        AuditAction::RevokeIntegration,
+        Words::new("integration {id}").with("id", &id),
+        Words::nothing(),
     )
     .await?;
     Ok(Json(Version { version }))
@@ -353,9 +355,9 @@ pub async fn put_rules(
     let version = app.set_rules(user.id(), &body.toml).await?;
     app.audit(
         user.id(),
-        "change rules",
-        "rules",
-        &format!("version {version}"),
+        AuditAction::ChangeRules,
+        Words::new("rules"),
+        Words::new("version {n}").with("n", version.to_string()),
     )
     .await?;
     Ok(Json(Version { version }))
@@ -387,7 +389,13 @@ pub async fn audit_log(
         return Err(ApiError::BadRequest("from_ms: later than to_ms".into()));
     }
     let entries = app.store.audit_log(from, to).await?;
-    app.audit(user.id(), "read audit log", "audit", "").await?;
+    app.audit(
+        user.id(),
+        AuditAction::ReadAuditLog,
+        Words::new("audit log"),
+        Words::nothing(),
+    )
+    .await?;
     Ok(Json(AuditLog { entries }))
 }
 

@@ -7,7 +7,9 @@ use crate::auth::User;
 use crate::command::Command;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use areya_core::ErrorBody;
+use areya_core::Words;
 use areya_monitor::alerts::AlertKind;
+use areya_store::AuditAction;
 use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
@@ -40,10 +42,19 @@ pub async fn list(
         .chars()
         .take(64)
         .collect();
+    let scope_words = match &f.ward {
+        Some(_) => Words::new("ward {id}").with("id", &scope),
+        None => Words::new("all wards"),
+    };
     app.audit_gated(
         &app.view_gate,
         &format!("alerts {scope} {}", user.token_hash),
-        (user.id(), "view alerts", &scope, ""),
+        (
+            user.id(),
+            AuditAction::ViewAlerts,
+            scope_words,
+            Words::nothing(),
+        ),
     )
     .await?;
     let dir = app.directory();
@@ -149,22 +160,25 @@ async fn act(app: &App, user: &User, id: u64, act: AlertAct) -> Result<Json<Aler
     let ward = app.ward_of(&alert.patient).ok_or_else(not_found)?;
     user.require_ward(&ward).map_err(|_| not_found())?;
     let (action, detail) = match &act {
-        AlertAct::Acknowledge { actionable, reason } => (
-            "acknowledge alert",
-            format!(
-                "{}{}",
-                if *actionable {
-                    "actionable"
-                } else {
-                    "not actionable"
-                },
-                reason
-                    .as_deref()
-                    .map(|r| format!(": {r}"))
-                    .unwrap_or_default()
-            ),
+        AlertAct::Acknowledge { actionable, reason } => {
+            let answer = Words::new(if *actionable {
+                "actionable"
+            } else {
+                "not actionable"
+            });
+            let detail = match reason {
+                // The reason as the nurse chose it (one of the dashboard's, or their own).
+                Some(r) => Words::new("{answer}: {reason}")
+                    .with("answer", answer)
+                    .with("reason", Words::new(r.as_str())),
+                None => answer,
+            };
+            (AuditAction::AcknowledgeAlert, detail)
+        }
+        AlertAct::Snooze { seconds } => (
+            AuditAction::SnoozeAlert,
+            Words::new("{n} s").with("n", *seconds),
         ),
-        AlertAct::Snooze { seconds } => ("snooze alert", format!("{seconds} s")),
     };
     if let AlertAct::Acknowledge {
         reason: Some(r), ..
@@ -172,7 +186,7 @@ async fn act(app: &App, user: &User, id: u64, act: AlertAct) -> Result<Json<Aler
     {
         if r.len() > 500 {
             return Err(ApiError::Unprocessable(
-                "reason: at most 500 characters".into(),
+                Words::new("reason: at most {n} characters").with("n", 500u32),
             ));
         }
     }
@@ -185,8 +199,10 @@ async fn act(app: &App, user: &User, id: u64, act: AlertAct) -> Result<Json<Aler
     app.audit(
         user.id(),
         action,
-        &format!("alert {id} (patient {})", alert.patient),
-        &detail,
+        Words::new("alert {id} (patient {patient})")
+            .with("id", id.to_string())
+            .with("patient", alert.patient.as_str()),
+        detail,
     )
     .await?;
     let alert = app.open_alert(id).await.ok();

@@ -10,9 +10,11 @@ use crate::error::{ApiError, ApiPath, ApiQuery};
 use crate::routes::ward::{locate, parse_patient, person};
 use areya_core::time::WardZone;
 use areya_core::ErrorBody;
+use areya_core::Words;
 use areya_monitor::alerts::AlertState;
 use areya_monitor::directory::{Bed, CareRole, Directory, Role, Ward};
 use areya_monitor::{Millis, HOUR};
+use areya_store::AuditAction;
 use areya_store::Store;
 use axum::extract::State;
 use axum::Json;
@@ -208,9 +210,9 @@ pub async fn ack_notice(
     if now {
         app.audit(
             user.id(),
-            "acknowledge notice",
-            &format!("notice {id}"),
-            n.kind.as_str(),
+            AuditAction::AcknowledgeNotice,
+            Words::new("notice {id}").with("id", id.to_string()),
+            Words::new(n.kind.as_str()),
         )
         .await?;
     }
@@ -237,9 +239,9 @@ pub async fn patients(
         &format!("doctor {doctor} {}", user.token_hash),
         (
             user.id(),
-            "view doctor's patients",
-            &format!("doctor {doctor}"),
-            "",
+            AuditAction::ViewDoctorsPatients,
+            Words::new("doctor {id}").with("id", &doctor),
+            Words::nothing(),
         ),
     )
     .await?;
@@ -277,7 +279,12 @@ pub async fn stay(
     app.audit_gated(
         &app.view_gate,
         &format!("patient {p} {}", user.token_hash),
-        (user.id(), "view patient", &format!("patient {p}"), "stay"),
+        (
+            user.id(),
+            AuditAction::ViewPatient,
+            Words::new("patient {id}").with("id", p.as_str()),
+            Words::new("stay"),
+        ),
     )
     .await?;
     let care = bed.care_role(user.id());

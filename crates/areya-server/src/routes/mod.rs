@@ -12,6 +12,8 @@ pub mod session;
 pub mod ward;
 
 use crate::app::App;
+use areya_core::Words;
+use areya_store::AuditAction;
 use areya_store::Store;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue};
@@ -26,6 +28,7 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/", get(ops::index))
         .route("/app.js", get(ops::script))
+        .route("/catalogue.js", get(ops::catalogue))
         .route("/style.css", get(ops::style))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
@@ -118,9 +121,13 @@ async fn audit_refusals(
         let ip = client.0;
         let entry = (
             actor.as_str(),
-            "request refused",
-            &*format!("{method} {path}"),
-            &*format!("{status} from {ip}"),
+            AuditAction::RequestRefused,
+            Words::new("{method} {path}")
+                .with("method", method.to_string())
+                .with("path", path.as_str()),
+            Words::new("{status} from {ip}")
+                .with("status", status.to_string())
+                .with("ip", ip.to_string()),
         );
         if let Err(e) = app
             .audit_gated(&app.refusal_gate, &ip.to_string(), entry)
@@ -172,7 +179,7 @@ mod tests {
         let paths = doc["paths"].as_object().expect("paths");
         let routes = routes();
         assert!(routes.len() >= 20, "{routes:?}");
-        let assets = ["/", "/app.js", "/style.css"];
+        let assets = ["/", "/app.js", "/catalogue.js", "/style.css"];
         for (path, methods) in &routes {
             if assets.contains(&path.as_str()) {
                 continue;

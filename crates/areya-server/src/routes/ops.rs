@@ -112,6 +112,13 @@ pub async fn script() -> Response {
         include_str!("../assets/app.js"),
     )
 }
+/// The dashboard's German catalogue (the server writes pager and phone messages from it too).
+pub async fn catalogue() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        concat!("const DE = ", include_str!("../assets/de.json"), ";\n"),
+    )
+}
 pub async fn style() -> Response {
     asset(
         "text/css; charset=utf-8",

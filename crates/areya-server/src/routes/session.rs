@@ -5,6 +5,8 @@ use crate::app::App;
 use crate::auth::{hash_password, new_token, token_hash, Client, User, COOKIE};
 use crate::error::{ApiError, ApiJson};
 use areya_core::ErrorBody;
+use areya_core::Words;
+use areya_store::AuditAction;
 use areya_store::Store;
 use axum::extract::State;
 use axum::http::header::SET_COOKIE;
@@ -63,9 +65,11 @@ pub async fn login(
             &ip.to_string(),
             (
                 name,
-                "login refused",
-                "session",
-                &format!("from {ip}: {}", t.why),
+                AuditAction::LoginRefused,
+                Words::new("session"),
+                Words::new("from {ip}: {why}")
+                    .with("ip", ip.to_string())
+                    .with("why", t.why.clone()),
             ),
         )
         .await?;
@@ -85,7 +89,12 @@ pub async fn login(
         app.audit_gated(
             &app.refusal_gate,
             &ip.to_string(),
-            (name, "login failed", "session", &format!("from {ip}")),
+            (
+                name,
+                AuditAction::LoginFailed,
+                Words::new("session"),
+                Words::new("from {ip}").with("ip", ip.to_string()),
+            ),
         )
         .await?;
         return Err(ApiError::LoginFailed);
@@ -95,8 +104,13 @@ pub async fn login(
     app.store
         .create_session(&token_hash(&token), &staff.id, expires)
         .await?;
-    app.audit(&staff.id, "login", "session", &format!("from {ip}"))
-        .await?;
+    app.audit(
+        &staff.id,
+        AuditAction::Login,
+        Words::new("session"),
+        Words::new("from {ip}").with("ip", ip.to_string()),
+    )
+    .await?;
     let cookie = format!(
         "{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
         app.settings.session_ms / 1000,
@@ -127,7 +141,13 @@ pub async fn logout(
     user: User,
 ) -> Result<impl IntoResponse, ApiError> {
     app.store.delete_session(&user.token_hash).await?;
-    app.audit(user.id(), "logout", "session", "").await?;
+    app.audit(
+        user.id(),
+        AuditAction::Logout,
+        Words::new("session"),
+        Words::nothing(),
+    )
+    .await?;
     let cookie = format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
     Ok((
         AppendHeaders([(SET_COOKIE, cookie)]),

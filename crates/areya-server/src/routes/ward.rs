@@ -11,10 +11,12 @@ use crate::command::Command;
 use crate::error::{ApiError, ApiPath, ApiQuery};
 use areya_core::ErrorBody;
 use areya_core::PatientId;
+use areya_core::{Arg, Words};
 use areya_monitor::alerts::Alert;
 use areya_monitor::directory::{Bed, Ward};
 use areya_monitor::engine::Consent;
 use areya_monitor::{Millis, HOUR, MINUTE};
+use areya_store::AuditAction;
 use areya_store::Store;
 use axum::extract::State;
 use axum::Json;
@@ -107,7 +109,12 @@ pub async fn ward(
     app.audit_gated(
         &app.view_gate,
         &format!("ward {} {}", ward.id, user.token_hash),
-        (user.id(), "view ward", &format!("ward {}", ward.id), ""),
+        (
+            user.id(),
+            AuditAction::ViewWard,
+            Words::new("ward {id}").with("id", &ward.id),
+            Words::nothing(),
+        ),
     )
     .await?;
     let now = app.now();
@@ -218,6 +225,7 @@ async fn delivery_health(
             .count() as u32,
         since_ms: failing.iter().map(|d| d.created_ms).min(),
         last_error: failing.first().and_then(|d| d.last_error.clone()),
+        last_said: failing.first().and_then(|d| d.last_said.clone()),
     })
 }
 
@@ -260,7 +268,12 @@ pub async fn patient(
     app.audit_gated(
         &app.view_gate,
         &format!("patient {p} {}", user.token_hash),
-        (user.id(), "view patient", &format!("patient {p}"), ""),
+        (
+            user.id(),
+            AuditAction::ViewPatient,
+            Words::new("patient {id}").with("id", p.as_str()),
+            Words::nothing(),
+        ),
     )
     .await?;
     let consent = app.consent(&p).await?;
@@ -361,9 +374,9 @@ pub async fn fhir(
     let from = span.from(now)?;
     app.audit(
         user.id(),
-        "export fhir",
-        &format!("patient {p}"),
-        &format!("from {from}"),
+        AuditAction::ExportFhir,
+        Words::new("patient {id}").with("id", p.as_str()),
+        Words::new("from {from}").with("from", Arg::At { at_ms: from }),
     )
     .await?;
     // The days of the stay the span touches, each whole (from its local midnight).
@@ -437,7 +450,7 @@ pub async fn set_consent(
             ))
         }
         (other, _) => {
-            return Err(ApiError::Unprocessable(format!(
+            return Err(ApiError::unprocessable(format!(
                 "consent: '{other}' is not one of active, paused, opted_out"
             )))
         }
@@ -447,11 +460,18 @@ pub async fn set_consent(
         consent: c,
     })
     .await?;
+    let detail = match c {
+        Consent::Active => Words::new("monitored"),
+        Consent::OptedOut => Words::new("opted out: not monitored"),
+        Consent::PausedUntil { until_ms } => {
+            Words::new("paused until {time}").with("time", Arg::At { at_ms: until_ms })
+        }
+    };
     app.audit(
         user.id(),
-        "change consent",
-        &format!("patient {p}"),
-        &serde_json::to_string(&c).unwrap_or_default(),
+        AuditAction::ChangeConsent,
+        Words::new("patient {id}").with("id", p.as_str()),
+        detail,
     )
     .await?;
     Ok(Json(ConsentSet {

@@ -116,6 +116,13 @@ async fn the_gateway_gets_each_message_once_signed_through_an_outage_and_dead_le
         st.webhook = Some(w);
     })
     .await;
+    // Ana reads German: her page says so in German.
+    s.edit_directory(|dir| {
+        for st in dir.staff.iter_mut().filter(|st| st.id == "ana") {
+            st.lang = Some("de".into());
+        }
+    })
+    .await;
     // The gateway is down for the first two posts.
     gw.outage.store(2, Ordering::SeqCst);
     feed(&s, 0, 30, 0.1).await;
@@ -157,6 +164,17 @@ async fn the_gateway_gets_each_message_once_signed_through_an_outage_and_dead_le
     );
     assert_eq!(page["to"]["role"], "assigned_nurse");
     assert_eq!(page["to"]["staff"][0]["name"], "Nurse Ana Costa");
+    assert_eq!(page["to"]["staff"][0]["lang"], "de");
+    let (english, german) = (
+        page["text"].as_str().unwrap_or_default(),
+        page["to"]["staff"][0]["text"].as_str().unwrap_or_default(),
+    );
+    assert!(
+        english.starts_with("negative ")
+            && german.starts_with("negativ ")
+            && german.contains("meist traurig"),
+        "the page in English ({english}) and in Ana's German ({german})"
+    );
     let tries = gw.got.lock().unwrap().len();
     assert!(
         tries >= n + 2,
@@ -187,6 +205,11 @@ async fn the_gateway_gets_each_message_once_signed_through_an_outage_and_dead_le
         view["deliveries"]
     );
     assert_eq!(view["deliveries"]["last_error"], "the gateway answered 500");
+    assert_eq!(
+        view["deliveries"]["last_said"],
+        json!({"text": "the gateway answered {status}", "vars": {"status": "500"}}),
+        "the same, for a reader in any language"
+    );
     let admin = s.login("admin").await;
     let (status, list) = s
         .json("GET", "/api/admin/deliveries", Some(&admin), None)
