@@ -1835,6 +1835,7 @@ mod browser {
         )
         .await;
         assert_eq!(english_on_page().await, Vec::<&str>::new(), "the rules");
+        screenshot(&d, "e2e-german-rules.png").await;
         d.exec("location.hash = 'audit'; return 1").await;
         d.wait_text("#audit-rows", "Anmeldung").await;
         assert_eq!(english_on_page().await, Vec::<&str>::new(), "the audit log");
@@ -1854,6 +1855,7 @@ mod browser {
                 "{german:?} in the audit log: {audit}"
             );
         }
+        screenshot(&d, "e2e-german-audit.png").await;
         d.exec("location.hash = 'deliveries'; return 1").await;
         d.wait_text("#delivery-rows", "das Gateway lehnte die Verbindung ab")
             .await;
