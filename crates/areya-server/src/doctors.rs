@@ -63,7 +63,17 @@ pub async fn round_judging(app: &App, days_again: bool) -> Result<Vec<Notice>, A
                 unwatched.push(format!("{} · {p}", bed.id));
                 continue;
             }
-            let from = now - 8 * DAY;
+            // The hourly question (above usual for hours, re-armed by an hour back below since
+            // the last such notice) needs only those hours; the week is read for the day's
+            // digest and for judging the finished days.
+            let since = last(&doctor.id, Some(&p), NoticeKind::Persisting);
+            let week = now - 8 * DAY;
+            let from = if digest_due || judge_days.is_some() {
+                week
+            } else {
+                let hours = now - i64::from(dr.persisting_hours.max(1)) * HOUR;
+                since.map_or(hours, |t| t.min(hours)).max(week)
+            };
             let windows = app.store.windows(Some(&p), from, now + 1).await?;
             let baseline = app
                 .assessment(&p)
@@ -71,19 +81,20 @@ pub async fn round_judging(app: &App, days_again: bool) -> Result<Vec<Notice>, A
                 .filter(|a| a.baseline_learned)
                 .map(|a| a.baseline);
             let mut add = |kind: NoticeKind, said: notice::NoticeSaid| {
-                due.push(Notice {
+                let mut n = Notice {
                     id: 0,
                     at_ms: now,
                     doctor: doctor.id.clone(),
                     patient: Some(p.clone()),
                     kind,
                     bed: Some(bed.id.clone()),
-                    text: format!("{} · {p}: {}", bed.id, said.text()),
+                    text: String::new(),
                     said: Some(said),
                     ack: None,
-                })
+                };
+                n.text = n.words().to_string();
+                due.push(n)
             };
-            let since = last(&doctor.id, Some(&p), NoticeKind::Persisting);
             if let Some(said) = notice::persisting(&windows, baseline, since, dr, now) {
                 add(NoticeKind::Persisting, said);
             }

@@ -252,3 +252,59 @@ async fn the_doctors_round_sends_a_rising_notice_and_a_digest_once_into_their_in
     );
     s.stop().await;
 }
+
+/// Above usual for hours: the round sends it once, not again while it lasts, and again only
+/// after an hour back below (read by the hourly rounds, which look at those hours only).
+#[tokio::test]
+async fn a_persisting_notice_fires_once_and_again_only_after_an_hour_back_below() {
+    // The patient's usual learned in 20 s of face (4 h on a ward).
+    let s = Server::start_with("sqlite::memory:", true, T0, |st| {
+        st.engine.state.baseline_ms = 20 * SECOND;
+    })
+    .await;
+    feed(&s, 0, 30, 0.1).await;
+    let p = patient(0);
+    let learned = s.app.assessment(&p).await.expect("assessment");
+    assert!(
+        learned.as_ref().is_some_and(|a| a.baseline_learned),
+        "{learned:?}"
+    );
+    let persisting = async || {
+        s.app
+            .store
+            .notices(Some("drlee"), 0)
+            .await
+            .expect("notices")
+            .into_iter()
+            .filter(|n| n.kind == NoticeKind::Persisting && n.patient.as_ref() == Some(&p))
+            .count()
+    };
+    // An hour of the patient at `negative`, then the hourly round.
+    let hour = async |negative: f64| {
+        let mut batch = areya_store::Batch::default();
+        batch.windows = seen(&p, s.now() + 60 * SECOND, 1, negative);
+        s.app.store.save(&batch).await.expect("save");
+        s.advance(3600 * SECOND);
+        areya_server::doctors::round(&s.app).await.expect("round");
+    };
+    for _ in 0..4 {
+        hour(0.6).await;
+    }
+    assert_eq!(persisting().await, 1, "four hours above usual");
+    for _ in 0..3 {
+        hour(0.6).await;
+    }
+    assert_eq!(persisting().await, 1, "still the same stretch: not again");
+    hour(0.05).await;
+    for _ in 0..3 {
+        hour(0.6).await;
+    }
+    assert_eq!(persisting().await, 1, "three hours above after the dip");
+    hour(0.6).await;
+    assert_eq!(
+        persisting().await,
+        2,
+        "four hours above after an hour below"
+    );
+    s.stop().await;
+}
