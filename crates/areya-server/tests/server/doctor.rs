@@ -281,8 +281,10 @@ async fn a_persisting_notice_fires_once_and_again_only_after_an_hour_back_below(
     };
     // An hour of the patient at `negative`, then the hourly round.
     let hour = async |negative: f64| {
-        let mut batch = areya_store::Batch::default();
-        batch.windows = seen(&p, s.now() + 60 * SECOND, 1, negative);
+        let batch = areya_store::Batch {
+            windows: seen(&p, s.now() + 60 * SECOND, 1, negative),
+            ..areya_store::Batch::default()
+        };
         s.app.store.save(&batch).await.expect("save");
         s.advance(3600 * SECOND);
         areya_server::doctors::round(&s.app).await.expect("round");
