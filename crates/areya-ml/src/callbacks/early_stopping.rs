@@ -1,7 +1,7 @@
 //! EarlyStopping: stop when the monitored metric has not improved for `patience` epochs, and
 //! (optionally) go back to the best weights seen.
 
-use super::{restore_json, Action, Callback, EpochLogs, Monitor};
+use super::{Action, Callback, EpochLogs, Monitor};
 use crate::error::Result;
 use serde::{Deserialize, Serialize};
 
@@ -60,9 +60,8 @@ impl Callback for EarlyStopping {
         if self
             .cfg
             .monitor
-            .improved(current, s.best, self.cfg.min_delta)
+            .record(current, &mut s.best, self.cfg.min_delta)
         {
-            s.best = Some(current);
             s.best_epoch = Some(logs.epoch);
             s.wait = 0;
             return Ok(if self.cfg.restore_best {
@@ -93,14 +92,7 @@ impl Callback for EarlyStopping {
         }
     }
 
-    fn state(&self) -> serde_json::Value {
-        serde_json::to_value(&self.state).unwrap_or_default()
-    }
-
-    fn restore(&mut self, state: &serde_json::Value) -> Result<()> {
-        self.state = restore_json(self.name(), state)?;
-        Ok(())
-    }
+    state_field!();
 }
 
 #[cfg(test)]

@@ -5,6 +5,21 @@
 //! so each one is tested on scripted metric sequences, and their state is plain JSON saved in the
 //! checkpoint for `--resume`.
 
+/// `state` and `restore` of a callback whose resumable state is its `state` field (plain
+/// serde), for inside its `impl Callback`.
+macro_rules! state_field {
+    () => {
+        fn state(&self) -> serde_json::Value {
+            serde_json::to_value(&self.state).unwrap_or_default()
+        }
+
+        fn restore(&mut self, state: &serde_json::Value) -> Result<()> {
+            self.state = super::restore_json(self.name(), state)?;
+            Ok(())
+        }
+    };
+}
+
 mod csv_logger;
 mod early_stopping;
 mod model_checkpoint;
@@ -94,6 +109,15 @@ impl Monitor {
     fn lower_is_better(self) -> bool {
         matches!(self, Monitor::ValLoss | Monitor::Loss)
     }
+    /// Whether `current` beats `best` by more than `min_delta`; if so it becomes `best`.
+    pub fn record(self, current: f64, best: &mut Option<f64>, min_delta: f64) -> bool {
+        let better = self.improved(current, *best, min_delta);
+        if better {
+            *best = Some(current);
+        }
+        better
+    }
+
     /// Whether `current` beats `best` by more than `min_delta` (`best = None`: nothing yet).
     pub fn improved(self, current: f64, best: Option<f64>, min_delta: f64) -> bool {
         if !current.is_finite() {

@@ -1,6 +1,6 @@
 //! ModelCheckpoint: keep the best weights so far (by the monitored metric) as `model.safetensors`.
 
-use super::{restore_json, Action, Callback, EpochLogs, Monitor};
+use super::{Action, Callback, EpochLogs, Monitor};
 use crate::error::Result;
 use serde::{Deserialize, Serialize};
 
@@ -51,22 +51,14 @@ impl Callback for ModelCheckpoint {
 
     fn on_epoch_end(&mut self, logs: &EpochLogs) -> Result<Vec<Action>> {
         let current = self.cfg.monitor.value(logs);
-        if self.cfg.monitor.improved(current, self.state.best, 0.0) {
-            self.state.best = Some(current);
+        if self.cfg.monitor.record(current, &mut self.state.best, 0.0) {
             self.state.best_epoch = Some(logs.epoch);
             return Ok(vec![Action::SaveWeights(MODEL_FILE)]);
         }
         Ok(vec![])
     }
 
-    fn state(&self) -> serde_json::Value {
-        serde_json::to_value(&self.state).unwrap_or_default()
-    }
-
-    fn restore(&mut self, state: &serde_json::Value) -> Result<()> {
-        self.state = restore_json(self.name(), state)?;
-        Ok(())
-    }
+    state_field!();
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! ReduceLROnPlateau: multiply the learning rate by `factor` when the monitored metric has not
 //! improved for `patience` epochs (Keras semantics: min_delta, cooldown, min_lr).
 
-use super::{restore_json, Action, Callback, EpochLogs, Monitor};
+use super::{Action, Callback, EpochLogs, Monitor};
 use crate::error::Result;
 use serde::{Deserialize, Serialize};
 
@@ -65,9 +65,8 @@ impl Callback for ReduceLrOnPlateau {
         if self
             .cfg
             .monitor
-            .improved(current, s.best, self.cfg.min_delta)
+            .record(current, &mut s.best, self.cfg.min_delta)
         {
-            s.best = Some(current);
             s.wait = 0;
             return Ok(vec![]);
         }
@@ -85,14 +84,7 @@ impl Callback for ReduceLrOnPlateau {
         Ok(vec![])
     }
 
-    fn state(&self) -> serde_json::Value {
-        serde_json::to_value(&self.state).unwrap_or_default()
-    }
-
-    fn restore(&mut self, state: &serde_json::Value) -> Result<()> {
-        self.state = restore_json(self.name(), state)?;
-        Ok(())
-    }
+    state_field!();
 }
 
 #[cfg(test)]
