@@ -5,11 +5,55 @@ use crate::routes::{admin, alerts, doctor, fhir, ingest, ops, session, ward};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+/// Error responses many routes share: `responses((status = 200, body = X), NotLoggedIn, …)`
+/// (utoipa takes a type implementing `IntoResponses` beside its tuples), so each is described
+/// once.
+pub mod errors {
+    use std::collections::BTreeMap;
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
+
+    fn error(status: u16, description: &str) -> (String, RefOr<Response>) {
+        let body = ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("ErrorBody")))
+            .build();
+        let response = ResponseBuilder::new()
+            .description(description)
+            .content("application/json", body)
+            .build();
+        (status.to_string(), response.into())
+    }
+
+    macro_rules! errors {
+        ($($(#[$doc:meta])* $name:ident: $(($status:literal, $description:literal)),+;)*) => {$(
+            $(#[$doc])*
+            pub enum $name {}
+
+            impl utoipa::IntoResponses for $name {
+                fn responses() -> BTreeMap<String, RefOr<Response>> {
+                    BTreeMap::from([$(error($status, $description)),+])
+                }
+            }
+        )*};
+    }
+
+    errors! {
+        /// No session (or it ended).
+        NotLoggedIn: (401, "Not logged in");
+        /// A query or path value that does not parse.
+        Malformed: (400, "A malformed value, named");
+        /// The user's role or wards do not cover it.
+        NotAllowed: (403, "Not allowed for this role or ward");
+        NoSuchRecord: (404, "No such record");
+        /// What reading a JSON body refuses.
+        JsonBody: (413, "Body too large"), (415, "Not JSON"), (422, "A value out of range, named");
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Areya API",
-        description = "Bedside emotion monitoring: ingest from edge agents, ward state, alerts, configuration, audit. Every error is JSON: {\"error\": a message for a person, \"field\": the one field at fault where there is one}. Query parameters a route does not list are ignored (on every route alike). State-changing routes take JSON bodies; the session cookie is HttpOnly and SameSite=Strict."
+        description = "Bedside emotion monitoring: ingest from edge agents, ward state, alerts, configuration, audit. Every error is JSON: {\"error\": a message for a person, \"field\": the one field at fault where there is one, \"said\": the same as words (an English sentence with named slots, for a client to write in its reader's language) where a dashboard shows it}. Query parameters a route does not list are ignored (on every route alike). State-changing routes take JSON bodies; the session cookie is HttpOnly and SameSite=Strict."
     ),
     paths(
         ops::healthz,

@@ -9,6 +9,7 @@ use crate::app::App;
 use crate::auth::{hash_password, new_token, token_hash, Client, User};
 use crate::credentials::{Credentials, Registry};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::openapi::errors::{JsonBody, Malformed, NoSuchRecord, NotAllowed, NotLoggedIn};
 use areya_core::ErrorBody;
 use areya_core::Words;
 use areya_monitor::directory::{Device, Directory, Integration};
@@ -39,7 +40,7 @@ async fn edit_registry(
 #[utoipa::path(
     get, path = "/api/admin/directory", tag = "admin", operation_id = "directory",
     summary = "Wards, beds, patients, staff (no password hashes), devices (admin)", security(("session" = [])),
-    responses((status = 200, body = DirectoryView), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not allowed for this role or ward", body = ErrorBody))
+    responses((status = 200, body = DirectoryView), NotLoggedIn, NotAllowed)
 )]
 pub async fn get_directory(
     State(app): State<Arc<App>>,
@@ -64,7 +65,7 @@ pub struct PutDirectory {
     put, path = "/api/admin/directory", tag = "admin", operation_id = "setDirectory",
     summary = "Replace the directory at a version (admin; audited; 409 on a concurrent change)", security(("session" = [])),
     request_body = PutDirectory,
-    responses((status = 200, body = Version), (status = 400, description = "A malformed value, named", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not allowed for this role or ward", body = ErrorBody), (status = 409, description = "Changed by someone else meanwhile", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody), (status = 422, description = "A value out of range, named", body = ErrorBody))
+    responses((status = 200, body = Version), Malformed, NotLoggedIn, NotAllowed, (status = 409, description = "Changed by someone else meanwhile", body = ErrorBody), JsonBody)
 )]
 pub async fn put_directory(
     State(app): State<Arc<App>>,
@@ -112,7 +113,7 @@ pub struct PasswordBody {
     summary = "Set a password (admin, or oneself with the present one; ends the person's other sessions; audited)", security(("session" = [])),
     params(("id" = String, Path, description = "Staff id")),
     request_body = PasswordBody,
-    responses((status = 200, body = PasswordSet), (status = 400, description = "A malformed value, named", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not allowed for this role or ward", body = ErrorBody), (status = 404, description = "No such record", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody), (status = 422, description = "A value out of range, named", body = ErrorBody), (status = 429, description = "Too many attempts", body = ErrorBody), (status = 503, description = "Too many password checks waiting", body = ErrorBody))
+    responses((status = 200, body = PasswordSet), Malformed, NotLoggedIn, NotAllowed, NoSuchRecord, JsonBody, (status = 429, description = "Too many attempts", body = ErrorBody), (status = 503, description = "Too many password checks waiting", body = ErrorBody))
 )]
 pub async fn set_password(
     State(app): State<Arc<App>>,
@@ -202,7 +203,7 @@ pub struct DeviceBody {
     summary = "Register or re-key an edge device; returns its token once (admin; audited)", security(("session" = [])),
     params(("id" = String, Path, description = "Device id")),
     request_body = DeviceBody,
-    responses((status = 200, body = DeviceRegistered), (status = 400, description = "A malformed value, named", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not allowed for this role or ward", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody), (status = 422, description = "A value out of range, named", body = ErrorBody))
+    responses((status = 200, body = DeviceRegistered), Malformed, NotLoggedIn, NotAllowed, JsonBody)
 )]
 pub async fn put_device(
     State(app): State<Arc<App>>,
@@ -252,7 +253,7 @@ pub struct IntegrationBody {
     security(("session" = [])),
     params(("id" = String, Path, description = "Integration id (not a staff id)")),
     request_body = IntegrationBody,
-    responses((status = 200, body = IntegrationRegistered), (status = 400, description = "A malformed value, named", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody), (status = 422, description = "A value out of range, named", body = ErrorBody))
+    responses((status = 200, body = IntegrationRegistered), Malformed, NotLoggedIn, (status = 403, description = "Not an admin", body = ErrorBody), JsonBody)
 )]
 pub async fn put_integration(
     State(app): State<Arc<App>>,
@@ -291,7 +292,7 @@ pub async fn put_integration(
     summary = "Revoke an integration: its token stops working at once, its live streams end (admin; audited)",
     security(("session" = [])),
     params(("id" = String, Path, description = "Integration id")),
-    responses((status = 200, body = Version), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such integration", body = ErrorBody))
+    responses((status = 200, body = Version), NotLoggedIn, (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such integration", body = ErrorBody))
 )]
 pub async fn delete_integration(
     State(app): State<Arc<App>>,
@@ -322,7 +323,7 @@ pub async fn delete_integration(
 #[utoipa::path(
     get, path = "/api/rules", tag = "admin", operation_id = "rules",
     summary = "The current rule file (TOML) and its version", security(("session" = [])),
-    responses((status = 200, body = Rules), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not allowed for this role or ward", body = ErrorBody))
+    responses((status = 200, body = Rules), NotLoggedIn, NotAllowed)
 )]
 pub async fn get_rules(State(app): State<Arc<App>>, user: User) -> Result<Json<Rules>, ApiError> {
     let _ = user;
@@ -344,7 +345,7 @@ pub struct RulesBody {
     put, path = "/api/rules", tag = "admin", operation_id = "setRules",
     summary = "Replace the rule file (admin; checked; audited)", security(("session" = [])),
     request_body = RulesBody,
-    responses((status = 200, body = Version), (status = 400, description = "A malformed value, named", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not allowed for this role or ward", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody), (status = 422, description = "A value out of range, named", body = ErrorBody))
+    responses((status = 200, body = Version), Malformed, NotLoggedIn, NotAllowed, JsonBody)
 )]
 pub async fn put_rules(
     State(app): State<Arc<App>>,
@@ -374,7 +375,7 @@ pub struct AuditQuery {
     get, path = "/api/audit", tag = "admin", operation_id = "auditLog",
     summary = "The append-only audit log (admin; reading it is audited)", security(("session" = [])),
     params(AuditQuery),
-    responses((status = 200, body = AuditLog), (status = 400, description = "A malformed value, named", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not allowed for this role or ward", body = ErrorBody))
+    responses((status = 200, body = AuditLog), Malformed, NotLoggedIn, NotAllowed)
 )]
 pub async fn audit_log(
     State(app): State<Arc<App>>,
@@ -402,7 +403,7 @@ pub async fn audit_log(
 #[utoipa::path(
     get, path = "/api/admin/deliveries", tag = "admin", operation_id = "deliveries",
     summary = "Messages to the messaging gateway of the last 24 h (admin): delivered, being retried, dead letters", security(("session" = [])),
-    responses((status = 200, body = crate::api::DeliveryList), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody))
+    responses((status = 200, body = crate::api::DeliveryList), NotLoggedIn, (status = 403, description = "Not an admin", body = ErrorBody))
 )]
 pub async fn deliveries(
     State(app): State<Arc<App>>,

@@ -6,6 +6,7 @@ use crate::app::{AlertAct, App};
 use crate::auth::User;
 use crate::command::Command;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::openapi::errors::{JsonBody, Malformed, NoSuchRecord, NotAllowed, NotLoggedIn};
 use areya_core::ErrorBody;
 use areya_core::Words;
 use areya_monitor::alerts::AlertKind;
@@ -25,7 +26,7 @@ pub struct Filter {
     get, path = "/api/alerts", tag = "alerts", operation_id = "alerts",
     summary = "Open alerts of the user's wards, escalated first", security(("session" = [])),
     params(Filter),
-    responses((status = 200, body = AlertList), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not allowed for this role or ward", body = ErrorBody))
+    responses((status = 200, body = AlertList), NotLoggedIn, NotAllowed)
 )]
 pub async fn list(
     State(app): State<Arc<App>>,
@@ -100,7 +101,7 @@ pub struct DeliveredBody {
     description = "The dashboard calls this once a card is drawn; reading `GET /api/alerts` never marks anything delivered, so an integration or a stale tab cannot claim a person saw an alert.",
     security(("session" = [])),
     request_body = DeliveredBody,
-    responses((status = 200, body = Delivered), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not allowed for this role", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody), (status = 422, description = "A value out of range, named", body = ErrorBody))
+    responses((status = 200, body = Delivered), NotLoggedIn, (status = 403, description = "Not allowed for this role", body = ErrorBody), JsonBody)
 )]
 pub async fn delivered(
     State(app): State<Arc<App>>,
@@ -214,7 +215,7 @@ async fn act(app: &App, user: &User, id: u64, act: AlertAct) -> Result<Json<Aler
     summary = "Acknowledge: actionable, or not actionable with a reason (clinical roles; audited)", security(("session" = [])),
     params(("id" = u64, Path, description = "Alert id")),
     request_body = AckBody,
-    responses((status = 200, body = AlertNow), (status = 400, description = "A malformed value, named", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not allowed for this role or ward", body = ErrorBody), (status = 404, description = "No such record", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody), (status = 422, description = "A value out of range, named", body = ErrorBody))
+    responses((status = 200, body = AlertNow), Malformed, NotLoggedIn, NotAllowed, NoSuchRecord, JsonBody)
 )]
 pub async fn acknowledge(
     State(app): State<Arc<App>>,
@@ -234,7 +235,7 @@ pub async fn acknowledge(
     summary = "Snooze for a bounded time (clinical roles; audited)", security(("session" = [])),
     params(("id" = u64, Path, description = "Alert id")),
     request_body = SnoozeBody,
-    responses((status = 200, body = AlertNow), (status = 400, description = "A malformed value, named", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not allowed for this role or ward", body = ErrorBody), (status = 404, description = "No such record", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody), (status = 422, description = "A value out of range, named", body = ErrorBody))
+    responses((status = 200, body = AlertNow), Malformed, NotLoggedIn, NotAllowed, NoSuchRecord, JsonBody)
 )]
 pub async fn snooze(
     State(app): State<Arc<App>>,

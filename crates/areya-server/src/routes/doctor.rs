@@ -7,6 +7,7 @@ use crate::api::{DoctorView, NoticeList, PatientStay, Person, WardInfo};
 use crate::app::App;
 use crate::auth::User;
 use crate::error::{ApiError, ApiPath, ApiQuery};
+use crate::openapi::errors::{Malformed, NoSuchRecord, NotLoggedIn};
 use crate::routes::ward::{locate, parse_patient, person};
 use areya_core::time::WardZone;
 use areya_core::ErrorBody;
@@ -162,7 +163,7 @@ pub struct Inbox {
     get, path = "/api/doctor/notices", tag = "doctor", operation_id = "doctorNotices",
     summary = "A doctor's notices and daily digests, newest first", security(("session" = [])),
     params(Inbox),
-    responses((status = 200, body = NoticeList), (status = 400, description = "A malformed value, named", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not a doctor (or an admin naming one)", body = ErrorBody), (status = 404, description = "No such doctor", body = ErrorBody))
+    responses((status = 200, body = NoticeList), Malformed, NotLoggedIn, (status = 403, description = "Not a doctor (or an admin naming one)", body = ErrorBody), (status = 404, description = "No such doctor", body = ErrorBody))
 )]
 pub async fn notices(
     State(app): State<Arc<App>>,
@@ -190,7 +191,7 @@ pub async fn notices(
     post, path = "/api/doctor/notices/{id}/ack", tag = "doctor", operation_id = "ackNotice",
     summary = "Acknowledge one of your notices (audited; a second time changes nothing)", security(("session" = [])),
     params(("id" = u64, Path, description = "Notice id")),
-    responses((status = 200, body = areya_monitor::notice::Notice), (status = 400, description = "A malformed value, named", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not a doctor", body = ErrorBody), (status = 404, description = "Not one of your notices", body = ErrorBody))
+    responses((status = 200, body = areya_monitor::notice::Notice), Malformed, NotLoggedIn, (status = 403, description = "Not a doctor", body = ErrorBody), (status = 404, description = "Not one of your notices", body = ErrorBody))
 )]
 pub async fn ack_notice(
     State(app): State<Arc<App>>,
@@ -223,7 +224,7 @@ pub async fn ack_notice(
     get, path = "/api/doctor/patients", tag = "doctor", operation_id = "doctorPatients",
     summary = "A doctor's patients across wards, each with their stay day by day (audited)", security(("session" = [])),
     params(Days),
-    responses((status = 200, body = DoctorView), (status = 400, description = "A malformed value, named", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not a doctor (or an admin naming one)", body = ErrorBody), (status = 404, description = "No such doctor", body = ErrorBody))
+    responses((status = 200, body = DoctorView), Malformed, NotLoggedIn, (status = 403, description = "Not a doctor (or an admin naming one)", body = ErrorBody), (status = 404, description = "No such doctor", body = ErrorBody))
 )]
 pub async fn patients(
     State(app): State<Arc<App>>,
@@ -264,7 +265,7 @@ pub async fn patients(
     get, path = "/api/patients/{id}/stay", tag = "doctor", operation_id = "patientStay",
     summary = "A patient's stay day by day, for their doctor or ward (audited)", security(("session" = [])),
     params(("id" = String, Path, description = "Patient id"), Days),
-    responses((status = 200, body = PatientStay), (status = 400, description = "A malformed value, named", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not this user's patient or ward", body = ErrorBody), (status = 404, description = "No such record", body = ErrorBody))
+    responses((status = 200, body = PatientStay), Malformed, NotLoggedIn, (status = 403, description = "Not this user's patient or ward", body = ErrorBody), NoSuchRecord)
 )]
 pub async fn stay(
     State(app): State<Arc<App>>,

@@ -7,6 +7,7 @@ use crate::app::App;
 use crate::auth::DeviceAuth;
 use crate::command::Command;
 use crate::error::{ApiError, ApiJson};
+use crate::openapi::errors::{JsonBody, Malformed, NotAllowed, NotLoggedIn};
 use areya_core::ErrorBody;
 use areya_core::{IngestReport, IngestRequest};
 use axum::extract::State;
@@ -19,7 +20,7 @@ use std::sync::Arc;
     description = "At most 1000 observations a request. A refusal names the item and field (`observations[3].at_ms`) so the edge can drop just that item.",
     security(("device" = [])),
     request_body = IngestRequest,
-    responses((status = 200, body = IngestReport), (status = 400, description = "A malformed value, named", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not allowed for this role or ward", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody), (status = 422, description = "A value out of range, named", body = ErrorBody), (status = 503, description = "The store cannot write; retry", body = ErrorBody))
+    responses((status = 200, body = IngestReport), Malformed, NotLoggedIn, NotAllowed, JsonBody, (status = 503, description = "The store cannot write; retry", body = ErrorBody))
 )]
 pub async fn ingest(
     State(app): State<Arc<App>>,

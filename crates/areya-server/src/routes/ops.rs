@@ -7,6 +7,7 @@ use crate::app::App;
 use crate::auth::User;
 use crate::error::ApiError;
 use crate::live::{LiveEvent, Numbered, Resume};
+use crate::openapi::errors::NotLoggedIn;
 use areya_core::ErrorBody;
 use areya_store::Store;
 use axum::extract::State;
@@ -136,7 +137,7 @@ pub const HEARTBEAT_S: u64 = 5;
     summary = "Live events (server-sent) of the user's wards",
     description = "Each event's name is the kind (score, alert, consent, directory, resync) and its data the payload as JSON, as LiveEvent describes (event = name, data = payload). Every event has an id; reconnecting with the `Last-Event-ID` header replays what was missed (the last 4096 events of this server; further behind, or an id of another server or an earlier run, gets one `resync` first: reload). A quiet stream sends a `heartbeat` event (data `{}`, no id) every 5 s.",
     security(("session" = [])),
-    responses((status = 200, description = "text/event-stream of LiveEvent payloads", content_type = "text/event-stream", body = LiveEvent), (status = 401, description = "Not logged in", body = ErrorBody), (status = 429, description = "Too many open streams for this session", body = ErrorBody))
+    responses((status = 200, description = "text/event-stream of LiveEvent payloads", content_type = "text/event-stream", body = LiveEvent), NotLoggedIn, (status = 429, description = "Too many open streams for this session", body = ErrorBody))
 )]
 pub async fn events(
     State(app): State<Arc<App>>,

@@ -4,6 +4,7 @@ use crate::api::{Done, LoggedIn, Me, WardRef};
 use crate::app::App;
 use crate::auth::{hash_password, new_token, token_hash, Client, User, COOKIE};
 use crate::error::{ApiError, ApiJson};
+use crate::openapi::errors::{JsonBody, Malformed, NotLoggedIn};
 use areya_core::ErrorBody;
 use areya_core::Words;
 use areya_store::AuditAction;
@@ -33,7 +34,7 @@ fn dummy_hash() -> &'static str {
     summary = "Log in; sets the session cookie (HttpOnly, SameSite=Strict)",
     description = "Throttled per client (backoff after 5 failures), per client and name (15-min lock-out after 5) and per name (tries 3 s apart after 10 failures): 429 with the wait. 503 while too many logins wait for a password check.",
     request_body = Login,
-    responses((status = 200, body = LoggedIn, headers(("set-cookie" = String, description = "areya_session=…"))), (status = 401, description = "Wrong user or password", body = ErrorBody), (status = 400, description = "A malformed value, named", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody), (status = 422, description = "A value out of range, named", body = ErrorBody), (status = 429, description = "Too many attempts", body = ErrorBody), (status = 503, description = "Too many logins waiting", body = ErrorBody))
+    responses((status = 200, body = LoggedIn, headers(("set-cookie" = String, description = "areya_session=…"))), (status = 401, description = "Wrong user or password", body = ErrorBody), Malformed, JsonBody, (status = 429, description = "Too many attempts", body = ErrorBody), (status = 503, description = "Too many logins waiting", body = ErrorBody))
 )]
 pub async fn login(
     State(app): State<Arc<App>>,
@@ -134,7 +135,7 @@ pub async fn login(
 #[utoipa::path(
     post, path = "/api/logout", tag = "session", operation_id = "logout",
     summary = "End the session", security(("session" = [])),
-    responses((status = 200, body = Done), (status = 401, description = "Not logged in", body = ErrorBody))
+    responses((status = 200, body = Done), NotLoggedIn)
 )]
 pub async fn logout(
     State(app): State<Arc<App>>,
@@ -158,7 +159,7 @@ pub async fn logout(
 #[utoipa::path(
     get, path = "/api/me", tag = "session", operation_id = "me",
     summary = "The logged-in user and the wards they may see", security(("session" = [])),
-    responses((status = 200, body = Me), (status = 401, description = "Not logged in", body = ErrorBody))
+    responses((status = 200, body = Me), NotLoggedIn)
 )]
 pub async fn me(State(app): State<Arc<App>>, user: User) -> Json<Me> {
     let dir = app.directory();

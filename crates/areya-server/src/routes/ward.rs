@@ -9,6 +9,7 @@ use crate::app::App;
 use crate::auth::User;
 use crate::command::Command;
 use crate::error::{ApiError, ApiPath, ApiQuery};
+use crate::openapi::errors::{JsonBody, Malformed, NoSuchRecord, NotAllowed, NotLoggedIn};
 use areya_core::ErrorBody;
 use areya_core::PatientId;
 use areya_core::{Arg, Words};
@@ -95,7 +96,7 @@ pub fn person(dir: &areya_monitor::directory::Directory, id: Option<&String>) ->
     get, path = "/api/wards/{ward}", tag = "ward", operation_id = "ward",
     summary = "Ward view: beds ordered by attention, score, sparkline, camera health, open alerts (audited)", security(("session" = [])),
     params(("ward" = String, Path, description = "Ward id")),
-    responses((status = 200, body = WardView), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not allowed for this role or ward", body = ErrorBody), (status = 404, description = "No such record", body = ErrorBody))
+    responses((status = 200, body = WardView), NotLoggedIn, NotAllowed, NoSuchRecord)
 )]
 pub async fn ward(
     State(app): State<Arc<App>>,
@@ -252,7 +253,7 @@ impl Span {
     get, path = "/api/patients/{id}", tag = "ward", operation_id = "patient",
     summary = "Patient page: windows, scores, alerts with their history (audited)", security(("session" = [])),
     params(("id" = String, Path, description = "Patient id"), Span),
-    responses((status = 200, body = PatientView), (status = 400, description = "A malformed value, named", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not allowed for this role or ward", body = ErrorBody), (status = 404, description = "No such record", body = ErrorBody))
+    responses((status = 200, body = PatientView), Malformed, NotLoggedIn, NotAllowed, NoSuchRecord)
 )]
 pub async fn patient(
     State(app): State<Arc<App>>,
@@ -357,7 +358,7 @@ pub async fn patient(
     get, path = "/api/patients/{id}/fhir", tag = "ward", operation_id = "patientFhir",
     summary = "FHIR R4 Bundle of the patient's windows, scores and alerts (audited)", security(("session" = [])),
     params(("id" = String, Path, description = "Patient id"), Span, crate::routes::fhir::Format),
-    responses((status = 200, description = "A FHIR R4 Bundle (collection)", content_type = "application/fhir+json", body = serde_json::Value), (status = 400, description = "A malformed value, named", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not allowed for this role or ward", body = ErrorBody), (status = 404, description = "No such record", body = ErrorBody), (status = 406, description = "Only JSON is offered", body = ErrorBody))
+    responses((status = 200, description = "A FHIR R4 Bundle (collection)", content_type = "application/fhir+json", body = serde_json::Value), Malformed, NotLoggedIn, NotAllowed, NoSuchRecord, (status = 406, description = "Only JSON is offered", body = ErrorBody))
 )]
 pub async fn fhir(
     State(app): State<Arc<App>>,
@@ -422,7 +423,7 @@ pub struct ConsentBody {
     summary = "Set monitoring consent (admin; audited)", security(("session" = [])),
     params(("id" = String, Path, description = "Patient id")),
     request_body = ConsentBody,
-    responses((status = 200, body = ConsentSet), (status = 400, description = "A malformed value, named", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not allowed for this role or ward", body = ErrorBody), (status = 404, description = "No such record", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody), (status = 422, description = "A value out of range, named", body = ErrorBody))
+    responses((status = 200, body = ConsentSet), Malformed, NotLoggedIn, NotAllowed, NoSuchRecord, JsonBody)
 )]
 pub async fn set_consent(
     State(app): State<Arc<App>>,
@@ -492,7 +493,7 @@ pub struct KpiQuery {
     get, path = "/api/wards/{ward}/kpi", tag = "ward", operation_id = "wardKpi",
     summary = "Alarm burden and actionable share of acknowledged alerts", security(("session" = [])),
     params(("ward" = String, Path, description = "Ward id"), KpiQuery),
-    responses((status = 200, body = Kpi), (status = 400, description = "A malformed value, named", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not allowed for this role or ward", body = ErrorBody), (status = 404, description = "No such record", body = ErrorBody))
+    responses((status = 200, body = Kpi), Malformed, NotLoggedIn, NotAllowed, NoSuchRecord)
 )]
 pub async fn kpi(
     State(app): State<Arc<App>>,
