@@ -88,6 +88,7 @@ function plainError(status, data) {
   const text = data && typeof data.error === "string" ? data.error : "";
   if (status === 403) return t("You are not allowed to do this.");
   if (status === 404) return t("This is no longer there: someone may have closed it already.");
+  if (status === 413) return t("This is too large for the server to take.");
   if (status === 429) return t("Too many tries. Wait a minute, then try again.");
   if (status >= 500) return t("The server could not do this just now. Try again in a moment.");
   if (data && data.said) return said(data.said);
