@@ -1727,7 +1727,8 @@ mod browser {
         let (_, card) = alert_reaches_the_page(&d, &s).await;
         d.wait_text(&format!("{card} button[data-act=ack]"), "Quittieren")
             .await;
-        d.wait_text("#kpi", "Ganze Station, letzte 24 h").await;
+        d.wait_text("#kpi", "Ganze Station, letzte 24 h: 1 Patientenalarm")
+            .await;
         assert_eq!(english_on_page().await, Vec::<&str>::new(), "the ward view");
         screenshot(&d, "e2e-german.png").await;
         // (The card is redrawn as scores arrive: go by the address, as the card's click does.)
