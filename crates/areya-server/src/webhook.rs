@@ -15,7 +15,7 @@
 use crate::app::App;
 use crate::words::{say, Lang};
 use areya_core::Words;
-use areya_monitor::alerts::{Alert, AlertEvent, Recipient};
+use areya_monitor::alerts::{Alert, AlertEvent, AlertKind, Recipient};
 use areya_monitor::directory::{Directory, Role};
 use areya_monitor::notice::Notice;
 use areya_monitor::{Millis, MINUTE, SECOND};
@@ -142,6 +142,29 @@ fn person(s: &areya_monitor::directory::Staff, text: &Words) -> Value {
     json!({ "id": s.id, "name": s.name, "role": s.role, "lang": lang.code(), "text": say(text, lang) })
 }
 
+/// What a person's pager or phone says of an alert, whole: what it is, where, and why
+/// ("Sustained negative emotion — bed-01 · p-1001: negative 68% for 12 min, mostly sad").
+fn pager_text(a: &Alert, bed: &str) -> Words {
+    let kind = Words::new(match a.kind {
+        AlertKind::SustainedNegative => "Sustained negative emotion",
+        AlertKind::SourceOffline => "Camera offline",
+        AlertKind::NoFace => "No face seen",
+        AlertKind::ModelError => "Model error",
+    });
+    let reason = a
+        .said
+        .as_ref()
+        .map_or_else(|| Words::new(a.reason.as_str()), |s| s.words());
+    let text = match a.kind {
+        // The kind says it all.
+        AlertKind::SourceOffline => Words::new("{kind} — {bed} · {patient}"),
+        _ => Words::new("{kind} — {bed} · {patient}: {reason}").with("reason", reason),
+    };
+    text.with("kind", kind)
+        .with("bed", bed)
+        .with("patient", a.patient.as_str())
+}
+
 /// The message for an alert event, if it is one that goes out (notifications and escalation
 /// steps, cannot assess, acknowledged, resolved).
 pub fn alert_message(
@@ -177,10 +200,7 @@ pub fn alert_message(
             body["ward"] = json!(w.id);
             body["bed"] = json!(b.id);
             if let AlertEvent::Notified { to, .. } = event {
-                let text = a
-                    .said
-                    .as_ref()
-                    .map_or_else(|| Words::new(a.reason.as_str()), |s| s.words());
+                let text = pager_text(a, &b.id);
                 body["to"] = json!({
                     "role": to,
                     "staff": recipients(dir, &w.id, b.assigned_nurse.as_deref(), *to, &text),

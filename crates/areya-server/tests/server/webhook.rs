@@ -171,7 +171,7 @@ async fn the_gateway_gets_each_message_once_signed_through_an_outage_and_dead_le
     );
     assert!(
         english.starts_with("negative ")
-            && german.starts_with("negativ ")
+            && german.starts_with("Anhaltende negative Emotion — bed-01 · p-1001: negativ ")
             && german.contains("meist traurig"),
         "the page in English ({english}) and in Ana's German ({german})"
     );
