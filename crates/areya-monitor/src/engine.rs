@@ -4,7 +4,7 @@
 
 use crate::alerts::{AlertBook, AlertEvent, AlertKind, ConditionInfo};
 use crate::rules::{ConditionTracker, RuleError, RuleSet};
-use crate::state::{Assessment, PatientState, StateConfig};
+use crate::state::{Assessment, PatientState, Said, StateConfig};
 use crate::window::{WindowAggregate, Windower};
 use crate::{Millis, MINUTE, SECOND};
 use areya_core::time::WardZone;
@@ -443,7 +443,7 @@ impl Engine {
             patient,
             AlertKind::SourceOffline,
             offline,
-            "camera offline",
+            ("camera offline".into(), None),
             now,
         )
     }
@@ -452,11 +452,13 @@ impl Engine {
     pub fn model_error(
         &mut self,
         patient: &PatientId,
-        failing: bool,
-        reason: &str,
+        error: Option<&str>,
         now: Millis,
     ) -> Vec<Output> {
-        self.technical(patient, AlertKind::ModelError, failing, reason, now)
+        let said = error.map(|e| Said::ModelFailed { error: e.into() });
+        let reason = said.as_ref().map_or(String::new(), Said::text);
+        let failing = error.is_some();
+        self.technical(patient, AlertKind::ModelError, failing, (reason, said), now)
     }
 
     /// A technical condition: low priority, no cool-down, re-alarmed hourly.
@@ -465,13 +467,13 @@ impl Engine {
         patient: &PatientId,
         kind: AlertKind,
         active: bool,
-        reason: &str,
+        (reason, said): (String, Option<Said>),
         now: Millis,
     ) -> Vec<Output> {
         let info = ConditionInfo {
-            said: None,
+            said,
             priority: crate::rules::Priority::Low,
-            reason: reason.into(),
+            reason,
             score: 0,
             cooldown_s: 0,
             realarm_s: 3600,

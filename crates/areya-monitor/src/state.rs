@@ -97,6 +97,8 @@ pub enum Said {
     TooLittleFace { face: f64, minutes: u32 },
     /// "no face seen for 10 min".
     NoFaceFor { minutes: u32 },
+    /// "emotion model failed: …": the edge's own words for what failed.
+    ModelFailed { error: String },
 }
 
 impl Said {
@@ -146,6 +148,9 @@ impl Said {
             }
             Said::NoFaceFor { minutes } => {
                 Words::new("no face seen for {min} min").with("min", *minutes)
+            }
+            Said::ModelFailed { error } => {
+                Words::new("emotion model failed: {error}").with("error", error)
             }
         }
     }

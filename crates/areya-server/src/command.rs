@@ -136,8 +136,7 @@ impl App {
         }
         let now = self.now();
         let mut engine = self.engine().await;
-        let reason = error.map_or(String::new(), |e| format!("emotion model failed: {e}"));
-        let outputs = engine.model_error(p, error.is_some(), &reason, now);
+        let outputs = engine.model_error(p, error, now);
         self.commit(&engine, outputs).await
     }
 

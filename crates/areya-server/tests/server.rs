@@ -1109,7 +1109,14 @@ async fn a_failing_model_is_a_technical_alert_until_it_works_again() {
         .find(|a| a.kind == areya_monitor::alerts::AlertKind::ModelError)
         .expect("model error alert");
     assert_eq!(a.patient, patient(3));
-    assert!(a.reason.contains("tensor shape mismatch"), "{}", a.reason);
+    assert_eq!(a.reason, "emotion model failed: tensor shape mismatch");
+    // As data too, for a dashboard in another language.
+    assert_eq!(
+        a.said,
+        Some(areya_monitor::state::Said::ModelFailed {
+            error: "tensor shape mismatch".into()
+        })
+    );
     assert_ne!(
         a.priority,
         areya_monitor::rules::Priority::Medium,

@@ -374,6 +374,7 @@ function why(x) {
     case "horizon": return t("negative {neg} of the last {min} min", { neg: pct(said.negative), min: said.minutes }) + (u ? t(" (usual {pct})", { pct: u }) : "") + t(", face visible {face}, mostly {emotion}", { face: pct(said.face), emotion: t(said.mostly) });
     case "too_little_face": return t("face visible {face} of the last {min} min: not enough to judge", { face: pct(said.face), min: said.minutes });
     case "no_face_for": return t("no face seen for {min} min", { min: said.minutes });
+    case "model_failed": return t("emotion model failed: {error}", { error: said.error });
     default: return x.reason;
   }
 }
