@@ -1489,9 +1489,12 @@ mod browser {
         // It pops up as a notification too, for her bed.
         let notes = d.exec("return window.__notes").await;
         assert!(
-            notes.as_array().is_some_and(|n| n
-                .iter()
-                .any(|x| x[0].as_str().is_some_and(|t| t.contains("bed-01 · p-1001")))),
+            notes.as_array().is_some_and(|n| n.iter().any(|x| x[0]
+                .as_str()
+                .is_some_and(|t| t.contains("bed-01 · p-1001"))
+                && x[1]
+                    .as_str()
+                    .is_some_and(|b| b.starts_with("Sustained negative emotion: negative ")))),
             "{notes}"
         );
         // The day's counts above the inbox agree with it without waiting for a full reload.

@@ -1073,7 +1073,7 @@ function maybeNotify(data) {
   const ev = data.event;
   if (!ev || ev.event !== "notified" || !data.alert || !notifyOn() || !forMe(data.alert, ev.to)) return;
   const bed = bedOf(data.alert.patient);
-  const n = new Notification(`Areya: ${bed ? bed.bed + " · " : ""}${data.alert.patient}`, { body: `${t(KIND[data.alert.kind] || data.alert.kind)}. ${why(data.alert)}`, tag: "areya-alert-" + data.alert.id });
+  const n = new Notification(`Areya: ${bed ? bed.bed + " · " : ""}${data.alert.patient}`, { body: alertText(data.alert), tag: "areya-alert-" + data.alert.id });
   n.onclick = () => { window.focus(); n.close(); };
   beep();
 }
