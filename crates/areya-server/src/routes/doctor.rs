@@ -277,17 +277,7 @@ pub async fn stay(
     let p = parse_patient(&id)?;
     let dir = app.directory();
     let (ward, bed) = locate(&dir, &user, &p)?;
-    app.audit_gated(
-        &app.view_gate,
-        &format!("patient {p} {}", user.token_hash),
-        (
-            user.id(),
-            AuditAction::ViewPatient,
-            Words::new("patient {id}").with("id", p.as_str()),
-            Words::new("stay"),
-        ),
-    )
-    .await?;
+    super::ward::audit_patient_view(&app, &user, &p, Words::new("stay")).await?;
     let care = bed.care_role(user.id());
     let rules = app.rules().await?;
     let (zone, time_zone, now) = (rules.zone(), rules.time_zone, app.now());

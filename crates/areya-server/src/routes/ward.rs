@@ -59,6 +59,28 @@ pub fn locate(
     Ok((w.clone(), b.clone()))
 }
 
+/// Audits a look at a patient's records (`what`: which page, or nothing for the timeline);
+/// an open page reloading on live updates is one row a while.
+pub async fn audit_patient_view(
+    app: &App,
+    user: &User,
+    p: &PatientId,
+    what: Words,
+) -> Result<(), ApiError> {
+    app.audit_gated(
+        &app.view_gate,
+        &format!("patient {p} {}", user.token_hash),
+        (
+            user.id(),
+            AuditAction::ViewPatient,
+            Words::new("patient {id}").with("id", p.as_str()),
+            what,
+        ),
+    )
+    .await?;
+    Ok(())
+}
+
 /// How much a bed's alert asks for attention: escalated and unacknowledged, a patient alert,
 /// a technical one, none.
 fn alert_rank(alert: Option<&Alert>) -> u32 {
@@ -265,18 +287,7 @@ pub async fn patient(
     let (ward, bed) = locate(&app.directory(), &user, &p)?;
     let now = app.now();
     let from = span.from(now)?;
-    // As for the ward view: an open page reloading on live updates is one row a while.
-    app.audit_gated(
-        &app.view_gate,
-        &format!("patient {p} {}", user.token_hash),
-        (
-            user.id(),
-            AuditAction::ViewPatient,
-            Words::new("patient {id}").with("id", p.as_str()),
-            Words::nothing(),
-        ),
-    )
-    .await?;
+    audit_patient_view(&app, &user, &p, Words::nothing()).await?;
     let consent = app.consent(&p).await?;
     let windows: Vec<WindowView> = app
         .store
