@@ -128,32 +128,22 @@ macro_rules! same_on_both_back_ends {
 
         async fn purge_before(&self, cutoff: Millis) -> Result<Purged, StoreError> {
             let mut tx = self.pool().begin().await.map_err(self.db("begin"))?;
-            let n = |q: &'static str| sqlx::query(q).bind(cutoff);
-            let windows = n("DELETE FROM windows WHERE end_ms <= $1")
-                .execute(&mut *tx)
-                .await
-                .map_err(self.db("purge"))?
-                .rows_affected();
-            let assessments = n("DELETE FROM assessments WHERE at_ms < $1")
-                .execute(&mut *tx)
-                .await
-                .map_err(self.db("purge"))?
-                .rows_affected();
-            let alert_events = n("DELETE FROM alert_events WHERE alert_id IN (SELECT id FROM alerts WHERE state = 'resolved' AND updated_ms < $1)")
-                .execute(&mut *tx)
-                .await
-                .map_err(self.db("purge"))?
-                .rows_affected();
-            let alerts = n("DELETE FROM alerts WHERE state = 'resolved' AND updated_ms < $1")
-                .execute(&mut *tx)
-                .await
-                .map_err(self.db("purge"))?
-                .rows_affected();
-            let observations = n("DELETE FROM observations WHERE at_ms < $1")
-                .execute(&mut *tx)
-                .await
-                .map_err(self.db("purge"))?
-                .rows_affected();
+            let mut n = [0u64; 5];
+            for (count, q) in n.iter_mut().zip([
+                "DELETE FROM windows WHERE end_ms <= $1",
+                "DELETE FROM assessments WHERE at_ms < $1",
+                "DELETE FROM alert_events WHERE alert_id IN (SELECT id FROM alerts WHERE state = 'resolved' AND updated_ms < $1)",
+                "DELETE FROM alerts WHERE state = 'resolved' AND updated_ms < $1",
+                "DELETE FROM observations WHERE at_ms < $1",
+            ]) {
+                *count = sqlx::query(q)
+                    .bind(cutoff)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(self.db("purge"))?
+                    .rows_affected();
+            }
+            let [windows, assessments, alert_events, alerts, observations] = n;
             tx.commit().await.map_err(self.db("commit"))?;
             Ok(Purged {
                 windows,
