@@ -34,6 +34,16 @@ impl AlertKind {
         AlertKind::NoFace,
         AlertKind::ModelError,
     ];
+
+    /// Its name for a person (a card's heading, a pager's first words), as words.
+    pub fn label(self) -> areya_core::Words {
+        areya_core::Words::new(match self {
+            AlertKind::SustainedNegative => "Sustained negative emotion",
+            AlertKind::SourceOffline => "Camera offline",
+            AlertKind::NoFace => "No face seen",
+            AlertKind::ModelError => "Model error",
+        })
+    }
 }
 
 /// Who is notified.

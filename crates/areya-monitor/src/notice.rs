@@ -37,6 +37,15 @@ impl NoticeKind {
             NoticeKind::Digest => "digest",
         }
     }
+
+    /// Its name for a person (the dashboard's inbox heading, the audit log), as words.
+    pub fn label(self) -> Words {
+        Words::new(match self {
+            NoticeKind::Persisting => "Above usual for hours",
+            NoticeKind::Rising => "Rising over days",
+            NoticeKind::Digest => "Daily digest",
+        })
+    }
 }
 
 /// Who acknowledged a notice, and when.

@@ -147,11 +147,7 @@ pub async fn round_judging(app: &App, days_again: bool) -> Result<Vec<Notice>, A
             let message = crate::webhook::notice_message(&dir, &n);
             app.store.enqueue(&[message]).await?;
         }
-        let kind = Words::new(match n.kind {
-            NoticeKind::Persisting => "Above usual for hours",
-            NoticeKind::Rising => "Rising over days",
-            NoticeKind::Digest => "Daily digest",
-        });
+        let kind = n.kind.label();
         let detail = match &n.patient {
             Some(p) => Words::new("{kind}, patient {patient}")
                 .with("kind", kind)

@@ -145,12 +145,6 @@ fn person(s: &areya_monitor::directory::Staff, text: &Words) -> Value {
 /// What a person's pager or phone says of an alert, whole: what it is, where, and why
 /// ("Sustained negative emotion — bed-01 · p-1001: negative 68% for 12 min, mostly sad").
 fn pager_text(a: &Alert, bed: &str) -> Words {
-    let kind = Words::new(match a.kind {
-        AlertKind::SustainedNegative => "Sustained negative emotion",
-        AlertKind::SourceOffline => "Camera offline",
-        AlertKind::NoFace => "No face seen",
-        AlertKind::ModelError => "Model error",
-    });
     let reason = a
         .said
         .as_ref()
@@ -160,7 +154,7 @@ fn pager_text(a: &Alert, bed: &str) -> Words {
         AlertKind::SourceOffline => Words::new("{kind} — {bed} · {patient}"),
         _ => Words::new("{kind} — {bed} · {patient}: {reason}").with("reason", reason),
     };
-    text.with("kind", kind)
+    text.with("kind", a.kind.label())
         .with("bed", bed)
         .with("patient", a.patient.as_str())
 }
