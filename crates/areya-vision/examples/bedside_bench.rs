@@ -136,7 +136,7 @@ struct Tally {
     views: u64,
 }
 
-fn measure(pipe: &mut Pipeline, shots: &[Shot], per_clip: usize) -> Tally {
+fn measure(pipe: &mut Pipeline, condition: &str, shots: &[Shot], per_clip: usize) -> Tally {
     let (x, y, w, h) = scene::BED;
     let roi = Roi {
         x,
@@ -153,7 +153,14 @@ fn measure(pipe: &mut Pipeline, shots: &[Shot], per_clip: usize) -> Tally {
                 (
                     s.frame.clone(),
                     FrameMeta {
-                        source: SourceId::parse(&format!("clip-{i}-{}", s.clip)).expect("id"),
+                        // A camera per clip and condition: no track carries over from the
+                        // last condition's clip at the same place.
+                        source: SourceId::parse(&format!(
+                            "{}-clip-{i}-{}",
+                            condition.replace(' ', ""),
+                            s.clip
+                        ))
+                        .expect("id"),
                         patient: PatientId::parse("bench").expect("id"),
                         at_ms: f as i64 * 500,
                         frame: f as u64,
@@ -330,6 +337,10 @@ fn run(val: &Path, model: &Path, clips: usize, per_clip: usize) {
     unit_costs();
     let val = load_val(val);
     let mut pipes = pipelines(model);
+    // BEDSIDE_ONLY=tract: only the pipelines whose name holds that text (e.g. to profile one).
+    if let Ok(only) = std::env::var("BEDSIDE_ONLY") {
+        pipes.retain(|(name, _)| name.contains(&only));
+    }
     println!(
         "Bedside benchmark: {clips} clips × {per_clip} frames per condition, FER-2013 val faces, \
          model {}, one thread",
@@ -344,7 +355,7 @@ fn run(val: &Path, model: &Path, clips: usize, per_clip: usize) {
     for (k, condition) in CONDITIONS.iter().enumerate() {
         let shots = shots(&val, k, clips, per_clip);
         for (j, (name, pipe)) in pipes.iter_mut().enumerate() {
-            let t = measure(pipe, &shots, per_clip);
+            let t = measure(pipe, condition.name, &shots, per_clip);
             let pct = |a: usize, b: usize| 100.0 * a as f64 / b.max(1) as f64;
             println!(
                 "{:<30} {:<9} {:>6.1}% {:>9.1}% {:>8.1}% {:>7} {:>8.2} {:>6.2}",

@@ -13,7 +13,11 @@
 //!   a second chance to reject what was not a face. BlazeFace also finds faces upside down in a
 //!   view (reading their landmarks as if upright), so the opposite turn is looked at as well
 //!   and the surer view wins.
-//! - **Track**: the next frame looks there first. A single missed frame keeps the track (the
+//! - **Track**: the next frame looks there first, and there a lower score will do (hysteresis:
+//!   0.45 to keep a face, 0.6 to find one). A face seen there less surely is reported where it
+//!   is now but as large and turned as it was last seen surely, so a dim, noisy reading cannot
+//!   walk the track off the face; a reading turned more than 45° from the last is not taken.
+//!   A single missed frame keeps the track (the
 //!   frame itself reports no face: nothing is classified that was not seen), and while a track
 //!   lives a face elsewhere in the bed area is not taken for the patient; after two misses in a
 //!   row the search starts again and the largest face in the bed area is the patient.
@@ -32,8 +36,12 @@ use areya_core::FaceBox;
 pub struct FinderConfig {
     /// Smallest face to report, in frame pixels (its box side).
     pub min_face: u32,
-    /// BlazeFace score a face needs, 0..1.
+    /// BlazeFace score a face needs to be found, 0..1.
     pub threshold: f32,
+    /// BlazeFace score the followed face needs in the view around where it was, 0..1: lower
+    /// than `threshold` (hysteresis), since a face known to be there and seen again at the
+    /// same place a moment later is surer than the score alone says.
+    pub keep_threshold: f32,
     /// The turns a search tries, in degrees, in order.
     pub sweep: Vec<f32>,
     /// Tiles of the bed area a search looks at, per frame, when the whole of it shows no face
@@ -50,6 +58,7 @@ impl Default for FinderConfig {
         FinderConfig {
             min_face: 40,
             threshold: 0.6,
+            keep_threshold: 0.45,
             sweep: vec![0.0, 90.0, -90.0],
             tiles_per_frame: 3,
             refine: true,
@@ -65,6 +74,12 @@ impl FinderConfig {
         }
         if !(0.05..1.0).contains(&self.threshold) {
             return Err(VisionError::config("threshold", "must be in [0.05, 1)"));
+        }
+        if !(0.05..=self.threshold).contains(&self.keep_threshold) {
+            return Err(VisionError::config(
+                "keep_threshold",
+                "must be in [0.05, threshold]",
+            ));
         }
         if self.sweep.is_empty() || self.sweep.iter().any(|a| !(-180.0..=180.0).contains(a)) {
             return Err(VisionError::config(
@@ -119,6 +134,23 @@ impl Face {
             width: side,
             height: side,
             score: f64::from(self.score),
+        }
+    }
+
+    /// This face moved to (`cx`, `cy`), its size and roll kept, read with `score`.
+    fn moved_to(&self, cx: f32, cy: f32, score: f32) -> Face {
+        let (dx, dy) = (cx - self.cx, cy - self.cy);
+        let mut landmarks = self.landmarks;
+        for l in landmarks.iter_mut() {
+            l.0 += dx;
+            l.1 += dy;
+        }
+        Face {
+            cx,
+            cy,
+            score,
+            landmarks,
+            ..*self
         }
     }
 
@@ -205,6 +237,9 @@ const AROUND: f32 = 2.0;
 /// A detection in a refine view farther than this (× the face's side) from where the face was
 /// is another face.
 const SAME_FACE: f32 = 0.6;
+/// A followed face read turned more than this from the last frame (radians) is a misreading —
+/// most often the face read upside down — not a head that turned that far in a moment.
+const MAX_TURN: f32 = std::f32::consts::FRAC_PI_4;
 
 pub struct FaceFinder {
     net: BlazeFace,
@@ -232,15 +267,25 @@ impl FaceFinder {
 
     /// Faces in one view, in frame coordinates.
     fn look(&self, frame: &Mipmap, view: &View) -> Result<Vec<Face>, VisionError> {
-        self.look_at(&view.sample_mip(frame, INPUT), view)
+        self.look_above(frame, view, self.cfg.threshold)
+    }
+
+    /// Faces scored at least `threshold` in one view.
+    fn look_above(
+        &self,
+        frame: &Mipmap,
+        view: &View,
+        threshold: f32,
+    ) -> Result<Vec<Face>, VisionError> {
+        self.look_at(&view.sample_mip(frame, INPUT), view, threshold)
     }
 
     /// Faces in `px`, the sample of `view`.
-    fn look_at(&self, px: &[u8], view: &View) -> Result<Vec<Face>, VisionError> {
+    fn look_at(&self, px: &[u8], view: &View, threshold: f32) -> Result<Vec<Face>, VisionError> {
         self.views.set(self.views.get() + 1);
         Ok(self
             .net
-            .detect(&detector_input(px))?
+            .detect_above(&detector_input(px), threshold)?
             .iter()
             .map(|d| Face::from_detection(d, view))
             .collect())
@@ -281,7 +326,11 @@ impl FaceFinder {
             // Quarter turns of a square view are the same pixels rearranged.
             let quarters = (turn / 90.0).round();
             let found = if (turn - quarters * 90.0).abs() < 1e-3 {
-                self.look_at(&turned(&upright, INPUT, quarters as i32), &view)?
+                self.look_at(
+                    &turned(&upright, INPUT, quarters as i32),
+                    &view,
+                    self.cfg.threshold,
+                )?
             } else {
                 self.look(frame, &view)?
             };
@@ -347,9 +396,9 @@ impl FaceFinder {
         area: &Area,
         rough: &Face,
     ) -> Result<Option<Face>, VisionError> {
-        let mut best = self.refine(frame, area, rough)?;
+        let mut best = self.refine(frame, area, rough, self.cfg.threshold)?;
         if let Some(f) = best {
-            if let Some(g) = self.refine(frame, area, &f)? {
+            if let Some(g) = self.refine(frame, area, &f, self.cfg.threshold)? {
                 best = Some(g);
             }
         }
@@ -358,7 +407,7 @@ impl FaceFinder {
             roll: base.roll + std::f32::consts::PI,
             ..base
         };
-        if let Some(g) = self.refine(frame, area, &flipped)? {
+        if let Some(g) = self.refine(frame, area, &flipped, self.cfg.threshold)? {
             if best.is_none_or(|b| g.score > b.score) {
                 best = Some(g);
             }
@@ -372,6 +421,7 @@ impl FaceFinder {
         frame: &Mipmap,
         area: &Area,
         around: &Face,
+        threshold: f32,
     ) -> Result<Option<Face>, VisionError> {
         let view = View {
             cx: around.cx,
@@ -380,7 +430,7 @@ impl FaceFinder {
             angle: around.roll,
         };
         Ok(self
-            .look(frame, &view)?
+            .look_above(frame, &view, threshold)?
             .into_iter()
             .filter(|f| f.distance(around) <= SAME_FACE * around.side)
             .filter(|f| self.acceptable(f, area))
@@ -409,9 +459,23 @@ impl FaceFinder {
             return Ok(face);
         }
         if let Some(last) = track.last {
-            if let Some(f) = self.refine(frame, &area, &last)? {
-                track.seen(f);
-                return Ok(Some(f));
+            if let Some(f) = self.refine(frame, &area, &last, self.cfg.keep_threshold)? {
+                if f.score >= self.cfg.threshold {
+                    if turn_between(last.roll, f.roll).abs() <= MAX_TURN {
+                        track.seen(f);
+                        return Ok(Some(f));
+                    }
+                } else {
+                    // Seen, but less surely: where it is now, as large and turned as it was
+                    // last seen surely (a weak reading's size and roll wander, and the next
+                    // frame's view is built from them).
+                    let f = last.moved_to(f.cx, f.cy, f.score);
+                    track.seen(Face {
+                        score: last.score,
+                        ..f
+                    });
+                    return Ok(Some(f));
+                }
             }
         }
         let faces = self.search(frame, &area, &mut track.next_tile)?;
@@ -441,6 +505,16 @@ impl FaceFinder {
         };
         track.seen(face);
         Ok(Some(face))
+    }
+}
+
+/// The smallest turn from `a` to `b`, radians in (-π, π].
+fn turn_between(a: f32, b: f32) -> f32 {
+    let d = (b - a).rem_euclid(std::f32::consts::TAU);
+    if d > std::f32::consts::PI {
+        d - std::f32::consts::TAU
+    } else {
+        d
     }
 }
 

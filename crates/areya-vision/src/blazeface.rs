@@ -141,6 +141,15 @@ impl BlazeFace {
     /// Faces in a gray view (`INPUT`² values in [-1, 1]), best first, overlapping detections
     /// merged by their score-weighted mean (as MediaPipe does for this model).
     pub fn detect(&self, gray: &[f32]) -> Result<Vec<Detection>, VisionError> {
+        self.detect_above(gray, self.threshold)
+    }
+
+    /// As [`BlazeFace::detect`], keeping detections scored at least `threshold`.
+    pub fn detect_above(
+        &self,
+        gray: &[f32],
+        threshold: f32,
+    ) -> Result<Vec<Detection>, VisionError> {
         if gray.len() != INPUT * INPUT {
             return Err(VisionError::Frame(format!(
                 "face detector view of {} values, not {}",
@@ -152,7 +161,7 @@ impl BlazeFace {
         let mut found: Vec<Detection> = Vec::new();
         for (i, &(ax, ay)) in self.anchors.iter().enumerate() {
             let score = 1.0 / (1.0 + (-logits[i].clamp(-100.0, 100.0)).exp());
-            if score < self.threshold {
+            if score < threshold {
                 continue;
             }
             let r = &reg[i * 16..(i + 1) * 16];

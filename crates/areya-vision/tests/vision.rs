@@ -1025,3 +1025,61 @@ fn the_pipeline_on_tract_sees_what_it_sees_on_libtorch() {
         "{err}"
     );
 }
+
+#[test]
+fn a_followed_face_seen_less_surely_is_kept_but_not_found_afresh() {
+    // The patient's face at night: a fifth of the light and sensor noise, read with a score
+    // between the keep threshold (0.45) and the finding threshold (0.6).
+    let face = photo_face(5);
+    let at = |light: f32, noise: f32| {
+        let pose = Pose {
+            cx: 220.0,
+            cy: 200.0,
+            side: 170.0,
+            roll_deg: 0.0,
+            light,
+            noise,
+        };
+        scene::compose(&scene::bed(7), &face, &pose, &mut Rng::new(1))
+    };
+    let (clear, dim) = (at(1.0, 0.0), at(0.2, 8.0));
+    let roi = bed_roi();
+    let finder = finder();
+    assert_eq!(
+        finder
+            .find(&dim, Some(&roi), &mut Track::default())
+            .unwrap(),
+        None,
+        "not surely a face on its own"
+    );
+    let mut track = Track::default();
+    assert!(finder
+        .find(&clear, Some(&roi), &mut track)
+        .unwrap()
+        .is_some());
+    for k in 0..3 {
+        let f = finder
+            .find(&dim, Some(&roi), &mut track)
+            .unwrap()
+            .unwrap_or_else(|| panic!("frame {k}: the followed face was lost"));
+        assert!(
+            (f.cx - 220.0).abs() < 20.0 && (f.cy - 200.0).abs() < 20.0,
+            "frame {k}: {f:?}"
+        );
+    }
+    // Without the lower threshold the same frames lose the patient.
+    let strict = FaceFinder::new(
+        BlazeFace::embedded().unwrap(),
+        FinderConfig {
+            keep_threshold: 0.6,
+            ..FinderConfig::default()
+        },
+    )
+    .unwrap();
+    let mut track = Track::default();
+    assert!(strict
+        .find(&clear, Some(&roi), &mut track)
+        .unwrap()
+        .is_some());
+    assert_eq!(strict.find(&dim, Some(&roi), &mut track).unwrap(), None);
+}
