@@ -17,10 +17,10 @@
 //!   0.45 to keep a face, 0.6 to find one). A face seen there less surely is reported where it
 //!   is now but as large and turned as it was last seen surely, so a dim, noisy reading cannot
 //!   walk the track off the face; a reading turned more than 45° from the last is not taken.
-//!   A single missed frame keeps the track (the
-//!   frame itself reports no face: nothing is classified that was not seen), and while a track
-//!   lives a face elsewhere in the bed area is not taken for the patient; after two misses in a
-//!   row the search starts again and the largest face in the bed area is the patient.
+//!   A single missed frame keeps the track (the frame itself reports no face: nothing is
+//!   classified that was not seen), and while a track lives a face elsewhere in the bed area is
+//!   not taken for the patient; after two misses in a row the search starts again and the
+//!   largest face in the bed area is the patient.
 //! - A face whose centre leaves the bed area is never reported, tracked or not.
 
 use crate::blazeface::{

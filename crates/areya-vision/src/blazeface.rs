@@ -86,9 +86,11 @@ impl BlazeFace {
                  models/detector/convert.sh makes one"
             ))
         };
+        // One gray channel (models/detector/gray.py folds MediaPipe's RGB input): a
+        // conversion that still takes RGB is refused here, naming the script that makes one.
         let plan = tract_onnx::onnx()
             .model_for_read(&mut std::io::Cursor::new(bytes))
-            .and_then(|m| m.with_input_fact(0, f32::fact([1, INPUT, INPUT, 3]).into()))
+            .and_then(|m| m.with_input_fact(0, f32::fact([1, INPUT, INPUT, 1]).into()))
             .and_then(|m| m.into_optimized())
             .and_then(|m| m.into_runnable())
             .map_err(|e| bad(format!("{e:#}").lines().next().unwrap_or("").to_string()))?;
@@ -118,11 +120,7 @@ impl BlazeFace {
 
     /// The network's raw outputs for a gray view in [-1, 1] (`INPUT`² values, row-major).
     fn raw(&self, gray: &[f32]) -> Result<(Vec<f32>, Vec<f32>), VisionError> {
-        let mut rgb = Vec::with_capacity(gray.len() * 3);
-        for &v in gray {
-            rgb.extend_from_slice(&[v, v, v]);
-        }
-        let input = Tensor::from_shape(&[1, INPUT, INPUT, 3], &rgb)
+        let input = Tensor::from_shape(&[1, INPUT, INPUT, 1], gray)
             .map_err(|e| VisionError::Model(format!("face detector input: {e}")))?;
         let out = self
             .plan
