@@ -229,15 +229,18 @@ fn pipelines(model: &Path) -> Vec<(String, Pipeline)> {
             "areya bedside".to_string(),
             Pipeline::new(clf(), bedside(FinderConfig::default())).expect("pipeline"),
         ),
-        (
+    ];
+    // A model without an ONNX export (`areya export --onnx`) is measured on libtorch only.
+    if model.join("model.onnx").exists() {
+        v.push((
             "areya bedside, model on tract".to_string(),
             Pipeline::new(
                 EmotionModel::load(model, Some(Runtime::Tract)).expect("model.onnx"),
                 bedside(FinderConfig::default()),
             )
             .expect("pipeline"),
-        ),
-    ];
+        ));
+    }
     if std::env::var_os("BEDSIDE_ABLATION").is_some() {
         v.push((
             "  without turns".into(),
@@ -267,6 +270,17 @@ fn pipelines(model: &Path) -> Vec<(String, Pipeline)> {
                 clf(),
                 bedside(FinderConfig {
                     track: false,
+                    ..FinderConfig::default()
+                }),
+            )
+            .expect("pipeline"),
+        ));
+        v.push((
+            "  without hysteresis".into(),
+            Pipeline::new(
+                clf(),
+                bedside(FinderConfig {
+                    keep_threshold: FinderConfig::default().threshold,
                     ..FinderConfig::default()
                 }),
             )
@@ -337,9 +351,11 @@ fn run(val: &Path, model: &Path, clips: usize, per_clip: usize) {
     unit_costs();
     let val = load_val(val);
     let mut pipes = pipelines(model);
-    // BEDSIDE_ONLY=tract: only the pipelines whose name holds that text (e.g. to profile one).
+    // BEDSIDE_ONLY="areya bedside": only the pipelines so named (separated by '|'), e.g. to
+    // profile one or to compare models without an ONNX export.
     if let Ok(only) = std::env::var("BEDSIDE_ONLY") {
-        pipes.retain(|(name, _)| name.contains(&only));
+        let names: Vec<&str> = only.split('|').map(str::trim).collect();
+        pipes.retain(|(name, _)| names.contains(&name.trim()));
     }
     println!(
         "Bedside benchmark: {clips} clips × {per_clip} frames per condition, FER-2013 val faces, \

@@ -68,7 +68,8 @@ pub struct WatchArgs {
     /// cascade, kept for comparison.
     #[arg(long, default_value = "blazeface")]
     pub detector: areya_core::FaceDetectorKind,
-    /// Load the BlazeFace model from this ONNX file instead of the embedded copy.
+    /// Load the BlazeFace model from this ONNX file instead of the embedded copy (one gray
+    /// input channel, as models/detector/convert.sh makes it).
     #[arg(long)]
     pub detector_model: Option<PathBuf>,
     /// Write JSON Lines here ("-" = standard output, the default).
