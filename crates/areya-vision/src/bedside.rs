@@ -16,7 +16,8 @@
 //! - **Track**: the next frame looks there first, and there a lower score will do (hysteresis:
 //!   0.45 to keep a face, 0.6 to find one). A face seen there less surely is reported where it
 //!   is now but as large and turned as it was last seen surely, so a dim, noisy reading cannot
-//!   walk the track off the face; a reading turned more than 45° from the last is not taken.
+//!   walk the track off the face; at most ten frames in a row, then the face must be seen
+//!   surely again; a reading turned more than 45° from the last is not taken.
 //!   A single missed frame keeps the track (the frame itself reports no face: nothing is
 //!   classified that was not seen), and while a track lives a face elsewhere in the bed area is
 //!   not taken for the patient; after two misses in a row the search starts again and the
@@ -204,6 +205,8 @@ fn roll_of(l: &[(f32, f32); 6]) -> f32 {
 pub struct Track {
     last: Option<Face>,
     misses: u32,
+    /// Frames in a row the face was seen only less surely.
+    weak: u32,
     /// The tile a search looks at next.
     next_tile: usize,
 }
@@ -213,6 +216,7 @@ impl Track {
     fn seen(&mut self, face: Face) {
         self.last = Some(face);
         self.misses = 0;
+        self.weak = 0;
     }
 
     /// A frame without the followed face: one is bridged, the second ends the track.
@@ -220,8 +224,10 @@ impl Track {
         if self.last.is_some() {
             self.misses += 1;
             if self.misses >= 2 {
-                self.last = None;
-                self.misses = 0;
+                *self = Track {
+                    next_tile: self.next_tile,
+                    ..Track::default()
+                };
             }
         }
     }
@@ -237,6 +243,10 @@ const AROUND: f32 = 2.0;
 /// A detection in a refine view farther than this (× the face's side) from where the face was
 /// is another face.
 const SAME_FACE: f32 = 0.6;
+/// Frames in a row a followed face may be seen only less surely before it must be seen surely
+/// again: a lower score bridges a dim or blurred moment, and never follows for long what may
+/// be a pillow's fold where a face was.
+const MAX_WEAK: u32 = 10;
 /// A followed face read turned more than this from the last frame (radians) is a misreading —
 /// most often the face read upside down — not a head that turned that far in a moment.
 const MAX_TURN: f32 = std::f32::consts::FRAC_PI_4;
@@ -465,15 +475,17 @@ impl FaceFinder {
                         track.seen(f);
                         return Ok(Some(f));
                     }
-                } else {
+                } else if track.weak < MAX_WEAK {
                     // Seen, but less surely: where it is now, as large and turned as it was
                     // last seen surely (a weak reading's size and roll wander, and the next
                     // frame's view is built from them).
                     let f = last.moved_to(f.cx, f.cy, f.score);
+                    let weak = track.weak + 1;
                     track.seen(Face {
                         score: last.score,
                         ..f
                     });
+                    track.weak = weak;
                     return Ok(Some(f));
                 }
             }

@@ -1061,13 +1061,14 @@ fn a_followed_face_seen_less_surely_is_kept_but_not_found_afresh() {
         "not surely a face on its own"
     );
     // Found surely (default thresholds), then followed by the strict finder: kept frame after
-    // frame, where it is, as large and turned as when it was seen surely.
+    // frame, where it is, as large and turned as when it was seen surely — for ten frames in a
+    // row, after which it must be seen surely again.
     let mut track = Track::default();
     let sure = finder()
         .find(&frame, Some(&roi), &mut track)
         .unwrap()
         .unwrap();
-    for k in 0..3 {
+    for k in 0..10 {
         let f = strict
             .find(&frame, Some(&roi), &mut track)
             .unwrap()
@@ -1079,6 +1080,23 @@ fn a_followed_face_seen_less_surely_is_kept_but_not_found_afresh() {
         );
         assert_eq!((f.side, f.roll), (sure.side, sure.roll), "frame {k}");
     }
+    for k in 10..13 {
+        assert_eq!(
+            strict.find(&frame, Some(&roi), &mut track).unwrap(),
+            None,
+            "frame {k}: followed on less sure sightings alone for too long"
+        );
+    }
+    assert!(track.face().is_none());
+    // Seen surely once more, it is followed again.
+    assert!(finder()
+        .find(&frame, Some(&roi), &mut track)
+        .unwrap()
+        .is_some());
+    assert!(strict
+        .find(&frame, Some(&roi), &mut track)
+        .unwrap()
+        .is_some());
     // Without the lower threshold to keep it, the same frame loses the patient.
     let mut track = Track::default();
     assert!(finder()
