@@ -343,6 +343,29 @@ fn bad_detector_settings_are_refused_before_rustface_can_panic() {
             .to_string()
             .starts_with(flag));
     }
+    // The bedside finder's thresholds: keeping a face may not ask more than finding one.
+    for (cfg, setting) in [
+        (
+            FinderConfig {
+                keep_threshold: 0.7,
+                ..FinderConfig::default()
+            },
+            "keep_threshold",
+        ),
+        (
+            FinderConfig {
+                threshold: 1.0,
+                ..FinderConfig::default()
+            },
+            "threshold",
+        ),
+    ] {
+        let err = FaceFinder::new(BlazeFace::embedded().unwrap(), cfg)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains(setting), "{err}");
+    }
     // Frames smaller than a detection window are simply empty.
     let tiny = GrayFrame::new(10, 10, vec![0; 100]).unwrap();
     assert!(FaceDetector::new(DetectConfig::default())
