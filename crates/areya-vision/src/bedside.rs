@@ -219,6 +219,13 @@ impl Track {
         self.weak = 0;
     }
 
+    /// A frame in which the face was seen, but less surely: one more such frame in a row.
+    fn seen_less_surely(&mut self, face: Face) {
+        let weak = self.weak + 1;
+        self.seen(face);
+        self.weak = weak;
+    }
+
     /// A frame without the followed face: one is bridged, the second ends the track.
     fn missed(&mut self) {
         if self.last.is_some() {
@@ -470,22 +477,17 @@ impl FaceFinder {
         }
         if let Some(last) = track.last {
             if let Some(f) = self.refine(frame, &area, &last, self.cfg.keep_threshold)? {
-                if f.score >= self.cfg.threshold {
-                    if turn_between(last.roll, f.roll).abs() <= MAX_TURN {
-                        track.seen(f);
-                        return Ok(Some(f));
-                    }
-                } else if track.weak < MAX_WEAK {
+                let sure = f.score >= self.cfg.threshold;
+                if sure && turn_between(last.roll, f.roll).abs() <= MAX_TURN {
+                    track.seen(f);
+                    return Ok(Some(f));
+                }
+                if !sure && track.weak < MAX_WEAK {
                     // Seen, but less surely: where it is now, as large and turned as it was
                     // last seen surely (a weak reading's size and roll wander, and the next
                     // frame's view is built from them).
                     let f = last.moved_to(f.cx, f.cy, f.score);
-                    let weak = track.weak + 1;
-                    track.seen(Face {
-                        score: last.score,
-                        ..f
-                    });
-                    track.weak = weak;
+                    track.seen_less_surely(f);
                     return Ok(Some(f));
                 }
             }
