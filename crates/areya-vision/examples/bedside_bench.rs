@@ -276,11 +276,23 @@ fn pipelines(model: &Path) -> Vec<(String, Pipeline)> {
             .expect("pipeline"),
         ));
         v.push((
+            "  without size hysteresis".into(),
+            Pipeline::new(
+                clf(),
+                bedside(FinderConfig {
+                    keep_size: 1.0,
+                    ..FinderConfig::default()
+                }),
+            )
+            .expect("pipeline"),
+        ));
+        v.push((
             "  without hysteresis".into(),
             Pipeline::new(
                 clf(),
                 bedside(FinderConfig {
                     keep_threshold: FinderConfig::default().threshold,
+                    keep_size: 1.0,
                     ..FinderConfig::default()
                 }),
             )

@@ -13,8 +13,9 @@
 //!   a second chance to reject what was not a face. BlazeFace also finds faces upside down in a
 //!   view (reading their landmarks as if upright), so the opposite turn is looked at as well
 //!   and the surer view wins.
-//! - **Track**: the next frame looks there first, and there a lower score will do (hysteresis:
-//!   0.45 to keep a face, 0.6 to find one). A face seen there less surely is reported where it
+//! - **Track**: the next frame looks there first, and there a lower score and a smaller face
+//!   will do (hysteresis: 0.45 to keep a face, 0.6 to find one; three quarters of the smallest
+//!   face a search takes). A face seen there less surely is reported where it
 //!   is now but as large and turned as it was last seen surely, so a dim, noisy reading cannot
 //!   walk the track off the face; at most ten frames in a row, then the face must be seen
 //!   surely again; a reading turned more than 45° from the last is not taken.
@@ -43,6 +44,12 @@ pub struct FinderConfig {
     /// than `threshold` (hysteresis), since a face known to be there and seen again at the
     /// same place a moment later is surer than the score alone says.
     pub keep_threshold: f32,
+    /// The followed face is kept down to this share of `min_face`, (0, 1]: the same
+    /// hysteresis for size. A face found at about the smallest size reads a little smaller
+    /// now and then (the box of a face image 60 px across is about 40 px) and is no less the
+    /// patient's for it; a search still needs `min_face`, since small boxes in a bed's folds
+    /// are where false faces come from.
+    pub keep_size: f32,
     /// The turns a search tries, in degrees, in order.
     pub sweep: Vec<f32>,
     /// Tiles of the bed area a search looks at, per frame, when the whole of it shows no face
@@ -60,6 +67,7 @@ impl Default for FinderConfig {
             min_face: 40,
             threshold: 0.6,
             keep_threshold: 0.45,
+            keep_size: 0.75,
             sweep: vec![0.0, 90.0, -90.0],
             tiles_per_frame: 3,
             refine: true,
@@ -81,6 +89,9 @@ impl FinderConfig {
                 "keep_threshold",
                 "must be in [0.05, threshold]",
             ));
+        }
+        if !(self.keep_size > 0.0 && self.keep_size <= 1.0) {
+            return Err(VisionError::config("keep_size", "must be in (0, 1]"));
         }
         if self.sweep.is_empty() || self.sweep.iter().any(|a| !(-180.0..=180.0).contains(a)) {
             return Err(VisionError::config(
@@ -308,8 +319,14 @@ impl FaceFinder {
             .collect())
     }
 
-    fn acceptable(&self, f: &Face, area: &Area) -> bool {
-        f.side >= self.cfg.min_face as f32 && area.contains(f.cx, f.cy)
+    /// A face at least `min_side` and inside the bed area.
+    fn acceptable(&self, f: &Face, area: &Area, min_side: f32) -> bool {
+        f.side >= min_side && area.contains(f.cx, f.cy)
+    }
+
+    /// The smallest face a search or confirmation takes.
+    fn min_side(&self) -> f32 {
+        self.cfg.min_face as f32
     }
 
     /// The faces a search of the area finds: the whole area at each turn of the sweep in order
@@ -353,7 +370,7 @@ impl FaceFinder {
             };
             let faces: Vec<Face> = found
                 .into_iter()
-                .filter(|f| self.acceptable(f, area))
+                .filter(|f| self.acceptable(f, area, self.min_side()))
                 .collect();
             if !faces.is_empty() {
                 return Ok(dedupe(faces));
@@ -396,7 +413,7 @@ impl FaceFinder {
             faces.extend(
                 self.look(frame, &v)?
                     .into_iter()
-                    .filter(|f| self.acceptable(f, area)),
+                    .filter(|f| self.acceptable(f, area, self.min_side())),
             );
         }
         Ok(dedupe(faces))
@@ -413,9 +430,10 @@ impl FaceFinder {
         area: &Area,
         rough: &Face,
     ) -> Result<Option<Face>, VisionError> {
-        let mut best = self.refine(frame, area, rough, self.cfg.threshold)?;
+        let (threshold, min_side) = (self.cfg.threshold, self.min_side());
+        let mut best = self.refine(frame, area, rough, threshold, min_side)?;
         if let Some(f) = best {
-            if let Some(g) = self.refine(frame, area, &f, self.cfg.threshold)? {
+            if let Some(g) = self.refine(frame, area, &f, threshold, min_side)? {
                 best = Some(g);
             }
         }
@@ -424,7 +442,7 @@ impl FaceFinder {
             roll: base.roll + std::f32::consts::PI,
             ..base
         };
-        if let Some(g) = self.refine(frame, area, &flipped, self.cfg.threshold)? {
+        if let Some(g) = self.refine(frame, area, &flipped, threshold, min_side)? {
             if best.is_none_or(|b| g.score > b.score) {
                 best = Some(g);
             }
@@ -432,13 +450,15 @@ impl FaceFinder {
         Ok(best)
     }
 
-    /// The face near `around` seen in an upright view of it, if any.
+    /// The face near `around` seen in an upright view of it, scored at least `threshold` and
+    /// at least `min_side` large, if any.
     fn refine(
         &self,
         frame: &Mipmap,
         area: &Area,
         around: &Face,
         threshold: f32,
+        min_side: f32,
     ) -> Result<Option<Face>, VisionError> {
         let view = View {
             cx: around.cx,
@@ -450,7 +470,7 @@ impl FaceFinder {
             .look_above(frame, &view, threshold)?
             .into_iter()
             .filter(|f| f.distance(around) <= SAME_FACE * around.side)
-            .filter(|f| self.acceptable(f, area))
+            .filter(|f| self.acceptable(f, area, min_side))
             .min_by(|a, b| a.distance(around).total_cmp(&b.distance(around))))
     }
 
@@ -476,7 +496,11 @@ impl FaceFinder {
             return Ok(face);
         }
         if let Some(last) = track.last {
-            if let Some(f) = self.refine(frame, &area, &last, self.cfg.keep_threshold)? {
+            let (threshold, min_side) = (
+                self.cfg.keep_threshold,
+                self.min_side() * self.cfg.keep_size,
+            );
+            if let Some(f) = self.refine(frame, &area, &last, threshold, min_side)? {
                 let sure = f.score >= self.cfg.threshold;
                 if sure && turn_between(last.roll, f.roll).abs() <= MAX_TURN {
                     track.seen(f);

@@ -359,6 +359,20 @@ fn bad_detector_settings_are_refused_before_rustface_can_panic() {
             },
             "threshold",
         ),
+        (
+            FinderConfig {
+                keep_size: 0.0,
+                ..FinderConfig::default()
+            },
+            "keep_size",
+        ),
+        (
+            FinderConfig {
+                keep_size: 1.5,
+                ..FinderConfig::default()
+            },
+            "keep_size",
+        ),
     ] {
         let err = FaceFinder::new(BlazeFace::embedded().unwrap(), cfg)
             .err()
@@ -1053,6 +1067,54 @@ fn the_pipeline_on_tract_sees_what_it_sees_on_libtorch() {
     assert!(
         err.contains("model.onnx: no exported model") && err.contains("areya export --model"),
         "{err}"
+    );
+}
+
+#[test]
+fn a_followed_face_read_a_little_under_the_smallest_size_is_kept_but_not_found_afresh() {
+    // Sizes relative to the face's own box: a finder whose smallest face is a tenth larger
+    // than this face's box sees it as a face a camera across the room shows at the limit.
+    let face = photo_face(5);
+    let frame = on_pillow(&face, 220.0, 200.0, 170.0, 0.0);
+    let roi = bed_roi();
+    let mut track = Track::default();
+    let found = finder()
+        .find(&frame, Some(&roi), &mut track)
+        .unwrap()
+        .expect("the face");
+    let with = |keep_size: f32| {
+        FaceFinder::new(
+            BlazeFace::embedded().unwrap(),
+            FinderConfig {
+                min_face: (found.side * 1.1).ceil() as u32,
+                keep_size,
+                ..FinderConfig::default()
+            },
+        )
+        .unwrap()
+    };
+    let (limit, no_hysteresis) = (with(0.75), with(1.0));
+    assert_eq!(
+        limit
+            .find(&frame, Some(&roi), &mut Track::default())
+            .unwrap(),
+        None,
+        "under the smallest face a search takes"
+    );
+    let mut lost = track.clone();
+    for k in 0..12 {
+        assert!(
+            limit
+                .find(&frame, Some(&roi), &mut track)
+                .unwrap()
+                .is_some(),
+            "frame {k}: the followed face was lost"
+        );
+    }
+    assert_eq!(
+        no_hysteresis.find(&frame, Some(&roi), &mut lost).unwrap(),
+        None,
+        "without size hysteresis the same frame loses the patient"
     );
 }
 
