@@ -243,6 +243,17 @@ pub fn detector_input(px: &[u8]) -> Vec<f32> {
 mod tests {
     use super::*;
 
+    /// A frame whose neighbouring pixels have nothing in common: any sample read from the
+    /// wrong pixel shows.
+    fn speckle(w: usize, h: usize) -> GrayFrame {
+        GrayFrame::new(
+            w as u32,
+            h as u32,
+            (0..w * h).map(|i| ((i * 7919) % 251) as u8).collect(),
+        )
+        .unwrap()
+    }
+
     fn ramp() -> GrayFrame {
         GrayFrame::new(64, 48, (0..64 * 48).map(|i| (i % 64 * 4) as u8).collect()).unwrap()
     }
@@ -266,13 +277,8 @@ mod tests {
 
     #[test]
     fn a_view_inside_the_frame_samples_as_the_edge_handling_does() {
-        let f = GrayFrame::new(
-            97,
-            71,
-            (0..97 * 71).map(|i| ((i * 7919) % 251) as u8).collect(),
-        )
-        .unwrap();
         let (w, h) = (97, 71);
+        let f = speckle(w, h);
         for (cx, cy, side, angle, out, ss) in [
             (48.0, 35.0, 40.0, 0.0, 16, 1),
             (50.3, 33.7, 44.0, 0.7, 16, 2),
@@ -337,12 +343,7 @@ mod tests {
 
     #[test]
     fn a_turned_sample_equals_sampling_the_turned_view() {
-        let f = GrayFrame::new(
-            64,
-            48,
-            (0..64 * 48).map(|i| ((i * 7919) % 251) as u8).collect(),
-        )
-        .unwrap();
+        let f = speckle(64, 48);
         for side in [16.0, 40.0] {
             let v = View {
                 cx: 30.0,
