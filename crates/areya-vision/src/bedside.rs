@@ -36,7 +36,8 @@ use areya_core::FaceBox;
 /// What the finder is told.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FinderConfig {
-    /// Smallest face to report, in frame pixels (its box side).
+    /// Smallest face a search finds, in frame pixels (its box side); a followed face may read
+    /// down to `keep_size` of it.
     pub min_face: u32,
     /// BlazeFace score a face needs to be found, 0..1.
     pub threshold: f32,

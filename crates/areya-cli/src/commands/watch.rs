@@ -57,7 +57,9 @@ pub struct WatchArgs {
     /// Frame size videos are decoded to, WxH.
     #[arg(long, default_value = "640x480")]
     pub size: String,
-    /// Smallest face to find, in frame pixels.
+    /// Smallest face to find, in frame pixels (the detector's box side; a face image 60 px
+    /// across has a box of about 40). A face being followed is kept down to three quarters
+    /// of it.
     #[arg(long, default_value_t = 40)]
     pub min_face: u32,
     /// The face detector. blazeface: Google MediaPipe's BlazeFace short-range (Apache-2.0,
