@@ -7,7 +7,8 @@
 //! face was found (a face reported anywhere else counts as a false face, not as found),
 //! accuracy among the frames found, accuracy over all frames (a missed face is wrong), and
 //! milliseconds per frame on one thread (detection, crop and classification in batches of a
-//! clip).
+//! clip). Then the bed with nobody in it, by day and at night: false faces, milliseconds and
+//! detector views a frame (not in the totals).
 //!
 //! - `bedside_bench run FER_VAL_DIR MODEL_DIR [CLIPS] [FRAMES]`: builds the frames in memory
 //!   (default 20 clips of 8 frames per condition: 160 frames) and compares SeetaFace (the
@@ -109,6 +110,38 @@ fn shots(val: &[Vec<PathBuf>], k: usize, clips: usize, per_clip: usize) -> Vec<S
                 frame: scene::compose(&background, &face, &pose, &mut noise),
                 clip,
                 class,
+                pose,
+            });
+        }
+    }
+    out
+}
+
+/// Frames a clip of the empty bed.
+const EMPTY_CLIP: usize = 40;
+
+/// Frames of the bed with nobody in it: each clip its own blanket folds, by day and (every other
+/// clip) at night with sensor noise. Every face reported here is a false face.
+fn empty_shots(clips: usize, per_clip: usize) -> Vec<Shot> {
+    let nobody = image::GrayImage::new(1, 1);
+    let mut out = Vec::with_capacity(clips * per_clip);
+    for clip in 0..clips {
+        let background = scene::bed(100 + clip as u64);
+        let night = clip % 2 == 1;
+        let mut noise = Rng::new(9000 + clip as u64);
+        for _ in 0..per_clip {
+            let pose = Pose {
+                cx: 320.0,
+                cy: 175.0,
+                side: 0.0,
+                roll_deg: 0.0,
+                light: if night { 0.25 } else { 1.0 },
+                noise: if night { 4.0 } else { 0.0 },
+            };
+            out.push(Shot {
+                frame: scene::compose(&background, &nobody, &pose, &mut noise),
+                clip,
+                class: 0,
                 pose,
             });
         }
@@ -287,6 +320,17 @@ fn pipelines(model: &Path) -> Vec<(String, Pipeline)> {
             .expect("pipeline"),
         ));
         v.push((
+            "  without resting".into(),
+            Pipeline::new(
+                clf(),
+                bedside(FinderConfig {
+                    rest_after: 0,
+                    ..FinderConfig::default()
+                }),
+            )
+            .expect("pipeline"),
+        ));
+        v.push((
             "  without hysteresis".into(),
             Pipeline::new(
                 clf(),
@@ -407,6 +451,25 @@ fn run(val: &Path, model: &Path, clips: usize, per_clip: usize) {
         }
         println!();
     }
+    // The bed with nobody in it: what the search costs when it finds nothing, and whether it
+    // makes up a patient.
+    // As many frames as a condition, in clips of 40: a bed stays empty for a while.
+    let empty = empty_shots((clips * per_clip).div_ceil(EMPTY_CLIP), EMPTY_CLIP);
+    for (name, pipe) in pipes.iter_mut() {
+        let t = measure(pipe, "empty", &empty, EMPTY_CLIP);
+        println!(
+            "{:<30} {:<9} {:>7} {:>10} {:>9} {:>7} {:>8.2} {:>6.2}",
+            name,
+            "empty bed",
+            "-",
+            "-",
+            "-",
+            t.false_faces,
+            1000.0 * t.secs / t.frames.max(1) as f64,
+            t.views as f64 / t.frames.max(1) as f64
+        );
+    }
+    println!();
     for (j, (name, _)) in pipes.iter().enumerate() {
         let t = totals[j];
         println!(

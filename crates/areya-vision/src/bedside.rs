@@ -23,6 +23,8 @@
 //!   classified that was not seen), and while a track lives a face elsewhere in the bed area is
 //!   not taken for the patient; after two misses in a row the search starts again and the
 //!   largest face in the bed area is the patient.
+//! - **Rest**: after ten searches in a row found nothing (a bed with nobody in it, a patient
+//!   turned away), the bed is searched on one frame in three until a face is found again.
 //! - A face whose centre leaves the bed area is never reported, tracked or not.
 
 use crate::blazeface::{
@@ -60,6 +62,13 @@ pub struct FinderConfig {
     pub refine: bool,
     /// Follow the face from frame to frame (looking first where it was).
     pub track: bool,
+    /// Searches in a row that found nothing after which the bed is searched on one frame in
+    /// `rest_every` only (0: never rest): a bed with nobody in it, or a patient turned away,
+    /// then costs a third of the views, and a face coming back is found at most
+    /// `rest_every - 1` frames later (at 2 frames/s, a second).
+    pub rest_after: u32,
+    /// See `rest_after`; 1 or more.
+    pub rest_every: u32,
 }
 
 impl Default for FinderConfig {
@@ -73,6 +82,8 @@ impl Default for FinderConfig {
             tiles_per_frame: 3,
             refine: true,
             track: true,
+            rest_after: 10,
+            rest_every: 3,
         }
     }
 }
@@ -93,6 +104,9 @@ impl FinderConfig {
         }
         if !(self.keep_size > 0.0 && self.keep_size <= 1.0) {
             return Err(VisionError::config("keep_size", "must be in (0, 1]"));
+        }
+        if self.rest_every == 0 {
+            return Err(VisionError::config("rest_every", "must be 1 or more"));
         }
         if self.sweep.is_empty() || self.sweep.iter().any(|a| !(-180.0..=180.0).contains(a)) {
             return Err(VisionError::config(
@@ -221,6 +235,9 @@ pub struct Track {
     weak: u32,
     /// The tile a search looks at next.
     next_tile: usize,
+    /// Searches in a row that found nothing, and frames since resting began.
+    fruitless: u32,
+    rested: u32,
 }
 
 impl Track {
@@ -229,6 +246,8 @@ impl Track {
         self.last = Some(face);
         self.misses = 0;
         self.weak = 0;
+        self.fruitless = 0;
+        self.rested = 0;
     }
 
     /// A frame in which the face was seen, but less surely: one more such frame in a row.
@@ -238,9 +257,12 @@ impl Track {
         self.weak = weak;
     }
 
-    /// A frame without the followed face: one is bridged, the second ends the track.
+    /// A frame without the followed face: one is bridged, the second ends the track. Without
+    /// a track, one more search that found nothing.
     fn missed(&mut self) {
-        if self.last.is_some() {
+        if self.last.is_none() {
+            self.fruitless += 1;
+        } else {
             self.misses += 1;
             if self.misses >= 2 {
                 *self = Track {
@@ -495,6 +517,14 @@ impl FaceFinder {
                 Some(rough)
             };
             return Ok(face);
+        }
+        if track.last.is_none() && self.cfg.rest_after > 0 && track.fruitless >= self.cfg.rest_after
+        {
+            // Resting: no face was found for a while; look on one frame in `rest_every`.
+            track.rested += 1;
+            if !track.rested.is_multiple_of(self.cfg.rest_every) {
+                return Ok(None);
+            }
         }
         if let Some(last) = track.last {
             let (threshold, min_side) = (

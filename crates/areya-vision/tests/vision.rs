@@ -368,6 +368,13 @@ fn bad_detector_settings_are_refused_before_rustface_can_panic() {
         ),
         (
             FinderConfig {
+                rest_every: 0,
+                ..FinderConfig::default()
+            },
+            "rest_every",
+        ),
+        (
+            FinderConfig {
                 keep_size: 1.5,
                 ..FinderConfig::default()
             },
@@ -1068,6 +1075,75 @@ fn the_pipeline_on_tract_sees_what_it_sees_on_libtorch() {
         err.contains("model.onnx: no exported model") && err.contains("areya export --model"),
         "{err}"
     );
+}
+
+#[test]
+fn an_empty_bed_is_searched_on_one_frame_in_three_after_ten_fruitless_searches() {
+    let empty = on_pillow(&image::GrayImage::new(1, 1), 320.0, 175.0, 0.0, 0.0);
+    let patient = on_pillow(&photo_face(5), 300.0, 180.0, 170.0, 0.0);
+    let roi = bed_roi();
+    let (finder, restless) = (
+        finder(),
+        FaceFinder::new(
+            BlazeFace::embedded().unwrap(),
+            FinderConfig {
+                rest_after: 0,
+                ..FinderConfig::default()
+            },
+        )
+        .unwrap(),
+    );
+    let (mut track, mut always) = (Track::default(), Track::default());
+    let mut searched = vec![];
+    for _ in 0..22 {
+        let before = finder.views();
+        assert_eq!(finder.find(&empty, Some(&roi), &mut track).unwrap(), None);
+        searched.push(finder.views() > before);
+        let before = restless.views();
+        assert_eq!(
+            restless.find(&empty, Some(&roi), &mut always).unwrap(),
+            None
+        );
+        assert!(
+            restless.views() > before,
+            "without resting every frame is searched"
+        );
+    }
+    let rhythm: String = searched
+        .iter()
+        .map(|&s| if s { 'S' } else { '.' })
+        .collect();
+    assert_eq!(
+        rhythm, "SSSSSSSSSS..S..S..S..S",
+        "frames searched on an empty bed"
+    );
+    // The patient back in bed is found on the next frame searched, and followed on every frame
+    // from then on.
+    let mut found_on = None;
+    for k in 0..3 {
+        if finder
+            .find(&patient, Some(&roi), &mut track)
+            .unwrap()
+            .is_some()
+        {
+            found_on = Some(k);
+            break;
+        }
+    }
+    assert_eq!(
+        found_on,
+        Some(2),
+        "the third frame is the next one searched"
+    );
+    for k in 0..5 {
+        assert!(
+            finder
+                .find(&patient, Some(&roi), &mut track)
+                .unwrap()
+                .is_some(),
+            "frame {k} after finding"
+        );
+    }
 }
 
 #[test]
