@@ -1,6 +1,7 @@
 //! Annotated frames for `areya watch --annotate DIR` (the only way a frame reaches the disk):
 //! the bed area, the patient's face box, its landmarks, the top emotion with its probability,
-//! and in the top-right corner the aligned crop the model classified.
+//! the detector's certainty under the box, and in the top-right corner the aligned crop the
+//! model classified.
 
 use crate::pipeline::Seen;
 use crate::roi::Roi;
@@ -18,7 +19,8 @@ const MAGENTA: Rgb<u8> = Rgb([216, 27, 96]);
 
 /// The frame in colour with the ROI (cyan), the face box (yellow when the negative share is
 /// over one half, green otherwise, two pixels wide), the landmarks (magenta; the eyes larger),
-/// a label such as `sad 72%`, and the crop the model saw, three times its size, top right.
+/// a label such as `sad 72%`, BlazeFace's score under the box (`face 0.87`), and the crop the
+/// model saw, three times its size, top right.
 pub fn annotate(frame: &GrayFrame, roi: Option<&Roi>, seen: &Seen) -> RgbImage {
     let o = &seen.observation;
     let gray = frame.as_image();
@@ -107,6 +109,25 @@ pub fn annotate(frame: &GrayFrame, roi: Option<&Roi>, seen: &Seen) -> RgbImage {
             &font,
             &label,
         );
+        // BlazeFace's certainty (0..1; its faces carry landmarks), under the box: what an
+        // engineer placing a camera checks at night.
+        if seen.landmarks.is_some() {
+            let sure = format!("face {:.2}", f.score);
+            let y = (f.y + f.height as i32 + 2)
+                .min(img.height() as i32 - 18)
+                .max(0);
+            let w = 8 * sure.chars().count() as u32 + 8;
+            draw_filled_rect_mut(&mut img, Rect::at(f.x, y).of_size(w, 18), colour);
+            draw_text_mut(
+                &mut img,
+                Rgb([0, 0, 0]),
+                f.x + 4,
+                y + 1,
+                PxScale::from(14.0),
+                &font,
+                &sure,
+            );
+        }
     }
     img
 }
@@ -130,7 +151,7 @@ mod tests {
                     y: 50,
                     width: 60,
                     height: 60,
-                    score: 3.0,
+                    score: 0.87,
                 },
                 probs: Probabilities::new(0.1, 0.05, 0.15, 0.7).unwrap(),
                 quality: None,
@@ -168,6 +189,11 @@ mod tests {
             .filter(|&(x, y)| *img.get_pixel(x, y) == Rgb([0, 0, 0]))
             .count();
         assert!(label_pixels > 20, "label text drawn: {label_pixels}");
+        let score_pixels = (60..120)
+            .flat_map(|x| (112..130).map(move |y| (x, y)))
+            .filter(|&(x, y)| *img.get_pixel(x, y) == Rgb([0, 0, 0]))
+            .count();
+        assert!(score_pixels > 20, "detector score drawn: {score_pixels}");
         assert_eq!(*img.get_pixel(70, 70), MAGENTA, "the right eye");
         let none = Observation { face: None, ..o };
         assert_eq!(
