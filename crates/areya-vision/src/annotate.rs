@@ -96,40 +96,41 @@ pub fn annotate(frame: &GrayFrame, roi: Option<&Roi>, seen: &Seen) -> RgbImage {
     let top = p.top();
     let label = format!("{top} {:.0}%", p.get(top) * 100.0);
     if let Ok(font) = FontRef::try_from_slice(dejavu::sans::bold()) {
-        let scale = PxScale::from(16.0);
-        let y = (f.y - 20).max(0);
-        let w = 9 * label.chars().count() as u32 + 8;
-        draw_filled_rect_mut(&mut img, Rect::at(f.x, y).of_size(w, 20), colour);
-        draw_text_mut(
+        tag(
             &mut img,
-            Rgb([0, 0, 0]),
-            f.x + 4,
-            y + 1,
-            scale,
             &font,
+            (f.x, (f.y - 20).max(0)),
+            16,
             &label,
+            colour,
         );
         // BlazeFace's certainty (0..1; its faces carry landmarks), under the box: what an
         // engineer placing a camera checks at night.
         if seen.landmarks.is_some() {
-            let sure = format!("face {:.2}", f.score);
             let y = (f.y + f.height as i32 + 2)
                 .min(img.height() as i32 - 18)
                 .max(0);
-            let w = 8 * sure.chars().count() as u32 + 8;
-            draw_filled_rect_mut(&mut img, Rect::at(f.x, y).of_size(w, 18), colour);
-            draw_text_mut(
-                &mut img,
-                Rgb([0, 0, 0]),
-                f.x + 4,
-                y + 1,
-                PxScale::from(14.0),
-                &font,
-                &sure,
-            );
+            let sure = format!("face {:.2}", f.score);
+            tag(&mut img, &font, (f.x, y), 14, &sure, colour);
         }
     }
     img
+}
+
+/// `text` in black on a `colour` band `px` + 4 pixels high, its top-left corner at `at`.
+fn tag(img: &mut RgbImage, font: &FontRef, at: (i32, i32), px: u32, text: &str, colour: Rgb<u8>) {
+    // DejaVu Sans Bold's advance is a little over half its size.
+    let w = (px * 9 / 16 + 1) * text.chars().count() as u32 + 8;
+    draw_filled_rect_mut(img, Rect::at(at.0, at.1).of_size(w, px + 4), colour);
+    draw_text_mut(
+        img,
+        Rgb([0, 0, 0]),
+        at.0 + 4,
+        at.1 + 1,
+        PxScale::from(px as f32),
+        font,
+        text,
+    );
 }
 
 #[cfg(test)]
