@@ -235,9 +235,8 @@ pub struct Track {
     weak: u32,
     /// The tile a search looks at next.
     next_tile: usize,
-    /// Searches in a row that found nothing, and frames since resting began.
+    /// Frames in a row without a track that showed no face, searched or rested.
     fruitless: u32,
-    rested: u32,
 }
 
 impl Track {
@@ -247,7 +246,6 @@ impl Track {
         self.misses = 0;
         self.weak = 0;
         self.fruitless = 0;
-        self.rested = 0;
     }
 
     /// A frame in which the face was seen, but less surely: one more such frame in a row.
@@ -261,7 +259,8 @@ impl Track {
     /// a track, one more search that found nothing.
     fn missed(&mut self) {
         if self.last.is_none() {
-            self.fruitless = self.fruitless.saturating_add(1);
+            // Wrapping: years of an empty bed start the ten searches over, never stop them.
+            self.fruitless = self.fruitless.wrapping_add(1);
         } else {
             self.misses += 1;
             if self.misses >= 2 {
@@ -271,6 +270,20 @@ impl Track {
                 };
             }
         }
+    }
+
+    /// Whether this frame goes unsearched: no track, `cfg.rest_after` frames in a row without a
+    /// face, and not the `cfg.rest_every`th frame of the rest (a rested frame counts as one
+    /// more without a face).
+    fn rests(&mut self, cfg: &FinderConfig) -> bool {
+        let rests = self.last.is_none()
+            && cfg.rest_after > 0
+            && self.fruitless >= cfg.rest_after
+            && !(self.fruitless - cfg.rest_after + 1).is_multiple_of(cfg.rest_every);
+        if rests {
+            self.missed();
+        }
+        rests
     }
 
     /// The face being followed, if any.
@@ -518,13 +531,8 @@ impl FaceFinder {
             };
             return Ok(face);
         }
-        if track.last.is_none() && self.cfg.rest_after > 0 && track.fruitless >= self.cfg.rest_after
-        {
-            // Resting: no face was found for a while; look on one frame in `rest_every`.
-            track.rested = track.rested.wrapping_add(1);
-            if !track.rested.is_multiple_of(self.cfg.rest_every) {
-                return Ok(None);
-            }
+        if track.rests(&self.cfg) {
+            return Ok(None);
         }
         if let Some(last) = track.last {
             let (threshold, min_side) = (
