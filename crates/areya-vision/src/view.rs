@@ -158,9 +158,7 @@ impl View {
                         let Some(q) = px.get(at..at + w + 2) else {
                             continue;
                         };
-                        let t = q[0] as f32 * (1.0 - fx) + q[1] as f32 * fx;
-                        let b = q[w] as f32 * (1.0 - fx) + q[w + 1] as f32 * fx;
-                        *o += t * (1.0 - fy) + b * fy;
+                        *o += mix([q[0], q[1], q[w], q[w + 1]], fx, fy);
                     }
                 }
             } else {
@@ -186,8 +184,19 @@ fn bilinear(px: &[u8], w: usize, h: usize, x: f32, y: f32) -> f32 {
     let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
     let (fx, fy) = (x - x0 as f32, y - y0 as f32);
     let (row0, row1) = (y0 * w, y1 * w);
-    let t = px[row0 + x0] as f32 * (1.0 - fx) + px[row0 + x1] as f32 * fx;
-    let b = px[row1 + x0] as f32 * (1.0 - fx) + px[row1 + x1] as f32 * fx;
+    mix(
+        [px[row0 + x0], px[row0 + x1], px[row1 + x0], px[row1 + x1]],
+        fx,
+        fy,
+    )
+}
+
+/// Top-left, top-right, bottom-left and bottom-right pixels weighted at (`fx`, `fy`) between
+/// them: the one bilinear formula both sampling paths use.
+#[inline(always)]
+fn mix([tl, tr, bl, br]: [u8; 4], fx: f32, fy: f32) -> f32 {
+    let t = tl as f32 * (1.0 - fx) + tr as f32 * fx;
+    let b = bl as f32 * (1.0 - fx) + br as f32 * fx;
     t * (1.0 - fy) + b * fy
 }
 
