@@ -275,75 +275,60 @@ fn pipelines(model: &Path) -> Vec<(String, Pipeline)> {
         ));
     }
     if std::env::var_os("BEDSIDE_ABLATION").is_some() {
-        v.push((
-            "  without turns".into(),
-            Pipeline::new(
-                clf(),
-                bedside(FinderConfig {
+        let d = FinderConfig::default;
+        let without = [
+            (
+                "turns",
+                FinderConfig {
                     sweep: vec![0.0],
-                    ..FinderConfig::default()
-                }),
-            )
-            .expect("pipeline"),
-        ));
-        v.push((
-            "  without tiles".into(),
-            Pipeline::new(
-                clf(),
-                bedside(FinderConfig {
+                    ..d()
+                },
+            ),
+            (
+                "tiles",
+                FinderConfig {
                     tiles_per_frame: 0,
-                    ..FinderConfig::default()
-                }),
-            )
-            .expect("pipeline"),
-        ));
-        v.push((
-            "  without tracking".into(),
-            Pipeline::new(
-                clf(),
-                bedside(FinderConfig {
+                    ..d()
+                },
+            ),
+            (
+                "tracking",
+                FinderConfig {
                     track: false,
-                    ..FinderConfig::default()
-                }),
-            )
-            .expect("pipeline"),
-        ));
-        v.push((
-            "  without size hysteresis".into(),
-            Pipeline::new(
-                clf(),
-                bedside(FinderConfig {
+                    ..d()
+                },
+            ),
+            (
+                "size hysteresis",
+                FinderConfig {
                     keep_size: 1.0,
-                    ..FinderConfig::default()
-                }),
-            )
-            .expect("pipeline"),
-        ));
-        v.push((
-            "  without resting".into(),
-            Pipeline::new(
-                clf(),
-                bedside(FinderConfig {
+                    ..d()
+                },
+            ),
+            (
+                "resting",
+                FinderConfig {
                     rest_after: 0,
-                    ..FinderConfig::default()
-                }),
-            )
-            .expect("pipeline"),
-        ));
-        v.push((
-            "  without hysteresis".into(),
-            Pipeline::new(
-                clf(),
-                bedside(FinderConfig {
-                    keep_threshold: FinderConfig::default().threshold,
+                    ..d()
+                },
+            ),
+            (
+                "hysteresis",
+                FinderConfig {
+                    keep_threshold: d().threshold,
                     keep_size: 1.0,
-                    ..FinderConfig::default()
-                }),
-            )
-            .expect("pipeline"),
-        ));
+                    ..d()
+                },
+            ),
+        ];
+        for (part, cfg) in without {
+            v.push((
+                format!("  without {part}"),
+                Pipeline::new(clf(), bedside(cfg)).expect("pipeline"),
+            ));
+        }
         v.push(("  without alignment".into(), {
-            let mut p = Pipeline::new(clf(), bedside(FinderConfig::default())).expect("pipeline");
+            let mut p = Pipeline::new(clf(), bedside(d())).expect("pipeline");
             p.align = false;
             p
         }));
