@@ -28,7 +28,8 @@ fn main() {
         .expect("cargo metadata runs");
     assert!(
         out.status.success(),
-        "cargo metadata failed: {}",
+        "cargo metadata --offline failed (it needs every dependency of the workspace \
+         downloaded, which building one package alone does not do: run `cargo fetch` once): {}",
         String::from_utf8_lossy(&out.stderr)
     );
     let meta: serde_json::Value =
