@@ -17,7 +17,7 @@ use areya_vision::bedside::{FaceFinder, FinderConfig, Track};
 use areya_vision::blazeface::BlazeFace;
 use areya_vision::crop::aligned_crop;
 use areya_vision::model::{EmotionModel, Runtime};
-use areya_vision::scene::Rng;
+use areya_vision::scene::{self, Rng};
 use areya_vision::GrayFrame;
 use std::path::{Path, PathBuf};
 
@@ -61,7 +61,6 @@ fn view(face: &image::GrayImage, rng: &mut Rng) -> (GrayFrame, (f32, f32, f32)) 
         rng.range(0.42, 0.58),
         rng.range(0.03, 0.10),
     );
-    let (fw, fh) = (face.width() as f32, face.height() as f32);
     let (sin, cos) = roll.sin_cos();
     let mut pixels = Vec::with_capacity(size * size);
     for y in 0..size {
@@ -80,21 +79,7 @@ fn view(face: &image::GrayImage, rng: &mut Rng) -> (GrayFrame, (f32, f32, f32)) 
                 } else {
                     1.0
                 };
-                // Bilinear in the face image.
-                let (fx, fy) = (
-                    (u * fw - 0.5).clamp(0.0, fw - 1.0),
-                    (w * fh - 0.5).clamp(0.0, fh - 1.0),
-                );
-                let (x0, y0) = (fx as u32, fy as u32);
-                let (x1, y1) = (
-                    (x0 + 1).min(face.width() - 1),
-                    (y0 + 1).min(face.height() - 1),
-                );
-                let (ax, ay) = (fx - x0 as f32, fy - y0 as f32);
-                let p = |x, y| face.get_pixel(x, y)[0] as f32;
-                let s = (p(x0, y0) * (1.0 - ax) + p(x1, y0) * ax) * (1.0 - ay)
-                    + (p(x0, y1) * (1.0 - ax) + p(x1, y1) * ax) * ay;
-                v = v * (1.0 - alpha) + s * alpha;
+                v = v * (1.0 - alpha) + scene::face_at(face, u, w) * alpha;
             }
             let n = if noise > 0.0 {
                 rng.normal() * noise

@@ -87,6 +87,25 @@ pub fn bed(seed: u64) -> Vec<f32> {
     px
 }
 
+/// `face` read bilinearly at (`u`, `v`), each in [0, 1) across the image: how a face image is
+/// scaled into a synthetic frame.
+pub fn face_at(face: &image::GrayImage, u: f32, v: f32) -> f32 {
+    let (fw, fh) = (face.width() as f32, face.height() as f32);
+    let (x, y) = (
+        (u * fw - 0.5).clamp(0.0, fw - 1.0),
+        (v * fh - 0.5).clamp(0.0, fh - 1.0),
+    );
+    let (x0, y0) = (x as u32, y as u32);
+    let (x1, y1) = (
+        (x0 + 1).min(face.width() - 1),
+        (y0 + 1).min(face.height() - 1),
+    );
+    let (ax, ay) = (x - x0 as f32, y - y0 as f32);
+    let p = |x, y| face.get_pixel(x, y)[0] as f32;
+    (p(x0, y0) * (1.0 - ax) + p(x1, y0) * ax) * (1.0 - ay)
+        + (p(x0, y1) * (1.0 - ax) + p(x1, y1) * ax) * ay
+}
+
 /// `face` (a gray face image, any size) placed on `background` (from [`bed`]) as `pose` says:
 /// scaled, turned, blended in with a soft oval edge so that its square border does not show,
 /// then lit and given sensor noise.
@@ -98,26 +117,9 @@ pub fn compose(
 ) -> GrayFrame {
     let (w, h) = (WIDTH as usize, HEIGHT as usize);
     let mut px = background.to_vec();
-    let (fw, fh) = (face.width() as f32, face.height() as f32);
     let (sin, cos) = pose.roll_deg.to_radians().sin_cos();
     let half = pose.side / 2.0;
     let reach = (half * 1.5).ceil() as i64;
-    let sample = |u: f32, v: f32| -> f32 {
-        // Bilinear in the face image; u, v in [0, 1).
-        let (x, y) = (
-            (u * fw - 0.5).clamp(0.0, fw - 1.0),
-            (v * fh - 0.5).clamp(0.0, fh - 1.0),
-        );
-        let (x0, y0) = (x as u32, y as u32);
-        let (x1, y1) = (
-            (x0 + 1).min(face.width() - 1),
-            (y0 + 1).min(face.height() - 1),
-        );
-        let (ax, ay) = (x - x0 as f32, y - y0 as f32);
-        let p = |x, y| face.get_pixel(x, y)[0] as f32;
-        (p(x0, y0) * (1.0 - ax) + p(x1, y0) * ax) * (1.0 - ay)
-            + (p(x0, y1) * (1.0 - ax) + p(x1, y1) * ax) * ay
-    };
     let (cx, cy) = (pose.cx.round() as i64, pose.cy.round() as i64);
     for y in (cy - reach).max(0)..(cy + reach).min(h as i64) {
         for x in (cx - reach).max(0)..(cx + reach).min(w as i64) {
@@ -131,7 +133,7 @@ pub fn compose(
             let alpha = areya_core::face::pillow_oval(u - 0.5, v - 0.5);
             if alpha > 0.0 {
                 let i = y as usize * w + x as usize;
-                px[i] = px[i] * (1.0 - alpha) + sample(u, v) * alpha;
+                px[i] = px[i] * (1.0 - alpha) + face_at(face, u, v) * alpha;
             }
         }
     }
