@@ -230,9 +230,11 @@ fn kill_9_mid_epoch_loses_at_most_that_epoch_and_resume_finishes() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // Wait for the first finished epoch, then a little into the next one, and kill -9.
+    // Wait for the first epoch's commit point (its checkpoint, written after its metrics row:
+    // on a loaded machine that can take longer than the wait below), then a little into the
+    // next epoch, and kill -9.
     let start = Instant::now();
-    while metrics_rows(&out) < 1 {
+    while metrics_rows(&out) < 1 || !out.join("last.safetensors").is_file() {
         assert!(
             start.elapsed() < Duration::from_secs(120),
             "no epoch finished"
