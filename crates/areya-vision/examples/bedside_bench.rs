@@ -8,8 +8,8 @@
 //! accuracy among the frames found, accuracy over all frames (a missed face is wrong), and
 //! milliseconds per frame on one thread (detection, crop and classification in batches of a
 //! clip). Above each condition, the accuracy when each face is cut out at its true place, size
-//! and roll (no detector): what the scene leaves readable. Then the bed with nobody in it, by day and at night: false faces, milliseconds and
-//! detector views a frame (not in the totals).
+//! and roll (no detector): what the scene leaves readable. Then the bed with nobody in it, by
+//! day and at night: false faces, milliseconds and detector views a frame (not in the totals).
 //!
 //! - `bedside_bench run FER_VAL_DIR MODEL_DIR [CLIPS] [FRAMES]`: builds the frames in memory
 //!   (default 20 clips of 8 frames per condition: 160 frames) and compares SeetaFace (the

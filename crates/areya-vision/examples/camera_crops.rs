@@ -165,7 +165,7 @@ fn main() {
     if !out.join("val").exists() {
         std::os::unix::fs::symlink(root.join("val"), out.join("val")).expect("link val");
     }
-    let half = files.len().div_ceil(2);
+    let half = files.len().div_ceil(2).max(1);
     let found: usize = std::thread::scope(|s| {
         let jobs: Vec<_> = files
             .chunks(half)
