@@ -167,6 +167,21 @@ pub struct Baseline {
     learned: Option<f64>,
 }
 
+impl Baseline {
+    /// A usual negative share already known from a record of `faces` face frames that began at
+    /// `started_ms` (a stay imported or seeded with its history), so that the live state judges
+    /// against the same usual the record shows instead of learning another. `None` unless
+    /// `share` is in [0, 1] and `faces` is at least one.
+    pub fn known(share: f64, started_ms: Millis, faces: u64) -> Option<Baseline> {
+        ((0.0..=1.0).contains(&share) && faces > 0).then_some(Baseline {
+            started_ms: Some(started_ms),
+            negative_sum: share * faces as f64,
+            faces,
+            learned: Some(share),
+        })
+    }
+}
+
 /// One patient's rolling state.
 #[derive(Debug, Clone)]
 pub struct PatientState {
@@ -475,5 +490,25 @@ mod tests {
         feed(&mut s, &mut w, 4261 * 1000, 301, SAD);
         let a = s.assess(4561 * 1000);
         assert!(a.trend.unwrap() > 0.3, "{a:?}");
+    }
+
+    #[test]
+    fn a_known_baseline_is_judged_against_and_not_learned_again() {
+        assert!(Baseline::known(1.2, 0, 10).is_none(), "a share over 1");
+        assert!(Baseline::known(f64::NAN, 0, 10).is_none(), "not a number");
+        assert!(Baseline::known(0.12, 0, 0).is_none(), "no face behind it");
+        let mut s = PatientState::new(StateConfig::default());
+        s.carry_over(Baseline::known(0.12, 0, 1000).expect("valid"), false);
+        assert_eq!(s.baseline(), (0.12, true));
+        // Hours of distress from the first window on: still judged against 12%, above usual.
+        let mut w = Windower::new(MINUTE);
+        feed(&mut s, &mut w, 0, 5 * 3600, SAD);
+        assert_eq!(s.baseline(), (0.12, true));
+        let a = s.assess(5 * 3600 * 1000);
+        assert_eq!(a.status, Status::Elevated, "{a:?}");
+        assert!(
+            a.baseline_learned && (a.baseline - 0.12).abs() < 1e-9,
+            "{a:?}"
+        );
     }
 }

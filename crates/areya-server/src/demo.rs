@@ -205,21 +205,26 @@ pub fn observations(readings: &mut dyn Readings, t: u64, at_ms: i64) -> Vec<Obse
 /// The demo's past week for Dr Lee's patients, so the doctor's view has stays to read: bed 1's
 /// negative share rising over the last four days, bed 4 distressed one day, the others
 /// settled. Per day: the face seen in the morning, afternoon and evening (70% of those hours),
-/// and an hourly assessment against a learned usual of 12%. Seeded once: a restarted demo keeps
-/// what it has.
-pub async fn seed_history(app: &App) -> Result<(), crate::error::AppError> {
+/// and an hourly assessment against a learned usual of 12%. Each patient's state is saved with
+/// that usual too, so that the server opened on `store` afterwards judges the live readings
+/// against the same 12% the week shows (instead of learning another usual from the first live
+/// minutes, and the ward's card and the doctor's page naming two). Seeded once, before the
+/// server opens: a restarted demo keeps what it has.
+pub async fn seed_history(
+    store: &impl areya_store::Store,
+    now: areya_monitor::Millis,
+) -> Result<(), crate::error::AppError> {
     use areya_core::EmotionSums;
-    use areya_monitor::state::{Assessment, Status};
+    use areya_monitor::engine::PatientSnapshot;
+    use areya_monitor::state::{Assessment, Baseline, Status};
     use areya_monitor::window::WindowAggregate;
     use areya_monitor::HOUR;
-    use areya_store::Store;
     const DAY: i64 = 24 * HOUR;
-    let now = app.now();
+    const USUAL: f64 = 0.12;
     let Some(first) = demo_patient(0) else {
         return Ok(());
     };
-    if !app
-        .store
+    if !store
         .windows(Some(&first), now - 8 * DAY, now - DAY)
         .await?
         .is_empty()
@@ -240,6 +245,8 @@ pub async fn seed_history(app: &App) -> Result<(), crate::error::AppError> {
         let Some(p) = demo_patient(bed) else {
             continue;
         };
+        let (mut faces_seen, mut last_end) = (0u64, 0);
+        let week_start = midnight - 6 * DAY;
         for (k, n) in negative.into_iter().enumerate() {
             let day = midnight - (6 - k as i64) * DAY;
             for hour in [8, 9, 10, 14, 15, 16, 20, 21] {
@@ -257,8 +264,10 @@ pub async fn seed_history(app: &App) -> Result<(), crate::error::AppError> {
                         prob_sums: EmotionSums::from_array(mix.map(|x| x * faces)),
                         confidence_sum: faces * 0.8,
                     });
+                    faces_seen += 42;
+                    last_end = s + MINUTE;
                 }
-                let score = (((n - 0.12) / 0.3).clamp(0.0, 1.0) * 100.0).round() as u8;
+                let score = (((n - USUAL) / 0.3).clamp(0.0, 1.0) * 100.0).round() as u8;
                 batch.assessments.push((
                     p.clone(),
                     Assessment {
@@ -273,7 +282,7 @@ pub async fn seed_history(app: &App) -> Result<(), crate::error::AppError> {
                         negative: Some(n),
                         trend: None,
                         coverage: 0.7,
-                        baseline: 0.12,
+                        baseline: USUAL,
                         baseline_learned: true,
                         dominant: None,
                         reason: "demo history".into(),
@@ -281,15 +290,25 @@ pub async fn seed_history(app: &App) -> Result<(), crate::error::AppError> {
                 ));
             }
         }
+        let baseline = Baseline::known(USUAL, week_start, faces_seen)
+            .ok_or_else(|| crate::error::AppError::refused("the demo's usual is not a share"))?;
+        batch.patients.push(PatientSnapshot {
+            patient: p,
+            at_ms: last_end,
+            baseline,
+            elevated: false,
+            tracker: Default::default(),
+            last_face_ms: Some(last_end),
+            first_seen_ms: week_start,
+        });
     }
-    app.store.save(&batch).await?;
+    store.save(&batch).await?;
     Ok(())
 }
 
-/// Opts the demo's third patient out, as the script says, and seeds Dr Lee's week
-/// ([`seed_history`]).
+/// Opts the demo's third patient out, as the script says (Dr Lee's week is seeded before the
+/// server opens: [`seed_history`]).
 pub async fn prepare(app: &Arc<App>) -> Result<(), crate::error::AppError> {
-    seed_history(app).await?;
     if let Some(p) = demo_patient(2) {
         app.run(crate::command::Command::Consent {
             patient: p.clone(),

@@ -341,6 +341,22 @@ fn patient(i: usize) -> PatientId {
 }
 
 impl Server {
+    /// Demo bed `i`'s current assessment (the card's).
+    async fn assessment_of(&self, i: usize) -> areya_monitor::state::Assessment {
+        self.app
+            .assessment(&patient(i))
+            .await
+            .expect("read")
+            .expect("assessed")
+    }
+
+    /// `GET path` as the user of `cookie`, answered 200.
+    async fn get_ok(&self, path: &str, cookie: &str) -> Value {
+        let (status, v) = self.json("GET", path, Some(cookie), None).await;
+        assert_eq!(status, 200, "{path}: {v}");
+        v
+    }
+
     /// The id of demo bed `i`'s open sustained-negative alert.
     async fn open_alert_of(&self, i: usize) -> u64 {
         self.app
@@ -436,8 +452,7 @@ async fn authentication_roles_and_ward_scoping() {
         Some(1),
         "a nurse sees only her ward"
     );
-    let (status, ward) = s.json("GET", "/api/wards/ward-4b", Some(&ana), None).await;
-    assert_eq!(status, 200);
+    let ward = s.get_ok("/api/wards/ward-4b", &ana).await;
     assert_eq!(ward["beds"].as_array().map(|b| b.len()), Some(12));
     let (status, v) = s.json("GET", "/api/wards/ward-2a", Some(&ana), None).await;
     assert_eq!(status, 403, "another ward: {v}");
@@ -458,10 +473,7 @@ async fn authentication_roles_and_ward_scoping() {
     }
 
     let admin = s.login("admin").await;
-    let (status, d) = s
-        .json("GET", "/api/admin/directory", Some(&admin), None)
-        .await;
-    assert_eq!(status, 200);
+    let d = s.get_ok("/api/admin/directory", &admin).await;
     assert!(
         d["directory"]["staff"]
             .as_array()
@@ -500,8 +512,7 @@ async fn authentication_roles_and_ward_scoping() {
     let (status, _) = s.json("GET", "/api/me", Some(&ana), None).await;
     assert_eq!(status, 401, "logged out");
 
-    let (status, audit) = s.json("GET", "/api/audit", Some(&admin), None).await;
-    assert_eq!(status, 200);
+    let audit = s.get_ok("/api/audit", &admin).await;
     let actions: Vec<&str> = audit["entries"]
         .as_array()
         .expect("entries")
@@ -827,10 +838,7 @@ async fn sustained_sadness_alerts_live_and_is_acknowledged() {
     assert_ne!(alert["priority"], "high");
     let id = alert["id"].as_u64().expect("id");
 
-    let (status, v) = s
-        .json("GET", "/api/alerts?ward=ward-4b", Some(&ana), None)
-        .await;
-    assert_eq!(status, 200);
+    let v = s.get_ok("/api/alerts?ward=ward-4b", &ana).await;
     assert_eq!(v["alerts"][0]["alert"]["id"], id);
     assert_eq!(v["alerts"][0]["bed"], "bed-01");
     // Reading changes nothing: a nurse's GET (or a stale tab, or an integration polling as
@@ -879,10 +887,7 @@ async fn sustained_sadness_alerts_live_and_is_acknowledged() {
     // The ward lists the bed first, the patient page shows the timeline, and it was audited.
     let (_, ward) = s.json("GET", "/api/wards/ward-4b", Some(&ana), None).await;
     assert_eq!(ward["beds"][0]["patient"], "p-1001", "ordered by attention");
-    let (status, page) = s
-        .json("GET", "/api/patients/p-1001?hours=1", Some(&ana), None)
-        .await;
-    assert_eq!(status, 200);
+    let page = s.get_ok("/api/patients/p-1001?hours=1", &ana).await;
     assert!(
         page["windows"].as_array().map_or(0, |w| w.len()) >= 12,
         "{}",
@@ -919,10 +924,7 @@ async fn sustained_sadness_alerts_live_and_is_acknowledged() {
     }
 
     // The ward's KPI counts the acknowledgement.
-    let (status, kpi) = s
-        .json("GET", "/api/wards/ward-4b/kpi", Some(&ana), None)
-        .await;
-    assert_eq!(status, 200, "{kpi}");
+    let kpi = s.get_ok("/api/wards/ward-4b/kpi", &ana).await;
     assert_eq!(
         (
             kpi["patient_alerts"].as_u64(),
@@ -1482,6 +1484,13 @@ mod browser {
         .await;
         d.click("#notify").await;
         d.wait_text("#notify", "Notifications on").await;
+
+        // A patient seen for seconds only: the usual is still being learned, and the card names
+        // the usual the status is judged against meanwhile.
+        feed(&s, 1, 20, 0.1).await;
+        let bed2 = "#beds [data-key=\"bed-02\"]";
+        d.wait_text(bed2, "(usual: still learning, 25% assumed)")
+            .await;
 
         // Bed 1 turns sad; the alert must reach the open page by itself, and the page reports
         // it shown (delivered).
@@ -2461,10 +2470,7 @@ async fn servers_sharing_one_postgres_act_as_one_ward_and_fail_over() {
 
     // B's inbox comes from the database; reading it changes nothing, and the dashboard's
     // report that it showed the alert marks it delivered on A.
-    let (status, v) = b
-        .json("GET", "/api/alerts?ward=ward-4b", Some(&ana), None)
-        .await;
-    assert_eq!(status, 200, "{v}");
+    let v = b.get_ok("/api/alerts?ward=ward-4b", &ana).await;
     assert_eq!(v["alerts"][0]["alert"]["id"], id, "{v}");
     let on_a = a.app.open_alert(id).await.expect("open on the leader");
     assert_eq!(on_a.state, AlertState::Raised);
@@ -2515,8 +2521,7 @@ async fn servers_sharing_one_postgres_act_as_one_ward_and_fail_over() {
     let (_, v) = b.ingest(&[obs(1, b.now(), Some(0.9))], DEVICE).await;
     assert_eq!(v["refused"], 1, "{v}");
     // B's ward view, read from the database, matches A's from its engine.
-    let (status, on_b) = b.json("GET", "/api/wards/ward-4b", Some(&ana), None).await;
-    assert_eq!(status, 200, "{on_b}");
+    let on_b = b.get_ok("/api/wards/ward-4b", &ana).await;
     let ana_a = a.login("ana").await;
     let (_, on_a) = a
         .json("GET", "/api/wards/ward-4b", Some(&ana_a), None)

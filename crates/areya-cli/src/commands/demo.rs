@@ -234,6 +234,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     };
     runtime()?.block_on(async move {
         let store = open_sqlite(&db).await?;
+        demo::seed_history(&store, areya_core::time::now_ms()).await?;
         let app = App::open(
             store,
             demo::demo_settings(banner),

@@ -452,7 +452,9 @@ const worstOf = (alerts) => alerts.map(alertState).sort((x, y) => RANK[y.cls] - 
 const pinned = (b) => alertsOfBed(b).some(needsAction);
 const bedOrder = (x, y) => (pinned(y) - pinned(x)) || x.bed.localeCompare(y.bed, undefined, { numeric: true });
 const cameraDown = (b, alerts) => !b.camera.online || alerts.some((a) => a.kind === "source_offline" && a.state !== "resolved");
-function usualText(a) { return a.baseline_learned ? t(" (usual {pct})", { pct: pct(a.baseline) }) : t(" (usual: still learning)"); }
+// While the usual is still being learned the status is judged against an assumed one: say which,
+// or "above usual" reads as a contradiction.
+function usualText(a) { const p = { pct: pct(a.baseline) }; return a.baseline_learned ? t(" (usual {pct})", p) : t(" (usual: still learning, {pct} assumed)", p); }
 function statusWord(a) { return t(a.status === "elevated" && a.score >= 10 ? "above usual" : "settled"); }
 
 function bedCard(b) {

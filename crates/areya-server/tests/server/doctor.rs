@@ -46,10 +46,7 @@ async fn a_doctor_sees_exactly_their_patients_across_two_wards() {
     assert_eq!(s.ack(&ana, id, body).await.0, 200);
 
     let lee = s.login("drlee").await;
-    let (status, v) = s
-        .json("GET", "/api/doctor/patients?days=3", Some(&lee), None)
-        .await;
-    assert_eq!(status, 200, "{v}");
+    let v = s.get_ok("/api/doctor/patients?days=3", &lee).await;
     let mine: Vec<(&str, &str, &str)> = v["patients"]
         .as_array()
         .expect("patients")
@@ -129,8 +126,7 @@ async fn a_doctor_sees_exactly_their_patients_across_two_wards() {
     assert_eq!(status, 400, "{v}");
     assert_eq!(v["error"], "doctor: name the doctor whose patients to show");
     let path = "/api/doctor/patients?doctor=drkim";
-    let (status, v) = s.json("GET", path, Some(&admin), None).await;
-    assert_eq!(status, 200, "{v}");
+    let v = s.get_ok(path, &admin).await;
     assert_eq!(v["patients"][0]["patient"], "p-1005");
     assert_eq!(v["patients"].as_array().map(Vec::len), Some(1));
     let path = "/api/doctor/patients?doctor=ana";
@@ -219,8 +215,7 @@ async fn the_doctors_round_sends_a_rising_notice_and_a_digest_once_into_their_in
 
     // The inbox: Dr Lee's two, waiting; acknowledged once (audited once).
     let lee = s.login("drlee").await;
-    let (status, v) = s.json("GET", "/api/doctor/notices", Some(&lee), None).await;
-    assert_eq!(status, 200, "{v}");
+    let v = s.get_ok("/api/doctor/notices", &lee).await;
     assert_eq!(v["waiting"], 2);
     assert_eq!(v["notices"][0]["kind"], "digest");
     let id = v["notices"][1]["id"].as_u64().expect("id");
@@ -309,4 +304,44 @@ async fn a_persisting_notice_fires_once_and_again_only_after_an_hour_back_below(
         "four hours above after an hour below"
     );
     s.stop().await;
+}
+
+/// The demo's seeded week and its live readings share one usual: the ward's card (the live
+/// assessment) and the doctor's page (the week's days) both name 12% for bed 1. Before, the
+/// live state learned a usual of its own from the first live minutes, and a doctor read two.
+#[tokio::test]
+async fn the_demo_week_and_the_live_card_name_the_same_usual() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let url = format!("sqlite://{}", dir.path().join("demo.db").display());
+    let store = SqliteStore::open(&url).await.expect("store");
+    areya_server::demo::seed_history(&store, T0)
+        .await
+        .expect("seed the week");
+    drop(store);
+    let s = Server::start(&url, true).await;
+    // Calm live readings for longer than the demo's 100 s of baseline learning.
+    feed(&s, 0, 200, 0.3).await;
+    let live = s.assessment_of(0).await;
+    assert!(
+        live.baseline_learned && (live.baseline - 0.12).abs() < 1e-9,
+        "the card's usual is the week's: {live:?}"
+    );
+    let lee = s.login("drlee").await;
+    let v = s.get_ok("/api/doctor/patients?days=3", &lee).await;
+    let bed1 = v["patients"]
+        .as_array()
+        .expect("patients")
+        .iter()
+        .find(|p| p["patient"] == patient(0).as_str())
+        .expect("bed 1 is Dr Lee's");
+    let usual: Vec<f64> = bed1["stay"]["days"]
+        .as_array()
+        .expect("days")
+        .iter()
+        .filter_map(|d| d["baseline"].as_f64())
+        .collect();
+    assert!(
+        !usual.is_empty() && usual.iter().all(|u| (u - 0.12).abs() < 1e-9),
+        "the week's usual: {usual:?}"
+    );
 }

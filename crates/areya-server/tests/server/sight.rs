@@ -29,12 +29,7 @@ async fn escalated_alert_survives_a_restart(
     let before = alert_of_bed0(&s).await.expect("still open");
     assert_eq!(before.id, raised.id);
     assert_eq!(before.notified, Recipient::ChargeNurse, "{before:?}");
-    let assessed = s
-        .app
-        .assessment(&patient(0))
-        .await
-        .expect("read")
-        .expect("assessed");
+    let assessed = s.assessment_of(0).await;
     assert!(
         assessed.baseline_learned && assessed.baseline < 0.3,
         "{assessed:?}"
@@ -45,12 +40,7 @@ async fn escalated_alert_survives_a_restart(
     let s = restart(t).await;
     let after = alert_of_bed0(&s).await.expect("open after the restart");
     assert_eq!(after, before, "the alert is exactly as it was");
-    let again = s
-        .app
-        .assessment(&patient(0))
-        .await
-        .expect("read")
-        .expect("assessed");
+    let again = s.assessment_of(0).await;
     assert_eq!(
         (again.baseline, again.baseline_learned),
         (assessed.baseline, true),
@@ -62,12 +52,7 @@ async fn escalated_alert_survives_a_restart(
         .await
         .expect("still open after new sad minutes");
     assert_eq!(later.id, before.id);
-    let now = s
-        .app
-        .assessment(&patient(0))
-        .await
-        .expect("read")
-        .expect("assessed");
+    let now = s.assessment_of(0).await;
     assert!(now.score > 50, "the score still says so: {now:?}");
     s.stop().await;
 }
@@ -111,8 +96,7 @@ async fn a_patient_out_of_sight_turns_the_alert_to_cannot_assess_until_seen_agai
     })
     .await;
     assert!(ev["alert"]["blind_since_ms"].is_i64(), "{ev}");
-    let (status, list) = s.json("GET", "/api/alerts", Some(&ana), None).await;
-    assert_eq!(status, 200);
+    let list = s.get_ok("/api/alerts", &ana).await;
     let shown = list["alerts"]
         .as_array()
         .expect("alerts")

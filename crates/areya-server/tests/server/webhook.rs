@@ -211,10 +211,7 @@ async fn the_gateway_gets_each_message_once_signed_through_an_outage_and_dead_le
         "the same, for a reader in any language"
     );
     let admin = s.login("admin").await;
-    let (status, list) = s
-        .json("GET", "/api/admin/deliveries", Some(&admin), None)
-        .await;
-    assert_eq!(status, 200, "{list}");
+    let list = s.get_ok("/api/admin/deliveries", &admin).await;
     assert_eq!(list["configured"], true);
     assert!(list["deliveries"]
         .as_array()
