@@ -1979,6 +1979,28 @@ mod browser {
             "{history}"
         );
         assert!(page[1].as_u64().unwrap_or(0) >= 4, "timeline drawn: {page}");
+        // Once the patient is calm again the alert is over, and its card on the page says so
+        // in no colour that asks for action (it stayed yellow, "needs attention", before).
+        feed(&s, 0, 120, 0.1).await;
+        let card = format!("#patient-alerts [data-alert=\"{id}\"]");
+        d.wait_text(&format!("{card} .tag"), "over").await;
+        let look = d
+            .exec(&format!(
+                "const e = document.querySelector('{card}'); return [e.className, e.innerText]"
+            ))
+            .await;
+        let class = look[0].as_str().unwrap_or_default();
+        assert!(
+            !class.contains("red") && !class.contains("yellow"),
+            "an alert that is over: {look}"
+        );
+        assert!(
+            look[1]
+                .as_str()
+                .unwrap_or_default()
+                .contains("Nurse Ana Costa"),
+            "its card still says who answered it: {look}"
+        );
         screenshot(&d, "e2e-patient.png").await;
 
         d.cmd(

@@ -340,6 +340,8 @@ const TECH = { source_offline: "camera offline", no_face: "no face seen", model_
 const RANK = { red: 5, yellow: 4, cyan: 3, blind: 2, grey: 2, acked: 1 };
 
 function alertState(a) {
+  // An alert that is over asks nothing of anyone, whoever it reached: never red or yellow.
+  if (a.state === "resolved") return { cls: "acked", word: t("over") };
   if (a.state === "acknowledged") return { cls: "acked", word: t("acknowledged") };
   if (a.state === "snoozed") return { cls: "acked", word: t("snoozed") };
   if (a.blind_since_ms) return { cls: "blind", word: t("cannot assess") };
@@ -528,7 +530,8 @@ function fillAlert(el, item) {
   el._p.head.replaceChildren(h("span", {}, (item.bed || "") + " · " + a.patient), h("span", { class: "tag " + st.cls }, st.word));
   el._p.body.textContent = alertText(a);
   const bits = [t("Raised {when}", { when: when(a.raised_ms) })];
-  if (a.state === "acknowledged" && a.ack) bits.push(ackText(a.ack));
+  if (a.state === "resolved") bits.push(a.ack ? ackText(a.ack) : t("over by itself, not acknowledged"));
+  else if (a.state === "acknowledged" && a.ack) bits.push(ackText(a.ack));
   else if (a.state === "snoozed" && a.snoozed_until_ms) bits.push(t("snoozed until {time}", { time: hm(a.snoozed_until_ms) }));
   else bits.push(notifiedText(a, bed || (P.data && P.data.patient === a.patient ? { nurse: P.data.nurse } : null)));
   el._p.meta.textContent = bits.join(" · ");
