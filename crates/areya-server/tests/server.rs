@@ -1749,6 +1749,32 @@ mod browser {
         d.wait_text("#kpi", "Ganze Station, letzte 24 h: 1 Patientenalarm")
             .await;
         assert_eq!(english_on_page().await, Vec::<&str>::new(), "the ward view");
+        // The longer German words keep the card's layout: the camera's state on one line and
+        // the status words ("über dem Üblichen") beside the score, not wrapped under it — at a
+        // width where the ward shows four narrow cards a row.
+        d.cmd(
+            "POST",
+            "/window/rect",
+            Some(json!({ "width": 1400, "height": 900 })),
+        )
+        .await;
+        let layout = d
+            .exec(
+                "const c = document.querySelector('#beds [data-key=\"bed-01\"]');
+                 const cam = c.querySelector('.cam'), score = c.querySelector('.score');
+                 const words = score.querySelector('small'), r = document.createRange();
+                 r.selectNodeContents(score.firstChild);
+                 const line = parseFloat(getComputedStyle(cam).fontSize) * 1.6;
+                 return [cam.getBoundingClientRect().height <= line,
+                         words.getBoundingClientRect().left >= r.getBoundingClientRect().right - 1,
+                         words.innerText, c.getBoundingClientRect().width, window.innerWidth, cam.getBoundingClientRect().height]",
+            )
+            .await;
+        assert_eq!(
+            (&layout[0], &layout[1]),
+            (&json!(true), &json!(true)),
+            "camera on one line, words beside the score: {layout}"
+        );
         screenshot(&d, "e2e-german.png").await;
         // (The card is redrawn as scores arrive: go by the address, as the card's click does.)
         d.exec("location.hash = 'patient/p-1001'; return 1").await;
