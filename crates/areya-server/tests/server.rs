@@ -352,8 +352,20 @@ impl Server {
 
     /// `GET path` as the user of `cookie`, answered 200.
     async fn get_ok(&self, path: &str, cookie: &str) -> Value {
-        let (status, v) = self.json("GET", path, Some(cookie), None).await;
-        assert_eq!(status, 200, "{path}: {v}");
+        self.json_expect(200, "GET", path, Some(cookie), None).await
+    }
+
+    /// [`Server::json`] answered with `status`: the body.
+    async fn json_expect(
+        &self,
+        status: u16,
+        method: &str,
+        path: &str,
+        cookie: Option<&str>,
+        body: Option<Value>,
+    ) -> Value {
+        let (got, v) = self.json(method, path, cookie, body).await;
+        assert_eq!(got, status, "{method} {path}: {v}");
         v
     }
 
@@ -505,10 +517,9 @@ async fn authentication_roles_and_ward_scoping() {
         )
         .await;
     assert_eq!(status, 403);
-    let (status, _) = s
-        .json("POST", "/api/logout", Some(&ana), Some(json!({})))
+    let _ = s
+        .json_expect(200, "POST", "/api/logout", Some(&ana), Some(json!({})))
         .await;
-    assert_eq!(status, 200);
     let (status, _) = s.json("GET", "/api/me", Some(&ana), None).await;
     assert_eq!(status, 401, "logged out");
 
@@ -738,25 +749,25 @@ async fn ingest_is_idempotent_and_consent_is_enforced() {
     );
 
     let admin = s.login("admin").await;
-    let (status, v) = s
-        .json(
+    let v = s
+        .json_expect(
+            422,
             "PUT",
             "/api/patients/p-1003/consent",
             Some(&admin),
             Some(json!({ "consent": "paused" })),
         )
         .await;
-    assert_eq!(status, 422, "{v}");
     assert!(v["error"].as_str().unwrap_or("").contains("minutes"));
-    let (status, _) = s
-        .json(
+    let _ = s
+        .json_expect(
+            200,
             "PUT",
             "/api/patients/p-1003/consent",
             Some(&admin),
             Some(json!({ "consent": "opted_out" })),
         )
         .await;
-    assert_eq!(status, 200);
     let (_, v) = s.ingest(&[obs(2, s.now(), Some(0.9))], DEVICE).await;
     assert_eq!(v["refused"], 1, "{v}");
     let stored = s.app.store.observations_since(0).await.expect("read");
@@ -774,8 +785,7 @@ async fn ingest_is_idempotent_and_consent_is_enforced() {
     assert!(metrics.contains("areya_observations_refused_total 1"));
     let (status, v) = s.json("GET", "/healthz", None, None).await;
     assert_eq!((status, v["status"].as_str()), (200, Some("ok")));
-    let (status, v) = s.json("GET", "/openapi.json", None, None).await;
-    assert_eq!(status, 200);
+    let v = s.json_expect(200, "GET", "/openapi.json", None, None).await;
     assert_eq!(v["openapi"].as_str().map(|v| &v[..2]), Some("3."));
     for (path, _) in v["paths"].as_object().expect("paths") {
         assert!(path.starts_with('/'), "{path}");
@@ -935,16 +945,14 @@ async fn sustained_sadness_alerts_live_and_is_acknowledged() {
         "{kpi}"
     );
     assert_eq!(kpi["actionable_share"], 1.0);
-    let (status, _) = s
-        .json("GET", "/api/wards/ward-2a/kpi", Some(&ana), None)
+    let _ = s
+        .json_expect(403, "GET", "/api/wards/ward-2a/kpi", Some(&ana), None)
         .await;
-    assert_eq!(status, 403);
 
     // Logging out ends the live stream too (the last chunk, "0", closes the response).
-    let (status, _) = s
-        .json("POST", "/api/logout", Some(&ana), Some(json!({})))
+    let _ = s
+        .json_expect(200, "POST", "/api/logout", Some(&ana), Some(json!({})))
         .await;
-    assert_eq!(status, 200);
     let ended = tokio::time::timeout(std::time::Duration::from_secs(5), async {
         while let Ok(Some(line)) = lines.next_line().await {
             if line.trim() == "0" {
@@ -1022,15 +1030,15 @@ async fn a_restart_loses_nothing_stored() {
     assert_eq!(before.len(), 1, "{before:?}");
     let ana = s.login("ana").await;
     let id = before[0].id;
-    let (status, _) = s
-        .json(
+    let _ = s
+        .json_expect(
+            200,
             "POST",
             &format!("/api/alerts/{id}/ack"),
             Some(&ana),
             Some(json!({ "actionable": false, "reason": "watching a sad film" })),
         )
         .await;
-    assert_eq!(status, 200);
     let recent: Vec<Observation> = (0..5)
         .map(|k| obs(3, s.now() - (5 - k) * SECOND, Some(0.2)))
         .collect();
@@ -2551,15 +2559,14 @@ async fn servers_sharing_one_postgres_act_as_one_ward_and_fail_over() {
 
     // Consent set on B reaches A's engine; B refuses the paused patient's frames.
     let admin = b.login("admin").await;
-    let (status, v) = b
-        .json(
-            "PUT",
-            "/api/patients/p-1002/consent",
-            Some(&admin),
-            Some(json!({ "consent": "paused", "minutes": 30 })),
-        )
-        .await;
-    assert_eq!(status, 200, "{v}");
+    b.json_expect(
+        200,
+        "PUT",
+        "/api/patients/p-1002/consent",
+        Some(&admin),
+        Some(json!({ "consent": "paused", "minutes": 30 })),
+    )
+    .await;
     assert!(!a
         .app
         .consent(&patient(1))
@@ -2605,15 +2612,15 @@ async fn servers_sharing_one_postgres_act_as_one_ward_and_fail_over() {
     // A rule change made on B is stored and applied by A; its time zone reaches both ward
     // views (the dashboard's clock).
     let zoned = format!("time_zone = \"Europe/Berlin\"\n{DEMO_RULES}");
-    let (status, v) = b
-        .json(
+    let v = b
+        .json_expect(
+            200,
             "PUT",
             "/api/rules",
             Some(&admin),
             Some(json!({ "toml": zoned })),
         )
         .await;
-    assert_eq!(status, 200, "{v}");
     assert!(v["version"].as_i64().unwrap_or(0) >= 2, "{v}");
     wait_until("A applies the rules", async || {
         let (_, w) = a
@@ -2700,8 +2707,9 @@ async fn without_an_engine_leader_a_follower_answers_503_and_changes_nothing() {
     let admin = b.login("admin").await;
     let pause = json!({ "consent": "paused", "minutes": 30 });
     let path = "/api/patients/p-1002/consent";
-    let (status, v) = b.json("PUT", path, Some(&admin), Some(pause.clone())).await;
-    assert_eq!(status, 503, "{v}");
+    let v = b
+        .json_expect(503, "PUT", path, Some(&admin), Some(pause.clone()))
+        .await;
     assert!(
         v["error"]
             .as_str()
@@ -2730,8 +2738,8 @@ async fn without_an_engine_leader_a_follower_answers_503_and_changes_nothing() {
         areya_monitor::engine::Consent::Active,
         "the withdrawn request stays withdrawn under the new leader"
     );
-    let (status, v) = b.json("PUT", path, Some(&admin), Some(pause)).await;
-    assert_eq!(status, 200, "{v}");
+    b.json_expect(200, "PUT", path, Some(&admin), Some(pause))
+        .await;
     assert!(!b
         .app
         .consent(&patient(1))

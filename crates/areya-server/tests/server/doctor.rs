@@ -111,19 +111,17 @@ async fn a_doctor_sees_exactly_their_patients_across_two_wards() {
         }
     }
     // Others: a nurse has no doctor's view; an admin names the doctor.
-    let (status, v) = s
-        .json("GET", "/api/doctor/patients", Some(&ana), None)
+    let v = s
+        .json_expect(403, "GET", "/api/doctor/patients", Some(&ana), None)
         .await;
-    assert_eq!(status, 403, "{v}");
     assert_eq!(
         v["error"],
         "the doctor's view needs the role doctor; you are nurse"
     );
     let admin = s.login("admin").await;
-    let (status, v) = s
-        .json("GET", "/api/doctor/patients", Some(&admin), None)
+    let v = s
+        .json_expect(400, "GET", "/api/doctor/patients", Some(&admin), None)
         .await;
-    assert_eq!(status, 400, "{v}");
     assert_eq!(v["error"], "doctor: name the doctor whose patients to show");
     let path = "/api/doctor/patients?doctor=drkim";
     let v = s.get_ok(path, &admin).await;
@@ -221,8 +219,9 @@ async fn the_doctors_round_sends_a_rising_notice_and_a_digest_once_into_their_in
     let id = v["notices"][1]["id"].as_u64().expect("id");
     let ack = format!("/api/doctor/notices/{id}/ack");
     for _ in 0..2 {
-        let (status, n) = s.json("POST", &ack, Some(&lee), Some(json!({}))).await;
-        assert_eq!(status, 200, "{n}");
+        let n = s
+            .json_expect(200, "POST", &ack, Some(&lee), Some(json!({})))
+            .await;
         assert_eq!(n["ack"]["by"], "drlee");
     }
     assert_eq!(s.audit_rows("acknowledge notice").await.len(), 1);

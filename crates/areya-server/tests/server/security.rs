@@ -406,8 +406,8 @@ async fn a_password_change_needs_the_present_one_and_ends_other_sessions() {
         .await;
     assert_eq!((status, v["field"].as_str()), (422, Some("current")), "{v}");
     let body = json!({ "password": new, "current": "a guess at it" });
-    let (status, v) = s.json("PUT", path, Some(&stolen), Some(body)).await;
-    assert_eq!(status, 403, "{v}");
+    s.json_expect(403, "PUT", path, Some(&stolen), Some(body))
+        .await;
     let body = json!({ "password": new, "current": PASSWORD });
     let (status, v) = s.json("PUT", path, Some(&mine), Some(body)).await;
     assert_eq!((status, &v["sessions_ended"]), (200, &json!(1)), "{v}");
@@ -415,15 +415,14 @@ async fn a_password_change_needs_the_present_one_and_ends_other_sessions() {
     assert_eq!(s.json("GET", "/api/me", Some(&mine), None).await.0, 200);
     // An admin's reset ends every session of that person.
     let admin = s.login("admin").await;
-    let (status, v) = s
-        .json(
-            "PUT",
-            path,
-            Some(&admin),
-            Some(json!({ "password": "reset by admin 1" })),
-        )
-        .await;
-    assert_eq!(status, 200, "{v}");
+    s.json_expect(
+        200,
+        "PUT",
+        path,
+        Some(&admin),
+        Some(json!({ "password": "reset by admin 1" })),
+    )
+    .await;
     assert_eq!(s.json("GET", "/api/me", Some(&mine), None).await.0, 401);
     assert_eq!(s.json("GET", "/api/me", Some(&admin), None).await.0, 200);
 }
@@ -631,15 +630,15 @@ async fn absurd_limits_are_refused_and_other_wards_alerts_look_like_none() {
         ),
         ("utc_offset_minutes = 100000", "utc_offset_minutes"),
     ] {
-        let (status, v) = s
-            .json(
+        let v = s
+            .json_expect(
+                422,
                 "PUT",
                 "/api/rules",
                 Some(&admin),
                 Some(json!({ "toml": toml })),
             )
             .await;
-        assert_eq!(status, 422, "{v}");
         assert!(v["error"].as_str().unwrap_or("").contains(field), "{v}");
     }
     feed(&s, 0, 110, 0.1).await;
@@ -680,15 +679,14 @@ async fn absurd_limits_are_refused_and_other_wards_alerts_look_like_none() {
         a["error"].as_str().map(|e| e.replace(&id.to_string(), "N")),
         b["error"].as_str().map(|e| e.replace("999999", "N")),
     );
-    let (status, v) = s
-        .json(
-            "POST",
-            &format!("/api/alerts/{id}/snooze"),
-            Some(&s.login("ana").await),
-            Some(json!({ "seconds": u64::MAX })),
-        )
-        .await;
-    assert_eq!(status, 422, "{v}");
+    s.json_expect(
+        422,
+        "POST",
+        &format!("/api/alerts/{id}/snooze"),
+        Some(&s.login("ana").await),
+        Some(json!({ "seconds": u64::MAX })),
+    )
+    .await;
 }
 
 /// The PostgreSQL store comes back by itself after its connections were cut (a database
@@ -728,15 +726,15 @@ async fn an_integration_token_reads_its_wards_only_until_revoked() {
     feed(&s, 0, 30, 0.1).await;
     feed(&s, 0, 100, 0.9).await;
     let admin = s.login("admin").await;
-    let (status, v) = s
-        .json(
+    let v = s
+        .json_expect(
+            200,
             "PUT",
             "/api/admin/integrations/hie",
             Some(&admin),
             Some(json!({ "name": "Hospital interface engine", "wards": ["ward-4b"] })),
         )
         .await;
-    assert_eq!(status, 200, "{v}");
     let token = v["token"].as_str().expect("the token, once").to_string();
     let bearer = format!("Bearer {token}");
     let get = |path: &'static str| {
@@ -830,10 +828,14 @@ async fn an_integration_token_reads_its_wards_only_until_revoked() {
     let mut lines = BufReader::new(sse).lines();
     let first = lines.next_line().await.expect("read").unwrap_or_default();
     assert!(first.contains("200"), "{first}");
-    let (status, v) = s
-        .json("DELETE", "/api/admin/integrations/hie", Some(&admin), None)
-        .await;
-    assert_eq!(status, 200, "{v}");
+    s.json_expect(
+        200,
+        "DELETE",
+        "/api/admin/integrations/hie",
+        Some(&admin),
+        None,
+    )
+    .await;
     let (status, _) = get("/api/wards/ward-4b").await;
     assert_eq!(status, 401, "revoked");
     let ended = tokio::time::timeout(std::time::Duration::from_secs(10), async {
