@@ -18,6 +18,9 @@
 //!   pipeline, and each of Areya's parts taken away in turn.
 //! - `bedside_bench make FER_VAL_DIR OUT_DIR [CLIPS] [FRAMES]`: writes the same frames as PNG
 //!   with `truth.csv`, for peers outside Rust (bench/bedside_peer.py).
+//! - With `BEDSIDE_FIT=1`, two more lines per pipeline and condition: how far the faces found
+//!   sit from the truth (roll, size, centre) and their accuracy with the place and size or the
+//!   roll swapped for the truth.
 
 use areya_core::{Emotion, FaceDetectorKind, PatientId, SourceId};
 use areya_ml::Classifier;
@@ -170,7 +173,50 @@ struct Tally {
     views: u64,
 }
 
+/// How the faces found sit on the truth (`BEDSIDE_FIT=1`): the roll the crop was turned by
+/// against the roll the face was laid at (degrees; FER-2013's faces lean a few degrees in
+/// their own images, so upright shows what that alone gives), the face's side against the
+/// laid square's, and the centre's distance from the square's, in its sides.
+#[derive(Default)]
+struct Fit {
+    roll_err: Vec<f32>,
+    size: Vec<f32>,
+    offset: Vec<f32>,
+    /// Each face found: its shot's index and the face as the crop took it.
+    faces: Vec<(usize, areya_vision::bedside::Face)>,
+}
+
+impl Fit {
+    fn line(&mut self) -> String {
+        let q = |v: &mut Vec<f32>, p: f32| {
+            v.sort_by(f32::total_cmp);
+            v.get(((v.len().max(1) - 1) as f32 * p).round() as usize)
+                .copied()
+                .unwrap_or(f32::NAN)
+        };
+        format!(
+            "  faces found: roll off by {:.1}° (median), {:.1}° (90th percentile); side {:.2} × \
+             the laid square's (quartiles {:.2}–{:.2}); centre {:.2} of a side off (median)",
+            q(&mut self.roll_err, 0.5),
+            q(&mut self.roll_err, 0.9),
+            q(&mut self.size, 0.5),
+            q(&mut self.size, 0.25),
+            q(&mut self.size, 0.75),
+            q(&mut self.offset, 0.5),
+        )
+    }
+}
+
 fn measure(pipe: &mut Pipeline, condition: &str, shots: &[Shot], per_clip: usize) -> Tally {
+    measure_fit(pipe, condition, shots, per_clip).0
+}
+
+fn measure_fit(
+    pipe: &mut Pipeline,
+    condition: &str,
+    shots: &[Shot],
+    per_clip: usize,
+) -> (Tally, Fit) {
     let (x, y, w, h) = scene::BED;
     let roi = Roi {
         x,
@@ -178,7 +224,7 @@ fn measure(pipe: &mut Pipeline, condition: &str, shots: &[Shot], per_clip: usize
         width: w,
         height: h,
     };
-    let mut t = Tally::default();
+    let (mut t, mut fit) = (Tally::default(), Fit::default());
     for (i, clip) in shots.chunks(per_clip).enumerate() {
         let batch: Vec<(GrayFrame, FrameMeta)> = clip
             .iter()
@@ -204,14 +250,16 @@ fn measure(pipe: &mut Pipeline, condition: &str, shots: &[Shot], per_clip: usize
             })
             .collect();
         let (start, views) = (Instant::now(), pipe.detector_views());
-        let obs = pipe.observe(&batch).expect("observe");
+        let seen = pipe.observe_seen(&batch).expect("observe");
         t.secs += start.elapsed().as_secs_f64();
         t.views += pipe.detector_views() - views;
-        for (o, s) in obs.iter().zip(clip) {
+        for (seen, s) in seen.iter().zip(clip) {
             t.frames += 1;
             let Some(areya_core::SeenFace {
-                bbox: b, probs: p, ..
-            }) = o.face
+                bbox: b,
+                probs: p,
+                quality,
+            }) = seen.observation.face
             else {
                 continue;
             };
@@ -227,9 +275,30 @@ fn measure(pipe: &mut Pipeline, condition: &str, shots: &[Shot], per_clip: usize
             t.found += 1;
             // CLASSES are in Areya's order: angry, happy, relaxed (neutral), sad.
             t.correct += usize::from(p.top() == Emotion::ALL[s.class]);
+            if let Some(roll) = seen.roll {
+                let d = (roll.to_degrees() - s.pose.roll_deg).rem_euclid(360.0);
+                fit.roll_err.push(if d > 180.0 { 360.0 - d } else { d });
+            }
+            if let Some(q) = quality {
+                fit.size.push(q.face_px as f32 / s.pose.side);
+            }
+            fit.offset.push(off / s.pose.side);
+            if let (Some(roll), Some(q)) = (seen.roll, quality) {
+                fit.faces.push((
+                    i * per_clip + (t.frames - 1) % per_clip,
+                    areya_vision::bedside::Face {
+                        cx: bx,
+                        cy: by,
+                        side: q.face_px as f32,
+                        roll,
+                        score: 1.0,
+                        landmarks: [(0.0, 0.0); 6],
+                    },
+                ));
+            }
         }
     }
-    t
+    (t, fit)
 }
 
 /// Accuracy when the face is cut out at its true place, size and roll (the pasted face image's
@@ -268,6 +337,70 @@ fn truth_correct(model: &EmotionModel, shots: &[Shot]) -> usize {
             top == Some(s.class)
         })
         .count()
+}
+
+/// Of the faces found, the share read right as the pipeline cut them, and with the place and
+/// size or the roll swapped for the truth: which of the two the accuracy is lost to.
+fn decompose(
+    model: &EmotionModel,
+    shots: &[Shot],
+    found: &[(usize, areya_vision::bedside::Face)],
+    crop: &areya_core::FaceCrop,
+) -> String {
+    use areya_vision::bedside::Face;
+    let size = model.image_size();
+    let laid = |s: &Shot, roll: f32| Face {
+        cx: s.pose.cx,
+        cy: s.pose.cy,
+        side: s.pose.side,
+        roll,
+        score: 1.0,
+        landmarks: [(0.0, 0.0); 6],
+    };
+    let square = areya_core::FaceCrop::margin(0.0);
+    let read = |cut: &dyn Fn(&Shot, &Face) -> Vec<u8>| -> f64 {
+        let mut pixels = Vec::new();
+        for (k, f) in found {
+            pixels.extend(cut(&shots[*k], f));
+        }
+        let probs = model.predict(&pixels, found.len()).expect("predict");
+        let right = probs
+            .iter()
+            .zip(found)
+            .filter(|(p, (k, _))| {
+                let top = p
+                    .iter()
+                    .enumerate()
+                    .max_by(|a, b| a.1.total_cmp(b.1))
+                    .map(|(i, _)| i);
+                top == Some(shots[*k].class)
+            })
+            .count();
+        100.0 * right as f64 / found.len().max(1) as f64
+    };
+    let crop_of = areya_vision::crop::aligned_crop;
+    let as_found = read(&|s, f| crop_of(&s.frame, f, crop, size));
+    let true_place = read(&|s, f| crop_of(&s.frame, &laid(s, f.roll), &square, size));
+    let true_roll = read(&|s, f| {
+        let f = Face {
+            roll: s.pose.roll_deg.to_radians(),
+            ..*f
+        };
+        crop_of(&s.frame, &f, crop, size)
+    });
+    let truth = read(&|s, _| {
+        crop_of(
+            &s.frame,
+            &laid(s, s.pose.roll_deg.to_radians()),
+            &square,
+            size,
+        )
+    });
+    format!(
+        "  faces found, read right: as cut {as_found:.1}%; the laid square turned by the roll \
+         found {true_place:.1}%; the box found turned by the laid roll {true_roll:.1}%; the laid \
+         square {truth:.1}%"
+    )
 }
 
 fn pipelines(model: &Path) -> Vec<(String, Pipeline)> {
@@ -460,7 +593,7 @@ fn run(val: &Path, model: &Path, clips: usize, per_clip: usize) {
             100.0 * truth_correct(&truth, &shots) as f64 / shots.len().max(1) as f64
         );
         for (j, (name, pipe)) in pipes.iter_mut().enumerate() {
-            let t = measure(pipe, condition.name, &shots, per_clip);
+            let (t, mut fit) = measure_fit(pipe, condition.name, &shots, per_clip);
             let pct = |a: usize, b: usize| 100.0 * a as f64 / b.max(1) as f64;
             println!(
                 "{:<30} {:<9} {:>6.1}% {:>9.1}% {:>8.1}% {:>7} {:>8.2} {:>6.2}",
@@ -473,6 +606,10 @@ fn run(val: &Path, model: &Path, clips: usize, per_clip: usize) {
                 1000.0 * t.secs / t.frames.max(1) as f64,
                 t.views as f64 / t.frames.max(1) as f64
             );
+            if std::env::var_os("BEDSIDE_FIT").is_some() {
+                println!("{}", fit.line());
+                println!("{}", decompose(&truth, &shots, &fit.faces, &pipe.crop));
+            }
             let tot = &mut totals[j];
             tot.frames += t.frames;
             tot.found += t.found;
@@ -571,7 +708,8 @@ fn main() {
         ),
         _ => eprintln!(
             "usage: bedside_bench run FER_VAL_DIR MODEL_DIR [CLIPS] [FRAMES] | \
-             make FER_VAL_DIR OUT_DIR [CLIPS] [FRAMES]   (BEDSIDE_ABLATION=1: each part taken away)"
+             make FER_VAL_DIR OUT_DIR [CLIPS] [FRAMES]   (BEDSIDE_ABLATION=1: each part taken \
+             away; BEDSIDE_FIT=1: how the faces found sit on the truth, and what each costs)"
         ),
     }
 }

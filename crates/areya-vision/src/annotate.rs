@@ -174,6 +174,7 @@ mod tests {
                 (62.0, 75.0),
                 (108.0, 75.0),
             ]),
+            roll: Some(0.0),
             crop: None,
         };
         let img = annotate(&frame, Some(&roi), &seen(o.clone()));

@@ -108,6 +108,9 @@ pub struct Seen {
     pub observation: Observation,
     /// Eyes, nose, mouth and ears (BlazeFace only), frame pixels.
     pub landmarks: Option<[(f32, f32); 6]>,
+    /// The face's in-plane rotation the crop was turned by (BlazeFace only; radians, as
+    /// [`crate::bedside::Face::roll`]).
+    pub roll: Option<f32>,
     /// The crop the model classified (`image_size`² gray pixels).
     pub crop: Option<Vec<u8>>,
 }
@@ -244,6 +247,7 @@ impl Pipeline {
                         face: None,
                     },
                     landmarks: None,
+                    roll: None,
                     crop: None,
                 };
                 if let Some((b, face)) = hit {
@@ -264,6 +268,7 @@ impl Pipeline {
                         }),
                     });
                     seen.landmarks = face.map(|f| f.landmarks);
+                    seen.roll = face.map(|f| f.roll);
                     seen.crop = Some(crop);
                 }
                 Ok(seen)
