@@ -221,6 +221,8 @@ pub async fn seed_history(
     use areya_monitor::HOUR;
     const DAY: i64 = 24 * HOUR;
     const USUAL: f64 = 0.12;
+    // Faces in each seeded minute's 60 frames: seen 70% of those hours.
+    const FACES: u32 = 42;
     let Some(first) = demo_patient(0) else {
         return Ok(());
     };
@@ -245,7 +247,6 @@ pub async fn seed_history(
         let Some(p) = demo_patient(bed) else {
             continue;
         };
-        let (mut faces_seen, mut last_end) = (0u64, 0);
         let week_start = midnight - 6 * DAY;
         for (k, n) in negative.into_iter().enumerate() {
             let day = midnight - (6 - k as i64) * DAY;
@@ -253,19 +254,17 @@ pub async fn seed_history(
                 let at = day + hour * HOUR;
                 for m in 0..60 {
                     let s = at + m * MINUTE;
-                    let faces = 42.0;
+                    let faces = f64::from(FACES);
                     let mix = [n * 0.3, (1.0 - n) * 0.3, (1.0 - n) * 0.7, n * 0.7];
                     batch.windows.push(WindowAggregate {
                         patient: p.clone(),
                         start_ms: s,
                         end_ms: s + MINUTE,
                         frames: 60,
-                        faces: 42,
+                        faces: FACES,
                         prob_sums: EmotionSums::from_array(mix.map(|x| x * faces)),
                         confidence_sum: faces * 0.8,
                     });
-                    faces_seen += 42;
-                    last_end = s + MINUTE;
                 }
                 let score = (((n - USUAL) / 0.3).clamp(0.0, 1.0) * 100.0).round() as u8;
                 batch.assessments.push((
@@ -290,6 +289,9 @@ pub async fn seed_history(
                 ));
             }
         }
+        let mine = || batch.windows.iter().filter(|w| w.patient == p);
+        let faces_seen = mine().map(|w| u64::from(w.faces)).sum();
+        let last_end = mine().map(|w| w.end_ms).max().unwrap_or(week_start);
         let baseline = Baseline::known(USUAL, week_start, faces_seen)
             .ok_or_else(|| crate::error::AppError::refused("the demo's usual is not a share"))?;
         batch.patients.push(PatientSnapshot {
