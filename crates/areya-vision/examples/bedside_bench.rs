@@ -22,9 +22,11 @@
 //!   sit from the truth (roll, size, centre) and their accuracy with the place and size or the
 //!   roll swapped for the truth.
 
+use areya_core::FaceCrop;
 use areya_core::{Emotion, FaceDetectorKind, PatientId, SourceId};
 use areya_ml::Classifier;
-use areya_vision::bedside::FinderConfig;
+use areya_vision::bedside::{Face, FinderConfig};
+use areya_vision::crop::aligned_crop;
 use areya_vision::model::{EmotionModel, Runtime};
 use areya_vision::pipeline::{FrameMeta, Locator, Pipeline};
 use areya_vision::roi::Roi;
@@ -173,38 +175,39 @@ struct Tally {
     views: u64,
 }
 
-/// How the faces found sit on the truth (`BEDSIDE_FIT=1`): the roll the crop was turned by
-/// against the roll the face was laid at (degrees; FER-2013's faces lean a few degrees in
-/// their own images, so upright shows what that alone gives), the face's side against the
-/// laid square's, and the centre's distance from the square's, in its sides.
-#[derive(Default)]
-struct Fit {
-    roll_err: Vec<f32>,
-    size: Vec<f32>,
-    offset: Vec<f32>,
-    /// Each face found: its shot's index and the face as the crop took it.
-    faces: Vec<(usize, areya_vision::bedside::Face)>,
-}
+/// Each face a pipeline found, with its shot's index, as the crop took it (`BEDSIDE_FIT=1`):
+/// BlazeFace pipelines only, since only they report the roll the crop was turned by.
+type Found = Vec<(usize, Face)>;
 
-impl Fit {
-    fn line(&mut self) -> String {
-        let q = |v: &mut Vec<f32>, p: f32| {
-            v.sort_by(f32::total_cmp);
-            v.get(((v.len().max(1) - 1) as f32 * p).round() as usize)
-                .copied()
-                .unwrap_or(f32::NAN)
-        };
-        format!(
-            "  faces found: roll off by {:.1}° (median), {:.1}° (90th percentile); side {:.2} × \
-             the laid square's (quartiles {:.2}–{:.2}); centre {:.2} of a side off (median)",
-            q(&mut self.roll_err, 0.5),
-            q(&mut self.roll_err, 0.9),
-            q(&mut self.size, 0.5),
-            q(&mut self.size, 0.25),
-            q(&mut self.size, 0.75),
-            q(&mut self.offset, 0.5),
-        )
+/// How the faces found sit on the truth: the roll the crop was turned by against the roll the
+/// face was laid at (degrees; FER-2013's faces lean a few degrees in their own images, so
+/// upright shows what that alone gives), the face's side against the laid square's, and the
+/// centre's distance from the square's, in its sides.
+fn fit_line(shots: &[Shot], found: &Found) -> String {
+    let (mut roll, mut size, mut offset) = (vec![], vec![], vec![]);
+    for (k, f) in found {
+        let pose = &shots[*k].pose;
+        let d = (f.roll.to_degrees() - pose.roll_deg).rem_euclid(360.0);
+        roll.push(if d > 180.0 { 360.0 - d } else { d });
+        size.push(f.side / pose.side);
+        offset.push(((f.cx - pose.cx).powi(2) + (f.cy - pose.cy).powi(2)).sqrt() / pose.side);
     }
+    let q = |v: &mut Vec<f32>, p: f32| {
+        v.sort_by(f32::total_cmp);
+        v.get(((v.len().max(1) - 1) as f32 * p).round() as usize)
+            .copied()
+            .unwrap_or(f32::NAN)
+    };
+    format!(
+        "  faces found: roll off by {:.1}° (median), {:.1}° (90th percentile); side {:.2} × \
+         the laid square's (quartiles {:.2}–{:.2}); centre {:.2} of a side off (median)",
+        q(&mut roll, 0.5),
+        q(&mut roll, 0.9),
+        q(&mut size, 0.5),
+        q(&mut size, 0.25),
+        q(&mut size, 0.75),
+        q(&mut offset, 0.5),
+    )
 }
 
 fn measure(pipe: &mut Pipeline, condition: &str, shots: &[Shot], per_clip: usize) -> Tally {
@@ -216,7 +219,7 @@ fn measure_fit(
     condition: &str,
     shots: &[Shot],
     per_clip: usize,
-) -> (Tally, Fit) {
+) -> (Tally, Found) {
     let (x, y, w, h) = scene::BED;
     let roi = Roi {
         x,
@@ -224,7 +227,7 @@ fn measure_fit(
         width: w,
         height: h,
     };
-    let (mut t, mut fit) = (Tally::default(), Fit::default());
+    let (mut t, mut found) = (Tally::default(), Found::new());
     for (i, clip) in shots.chunks(per_clip).enumerate() {
         let batch: Vec<(GrayFrame, FrameMeta)> = clip
             .iter()
@@ -275,18 +278,10 @@ fn measure_fit(
             t.found += 1;
             // CLASSES are in Areya's order: angry, happy, relaxed (neutral), sad.
             t.correct += usize::from(p.top() == Emotion::ALL[s.class]);
-            if let Some(roll) = seen.roll {
-                let d = (roll.to_degrees() - s.pose.roll_deg).rem_euclid(360.0);
-                fit.roll_err.push(if d > 180.0 { 360.0 - d } else { d });
-            }
-            if let Some(q) = quality {
-                fit.size.push(q.face_px as f32 / s.pose.side);
-            }
-            fit.offset.push(off / s.pose.side);
             if let (Some(roll), Some(q)) = (seen.roll, quality) {
-                fit.faces.push((
-                    i * per_clip + (t.frames - 1) % per_clip,
-                    areya_vision::bedside::Face {
+                found.push((
+                    t.frames - 1,
+                    Face {
                         cx: bx,
                         cy: by,
                         side: q.face_px as f32,
@@ -298,7 +293,38 @@ fn measure_fit(
             }
         }
     }
-    (t, fit)
+    (t, found)
+}
+
+/// The face as it was laid into the scene (the pasted image's own square), turned by `roll`.
+fn laid(s: &Shot, roll: f32) -> Face {
+    Face {
+        cx: s.pose.cx,
+        cy: s.pose.cy,
+        side: s.pose.side,
+        roll,
+        score: 1.0,
+        landmarks: [(0.0, 0.0); 6],
+    }
+}
+
+/// How many of `cuts` (a shot's index and the crop of its face) the model reads right; the
+/// model's outputs are in the benchmark's class order for Areya's models.
+fn read_right(model: &EmotionModel, shots: &[Shot], cuts: Vec<(usize, Vec<u8>)>) -> usize {
+    let pixels: Vec<u8> = cuts.iter().flat_map(|(_, c)| c.iter().copied()).collect();
+    let probs = model.predict(&pixels, cuts.len()).expect("predict");
+    probs
+        .iter()
+        .zip(&cuts)
+        .filter(|(p, (k, _))| {
+            let top = p
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map(|(i, _)| i);
+            top == Some(shots[*k].class)
+        })
+        .count()
 }
 
 /// Accuracy when the face is cut out at its true place, size and roll (the pasted face image's
@@ -307,98 +333,44 @@ fn measure_fit(
 /// detector's box costs.
 fn truth_correct(model: &EmotionModel, shots: &[Shot]) -> usize {
     let size = model.image_size();
-    let mut pixels = Vec::with_capacity(shots.len() * (size * size) as usize);
-    for s in shots {
-        let face = areya_vision::bedside::Face {
-            cx: s.pose.cx,
-            cy: s.pose.cy,
-            side: s.pose.side,
-            roll: s.pose.roll_deg.to_radians(),
-            score: 1.0,
-            landmarks: [(0.0, 0.0); 6],
-        };
-        pixels.extend(areya_vision::crop::aligned_crop(
-            &s.frame,
-            &face,
-            &areya_core::FaceCrop::margin(0.0),
-            size,
-        ));
-    }
-    let probs = model.predict(&pixels, shots.len()).expect("predict");
-    probs
+    let square = FaceCrop::margin(0.0);
+    let cuts = shots
         .iter()
-        .zip(shots)
-        .filter(|(p, s)| {
-            let top = p
-                .iter()
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .map(|(i, _)| i);
-            top == Some(s.class)
+        .enumerate()
+        .map(|(k, s)| {
+            let face = laid(s, s.pose.roll_deg.to_radians());
+            (k, aligned_crop(&s.frame, &face, &square, size))
         })
-        .count()
+        .collect();
+    read_right(model, shots, cuts)
 }
 
 /// Of the faces found, the share read right as the pipeline cut them, and with the place and
 /// size or the roll swapped for the truth: which of the two the accuracy is lost to.
-fn decompose(
-    model: &EmotionModel,
-    shots: &[Shot],
-    found: &[(usize, areya_vision::bedside::Face)],
-    crop: &areya_core::FaceCrop,
-) -> String {
-    use areya_vision::bedside::Face;
+fn decompose(model: &EmotionModel, shots: &[Shot], found: &Found, crop: &FaceCrop) -> String {
     let size = model.image_size();
-    let laid = |s: &Shot, roll: f32| Face {
-        cx: s.pose.cx,
-        cy: s.pose.cy,
-        side: s.pose.side,
-        roll,
-        score: 1.0,
-        landmarks: [(0.0, 0.0); 6],
-    };
-    let square = areya_core::FaceCrop::margin(0.0);
+    let square = FaceCrop::margin(0.0);
     let read = |cut: &dyn Fn(&Shot, &Face) -> Vec<u8>| -> f64 {
-        let mut pixels = Vec::new();
-        for (k, f) in found {
-            pixels.extend(cut(&shots[*k], f));
-        }
-        let probs = model.predict(&pixels, found.len()).expect("predict");
-        let right = probs
+        let cuts = found
             .iter()
-            .zip(found)
-            .filter(|(p, (k, _))| {
-                let top = p
-                    .iter()
-                    .enumerate()
-                    .max_by(|a, b| a.1.total_cmp(b.1))
-                    .map(|(i, _)| i);
-                top == Some(shots[*k].class)
-            })
-            .count();
-        100.0 * right as f64 / found.len().max(1) as f64
+            .map(|(k, f)| (*k, cut(&shots[*k], f)))
+            .collect();
+        100.0 * read_right(model, shots, cuts) as f64 / found.len().max(1) as f64
     };
-    let crop_of = areya_vision::crop::aligned_crop;
-    let as_found = read(&|s, f| crop_of(&s.frame, f, crop, size));
-    let true_place = read(&|s, f| crop_of(&s.frame, &laid(s, f.roll), &square, size));
-    let true_roll = read(&|s, f| {
+    let true_roll = |s: &Shot| s.pose.roll_deg.to_radians();
+    let as_found = read(&|s, f| aligned_crop(&s.frame, f, crop, size));
+    let true_place = read(&|s, f| aligned_crop(&s.frame, &laid(s, f.roll), &square, size));
+    let box_found = read(&|s, f| {
         let f = Face {
-            roll: s.pose.roll_deg.to_radians(),
+            roll: true_roll(s),
             ..*f
         };
-        crop_of(&s.frame, &f, crop, size)
+        aligned_crop(&s.frame, &f, crop, size)
     });
-    let truth = read(&|s, _| {
-        crop_of(
-            &s.frame,
-            &laid(s, s.pose.roll_deg.to_radians()),
-            &square,
-            size,
-        )
-    });
+    let truth = read(&|s, _| aligned_crop(&s.frame, &laid(s, true_roll(s)), &square, size));
     format!(
         "  faces found, read right: as cut {as_found:.1}%; the laid square turned by the roll \
-         found {true_place:.1}%; the box found turned by the laid roll {true_roll:.1}%; the laid \
+         found {true_place:.1}%; the box found turned by the laid roll {box_found:.1}%; the laid \
          square {truth:.1}%"
     )
 }
@@ -593,7 +565,7 @@ fn run(val: &Path, model: &Path, clips: usize, per_clip: usize) {
             100.0 * truth_correct(&truth, &shots) as f64 / shots.len().max(1) as f64
         );
         for (j, (name, pipe)) in pipes.iter_mut().enumerate() {
-            let (t, mut fit) = measure_fit(pipe, condition.name, &shots, per_clip);
+            let (t, found) = measure_fit(pipe, condition.name, &shots, per_clip);
             let pct = |a: usize, b: usize| 100.0 * a as f64 / b.max(1) as f64;
             println!(
                 "{:<30} {:<9} {:>6.1}% {:>9.1}% {:>8.1}% {:>7} {:>8.2} {:>6.2}",
@@ -606,9 +578,9 @@ fn run(val: &Path, model: &Path, clips: usize, per_clip: usize) {
                 1000.0 * t.secs / t.frames.max(1) as f64,
                 t.views as f64 / t.frames.max(1) as f64
             );
-            if std::env::var_os("BEDSIDE_FIT").is_some() {
-                println!("{}", fit.line());
-                println!("{}", decompose(&truth, &shots, &fit.faces, &pipe.crop));
+            if std::env::var_os("BEDSIDE_FIT").is_some() && !found.is_empty() {
+                println!("{}", fit_line(&shots, &found));
+                println!("{}", decompose(&truth, &shots, &found, &pipe.crop));
             }
             let tot = &mut totals[j];
             tot.frames += t.frames;
