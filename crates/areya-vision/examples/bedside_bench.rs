@@ -21,6 +21,9 @@
 //! - With `BEDSIDE_FIT=1`, two more lines per pipeline and condition: how far the faces found
 //!   sit from the truth (roll, size, centre) and their accuracy with the place and size or the
 //!   roll swapped for the truth.
+//! - `BEDSIDE_CONDITIONS="small|night"`: only the conditions named.
+//! - With `BEDSIDE_MISSES=1`, on standard error: each clip with a frame missed (`o` found, `.`
+//!   missed, with the clip's face size and roll) and each false face with the truth beside it.
 
 use areya_core::FaceCrop;
 use areya_core::{Emotion, FaceDetectorKind, PatientId, SourceId};
@@ -256,6 +259,24 @@ fn measure_fit(
         let seen = pipe.observe_seen(&batch).expect("observe");
         t.secs += start.elapsed().as_secs_f64();
         t.views += pipe.detector_views() - views;
+        if std::env::var_os("BEDSIDE_MISSES").is_some() {
+            let marks: String = seen
+                .iter()
+                .map(|s| {
+                    if s.observation.face.is_some() {
+                        'o'
+                    } else {
+                        '.'
+                    }
+                })
+                .collect();
+            if marks.contains('.') {
+                eprintln!(
+                    "{condition} clip {i}: {marks} side {:.0} roll {:.0}",
+                    clip[0].pose.side, clip[0].pose.roll_deg
+                );
+            }
+        }
         for (seen, s) in seen.iter().zip(clip) {
             t.frames += 1;
             let Some(areya_core::SeenFace {
@@ -272,6 +293,9 @@ fn measure_fit(
             );
             let off = ((bx - s.pose.cx).powi(2) + (by - s.pose.cy).powi(2)).sqrt();
             if off > 0.5 * s.pose.side {
+                if std::env::var_os("BEDSIDE_MISSES").is_some() {
+                    eprintln!("{condition} clip {i}: false face {b:?} truth {:?}", s.pose);
+                }
                 t.false_faces += 1;
                 continue;
             }
@@ -436,6 +460,14 @@ fn pipelines(model: &Path) -> Vec<(String, Pipeline)> {
                 },
             ),
             (
+                "big tiles (128-pixel tiles, three a frame)",
+                FinderConfig {
+                    tile_view: 128,
+                    tiles_per_frame: 3,
+                    ..d()
+                },
+            ),
+            (
                 "tracking",
                 FinderConfig {
                     track: false,
@@ -555,6 +587,11 @@ fn run(val: &Path, model: &Path, clips: usize, per_clip: usize) {
     let mut totals = vec![Tally::default(); pipes.len()];
     let mut worst = vec![(f64::MAX, f64::MAX); pipes.len()];
     for (k, condition) in CONDITIONS.iter().enumerate() {
+        if let Ok(only) = std::env::var("BEDSIDE_CONDITIONS") {
+            if !only.split('|').any(|c| c == condition.name) {
+                continue;
+            }
+        }
         let shots = shots(&val, k, clips, per_clip);
         println!(
             "{:<30} {:<9} {:>7} {:>10} {:>8.1}%",

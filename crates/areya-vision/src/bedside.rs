@@ -5,9 +5,13 @@
 //!
 //! - **Search** (no face being followed): the whole bed area, turned 0°, then +90° and −90°
 //!   until one shows a face (the network itself copes with about ±45° of roll, so three turns
-//!   cover every in-plane rotation a lying head takes); only if none does, three of its
-//!   overlapping tiles, upright, for faces too small to see in the whole view — the next three
-//!   on the next frame, so that an empty bed costs at most six views a frame.
+//!   cover every in-plane rotation a lying head takes); only if none does, a tile of it,
+//!   upright, in a view of up to 256×256 (the network is convolutional), for faces too small
+//!   to see in the whole view: a tile spans up to ten times the smallest face, so that face is
+//!   a fifth of each 128-pixel stretch of the view, as the network sees faces best. A bed area
+//!   that size is one tile; a larger one is covered by overlapping tiles, one a frame, taken
+//!   farthest first (in a grid of four, the first two cover the whole area), so that an empty
+//!   bed costs at most seven 128×128 views' worth a frame.
 //! - **Confirm**: a view around the face found, twice its size, turned by the roll its eyes
 //!   show, so the face stands upright and fills the view: a tighter box, better landmarks, and
 //!   a second chance to reject what was not a face. BlazeFace also finds faces upside down in a
@@ -58,6 +62,12 @@ pub struct FinderConfig {
     /// Tiles of the bed area a search looks at, per frame, when the whole of it shows no face
     /// (small faces); 0: none.
     pub tiles_per_frame: usize,
+    /// The largest side of a tile's view in detector pixels, a multiple of 16 from 128 to 512:
+    /// a tile spans up to `tile_view / 128` × five times `min_face`, so the smallest face is a
+    /// fifth of each 128-pixel stretch of it, and a larger view covers more of the bed in one
+    /// look (256: four times the area of a 128 view at about four times the cost, without the
+    /// seams between four tiles).
+    pub tile_view: usize,
     /// Confirm each face found by a search in an upright view of it (see the module's notes).
     pub refine: bool,
     /// Follow the face from frame to frame (looking first where it was).
@@ -79,7 +89,8 @@ impl Default for FinderConfig {
             keep_threshold: 0.45,
             keep_size: 0.75,
             sweep: vec![0.0, 90.0, -90.0],
-            tiles_per_frame: 3,
+            tiles_per_frame: 1,
+            tile_view: 256,
             refine: true,
             track: true,
             rest_after: 10,
@@ -104,6 +115,12 @@ impl FinderConfig {
         }
         if !(self.keep_size > 0.0 && self.keep_size <= 1.0) {
             return Err(VisionError::config("keep_size", "must be in (0, 1]"));
+        }
+        if !(INPUT..=512).contains(&self.tile_view) || !self.tile_view.is_multiple_of(16) {
+            return Err(VisionError::config(
+                "tile_view",
+                "must be a multiple of 16 from 128 to 512 pixels",
+            ));
         }
         if self.rest_every == 0 {
             return Err(VisionError::config("rest_every", "must be 1 or more"));
@@ -185,16 +202,17 @@ impl Face {
         ((self.cx - o.cx).powi(2) + (self.cy - o.cy).powi(2)).sqrt()
     }
 
-    fn from_detection(d: &Detection, view: &View) -> Face {
+    /// A detection in `view`, sampled at `input`² pixels, in frame coordinates.
+    fn from_detection(d: &Detection, view: &View, input: usize) -> Face {
         let mut landmarks = [(0.0, 0.0); 6];
         for (l, p) in landmarks.iter_mut().zip(d.landmarks) {
-            *l = view.to_frame(p.0, p.1, INPUT);
+            *l = view.to_frame(p.0, p.1, input);
         }
-        let (cx, cy) = view.to_frame(d.cx, d.cy, INPUT);
+        let (cx, cy) = view.to_frame(d.cx, d.cy, input);
         Face {
             cx,
             cy,
-            side: (d.w + d.h) / 2.0 * view.side / INPUT as f32,
+            side: (d.w + d.h) / 2.0 * view.side / input as f32,
             roll: roll_of(&landmarks),
             score: d.score,
             landmarks,
@@ -307,8 +325,12 @@ const MAX_TURN: f32 = std::f32::consts::FRAC_PI_4;
 
 pub struct FaceFinder {
     net: BlazeFace,
+    /// The same network at the sizes the search's tiles have needed so far (one per bed area
+    /// in practice), built when first needed.
+    tile_nets: std::cell::RefCell<Vec<std::sync::Arc<BlazeFace>>>,
     cfg: FinderConfig,
-    /// Views run through the network so far (the cost the benchmark reports).
+    /// Views run through the network so far, in 128×128 views' worth of pixels (a 256×256
+    /// tile counts four): the cost the benchmark reports.
     views: std::cell::Cell<u64>,
 }
 
@@ -318,13 +340,25 @@ impl FaceFinder {
         let mut net = net;
         net.threshold = cfg.threshold;
         Ok(FaceFinder {
+            tile_nets: Default::default(),
             net,
             cfg,
             views: Default::default(),
         })
     }
 
-    /// How many views the network has looked at.
+    /// The network for `input`² tiles.
+    fn tile_net(&self, input: usize) -> Result<std::sync::Arc<BlazeFace>, VisionError> {
+        let mut nets = self.tile_nets.borrow_mut();
+        if let Some(n) = nets.iter().find(|n| n.input() == input) {
+            return Ok(n.clone());
+        }
+        let n = std::sync::Arc::new(self.net.at(input)?);
+        nets.push(n.clone());
+        Ok(n)
+    }
+
+    /// How many views the network has looked at, in 128×128 views' worth of pixels.
     pub fn views(&self) -> u64 {
         self.views.get()
     }
@@ -346,12 +380,23 @@ impl FaceFinder {
 
     /// Faces in `px`, the sample of `view`.
     fn look_at(&self, px: &[u8], view: &View, threshold: f32) -> Result<Vec<Face>, VisionError> {
-        self.views.set(self.views.get() + 1);
-        Ok(self
-            .net
+        self.look_with(&self.net, px, view, threshold)
+    }
+
+    /// Faces `net` sees in `px`, its sample of `view`.
+    fn look_with(
+        &self,
+        net: &BlazeFace,
+        px: &[u8],
+        view: &View,
+        threshold: f32,
+    ) -> Result<Vec<Face>, VisionError> {
+        let units = (net.input() * net.input()).div_ceil(INPUT * INPUT) as u64;
+        self.views.set(self.views.get() + units);
+        Ok(net
             .detect_above(&detector_input(px), threshold)?
             .iter()
-            .map(|d| Face::from_detection(d, view))
+            .map(|d| Face::from_detection(d, view, net.input()))
             .collect())
     }
 
@@ -412,13 +457,21 @@ impl FaceFinder {
                 return Ok(dedupe(faces));
             }
         }
-        // Tiles: a face is seen reliably when its side is at least a fifth of the view's.
-        let tile = (self.cfg.min_face as f32 * 5.0).clamp(INPUT as f32, side.max(INPUT as f32));
-        if self.cfg.tiles_per_frame == 0 || tile >= side * 0.8 {
+        // Tiles: a face is seen reliably when its side is at least a fifth of a 128-pixel
+        // stretch of the view; none when the whole area's view already sees it so.
+        let fifth = self.cfg.min_face as f32 * 5.0;
+        if self.cfg.tiles_per_frame == 0 || fifth.max(INPUT as f32) >= side * 0.8 {
             return Ok(vec![]);
         }
+        // Frame pixels per view pixel; a tile as large as `tile_view` allows, the whole area if
+        // that fits, sampled at the multiple of 16 that keeps this scale.
+        let per = fifth / INPUT as f32;
+        let tile = side.min(per * self.cfg.tile_view as f32);
+        let input = ((tile / per / 16.0).ceil() as usize * 16).clamp(INPUT, self.cfg.tile_view);
+        let net = self.tile_net(input)?;
         let along = |len: f32, at: f32| -> Vec<f32> {
-            // A quarter of a tile's overlap: a face at least a fifth of it lies whole in one.
+            // A quarter of a tile's overlap: a face up to a quarter of a tile lies whole in
+            // one; a larger one the whole area's view sees.
             let n = ((len - tile) / (tile * 0.75)).ceil().max(0.0) as usize + 1;
             (0..n)
                 .map(|i| {
@@ -442,12 +495,15 @@ impl FaceFinder {
                 });
             }
         }
+        // Taken farthest first: in a grid of four, the first two cover the whole area.
+        let tiles = farthest_first(tiles);
         let mut faces = vec![];
         for _ in 0..self.cfg.tiles_per_frame.min(tiles.len()) {
             let v = tiles[*next_tile % tiles.len()];
             *next_tile = (*next_tile + 1) % tiles.len();
+            let px = v.sample_mip(frame, input);
             faces.extend(
-                self.look(frame, &v)?
+                self.look_with(&net, &px, &v, self.cfg.threshold)?
                     .into_iter()
                     .filter(|f| self.acceptable(f, area, self.min_side())),
             );
@@ -593,6 +649,28 @@ fn turn_between(a: f32, b: f32) -> f32 {
     } else {
         d
     }
+}
+
+/// `tiles` reordered so that each comes as far as it can from all before it: a face anywhere
+/// is in one of the first few looked at, whatever the grid.
+fn farthest_first(mut tiles: Vec<View>) -> Vec<View> {
+    let mut out: Vec<View> = vec![];
+    while !tiles.is_empty() {
+        let gap = |v: &View| {
+            out.iter()
+                .map(|o| (o.cx - v.cx).powi(2) + (o.cy - v.cy).powi(2))
+                .fold(f32::MAX, f32::min)
+        };
+        // The first: row-major order's first; then the farthest, ties to the earliest.
+        let mut best = 0;
+        for (i, v) in tiles.iter().enumerate() {
+            if gap(v) > gap(&tiles[best]) {
+                best = i;
+            }
+        }
+        out.push(tiles.remove(best));
+    }
+    out
 }
 
 fn largest(faces: &[Face]) -> Option<Face> {

@@ -1,6 +1,8 @@
 //! BlazeFace short-range (Google MediaPipe, Apache-2.0; models/detector/README.md says where the
 //! weights come from and how they were converted) run with tract, pure Rust: one 128×128 view
-//! in, faces out as boxes with six landmarks. Finding faces in a whole camera frame, at any
+//! in, faces out as boxes with six landmarks. The network is convolutional, so the same
+//! weights also run on a larger view ([`BlazeFace::at`]): a 256×256 view of a wide area sees
+//! its small faces at the scale a 128×128 view of a quarter of it would, without seams. Finding faces in a whole camera frame, at any
 //! rotation and size, is [`crate::bedside`]'s job; this module only runs the network on a view.
 
 use crate::VisionError;
@@ -13,9 +15,8 @@ pub static EMBEDDED_ONNX: &[u8] = include_bytes!(concat!(
     "/../../models/detector/face_detection_short_range.onnx"
 ));
 
-/// The side of the square the network looks at, in pixels.
+/// The side of the square the network was trained on, in pixels.
 pub const INPUT: usize = 128;
-const ANCHORS: usize = 896;
 /// Overlap (IoU) above which two detections are one face (MediaPipe's setting for this model).
 const MERGE_IOU: f32 = 0.3;
 
@@ -58,6 +59,11 @@ type Plan = std::sync::Arc<TypedRunnableModel>;
 
 pub struct BlazeFace {
     plan: Plan,
+    /// The model file's bytes and name, to build the same network at another size.
+    bytes: std::sync::Arc<[u8]>,
+    name: String,
+    /// The side of the views this plan runs on, in pixels.
+    side: usize,
     /// Anchor centres in view pixels.
     anchors: Vec<(f32, f32)>,
     /// Score below which a detection is dropped.
@@ -67,7 +73,7 @@ pub struct BlazeFace {
 impl BlazeFace {
     /// The embedded model.
     pub fn embedded() -> Result<Self, VisionError> {
-        Self::from_bytes(EMBEDDED_ONNX, "the embedded BlazeFace model")
+        Self::from_bytes(EMBEDDED_ONNX.into(), "the embedded BlazeFace model", INPUT)
     }
 
     /// A model file (`--detector-model`); every failure names the file.
@@ -76,10 +82,27 @@ impl BlazeFace {
         let bytes = std::fs::read(path).map_err(|e| {
             VisionError::Model(format!("{name}: cannot read the face detector: {e}"))
         })?;
-        Self::from_bytes(&bytes, &name)
+        Self::from_bytes(bytes.into(), &name, INPUT)
     }
 
-    fn from_bytes(bytes: &[u8], name: &str) -> Result<Self, VisionError> {
+    /// The same network run on views of `side`² pixels (a multiple of 16, 64 to 1024).
+    pub fn at(&self, side: usize) -> Result<Self, VisionError> {
+        if !(64..=1024).contains(&side) || !side.is_multiple_of(16) {
+            return Err(VisionError::config(
+                "detector view",
+                "must be a multiple of 16 from 64 to 1024 pixels",
+            ));
+        }
+        let mut net = Self::from_bytes(self.bytes.clone(), &self.name, side)?;
+        net.threshold = self.threshold;
+        Ok(net)
+    }
+
+    fn from_bytes(
+        bytes: std::sync::Arc<[u8]>,
+        name: &str,
+        side: usize,
+    ) -> Result<Self, VisionError> {
         let bad = |e: String| {
             VisionError::Model(format!(
                 "{name}: not a BlazeFace short-range ONNX model ({e}); \
@@ -89,38 +112,49 @@ impl BlazeFace {
         // One gray channel (models/detector/gray.py folds MediaPipe's RGB input): a
         // conversion that still takes RGB is refused here, naming the script that makes one.
         let plan = tract_onnx::onnx()
-            .model_for_read(&mut std::io::Cursor::new(bytes))
-            .and_then(|m| m.with_input_fact(0, f32::fact([1, INPUT, INPUT, 1]).into()))
+            .model_for_read(&mut std::io::Cursor::new(&bytes[..]))
+            .and_then(|m| m.with_input_fact(0, f32::fact([1, side, side, 1]).into()))
             .and_then(|m| m.into_optimized())
             .and_then(|m| m.into_runnable())
             .map_err(|e| bad(format!("{e:#}").lines().next().unwrap_or("").to_string()))?;
+        let anchors = anchors(side);
+        let count = anchors.len();
         let net = BlazeFace {
             plan,
-            anchors: anchors(),
+            bytes,
+            name: name.to_string(),
+            side,
+            anchors,
             threshold: 0.5,
         };
         // A model that loads but answers in other shapes is not this detector.
-        net.raw(&vec![0.0; INPUT * INPUT])
+        net.raw(&vec![0.0; side * side])
             .map_err(|e| bad(e.to_string()))
             .and_then(|(r, s)| {
-                if r.len() == ANCHORS * 16 && s.len() == ANCHORS {
+                if r.len() == count * 16 && s.len() == count {
                     Ok(())
                 } else {
                     Err(bad(format!(
                         "outputs of {} and {} values, not {} and {}",
                         r.len(),
                         s.len(),
-                        ANCHORS * 16,
-                        ANCHORS
+                        count * 16,
+                        count
                     )))
                 }
             })?;
         Ok(net)
     }
 
-    /// The network's raw outputs for a gray view in [-1, 1] (`INPUT`² values, row-major).
+    /// The side of the square views this network runs on, in pixels.
+    pub fn input(&self) -> usize {
+        self.side
+    }
+
+    /// The network's raw outputs for a gray view in [-1, 1] (`input()`² values, row-major).
     fn raw(&self, gray: &[f32]) -> Result<(Vec<f32>, Vec<f32>), VisionError> {
-        let input = Tensor::from_shape(&[1, INPUT, INPUT, 1], gray)
+        let side = self.side;
+        let input = Tensor::from_shape(&[1, side, side, 1], gray)
             .map_err(|e| VisionError::Model(format!("face detector input: {e}")))?;
         let out = self
             .plan
@@ -136,7 +170,7 @@ impl BlazeFace {
         Ok((get(0)?, get(1)?))
     }
 
-    /// Faces in a gray view (`INPUT`² values in [-1, 1]), best first, overlapping detections
+    /// Faces in a gray view (`input()`² values in [-1, 1]), best first, overlapping detections
     /// merged by their score-weighted mean (as MediaPipe does for this model).
     pub fn detect(&self, gray: &[f32]) -> Result<Vec<Detection>, VisionError> {
         self.detect_above(gray, self.threshold)
@@ -148,11 +182,11 @@ impl BlazeFace {
         gray: &[f32],
         threshold: f32,
     ) -> Result<Vec<Detection>, VisionError> {
-        if gray.len() != INPUT * INPUT {
+        if gray.len() != self.side * self.side {
             return Err(VisionError::Frame(format!(
                 "face detector view of {} values, not {}",
                 gray.len(),
-                INPUT * INPUT
+                self.side * self.side
             )));
         }
         let (reg, logits) = self.raw(gray)?;
@@ -180,13 +214,14 @@ impl BlazeFace {
     }
 }
 
-/// MediaPipe's SSD anchors for this model: strides 8 (16×16 cells, 2 anchors each) and 16
-/// (8×8 cells, 6 anchors each; three layers of that stride are merged), centred in their cells.
-/// The model's regressors are offsets in input pixels from these centres.
-fn anchors() -> Vec<(f32, f32)> {
-    let mut v = Vec::with_capacity(ANCHORS);
-    for (cells, per_cell) in [(16usize, 2usize), (8, 6)] {
-        let step = INPUT as f32 / cells as f32;
+/// MediaPipe's SSD anchors for this model on a `side`² view: strides 8 (16×16 cells at 128,
+/// 2 anchors each) and 16 (8×8 cells, 6 anchors each; three layers of that stride are merged),
+/// centred in their cells. The model's regressors are offsets in input pixels from these centres.
+fn anchors(side: usize) -> Vec<(f32, f32)> {
+    let mut v = Vec::new();
+    for (stride, per_cell) in [(8usize, 2usize), (16, 6)] {
+        let cells = side / stride;
+        let step = stride as f32;
         for y in 0..cells {
             for x in 0..cells {
                 for _ in 0..per_cell {
@@ -238,13 +273,18 @@ mod tests {
 
     #[test]
     fn anchors_cover_the_view_as_mediapipe_lays_them_out() {
-        let a = anchors();
-        assert_eq!(a.len(), ANCHORS);
+        let a = anchors(INPUT);
+        assert_eq!(a.len(), 896);
         assert_eq!(a[0], (4.0, 4.0));
         assert_eq!(a[1], (4.0, 4.0));
         assert_eq!(a[2], (12.0, 4.0));
         assert_eq!(a[512], (8.0, 8.0));
-        assert_eq!(a[ANCHORS - 1], (120.0, 120.0));
+        assert_eq!(a[895], (120.0, 120.0));
+        // Twice the side: four times the cells at the same strides.
+        let b = anchors(256);
+        assert_eq!(b.len(), 4 * 896);
+        assert_eq!(b[2 * 32], (4.0, 12.0));
+        assert_eq!(b[4 * 896 - 1], (248.0, 248.0));
     }
 
     #[test]
@@ -268,5 +308,11 @@ mod tests {
     fn the_embedded_model_loads_and_a_blank_view_has_no_face() {
         let net = BlazeFace::embedded().unwrap();
         assert!(net.detect(&vec![0.0; INPUT * INPUT]).unwrap().is_empty());
+        let big = net.at(256).unwrap();
+        assert_eq!(big.input(), 256);
+        assert!(big.detect(&vec![0.0; 256 * 256]).unwrap().is_empty());
+        // A view of the wrong size is refused, not read past its end.
+        assert!(big.detect(&vec![0.0; INPUT * INPUT]).is_err());
+        assert!(net.at(200).is_err());
     }
 }

@@ -380,6 +380,22 @@ fn bad_detector_settings_are_refused_before_rustface_can_panic() {
             },
             "keep_size",
         ),
+        // A tile's view is a network plan of its own: a size the network cannot take, or one
+        // that would cost more than the frame, is refused before any frame is read.
+        (
+            FinderConfig {
+                tile_view: 200,
+                ..FinderConfig::default()
+            },
+            "tile_view",
+        ),
+        (
+            FinderConfig {
+                tile_view: 1024,
+                ..FinderConfig::default()
+            },
+            "tile_view",
+        ),
     ] {
         let err = FaceFinder::new(BlazeFace::embedded().unwrap(), cfg)
             .err()
@@ -786,6 +802,43 @@ fn rotated_faces_are_found_and_their_aligned_crop_matches_the_upright_one() {
             total / 13.0
         );
     }
+}
+
+#[test]
+fn a_small_face_anywhere_in_the_bed_area_is_found_within_two_frames() {
+    // A face whose box is just over the smallest a search takes (40 px: the photo face with its
+    // margin at 100 px) is too small for the view of the whole bed area; the search's tiles
+    // must reach it wherever it lies within two frames, not when their turn comes round later.
+    // Left out: the pillow's top edge, where the whole-area view reads the pillow with the
+    // small face on it as one large face.
+    let (finder, face, roi) = (finder(), photo_face(5), bed_roi());
+    let places = [
+        (150.0, 110.0),
+        (490.0, 110.0),
+        (150.0, 260.0),
+        (320.0, 260.0),
+        (490.0, 260.0),
+        (150.0, 410.0),
+        (320.0, 410.0),
+        (490.0, 410.0),
+    ];
+    let mut late = vec![];
+    for (cx, cy) in places {
+        let frame = on_pillow(&face, cx, cy, 100.0, 0.0);
+        let mut track = Track::default();
+        let found = (0..2).find_map(|_| finder.find(&frame, Some(&roi), &mut track).unwrap());
+        match found {
+            Some(f) => assert!(
+                (f.cx - cx).abs() < 20.0 && (f.cy - cy).abs() < 20.0 && f.side < 70.0,
+                "the face at {cx},{cy} reported at {:.0},{:.0}, side {:.0}",
+                f.cx,
+                f.cy,
+                f.side
+            ),
+            None => late.push((cx, cy)),
+        }
+    }
+    assert!(late.is_empty(), "not found within two frames at {late:?}");
 }
 
 #[test]
