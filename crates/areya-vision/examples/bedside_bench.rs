@@ -468,6 +468,13 @@ fn pipelines(model: &Path) -> Vec<(String, Pipeline)> {
                 },
             ),
             (
+                "less-sure small faces from the tiles",
+                FinderConfig {
+                    tile_hints: false,
+                    ..d()
+                },
+            ),
+            (
                 "tracking",
                 FinderConfig {
                     track: false,

@@ -11,7 +11,10 @@
 //!   a fifth of each 128-pixel stretch of the view, as the network sees faces best. A bed area
 //!   that size is one tile; a larger one is covered by overlapping tiles, one a frame, taken
 //!   farthest first (in a grid of four, the first two cover the whole area), so that an empty
-//!   bed costs at most seven 128×128 views' worth a frame.
+//!   bed costs at most seven 128×128 views' worth a frame. A small face is a few dozen pixels
+//!   of a tile and often scores less there than up close: when no face in the tile is sure,
+//!   the surest small one scored at least the keeping threshold goes on to the confirmation,
+//!   which must see it surely.
 //! - **Confirm**: a view around the face found, twice its size, turned by the roll its eyes
 //!   show, so the face stands upright and fills the view: a tighter box, better landmarks, and
 //!   a second chance to reject what was not a face. BlazeFace also finds faces upside down in a
@@ -68,6 +71,11 @@ pub struct FinderConfig {
     /// look (256: four times the area of a 128 view at about four times the cost, without the
     /// seams between four tiles).
     pub tile_view: usize,
+    /// When no face in the tiles is sure, hand the surest small one scored at least
+    /// `keep_threshold` to the confirmation, which must then see it surely up close: a small
+    /// face is a few dozen pixels of a tile, where a face its close view shows surely often
+    /// scores under `threshold`.
+    pub tile_hints: bool,
     /// Confirm each face found by a search in an upright view of it (see the module's notes).
     pub refine: bool,
     /// Follow the face from frame to frame (looking first where it was).
@@ -91,6 +99,7 @@ impl Default for FinderConfig {
             sweep: vec![0.0, 90.0, -90.0],
             tiles_per_frame: 1,
             tile_view: 256,
+            tile_hints: true,
             refine: true,
             track: true,
             rest_after: 10,
@@ -497,16 +506,32 @@ impl FaceFinder {
         }
         // Taken farthest first: in a grid of four, the first two cover the whole area.
         let tiles = farthest_first(tiles);
-        let mut faces = vec![];
+        // `tile_hints`: the confirmation sees a hint at its own size, where it needs
+        // `threshold` as any face found. Only small ones: a larger face is the whole area's
+        // view's to find.
+        let hint = if self.cfg.tile_hints {
+            self.cfg.keep_threshold
+        } else {
+            self.cfg.threshold
+        };
+        let (mut faces, mut maybe) = (vec![], None::<Face>);
         for _ in 0..self.cfg.tiles_per_frame.min(tiles.len()) {
             let v = tiles[*next_tile % tiles.len()];
             *next_tile = (*next_tile + 1) % tiles.len();
             let px = v.sample_mip(frame, input);
-            faces.extend(
-                self.look_with(&net, &px, &v, self.cfg.threshold)?
-                    .into_iter()
-                    .filter(|f| self.acceptable(f, area, self.min_side())),
-            );
+            for f in self.look_with(&net, &px, &v, hint)? {
+                if !self.acceptable(&f, area, self.min_side()) {
+                    continue;
+                }
+                if f.score >= self.cfg.threshold {
+                    faces.push(f);
+                } else if f.side <= tile / 4.0 && maybe.is_none_or(|m| f.score > m.score) {
+                    maybe = Some(f);
+                }
+            }
+        }
+        if faces.is_empty() {
+            return Ok(maybe.into_iter().collect());
         }
         Ok(dedupe(faces))
     }
