@@ -9,8 +9,8 @@
 //!   upright, in a view of up to 256×256 (the network is convolutional), for faces too small
 //!   to see in the whole view: a tile spans up to ten times the smallest face, so that face is
 //!   a fifth of each 128-pixel stretch of the view, as the network sees faces best. A bed area
-//!   that size is one tile; a larger one is covered by overlapping tiles, one a frame, taken
-//!   farthest first (in a grid of four, the first two cover the whole area), so that an empty
+//!   that size is one tile; a larger one is covered by overlapping tiles, one a frame, the
+//!   middle first, then farthest first (in a grid of four, the first two cover the whole area), so that an empty
 //!   bed costs at most seven 128×128 views' worth a frame. A small face is a few dozen pixels
 //!   of a tile and often scores less there than up close: when no face in the tile is sure,
 //!   the surest small one scored at least the keeping threshold goes on to the confirmation,
@@ -504,8 +504,9 @@ impl FaceFinder {
                 });
             }
         }
-        // Taken farthest first: in a grid of four, the first two cover the whole area.
-        let tiles = farthest_first(tiles);
+        // The middle first, then farthest first: in a grid of four, the first two cover the
+        // whole area.
+        let tiles = farthest_first(tiles, whole.cx, whole.cy);
         // `tile_hints`: the confirmation sees a hint at its own size, where it needs
         // `threshold` as any face found. Only small ones: a larger face is the whole area's
         // view's to find.
@@ -676,20 +677,27 @@ fn turn_between(a: f32, b: f32) -> f32 {
     }
 }
 
-/// `tiles` reordered so that each comes as far as it can from all before it: a face anywhere
-/// is in one of the first few looked at, whatever the grid.
-fn farthest_first(mut tiles: Vec<View>) -> Vec<View> {
+/// `tiles` reordered so that each comes as far as it can from all before it, starting with the
+/// one nearest (`cx`, `cy`), the middle of the bed where a patient most often lies: a face
+/// anywhere is in one of the first few looked at, whatever the grid.
+fn farthest_first(mut tiles: Vec<View>, cx: f32, cy: f32) -> Vec<View> {
+    let d2 = |a: &View, x: f32, y: f32| (a.cx - x).powi(2) + (a.cy - y).powi(2);
     let mut out: Vec<View> = vec![];
     while !tiles.is_empty() {
+        // Ties go to the earliest in row-major order.
         let gap = |v: &View| {
             out.iter()
-                .map(|o| (o.cx - v.cx).powi(2) + (o.cy - v.cy).powi(2))
+                .map(|o| d2(v, o.cx, o.cy))
                 .fold(f32::MAX, f32::min)
         };
-        // The first: row-major order's first; then the farthest, ties to the earliest.
         let mut best = 0;
         for (i, v) in tiles.iter().enumerate() {
-            if gap(v) > gap(&tiles[best]) {
+            let better = if out.is_empty() {
+                d2(v, cx, cy) < d2(&tiles[best], cx, cy)
+            } else {
+                gap(v) > gap(&tiles[best])
+            };
+            if better {
                 best = i;
             }
         }
@@ -753,5 +761,49 @@ impl Area {
 
     fn contains(&self, x: f32, y: f32) -> bool {
         x >= self.x && y >= self.y && x < self.x + self.w && y < self.y + self.h
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grid(n: usize) -> Vec<View> {
+        let mut v = vec![];
+        for y in 0..n {
+            for x in 0..n {
+                v.push(View {
+                    cx: x as f32 * 100.0,
+                    cy: y as f32 * 100.0,
+                    side: 150.0,
+                    angle: 0.0,
+                });
+            }
+        }
+        v
+    }
+
+    fn order(tiles: &[View], n: usize) -> Vec<usize> {
+        let mid = (n - 1) as f32 * 50.0;
+        farthest_first(tiles.to_vec(), mid, mid)
+            .iter()
+            .map(|v| (v.cy / 100.0) as usize * n + (v.cx / 100.0) as usize)
+            .collect()
+    }
+
+    #[test]
+    fn tiles_are_taken_from_the_middle_then_farthest_first() {
+        // Four: the first two are opposite corners, together covering the area.
+        assert_eq!(order(&grid(2), 2), vec![0, 3, 1, 2]);
+        // Nine: the middle (where the patient most often lies), then the corners, which are
+        // farthest from it, then the edges.
+        let nine = order(&grid(3), 3);
+        assert_eq!(nine[0], 4);
+        let mut corners = nine[1..5].to_vec();
+        corners.sort();
+        assert_eq!(corners, vec![0, 2, 6, 8]);
+        let mut all = nine.clone();
+        all.sort();
+        assert_eq!(all, (0..9).collect::<Vec<_>>(), "every tile once");
     }
 }

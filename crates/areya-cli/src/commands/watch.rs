@@ -64,7 +64,7 @@ pub struct WatchArgs {
     pub min_face: u32,
     /// The face detector. blazeface: Google MediaPipe's BlazeFace short-range (Apache-2.0,
     /// from the mediapipe==0.10.21 wheel, converted to ONNX by models/detector/convert.sh and
-    /// embedded in this binary), run with a rotation search (0°, ±90°), tiles for small faces,
+    /// embedded in this binary), run with a rotation search (0°, ±90°), 256-pixel tiles for small faces,
     /// alignment by the eyes and a track per camera: faces tilted or lying on their side on the
     /// pillow, down to about 40 px, dim at night. seetaface: the rustface crate's upright-only
     /// cascade, kept for comparison.
