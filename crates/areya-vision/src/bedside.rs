@@ -10,11 +10,11 @@
 //!   to see in the whole view: a tile spans up to ten times the smallest face, so that face is
 //!   a fifth of each 128-pixel stretch of the view, as the network sees faces best. A bed area
 //!   that size is one tile; a larger one is covered by overlapping tiles, one a frame, the
-//!   middle first, then farthest first (in a grid of four, the first two cover the whole area), so that an empty
-//!   bed costs at most seven 128×128 views' worth a frame. A small face is a few dozen pixels
-//!   of a tile and often scores less there than up close: when no face in the tile is sure,
-//!   the surest small one scored at least the keeping threshold goes on to the confirmation,
-//!   which must see it surely.
+//!   middle first, then farthest first (in a grid of four, the first two cover the whole
+//!   area), so that an empty bed costs at most seven 128×128 views' worth a frame. A small
+//!   face is a few dozen pixels of a tile and often scores less there than up close: when no
+//!   face in the tile is sure, the surest small one scored at least the keeping threshold goes
+//!   on to the confirmation, which must see it surely.
 //! - **Confirm**: a view around the face found, twice its size, turned by the roll its eyes
 //!   show, so the face stands upright and fills the view: a tighter box, better landmarks, and
 //!   a second chance to reject what was not a face. BlazeFace also finds faces upside down in a

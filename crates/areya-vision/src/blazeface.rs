@@ -2,8 +2,9 @@
 //! weights come from and how they were converted) run with tract, pure Rust: one 128×128 view
 //! in, faces out as boxes with six landmarks. The network is convolutional, so the same
 //! weights also run on a larger view ([`BlazeFace::at`]): a 256×256 view of a wide area sees
-//! its small faces at the scale a 128×128 view of a quarter of it would, without seams. Finding faces in a whole camera frame, at any
-//! rotation and size, is [`crate::bedside`]'s job; this module only runs the network on a view.
+//! its small faces at the scale a 128×128 view of a quarter of it would, without seams.
+//! Finding faces in a whole camera frame, at any rotation and size, is [`crate::bedside`]'s
+//! job; this module only runs the network on a view.
 
 use crate::VisionError;
 use std::path::Path;
