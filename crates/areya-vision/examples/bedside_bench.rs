@@ -475,6 +475,13 @@ fn pipelines(model: &Path) -> Vec<(String, Pipeline)> {
                 },
             ),
             (
+                "a second look inside large faces",
+                FinderConfig {
+                    look_inside: false,
+                    ..d()
+                },
+            ),
+            (
                 "tracking",
                 FinderConfig {
                     track: false,

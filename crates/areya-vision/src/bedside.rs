@@ -76,6 +76,10 @@ pub struct FinderConfig {
     /// face is a few dozen pixels of a tile, where a face its close view shows surely often
     /// scores under `threshold`.
     pub tile_hints: bool,
+    /// Look at a large face (at least half a tile) the whole area's view finds again at the
+    /// tiles' scale, and take a small face surely seen inside it instead (the large one was its
+    /// surroundings: a pillow read as a head, the patient's small face on it as its features).
+    pub look_inside: bool,
     /// Confirm each face found by a search in an upright view of it (see the module's notes).
     pub refine: bool,
     /// Follow the face from frame to frame (looking first where it was).
@@ -100,6 +104,7 @@ impl Default for FinderConfig {
             tiles_per_frame: 1,
             tile_view: 256,
             tile_hints: true,
+            look_inside: true,
             refine: true,
             track: true,
             rest_after: 10,
@@ -463,20 +468,18 @@ impl FaceFinder {
                 .filter(|f| self.acceptable(f, area, self.min_side()))
                 .collect();
             if !faces.is_empty() {
-                return Ok(dedupe(faces));
+                let mut faces = dedupe(faces);
+                if let (Some(tiling), true) = (self.tiling(side), self.cfg.look_inside) {
+                    for f in faces.iter_mut() {
+                        *f = self.look_inside(frame, area, *f, tiling)?;
+                    }
+                }
+                return Ok(faces);
             }
         }
-        // Tiles: a face is seen reliably when its side is at least a fifth of a 128-pixel
-        // stretch of the view; none when the whole area's view already sees it so.
-        let fifth = self.cfg.min_face as f32 * 5.0;
-        if self.cfg.tiles_per_frame == 0 || fifth.max(INPUT as f32) >= side * 0.8 {
+        let Some((tile, input)) = self.tiling(side) else {
             return Ok(vec![]);
-        }
-        // Frame pixels per view pixel; a tile as large as `tile_view` allows, the whole area if
-        // that fits, sampled at the multiple of 16 that keeps this scale.
-        let per = fifth / INPUT as f32;
-        let tile = side.min(per * self.cfg.tile_view as f32);
-        let input = ((tile / per / 16.0).ceil() as usize * 16).clamp(INPUT, self.cfg.tile_view);
+        };
         let net = self.tile_net(input)?;
         let along = |len: f32, at: f32| -> Vec<f32> {
             // A quarter of a tile's overlap: a face up to a quarter of a tile lies whole in
@@ -535,6 +538,57 @@ impl FaceFinder {
             return Ok(maybe.into_iter().collect());
         }
         Ok(dedupe(faces))
+    }
+
+    /// The search's tiles for a bed area whose longer side is `side`: a tile's side in frame
+    /// pixels and its view's in detector pixels; none when the whole area's view already sees
+    /// the smallest face (a face is seen reliably when its side is at least a fifth of a
+    /// 128-pixel stretch of the view).
+    fn tiling(&self, side: f32) -> Option<(f32, usize)> {
+        let fifth = self.cfg.min_face as f32 * 5.0;
+        if self.cfg.tiles_per_frame == 0 || fifth.max(INPUT as f32) >= side * 0.8 {
+            return None;
+        }
+        // Frame pixels per view pixel; a tile as large as `tile_view` allows, the whole area if
+        // that fits, sampled at the multiple of 16 that keeps this scale.
+        let per = fifth / INPUT as f32;
+        let tile = side.min(per * self.cfg.tile_view as f32);
+        let input = ((tile / per / 16.0).ceil() as usize * 16).clamp(INPUT, self.cfg.tile_view);
+        Some((tile, input))
+    }
+
+    /// A large face the whole area's view found, looked at again at the tiles' scale: a small
+    /// face surely seen inside it means the large one was its surroundings — a pillow read as
+    /// a head, the patient's small face on it as its features — and the small one is the face.
+    fn look_inside(
+        &self,
+        frame: &Mipmap,
+        area: &Area,
+        face: Face,
+        (tile, input): (f32, usize),
+    ) -> Result<Face, VisionError> {
+        // Only faces at least half a tile (five times the smallest face at the default tile):
+        // those a bed's pillow or blanket makes; a patient's face that large costs one view
+        // more a search and is kept.
+        if face.side < tile / 2.0 {
+            return Ok(face);
+        }
+        let view = View {
+            cx: face.cx,
+            cy: face.cy,
+            side: tile,
+            angle: 0.0,
+        };
+        let net = self.tile_net(input)?;
+        let px = view.sample_mip(frame, input);
+        let inner = self
+            .look_with(&net, &px, &view, self.cfg.threshold)?
+            .into_iter()
+            .filter(|f| self.acceptable(f, area, self.min_side()))
+            .filter(|f| f.side <= tile / 4.0 && f.side < face.side / 2.0)
+            .filter(|f| f.distance(&face) < face.side / 2.0)
+            .max_by(|a, b| a.score.total_cmp(&b.score));
+        Ok(inner.unwrap_or(face))
     }
 
     /// A face from a search seen again upright, or nothing if it does not hold up. The box and
