@@ -343,60 +343,22 @@ fn bad_detector_settings_are_refused_before_rustface_can_panic() {
             .to_string()
             .starts_with(flag));
     }
-    // The bedside finder's thresholds: keeping a face may not ask more than finding one.
-    for (cfg, setting) in [
-        (
-            FinderConfig {
-                keep_threshold: 0.7,
-                ..FinderConfig::default()
-            },
-            "keep_threshold",
-        ),
-        (
-            FinderConfig {
-                threshold: 1.0,
-                ..FinderConfig::default()
-            },
-            "threshold",
-        ),
-        (
-            FinderConfig {
-                keep_size: 0.0,
-                ..FinderConfig::default()
-            },
-            "keep_size",
-        ),
-        (
-            FinderConfig {
-                rest_every: 0,
-                ..FinderConfig::default()
-            },
-            "rest_every",
-        ),
-        (
-            FinderConfig {
-                keep_size: 1.5,
-                ..FinderConfig::default()
-            },
-            "keep_size",
-        ),
-        // A tile's view is a network plan of its own: a size the network cannot take, or one
-        // that would cost more than the frame, is refused before any frame is read.
-        (
-            FinderConfig {
-                tile_view: 200,
-                ..FinderConfig::default()
-            },
-            "tile_view",
-        ),
-        (
-            FinderConfig {
-                tile_view: 1024,
-                ..FinderConfig::default()
-            },
-            "tile_view",
-        ),
-    ] {
+    // The bedside finder's settings, each changed alone from the default. Keeping a face may
+    // not ask more than finding one; a tile's view is a network plan of its own, so a size the
+    // network cannot take, or one costing more than the frame, is refused before any frame.
+    type Change = fn(&mut FinderConfig);
+    let changes: [(Change, &str); 7] = [
+        (|c| c.keep_threshold = 0.7, "keep_threshold"),
+        (|c| c.threshold = 1.0, "threshold"),
+        (|c| c.keep_size = 0.0, "keep_size"),
+        (|c| c.rest_every = 0, "rest_every"),
+        (|c| c.keep_size = 1.5, "keep_size"),
+        (|c| c.tile_view = 200, "tile_view"),
+        (|c| c.tile_view = 1024, "tile_view"),
+    ];
+    for (change, setting) in changes {
+        let mut cfg = FinderConfig::default();
+        change(&mut cfg);
         let err = FaceFinder::new(BlazeFace::embedded().unwrap(), cfg)
             .err()
             .unwrap()
