@@ -429,7 +429,9 @@ impl FaceFinder {
     /// less surely; [`FaceFinder::confirm`] then sets their roll right); if none does, the next
     /// `tiles_per_frame` tiles of the area, upright, taking the tiles in turn from frame to frame
     /// (`next_tile`), so that a bed with nobody in it costs a bounded few views a frame. Each
-    /// place keeps its best-scored face.
+    /// place keeps its best-scored face; with no sure face in the tiles, the surest less-sure
+    /// small one (`tile_hints`); a large face of the whole area's view gets a second look
+    /// inside it (`look_inside`).
     fn search(
         &self,
         frame: &Mipmap,
@@ -481,35 +483,7 @@ impl FaceFinder {
             return Ok(vec![]);
         };
         let net = self.tile_net(input)?;
-        let along = |len: f32, at: f32| -> Vec<f32> {
-            // A quarter of a tile's overlap: a face up to a quarter of a tile lies whole in
-            // one; a larger one the whole area's view sees.
-            let n = ((len - tile) / (tile * 0.75)).ceil().max(0.0) as usize + 1;
-            (0..n)
-                .map(|i| {
-                    let t = if n == 1 {
-                        0.5
-                    } else {
-                        i as f32 / (n - 1) as f32
-                    };
-                    at + tile / 2.0 + t * (len - tile).max(0.0)
-                })
-                .collect()
-        };
-        let mut tiles = vec![];
-        for cy in along(area.h, area.y) {
-            for cx in along(area.w, area.x) {
-                tiles.push(View {
-                    cx,
-                    cy,
-                    side: tile,
-                    angle: 0.0,
-                });
-            }
-        }
-        // The middle first, then farthest first: in a grid of four, the first two cover the
-        // whole area.
-        let tiles = farthest_first(tiles, whole.cx, whole.cy);
+        let tiles = tile_grid(area, tile);
         // `tile_hints`: the confirmation sees a hint at its own size, where it needs
         // `threshold` as any face found. Only small ones: a larger face is the whole area's
         // view's to find.
@@ -729,6 +703,38 @@ fn turn_between(a: f32, b: f32) -> f32 {
     } else {
         d
     }
+}
+
+/// The search's tiles of `area`, each `tile` frame pixels square and overlapping its neighbours
+/// by at least a quarter (a face up to a quarter of a tile lies whole in one; a larger one the
+/// whole area's view sees), in the order they are looked at: the middle first, then farthest
+/// first, so that in a grid of four the first two cover the whole area.
+fn tile_grid(area: &Area, tile: f32) -> Vec<View> {
+    let along = |len: f32, at: f32| -> Vec<f32> {
+        let n = ((len - tile) / (tile * 0.75)).ceil().max(0.0) as usize + 1;
+        (0..n)
+            .map(|i| {
+                let t = if n == 1 {
+                    0.5
+                } else {
+                    i as f32 / (n - 1) as f32
+                };
+                at + tile / 2.0 + t * (len - tile).max(0.0)
+            })
+            .collect()
+    };
+    let mut tiles = vec![];
+    for cy in along(area.h, area.y) {
+        for cx in along(area.w, area.x) {
+            tiles.push(View {
+                cx,
+                cy,
+                side: tile,
+                angle: 0.0,
+            });
+        }
+    }
+    farthest_first(tiles, area.x + area.w / 2.0, area.y + area.h / 2.0)
 }
 
 /// `tiles` reordered so that each comes as far as it can from all before it, starting with the
