@@ -127,6 +127,9 @@ pub struct WardView {
     pub now_ms: Millis,
     /// How long a camera may be silent before it is offline.
     pub offline_after_ms: Millis,
+    /// How far back a bed's score, negative share and emotion reach (the score's horizon); an
+    /// alert's figures are those of its own run, which can be shorter.
+    pub horizon_ms: Millis,
     /// The ward's staff, so alerts can name people.
     pub staff: Vec<Person>,
     pub beds: Vec<BedView>,

@@ -1503,6 +1503,13 @@ mod browser {
         // Bed 1 turns sad; the alert must reach the open page by itself, and the page reports
         // it shown (delivered).
         let (id, card) = alert_reaches_the_page(&d, &s).await;
+        // The bed's card names the span of its figures (the score's horizon, 3 min here), so its
+        // share is not read against the alert's run as a contradiction.
+        d.wait_text(
+            "#beds [data-key=\"bed-01\"]",
+            "last 3 min: mostly sad · negative",
+        )
+        .await;
         // It pops up as a notification too, for her bed.
         let notes = d.exec("return window.__notes").await;
         assert!(

@@ -490,7 +490,10 @@ function bedCard(b) {
   return h("div", { class: cls, ...open }, head, nurse,
     h("div", { class: "row" }, h("span", { class: "score", title: t("attention score, 0–100") }, a.score, h("small", {}, trend + " " + statusWord(a))), h("span", { class: "cam ok" }, t("camera ok"))),
     sparkline(b.sparkline || [], a.at_ms),
-    h("div", { class: "emotion" }, a.dominant ? t("mostly {emotion} · negative {pct}", { emotion: t(a.dominant), pct: pct(a.negative) }) + usualText(a) : ""),
+    // The card's figures span the score's horizon; an alert beside it tells its own, often
+    // shorter, run. Naming the span keeps "negative 42%" and the alert's "78%" from reading as a
+    // contradiction.
+    h("div", { class: "emotion" }, a.dominant ? t("last {min} min: mostly {emotion} · negative {pct}", { min: Math.round(W.view.horizon_ms / 6e4), emotion: t(a.dominant), pct: pct(a.negative) }) + usualText(a) : ""),
     h("div", { class: "meta" }, t("face visible {pct}", { pct: pct(a.coverage) })));
 }
 

@@ -218,6 +218,7 @@ pub async fn ward(
         },
         now_ms: now,
         offline_after_ms: app.settings.source_offline_after_ms,
+        horizon_ms: app.settings.engine.state.horizon_ms,
         // The people an alert names (who was notified, who acknowledged), by name.
         staff: people(&dir, &ward.id),
         beds: beds.into_iter().map(|b| b.1).collect(),
