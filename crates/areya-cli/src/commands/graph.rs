@@ -19,39 +19,65 @@ pub struct GraphArgs {
     pub svg: Option<PathBuf>,
 }
 
+/// One layer as both drawings label it.
+struct Layer {
+    name: String,
+    kind: &'static str,
+    /// The output shape without the batch, as "64×24×24".
+    shape: String,
+    /// Parameters; `None` for a layer without any.
+    params: Option<i64>,
+}
+
+fn layers(clf: &Classifier) -> Vec<Layer> {
+    clf.net
+        .summary(&clf.vs)
+        .into_iter()
+        .map(|r| Layer {
+            shape: r.output_shape[1..]
+                .iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join("×"),
+            params: (r.params > 0).then_some(r.params),
+            name: r.name,
+            kind: r.kind,
+        })
+        .collect()
+}
+
+/// The auxiliary classes the model was trained with and inference drops, if any.
+fn dropped(clf: &Classifier) -> Option<String> {
+    let aux = &clf.config.train.data.auxiliary;
+    (!aux.is_empty()).then(|| {
+        aux.iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
+}
+
 /// The DOT text: one box per layer with its type, output shape and parameter count.
 pub fn dot(clf: &Classifier) -> String {
-    let rows = clf.net.summary(&clf.vs);
     let s = clf.image_size();
     let mut d = format!(
         "digraph \"{}\" {{\n  rankdir=TB;\n  node [shape=box, style=\"rounded,filled\", fillcolor=\"#eef3fb\", fontname=\"DejaVu Sans\", fontsize=10];\n  input [label=\"input\\n1×{s}×{s} grayscale\", fillcolor=\"#ffffff\"];\n",
         clf.config.architecture.name()
     );
     let mut prev = "input".to_string();
-    for r in &rows {
-        let shape: Vec<String> = r.output_shape[1..].iter().map(|x| x.to_string()).collect();
-        let params = if r.params > 0 {
-            format!("\\n{} params", r.params)
-        } else {
-            String::new()
-        };
+    for l in layers(clf) {
+        let params = l.params.map(|p| format!("\\n{p} params")).unwrap_or_default();
+        let Layer {
+            name, kind, shape, ..
+        } = &l;
         d += &format!(
-            "  {} [label=\"{}\\n{}\\n{}{}\"];\n  {} -> {};\n",
-            r.name,
-            r.name,
-            r.kind,
-            shape.join("×"),
-            params,
-            prev,
-            r.name
+            "  {name} [label=\"{name}\\n{kind}\\n{shape}{params}\"];\n  {prev} -> {name};\n"
         );
-        prev = r.name.clone();
+        prev = l.name;
     }
     let mut names = clf.class_names().join(", ");
-    let aux = &clf.config.train.data.auxiliary;
-    if !aux.is_empty() {
-        let dropped: Vec<&str> = aux.iter().map(|c| c.name.as_str()).collect();
-        names += &format!("\\n(auxiliary outputs dropped: {})", dropped.join(", "));
+    if let Some(dropped) = dropped(clf) {
+        names += &format!("\\n(auxiliary outputs dropped: {dropped})");
     }
     d += &format!(
         "  output [label=\"softmax\\n{names}\", fillcolor=\"#ffffff\"];\n  {prev} -> output;\n}}\n"
@@ -64,29 +90,20 @@ pub fn dot(clf: &Classifier) -> String {
 /// namespace a separate `.svg` file needs (inline in HTML it must not: the report stays free
 /// of addresses).
 pub fn svg(clf: &Classifier, standalone: bool) -> String {
-    let rows = clf.net.summary(&clf.vs);
     let s = clf.image_size();
     let mut boxes: Vec<(String, String, bool)> =
         vec![("input".into(), format!("1×{s}×{s} grayscale"), true)];
-    for r in &rows {
-        let shape: Vec<String> = r.output_shape[1..].iter().map(|x| x.to_string()).collect();
-        let params = if r.params > 0 {
-            format!(" · {} params", r.params)
-        } else {
-            String::new()
-        };
+    for l in layers(clf) {
+        let params = l.params.map(|p| format!(" · {p} params")).unwrap_or_default();
         boxes.push((
-            format!("{} ({})", r.name, r.kind),
-            format!("{}{params}", shape.join("×")),
+            format!("{} ({})", l.name, l.kind),
+            format!("{}{params}", l.shape),
             false,
         ));
     }
-    let aux = &clf.config.train.data.auxiliary;
-    let title = if aux.is_empty() {
-        "softmax".to_string()
-    } else {
-        let dropped: Vec<&str> = aux.iter().map(|c| c.name.as_str()).collect();
-        format!("softmax (drops {})", dropped.join(", "))
+    let title = match dropped(clf) {
+        None => "softmax".to_string(),
+        Some(d) => format!("softmax (drops {d})"),
     };
     boxes.push((title, clf.class_names().join(", "), true));
     let (bw, bh, gap, col_gap, per_col) = (250.0, 40.0, 16.0, 40.0, 10usize);
