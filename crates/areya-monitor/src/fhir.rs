@@ -494,21 +494,24 @@ mod tests {
         urls.sort();
         urls.dedup();
         assert_eq!(urls.len(), entries.len(), "fullUrls are unique");
-        // Every reference resolves inside the Bundle.
-        fn references<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+        // Every object in the Bundle, at any depth: where references and codes are found.
+        fn objects<'a>(v: &'a Value, out: &mut Vec<&'a serde_json::Map<String, Value>>) {
             match v {
                 Value::Object(o) => {
-                    if let Some(Value::String(r)) = o.get("reference") {
-                        out.push(r);
-                    }
-                    o.values().for_each(|x| references(x, out));
+                    out.push(o);
+                    o.values().for_each(|x| objects(x, out));
                 }
-                Value::Array(a) => a.iter().for_each(|x| references(x, out)),
+                Value::Array(a) => a.iter().for_each(|x| objects(x, out)),
                 _ => {}
             }
         }
-        let mut refs = vec![];
-        references(&b, &mut refs);
+        let mut all = vec![];
+        objects(&b, &mut all);
+        // Every reference resolves inside the Bundle.
+        let refs: Vec<&str> = all
+            .iter()
+            .filter_map(|o| o.get("reference")?.as_str())
+            .collect();
         assert!(refs.len() >= 8, "{refs:?}");
         for r in &refs {
             assert!(urls.contains(r), "{r} does not resolve in the Bundle");
@@ -540,20 +543,11 @@ mod tests {
             .iter()
             .map(|c| c["code"].as_str().unwrap())
             .collect();
-        fn areya_codes<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
-            match v {
-                Value::Object(o) => {
-                    if o.get("system").and_then(Value::as_str) == Some(CODE_SYSTEM) {
-                        out.extend(o.get("code").and_then(Value::as_str));
-                    }
-                    o.values().for_each(|x| areya_codes(x, out));
-                }
-                Value::Array(a) => a.iter().for_each(|x| areya_codes(x, out)),
-                _ => {}
-            }
-        }
-        let mut used = vec![];
-        areya_codes(&b, &mut used);
+        let used: Vec<&str> = all
+            .iter()
+            .filter(|o| o.get("system").and_then(Value::as_str) == Some(CODE_SYSTEM))
+            .filter_map(|o| o.get("code")?.as_str())
+            .collect();
         assert!(used.len() >= 20, "{used:?}");
         for c in used {
             assert!(known.contains(&c), "{c} is not in the CodeSystem");

@@ -26,6 +26,35 @@ fn window(p: &str, minute: i64) -> WindowAggregate {
     }
 }
 
+/// The audit log is only added to: each statement that would rewrite or empty it (UPDATE and
+/// DELETE, and those a back end adds, e.g. PostgreSQL's TRUNCATE), run through `exec`, is
+/// refused as "append-only", and the entry is still there.
+pub async fn audit_is_append_only<S: Store, F>(
+    s: &S,
+    also: &[&'static str],
+    exec: impl Fn(&'static str) -> F,
+) where
+    F: std::future::Future<Output = Result<(), String>>,
+{
+    let e = AuditEntry::new(
+        1,
+        "admin",
+        crate::AuditAction::ChangeRules,
+        areya_core::Words::new("rules"),
+        areya_core::Words::nothing(),
+    );
+    s.audit(&e).await.expect("append");
+    let changes = [
+        "UPDATE audit SET actor = 'someone else'",
+        "DELETE FROM audit",
+    ];
+    for &q in changes.iter().chain(also) {
+        let err = exec(q).await.expect_err(q);
+        assert!(err.contains("append-only"), "{q}: {err}");
+    }
+    assert_eq!(s.audit_log(0, 10).await.expect("read")[0].actor, "admin");
+}
+
 /// Windows, assessments, alerts and events round-trip; saving twice is idempotent.
 pub async fn records_round_trip<S: Store>(s: &S) {
     let ws: Vec<WindowAggregate> = (0..5)

@@ -118,16 +118,24 @@ pub fn run(a: ReportArgs) -> anyhow::Result<()> {
     let section = |h: &mut String, id: &str, title: &str, body: &str| {
         let _ = write!(h, "<section id=\"{id}\"><h2>{title}</h2>{body}</section>");
     };
-    let curves = dir.join("curves.png");
+    // A figure that is drawn only when there is something to draw, or why there is none.
+    let img_or = |file: &str, alt: &str, none: &str| {
+        let path = dir.join(file);
+        if path.is_file() {
+            img(&path, alt)
+        } else {
+            Ok(format!("<p>{none}</p>"))
+        }
+    };
     section(
         &mut h,
         "curves",
         "Training curves",
-        &if curves.is_file() {
-            img(&curves, "accuracy and loss by epoch")?
-        } else {
-            "<p>No metrics.csv in this run.</p>".into()
-        },
+        &img_or(
+            "curves.png",
+            "accuracy and loss by epoch",
+            "No metrics.csv in this run.",
+        )?,
     );
     section(
         &mut h,
@@ -151,16 +159,11 @@ pub fn run(a: ReportArgs) -> anyhow::Result<()> {
         "Calibration",
         &img(&dir.join("reliability.png"), "reliability diagram")?,
     );
-    let mistakes = dir.join("mistakes.png");
     section(
         &mut h,
         "mistakes",
         "Most confident mistakes",
-        &if mistakes.is_file() {
-            img(&mistakes, "most confident mistakes")?
-        } else {
-            "<p>No mistakes.</p>".into()
-        },
+        &img_or("mistakes.png", "most confident mistakes", "No mistakes.")?,
     );
     section(&mut h, "predictions", "Example predictions", &examples);
     section(&mut h, "features", "Feature maps", &features);
