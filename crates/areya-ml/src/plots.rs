@@ -34,6 +34,7 @@ fn register_font() {
 pub trait Plot {
     /// Pixel size of the figure.
     fn size(&self) -> (u32, u32);
+    /// Draws the figure on `area`, which is already white.
     fn draw<DB: DrawingBackend>(
         &self,
         area: &DrawingArea<DB, Shift>,
@@ -43,20 +44,38 @@ pub trait Plot {
 /// Saves `plot` to `path`: `.svg` as SVG, anything else as PNG.
 pub fn save(plot: &impl Plot, path: &Path) -> Result<()> {
     register_font();
-    let fail = |e: String| MlError::run_dir(path, format!("cannot draw plot: {e}"));
     let is_svg = path
         .extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("svg"));
     if is_svg {
-        let area = SVGBackend::new(path, plot.size()).into_drawing_area();
-        plot.draw(&area).map_err(fail)?;
-        area.present().map_err(|e| fail(e.to_string()))
+        render(plot, SVGBackend::new(path, plot.size()).into_drawing_area())
     } else {
-        let area = BitMapBackend::new(path, plot.size()).into_drawing_area();
-        plot.draw(&area).map_err(fail)?;
-        area.present().map_err(|e| fail(e.to_string()))
+        render(
+            plot,
+            BitMapBackend::new(path, plot.size()).into_drawing_area(),
+        )
     }
+    .map_err(|e| MlError::run_dir(path, format!("cannot draw plot: {e}")))
+}
+
+fn render<DB: DrawingBackend>(
+    plot: &impl Plot,
+    area: DrawingArea<DB, Shift>,
+) -> std::result::Result<(), String> {
+    area.fill(&WHITE).map_err(s)?;
+    plot.draw(&area)?;
+    area.present().map_err(s)
+}
+
+/// `area` under a bold title of `size` points.
+fn titled<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    size: u32,
+) -> std::result::Result<DrawingArea<DB, Shift>, String> {
+    area.titled(title, (FONT, size).into_font().style(FontStyle::Bold))
+        .map_err(s)
 }
 
 fn s<E: std::fmt::Display>(e: E) -> String {
@@ -80,10 +99,7 @@ impl Plot for Curves<'_> {
         &self,
         area: &DrawingArea<DB, Shift>,
     ) -> std::result::Result<(), String> {
-        area.fill(&WHITE).map_err(s)?;
-        let area = area
-            .titled(&self.title, (FONT, 22).into_font().style(FontStyle::Bold))
-            .map_err(s)?;
+        let area = titled(area, &self.title, 22)?;
         let (left, right) = area.split_horizontally(600);
         let h = self.history;
         let n = h.len().max(1) as f64;
@@ -189,7 +205,6 @@ impl Plot for Confusion<'_> {
         &self,
         area: &DrawingArea<DB, Shift>,
     ) -> std::result::Result<(), String> {
-        area.fill(&WHITE).map_err(s)?;
         let r = self.report;
         let k = r.classes.len();
         let names = &r.classes;
@@ -269,7 +284,6 @@ impl Plot for Reliability<'_> {
         &self,
         area: &DrawingArea<DB, Shift>,
     ) -> std::result::Result<(), String> {
-        area.fill(&WHITE).map_err(s)?;
         let c = self.calibration;
         let mut chart = ChartBuilder::on(area)
             .margin(20)
@@ -370,10 +384,7 @@ impl Plot for PredictionBars<'_> {
         &self,
         area: &DrawingArea<DB, Shift>,
     ) -> std::result::Result<(), String> {
-        area.fill(&WHITE).map_err(s)?;
-        let area = area
-            .titled(&self.title, (FONT, 20).into_font().style(FontStyle::Bold))
-            .map_err(s)?;
+        let area = titled(area, &self.title, 20)?;
         let (left, right) = area.split_horizontally(380);
         draw_gray(&left.margin(10, 10, 10, 10), self.pixels, self.size)?;
         let k = self.classes.len();
@@ -451,10 +462,7 @@ impl Plot for Gallery {
         &self,
         area: &DrawingArea<DB, Shift>,
     ) -> std::result::Result<(), String> {
-        area.fill(&WHITE).map_err(s)?;
-        let area = area
-            .titled(&self.title, (FONT, 20).into_font().style(FontStyle::Bold))
-            .map_err(s)?;
+        let area = titled(area, &self.title, 20)?;
         let rows = self.tiles.len().div_ceil(self.columns.max(1)).max(1);
         for (cell, tile) in area
             .split_evenly((rows, self.columns.max(1)))
@@ -502,10 +510,7 @@ impl Plot for FeatureMaps {
         &self,
         area: &DrawingArea<DB, Shift>,
     ) -> std::result::Result<(), String> {
-        area.fill(&WHITE).map_err(s)?;
-        let area = area
-            .titled(&self.title, (FONT, 18).into_font().style(FontStyle::Bold))
-            .map_err(s)?;
+        let area = titled(area, &self.title, 18)?;
         let cols = self.columns();
         let rows = self.maps.len().div_ceil(cols).max(1);
         let map = ViridisRGB;
