@@ -543,41 +543,27 @@ mod tests {
 
     #[test]
     fn bad_architectures_are_rejected() {
+        // Each a valid small network with one thing wrong.
+        let cnn = |widths: Vec<i64>, convs_per_block, dropout| Architecture::AreyaCnn {
+            widths,
+            convs_per_block,
+            dropout,
+            head_dropout: 0.1,
+            standardize: false,
+        };
+        assert!(cnn(vec![8], 1, 0.1).validate(48).is_ok());
         let cases = [
+            (cnn(vec![], 2, 0.1), 48, "no blocks"),
+            (cnn(vec![8], 0, 0.1), 48, "no convolutions in a block"),
+            (cnn(vec![8], 1, 1.0), 48, "dropout of everything"),
             (
-                Architecture::AreyaCnn {
-                    widths: vec![],
-                    convs_per_block: 2,
-                    dropout: 0.1,
-                    head_dropout: 0.1,
-                    standardize: false,
-                },
-                48,
+                Architecture::Vgg16,
+                16,
+                "an image too small for five poolings",
             ),
-            (
-                Architecture::AreyaCnn {
-                    widths: vec![8],
-                    convs_per_block: 0,
-                    dropout: 0.1,
-                    head_dropout: 0.1,
-                    standardize: false,
-                },
-                48,
-            ),
-            (
-                Architecture::AreyaCnn {
-                    widths: vec![8],
-                    convs_per_block: 1,
-                    dropout: 1.0,
-                    head_dropout: 0.1,
-                    standardize: false,
-                },
-                48,
-            ),
-            (Architecture::Vgg16, 16),
         ];
-        for (arch, size) in cases {
-            assert!(arch.validate(size).is_err(), "{arch:?}");
+        for (arch, size, why) in cases {
+            assert!(arch.validate(size).is_err(), "{why}: {arch:?}");
         }
         assert!(Architecture::parse("resnet").is_err());
     }
