@@ -55,6 +55,23 @@ pub async fn audit_is_append_only<S: Store, F>(
     assert_eq!(s.audit_log(0, 10).await.expect("read")[0].actor, "admin");
 }
 
+/// Runs `sql` on `pool` as it is, past the `Store`: what a person with the database's password
+/// could do, for checks of what the schema itself refuses.
+pub async fn raw_sql<DB: sqlx::Database>(
+    pool: &sqlx::Pool<DB>,
+    sql: &'static str,
+) -> Result<(), String>
+where
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+{
+    sqlx::query(sql)
+        .execute(pool)
+        .await
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
 /// Windows, assessments, alerts and events round-trip; saving twice is idempotent.
 pub async fn records_round_trip<S: Store>(s: &S) {
     let ws: Vec<WindowAggregate> = (0..5)

@@ -251,14 +251,8 @@ mod tests {
         let Some(s) = test_database().await else {
             return;
         };
-        let pool = &s.pool;
-        crate::conformance::audit_is_append_only(&s, &["TRUNCATE audit"], |q| async move {
-            sqlx::query(q)
-                .execute(pool)
-                .await
-                .map(drop)
-                .map_err(|e| e.to_string())
-        })
-        .await;
+        let truncate = ["TRUNCATE audit"];
+        let exec = |q| crate::conformance::raw_sql(&s.pool, q);
+        crate::conformance::audit_is_append_only(&s, &truncate, exec).await;
     }
 }
