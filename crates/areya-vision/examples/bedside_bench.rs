@@ -24,11 +24,15 @@
 //! - `BEDSIDE_CONDITIONS="small|night"`: only the conditions named.
 //! - With `BEDSIDE_MISSES=1`, on standard error: each clip with a frame missed (`o` found, `.`
 //!   missed, with the clip's face size and roll) and each false face with the truth beside it.
+//! - `bedside_bench pillow FER_VAL_DIR [FACES]`: the finder alone on small faces laid on the
+//!   pillow's top edge, by day, dim and at night, in three-frame clips — how often the pillow
+//!   around the face is reported as a face — and on faces laid large (the camera close by),
+//!   with and without the second look inside large faces.
 
 use areya_core::FaceCrop;
 use areya_core::{Emotion, FaceDetectorKind, PatientId, SourceId};
 use areya_ml::Classifier;
-use areya_vision::bedside::{Face, FinderConfig};
+use areya_vision::bedside::{Face, FaceFinder, FinderConfig, Track};
 use areya_vision::crop::aligned_crop;
 use areya_vision::model::{EmotionModel, Runtime};
 use areya_vision::pipeline::{FrameMeta, Locator, Pipeline};
@@ -717,6 +721,106 @@ fn make(val: &Path, out: &Path, clips: usize, per_clip: usize) {
     );
 }
 
+/// `bedside_bench pillow`: per finder, of three-frame clips of small faces on the pillow's top
+/// edge, those in which the pillow (a face over twice the laid side) was reported, the face
+/// (within 25 px of its place), something else, or nothing; and of clips of large faces, those
+/// found as large.
+fn pillow(val: &Path, faces: usize) {
+    let val = load_val(val);
+    let (x, y, width, height) = scene::BED;
+    let roi = Roi {
+        x,
+        y,
+        width,
+        height,
+    };
+    let background = scene::bed(7);
+    let face = |n: usize| {
+        let list = &val[n % 4];
+        image::open(&list[(n / 4 * 7) % list.len()])
+            .expect("readable face")
+            .to_luma8()
+    };
+    let clip = |finder: &FaceFinder, n: usize, pose: Pose| -> Vec<Face> {
+        let frame = scene::compose(&background, &face(n), &pose, &mut Rng::new(n as u64));
+        let mut track = Track::default();
+        (0..3)
+            .filter_map(|_| finder.find(&frame, Some(&roi), &mut track).expect("finder"))
+            .collect()
+    };
+    let lights = [(1.0, 0.0), (0.5, 4.0), (0.25, 4.0)];
+    println!("Pillow probe: {faces} FER-2013 val faces, three-frame clips, the finder alone");
+    for (name, look_inside) in [("second look (default)", true), ("without it", false)] {
+        let cfg = FinderConfig {
+            look_inside,
+            ..FinderConfig::default()
+        };
+        let finder = FaceFinder::new(
+            areya_vision::blazeface::BlazeFace::embedded().expect("detector"),
+            cfg,
+        )
+        .expect("finder");
+        let (mut small, mut large) = ([0usize; 4], [0usize; 2]);
+        for n in 0..faces {
+            for (cx, cy) in [
+                (320.0, 110.0),
+                (250.0, 110.0),
+                (390.0, 110.0),
+                (320.0, 130.0),
+            ] {
+                for side in [45.0, 55.0, 65.0] {
+                    for (light, noise) in lights {
+                        let pose = Pose {
+                            cx,
+                            cy,
+                            side,
+                            roll_deg: 0.0,
+                            light,
+                            noise,
+                        };
+                        let seen = clip(&finder, n, pose);
+                        let at = |f: &Face| (f.cx - cx).abs() < 25.0 && (f.cy - cy).abs() < 25.0;
+                        small[if seen.iter().any(|f| f.side > 2.0 * side) {
+                            0
+                        } else if seen.iter().any(|f| at(f) && f.side < 1.6 * side) {
+                            1
+                        } else if seen.is_empty() {
+                            3
+                        } else {
+                            2
+                        }] += 1;
+                    }
+                }
+            }
+            for side in [180.0, 220.0] {
+                for (light, noise) in lights {
+                    let pose = Pose {
+                        cx: 320.0,
+                        cy: 260.0,
+                        side,
+                        roll_deg: 0.0,
+                        light,
+                        noise,
+                    };
+                    let seen = clip(&finder, n, pose);
+                    large[usize::from(!seen.iter().any(|f| f.side > 0.5 * side))] += 1;
+                }
+            }
+        }
+        println!(
+            "{name:<22} small faces on the pillow's edge ({} clips): pillow reported {}, face {}, \
+             elsewhere {}, nothing {}; large faces ({} clips): found large {}",
+            small.iter().sum::<usize>(),
+            small[0],
+            small[1],
+            small[2],
+            small[3],
+            large.iter().sum::<usize>(),
+            large[0]
+        );
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let num = |i: usize, d: usize| args.get(i).and_then(|s| s.parse().ok()).unwrap_or(d);
@@ -733,10 +837,12 @@ fn main() {
             num(3, 20),
             num(4, 8),
         ),
+        Some("pillow") if args.len() >= 2 => pillow(Path::new(&args[1]), num(2, 24)),
         _ => eprintln!(
             "usage: bedside_bench run FER_VAL_DIR MODEL_DIR [CLIPS] [FRAMES] | \
-             make FER_VAL_DIR OUT_DIR [CLIPS] [FRAMES]   (BEDSIDE_ABLATION=1: each part taken \
-             away; BEDSIDE_FIT=1: how the faces found sit on the truth, and what each costs)"
+             make FER_VAL_DIR OUT_DIR [CLIPS] [FRAMES] | pillow FER_VAL_DIR [FACES]   \
+             (BEDSIDE_ABLATION=1: each part taken away; BEDSIDE_FIT=1: how the faces found sit \
+             on the truth, and what each costs)"
         ),
     }
 }

@@ -77,8 +77,10 @@ pub struct FinderConfig {
     /// scores under `threshold`.
     pub tile_hints: bool,
     /// Look at a large face (at least half a tile) the whole area's view finds again at the
-    /// tiles' scale, and take a small face surely seen inside it instead (the large one was its
-    /// surroundings: a pillow read as a head, the patient's small face on it as its features).
+    /// tiles' scale: take a small face seen inside it instead (the large one was its
+    /// surroundings: a pillow read as a head, the patient's small face on it as its features),
+    /// keep it if it is seen there as itself, and drop it if neither (the pillow around a face
+    /// too dim to make out at that scale).
     pub look_inside: bool,
     /// Confirm each face found by a search in an upright view of it (see the module's notes).
     pub refine: bool,
@@ -469,13 +471,15 @@ impl FaceFinder {
                 .into_iter()
                 .filter(|f| self.acceptable(f, area, self.min_side()))
                 .collect();
-            if !faces.is_empty() {
-                let mut faces = dedupe(faces);
-                if let (Some(tiling), true) = (self.tiling(side), self.cfg.look_inside) {
-                    for f in faces.iter_mut() {
-                        *f = self.look_inside(frame, area, *f, tiling)?;
-                    }
+            let mut faces = dedupe(faces);
+            if let (Some(tiling), true) = (self.tiling(side), self.cfg.look_inside) {
+                let mut kept = vec![];
+                for f in faces {
+                    kept.extend(self.look_inside(frame, area, f, tiling)?);
                 }
+                faces = kept;
+            }
+            if !faces.is_empty() {
                 return Ok(faces);
             }
         }
@@ -532,20 +536,22 @@ impl FaceFinder {
     }
 
     /// A large face the whole area's view found, looked at again at the tiles' scale: a small
-    /// face surely seen inside it means the large one was its surroundings — a pillow read as
-    /// a head, the patient's small face on it as its features — and the small one is the face.
+    /// face seen inside it means the large one was its surroundings — a pillow read as a head,
+    /// the patient's small face on it as its features — and the small one is the face; seen
+    /// there neither small nor as itself, it was the pillow around a face too dim to make out,
+    /// and is dropped (the tiles then search for the small one).
     fn look_inside(
         &self,
         frame: &Mipmap,
         area: &Area,
         face: Face,
         (tile, input): (f32, usize),
-    ) -> Result<Face, VisionError> {
+    ) -> Result<Option<Face>, VisionError> {
         // Only faces at least half a tile (five times the smallest face at the default tile):
         // those a bed's pillow or blanket makes; a patient's face that large costs one view
-        // more a search and is kept.
+        // more a search.
         if face.side < tile / 2.0 {
-            return Ok(face);
+            return Ok(Some(face));
         }
         let view = View {
             cx: face.cx,
@@ -555,14 +561,22 @@ impl FaceFinder {
         };
         let net = self.tile_net(input)?;
         let px = view.sample_mip(frame, input);
-        let inner = self
-            .look_with(&net, &px, &view, self.cfg.threshold)?
+        // Less sure faces count here: the confirmation still needs `threshold` for either.
+        let seen: Vec<Face> = self
+            .look_with(&net, &px, &view, self.cfg.keep_threshold)?
             .into_iter()
             .filter(|f| self.acceptable(f, area, self.min_side()))
-            .filter(|f| f.side <= tile / 4.0 && f.side < face.side / 2.0)
             .filter(|f| f.distance(&face) < face.side / 2.0)
-            .max_by(|a, b| a.score.total_cmp(&b.score));
-        Ok(inner.unwrap_or(face))
+            .collect();
+        let inner = seen
+            .iter()
+            .filter(|f| f.side <= tile / 4.0 && f.side < face.side / 2.0)
+            .max_by(|a, b| a.score.total_cmp(&b.score))
+            .copied();
+        let itself = seen
+            .iter()
+            .any(|f| f.side > face.side * 0.5 && f.side < face.side * 2.0);
+        Ok(inner.or(itself.then_some(face)))
     }
 
     /// A face from a search seen again upright, or nothing if it does not hold up. The box and

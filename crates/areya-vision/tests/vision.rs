@@ -805,6 +805,69 @@ fn a_small_face_anywhere_in_the_bed_area_is_found_within_two_frames() {
 }
 
 #[test]
+fn a_pillow_around_a_dim_face_is_never_taken_for_the_face_and_a_large_face_is() {
+    // A dim small face on the pillow's top edge: the whole area's view reads pillow and face as
+    // one face of about 250 px, and the second look inside it makes out no small face surely
+    // enough. Before, the search took the pillow, and the track followed it: every reading of
+    // that patient was of the pillow. Now it is dropped unless the second look sees it again as
+    // itself; nothing is better than a pillow.
+    let (finder, roi) = (finder(), bed_roi());
+    for (i, cx, cy, light) in [
+        (0, 320.0, 110.0, 0.3),
+        (2, 320.0, 110.0, 0.5),
+        (3, 320.0, 130.0, 0.3),
+        (1, 390.0, 110.0, 0.3),
+    ] {
+        let pose = Pose {
+            cx,
+            cy,
+            side: 80.0,
+            roll_deg: 0.0,
+            light,
+            noise: if light < 0.4 { 6.0 } else { 4.0 },
+        };
+        let frame = scene::compose(&scene::bed(7), &photo_face(i), &pose, &mut Rng::new(1));
+        let mut track = Track::default();
+        for n in 0..3 {
+            if let Some(f) = finder.find(&frame, Some(&roi), &mut track).unwrap() {
+                assert!(
+                    f.side < 80.0 && (f.cx - cx).abs() < 25.0 && (f.cy - cy).abs() < 25.0,
+                    "face {i} at {cx},{cy}, light {light}, frame {n}: reported at {:.0},{:.0}, \
+                     side {:.0}",
+                    f.cx,
+                    f.cy,
+                    f.side
+                );
+            }
+        }
+    }
+    // A patient's face as large (the camera close by) is looked at again the same way, seen as
+    // itself, and kept.
+    for i in [0, 1, 2, 3] {
+        for side in [400.0, 480.0] {
+            let pose = Pose {
+                cx: 320.0,
+                cy: 260.0,
+                side,
+                roll_deg: 0.0,
+                light: 1.0,
+                noise: 4.0,
+            };
+            let frame = scene::compose(&scene::bed(7), &photo_face(i), &pose, &mut Rng::new(1));
+            let f = finder
+                .find(&frame, Some(&roi), &mut Track::default())
+                .unwrap()
+                .unwrap_or_else(|| panic!("the large face {i} ({side}) not found"));
+            assert!(
+                f.side > side / 2.2 * 0.6,
+                "face {i} ({side}): side {:.0}",
+                f.side
+            );
+        }
+    }
+}
+
+#[test]
 fn a_face_outside_the_bed_area_is_never_reported_even_when_followed_there() {
     let finder = finder();
     let face = photo_face(0);
