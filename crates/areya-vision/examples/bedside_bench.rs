@@ -143,13 +143,10 @@ fn empty_shots(clips: usize, per_clip: usize) -> Vec<Shot> {
         let night = clip % 2 == 1;
         let mut noise = Rng::new(9000 + clip as u64);
         for _ in 0..per_clip {
-            let pose = Pose {
-                cx: 320.0,
-                cy: 175.0,
-                side: 0.0,
-                roll_deg: 0.0,
-                light: if night { 0.25 } else { 1.0 },
-                noise: if night { 4.0 } else { 0.0 },
+            let pose = if night {
+                Pose::upright(320.0, 175.0, 0.0).lit(0.25, 4.0)
+            } else {
+                Pose::upright(320.0, 175.0, 0.0)
             };
             out.push(Shot {
                 frame: scene::compose(&background, &nobody, &pose, &mut noise),
@@ -770,15 +767,7 @@ fn pillow(val: &Path, faces: usize) {
             ] {
                 for side in [45.0, 55.0, 65.0] {
                     for (light, noise) in lights {
-                        let pose = Pose {
-                            cx,
-                            cy,
-                            side,
-                            roll_deg: 0.0,
-                            light,
-                            noise,
-                        };
-                        let seen = clip(&finder, n, pose);
+                        let seen = clip(&finder, n, Pose::upright(cx, cy, side).lit(light, noise));
                         let at = |f: &Face| (f.cx - cx).abs() < 25.0 && (f.cy - cy).abs() < 25.0;
                         small[if seen.iter().any(|f| f.side > 2.0 * side) {
                             0
@@ -794,15 +783,11 @@ fn pillow(val: &Path, faces: usize) {
             }
             for side in [180.0, 220.0] {
                 for (light, noise) in lights {
-                    let pose = Pose {
-                        cx: 320.0,
-                        cy: 260.0,
-                        side,
-                        roll_deg: 0.0,
-                        light,
-                        noise,
-                    };
-                    let seen = clip(&finder, n, pose);
+                    let seen = clip(
+                        &finder,
+                        n,
+                        Pose::upright(320.0, 260.0, side).lit(light, noise),
+                    );
                     large[usize::from(!seen.iter().any(|f| f.side > 0.5 * side))] += 1;
                 }
             }

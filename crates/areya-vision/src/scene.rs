@@ -29,6 +29,29 @@ pub struct Pose {
     pub noise: f32,
 }
 
+impl Pose {
+    /// Upright at (`cx`, `cy`), `side` across, by day without noise.
+    pub fn upright(cx: f32, cy: f32, side: f32) -> Pose {
+        Pose {
+            cx,
+            cy,
+            side,
+            roll_deg: 0.0,
+            light: 1.0,
+            noise: 0.0,
+        }
+    }
+
+    /// The same pose under `light` with sensor noise `noise`.
+    pub fn lit(self, light: f32, noise: f32) -> Pose {
+        Pose {
+            light,
+            noise,
+            ..self
+        }
+    }
+}
+
 /// The scenes' random stream: Areya's version-stable SplitMix64, so that scenes repeat exactly.
 #[derive(Debug, Clone)]
 pub struct Rng(SplitMix64);
