@@ -757,7 +757,8 @@ fn pillow(val: &Path, faces: usize) {
             cfg,
         )
         .expect("finder");
-        let (mut small, mut large) = ([0usize; 4], [0usize; 2]);
+        // Per light: pillow reported, face, elsewhere, nothing.
+        let (mut small, mut large) = ([[0usize; 4]; 3], [0usize; 2]);
         for n in 0..faces {
             for (cx, cy) in [
                 (320.0, 110.0),
@@ -766,10 +767,10 @@ fn pillow(val: &Path, faces: usize) {
                 (320.0, 130.0),
             ] {
                 for side in [45.0, 55.0, 65.0] {
-                    for (light, noise) in lights {
+                    for (l, &(light, noise)) in lights.iter().enumerate() {
                         let seen = clip(&finder, n, Pose::upright(cx, cy, side).lit(light, noise));
                         let at = |f: &Face| (f.cx - cx).abs() < 25.0 && (f.cy - cy).abs() < 25.0;
-                        small[if seen.iter().any(|f| f.side > 2.0 * side) {
+                        small[l][if seen.iter().any(|f| f.side > 2.0 * side) {
                             0
                         } else if seen.iter().any(|f| at(f) && f.side < 1.6 * side) {
                             1
@@ -792,17 +793,24 @@ fn pillow(val: &Path, faces: usize) {
                 }
             }
         }
+        let total = |k: usize| small.iter().map(|s| s[k]).sum::<usize>();
         println!(
             "{name:<22} small faces on the pillow's edge ({} clips): pillow reported {}, face {}, \
              elsewhere {}, nothing {}; large faces ({} clips): found large {}",
-            small.iter().sum::<usize>(),
-            small[0],
-            small[1],
-            small[2],
-            small[3],
+            small.iter().flatten().sum::<usize>(),
+            total(0),
+            total(1),
+            total(2),
+            total(3),
             large.iter().sum::<usize>(),
             large[0]
         );
+        for (s, (light, _)) in small.iter().zip(lights) {
+            println!(
+                "{:<22}   at light {light:.2}: pillow {}, face {}, elsewhere {}, nothing {}",
+                "", s[0], s[1], s[2], s[3]
+            );
+        }
     }
 }
 
