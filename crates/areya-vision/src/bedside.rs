@@ -14,7 +14,10 @@
 //!   area), so that an empty bed costs at most seven 128×128 views' worth a frame. A small
 //!   face is a few dozen pixels of a tile and often scores less there than up close: when no
 //!   face in the tile is sure, the surest small one scored at least the keeping threshold goes
-//!   on to the confirmation, which must see it surely.
+//!   on to the confirmation, which must see it surely. A face of half a tile or more from the
+//!   whole view is looked at again as a tile: a small face inside it replaces it (a pillow read
+//!   as a head, the patient's face on it as its features), and one seen there neither small
+//!   nor as itself is dropped (the pillow around a face too dim to make out).
 //! - **Confirm**: a view around the face found, twice its size, turned by the roll its eyes
 //!   show, so the face stands upright and fills the view: a tighter box, better landmarks, and
 //!   a second chance to reject what was not a face. BlazeFace also finds faces upside down in a
