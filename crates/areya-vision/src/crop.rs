@@ -38,7 +38,7 @@ const MAX_OVERSAMPLE: f32 = 4.0;
 
 /// The crop of `face` turned upright by its landmarks: the square `crop` places around the
 /// face's box in the face's own axes, resized to `size`×`size` with Lanczos as [`crop_face`]
-/// does. A turned face is sampled at twice the frame's resolution (at most [`MAX_OVERSAMPLE`]
+/// does. A turned face is sampled at twice the frame's resolution (at most `MAX_OVERSAMPLE`
 /// times the model's input), so that the bilinear interpolation blurs by half a frame pixel
 /// rather than one (the model is sensitive to blur,
 /// see [`crop_face`]); a face within [`ALIGN_FROM_DEG`] of upright is copied off the pixel grid
