@@ -304,6 +304,11 @@ impl Server {
 
     async fn ingest(&self, obs: &[impl serde::Serialize], token: &str) -> (u16, Value) {
         let body = json!({ "observations": obs }).to_string();
+        self.ingest_text(&body, token).await
+    }
+
+    /// Posts `body` as it is to the ingest endpoint with the device token `token`.
+    async fn ingest_text(&self, body: &str, token: &str) -> (u16, Value) {
         let auth = format!("Bearer {token}");
         let (status, _, text) = self
             .req(
@@ -313,7 +318,7 @@ impl Server {
                     ("Content-Type", "application/json"),
                     ("Authorization", &auth),
                 ],
-                Some(&body),
+                Some(body),
             )
             .await;
         (

@@ -17,25 +17,6 @@ fn obs_json(i: usize, at_ms: i64, edit: impl FnOnce(&mut Value)) -> String {
 }
 
 impl Server {
-    async fn ingest_text(&self, body: &str) -> (u16, Value) {
-        let auth = format!("Bearer {DEVICE}");
-        let (status, _, text) = self
-            .req(
-                "POST",
-                "/api/ingest",
-                &[
-                    ("Content-Type", "application/json"),
-                    ("Authorization", &auth),
-                ],
-                Some(body),
-            )
-            .await;
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
     /// Audit rows with `action`.
     pub(crate) async fn audit_rows(&self, action: &str) -> Vec<areya_store::AuditEntry> {
         self.app
@@ -79,9 +60,10 @@ async fn out_of_range_values_are_refused_and_cannot_stop_a_restart() {
     let s = Server::start(&url, true).await;
     // 1e39 does not fit an f32: it used to be stored as null and fail every restart.
     let (status, v) = s
-        .ingest_text(&obs_json(0, s.now(), |o| {
-            o["quality"]["sharpness"] = json!(1e39)
-        }))
+        .ingest_text(
+            &obs_json(0, s.now(), |o| o["quality"]["sharpness"] = json!(1e39)),
+            DEVICE,
+        )
         .await;
     assert_eq!(status, 422, "{v}");
     assert_eq!(v["field"], "observations[0].quality.sharpness", "{v}");
@@ -101,11 +83,14 @@ async fn out_of_range_values_are_refused_and_cannot_stop_a_restart() {
         (json!({ "frame": u64::MAX }), "frame"),
     ] {
         let (status, v) = s
-            .ingest_text(&obs_json(0, s.now(), |o| {
-                for (k, val) in edit.as_object().expect("object") {
-                    o[k] = val.clone();
-                }
-            }))
+            .ingest_text(
+                &obs_json(0, s.now(), |o| {
+                    for (k, val) in edit.as_object().expect("object") {
+                        o[k] = val.clone();
+                    }
+                }),
+                DEVICE,
+            )
             .await;
         assert_eq!(
             (status, v["field"].as_str()),
@@ -119,7 +104,7 @@ async fn out_of_range_values_are_refused_and_cannot_stop_a_restart() {
         o["face"] = json!({ "x": -16384, "y": 16384, "width": 16384, "height": 1, "score": -1e6 });
         o["quality"] = json!({ "face_px": 16384, "sharpness": 1e7 });
     });
-    let (status, v) = s.ingest_text(&extreme).await;
+    let (status, v) = s.ingest_text(&extreme, DEVICE).await;
     assert_eq!(status, 200, "{v}");
     // What an older version let in: an infinite sharpness (stored as null) and a time a year
     // ahead on bed 0's camera, written straight into the store.
