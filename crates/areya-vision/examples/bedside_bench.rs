@@ -770,15 +770,15 @@ fn pillow(val: &Path, faces: usize) {
                     for (l, &(light, noise)) in lights.iter().enumerate() {
                         let seen = clip(&finder, n, Pose::upright(cx, cy, side).lit(light, noise));
                         let at = |f: &Face| (f.cx - cx).abs() < 25.0 && (f.cy - cy).abs() < 25.0;
-                        small[l][if seen.iter().any(|f| f.side > 2.0 * side) {
-                            0
-                        } else if seen.iter().any(|f| at(f) && f.side < 1.6 * side) {
-                            1
-                        } else if seen.is_empty() {
-                            3
-                        } else {
-                            2
-                        }] += 1;
+                        let pillow = seen.iter().any(|f| f.side > 2.0 * side);
+                        let found = seen.iter().any(|f| at(f) && f.side < 1.6 * side);
+                        let kind = match (pillow, found, seen.is_empty()) {
+                            (true, _, _) => 0,
+                            (false, true, _) => 1,
+                            (false, false, false) => 2,
+                            (false, false, true) => 3,
+                        };
+                        small[l][kind] += 1;
                     }
                 }
             }

@@ -657,23 +657,26 @@ fn finder() -> FaceFinder {
 /// Face `i` of the group photo cut with 60% margin (head and some shoulders), as a face image
 /// to lay on the pillow.
 fn photo_face(i: usize) -> image::GrayImage {
-    photo_face_images(i + 1).swap_remove(i)
+    let (photo, faces) = photo_faces();
+    cut_with_margin(&photo.as_image(), &faces[i])
 }
 
-/// The first `n` faces of the group photo, cut as [`photo_face`] cuts one (the photo's faces
-/// found once).
+/// The first `n` faces of the group photo, each cut as [`photo_face`] cuts one (the photo's
+/// faces found once).
 fn photo_face_images(n: usize) -> Vec<image::GrayImage> {
     let (photo, faces) = photo_faces();
     let photo = photo.as_image();
     faces[..n]
         .iter()
-        .map(|f| {
-            let m = f.width as i32 * 6 / 10;
-            let (x, y) = ((f.x - m).max(0) as u32, (f.y - m).max(0) as u32);
-            let side = f.width + 2 * m as u32;
-            image::imageops::crop_imm(&photo, x, y, side, side).to_image()
-        })
+        .map(|f| cut_with_margin(&photo, f))
         .collect()
+}
+
+fn cut_with_margin(photo: &image::GrayImage, f: &FaceBox) -> image::GrayImage {
+    let m = f.width as i32 * 6 / 10;
+    let (x, y) = ((f.x - m).max(0) as u32, (f.y - m).max(0) as u32);
+    let side = f.width + 2 * m as u32;
+    image::imageops::crop_imm(photo, x, y, side, side).to_image()
 }
 
 fn on_pillow(face: &image::GrayImage, cx: f32, cy: f32, side: f32, roll_deg: f32) -> GrayFrame {
@@ -820,7 +823,7 @@ fn a_pillow_around_a_dim_face_is_never_taken_for_the_face_and_a_large_face_is() 
     // it is dropped unless the second look sees it again as itself; nothing is better than a
     // pillow.
     let (finder, roi, faces) = (finder(), bed_roi(), photo_face_images(4));
-    let frame =
+    let laid =
         |i: usize, pose: Pose| scene::compose(&scene::bed(7), &faces[i], &pose, &mut Rng::new(1));
     for (i, cx, cy, light) in [
         (0, 320.0, 110.0, 0.3),
@@ -829,7 +832,7 @@ fn a_pillow_around_a_dim_face_is_never_taken_for_the_face_and_a_large_face_is() 
         (1, 390.0, 110.0, 0.3),
     ] {
         let noise = if light < 0.4 { 6.0 } else { 4.0 };
-        let frame = frame(i, Pose::upright(cx, cy, 80.0).lit(light, noise));
+        let frame = laid(i, Pose::upright(cx, cy, 80.0).lit(light, noise));
         let mut track = Track::default();
         for n in 0..3 {
             if let Some(f) = finder.find(&frame, Some(&roi), &mut track).unwrap() {
@@ -848,7 +851,7 @@ fn a_pillow_around_a_dim_face_is_never_taken_for_the_face_and_a_large_face_is() 
     // face box) is looked at again the same way, seen as itself, and kept.
     for i in [0, 1, 2, 3] {
         for side in [400.0, 480.0] {
-            let frame = frame(i, Pose::upright(320.0, 260.0, side).lit(1.0, 4.0));
+            let frame = laid(i, Pose::upright(320.0, 260.0, side).lit(1.0, 4.0));
             let f = finder
                 .find(&frame, Some(&roi), &mut Track::default())
                 .unwrap()
