@@ -1406,11 +1406,27 @@ mod browser {
             .await
         }
 
-        /// Clicks the first element matching `css` (waiting for it).
+        /// Clicks the first element matching `css` (waiting for it). A live update may
+        /// replace the element between finding and clicking it (WebDriver then answers "stale
+        /// element reference"), or something may still cover it: find it again and retry for
+        /// up to 15 s, then fail naming WebDriver's error rather than go on as if clicked.
         async fn click(&self, css: &str) {
-            let el = self.wait(css, true).await;
-            self.cmd("POST", &format!("/element/{}/click", el[0]), None)
-                .await;
+            let start = Instant::now();
+            loop {
+                let el = self.wait(css, true).await;
+                let answer = self
+                    .cmd("POST", &format!("/element/{}/click", el[0]), None)
+                    .await;
+                let Some(error) = answer.get("error") else {
+                    return;
+                };
+                assert!(
+                    start.elapsed() < Duration::from_secs(15),
+                    "clicking '{css}' failed for 15 s: {error} {}",
+                    answer["message"]
+                );
+                tokio::time::sleep(Duration::from_millis(150)).await;
+            }
         }
 
         /// The beds on the page, in order.
