@@ -3,7 +3,6 @@
 
 use crate::with_store;
 use anyhow::Context;
-use areya_core::time::parse_iso8601_utc;
 use areya_core::PatientId;
 use areya_core::Words;
 use areya_monitor::directory::Directory;
@@ -31,12 +30,8 @@ pub struct ExportArgs {
     pub database: String,
     #[arg(long)]
     pub patient: String,
-    /// Start (UTC): YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS] (default: everything stored).
-    #[arg(long)]
-    pub from: Option<String>,
-    /// End (UTC, exclusive), same forms (default: now).
-    #[arg(long)]
-    pub to: Option<String>,
+    #[command(flatten)]
+    pub span: super::Span,
     /// Write here instead of standard output.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -46,16 +41,7 @@ pub fn run(a: FhirArgs) -> anyhow::Result<()> {
     let FhirCommand::Export(a) = a.command;
     let patient = PatientId::parse(&a.patient).context("--patient")?;
     let now = areya_core::time::now_ms();
-    let parse = |flag: &str, v: &Option<String>, default: i64| -> anyhow::Result<i64> {
-        v.as_deref().map_or(Ok(default), |s| {
-            parse_iso8601_utc(s).with_context(|| {
-                format!("{flag}: '{s}' is not YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS] (UTC)")
-            })
-        })
-    };
-    let from = parse("--from", &a.from, 0)?;
-    let to = parse("--to", &a.to, now + 1)?;
-    anyhow::ensure!(from < to, "--from must be before --to");
+    let (from, to) = a.span.millis((0, now + 1))?;
     let bundle = super::serve::runtime()?.block_on(async {
         with_store!(&a.database, |store| export(&store, &patient, from, to, now)
             .await)

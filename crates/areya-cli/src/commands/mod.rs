@@ -134,6 +134,35 @@ pub struct ModelOnSplit {
     pub split: String,
 }
 
+/// `--from` / `--to`: a span of stored time, on the UTC clock.
+#[derive(Debug, clap::Args)]
+pub struct Span {
+    /// Start (UTC): YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS] (default: everything stored).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// End (UTC, exclusive), same forms (default: everything stored).
+    #[arg(long)]
+    pub to: Option<String>,
+}
+
+impl Span {
+    /// The span as `[from, to)` in milliseconds, `everything` where a flag is absent; an error
+    /// naming the flag for a date it cannot read, or for an empty span.
+    pub fn millis(&self, everything: (i64, i64)) -> anyhow::Result<(i64, i64)> {
+        let at = |flag: &str, v: &Option<String>, default: i64| -> anyhow::Result<i64> {
+            v.as_deref().map_or(Ok(default), |s| {
+                areya_core::time::parse_iso8601_utc(s).with_context(|| {
+                    format!("{flag}: '{s}' is not YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS] (UTC)")
+                })
+            })
+        };
+        let from = at("--from", &self.from, everything.0)?;
+        let to = at("--to", &self.to, everything.1)?;
+        anyhow::ensure!(from < to, "--from must be before --to");
+        Ok((from, to))
+    }
+}
+
 /// Writes a user-requested output file, naming it on failure.
 pub fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))

@@ -4,7 +4,7 @@
 
 use crate::with_store;
 use anyhow::Context;
-use areya_core::time::{iso8601_utc, parse_iso8601_utc};
+use areya_core::time::iso8601_utc;
 use areya_monitor::directory::Directory;
 use areya_monitor::replay::{diff, replay, replay_as, ReplayAs, ReplayedAlert};
 use areya_monitor::rules::RuleSet;
@@ -22,21 +22,8 @@ pub struct ReplayArgs {
     /// The candidate rule file (TOML).
     #[arg(long)]
     pub rules: PathBuf,
-    /// Start (UTC): YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS] (default: all stored windows).
-    #[arg(long)]
-    pub from: Option<String>,
-    /// End (UTC, exclusive), same forms.
-    #[arg(long)]
-    pub to: Option<String>,
-}
-
-fn time(flag: &str, v: &Option<String>, default: i64) -> anyhow::Result<i64> {
-    match v {
-        None => Ok(default),
-        Some(s) => parse_iso8601_utc(s).with_context(|| {
-            format!("{flag}: '{s}' is not YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS] (UTC)")
-        }),
-    }
+    #[command(flatten)]
+    pub span: super::Span,
 }
 
 pub fn run(a: ReplayArgs) -> anyhow::Result<()> {
@@ -44,9 +31,7 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<()> {
         .with_context(|| format!("--rules: cannot read {}", a.rules.display()))?;
     let candidate =
         RuleSet::from_toml(&text).with_context(|| format!("--rules {}", a.rules.display()))?;
-    let from = time("--from", &a.from, i64::MIN)?;
-    let to = time("--to", &a.to, i64::MAX)?;
-    anyhow::ensure!(from < to, "--from must be before --to");
+    let (from, to) = a.span.millis((i64::MIN, i64::MAX))?;
     super::serve::runtime()?.block_on(async {
         with_store!(&a.database, |store| report(
             &store, &candidate, &a.rules, from, to
