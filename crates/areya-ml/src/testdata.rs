@@ -39,3 +39,15 @@ pub fn write_dataset(root: &Path, n: usize) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+/// A network small enough to train on these datasets in seconds: one convolution per block
+/// of the given widths, `dropout` before and in the head, no input standardization.
+pub fn tiny_cnn(widths: &[i64], dropout: f64) -> crate::model::Architecture {
+    crate::model::Architecture::AreyaCnn {
+        widths: widths.to_vec(),
+        convs_per_block: 1,
+        dropout,
+        head_dropout: dropout,
+        standardize: false,
+    }
+}

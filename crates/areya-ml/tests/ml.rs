@@ -28,13 +28,7 @@ fn make_dataset(root: &Path, n: usize) {
 
 fn small_config(root: &Path) -> TrainConfig {
     let mut c = TrainConfig::new(root.to_path_buf()).unwrap();
-    c.architecture = areya_ml::model::Architecture::AreyaCnn {
-        widths: vec![8, 16],
-        convs_per_block: 1,
-        dropout: 0.1,
-        head_dropout: 0.1,
-        standardize: false,
-    };
+    c.architecture = areya_ml::testdata::tiny_cnn(&[8, 16], 0.1);
     c.batch_size = 16;
     c.epochs = 2;
     c.seed = 7;
@@ -744,13 +738,7 @@ fn areya_cnn_fine_tunes_from_a_runs_weights_and_refuses_another_networks() {
     }
     // Weights of another network are refused, naming the file and the first misfit.
     let mut other = cfg;
-    other.architecture = areya_ml::model::Architecture::AreyaCnn {
-        widths: vec![8, 32],
-        convs_per_block: 1,
-        dropout: 0.1,
-        head_dropout: 0.1,
-        standardize: false,
-    };
+    other.architecture = areya_ml::testdata::tiny_cnn(&[8, 32], 0.1);
     other.init = Some(weights.clone());
     let err = train::train(other, &tmp.path().join("other"), Q)
         .unwrap_err()

@@ -44,6 +44,8 @@ pub mod errors {
         /// The user's role or wards do not cover it.
         NotAllowed: (403, "Not allowed for this role or ward");
         NoSuchRecord: (404, "No such record");
+        /// The doctor's own pages: the user is no doctor, or the doctor an admin names is unknown.
+        DoctorOnly: (403, "Not a doctor (or an admin naming one)"), (404, "No such doctor");
         /// What reading a JSON body refuses.
         JsonBody: (413, "Body too large"), (415, "Not JSON"), (422, "A value out of range, named");
     }

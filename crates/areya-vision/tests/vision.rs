@@ -108,13 +108,7 @@ fn detection_recall_and_iou_on_pasted_faces_with_the_default_downscale() {
 fn tiny_model(dir: &Path) -> areya_ml::Classifier {
     areya_ml::testdata::write_dataset(dir, 8).unwrap();
     let mut cfg = areya_ml::TrainConfig::new(dir.to_path_buf()).unwrap();
-    cfg.architecture = areya_ml::model::Architecture::AreyaCnn {
-        widths: vec![8],
-        convs_per_block: 1,
-        dropout: 0.0,
-        head_dropout: 0.0,
-        standardize: false,
-    };
+    cfg.architecture = areya_ml::testdata::tiny_cnn(&[8], 0.0);
     cfg.epochs = 1;
     cfg.threads = 2;
     let out = dir.join("run");
@@ -292,13 +286,7 @@ fn a_model_without_areyas_classes_is_refused() {
     areya_ml::testdata::write_dataset(tmp.path(), 4).unwrap();
     let mut cfg = areya_ml::TrainConfig::new(tmp.path().to_path_buf()).unwrap();
     cfg.data.classes = areya_ml::ClassMap::parse("angry,fear").unwrap();
-    cfg.architecture = areya_ml::model::Architecture::AreyaCnn {
-        widths: vec![4],
-        convs_per_block: 1,
-        dropout: 0.0,
-        head_dropout: 0.0,
-        standardize: false,
-    };
+    cfg.architecture = areya_ml::testdata::tiny_cnn(&[4], 0.0);
     cfg.epochs = 1;
     areya_ml::train::train(
         cfg,

@@ -219,26 +219,11 @@ fn report_csv(ev: &Evaluation) -> String {
 
 fn predictions_csv(ev: &Evaluation, clf: &Classifier) -> String {
     let names = clf.class_names();
-    let mut s = format!(
-        "path,true,predicted,{}\n",
-        names
-            .iter()
-            .map(|n| format!("p_{n}"))
-            .collect::<Vec<_>>()
-            .join(",")
-    );
+    let mut csv = super::ProbabilityCsv::new(&["true", "predicted"], &names);
     for p in &ev.predictions {
-        let probs: Vec<String> = p.probs.iter().map(|x| format!("{x:.6}")).collect();
-        let path = p.path.display().to_string().replace('"', "\"\"");
-        let _ = writeln!(
-            s,
-            "\"{path}\",{},{},{}",
-            names[p.truth],
-            names[p.predicted],
-            probs.join(",")
-        );
+        csv.row(&p.path, &[names[p.truth], names[p.predicted]], &p.probs);
     }
-    s
+    csv.text()
 }
 
 /// Draws the evaluation figures into `dir`; returns the paths written.

@@ -163,6 +163,34 @@ impl Span {
     }
 }
 
+/// A CSV of images and their class probabilities, one row an image: the path (quoted), the
+/// `labels` columns, then `p_<class>` to six places (`evaluate --predictions`, `predict --csv`).
+#[cfg_attr(not(feature = "model"), allow(dead_code))]
+pub struct ProbabilityCsv(String);
+
+#[cfg_attr(not(feature = "model"), allow(dead_code))]
+impl ProbabilityCsv {
+    pub fn new(labels: &[&str], classes: &[impl AsRef<str>]) -> Self {
+        let columns = labels.iter().map(|l| l.to_string());
+        let probs = classes.iter().map(|n| format!("p_{}", n.as_ref()));
+        ProbabilityCsv(format!(
+            "path,{}\n",
+            columns.chain(probs).collect::<Vec<_>>().join(",")
+        ))
+    }
+
+    pub fn row(&mut self, path: &Path, labels: &[&str], probs: &[f32]) {
+        let path = path.display().to_string().replace('"', "\"\"");
+        let probs = probs.iter().map(|x| format!("{x:.6}"));
+        let cells: Vec<String> = labels.iter().map(|l| l.to_string()).chain(probs).collect();
+        self.0 += &format!("\"{path}\",{}\n", cells.join(","));
+    }
+
+    pub fn text(self) -> String {
+        self.0
+    }
+}
+
 /// Writes a user-requested output file, naming it on failure.
 pub fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))

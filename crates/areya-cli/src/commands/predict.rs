@@ -157,24 +157,11 @@ fn render(rows: &[(PathBuf, Vec<f32>)], names: &[String], json: bool, csv: bool)
         return serde_json::to_string_pretty(&v).unwrap_or_default() + "\n";
     }
     if csv {
-        let mut s = format!(
-            "path,class,{}\n",
-            names
-                .iter()
-                .map(|n| format!("p_{n}"))
-                .collect::<Vec<_>>()
-                .join(",")
-        );
+        let mut out = super::ProbabilityCsv::new(&["class"], names);
         for (p, probs) in rows {
-            let ps: Vec<String> = probs.iter().map(|x| format!("{x:.6}")).collect();
-            s += &format!(
-                "\"{}\",{},{}\n",
-                p.display().to_string().replace('"', "\"\""),
-                names[argmax(probs)],
-                ps.join(",")
-            );
+            out.row(p, &[names[argmax(probs)].as_str()], probs);
         }
-        return s;
+        return out.text();
     }
     let w = rows
         .iter()

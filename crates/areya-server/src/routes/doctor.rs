@@ -7,7 +7,7 @@ use crate::api::{DoctorView, NoticeList, PatientStay, Person, WardInfo};
 use crate::app::App;
 use crate::auth::User;
 use crate::error::{ApiError, ApiPath, ApiQuery};
-use crate::openapi::errors::{Malformed, NoSuchRecord, NotLoggedIn};
+use crate::openapi::errors::{DoctorOnly, Malformed, NoSuchRecord, NotLoggedIn};
 use crate::routes::ward::{locate, parse_patient, person};
 use areya_core::time::WardZone;
 use areya_core::ErrorBody;
@@ -163,7 +163,7 @@ pub struct Inbox {
     get, path = "/api/doctor/notices", tag = "doctor", operation_id = "doctorNotices",
     summary = "A doctor's notices and daily digests, newest first", security(("session" = [])),
     params(Inbox),
-    responses((status = 200, body = NoticeList), Malformed, NotLoggedIn, (status = 403, description = "Not a doctor (or an admin naming one)", body = ErrorBody), (status = 404, description = "No such doctor", body = ErrorBody))
+    responses((status = 200, body = NoticeList), Malformed, NotLoggedIn, DoctorOnly)
 )]
 pub async fn notices(
     State(app): State<Arc<App>>,
@@ -224,7 +224,7 @@ pub async fn ack_notice(
     get, path = "/api/doctor/patients", tag = "doctor", operation_id = "doctorPatients",
     summary = "A doctor's patients across wards, each with their stay day by day (audited)", security(("session" = [])),
     params(Days),
-    responses((status = 200, body = DoctorView), Malformed, NotLoggedIn, (status = 403, description = "Not a doctor (or an admin naming one)", body = ErrorBody), (status = 404, description = "No such doctor", body = ErrorBody))
+    responses((status = 200, body = DoctorView), Malformed, NotLoggedIn, DoctorOnly)
 )]
 pub async fn patients(
     State(app): State<Arc<App>>,
