@@ -27,7 +27,7 @@
 //! - `bedside_bench pillow FER_VAL_DIR [FACES]`: the finder alone on small faces laid on the
 //!   pillow's top edge, by day, dim and at night, in three-frame clips — how often the pillow
 //!   around the face is reported as a face — and on faces laid large (the camera close by),
-//!   with and without the second look inside large faces.
+//!   with and without the second look inside large faces; by light and by face size.
 
 use areya_core::FaceCrop;
 use areya_core::{Emotion, FaceDetectorKind, PatientId, SourceId};
@@ -758,7 +758,8 @@ fn pillow(val: &Path, faces: usize) {
         )
         .expect("finder");
         // Per light: pillow reported, face, elsewhere, nothing.
-        let (mut small, mut large) = ([[0usize; 4]; 3], [0usize; 2]);
+        // Also per face size (45, 55, 65 px), over all lights.
+        let (mut small, mut sized, mut large) = ([[0usize; 4]; 3], [[0usize; 4]; 3], [0usize; 2]);
         for n in 0..faces {
             for (cx, cy) in [
                 (320.0, 110.0),
@@ -766,7 +767,7 @@ fn pillow(val: &Path, faces: usize) {
                 (390.0, 110.0),
                 (320.0, 130.0),
             ] {
-                for side in [45.0, 55.0, 65.0] {
+                for (z, side) in [45.0, 55.0, 65.0].into_iter().enumerate() {
                     for (l, &(light, noise)) in lights.iter().enumerate() {
                         let seen = clip(&finder, n, Pose::upright(cx, cy, side).lit(light, noise));
                         let at = |f: &Face| (f.cx - cx).abs() < 25.0 && (f.cy - cy).abs() < 25.0;
@@ -779,6 +780,7 @@ fn pillow(val: &Path, faces: usize) {
                             (false, false, true) => 3,
                         };
                         small[l][kind] += 1;
+                        sized[z][kind] += 1;
                     }
                 }
             }
@@ -808,6 +810,12 @@ fn pillow(val: &Path, faces: usize) {
         for (s, (light, _)) in small.iter().zip(lights) {
             println!(
                 "{:<22}   at light {light:.2}: pillow {}, face {}, elsewhere {}, nothing {}",
+                "", s[0], s[1], s[2], s[3]
+            );
+        }
+        for (s, side) in sized.iter().zip([45, 55, 65]) {
+            println!(
+                "{:<22}   faces {side} px across: pillow {}, face {}, elsewhere {}, nothing {}",
                 "", s[0], s[1], s[2], s[3]
             );
         }
