@@ -22,6 +22,7 @@
 //!   sit from the truth (roll, size, centre) and their accuracy with the place and size or the
 //!   roll swapped for the truth.
 //! - `BEDSIDE_CONDITIONS="small|night"`: only the conditions named.
+//! - `BEDSIDE_MIN_FACE=30`: the bedside pipeline also with that `min_face`.
 //! - With `BEDSIDE_MISSES=1`, on standard error: each clip with a frame missed (`o` found, `.`
 //!   missed, with the clip's face size and roll) and each false face with the truth beside it.
 //! - `bedside_bench pillow FER_VAL_DIR [FACES]`: the finder alone on small faces laid on the
@@ -38,6 +39,7 @@ use areya_vision::model::{EmotionModel, Runtime};
 use areya_vision::pipeline::{FrameMeta, Locator, Pipeline};
 use areya_vision::roi::Roi;
 use areya_vision::scene::{self, Pose, Rng};
+use areya_vision::view::{detector_input, View};
 use areya_vision::GrayFrame;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -443,6 +445,24 @@ fn pipelines(model: &Path) -> Vec<(String, Pipeline)> {
             .expect("pipeline"),
         ));
     }
+    // BEDSIDE_MIN_FACE=30: the bedside pipeline also with that smallest face (a camera
+    // farther from the bed), beside the default.
+    if let Some(min_face) = std::env::var("BEDSIDE_MIN_FACE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        v.push((
+            format!("areya bedside, min_face {min_face}"),
+            Pipeline::new(
+                clf(),
+                bedside(FinderConfig {
+                    min_face,
+                    ..FinderConfig::default()
+                }),
+            )
+            .expect("pipeline"),
+        ));
+    }
     if std::env::var_os("BEDSIDE_ABLATION").is_some() {
         let d = FinderConfig::default;
         let without = [
@@ -745,11 +765,45 @@ fn pillow(val: &Path, faces: usize) {
             .filter_map(|_| finder.find(&frame, Some(&roi), &mut track).expect("finder"))
             .collect()
     };
+    // The detector's box for the face laid at `pose`, as the finder's tiles see it by default
+    // (400 frame px at 256 detector px: five times `min_face` a 128-px stretch), if it sees one
+    // there scored at least 0.2.
+    let tile_net = areya_vision::blazeface::BlazeFace::embedded()
+        .and_then(|n| n.at(256))
+        .expect("detector");
+    let tile_box = |n: usize, pose: Pose| -> Option<f32> {
+        let frame = scene::compose(&background, &face(n), &pose, &mut Rng::new(n as u64));
+        let view = View {
+            cx: 280.0,
+            cy: 240.0,
+            side: 400.0,
+            angle: 0.0,
+        };
+        let px = detector_input(&view.sample(&frame, 256));
+        let seen = tile_net.detect_above(&px, 0.2).expect("detector");
+        seen.iter()
+            .filter(|d| {
+                let (fx, fy) = view.to_frame(d.cx, d.cy, 256);
+                (fx - pose.cx).abs() < 20.0 && (fy - pose.cy).abs() < 20.0
+            })
+            .max_by(|a, b| a.score.total_cmp(&b.score))
+            .map(|d| (d.w + d.h) / 2.0 * 400.0 / 256.0)
+    };
     let lights = [(1.0, 0.0), (0.5, 4.0), (0.25, 4.0)];
     println!("Pillow probe: {faces} FER-2013 val faces, three-frame clips, the finder alone");
-    for (name, look_inside) in [("second look (default)", true), ("without it", false)] {
+    let finders = [
+        (
+            "second look (default)",
+            true,
+            FinderConfig::default().min_face,
+        ),
+        ("without it", false, FinderConfig::default().min_face),
+        ("min_face 30", true, 30),
+    ];
+    for (name, look_inside, min_face) in finders {
         let cfg = FinderConfig {
             look_inside,
+            min_face,
             ..FinderConfig::default()
         };
         let finder = FaceFinder::new(
@@ -760,6 +814,10 @@ fn pillow(val: &Path, faces: usize) {
         // Per light: pillow reported, face, elsewhere, nothing.
         // Also per face size (45, 55, 65 px), over all lights.
         let (mut small, mut sized, mut large) = ([[0usize; 4]; 3], [[0usize; 4]; 3], [0usize; 2]);
+        // Per face size: the detector's boxes and the clips not found whose box is under the
+        // default `min_face` (or not seen at all).
+        let (mut boxes, mut under) = ([vec![], vec![], vec![]], [0usize; 3]);
+        let default_min = FinderConfig::default().min_face as f32;
         for n in 0..faces {
             for (cx, cy) in [
                 (320.0, 110.0),
@@ -781,6 +839,9 @@ fn pillow(val: &Path, faces: usize) {
                         };
                         small[l][kind] += 1;
                         sized[z][kind] += 1;
+                        let b = tile_box(n, Pose::upright(cx, cy, side).lit(light, noise));
+                        boxes[z].extend(b);
+                        under[z] += usize::from(kind != 1 && b.is_none_or(|b| b < default_min));
                     }
                 }
             }
@@ -813,10 +874,23 @@ fn pillow(val: &Path, faces: usize) {
                 "", s[0], s[1], s[2], s[3]
             );
         }
-        for (s, side) in sized.iter().zip([45, 55, 65]) {
+        for ((s, side), (b, u)) in sized
+            .iter()
+            .zip([45, 55, 65])
+            .zip(boxes.iter_mut().zip(under))
+        {
+            b.sort_by(f32::total_cmp);
             println!(
-                "{:<22}   faces {side} px across: pillow {}, face {}, elsewhere {}, nothing {}",
-                "", s[0], s[1], s[2], s[3]
+                "{:<22}   faces {side} px across: pillow {}, face {}, elsewhere {}, nothing {}; \
+                 the detector's box at the default tiles' scale {:.0} px (median), under 40 px \
+                 (or unseen) in {u} of the {} clips without the face",
+                "",
+                s[0],
+                s[1],
+                s[2],
+                s[3],
+                b.get(b.len() / 2).copied().unwrap_or(0.0),
+                s[0] + s[2] + s[3]
             );
         }
     }
