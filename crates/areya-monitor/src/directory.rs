@@ -57,6 +57,25 @@ pub struct Staff {
     pub lang: Option<String>,
 }
 
+impl Staff {
+    /// A member of staff in `wards` (none for an administrator or a doctor, who follow their
+    /// own patients), reading the dashboard in their browser's language until they choose one.
+    pub fn new(
+        id: impl Into<String>,
+        name: impl Into<String>,
+        role: Role,
+        wards: Vec<String>,
+    ) -> Staff {
+        Staff {
+            id: id.into(),
+            name: name.into(),
+            role,
+            wards,
+            lang: None,
+        }
+    }
+}
+
 /// An identifier the hospital gives a patient (a medical record number and the system that
 /// issues it), so an exported record links to the hospital's patient.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -419,13 +438,7 @@ mod tests {
                     sources: vec![SourceId::parse("cam1").unwrap()],
                 }],
             }],
-            staff: vec![Staff {
-                lang: None,
-                id: "ana".into(),
-                name: "Ana".into(),
-                role: Role::Nurse,
-                wards: vec!["w1".into()],
-            }],
+            staff: vec![Staff::new("ana", "Ana", Role::Nurse, vec!["w1".into()])],
             devices: vec![Device {
                 id: "edge1".into(),
                 ward: "w1".into(),
@@ -557,13 +570,7 @@ mod tests {
 
     fn with_doctors() -> Directory {
         let mut d = base();
-        let doctor = |id: &str| Staff {
-            lang: None,
-            id: id.into(),
-            name: format!("Dr {id}"),
-            role: Role::Doctor,
-            wards: vec![],
-        };
+        let doctor = |id: &str| Staff::new(id, format!("Dr {id}"), Role::Doctor, vec![]);
         d.staff.extend([doctor("lee"), doctor("kim")]);
         let mut w2 = d.wards[0].clone();
         w2.id = "w2".into();

@@ -280,13 +280,12 @@ fn integration(parts: &Parts, app: &App) -> Result<User, ApiError> {
         )));
     }
     Ok(User {
-        staff: Staff {
-            lang: None,
-            id: i.id.clone(),
-            name: i.name.clone(),
-            role: Role::Integration,
-            wards: i.wards.clone(),
-        },
+        staff: Staff::new(
+            i.id.clone(),
+            i.name.clone(),
+            Role::Integration,
+            i.wards.clone(),
+        ),
         token_hash: hash,
     })
 }

@@ -154,13 +154,7 @@ mod tests {
     #[test]
     fn secrets_are_stored_beside_their_entries_and_never_in_the_directory() {
         let dir = Directory {
-            staff: vec![Staff {
-                lang: None,
-                id: "ana".into(),
-                name: "Ana".into(),
-                role: Role::Nurse,
-                wards: vec![],
-            }],
+            staff: vec![Staff::new("ana", "Ana", Role::Nurse, vec![])],
             devices: vec![Device {
                 id: "edge".into(),
                 ward: "w".into(),

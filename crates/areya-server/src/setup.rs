@@ -18,13 +18,7 @@ pub async fn bootstrap_admin(app: &Arc<App>, password: &str) -> Result<bool, App
         return Ok(false);
     }
     let directory = Directory {
-        staff: vec![Staff {
-            lang: None,
-            id: "admin".into(),
-            name: "Administrator".into(),
-            role: Role::Admin,
-            wards: vec![],
-        }],
+        staff: vec![Staff::new("admin", "Administrator", Role::Admin, vec![])],
         ..Directory::default()
     };
     let mut credentials = Credentials::default();
@@ -113,17 +107,14 @@ pub fn demo_directory(password_hash: &str, device_token: &str) -> Registry {
         .collect();
     let staff = DEMO_STAFF
         .iter()
-        .map(|(id, name, role)| Staff {
-            lang: None,
-            id: id.to_string(),
-            name: name.to_string(),
-            role: *role,
+        .map(|(id, name, role)| {
             // A doctor sees their own patients wherever they lie, not whole wards.
-            wards: if matches!(*role, Role::Admin | Role::Doctor) {
+            let wards = if matches!(*role, Role::Admin | Role::Doctor) {
                 vec![]
             } else {
                 vec![DEMO_WARD.into()]
-            },
+            };
+            Staff::new(*id, *name, *role, wards)
         })
         .collect();
     let mut credentials = Credentials::default();

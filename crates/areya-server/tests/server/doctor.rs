@@ -11,13 +11,8 @@ use areya_monitor::window::WindowAggregate;
 async fn two_wards() -> Server {
     let s = Server::start("sqlite::memory:", true).await;
     s.edit_directory(|d| {
-        d.staff.push(Staff {
-            lang: None,
-            id: "drkim".into(),
-            name: "Dr Kim".into(),
-            role: StaffRole::Doctor,
-            wards: vec![],
-        });
+        d.staff
+            .push(Staff::new("drkim", "Dr Kim", StaffRole::Doctor, vec![]));
         d.wards[0].beds[4].attending = Some("drkim".into());
         d.wards[1].beds.push(Bed {
             id: "bed-2a-01".into(),

@@ -577,13 +577,12 @@ async fn an_open_patient_page_is_audited_once_per_patient_not_per_reload() {
 async fn staff_without_a_password_cost_the_same_check_as_everyone() {
     let s = Server::start("sqlite::memory:", true).await;
     s.edit_directory(|d| {
-        d.staff.push(Staff {
-            lang: None,
-            id: "newhire".into(),
-            name: "New hire".into(),
-            role: StaffRole::Nurse,
-            wards: vec!["ward-4b".into()],
-        });
+        d.staff.push(Staff::new(
+            "newhire",
+            "New hire",
+            StaffRole::Nurse,
+            vec!["ward-4b".into()],
+        ));
     })
     .await;
     for (user, ip) in [
@@ -643,13 +642,12 @@ async fn absurd_limits_are_refused_and_other_wards_alerts_look_like_none() {
         credentials: (*s.app.credentials()).clone(),
     };
     let hash = reg.credentials.password("ana").expect("ana").to_string();
-    reg.directory.staff.push(Staff {
-        lang: None,
-        id: "zoe".into(),
-        name: "Nurse Zoe".into(),
-        role: StaffRole::Nurse,
-        wards: vec!["ward-2a".into()],
-    });
+    reg.directory.staff.push(Staff::new(
+        "zoe",
+        "Nurse Zoe",
+        StaffRole::Nurse,
+        vec!["ward-2a".into()],
+    ));
     reg.credentials.set_password("zoe", hash);
     s.app
         .set_registry(s.app.directory_version(), "test", reg)
