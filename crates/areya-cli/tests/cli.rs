@@ -1723,6 +1723,34 @@ fn replay_compares_rules_and_fhir_exports_a_bundle() {
             vec!["fhir", "export", "--database", &url, "--patient", "a b"],
             "--patient",
         ),
+        // Both commands read their span alike.
+        (
+            vec![
+                "replay",
+                "--database",
+                &url,
+                "--rules",
+                stricter.to_str().unwrap(),
+                "--from",
+                "2026-12-01",
+                "--to",
+                "2026-11-01",
+            ],
+            "--from must be before --to",
+        ),
+        (
+            vec![
+                "fhir",
+                "export",
+                "--database",
+                &url,
+                "--patient",
+                "a",
+                "--to",
+                "2026-13-01",
+            ],
+            "--to: '2026-13-01' is not",
+        ),
     ] {
         let o = run(&args);
         assert!(!o.status.success(), "{args:?}");
