@@ -752,14 +752,19 @@ fn pillow(val: &Path, faces: usize) {
         height,
     };
     let background = scene::bed(7);
-    let face = |n: usize| {
-        let list = &val[n % 4];
-        image::open(&list[(n / 4 * 7) % list.len()])
-            .expect("readable face")
-            .to_luma8()
+    let images: Vec<image::GrayImage> = (0..faces)
+        .map(|n| {
+            let list = &val[n % 4];
+            image::open(&list[(n / 4 * 7) % list.len()])
+                .expect("readable face")
+                .to_luma8()
+        })
+        .collect();
+    let laid = |n: usize, pose: &Pose| {
+        scene::compose(&background, &images[n], pose, &mut Rng::new(n as u64))
     };
-    let clip = |finder: &FaceFinder, n: usize, pose: Pose| -> Vec<Face> {
-        let frame = scene::compose(&background, &face(n), &pose, &mut Rng::new(n as u64));
+    let clip = |finder: &FaceFinder, n: usize, pose: &Pose| -> Vec<Face> {
+        let frame = laid(n, pose);
         let mut track = Track::default();
         (0..3)
             .filter_map(|_| finder.find(&frame, Some(&roi), &mut track).expect("finder"))
@@ -771,15 +776,14 @@ fn pillow(val: &Path, faces: usize) {
     let tile_net = areya_vision::blazeface::BlazeFace::embedded()
         .and_then(|n| n.at(256))
         .expect("detector");
-    let tile_box = |n: usize, pose: Pose| -> Option<f32> {
-        let frame = scene::compose(&background, &face(n), &pose, &mut Rng::new(n as u64));
+    let tile_box = |n: usize, pose: &Pose| -> Option<f32> {
         let view = View {
             cx: 280.0,
             cy: 240.0,
             side: 400.0,
             angle: 0.0,
         };
-        let px = detector_input(&view.sample(&frame, 256));
+        let px = detector_input(&view.sample(&laid(n, pose), 256));
         let seen = tile_net.detect_above(&px, 0.2).expect("detector");
         seen.iter()
             .filter(|d| {
@@ -790,14 +794,42 @@ fn pillow(val: &Path, faces: usize) {
             .map(|d| (d.w + d.h) / 2.0 * 400.0 / 256.0)
     };
     let lights = [(1.0, 0.0), (0.5, 4.0), (0.25, 4.0)];
+    let sides = [45.0, 55.0, 65.0];
+    // The small faces' clips — (face, pose, size index, light index, the detector's box) —
+    // the same for every finder.
+    let mut small_clips = vec![];
+    for n in 0..faces {
+        for (cx, cy) in [
+            (320.0, 110.0),
+            (250.0, 110.0),
+            (390.0, 110.0),
+            (320.0, 130.0),
+        ] {
+            for (z, side) in sides.into_iter().enumerate() {
+                for (l, &(light, noise)) in lights.iter().enumerate() {
+                    let pose = Pose::upright(cx, cy, side).lit(light, noise);
+                    small_clips.push((n, pose, z, l, tile_box(n, &pose)));
+                }
+            }
+        }
+    }
+    // Per face size: the median of the detector's boxes.
+    let medians: Vec<f32> = (0..sides.len())
+        .map(|z| {
+            let mut b: Vec<f32> = small_clips
+                .iter()
+                .filter(|c| c.2 == z)
+                .filter_map(|c| c.4)
+                .collect();
+            b.sort_by(f32::total_cmp);
+            b.get(b.len() / 2).copied().unwrap_or(0.0)
+        })
+        .collect();
+    let default_min = FinderConfig::default().min_face as f32;
     println!("Pillow probe: {faces} FER-2013 val faces, three-frame clips, the finder alone");
     let finders = [
-        (
-            "second look (default)",
-            true,
-            FinderConfig::default().min_face,
-        ),
-        ("without it", false, FinderConfig::default().min_face),
+        ("second look (default)", true, default_min as u32),
+        ("without it", false, default_min as u32),
         ("min_face 30", true, 30),
     ];
     for (name, look_inside, min_face) in finders {
@@ -811,47 +843,31 @@ fn pillow(val: &Path, faces: usize) {
             cfg,
         )
         .expect("finder");
-        // Per light: pillow reported, face, elsewhere, nothing.
-        // Also per face size (45, 55, 65 px), over all lights.
-        let (mut small, mut sized, mut large) = ([[0usize; 4]; 3], [[0usize; 4]; 3], [0usize; 2]);
-        // Per face size: the detector's boxes and the clips not found whose box is under the
-        // default `min_face` (or not seen at all).
-        let (mut boxes, mut under) = ([vec![], vec![], vec![]], [0usize; 3]);
-        let default_min = FinderConfig::default().min_face as f32;
+        // Pillow reported, face, elsewhere, nothing: per light and per face size (over all
+        // lights); per face size, the clips without the face whose box is under the default
+        // `min_face` (or not seen at all).
+        let (mut small, mut sized, mut under) = ([[0usize; 4]; 3], [[0usize; 4]; 3], [0usize; 3]);
+        for (n, pose, z, l, tile_box) in &small_clips {
+            let seen = clip(&finder, *n, pose);
+            let at = |f: &Face| (f.cx - pose.cx).abs() < 25.0 && (f.cy - pose.cy).abs() < 25.0;
+            let pillow = seen.iter().any(|f| f.side > 2.0 * pose.side);
+            let found = seen.iter().any(|f| at(f) && f.side < 1.6 * pose.side);
+            let kind = match (pillow, found, seen.is_empty()) {
+                (true, _, _) => 0,
+                (false, true, _) => 1,
+                (false, false, false) => 2,
+                (false, false, true) => 3,
+            };
+            small[*l][kind] += 1;
+            sized[*z][kind] += 1;
+            under[*z] += usize::from(kind != 1 && tile_box.is_none_or(|b| b < default_min));
+        }
+        let mut large = [0usize; 2];
         for n in 0..faces {
-            for (cx, cy) in [
-                (320.0, 110.0),
-                (250.0, 110.0),
-                (390.0, 110.0),
-                (320.0, 130.0),
-            ] {
-                for (z, side) in [45.0, 55.0, 65.0].into_iter().enumerate() {
-                    for (l, &(light, noise)) in lights.iter().enumerate() {
-                        let seen = clip(&finder, n, Pose::upright(cx, cy, side).lit(light, noise));
-                        let at = |f: &Face| (f.cx - cx).abs() < 25.0 && (f.cy - cy).abs() < 25.0;
-                        let pillow = seen.iter().any(|f| f.side > 2.0 * side);
-                        let found = seen.iter().any(|f| at(f) && f.side < 1.6 * side);
-                        let kind = match (pillow, found, seen.is_empty()) {
-                            (true, _, _) => 0,
-                            (false, true, _) => 1,
-                            (false, false, false) => 2,
-                            (false, false, true) => 3,
-                        };
-                        small[l][kind] += 1;
-                        sized[z][kind] += 1;
-                        let b = tile_box(n, Pose::upright(cx, cy, side).lit(light, noise));
-                        boxes[z].extend(b);
-                        under[z] += usize::from(kind != 1 && b.is_none_or(|b| b < default_min));
-                    }
-                }
-            }
             for side in [180.0, 220.0] {
                 for (light, noise) in lights {
-                    let seen = clip(
-                        &finder,
-                        n,
-                        Pose::upright(320.0, 260.0, side).lit(light, noise),
-                    );
+                    let pose = Pose::upright(320.0, 260.0, side).lit(light, noise);
+                    let seen = clip(&finder, n, &pose);
                     large[usize::from(!seen.iter().any(|f| f.side > 0.5 * side))] += 1;
                 }
             }
@@ -874,22 +890,19 @@ fn pillow(val: &Path, faces: usize) {
                 "", s[0], s[1], s[2], s[3]
             );
         }
-        for ((s, side), (b, u)) in sized
-            .iter()
-            .zip([45, 55, 65])
-            .zip(boxes.iter_mut().zip(under))
-        {
-            b.sort_by(f32::total_cmp);
+        for (z, s) in sized.iter().enumerate() {
             println!(
-                "{:<22}   faces {side} px across: pillow {}, face {}, elsewhere {}, nothing {}; \
-                 the detector's box at the default tiles' scale {:.0} px (median), under 40 px \
-                 (or unseen) in {u} of the {} clips without the face",
+                "{:<22}   faces {} px across: pillow {}, face {}, elsewhere {}, nothing {}; \
+                 the detector's box at the default tiles' scale {:.0} px (median), under \
+                 {default_min} px (or unseen) in {} of the {} clips without the face",
                 "",
+                sides[z],
                 s[0],
                 s[1],
                 s[2],
                 s[3],
-                b.get(b.len() / 2).copied().unwrap_or(0.0),
+                medians[z],
+                under[z],
                 s[0] + s[2] + s[3]
             );
         }
