@@ -1067,7 +1067,8 @@ fn stored_observations(db: &str) -> Vec<areya_core::Observation> {
     })
 }
 
-/// A blocking HTTP/1.1 request over loopback: (status, head, body).
+/// A blocking request through ureq, the edge's HTTP client: (status, response headers as
+/// `name: value` lines, body); status 0 when the server cannot be reached.
 fn http(
     addr: &str,
     method: &str,
@@ -1075,29 +1076,33 @@ fn http(
     headers: &[(&str, &str)],
     body: &str,
 ) -> (u16, String, String) {
-    use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(addr) else {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let mut req = ureq::http::Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path}"))
+        .header("Content-Type", "application/json");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let sent = if body.is_empty() {
+        agent.run(req.body(()).expect("a well-formed request"))
+    } else {
+        agent.run(req.body(body).expect("a well-formed request"))
+    };
+    let Ok(mut resp) = sent else {
         return (0, String::new(), String::new());
     };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-    let mut r = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n", body.len());
-    for (k, v) in headers {
-        r.push_str(&format!("{k}: {v}\r\n"));
-    }
-    r.push_str("\r\n");
-    r.push_str(body);
-    if s.write_all(r.as_bytes()).is_err() {
-        return (0, String::new(), String::new());
-    }
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (status, head.to_string(), body.to_string())
+    let head: String = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| format!("{k}: {}\n", v.to_str().unwrap_or("")))
+        .collect();
+    let body = resp.body_mut().read_to_string().unwrap_or_default();
+    (resp.status().as_u16(), head, body)
 }
 
 /// Through the API, as an admin would: a ward of 8 beds (patients p-0…p-7 seen by cameras

@@ -14,6 +14,17 @@ pub struct FaceBox {
 }
 
 impl FaceBox {
+    /// A square box `side` pixels across with its top-left corner at (`x`, `y`).
+    pub fn square(x: i32, y: i32, side: u32, score: f64) -> Self {
+        FaceBox {
+            x,
+            y,
+            width: side,
+            height: side,
+            score,
+        }
+    }
+
     pub fn area(&self) -> u64 {
         u64::from(self.width) * u64::from(self.height)
     }

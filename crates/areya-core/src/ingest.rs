@@ -122,17 +122,10 @@ mod tests {
             patient: PatientId::parse("p").unwrap(),
             at_ms: 1_796_000_000_000,
             frame,
-            face: Some(SeenFace {
-                bbox: FaceBox {
-                    x: 1,
-                    y: 2,
-                    width: 30,
-                    height: 30,
-                    score: 1.0,
-                },
-                probs: Probabilities::new(0.1, 0.2, 0.3, 0.4).unwrap(),
-                quality: None,
-            }),
+            face: Some(SeenFace::new(
+                FaceBox::square(1, 2, 30, 1.0),
+                Probabilities::new(0.1, 0.2, 0.3, 0.4).unwrap(),
+            )),
         }
     }
 

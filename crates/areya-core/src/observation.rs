@@ -238,6 +238,17 @@ pub struct SeenFace {
     pub quality: Option<Quality>,
 }
 
+impl SeenFace {
+    /// A face and its emotions, with no quality measured.
+    pub fn new(bbox: FaceBox, probs: Probabilities) -> Self {
+        SeenFace {
+            bbox,
+            probs,
+            quality: None,
+        }
+    }
+}
+
 /// One sampled frame of one bed's camera: a face (or none) and, with a face, the emotions.
 /// Reads and writes as [`ObservationWire`]; reading checks its values
 /// ([`Observation::check_values`]).

@@ -414,16 +414,11 @@ mod tests {
                 patient: PatientId::parse("p").unwrap(),
                 at_ms: from + i * 1000,
                 frame: i as u64,
-                face: p.map(|p| SeenFace {
-                    bbox: FaceBox {
-                        x: 0,
-                        y: 0,
-                        width: 60,
-                        height: 60,
-                        score: 3.0,
-                    },
-                    probs: Probabilities::from_array(p).unwrap(),
-                    quality: None,
+                face: p.map(|p| {
+                    SeenFace::new(
+                        FaceBox::square(0, 0, 60, 3.0),
+                        Probabilities::from_array(p).unwrap(),
+                    )
                 }),
             };
             for w in win.push(&o) {

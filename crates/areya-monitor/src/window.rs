@@ -153,16 +153,11 @@ pub(crate) mod tests {
             patient: PatientId::parse("p-1").unwrap(),
             at_ms,
             frame: at_ms as u64 / 1000,
-            face: probs.map(|p| SeenFace {
-                bbox: FaceBox {
-                    x: 0,
-                    y: 0,
-                    width: 80,
-                    height: 80,
-                    score: 5.0,
-                },
-                probs: Probabilities::from_array(p).unwrap(),
-                quality: None,
+            face: probs.map(|p| {
+                SeenFace::new(
+                    FaceBox::square(0, 0, 80, 5.0),
+                    Probabilities::from_array(p).unwrap(),
+                )
             }),
         }
     }

@@ -13,17 +13,12 @@ fn obs(patient: &PatientId, at_ms: Millis, negative: Option<f32>) -> Observation
         patient: patient.clone(),
         at_ms,
         frame: (at_ms / SECOND) as u64,
-        face: negative.map(|n| SeenFace {
-            bbox: FaceBox {
-                x: 10,
-                y: 10,
-                width: 90,
-                height: 90,
-                score: 4.0,
-            },
-            probs: Probabilities::new(n * 0.3, (1.0 - n) * 0.3, (1.0 - n) * 0.7, n * 0.7)
-                .expect("a distribution"),
-            quality: None,
+        face: negative.map(|n| {
+            SeenFace::new(
+                FaceBox::square(10, 10, 90, 4.0),
+                Probabilities::new(n * 0.3, (1.0 - n) * 0.3, (1.0 - n) * 0.7, n * 0.7)
+                    .expect("a distribution"),
+            )
         }),
     }
 }

@@ -208,23 +208,16 @@ async fn bench(apps: Vec<Arc<App>>, beds: usize, seconds: u64, agents: usize) {
                                 .expect("valid id"),
                             at_ms,
                             frame,
-                            face: Some(SeenFace {
-                                bbox: FaceBox {
-                                    x: 200,
-                                    y: 120,
-                                    width: 120,
-                                    height: 120,
-                                    score: 4.0,
-                                },
-                                probs: Probabilities::new(
+                            face: Some(SeenFace::new(
+                                FaceBox::square(200, 120, 120, 4.0),
+                                Probabilities::new(
                                     n * 0.3,
                                     (1.0 - n) * 0.4,
                                     (1.0 - n) * 0.6,
                                     n * 0.7,
                                 )
                                 .expect("a distribution"),
-                                quality: None,
-                            }),
+                            )),
                         }
                     })
                     .collect();

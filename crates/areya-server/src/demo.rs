@@ -160,13 +160,12 @@ impl Readings for Simulated {
     fn read(&mut self, _bed: usize, mix: [f32; 4]) -> Option<SeenFace> {
         let noisy = mix.map(|m| (m + (self.next() - 0.5) * 0.16).max(0.001));
         let sum: f32 = noisy.iter().sum();
-        let bbox = FaceBox {
-            x: 260 + (self.next() * 20.0) as i32,
-            y: 140 + (self.next() * 20.0) as i32,
-            width: 120,
-            height: 120,
-            score: 4.0 + self.next() as f64,
-        };
+        let bbox = FaceBox::square(
+            260 + (self.next() * 20.0) as i32,
+            140 + (self.next() * 20.0) as i32,
+            120,
+            4.0 + self.next() as f64,
+        );
         let quality = Quality {
             face_px: 120,
             sharpness: 150.0 + self.next() * 50.0,

@@ -397,17 +397,12 @@ fn obs(i: usize, at_ms: i64, negative: Option<f32>) -> Observation {
         patient: patient(i),
         at_ms,
         frame: (at_ms / SECOND) as u64,
-        face: negative.map(|n| SeenFace {
-            bbox: FaceBox {
-                x: 100,
-                y: 80,
-                width: 120,
-                height: 120,
-                score: 4.0,
-            },
-            probs: Probabilities::new(n * 0.3, (1.0 - n) * 0.4, (1.0 - n) * 0.6, n * 0.7)
-                .expect("a distribution"),
-            quality: None,
+        face: negative.map(|n| {
+            SeenFace::new(
+                FaceBox::square(100, 80, 120, 4.0),
+                Probabilities::new(n * 0.3, (1.0 - n) * 0.4, (1.0 - n) * 0.6, n * 0.7)
+                    .expect("a distribution"),
+            )
         }),
     }
 }

@@ -33,17 +33,12 @@ fn main() {
                 patient: p.clone(),
                 at_ms: s * SECOND,
                 frame: s as u64,
-                face: face.then(|| SeenFace {
-                    bbox: FaceBox {
-                        x: 0,
-                        y: 0,
-                        width: 80,
-                        height: 80,
-                        score: 3.0,
-                    },
-                    probs: Probabilities::new(n * 0.4, (1.0 - n) * 0.5, (1.0 - n) * 0.5, n * 0.6)
-                        .expect("a distribution"),
-                    quality: None,
+                face: face.then(|| {
+                    SeenFace::new(
+                        FaceBox::square(0, 0, 80, 3.0),
+                        Probabilities::new(n * 0.4, (1.0 - n) * 0.5, (1.0 - n) * 0.5, n * 0.6)
+                            .expect("a distribution"),
+                    )
                 }),
             });
         }

@@ -151,17 +151,10 @@ mod batch {
                 patient: p.clone(),
                 at_ms: t,
                 frame: (t / SECOND) as u64,
-                face: Some(SeenFace {
-                    bbox: FaceBox {
-                        x: 0,
-                        y: 0,
-                        width: 80,
-                        height: 80,
-                        score: 3.0,
-                    },
-                    probs: Probabilities::new(0.0, 0.0, 1.0 - n, n).expect("a distribution"),
-                    quality: None,
-                }),
+                face: Some(SeenFace::new(
+                    FaceBox::square(0, 0, 80, 3.0),
+                    Probabilities::new(0.0, 0.0, 1.0 - n, n).expect("a distribution"),
+                )),
             };
             let before: Vec<_> = engine.alerts.open_alerts().cloned().collect();
             let out = engine.ingest(&o, t).expect("ingest").unwrap_or_default();

@@ -146,17 +146,10 @@ mod tests {
             patient: PatientId::parse("p").unwrap(),
             at_ms: 0,
             frame: 0,
-            face: Some(SeenFace {
-                bbox: FaceBox {
-                    x: 60,
-                    y: 50,
-                    width: 60,
-                    height: 60,
-                    score: 0.87,
-                },
-                probs: Probabilities::new(0.1, 0.05, 0.15, 0.7).unwrap(),
-                quality: None,
-            }),
+            face: Some(SeenFace::new(
+                FaceBox::square(60, 50, 60, 0.87),
+                Probabilities::new(0.1, 0.05, 0.15, 0.7).unwrap(),
+            )),
         };
         let roi = Roi {
             x: 10,

@@ -194,13 +194,7 @@ mod tests {
     #[test]
     fn crops_are_model_sized_and_replicate_edges() {
         let frame = GrayFrame::new(100, 80, (0..8000).map(|i| (i % 100) as u8).collect()).unwrap();
-        let face = FaceBox {
-            x: 0,
-            y: 0,
-            width: 40,
-            height: 40,
-            score: 1.0,
-        };
+        let face = FaceBox::square(0, 0, 40, 1.0);
         let c = crop_face(&frame, &face, &FaceCrop::margin(0.25), 48);
         assert_eq!(c.len(), 48 * 48);
         // The part left of the frame repeats column 0.
@@ -226,13 +220,7 @@ mod tests {
                 .collect(),
         )
         .unwrap();
-        let face = FaceBox {
-            x: 64,
-            y: 24,
-            width: 192,
-            height: 192,
-            score: 1.0,
-        };
+        let face = FaceBox::square(64, 24, 192, 1.0);
         let c = crop_face(&frame, &face, &FaceCrop::margin(0.0), 48);
         let row = &c[24 * 48 + 8..24 * 48 + 40];
         let (lo, hi) = (*row.iter().min().unwrap(), *row.iter().max().unwrap());

@@ -63,13 +63,7 @@ mod tests {
     use super::*;
 
     fn b(x: i32, y: i32, s: u32) -> FaceBox {
-        FaceBox {
-            x,
-            y,
-            width: s,
-            height: s,
-            score: 3.0,
-        }
+        FaceBox::square(x, y, s, 3.0)
     }
 
     #[test]
