@@ -29,6 +29,11 @@
 //!   pillow's top edge, by day, dim and at night, in three-frame clips — how often the pillow
 //!   around the face is reported as a face — and on faces laid large (the camera close by),
 //!   with and without the second look inside large faces; by light and by face size.
+//! - `bedside_bench far FER_VAL_DIR [FACES] [FRAMES]`: the finder alone on a far camera's view
+//!   (faces 45 and 55 px lying still on the pillow for FRAMES frames, default 60), with and
+//!   without the far search and with `min_face` 30 set by hand: when each face is first found,
+//!   how much of the clip's second half it is reported in, and false faces in an empty bed
+//!   watched as long.
 
 use areya_core::FaceCrop;
 use areya_core::{Emotion, FaceDetectorKind, PatientId, SourceId};
@@ -523,6 +528,7 @@ fn pipelines(model: &Path) -> Vec<(String, Pipeline)> {
                     ..d()
                 },
             ),
+            ("the far search", FinderConfig { far_face: 0, ..d() }),
             (
                 "hysteresis",
                 FinderConfig {
@@ -869,6 +875,11 @@ fn pillow(val: &Path, faces: usize) {
                     let pose = Pose::upright(320.0, 260.0, side).lit(light, noise);
                     let seen = clip(&finder, n, &pose);
                     large[usize::from(!seen.iter().any(|f| f.side > 0.5 * side))] += 1;
+                    if std::env::var_os("BEDSIDE_MISSES").is_some()
+                        && !seen.iter().any(|f| f.side > 0.5 * side)
+                    {
+                        eprintln!("{name}: large face {n} ({side} px, light {light}): {seen:?}");
+                    }
                 }
             }
         }
@@ -909,6 +920,156 @@ fn pillow(val: &Path, faces: usize) {
     }
 }
 
+/// `bedside_bench far`: the finder alone, per finder, on a far camera's view: small faces
+/// (45 and 55 px laid across; the detector's box about 40 px and under) lying still on the
+/// pillow for `frames` frames each (fresh sensor noise a frame; at 2 frames/s, 60 frames are
+/// half a minute), by day and dim — the clips in which the face was found at all, when it was
+/// first found, the share of the last half of the frames in which it was reported, and faces
+/// reported anywhere else; then the bed with nobody in it (four times as many clips as faces,
+/// as long, by day and at night): false faces, and the cameras that took themselves for far
+/// ones.
+fn far(val: &Path, faces: usize, frames: usize) {
+    let val = load_val(val);
+    let (x, y, width, height) = scene::BED;
+    let roi = Roi {
+        x,
+        y,
+        width,
+        height,
+    };
+    let background = scene::bed(7);
+    let images: Vec<image::GrayImage> = (0..faces)
+        .map(|n| {
+            let list = &val[n % 4];
+            image::open(&list[(n / 4 * 7) % list.len()])
+                .expect("readable face")
+                .to_luma8()
+        })
+        .collect();
+    let d = FinderConfig::default;
+    let finders = [
+        ("areya bedside (default)", d()),
+        (
+            "without the far search",
+            FinderConfig { far_face: 0, ..d() },
+        ),
+        (
+            "min_face 30 set by hand",
+            FinderConfig {
+                min_face: 30,
+                ..d()
+            },
+        ),
+    ];
+    let show_misses = std::env::var_os("BEDSIDE_MISSES").is_some();
+    // The empty bed is where a search for smaller faces could make one up: more of it.
+    let empty_clips = 4 * faces;
+    println!(
+        "Far camera: {faces} FER-2013 val faces lying still on the pillow, clips of {frames} \
+         frames (fresh noise a frame), the finder alone"
+    );
+    for (name, cfg) in finders {
+        let finder = FaceFinder::new(
+            areya_vision::blazeface::BlazeFace::embedded().expect("detector"),
+            cfg,
+        )
+        .expect("finder");
+        let started = Instant::now();
+        let views0 = finder.views();
+        // Per face size: clips, clips found, first frames found, late frames found / late
+        // frames, frames with a face elsewhere.
+        let mut rows = vec![];
+        for side in [45.0f32, 55.0] {
+            let (mut clips, mut found, mut first, mut late, mut late_all, mut elsewhere) =
+                (0, 0, vec![], 0, 0, 0);
+            for n in 0..faces {
+                for (k, (cx, cy)) in [(320.0, 110.0), (250.0, 130.0), (390.0, 200.0)]
+                    .into_iter()
+                    .enumerate()
+                {
+                    let (light, noise) = [(1.0f32, 1.0f32), (0.5, 4.0)][(n + k) % 2];
+                    let pose = Pose::upright(cx, cy, side).lit(light, noise);
+                    let mut rng = Rng::new((n * 3 + k) as u64);
+                    let mut track = Track::default();
+                    let mut seen_at = None;
+                    clips += 1;
+                    for f in 0..frames {
+                        let frame = scene::compose(&background, &images[n], &pose, &mut rng);
+                        let face = finder.find(&frame, Some(&roi), &mut track).expect("finder");
+                        let at = face.is_some_and(|g| {
+                            (g.cx - cx).abs() < 25.0
+                                && (g.cy - cy).abs() < 25.0
+                                && g.side < 1.6 * side
+                        });
+                        elsewhere += usize::from(face.is_some() && !at);
+                        if let (Some(g), false, true) = (face, at, show_misses) {
+                            eprintln!(
+                                "{name}: face {n} ({side} px at {cx},{cy}) frame {f}: reported \
+                                 {:.0} px at {:.0},{:.0} scored {:.2}",
+                                g.side, g.cx, g.cy, g.score
+                            );
+                        }
+                        if at && seen_at.is_none() {
+                            seen_at = Some(f);
+                        }
+                        if f >= frames / 2 {
+                            late_all += 1;
+                            late += usize::from(at);
+                        }
+                    }
+                    if let Some(f) = seen_at {
+                        found += 1;
+                        first.push(f);
+                    }
+                }
+            }
+            first.sort_unstable();
+            let median = first
+                .get(first.len() / 2)
+                .map_or("-".to_string(), |f| f.to_string());
+            rows.push(format!(
+                "{:<24}   faces {side} px: found in {found} of {clips} clips (first at frame {median} \
+                 median), reported in {:.1}% of the last half's frames, elsewhere in {elsewhere} frames",
+                "",
+                100.0 * late as f64 / late_all.max(1) as f64
+            ));
+        }
+        let views = finder.views() - views0;
+        let mut empty_false = 0;
+        let mut went_far = 0;
+        for clip in 0..empty_clips {
+            let background = scene::bed(100 + clip as u64);
+            let mut rng = Rng::new(9000 + clip as u64);
+            let pose = if clip % 2 == 1 {
+                Pose::upright(320.0, 175.0, 0.0).lit(0.25, 4.0)
+            } else {
+                Pose::upright(320.0, 175.0, 0.0).lit(1.0, 1.0)
+            };
+            let nobody = image::GrayImage::new(1, 1);
+            let mut track = Track::default();
+            for _ in 0..frames {
+                let frame = scene::compose(&background, &nobody, &pose, &mut rng);
+                empty_false += usize::from(
+                    finder
+                        .find(&frame, Some(&roi), &mut track)
+                        .expect("finder")
+                        .is_some(),
+                );
+            }
+            went_far += usize::from(track.far());
+        }
+        println!(
+            "{name:<24} {:.1} ms and {:.2} views a frame with a face; empty bed ({empty_clips} clips): \
+             {empty_false} false faces, {went_far} cameras took themselves for far ones",
+            1000.0 * started.elapsed().as_secs_f64() / (2 * faces * 3 * frames + empty_clips * frames) as f64,
+            views as f64 / (2 * faces * 3 * frames) as f64
+        );
+        for r in rows {
+            println!("{r}");
+        }
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let num = |i: usize, d: usize| args.get(i).and_then(|s| s.parse().ok()).unwrap_or(d);
@@ -926,9 +1087,11 @@ fn main() {
             num(4, 8),
         ),
         Some("pillow") if args.len() >= 2 => pillow(Path::new(&args[1]), num(2, 24)),
+        Some("far") if args.len() >= 2 => far(Path::new(&args[1]), num(2, 12), num(3, 60)),
         _ => eprintln!(
             "usage: bedside_bench run FER_VAL_DIR MODEL_DIR [CLIPS] [FRAMES] | \
-             make FER_VAL_DIR OUT_DIR [CLIPS] [FRAMES] | pillow FER_VAL_DIR [FACES]   \
+             make FER_VAL_DIR OUT_DIR [CLIPS] [FRAMES] | pillow FER_VAL_DIR [FACES] | \
+             far FER_VAL_DIR [FACES] [FRAMES]   \
              (BEDSIDE_ABLATION=1: each part taken away; BEDSIDE_FIT=1: how the faces found sit \
              on the truth, and what each costs)"
         ),

@@ -15,9 +15,10 @@
 //!   face is a few dozen pixels of a tile and often scores less there than up close: when no
 //!   face in the tile is sure, the surest small one scored at least the keeping threshold goes
 //!   on to the confirmation, which must see it surely. A face of half a tile or more from the
-//!   whole view is looked at again as a tile: a small face inside it replaces it (a pillow read
-//!   as a head, the patient's face on it as its features), and one seen there neither small
-//!   nor as itself is dropped (the pillow around a face too dim to make out).
+//!   whole view is looked at again as a tile, and with no small face seen there, at the far
+//!   search's scale (below): a small face inside it, down to `far_face`, replaces it (a pillow
+//!   read as a head, the patient's face on it as its features), and one seen there neither
+//!   small nor as itself is dropped (the pillow around a face too dim to make out).
 //! - **Confirm**: a view around the face found, twice its size, turned by the roll its eyes
 //!   show, so the face stands upright and fills the view: a tighter box, better landmarks, and
 //!   a second chance to reject what was not a face. BlazeFace also finds faces upside down in a
@@ -35,6 +36,11 @@
 //!   largest face in the bed area is the patient.
 //! - **Rest**: after ten searches in a row found nothing (a bed with nobody in it, a patient
 //!   turned away), the bed is searched on one frame in three until a face is found again.
+//! - **A far camera**: after ten frames without a face, every other search looks for faces
+//!   down to `far_face` (30 px) instead of `min_face` (40 px), with tiles of their own; once a
+//!   face that small is confirmed, the camera is far from its bed, and its searches take faces
+//!   that small from then on. A near camera's searches keep `min_face`, since small boxes in a
+//!   bed's folds are where false faces come from.
 //! - A face whose centre leaves the bed area is never reported, tracked or not.
 
 use crate::blazeface::{
@@ -80,7 +86,8 @@ pub struct FinderConfig {
     /// scores under `threshold`.
     pub tile_hints: bool,
     /// Look at a large face (at least half a tile) the whole area's view finds again at the
-    /// tiles' scale: take a small face seen inside it instead (the large one was its
+    /// tiles' scale, then at the far search's: take a small face seen inside it, down to
+    /// `far_face`, instead (the large one was its
     /// surroundings: a pillow read as a head, the patient's small face on it as its features),
     /// keep it if it is seen there as itself, and drop it if neither (the pillow around a face
     /// too dim to make out at that scale).
@@ -96,6 +103,11 @@ pub struct FinderConfig {
     pub rest_after: u32,
     /// See `rest_after`; 1 or more.
     pub rest_every: u32,
+    /// A camera farther from the bed than `min_face` assumes shows its patient's face smaller:
+    /// once ten frames in a row showed no face, every other search looks for faces down to
+    /// this side instead, and once one is confirmed there, this camera's searches take faces
+    /// down to it from then on (its track keeps it). 0, or not under `min_face`: never.
+    pub far_face: u32,
 }
 
 impl Default for FinderConfig {
@@ -114,6 +126,7 @@ impl Default for FinderConfig {
             track: true,
             rest_after: 10,
             rest_every: 3,
+            far_face: 30,
         }
     }
 }
@@ -139,6 +152,12 @@ impl FinderConfig {
             return Err(VisionError::config(
                 "tile_view",
                 "must be a multiple of 16 from 128 to 512 pixels",
+            ));
+        }
+        if self.far_face != 0 && !(20..=4096).contains(&self.far_face) {
+            return Err(VisionError::config(
+                "far_face",
+                "must be 0 or 20 to 4096 pixels",
             ));
         }
         if self.rest_every == 0 {
@@ -274,6 +293,12 @@ pub struct Track {
     next_tile: usize,
     /// Frames in a row without a track that showed no face, searched or rested.
     fruitless: u32,
+    /// The tile a search for far faces looks at next (its tiles are smaller, so more).
+    next_far_tile: usize,
+    /// A face under `min_face` was confirmed here: this camera is far from its bed.
+    far: bool,
+    /// Whether the last search without a track looked for far faces (they alternate).
+    far_turn: bool,
 }
 
 impl Track {
@@ -303,6 +328,9 @@ impl Track {
             if self.misses >= 2 {
                 *self = Track {
                     next_tile: self.next_tile,
+                    next_far_tile: self.next_far_tile,
+                    far: self.far,
+                    far_turn: self.far_turn,
                     ..Track::default()
                 };
             }
@@ -327,7 +355,34 @@ impl Track {
     pub fn face(&self) -> Option<&Face> {
         self.last.as_ref()
     }
+
+    /// Whether this camera has shown its patient's face under `min_face` (see
+    /// [`FinderConfig::far_face`]).
+    pub fn far(&self) -> bool {
+        self.far
+    }
+
+    /// Whether this frame's search looks for far faces: on a far camera always; else, without a
+    /// track and after [`FAR_AFTER`] frames in a row without a face, every other search (call
+    /// once a frame that is searched).
+    fn looks_far(&mut self, enabled: bool) -> bool {
+        if !enabled {
+            return false;
+        }
+        if self.far {
+            return true;
+        }
+        if self.last.is_some() || self.fruitless < FAR_AFTER {
+            return false;
+        }
+        self.far_turn = !self.far_turn;
+        self.far_turn
+    }
 }
+
+/// Frames in a row without a face after which every other search looks for far faces
+/// ([`FinderConfig::far_face`]): a near camera's patient is found long before.
+const FAR_AFTER: u32 = 10;
 
 /// Views of a refine or track step: twice the face's size, turned upright.
 const AROUND: f32 = 2.0;
@@ -429,6 +484,13 @@ impl FaceFinder {
         self.cfg.min_face as f32
     }
 
+    /// The smallest face a search for far faces takes, if there is one
+    /// ([`FinderConfig::far_face`]).
+    fn far_side(&self) -> Option<f32> {
+        (self.cfg.far_face != 0 && self.cfg.far_face < self.cfg.min_face)
+            .then_some(self.cfg.far_face as f32)
+    }
+
     /// The faces a search of the area finds: the whole area at each turn of the sweep in order
     /// until one shows a face (BlazeFace finds most faces turned even 90° in the upright view,
     /// less surely; [`FaceFinder::confirm`] then sets their roll right); if none does, the next
@@ -441,6 +503,7 @@ impl FaceFinder {
         &self,
         frame: &Mipmap,
         area: &Area,
+        min_side: f32,
         next_tile: &mut usize,
     ) -> Result<Vec<Face>, VisionError> {
         let side = area.w.max(area.h);
@@ -472,13 +535,13 @@ impl FaceFinder {
             };
             let faces: Vec<Face> = found
                 .into_iter()
-                .filter(|f| self.acceptable(f, area, self.min_side()))
+                .filter(|f| self.acceptable(f, area, min_side))
                 .collect();
             let mut faces = dedupe(faces);
-            if let (Some(tiling), true) = (self.tiling(side), self.cfg.look_inside) {
+            if let (Some(tiling), true) = (self.tiling(side, min_side), self.cfg.look_inside) {
                 let mut kept = vec![];
                 for f in faces {
-                    kept.extend(self.look_inside(frame, area, f, tiling)?);
+                    kept.extend(self.look_inside(frame, area, f, min_side, side, tiling)?);
                 }
                 faces = kept;
             }
@@ -486,7 +549,7 @@ impl FaceFinder {
                 return Ok(faces);
             }
         }
-        let Some((tile, input)) = self.tiling(side) else {
+        let Some((tile, input)) = self.tiling(side, min_side) else {
             return Ok(vec![]);
         };
         let net = self.tile_net(input)?;
@@ -505,7 +568,7 @@ impl FaceFinder {
             *next_tile = (*next_tile + 1) % tiles.len();
             let px = v.sample_mip(frame, input);
             for f in self.look_with(&net, &px, &v, hint)? {
-                if !self.acceptable(&f, area, self.min_side()) {
+                if !self.acceptable(&f, area, min_side) {
                     continue;
                 }
                 if f.score >= self.cfg.threshold {
@@ -525,8 +588,8 @@ impl FaceFinder {
     /// pixels and its view's in detector pixels; none when the whole area's view already sees
     /// the smallest face (a face is seen reliably when its side is at least a fifth of a
     /// 128-pixel stretch of the view).
-    fn tiling(&self, side: f32) -> Option<(f32, usize)> {
-        let fifth = self.cfg.min_face as f32 * 5.0;
+    fn tiling(&self, side: f32, min_side: f32) -> Option<(f32, usize)> {
+        let fifth = min_side * 5.0;
         if self.cfg.tiles_per_frame == 0 || fifth.max(INPUT as f32) >= side * 0.8 {
             return None;
         }
@@ -548,6 +611,8 @@ impl FaceFinder {
         frame: &Mipmap,
         area: &Area,
         face: Face,
+        min_side: f32,
+        area_side: f32,
         (tile, input): (f32, usize),
     ) -> Result<Option<Face>, VisionError> {
         // Only faces at least half a tile (five times the smallest face at the default tile):
@@ -556,29 +621,43 @@ impl FaceFinder {
         if face.side < tile / 2.0 {
             return Ok(Some(face));
         }
-        let view = View {
-            cx: face.cx,
-            cy: face.cy,
-            side: tile,
-            angle: 0.0,
-        };
-        let net = self.tile_net(input)?;
-        let px = view.sample_mip(frame, input);
-        // Less sure faces count here: the confirmation still needs `threshold` for either.
-        let seen: Vec<Face> = self
-            .look_with(&net, &px, &view, self.cfg.keep_threshold)?
-            .into_iter()
-            .filter(|f| self.acceptable(f, area, self.min_side()))
-            .filter(|f| f.distance(&face) < face.side / 2.0)
-            .collect();
-        let inner = seen
-            .iter()
-            .filter(|f| f.side <= tile / 4.0 && f.side < face.side / 2.0)
-            .max_by(|a, b| a.score.total_cmp(&b.score))
-            .copied();
-        let itself = seen
-            .iter()
-            .any(|f| f.side > face.side * 0.5 && f.side < face.side * 2.0);
+        // Looked at at the tiles' scale, then, with no small face seen there and the far search
+        // on, at its tiles' scale: the face on a pillow read as a head may be as small as a far
+        // camera shows it (a large face itself fills that closer view too much to be seen
+        // again there as surely).
+        let mut looks = vec![(min_side, (tile, input))];
+        if let Some(far) = self.far_side().filter(|&f| f < min_side) {
+            looks.extend(self.tiling(area_side, far).map(|t| (far, t)));
+        }
+        let (mut inner, mut itself) = (None, false);
+        for (min_side, (tile, input)) in looks {
+            let view = View {
+                cx: face.cx,
+                cy: face.cy,
+                side: tile,
+                angle: 0.0,
+            };
+            let net = self.tile_net(input)?;
+            let px = view.sample_mip(frame, input);
+            // Less sure faces count here: the confirmation still needs `threshold` for either.
+            let seen: Vec<Face> = self
+                .look_with(&net, &px, &view, self.cfg.keep_threshold)?
+                .into_iter()
+                .filter(|f| self.acceptable(f, area, min_side))
+                .filter(|f| f.distance(&face) < face.side / 2.0)
+                .collect();
+            inner = seen
+                .iter()
+                .filter(|f| f.side <= tile / 4.0 && f.side < face.side / 2.0)
+                .max_by(|a, b| a.score.total_cmp(&b.score))
+                .copied();
+            itself |= seen
+                .iter()
+                .any(|f| f.side > face.side * 0.5 && f.side < face.side * 2.0);
+            if inner.is_some() {
+                break;
+            }
+        }
         Ok(inner.or(itself.then_some(face)))
     }
 
@@ -592,8 +671,15 @@ impl FaceFinder {
         frame: &Mipmap,
         area: &Area,
         rough: &Face,
+        min_side: f32,
     ) -> Result<Option<Face>, VisionError> {
-        let (threshold, min_side) = (self.cfg.threshold, self.min_side());
+        let threshold = self.cfg.threshold;
+        // A face under the search's smallest is one found inside a pillow-sized one, as small
+        // as the far search takes.
+        let min_side = match self.far_side() {
+            Some(far) if rough.side < min_side => far,
+            _ => min_side,
+        };
         let mut best = self.refine(frame, area, rough, threshold, min_side)?;
         if let Some(f) = best {
             if let Some(g) = self.refine(frame, area, &f, threshold, min_side)? {
@@ -648,11 +734,14 @@ impl FaceFinder {
         let area = Area::of(frame, roi);
         let frame = &Mipmap::new(frame);
         if !self.cfg.track {
-            let Some(rough) = largest(&self.search(frame, &area, &mut track.next_tile)?) else {
+            let min_side = self.min_side();
+            let Some(rough) =
+                largest(&self.search(frame, &area, min_side, &mut track.next_tile)?)
+            else {
                 return Ok(None);
             };
             let face = if self.cfg.refine {
-                self.confirm(frame, &area, &rough)?
+                self.confirm(frame, &area, &rough, min_side)?
             } else {
                 Some(rough)
             };
@@ -661,11 +750,15 @@ impl FaceFinder {
         if track.rests(&self.cfg) {
             return Ok(None);
         }
+        let far = track.looks_far(self.far_side().is_some());
+        let min_side = if far {
+            self.cfg.far_face as f32
+        } else {
+            self.min_side()
+        };
         if let Some(last) = track.last {
-            let (threshold, min_side) = (
-                self.cfg.keep_threshold,
-                self.min_side() * self.cfg.keep_size,
-            );
+            let threshold = self.cfg.keep_threshold;
+            let min_side = min_side * self.cfg.keep_size;
             if let Some(f) = self.refine(frame, &area, &last, threshold, min_side)? {
                 let sure = f.score >= self.cfg.threshold;
                 if sure && turn_between(last.roll, f.roll).abs() <= MAX_TURN {
@@ -682,7 +775,12 @@ impl FaceFinder {
                 }
             }
         }
-        let faces = self.search(frame, &area, &mut track.next_tile)?;
+        let next_tile = if far {
+            &mut track.next_far_tile
+        } else {
+            &mut track.next_tile
+        };
+        let faces = self.search(frame, &area, min_side, next_tile)?;
         let pick = match track.last {
             // The patient may have moved; a face far from them is someone else unless the
             // track has already been missing for a frame.
@@ -703,10 +801,11 @@ impl FaceFinder {
             track.missed();
             return Ok(None);
         };
-        let Some(face) = self.confirm(frame, &area, &rough)? else {
+        let Some(face) = self.confirm(frame, &area, &rough, min_side)? else {
             track.missed();
             return Ok(None);
         };
+        track.far |= face.side < self.min_side();
         track.seen(face);
         Ok(Some(face))
     }
