@@ -744,11 +744,9 @@ fn make(val: &Path, out: &Path, clips: usize, per_clip: usize) {
     );
 }
 
-/// `bedside_bench pillow`: per finder, of three-frame clips of small faces on the pillow's top
-/// edge, those in which the pillow (a face over twice the laid side) was reported, the face
-/// (within 25 px of its place), something else, or nothing; and of clips of large faces, those
-/// found as large.
-fn pillow(val: &Path, faces: usize) {
+/// The probes' bed: its area, the scene without a face, and the first `faces` val faces (the
+/// classes in turn).
+fn pillow_scene(val: &Path, faces: usize) -> (Roi, Vec<f32>, Vec<image::GrayImage>) {
     let val = load_val(val);
     let (x, y, width, height) = scene::BED;
     let roi = Roi {
@@ -757,8 +755,7 @@ fn pillow(val: &Path, faces: usize) {
         width,
         height,
     };
-    let background = scene::bed(7);
-    let images: Vec<image::GrayImage> = (0..faces)
+    let images = (0..faces)
         .map(|n| {
             let list = &val[n % 4];
             image::open(&list[(n / 4 * 7) % list.len()])
@@ -766,6 +763,15 @@ fn pillow(val: &Path, faces: usize) {
                 .to_luma8()
         })
         .collect();
+    (roi, scene::bed(7), images)
+}
+
+/// `bedside_bench pillow`: per finder, of three-frame clips of small faces on the pillow's top
+/// edge, those in which the pillow (a face over twice the laid side) was reported, the face
+/// (within 25 px of its place), something else, or nothing; and of clips of large faces, those
+/// found as large.
+fn pillow(val: &Path, faces: usize) {
+    let (roi, background, images) = pillow_scene(val, faces);
     let laid = |n: usize, pose: &Pose| {
         scene::compose(&background, &images[n], pose, &mut Rng::new(n as u64))
     };
@@ -929,23 +935,7 @@ fn pillow(val: &Path, faces: usize) {
 /// as long, by day and at night): false faces, and the cameras that took themselves for far
 /// ones.
 fn far(val: &Path, faces: usize, frames: usize) {
-    let val = load_val(val);
-    let (x, y, width, height) = scene::BED;
-    let roi = Roi {
-        x,
-        y,
-        width,
-        height,
-    };
-    let background = scene::bed(7);
-    let images: Vec<image::GrayImage> = (0..faces)
-        .map(|n| {
-            let list = &val[n % 4];
-            image::open(&list[(n / 4 * 7) % list.len()])
-                .expect("readable face")
-                .to_luma8()
-        })
-        .collect();
+    let (roi, background, images) = pillow_scene(val, faces);
     let d = FinderConfig::default;
     let finders = [
         ("areya bedside (default)", d()),

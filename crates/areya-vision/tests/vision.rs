@@ -642,6 +642,15 @@ fn finder() -> FaceFinder {
     FaceFinder::new(BlazeFace::embedded().unwrap(), FinderConfig::default()).unwrap()
 }
 
+/// The default finder but for the search for far faces.
+fn without_far_search() -> FaceFinder {
+    let cfg = FinderConfig {
+        far_face: 0,
+        ..FinderConfig::default()
+    };
+    FaceFinder::new(BlazeFace::embedded().unwrap(), cfg).unwrap()
+}
+
 /// Face `i` of the group photo cut with 60% margin (head and some shoulders), as a face image
 /// to lay on the pillow.
 fn photo_face(i: usize) -> image::GrayImage {
@@ -1343,14 +1352,7 @@ fn a_far_cameras_small_face_is_found_after_a_while_and_then_at_once() {
     );
     let roi = bed_roi();
     let at = |f: &Face| (f.cx - cx).abs() < 15.0 && (f.cy - cy).abs() < 15.0;
-    let near_only = FaceFinder::new(
-        BlazeFace::embedded().unwrap(),
-        FinderConfig {
-            far_face: 0,
-            ..FinderConfig::default()
-        },
-    )
-    .unwrap();
+    let near_only = without_far_search();
     let mut track = Track::default();
     for k in 0..30 {
         assert_eq!(
@@ -1421,14 +1423,7 @@ fn a_face_under_min_face_on_the_pillows_edge_is_found_inside_the_pillow_at_once(
         &Pose::upright(cx, cy, 70.0).lit(0.5, 4.0),
         &mut Rng::new(1),
     );
-    let near_only = FaceFinder::new(
-        BlazeFace::embedded().unwrap(),
-        FinderConfig {
-            far_face: 0,
-            ..FinderConfig::default()
-        },
-    )
-    .unwrap();
+    let near_only = without_far_search();
     let mut track = Track::default();
     for k in 0..3 {
         assert_eq!(
