@@ -432,6 +432,11 @@ impl FaceFinder {
         Ok(n)
     }
 
+    /// What the finder was told.
+    pub fn config(&self) -> &FinderConfig {
+        &self.cfg
+    }
+
     /// How many views the network has looked at, in 128×128 views' worth of pixels.
     pub fn views(&self) -> u64 {
         self.views.get()

@@ -213,9 +213,20 @@ impl Pipeline {
             let hit = match &mut self.locator {
                 Locator::Bedside(finder) => {
                     let track = self.tracks.entry(meta.source.clone()).or_default();
-                    finder
-                        .find(frame, meta.roi.as_ref(), track)?
-                        .map(|f| (f.bounding_box(), Some(f)))
+                    let was_far = track.far();
+                    let found = finder.find(frame, meta.roi.as_ref(), track)?;
+                    if let (Some(f), false, true) = (&found, was_far, track.far()) {
+                        // Once per camera: the operator may set its min_face so that the face
+                        // is found from the first frame (docs/operations.md, Known limits).
+                        tracing::info!(
+                            "{}: the patient's face is {:.0} px, under min_face {}: this \
+                             camera is searched for faces that small from now on",
+                            meta.source,
+                            f.side,
+                            finder.config().min_face
+                        );
+                    }
+                    found.map(|f| (f.bounding_box(), Some(f)))
                 }
                 Locator::Frontal(d) => {
                     patient_face(&d.detect(frame), meta.roi.as_ref()).map(|b| (b, None))

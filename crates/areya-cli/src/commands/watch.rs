@@ -59,7 +59,9 @@ pub struct WatchArgs {
     pub size: String,
     /// Smallest face to find, in frame pixels (the detector's box side; a face image 60 px
     /// across has a box of about 40). A face being followed is kept down to three quarters
-    /// of it.
+    /// of it. With blazeface and over 30: after ten frames without a face, every other search
+    /// also looks down to 30 px, and a camera whose face is found that small is searched so
+    /// from then on (a far camera; 30 finds such faces from the first frame).
     #[arg(long, default_value_t = 40)]
     pub min_face: u32,
     /// The face detector. blazeface: Google MediaPipe's BlazeFace short-range (Apache-2.0,
