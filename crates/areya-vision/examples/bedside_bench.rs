@@ -33,7 +33,7 @@
 //!   (faces 45 and 55 px lying still on the pillow for FRAMES frames, default 60), with and
 //!   without the far search and with `min_face` 30 set by hand: when each face is first found,
 //!   how much of the clip's second half it is reported in, and false faces in an empty bed
-//!   watched as long.
+//!   watched as long (`BEDSIDE_ONLY` names the finders to run).
 
 use areya_core::FaceCrop;
 use areya_core::{Emotion, FaceDetectorKind, PatientId, SourceId};
@@ -958,7 +958,15 @@ fn far(val: &Path, faces: usize, frames: usize) {
         "Far camera: {faces} FER-2013 val faces lying still on the pillow, clips of {frames} \
          frames (fresh noise a frame), the finder alone"
     );
+    // BEDSIDE_ONLY="areya bedside (default)": only the finders so named.
+    let only = std::env::var("BEDSIDE_ONLY").ok();
     for (name, cfg) in finders {
+        if only
+            .as_ref()
+            .is_some_and(|o| !o.split('|').any(|n| n.trim() == name))
+        {
+            continue;
+        }
         let finder = FaceFinder::new(
             areya_vision::blazeface::BlazeFace::embedded().expect("detector"),
             cfg,
