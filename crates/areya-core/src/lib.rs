@@ -9,6 +9,7 @@ pub mod face;
 pub mod ingest;
 pub mod observation;
 pub mod rng;
+pub mod setting;
 pub mod time;
 pub mod words;
 
@@ -20,4 +21,5 @@ pub use observation::{
     PatientId, Probabilities, Quality, RawProbabilities, SeenFace, SourceId, MAX_AT_MS,
     MAX_FACE_SCORE, MAX_FRAME_PX, MAX_SHARPNESS, MIN_AT_MS,
 };
+pub use setting::SettingError;
 pub use words::{Arg, Words};

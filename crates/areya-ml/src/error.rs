@@ -8,8 +8,8 @@ pub enum MlError {
     #[error("{path}: {msg}")]
     Data { path: PathBuf, msg: String },
     /// A setting (flag or config field) has a value that cannot be used.
-    #[error("{field}: {msg}")]
-    Config { field: String, msg: String },
+    #[error(transparent)]
+    Config(#[from] areya_core::SettingError),
     /// A run directory or one of its files cannot be used.
     #[error("{path}: {msg}")]
     RunDir { path: PathBuf, msg: String },
@@ -39,10 +39,7 @@ impl MlError {
         }
     }
     pub fn config(field: impl Into<String>, msg: impl Into<String>) -> Self {
-        MlError::Config {
-            field: field.into(),
-            msg: msg.into(),
-        }
+        MlError::Config(areya_core::SettingError::new(field, msg))
     }
     pub fn run_dir(path: impl Into<PathBuf>, msg: impl Into<String>) -> Self {
         MlError::RunDir {

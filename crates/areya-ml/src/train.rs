@@ -432,7 +432,7 @@ pub fn resume(dir: &Path, epochs: Option<usize>, opts: TrainOptions) -> Result<T
     }
     // Named by the run's config.json, where the settings come from.
     cfg.validate().map_err(|e| match e {
-        MlError::Config { field, msg } => {
+        MlError::Config(areya_core::SettingError { field, msg }) => {
             MlError::run_dir(dir.join(CONFIG_FILE), format!("train.{field}: {msg}"))
         }
         e => e,

@@ -2,8 +2,9 @@
 
 #[derive(Debug, thiserror::Error)]
 pub enum VisionError {
-    #[error("{field}: {msg}")]
-    Config { field: String, msg: String },
+    /// A setting whose value cannot be used.
+    #[error(transparent)]
+    Config(#[from] areya_core::SettingError),
     #[error("{source_name}: {msg}")]
     Source { source_name: String, msg: String },
     /// A live source has sent nothing for `seconds` and is being reconnected.
@@ -22,10 +23,7 @@ pub enum VisionError {
 
 impl VisionError {
     pub fn config(field: impl Into<String>, msg: impl Into<String>) -> Self {
-        VisionError::Config {
-            field: field.into(),
-            msg: msg.into(),
-        }
+        VisionError::Config(areya_core::SettingError::new(field, msg))
     }
     pub fn source(name: impl Into<String>, msg: impl Into<String>) -> Self {
         VisionError::Source {

@@ -70,7 +70,7 @@ pub fn open_source(inputs: &[String], o: OpenOptions) -> Result<Box<dyn FrameSou
         }));
     }
     // Check the settings now (a bad one is not retried); connection failures are.
-    if let Err(e @ VisionError::Config { .. }) = Ffmpeg::open(one, o.fps, o.width, o.height) {
+    if let Err(e @ VisionError::Config(_)) = Ffmpeg::open(one, o.fps, o.width, o.height) {
         return Err(e);
     }
     let url = one.clone();

@@ -57,16 +57,16 @@ pub fn flag_of(setting: &str) -> Option<&'static str> {
 pub fn by_flag(e: impl Into<anyhow::Error>) -> anyhow::Error {
     let e = e.into();
     let setting = match e.downcast_ref::<VisionError>() {
-        Some(VisionError::Config { field, msg }) => Some((field, msg)),
+        Some(VisionError::Config(s)) => Some(s),
         _ => None,
     };
     #[cfg(feature = "model")]
     let setting = setting.or(match e.downcast_ref::<MlError>() {
-        Some(MlError::Config { field, msg }) => Some((field, msg)),
+        Some(MlError::Config(s)) => Some(s),
         _ => None,
     });
-    let named = setting
-        .and_then(|(field, msg)| flag_of(field).map(|flag| anyhow::anyhow!("{flag}: {msg}")));
+    let named =
+        setting.and_then(|s| flag_of(&s.field).map(|flag| anyhow::anyhow!("{flag}: {}", s.msg)));
     named.unwrap_or(e)
 }
 

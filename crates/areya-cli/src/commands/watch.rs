@@ -251,8 +251,8 @@ pub fn run(a: WatchArgs) -> anyhow::Result<()> {
     let clf = EmotionModel::load(&default_model(a.model.clone())?, a.runtime)?;
     // A setting a ward file gives is named with the file; one from a flag, by its flag.
     let named = |e: VisionError| {
-        let ward_key = matches!(&e, VisionError::Config { field, .. }
-            if ["fps", "size", "min_face", "roi", "source"].contains(&field.as_str()));
+        let ward_key = matches!(&e, VisionError::Config(s)
+            if ["fps", "size", "min_face", "roi", "source"].contains(&s.field.as_str()));
         match &a.config {
             Some(file) if ward_key => anyhow::anyhow!("{}: {e}", file.display()),
             _ => super::flags::by_flag(e),
