@@ -8,9 +8,12 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("AREYA_LOG")
-                // Warnings, which server of a cluster runs the ward engine, and when an edge
-                // agent delivers again after an outage.
-                .unwrap_or_else(|_| "warn,areya_server::cluster=info,areya_edge=info".into()),
+                // Warnings, which server of a cluster runs the ward engine, when an edge agent
+                // delivers again after an outage, and a camera the watcher takes for a far one.
+                .unwrap_or_else(|_| {
+                    "warn,areya_server::cluster=info,areya_edge=info,areya_vision::pipeline=info"
+                        .into()
+                }),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -1818,7 +1818,7 @@ fn watch_delivers_to_the_server_across_a_server_restart() {
     server.kill().unwrap();
     server.wait().unwrap();
     let url = format!("http://{addr}");
-    let watch = areya()
+    let mut watch = areya()
         .args([
             "watch",
             frames.to_str().unwrap(),
@@ -1833,12 +1833,27 @@ fn watch_delivers_to_the_server_across_a_server_restart() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    // The server comes back once the watcher has found it down (however long a loaded machine
+    // takes to start it), not after a fixed wait it may not have reached.
+    let lines = watch.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufRead::lines(std::io::BufReader::new(lines)).map_while(Result::ok) {
+            if line.contains("keeping observations and retrying") {
+                let _ = tx.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let retried = rx.recv_timeout(Duration::from_secs(60)).is_ok();
     let (mut server, _) = serve_at(&config, &bind);
     let o = watch.wait_with_output().unwrap();
-    let err = stderr(&o);
+    let err = reader.join().unwrap();
     assert!(o.status.success(), "{err}");
-    assert!(err.contains("keeping observations and retrying"), "{err}");
+    assert!(retried, "the watcher never said it was retrying: {err}");
     assert!(err.contains("24 delivered"), "{err}");
     assert!(
         o.stdout.is_empty(),
