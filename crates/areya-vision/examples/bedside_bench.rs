@@ -143,27 +143,39 @@ const EMPTY_CLIP: usize = 40;
 /// Frames of the bed with nobody in it: each clip its own blanket folds, by day and (every other
 /// clip) at night with sensor noise. Every face reported here is a false face.
 fn empty_shots(clips: usize, per_clip: usize) -> Vec<Shot> {
+    (0..clips)
+        .flat_map(|clip| empty_clip(clip, per_clip))
+        .collect()
+}
+
+/// Clip `clip` of [`empty_shots`].
+fn empty_clip(clip: usize, per_clip: usize) -> Vec<Shot> {
     let nobody = image::GrayImage::new(1, 1);
-    let mut out = Vec::with_capacity(clips * per_clip);
-    for clip in 0..clips {
-        let background = scene::bed(100 + clip as u64);
-        let night = clip % 2 == 1;
-        let mut noise = Rng::new(9000 + clip as u64);
-        for _ in 0..per_clip {
+    let background = scene::bed(100 + clip as u64);
+    let night = clip % 2 == 1;
+    let mut noise = Rng::new(9000 + clip as u64);
+    (0..per_clip)
+        .map(|_| {
             let pose = if night {
                 Pose::upright(320.0, 175.0, 0.0).lit(0.25, 4.0)
             } else {
                 Pose::upright(320.0, 175.0, 0.0)
             };
-            out.push(Shot {
+            Shot {
                 frame: scene::compose(&background, &nobody, &pose, &mut noise),
                 clip,
                 class: 0,
                 pose,
-            });
-        }
-    }
-    out
+            }
+        })
+        .collect()
+}
+
+/// Whether `BEDSIDE_ONLY` (names separated by '|') leaves the pipeline or finder `name` in.
+fn chosen(name: &str) -> bool {
+    std::env::var("BEDSIDE_ONLY").map_or(true, |only| {
+        only.split('|').any(|n| n.trim() == name.trim())
+    })
 }
 
 fn load_val(dir: &Path) -> Vec<Vec<PathBuf>> {
@@ -615,10 +627,7 @@ fn run(val: &Path, model: &Path, clips: usize, per_clip: usize) {
     let mut pipes = pipelines(model);
     // BEDSIDE_ONLY="areya bedside": only the pipelines so named (separated by '|'), e.g. to
     // profile one or to compare models without an ONNX export.
-    if let Ok(only) = std::env::var("BEDSIDE_ONLY") {
-        let names: Vec<&str> = only.split('|').map(str::trim).collect();
-        pipes.retain(|(name, _)| names.contains(&name.trim()));
-    }
+    pipes.retain(|(name, _)| chosen(name));
     println!(
         "Bedside benchmark: {clips} clips × {per_clip} frames per condition, FER-2013 val faces, \
          model {}, one thread",
@@ -959,14 +968,7 @@ fn far(val: &Path, faces: usize, frames: usize) {
          frames (fresh noise a frame), the finder alone"
     );
     // BEDSIDE_ONLY="areya bedside (default)": only the finders so named.
-    let only = std::env::var("BEDSIDE_ONLY").ok();
-    for (name, cfg) in finders {
-        if only
-            .as_ref()
-            .is_some_and(|o| !o.split('|').any(|n| n.trim() == name))
-        {
-            continue;
-        }
+    for (name, cfg) in finders.into_iter().filter(|(name, _)| chosen(name)) {
         let finder = FaceFinder::new(
             areya_vision::blazeface::BlazeFace::embedded().expect("detector"),
             cfg,
@@ -1036,20 +1038,11 @@ fn far(val: &Path, faces: usize, frames: usize) {
         let mut empty_false = 0;
         let mut went_far = 0;
         for clip in 0..empty_clips {
-            let background = scene::bed(100 + clip as u64);
-            let mut rng = Rng::new(9000 + clip as u64);
-            let pose = if clip % 2 == 1 {
-                Pose::upright(320.0, 175.0, 0.0).lit(0.25, 4.0)
-            } else {
-                Pose::upright(320.0, 175.0, 0.0).lit(1.0, 1.0)
-            };
-            let nobody = image::GrayImage::new(1, 1);
             let mut track = Track::default();
-            for _ in 0..frames {
-                let frame = scene::compose(&background, &nobody, &pose, &mut rng);
+            for shot in empty_clip(clip, frames) {
                 empty_false += usize::from(
                     finder
-                        .find(&frame, Some(&roi), &mut track)
+                        .find(&shot.frame, Some(&roi), &mut track)
                         .expect("finder")
                         .is_some(),
                 );

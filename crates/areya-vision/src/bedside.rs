@@ -546,7 +546,7 @@ impl FaceFinder {
             if let (Some(tiling), true) = (self.tiling(side, min_side), self.cfg.look_inside) {
                 let mut kept = vec![];
                 for f in faces {
-                    kept.extend(self.look_inside(frame, area, f, min_side, side, tiling)?);
+                    kept.extend(self.look_inside(frame, area, f, min_side, tiling)?);
                 }
                 faces = kept;
             }
@@ -617,7 +617,6 @@ impl FaceFinder {
         area: &Area,
         face: Face,
         min_side: f32,
-        area_side: f32,
         (tile, input): (f32, usize),
     ) -> Result<Option<Face>, VisionError> {
         // Only faces at least half a tile (five times the smallest face at the default tile):
@@ -632,7 +631,7 @@ impl FaceFinder {
         // again there as surely).
         let mut looks = vec![(min_side, (tile, input))];
         if let Some(far) = self.far_side().filter(|&f| f < min_side) {
-            looks.extend(self.tiling(area_side, far).map(|t| (far, t)));
+            looks.extend(self.tiling(area.w.max(area.h), far).map(|t| (far, t)));
         }
         let (mut inner, mut itself) = (None, false);
         for (min_side, (tile, input)) in looks {
